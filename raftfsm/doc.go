@@ -1,0 +1,16 @@
+// Package raftfsm holds p2pglance's image catalog: the domain types
+// (images, their manifests and durable placement), the commands that change
+// them, the deterministic hashicorp/raft FSM that applies those commands,
+// and an in-memory index (hashicorp/go-memdb) that answers reads, lists,
+// filters and pagination from the local replica.
+//
+// Commands are one type byte followed by a JSON body. Apply never chooses
+// IDs or timestamps: the proposer does. Every change records the Raft log
+// index that made it as the image's Revision; an update carries the
+// revision it was computed from and fails with ErrConflict if the image
+// has changed since, so concurrent writers never silently overwrite each
+// other.
+//
+// The package imports only the standard library, hashicorp/raft and
+// hashicorp/go-memdb (the Badger log store lives in raftbadger).
+package raftfsm

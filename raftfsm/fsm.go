@@ -1,0 +1,98 @@
+package raftfsm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// Change describes one image change applied by the FSM, for observers
+// (the node uses it to announce chunks, collect garbage and resume work).
+type Change struct {
+	Index uint64
+	ID    string
+	// Image is the image after the change; nil when it was deleted.
+	Image *Image
+	// Prev is the image before the change; nil when it was created.
+	Prev *Image
+}
+
+// FSM is the hashicorp/raft finite state machine of the catalog.
+type FSM struct {
+	state   atomic.Pointer[State]
+	applied atomic.Uint64
+
+	mu       sync.Mutex
+	waitCh   chan struct{} // closed and replaced after every apply
+	observer func(Change)
+}
+
+var _ raft.FSM = (*FSM)(nil)
+
+// New returns an FSM over an empty catalog.
+func New() *FSM {
+	f := &FSM{waitCh: make(chan struct{})}
+	f.state.Store(NewState())
+	return f
+}
+
+// SetObserver registers fn to be called, synchronously from Apply and in
+// log order, for every applied change. fn must not block.
+func (f *FSM) SetObserver(fn func(Change)) {
+	f.mu.Lock()
+	f.observer = fn
+	f.mu.Unlock()
+}
+
+// State returns the current catalog. It is safe for concurrent reads.
+func (f *FSM) State() *State { return f.state.Load() }
+
+// AppliedIndex returns the index of the last command applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// WaitApplied blocks until the command at index idx (or a later one) has
+// been applied, or ctx ends.
+func (f *FSM) WaitApplied(ctx context.Context, idx uint64) error {
+	for {
+		f.mu.Lock()
+		ch := f.waitCh
+		f.mu.Unlock()
+		if f.applied.Load() >= idx {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for index %d (applied %d): %w", idx, f.applied.Load(), ctx.Err())
+		}
+	}
+}
+
+// Apply applies one committed log entry. It returns a *Result.
+func (f *FSM) Apply(l *raft.Log) any {
+	res := applier{}.apply(f.state.Load(), l.Index, l.Data)
+	f.mu.Lock()
+	f.applied.Store(l.Index)
+	close(f.waitCh)
+	f.waitCh = make(chan struct{})
+	obs := f.observer
+	f.mu.Unlock()
+	if obs != nil && res.Err == nil && res.id != "" {
+		obs(Change{Index: l.Index, ID: res.id, Image: res.Image, Prev: res.prev})
+	}
+	return res
+}
+
+// markApplied records idx as applied (used by Restore).
+func (f *FSM) markApplied(idx uint64) {
+	f.mu.Lock()
+	if idx > f.applied.Load() {
+		f.applied.Store(idx)
+	}
+	close(f.waitCh)
+	f.waitCh = make(chan struct{})
+	f.mu.Unlock()
+}

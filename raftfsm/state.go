@@ -1,0 +1,250 @@
+package raftfsm
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// State is the catalog held in memory: images and tombstones, indexed.
+// Reads run on immutable memdb snapshots, so they never block Apply.
+type State struct {
+	db *memdb.MemDB
+}
+
+// NewState returns an empty catalog.
+func NewState() *State {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		panic("raftfsm: bad memdb schema: " + err.Error())
+	}
+	return &State{db: db}
+}
+
+// Image returns the live image with id, or ErrNotFound. The result is
+// shared: callers must Clone it before changing it.
+func (s *State) Image(id string) (*Image, error) {
+	raw, err := s.db.Txn(false).First(tableImages, "id", id)
+	if err != nil {
+		return nil, fmt.Errorf("get image: %w", err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("get image %q: %w", id, ErrNotFound)
+	}
+	return raw.(*Image), nil
+}
+
+// Tombstoned reports whether id belonged to an image that was deleted.
+func (s *State) Tombstoned(id string) bool {
+	raw, err := s.db.Txn(false).First(tableTombstones, "id", id)
+	return err == nil && raw != nil
+}
+
+// Count returns the number of live images.
+func (s *State) Count() int {
+	it, err := s.db.Txn(false).Get(tableImages, "id")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n++
+	}
+	return n
+}
+
+// Each calls fn for every live image in id order until fn returns false.
+func (s *State) Each(fn func(*Image) bool) {
+	it, err := s.db.Txn(false).Get(tableImages, "id")
+	if err != nil {
+		return
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if !fn(raw.(*Image)) {
+			return
+		}
+	}
+}
+
+// ListQuery selects a page of images.
+type ListQuery struct {
+	// SortKey is one of SortKeys ("" means created_at); ties are broken
+	// by created_at, then id, in the same direction.
+	SortKey string
+	// Desc sorts in descending order.
+	Desc bool
+	// Marker, when set, is the id of the image after which the page
+	// starts; it must exist (ErrNotFound otherwise).
+	Marker string
+	// Limit caps the page (<= 0: no cap).
+	Limit int
+	// IndexField and IndexValue, when set, say that only images whose
+	// FilterFields attribute IndexField equals IndexValue can match; the
+	// index is used when SortKey is created_at.
+	IndexField, IndexValue string
+	// Match selects images; nil matches all.
+	Match func(*Image) bool
+}
+
+// List returns the page of images q selects, in order. The images are
+// shared: callers must not modify them.
+func (s *State) List(q ListQuery) ([]*Image, error) {
+	if q.SortKey == "" {
+		q.SortKey = "created_at"
+	}
+	if !slices.Contains(SortKeys, q.SortKey) {
+		return nil, fmt.Errorf("list images: sort key %q: %w", q.SortKey, ErrBadCommand)
+	}
+	txn := s.db.Txn(false)
+	var marker *Image
+	if q.Marker != "" {
+		raw, err := txn.First(tableImages, "id", q.Marker)
+		if err != nil || raw == nil {
+			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, ErrNotFound)
+		}
+		marker = raw.(*Image)
+	}
+
+	index := sortIndexName(q.SortKey)
+	keyOf := func(img *Image) []byte { return SortIndexKey(q.SortKey, img) }
+	var prefix []byte
+	if q.IndexField != "" && q.SortKey == "created_at" && slices.Contains(FilterFields, q.IndexField) {
+		index = filterIndexName(q.IndexField)
+		prefix = FilterPrefix(q.IndexValue)
+		field := q.IndexField
+		keyOf = func(img *Image) []byte {
+			if v := filterValues(field, img); len(v) == 1 {
+				return FilterIndexKey(v[0], img)
+			}
+			return nil
+		}
+	}
+
+	var it memdb.ResultIterator
+	var err error
+	var markerKey []byte
+	switch {
+	case marker == nil && !q.Desc:
+		it, err = txn.Get(tableImages, index, prefix)
+	case marker == nil && q.Desc:
+		it, err = txn.GetReverse(tableImages, index, prefix)
+	case !q.Desc:
+		markerKey = markerPosition(prefix, keyOf, marker)
+		it, err = txn.LowerBound(tableImages, index, markerKey)
+	default:
+		markerKey = markerPosition(prefix, keyOf, marker)
+		it, err = txn.ReverseLowerBound(tableImages, index, markerKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var out []*Image
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		img := raw.(*Image)
+		if markerKey != nil {
+			k := keyOf(img)
+			if !bytes.HasPrefix(k, prefix) {
+				break
+			}
+			if bytes.Equal(k, markerKey) {
+				continue
+			}
+		}
+		if q.Match != nil && !q.Match(img) {
+			continue
+		}
+		out = append(out, img)
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// idOrEmpty returns img's id, or "" for a nil image.
+func (img *Image) idOrEmpty() string {
+	if img == nil {
+		return ""
+	}
+	return img.ID
+}
+
+// markerPosition is where a page after marker starts in an index: the
+// marker's own key, or, when the marker lies outside the filtered range,
+// the key it would have there.
+func markerPosition(prefix []byte, keyOf func(*Image) []byte, marker *Image) []byte {
+	if prefix == nil {
+		return keyOf(marker)
+	}
+	b := append([]byte(nil), prefix...)
+	b = encTime(b, marker)
+	return encString(b, marker.ID)
+}
+
+func (s *State) createImage(idx uint64, img *Image) (*Image, error) {
+	if img == nil || img.ID == "" {
+		return nil, fmt.Errorf("create image: missing id: %w", ErrBadCommand)
+	}
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	if raw, _ := txn.First(tableImages, "id", img.ID); raw != nil {
+		return nil, fmt.Errorf("create image %q: %w", img.ID, ErrExists)
+	}
+	if raw, _ := txn.First(tableTombstones, "id", img.ID); raw != nil {
+		return nil, fmt.Errorf("create image %q: %w", img.ID, ErrExists)
+	}
+	img = img.Clone()
+	img.Revision = idx
+	if err := txn.Insert(tableImages, img); err != nil {
+		return nil, fmt.Errorf("create image: %w", err)
+	}
+	txn.Commit()
+	return img, nil
+}
+
+func (s *State) updateImage(idx uint64, img *Image, expect uint64) (prev, cur *Image, err error) {
+	if img == nil || img.ID == "" {
+		return nil, nil, fmt.Errorf("update image: missing id: %w", ErrBadCommand)
+	}
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	raw, _ := txn.First(tableImages, "id", img.ID)
+	if raw == nil {
+		return nil, nil, fmt.Errorf("update image %q: %w", img.ID, ErrNotFound)
+	}
+	prev = raw.(*Image)
+	if prev.Revision != expect {
+		return nil, nil, fmt.Errorf("update image %q: at revision %d, not %d: %w", img.ID, prev.Revision, expect, ErrConflict)
+	}
+	img = img.Clone()
+	img.Revision = idx
+	if err := txn.Insert(tableImages, img); err != nil {
+		return nil, nil, fmt.Errorf("update image: %w", err)
+	}
+	txn.Commit()
+	return prev, img, nil
+}
+
+func (s *State) deleteImage(idx uint64, id string, expect uint64, at time.Time) (*Image, error) {
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	raw, _ := txn.First(tableImages, "id", id)
+	if raw == nil {
+		return nil, fmt.Errorf("delete image %q: %w", id, ErrNotFound)
+	}
+	cur := raw.(*Image)
+	if expect != 0 && cur.Revision != expect {
+		return nil, fmt.Errorf("delete image %q: at revision %d, not %d: %w", id, cur.Revision, expect, ErrConflict)
+	}
+	if err := txn.Delete(tableImages, cur); err != nil {
+		return nil, fmt.Errorf("delete image: %w", err)
+	}
+	if err := txn.Insert(tableTombstones, &Tombstone{ID: id, DeletedAt: at}); err != nil {
+		return nil, fmt.Errorf("delete image: %w", err)
+	}
+	txn.Commit()
+	return cur, nil
+}
