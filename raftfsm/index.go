@@ -7,9 +7,14 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 )
 
-// Sort keys the catalog keeps an ordered index for (Glance's sort_key
-// values).
+// SortKeys are Glance's sort_key values.
 var SortKeys = []string{"created_at", "updated_at", "name", "status", "size", "id", "disk_format", "container_format"}
+
+// indexedSortKeys have an ordered index of their own; lists sorted by the
+// other (rarely used, low-cardinality) keys scan and sort in memory. "id"
+// uses the primary index, whose keys are the same as SortIndexKey's.
+// Every index costs time in Apply, so only the common keys get one.
+var indexedSortKeys = []string{"created_at", "updated_at", "name", "size"}
 
 // FilterFields are the single-valued attributes with an equality index
 // (ordered by created_at within each value), used to answer filtered lists
@@ -143,14 +148,19 @@ func (bytesIndexer) FromArgs(args ...any) ([]byte, error) {
 	return b, nil
 }
 
-func sortIndexName(key string) string     { return "sort_" + key }
+func sortIndexName(key string) string {
+	if key == "id" {
+		return "id"
+	}
+	return "sort_" + key
+}
 func filterIndexName(field string) string { return "by_" + field }
 
 func schema() *memdb.DBSchema {
 	idx := map[string]*memdb.IndexSchema{
 		"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 	}
-	for _, k := range SortKeys {
+	for _, k := range indexedSortKeys {
 		idx[sortIndexName(k)] = &memdb.IndexSchema{
 			Name: sortIndexName(k), Unique: true,
 			Indexer: bytesIndexer{keys: func(img *Image) [][]byte { return [][]byte{SortIndexKey(k, img)} }},

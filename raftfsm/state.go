@@ -99,6 +99,9 @@ func (s *State) List(q ListQuery) ([]*Image, error) {
 		return nil, fmt.Errorf("list images: sort key %q: %w", q.SortKey, ErrBadCommand)
 	}
 	txn := s.db.Txn(false)
+	if q.SortKey != "id" && !slices.Contains(indexedSortKeys, q.SortKey) {
+		return s.listSorted(txn, q)
+	}
 	var marker *Image
 	if q.Marker != "" {
 		raw, err := txn.First(tableImages, "id", q.Marker)
@@ -123,20 +126,29 @@ func (s *State) List(q ListQuery) ([]*Image, error) {
 		}
 	}
 
+	// The primary "id" index takes the id string, not key bytes.
+	arg := func(b []byte) any { return b }
+	if index == "id" {
+		arg = func(b []byte) any { return string(bytes.TrimSuffix(b, []byte{0})) }
+	}
 	var it memdb.ResultIterator
 	var err error
 	var markerKey []byte
 	switch {
+	case marker == nil && index == "id" && !q.Desc:
+		it, err = txn.Get(tableImages, "id_prefix", "")
+	case marker == nil && index == "id":
+		it, err = txn.GetReverse(tableImages, "id_prefix", "")
 	case marker == nil && !q.Desc:
 		it, err = txn.Get(tableImages, index, prefix)
-	case marker == nil && q.Desc:
+	case marker == nil:
 		it, err = txn.GetReverse(tableImages, index, prefix)
 	case !q.Desc:
 		markerKey = markerPosition(prefix, keyOf, marker)
-		it, err = txn.LowerBound(tableImages, index, markerKey)
+		it, err = txn.LowerBound(tableImages, index, arg(markerKey))
 	default:
 		markerKey = markerPosition(prefix, keyOf, marker)
-		it, err = txn.ReverseLowerBound(tableImages, index, markerKey)
+		it, err = txn.ReverseLowerBound(tableImages, index, arg(markerKey))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
@@ -170,6 +182,59 @@ func (img *Image) idOrEmpty() string {
 		return ""
 	}
 	return img.ID
+}
+
+// listSorted answers q by scanning every image and sorting the matches:
+// the plan for sort keys without an index of their own.
+func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
+	var markerKey []byte
+	if q.Marker != "" {
+		raw, err := txn.First(tableImages, "id", q.Marker)
+		if err != nil || raw == nil {
+			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, ErrNotFound)
+		}
+		markerKey = SortIndexKey(q.SortKey, raw.(*Image))
+	}
+	it, err := txn.Get(tableImages, "id")
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	type keyed struct {
+		key []byte
+		img *Image
+	}
+	var all []keyed
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		img := raw.(*Image)
+		if q.IndexField != "" && !slices.Contains(filterValues(q.IndexField, img), q.IndexValue) {
+			continue
+		}
+		k := SortIndexKey(q.SortKey, img)
+		if markerKey != nil {
+			c := bytes.Compare(k, markerKey)
+			if c == 0 || (c < 0) != q.Desc {
+				continue
+			}
+		}
+		if q.Match != nil && !q.Match(img) {
+			continue
+		}
+		all = append(all, keyed{k, img})
+	}
+	slices.SortFunc(all, func(a, b keyed) int {
+		if q.Desc {
+			return bytes.Compare(b.key, a.key)
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	if q.Limit > 0 && len(all) > q.Limit {
+		all = all[:q.Limit]
+	}
+	out := make([]*Image, len(all))
+	for i, k := range all {
+		out[i] = k.img
+	}
+	return out, nil
 }
 
 // markerPosition is where a page after marker starts in an index: the
