@@ -69,6 +69,12 @@ func (s *State) Each(fn func(*Image) bool) {
 	}
 }
 
+// SortSpec is one sort key and its direction.
+type SortSpec struct {
+	Key  string
+	Desc bool
+}
+
 // ListQuery selects a page of images.
 type ListQuery struct {
 	// SortKey is one of SortKeys ("" means created_at); ties are broken
@@ -76,6 +82,10 @@ type ListQuery struct {
 	SortKey string
 	// Desc sorts in descending order.
 	Desc bool
+	// Then are further sort keys, each with its own direction, applied
+	// after SortKey (before the created_at and id tie-breakers). Lists
+	// with Then are answered by a scan.
+	Then []SortSpec
 	// Marker, when set, is the id of the image after which the page
 	// starts; it must exist (ErrNotFound otherwise).
 	Marker string
@@ -99,7 +109,12 @@ func (s *State) List(q ListQuery) ([]*Image, error) {
 		return nil, fmt.Errorf("list images: sort key %q: %w", q.SortKey, ErrBadCommand)
 	}
 	txn := s.db.Txn(false)
-	if q.SortKey != "id" && !slices.Contains(indexedSortKeys, q.SortKey) {
+	for _, t := range q.Then {
+		if !slices.Contains(SortKeys, t.Key) {
+			return nil, fmt.Errorf("list images: sort key %q: %w", t.Key, ErrBadCommand)
+		}
+	}
+	if len(q.Then) > 0 || (q.SortKey != "id" && !slices.Contains(indexedSortKeys, q.SortKey)) {
 		return s.listSorted(txn, q)
 	}
 	var marker *Image
@@ -187,13 +202,34 @@ func (img *Image) idOrEmpty() string {
 // listSorted answers q by scanning every image and sorting the matches:
 // the plan for sort keys without an index of their own.
 func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
+	specs := append([]SortSpec{{Key: q.SortKey, Desc: q.Desc}}, q.Then...)
+	last := specs[len(specs)-1].Desc
+	specs = append(specs, SortSpec{Key: "created_at", Desc: last}, SortSpec{Key: "id", Desc: last})
+	// keyOf encodes an image's sort position; descending components are
+	// bit-inverted so one byte comparison orders by every spec.
+	keyOf := func(img *Image) []byte {
+		var b []byte
+		for _, sp := range specs {
+			start := len(b)
+			b = sortValue(b, sp.Key, img)
+			if sp.Key == "id" {
+				b = encString(b, img.ID)
+			}
+			if sp.Desc {
+				for i := start; i < len(b); i++ {
+					b[i] = ^b[i]
+				}
+			}
+		}
+		return b
+	}
 	var markerKey []byte
 	if q.Marker != "" {
 		raw, err := txn.First(tableImages, "id", q.Marker)
 		if err != nil || raw == nil {
 			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, ErrNotFound)
 		}
-		markerKey = SortIndexKey(q.SortKey, raw.(*Image))
+		markerKey = keyOf(raw.(*Image))
 	}
 	it, err := txn.Get(tableImages, "id")
 	if err != nil {
@@ -209,24 +245,16 @@ func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
 		if q.IndexField != "" && !slices.Contains(filterValues(q.IndexField, img), q.IndexValue) {
 			continue
 		}
-		k := SortIndexKey(q.SortKey, img)
-		if markerKey != nil {
-			c := bytes.Compare(k, markerKey)
-			if c == 0 || (c < 0) != q.Desc {
-				continue
-			}
+		k := keyOf(img)
+		if markerKey != nil && bytes.Compare(k, markerKey) <= 0 {
+			continue
 		}
 		if q.Match != nil && !q.Match(img) {
 			continue
 		}
 		all = append(all, keyed{k, img})
 	}
-	slices.SortFunc(all, func(a, b keyed) int {
-		if q.Desc {
-			return bytes.Compare(b.key, a.key)
-		}
-		return bytes.Compare(a.key, b.key)
-	})
+	slices.SortFunc(all, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
 	if q.Limit > 0 && len(all) > q.Limit {
 		all = all[:q.Limit]
 	}

@@ -17,9 +17,8 @@ import (
 type Options struct {
 	// InMemory keeps the whole store in memory and ignores the directory
 	// passed to Open. Nothing survives Close. In this mode Badger keeps every
-	// value inline, so a single log entry (or stable value) must be smaller
-	// than Badger's maximum batch size (15% of the 16 MiB memtable, about
-	// 2.4 MiB).
+	// value inline and rejects values larger than 1 MiB, so a single encoded
+	// log entry (or stable value) is limited to 1 MiB.
 	InMemory bool
 
 	// Logger receives Badger's warnings and errors and the store's own
@@ -42,6 +41,7 @@ const (
 	numMemtables     = 3
 	blockCacheSize   = 8 << 20
 	valueThreshold   = 64 << 10
+	inMemoryMaxValue = 1 << 20 // Badger's maximum ValueThreshold
 	valueLogFileSize = 64 << 20
 	numCompactors    = 2
 
@@ -101,8 +101,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		logger = slog.Default()
 	}
 	var bo badger.Options
+	threshold := int64(valueThreshold)
 	if opts.InMemory {
 		bo = badger.DefaultOptions("").WithInMemory(true)
+		// Badger keeps every value inline in memory mode and rejects values
+		// above ValueThreshold, so allow the largest it accepts.
+		threshold = inMemoryMaxValue
 	} else {
 		if dir == "" {
 			return nil, errors.New("open store: empty directory")
@@ -114,7 +118,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithMemTableSize(memTableSize).
 		WithNumMemtables(numMemtables).
 		WithBlockCacheSize(blockCacheSize).
-		WithValueThreshold(valueThreshold).
+		WithValueThreshold(threshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumVersionsToKeep(1).
 		WithNumCompactors(numCompactors).

@@ -1,0 +1,117 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// Auth modes.
+const (
+	// AuthNoauth trusts the X-Project-Id / X-Tenant-Id / X-Roles headers
+	// (development, trusted proxies). A request with none of them is an
+	// admin without a project, as Glance's noauth pipeline treats every
+	// request.
+	AuthNoauth = "noauth"
+)
+
+// Auth is the identity a request acts as.
+type Auth struct {
+	Project string
+	User    string
+	Roles   []string
+	Admin   bool
+}
+
+type authKey struct{}
+
+// authFrom returns the request's identity (set by the auth middleware).
+func authFrom(ctx context.Context) *Auth {
+	if a, ok := ctx.Value(authKey{}).(*Auth); ok {
+		return a
+	}
+	return &Auth{Admin: true}
+}
+
+// HasRole reports whether the identity holds role (lower-case).
+func (a *Auth) HasRole(role string) bool { return slices.Contains(a.Roles, role) }
+
+// noauthIdentity builds the identity of a request in noauth mode. With a
+// project header but no X-Roles, the caller gets the member and reader
+// roles, so a plain `curl -H 'X-Project-Id: p'` can create and download.
+func noauthIdentity(r *http.Request) *Auth {
+	project := firstHeader(r, "X-Project-Id", "X-Tenant-Id", "X-Tenant")
+	roles := splitRoles(firstHeader(r, "X-Roles", "X-Role"))
+	if project == "" && len(roles) == 0 {
+		return &Auth{Admin: true, Roles: []string{"admin", "member", "reader"}}
+	}
+	if len(roles) == 0 {
+		roles = []string{"member", "reader"}
+	}
+	return &Auth{
+		Project: project,
+		User:    firstHeader(r, "X-User-Id", "X-User"),
+		Roles:   roles,
+		Admin:   slices.Contains(roles, "admin"),
+	}
+}
+
+func firstHeader(r *http.Request, names ...string) string {
+	for _, n := range names {
+		if v := strings.TrimSpace(r.Header.Get(n)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// splitRoles parses a comma-separated role list, lower-cased as Glance
+// does.
+func splitRoles(s string) []string {
+	var out []string
+	for _, r := range strings.Split(s, ",") {
+		if r = strings.ToLower(strings.TrimSpace(r)); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Policy: Glance's default rules, in one place.
+
+func ownedBy(a *Auth, img *raftfsm.Image) bool {
+	return img.Owner != nil && a.Project != "" && *img.Owner == a.Project
+}
+
+// canSee is Glance's image visibility (get_image plus the DB filter).
+func canSee(a *Auth, img *raftfsm.Image) bool {
+	if a.Admin || img.Owner == nil || ownedBy(a, img) {
+		return true
+	}
+	switch img.Visibility {
+	case raftfsm.VisibilityPublic, raftfsm.VisibilityCommunity:
+		return true
+	}
+	return false
+}
+
+// canModify is modify_image / upload_image / delete_image: admin, or the
+// member role in the owning project.
+func canModify(a *Auth, img *raftfsm.Image) bool {
+	if a.Admin {
+		return true
+	}
+	if img.Owner == nil {
+		return a.HasRole("member")
+	}
+	return ownedBy(a, img) && a.HasRole("member")
+}
+
+// canDownload is download_image: admin, or the member role and the image
+// visible.
+func canDownload(a *Auth, img *raftfsm.Image) bool {
+	return a.Admin || (a.HasRole("member") && canSee(a, img))
+}

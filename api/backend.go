@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// Backend is what the API needs from a p2pglance node. Reads come from the
+// node's local replica of the catalog; writes go through Raft and return
+// once this node's replica has applied them (read-your-writes).
+type Backend interface {
+	// Image returns the live image with id from the local replica, or an
+	// error wrapping raftfsm.ErrNotFound. The image is shared: Clone it
+	// before changing it.
+	Image(ctx context.Context, id string) (*raftfsm.Image, error)
+	// ListImages answers a list query from the local replica.
+	ListImages(ctx context.Context, q raftfsm.ListQuery) ([]*raftfsm.Image, error)
+	// Sync waits until the local replica holds every write committed
+	// before the call, so a read-modify-write starts from fresh state.
+	Sync(ctx context.Context) error
+	// CreateImage adds img (id and timestamps already chosen).
+	CreateImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error)
+	// UpdateImage replaces the image with img if its revision is still
+	// expect; otherwise the error wraps raftfsm.ErrConflict.
+	UpdateImage(ctx context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error)
+	// DeleteImage deletes the image if its revision is still expect (0:
+	// any revision). Its chunks become garbage.
+	DeleteImage(ctx context.Context, id string, expect uint64) error
+	// Upload stores the image's data from r (streamed, never held whole)
+	// and makes the image active once every chunk has its durable
+	// copies. img is the image as validated by the caller (status
+	// queued). sizeHint is the client's announced size, or -1.
+	Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error)
+	// OpenImage returns a stream of the bytes [off, off+n) of an active
+	// image, each chunk verified before any of its bytes is returned. It
+	// fails before returning if the first chunk cannot be obtained.
+	OpenImage(ctx context.Context, img *raftfsm.Image, off, n int64) (io.ReadCloser, error)
+	// Cluster describes the cluster as this node sees it.
+	Cluster(ctx context.Context) (*ClusterInfo, error)
+}
+
+// ClusterInfo is the body of GET /p2p/v1/cluster.
+type ClusterInfo struct {
+	Self   string        `json:"self"`
+	Leader string        `json:"leader"`
+	Nodes  []ClusterNode `json:"nodes"`
+}
+
+// ClusterNode is one node as GET /p2p/v1/cluster lists it.
+type ClusterNode struct {
+	ID       string `json:"id"`
+	APIAddr  string `json:"api_address"`
+	PeerAddr string `json:"peer_address,omitempty"`
+	RaftAddr string `json:"raft_address,omitempty"`
+	Zone     string `json:"zone"`
+	Rack     string `json:"rack"`
+	Role     string `json:"role"` // leader, voter, nonvoter, or none (not in the Raft configuration)
+	Alive    bool   `json:"alive"`
+	Chunks   int64  `json:"chunks,omitempty"`
+	Bytes    int64  `json:"bytes,omitempty"`
+}
+
+// Errors a Backend returns besides the raftfsm ones; the API maps them to
+// HTTP statuses in errmap.go.
+var (
+	// ErrUnavailable means the cluster cannot take the request now (no
+	// leader, no quorum, no holder of a chunk reachable): 503.
+	ErrUnavailable = errors.New("service unavailable")
+	// ErrUploadInterrupted means the client's upload stream failed; the
+	// image went back to queued.
+	ErrUploadInterrupted = errors.New("upload interrupted")
+	// ErrTooLarge means the data exceeds the image size cap: 413.
+	ErrTooLarge = errors.New("image data too large")
+	// ErrSizeMismatch means the data's length differs from the size the
+	// client announced: 400.
+	ErrSizeMismatch = errors.New("image size does not match announced size")
+	// ErrGone means the image was deleted while its data was uploaded: 410.
+	ErrGone = errors.New("image deleted during upload")
+)

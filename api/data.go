@@ -1,0 +1,199 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// uploadImage serves PUT /v2/images/{id}/file.
+func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/octet-stream" {
+		return &Error{Status: http.StatusUnsupportedMediaType, Detail: fmt.Sprintf("Invalid content type %s", r.Header.Get("Content-Type"))}
+	}
+	sizeHint := int64(-1)
+	if v := r.Header.Get("X-Openstack-Image-Size"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return badRequest("x-openstack-image-size header must be an integer, got %q.", v)
+		}
+		sizeHint = n
+	} else if r.ContentLength >= 0 {
+		sizeHint = r.ContentLength
+	}
+	a := authFrom(r.Context())
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	if err != nil {
+		return err
+	}
+	if !canModify(a, img) {
+		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete upload_image action."}
+	}
+	if img.Status != raftfsm.StatusQueued {
+		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image status transition from %s to saving is not allowed", img.Status)}
+	}
+	if err := requireFormats(img); err != nil {
+		return err
+	}
+	if sizeHint > s.cfg.MaxImageSize {
+		return fmt.Errorf("upload of %d bytes: %w", sizeHint, ErrTooLarge)
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxImageSize)
+	if _, err := s.cfg.Backend.Upload(r.Context(), img, body, sizeHint); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("upload: %w", ErrTooLarge)
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// requireFormats is Glance's check before data is saved.
+func requireFormats(img *raftfsm.Image) error {
+	var missing []string
+	if img.DiskFormat == nil {
+		missing = append(missing, "disk_format")
+	}
+	if img.ContainerFormat == nil {
+		missing = append(missing, "container_format")
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return badRequest("Property %s must be set prior to saving data.", missing[0])
+	}
+	return badRequest("Properties %s must be set prior to saving data.", strings.Join(missing, ", "))
+}
+
+// downloadImage serves GET /v2/images/{id}/file, with Range support.
+func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	a := authFrom(r.Context())
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	if err != nil {
+		return err
+	}
+	if img.Manifest == nil && img.Status != raftfsm.StatusActive {
+		// The image may have just become active through another node.
+		if img, err = s.visibleImage(r, img.ID, true); err != nil {
+			return err
+		}
+	}
+	if !canDownload(a, img) {
+		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete download_image action."}
+	}
+	if img.Status == raftfsm.StatusDeactivated && !a.Admin {
+		return &Error{Status: http.StatusForbidden, Explanation: "The requested image has been deactivated. Image data download is forbidden."}
+	}
+	if img.Manifest == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	size := img.Manifest.Size
+	off, n, partial, err := parseRange(r, size)
+	if err != nil {
+		return err
+	}
+	body, err := s.cfg.Backend.OpenImage(r.Context(), img, off, n)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	if img.Checksum != nil {
+		h.Set("Content-MD5", *img.Checksum)
+	}
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
+	}
+	w.WriteHeader(status)
+	if _, err := io.Copy(w, body); err != nil {
+		// Headers are gone: abort the connection so the client sees a
+		// truncated transfer, never a short body taken as complete.
+		s.log.Warn("download aborted", "image", img.ID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// parseRange reads a Range (or legacy Content-Range) request header.
+func parseRange(r *http.Request, size int64) (off, n int64, partial bool, err error) {
+	spec := r.Header.Get("Range")
+	if spec == "" {
+		if cr := r.Header.Get("Content-Range"); cr != "" {
+			spec = legacyRange(cr)
+			if spec == "" {
+				return 0, 0, false, rangeNotSatisfiable(size)
+			}
+		}
+	}
+	if spec == "" {
+		return 0, size, false, nil
+	}
+	rest, ok := strings.CutPrefix(spec, "bytes=")
+	if !ok {
+		return 0, 0, false, rangeNotSatisfiable(size)
+	}
+	if strings.Contains(rest, ",") {
+		return 0, 0, false, badRequest("Multiple ranges are not supported.")
+	}
+	first, lastStr, ok := strings.Cut(strings.TrimSpace(rest), "-")
+	if !ok {
+		return 0, 0, false, rangeNotSatisfiable(size)
+	}
+	if first == "" {
+		k, err := strconv.ParseInt(lastStr, 10, 64)
+		if err != nil || k <= 0 {
+			return 0, 0, false, rangeNotSatisfiable(size)
+		}
+		k = min(k, size)
+		return size - k, k, true, nil
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 || start >= size {
+		return 0, 0, false, rangeNotSatisfiable(size)
+	}
+	end := size - 1
+	if lastStr != "" {
+		e, err := strconv.ParseInt(lastStr, 10, 64)
+		if err != nil || e < start {
+			return 0, 0, false, rangeNotSatisfiable(size)
+		}
+		end = min(e, size-1)
+	}
+	return start, end - start + 1, true, nil
+}
+
+// legacyRange turns "bytes a-b/*" into "bytes=a-b".
+func legacyRange(cr string) string {
+	rest, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return ""
+	}
+	rng, _, _ := strings.Cut(rest, "/")
+	return "bytes=" + rng
+}
+
+func rangeNotSatisfiable(size int64) *Error {
+	return &Error{
+		Status: http.StatusRequestedRangeNotSatisfiable,
+		Header: http.Header{"Content-Range": []string{fmt.Sprintf("bytes */%d", size)}},
+	}
+}

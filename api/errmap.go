@@ -1,0 +1,57 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// httpError maps any error a handler returns to Glance's answer. It is
+// the one place where domain errors become HTTP statuses.
+func (s *Server) httpError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, raftfsm.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Err: err}
+	case errors.Is(err, raftfsm.ErrConflict):
+		return &Error{Status: http.StatusConflict, Explanation: "The image was changed by another request; retry with fresh data.", Err: err}
+	case errors.Is(err, raftfsm.ErrExists):
+		return &Error{Status: http.StatusConflict, Explanation: "An image with this identifier already exists.", Err: err}
+	case errors.Is(err, ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: "Image exceeds the storage quota: the data is larger than the image size cap.", Err: err}
+	case errors.Is(err, ErrSizeMismatch):
+		return &Error{Status: http.StatusBadRequest, Explanation: "The uploaded data does not match the size given in x-openstack-image-size.", Err: err}
+	case errors.Is(err, ErrGone):
+		return &Error{Status: http.StatusGone, Explanation: "Image was deleted while its data was being uploaded.", Err: err}
+	case errors.Is(err, ErrUploadInterrupted):
+		return &Error{Status: http.StatusBadRequest, Explanation: "The image data stream was interrupted; the image is queued again.", Err: err}
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Status: http.StatusServiceUnavailable, Explanation: "The image service cannot complete the request now (no quorum or no reachable copy); try again.", Err: err}
+	case errors.Is(err, context.Canceled):
+		return &Error{Status: 499, Explanation: "Client closed request.", Err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Err: err}
+}
+
+// writeJSON writes v as a JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
+
+// errNotFoundImage is Glance's 404 for an unknown or invisible image.
+func errNotFoundImage(id string) *Error {
+	return &Error{Status: http.StatusNotFound, Explanation: "No image found with ID " + id}
+}

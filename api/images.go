@@ -1,0 +1,193 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// maxJSONBody caps JSON request bodies.
+const maxJSONBody = 1 << 20
+
+// readJSON decodes a request body that must be a JSON object or array.
+func readJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if len(body) > maxJSONBody {
+		return &Error{Status: http.StatusRequestEntityTooLarge}
+	}
+	if len(body) == 0 {
+		return &Error{Status: http.StatusBadRequest, Explanation: "Body expected in request."}
+	}
+	var probe any
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return &Error{Status: http.StatusBadRequest, Explanation: "Malformed JSON in request body."}
+	}
+	switch probe.(type) {
+	case map[string]any, []any:
+	default:
+		return &Error{Status: http.StatusBadRequest, Explanation: "Unexpected body type. Expected list/dict."}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return &Error{Status: http.StatusBadRequest, Explanation: "Malformed JSON in request body."}
+	}
+	return nil
+}
+
+// rejectBody answers 400 when a request that takes no body has one.
+func rejectBody(r *http.Request) error {
+	if r.ContentLength > 0 || (r.ContentLength < 0 && len(r.TransferEncoding) > 0) {
+		return &Error{Status: http.StatusBadRequest, Explanation: "A body is not expected with this request."}
+	}
+	return nil
+}
+
+// visibleImage returns the image if the caller may see it, else Glance's
+// 404. A miss in the local replica is retried after Sync, so an image just
+// created through another node is found.
+func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*raftfsm.Image, error) {
+	ctx := r.Context()
+	if fresh {
+		if err := s.cfg.Backend.Sync(ctx); err != nil {
+			return nil, err
+		}
+	}
+	img, err := s.cfg.Backend.Image(ctx, id)
+	if errors.Is(err, raftfsm.ErrNotFound) && !fresh {
+		if err := s.cfg.Backend.Sync(ctx); err != nil {
+			return nil, err
+		}
+		img, err = s.cfg.Backend.Image(ctx, id)
+	}
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return nil, errNotFoundImage(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(authFrom(ctx), img) {
+		return nil, errNotFoundImage(id)
+	}
+	return img, nil
+}
+
+// createImage serves POST /v2/images.
+func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
+	a := authFrom(r.Context())
+	var body map[string]json.RawMessage
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	if body == nil {
+		return &Error{Status: http.StatusBadRequest, Explanation: "Unexpected body type. Expected list/dict."}
+	}
+	now := time.Now().UTC()
+	img := &raftfsm.Image{
+		Status:     raftfsm.StatusQueued,
+		Visibility: raftfsm.VisibilityShared,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+		Tags:       []string{},
+	}
+	if a.Project != "" {
+		p := a.Project
+		img.Owner = &p
+	}
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := body[k]
+		switch {
+		case k == "id":
+			id, err := decodeString(k, v, false)
+			if err != nil {
+				return err
+			}
+			if !uuidPattern.MatchString(*id) {
+				return errSchema("'%s' does not match %s (id)", *id, jsonString(uuidPattern.String()))
+			}
+			img.ID = *id
+		case k == "os_hash_algo" || k == "os_hash_value":
+			// Glance stores these as shadowed custom properties; ignore.
+		case k == "locations":
+			return errReserved(k)
+		case readOnlyAttrs[k]:
+			return errReadOnly(k)
+		case isReserved(k):
+			return errReserved(k)
+		default:
+			if err := setAttr(a, img, k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if img.ID == "" {
+		img.ID = uuid.NewString()
+	}
+	out, err := s.cfg.Backend.CreateImage(r.Context(), img)
+	if errors.Is(err, raftfsm.ErrExists) {
+		return &Error{Status: http.StatusConflict, Explanation: "Image with identifier " + img.ID + " already exists!", Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", baseURL(r)+"/v2/images/"+out.ID)
+	return writeImage(w, http.StatusCreated, out)
+}
+
+func writeImage(w http.ResponseWriter, status int, img *raftfsm.Image) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err := io.WriteString(w, imageJSON(img))
+	return err
+}
+
+// showImage serves GET /v2/images/{id}.
+func (s *Server) showImage(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	if err != nil {
+		return err
+	}
+	return writeImage(w, http.StatusOK, img)
+}
+
+// deleteImage serves DELETE /v2/images/{id}.
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	if err != nil {
+		return err
+	}
+	if !canModify(authFrom(r.Context()), img) {
+		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete delete_image action."}
+	}
+	if img.Protected {
+		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s is protected and cannot be deleted.", img.ID)}
+	}
+	if err := s.cfg.Backend.DeleteImage(r.Context(), img.ID, img.Revision); err != nil {
+		if errors.Is(err, raftfsm.ErrNotFound) {
+			return errNotFoundImage(img.ID)
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,177 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Backend is the node the API drives. Required.
+	Backend Backend
+	// Logger receives request errors; nil discards.
+	Logger *slog.Logger
+	// Auth is the auth mode; "" means AuthNoauth.
+	Auth string
+	// MaxImageSize caps an image's data (Glance's image_size_cap); 0
+	// means 1 TiB.
+	MaxImageSize int64
+}
+
+// Server is the HTTP handler of the Glance v2 and p2p operator APIs.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	router *mux.Router
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("api config: Backend is required")
+	}
+	if cfg.Auth == "" {
+		cfg.Auth = AuthNoauth
+	}
+	if cfg.Auth != AuthNoauth {
+		return nil, fmt.Errorf("api config: unknown auth mode %q", cfg.Auth)
+	}
+	if cfg.MaxImageSize <= 0 {
+		cfg.MaxImageSize = 1 << 40
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log.With("component", "api")}
+	s.router = s.routes()
+	return s, nil
+}
+
+// handlerFunc is a handler that reports failure by returning an error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one path with its handlers per method.
+type route struct {
+	path    string
+	methods map[string]handlerFunc
+	allow   string // the Allow header of the 405 answer
+}
+
+// routes registers every route. Each path answers 405 with an Allow
+// header for methods it does not serve, as Glance does.
+func (s *Server) routes() *mux.Router {
+	m := mux.NewRouter()
+	m.StrictSlash(false)
+	table := []route{
+		{path: "/v2/images", methods: map[string]handlerFunc{"GET": s.listImages, "POST": s.createImage}, allow: "GET, POST"},
+		{path: "/v2/images/{id}", methods: map[string]handlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, allow: "GET, PATCH, DELETE"},
+		{path: "/v2/images/{id}/file", methods: map[string]handlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, allow: "GET, PUT"},
+		{path: "/v2/schemas/{name}", methods: map[string]handlerFunc{"GET": s.showSchema}, allow: "GET"},
+		{path: "/p2p/v1/cluster", methods: map[string]handlerFunc{"GET": s.showCluster}, allow: "GET"},
+	}
+	for _, rt := range table {
+		for method, h := range rt.methods {
+			m.Handle(rt.path, s.wrap(h)).Methods(method)
+		}
+		m.Handle(rt.path, s.wrap(methodNotAllowed(rt.allow)))
+	}
+	m.NotFoundHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		switch r.Method {
+		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
+			return NewError(http.StatusNotFound, "")
+		}
+		return NewError(http.StatusNotImplemented, "")
+	})
+	return m
+}
+
+// ServeHTTP negotiates the version prefix (before auth, like Glance's
+// versionnegotiation filter) and dispatches the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/p2p/") {
+		s.router.ServeHTTP(w, r)
+		return
+	}
+	seg, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case seg == "versions" && rest == "" && r.Method == http.MethodGet:
+		writeVersions(w, r, http.StatusOK)
+	case isAdvertisedVersion(seg):
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/v2/" + rest
+		r2.URL.RawPath = ""
+		s.router.ServeHTTP(w, r2)
+	default:
+		writeVersions(w, r, http.StatusMultipleChoices)
+	}
+}
+
+func writeVersions(w http.ResponseWriter, r *http.Request, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(versionsBody(baseURL(r)))
+}
+
+// wrap turns a handlerFunc into an http.Handler: it sets the request id
+// and identity, and maps a returned error to Glance's answer.
+func (s *Server) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqID := r.Header.Get("X-Openstack-Request-Id")
+		switch {
+		case reqID == "":
+			reqID = "req-" + uuid.NewString()
+		case len(reqID) > 64:
+			writeError(w, r, NewError(http.StatusRequestHeaderFieldsTooLarge, ""))
+			return
+		case !strings.HasPrefix(reqID, "req-"):
+			reqID = "req-" + reqID
+		}
+		w.Header().Set("X-Openstack-Request-Id", reqID)
+		ctx := context.WithValue(r.Context(), authKey{}, noauthIdentity(r))
+		r = r.WithContext(ctx)
+		if err := h(w, r); err != nil {
+			e := s.httpError(err)
+			if e.Status >= 500 {
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "request_id", reqID, "err", err)
+			}
+			writeError(w, r, e)
+		}
+	})
+}
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		e := NewError(http.StatusMethodNotAllowed, "")
+		e.Header = http.Header{"Allow": []string{allow}}
+		return e
+	}
+}
+
+// showSchema serves GET /v2/schemas/{name}.
+func (s *Server) showSchema(w http.ResponseWriter, r *http.Request) error {
+	body, ok := schemaJSON(mux.Vars(r)["name"])
+	if !ok {
+		return NewError(http.StatusNotFound, "")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(body)
+	return err
+}
+
+// showCluster serves GET /p2p/v1/cluster.
+func (s *Server) showCluster(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.cfg.Backend.Cluster(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, info)
+}
