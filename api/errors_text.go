@@ -1,0 +1,152 @@
+package api
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// webobSubstitute implements Python's string.Template.safe_substitute:
+// "$$" is a literal "$", "${name}" and "$name" are replaced when lookup
+// knows the name, anything else is left as is.
+func webobSubstitute(tmpl string, lookup func(string) (string, bool)) string {
+	var b strings.Builder
+	for i := 0; i < len(tmpl); {
+		c := tmpl[i]
+		if c != '$' || i+1 >= len(tmpl) {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		switch next := tmpl[i+1]; {
+		case next == '$':
+			b.WriteByte('$')
+			i += 2
+			continue
+		case next == '{':
+			if n := webobIdentLen(tmpl[i+2:]); n > 0 && i+2+n < len(tmpl) && tmpl[i+2+n] == '}' {
+				if v, ok := lookup(tmpl[i+2 : i+2+n]); ok {
+					b.WriteString(v)
+					i += n + 3
+					continue
+				}
+			}
+		default:
+			if n := webobIdentLen(tmpl[i+1:]); n > 0 {
+				if v, ok := lookup(tmpl[i+1 : i+1+n]); ok {
+					b.WriteString(v)
+					i += n + 1
+					continue
+				}
+			}
+		}
+		b.WriteByte(c)
+		i++
+	}
+	return b.String()
+}
+
+// webobIdentLen returns the length of the ASCII identifier
+// ([_a-zA-Z][_a-zA-Z0-9]*) at the start of s, or 0.
+func webobIdentLen(s string) int {
+	n := 0
+	for n < len(s) {
+		c := s[n]
+		alpha := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !alpha && (n == 0 || c < '0' || c > '9') {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+var (
+	webobBRRe      = regexp.MustCompile(`(?is)<br.*?>`)
+	webobCommentRe = regexp.MustCompile(`<!--|-->`)
+	webobTagRe     = regexp.MustCompile(`(?s)<.*?>`)
+)
+
+// webobStripTags is WebOb's strip_tags: newlines become spaces, CRs are
+// dropped, each <br ...> becomes a newline, then comments markers and all
+// other tags are removed.
+func webobStripTags(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "\r", "")
+	s = webobBRRe.ReplaceAllLiteralString(s, "\n")
+	s = webobCommentRe.ReplaceAllLiteralString(s, "")
+	return webobTagRe.ReplaceAllLiteralString(s, "")
+}
+
+// webobHTMLEscape is WebOb's html_escape: Python's html.escape(s, True)
+// followed by an ASCII encoding that turns every non-ASCII character into a
+// decimal character reference.
+func webobHTMLEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '"':
+			b.WriteString("&quot;")
+		case r == '\'':
+			b.WriteString("&#x27;")
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		default:
+			b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+		}
+	}
+	return b.String()
+}
+
+// jsonQuoteASCII quotes s as Python's json.dumps does with the default
+// ensure_ascii=True: \" \\ \b \f \n \r \t, every other character outside
+// printable ASCII as \uXXXX (lower-case hex, surrogate pairs above U+FFFF).
+// Unlike encoding/json it leaves <, > and & alone.
+func jsonQuoteASCII(s string) string {
+	const hex = "0123456789abcdef"
+	u4 := func(b *strings.Builder, v rune) {
+		b.WriteString(`\u`)
+		b.WriteByte(hex[v>>12&0xf])
+		b.WriteByte(hex[v>>8&0xf])
+		b.WriteByte(hex[v>>4&0xf])
+		b.WriteByte(hex[v&0xf])
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r >= 0x20 && r <= 0x7e:
+			b.WriteRune(r)
+		case r > 0xffff:
+			r -= 0x10000
+			u4(&b, 0xd800|(r>>10&0x3ff))
+			u4(&b, 0xdc00|(r&0x3ff))
+		default:
+			u4(&b, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

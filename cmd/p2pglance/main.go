@@ -1,0 +1,59 @@
+// Command p2pglance is the p2pglance agent and its tools: one binary that
+// runs on every hypervisor.
+//
+//	p2pglance agent [flags]     run a node (Glance v2 API, catalog replica, chunk store)
+//	p2pglance version           print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "p2pglance:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: p2pglance <command> [flags]
+
+commands:
+  agent     run a p2pglance node (see: p2pglance agent --help)
+  version   print the version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "agent":
+		return runAgent(ctx, args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, "p2pglance", version)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,390 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Set GOSSIP_TEST_LOG=1 to see memberlist and gossip logs on stderr.
+func testLogger() *slog.Logger {
+	if os.Getenv("GOSSIP_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func testConfig(id string) Config {
+	return Config{
+		Meta: Meta{
+			ID:       id,
+			APIAddr:  "127.0.0.1:9292",
+			PeerAddr: "127.0.0.1:7000",
+			RaftAddr: "127.0.0.1:7001",
+			Zone:     "zone-" + id,
+			Rack:     "r1",
+		},
+		BindAddr: "127.0.0.1:0",
+		Logger:   testLogger(),
+		Fast:     true,
+	}
+}
+
+func startNode(t *testing.T, cfg Config) *Gossip {
+	t.Helper()
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatalf("new %s: %v", cfg.Meta.ID, err)
+	}
+	t.Cleanup(func() { _ = g.Shutdown() })
+	return g
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func aliveIDs(g *Gossip) []string {
+	var ids []string
+	for _, m := range g.Members() {
+		if m.Alive {
+			ids = append(ids, m.Meta.ID)
+		}
+	}
+	return ids
+}
+
+func join(t *testing.T, g *Gossip, to *Gossip) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := g.Join(ctx, []string{to.Addr()}); err != nil || n != 1 {
+		t.Fatalf("join %s -> %s: n=%d err=%v", g.self, to.self, n, err)
+	}
+}
+
+// startCluster starts n nodes (n0..) joined through n0 and waits until all
+// of them see every node alive.
+func startCluster(t *testing.T, n int, tweak func(*Config)) []*Gossip {
+	t.Helper()
+	var nodes []*Gossip
+	var ids []string
+	for i := range n {
+		cfg := testConfig(fmt.Sprintf("n%d", i))
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		g := startNode(t, cfg)
+		if i > 0 {
+			join(t, g, nodes[0])
+		}
+		nodes = append(nodes, g)
+		ids = append(ids, cfg.Meta.ID)
+	}
+	waitConverged(t, nodes, ids)
+	return nodes
+}
+
+func waitConverged(t *testing.T, nodes []*Gossip, ids []string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "membership to converge", func() bool {
+		for _, g := range nodes {
+			if !slices.Equal(aliveIDs(g), ids) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func holdersEverywhere(nodes []*Gossip, image string, idx int, want ...string) func() bool {
+	return func() bool {
+		for _, g := range nodes {
+			if !slices.Equal(g.Holders(image, idx), want) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	cfg := testConfig("")
+	if _, err := New(cfg); err == nil {
+		t.Error("empty id accepted")
+	}
+	cfg = testConfig("x")
+	cfg.Meta.Zone = strings.Repeat("z", 500)
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "limit 512") {
+		t.Errorf("oversized meta: err=%v", err)
+	}
+	cfg = testConfig("x")
+	cfg.SecretKey = []byte("short")
+	if _, err := New(cfg); err == nil {
+		t.Error("bad key length accepted")
+	}
+	cfg = testConfig("x")
+	cfg.BindAddr = "not an address"
+	if _, err := New(cfg); err == nil {
+		t.Error("bad bind address accepted")
+	}
+}
+
+func TestMembershipAndMeta(t *testing.T) {
+	var changes atomic.Int64
+	nodes := startCluster(t, 4, func(c *Config) {
+		c.OnChange = func() { changes.Add(1) }
+	})
+	for _, g := range nodes {
+		ms := g.Members()
+		if len(ms) != 4 {
+			t.Fatalf("%s sees %d members", g.self, len(ms))
+		}
+		for i, m := range ms {
+			want := testConfig(fmt.Sprintf("n%d", i)).Meta
+			if m.Meta != want || !m.Alive {
+				t.Errorf("%s: member %d = %+v, want %+v alive", g.self, i, m, want)
+			}
+		}
+		if m, ok := g.Member("n2"); !ok || m.Meta.Zone != "zone-n2" {
+			t.Errorf("%s: Member(n2) = %+v, %v", g.self, m, ok)
+		}
+		if _, ok := g.Member("nope"); ok {
+			t.Error("unknown member found")
+		}
+		if !strings.HasPrefix(g.Addr(), "127.0.0.1:") || strings.HasSuffix(g.Addr(), ":0") {
+			t.Errorf("Addr() = %q", g.Addr())
+		}
+	}
+	waitFor(t, 2*time.Second, "OnChange calls", func() bool { return changes.Load() >= 4 })
+}
+
+func TestAnnounceWithdrawPropagate(t *testing.T) {
+	nodes := startCluster(t, 4, nil)
+	a, b := nodes[0], nodes[1]
+	a.Announce("img", 10, []int{0, 2, 5})
+	waitFor(t, 5*time.Second, "a's chunk 2 visible everywhere", holdersEverywhere(nodes, "img", 2, "n0"))
+	for _, g := range nodes {
+		if h := g.Holders("img", 1); len(h) != 0 {
+			t.Fatalf("%s: Holders(img,1) = %v", g.self, h)
+		}
+		if got := g.Holdings("n0", "img"); !slices.Equal(got, bitmapOf(10, 0, 2, 5)) {
+			t.Fatalf("%s: Holdings(n0) = %v", g.self, got)
+		}
+	}
+	a.Announce("img", 10, []int{1}) // cumulative
+	b.AnnounceAll("img", 10)
+	waitFor(t, 5*time.Second, "b's and a's chunks visible everywhere", func() bool {
+		return holdersEverywhere(nodes, "img", 2, "n0", "n1")() &&
+			holdersEverywhere(nodes, "img", 1, "n0", "n1")() &&
+			holdersEverywhere(nodes, "img", 9, "n1")()
+	})
+	if got := nodes[3].FullHolders("img"); !slices.Equal(got, []string{"n1"}) {
+		t.Fatalf("FullHolders = %v", got)
+	}
+	a.Withdraw("img")
+	waitFor(t, 5*time.Second, "withdrawal visible everywhere", holdersEverywhere(nodes, "img", 2, "n1"))
+	for _, g := range nodes {
+		if got := g.Holdings("n0", "img"); got != nil {
+			t.Fatalf("%s: Holdings(n0) after withdraw = %v", g.self, got)
+		}
+	}
+}
+
+// A node that joins after all broadcasts have died down still learns every
+// holding, through push/pull.
+func TestLateJoinerConverges(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	nodes[0].Announce("img-a", 100, []int{7})
+	nodes[1].AnnounceAll("img-a", 100)
+	nodes[2].Announce("img-b", 5000, []int{4500})
+	waitFor(t, 5*time.Second, "announcements spread", holdersEverywhere(nodes, "img-a", 7, "n0", "n1"))
+	waitFor(t, 5*time.Second, "broadcast queues to drain", func() bool {
+		for _, g := range nodes {
+			if g.queue.NumQueued() > 1 { // the sentinel stays
+				return false
+			}
+		}
+		return true
+	})
+	late := startNode(t, testConfig("n3"))
+	join(t, late, nodes[2])
+	all := append(nodes, late)
+	waitFor(t, 5*time.Second, "late joiner to converge", func() bool {
+		return holdersEverywhere(all, "img-a", 7, "n0", "n1")() &&
+			holdersEverywhere(all, "img-a", 50, "n1")() &&
+			holdersEverywhere(all, "img-b", 4500, "n2")()
+	})
+}
+
+func TestLargeBitmapPropagates(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	const total = 20000
+	var have []int
+	for i := 0; i < total; i += 3 {
+		have = append(have, i)
+	}
+	nodes[0].Announce("big", total, have)
+	nodes[1].AnnounceAll("huge", 70000)
+	want := make([]bool, total)
+	for _, i := range have {
+		want[i] = true
+	}
+	waitFor(t, 5*time.Second, "large bitmaps everywhere", func() bool {
+		for _, g := range nodes {
+			if !slices.Equal(g.Holdings("n0", "big"), want) || !slices.Equal(g.FullHolders("huge"), []string{"n1"}) {
+				return false
+			}
+		}
+		return true
+	})
+	if h := nodes[2].Holders("big", 19998); !slices.Equal(h, []string{"n0"}) {
+		t.Fatalf("Holders(big, 19998) = %v", h)
+	}
+	if h := nodes[2].Holders("big", 19999); len(h) != 0 {
+		t.Fatalf("Holders(big, 19999) = %v", h)
+	}
+}
+
+func TestFailedNodeIsDropped(t *testing.T) {
+	nodes := startCluster(t, 4, nil)
+	dead := nodes[3]
+	dead.AnnounceAll("img", 4)
+	nodes[0].AnnounceAll("img", 4)
+	waitFor(t, 5*time.Second, "announcements", holdersEverywhere(nodes, "img", 3, "n0", "n3"))
+	start := time.Now()
+	if err := dead.Shutdown(); err != nil { // no Leave: must be detected by probing
+		t.Fatal(err)
+	}
+	live := nodes[:3]
+	waitFor(t, 6*time.Second, "failure detected", func() bool {
+		for _, g := range live {
+			m, ok := g.Member("n3")
+			if !ok || m.Alive || !slices.Equal(g.Holders("img", 3), []string{"n0"}) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("failure noticed by all in %v", time.Since(start).Round(time.Millisecond))
+	for _, g := range live {
+		if g.Holdings("n3", "img") != nil {
+			t.Errorf("%s still remembers n3's holdings", g.self)
+		}
+	}
+}
+
+func TestGracefulLeave(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	nodes[2].AnnounceAll("img", 4)
+	waitFor(t, 5*time.Second, "announcement", holdersEverywhere(nodes, "img", 0, "n2"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := nodes[2].Leave(ctx); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	waitFor(t, 3*time.Second, "leave noticed", func() bool {
+		for _, g := range nodes[:2] {
+			if m, _ := g.Member("n2"); m.Alive || len(g.Holders("img", 0)) != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestEncryptedCluster(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	nodes := startCluster(t, 3, func(c *Config) { c.SecretKey = key })
+	nodes[1].Announce("img", 8, []int{3})
+	waitFor(t, 5*time.Second, "encrypted gossip", holdersEverywhere(nodes, "img", 3, "n1"))
+
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{{"wrong-key", []byte("fedcba9876543210")}, {"no-key", nil}} {
+		cfg := testConfig(tc.name)
+		cfg.SecretKey = tc.key
+		intruder := startNode(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := intruder.Join(ctx, []string{nodes[0].Addr()})
+		cancel()
+		if err == nil || n != 0 {
+			t.Errorf("%s: join succeeded (n=%d)", tc.name, n)
+		}
+		if _, ok := nodes[0].Member(tc.name); ok {
+			t.Errorf("%s became a member", tc.name)
+		}
+		_ = intruder.Shutdown()
+	}
+}
+
+func TestRTTRecorded(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	waitFor(t, 5*time.Second, "RTTs to peers", func() bool {
+		for _, g := range nodes {
+			for _, m := range g.Members() {
+				if (m.Meta.ID == g.self) != (m.RTT == 0) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// settledGoroutines waits (up to 3 s) for goroutines of earlier tests to
+// finish exiting and returns the resulting count.
+func settledGoroutines() int {
+	n := runtime.NumGoroutine()
+	stable := 0
+	for deadline := time.Now().Add(3 * time.Second); stable < 10 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m < n {
+			n, stable = m, 0
+		} else {
+			stable++
+		}
+	}
+	return n
+}
+
+func TestShutdownStopsGoroutines(t *testing.T) {
+	base := settledGoroutines()
+	var calls atomic.Int64
+	nodes := startCluster(t, 3, func(c *Config) { c.OnChange = func() { calls.Add(1) } })
+	nodes[0].AnnounceAll("img", 10)
+	waitFor(t, 5*time.Second, "announcement", holdersEverywhere(nodes, "img", 0, "n0"))
+	for _, g := range nodes {
+		if err := g.Shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Shutdown(); err != nil { // idempotent
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, fmt.Sprintf("goroutine count to return to %d", base), func() bool {
+		return runtime.NumGoroutine() <= base
+	})
+	if _, err := nodes[0].Join(context.Background(), []string{"127.0.0.1:1"}); err == nil {
+		t.Error("join after shutdown succeeded")
+	}
+	if err := nodes[0].Leave(context.Background()); err == nil {
+		t.Error("leave after shutdown succeeded")
+	}
+}

@@ -1,0 +1,93 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+var _ api.Backend = (*Node)(nil)
+
+// Image implements api.Backend from the local replica.
+func (n *Node) Image(_ context.Context, id string) (*raftfsm.Image, error) {
+	return n.fsm.State().Image(id)
+}
+
+// ListImages implements api.Backend from the local replica.
+func (n *Node) ListImages(_ context.Context, q raftfsm.ListQuery) ([]*raftfsm.Image, error) {
+	return n.fsm.State().List(q)
+}
+
+// CreateImage implements api.Backend.
+func (n *Node) CreateImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+	res, err := n.propose(ctx, &raftfsm.CreateImage{Image: img})
+	if err != nil {
+		return nil, err
+	}
+	return res.Image, res.Err
+}
+
+// UpdateImage implements api.Backend.
+func (n *Node) UpdateImage(ctx context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error) {
+	res, err := n.propose(ctx, &raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	return res.Image, res.Err
+}
+
+// DeleteImage implements api.Backend. The image's chunks become garbage
+// that every node collects.
+func (n *Node) DeleteImage(ctx context.Context, id string, expect uint64) error {
+	res, err := n.propose(ctx, &raftfsm.DeleteImage{ID: id, ExpectRevision: expect, DeletedAt: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// Cluster implements api.Backend: the Raft configuration joined with
+// gossip's view of who is alive and where.
+func (n *Node) Cluster(_ context.Context) (*api.ClusterInfo, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("read raft configuration: %w", err)
+	}
+	_, leader := n.raft.LeaderWithID()
+	info := &api.ClusterInfo{Self: n.id, Leader: string(leader)}
+	nodes := map[string]*api.ClusterNode{}
+	for _, s := range f.Configuration().Servers {
+		role := "nonvoter"
+		if s.Suffrage == raft.Voter {
+			role = "voter"
+		}
+		if s.ID == leader {
+			role = "leader"
+		}
+		nodes[string(s.ID)] = &api.ClusterNode{ID: string(s.ID), RaftAddr: string(s.Address), Role: role}
+	}
+	for _, m := range n.gossip.Members() {
+		cn := nodes[m.Meta.ID]
+		if cn == nil {
+			cn = &api.ClusterNode{ID: m.Meta.ID, Role: "none", RaftAddr: m.Meta.RaftAddr}
+			nodes[m.Meta.ID] = cn
+		}
+		cn.APIAddr, cn.PeerAddr = m.Meta.APIAddr, m.Meta.PeerAddr
+		cn.Zone, cn.Rack, cn.Alive = m.Meta.Zone, m.Meta.Rack, m.Alive
+	}
+	st := n.chunks.Stats()
+	if self := nodes[n.id]; self != nil {
+		self.Chunks, self.Bytes = st.Chunks, st.Bytes
+	}
+	for _, cn := range nodes {
+		info.Nodes = append(info.Nodes, *cn)
+	}
+	sort.Slice(info.Nodes, func(i, j int) bool { return info.Nodes[i].ID < info.Nodes[j].ID })
+	return info, nil
+}

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// watchChanges reacts to applied catalog changes: a node in an image's
+// placement announces its copies when the image becomes active; a deleted
+// image is withdrawn from gossip and its chunks collected.
+func (n *Node) watchChanges(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.changes.signal:
+		}
+		gc := false
+		for _, c := range n.changes.drain() {
+			switch {
+			case c.Image == nil:
+				n.gossip.Withdraw(c.ID)
+				gc = true
+			case c.Image.Status == raftfsm.StatusActive && (c.Prev == nil || c.Prev.Status != raftfsm.StatusActive):
+				n.announceHeld(ctx, c.Image)
+			case c.Image.Status == raftfsm.StatusQueued && c.Prev != nil && c.Prev.Status == raftfsm.StatusSaving:
+				gc = true // a failed upload left orphans
+			}
+		}
+		if gc {
+			n.kickGC()
+		}
+	}
+}
+
+// announceHeld tells gossip which chunks of img this node holds.
+func (n *Node) announceHeld(ctx context.Context, img *raftfsm.Image) {
+	if img.Manifest == nil {
+		return
+	}
+	var have []int
+	for i, c := range img.Manifest.Chunks {
+		d, err := chunkstore.ParseDigest(c.Digest)
+		if err != nil {
+			continue
+		}
+		if ok, _ := n.chunks.Has(ctx, d); ok {
+			have = append(have, i)
+		}
+	}
+	switch {
+	case len(have) == len(img.Manifest.Chunks):
+		n.gossip.AnnounceAll(img.ID, len(have))
+	case len(have) > 0:
+		n.gossip.Announce(img.ID, len(img.Manifest.Chunks), have)
+	}
+}
+
+// announceAll announces the holdings of every active image (at start).
+func (n *Node) announceAll(ctx context.Context) {
+	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+		if img.Status == raftfsm.StatusActive || img.Status == raftfsm.StatusDeactivated {
+			n.announceHeld(ctx, img)
+		}
+		return ctx.Err() == nil
+	})
+}
+
+// recoverUploads runs once the node has caught up with the log: images
+// left in saving by this node (it restarted mid-upload) go back to
+// queued; then the node announces what it holds.
+func (n *Node) recoverUploads(ctx context.Context) {
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := n.Sync(sctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	var mine []string
+	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id {
+			mine = append(mine, img.ID)
+		}
+		return true
+	})
+	for _, id := range mine {
+		n.requeueStale(ctx, id, n.id)
+	}
+	n.announceAll(ctx)
+}
+
+// requeueStale returns an image to queued if its upload is still owned by
+// node.
+func (n *Node) requeueStale(ctx context.Context, id, node string) {
+	_, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
+		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Node != node {
+			return errNoChange
+		}
+		requeue(cur)
+		return nil
+	})
+	if err == nil {
+		n.log.Info("requeued image whose upload was interrupted", "image", id, "uploader", node)
+	} else if !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+		n.log.Warn("could not requeue interrupted upload", "image", id, "err", err)
+	}
+}
+
+// uploadGrace is how long an uploader may be gone before the leader
+// returns its image to queued.
+const uploadGrace = 30 * time.Second
+
+// leaderLoop does the leader's periodic duties: images whose uploader is
+// gone (dead in gossip past the grace period) go back to queued.
+func (n *Node) leaderLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	goneSince := map[string]time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.raft.State() != raft.Leader {
+			clear(goneSince)
+			continue
+		}
+		var stale [][2]string
+		n.fsm.State().Each(func(img *raftfsm.Image) bool {
+			if img.Status != raftfsm.StatusSaving || img.Upload == nil {
+				return true
+			}
+			up := img.Upload.Node
+			if m, ok := n.gossip.Member(up); ok && m.Alive {
+				delete(goneSince, up)
+				return true
+			}
+			if _, seen := goneSince[up]; !seen {
+				goneSince[up] = time.Now()
+			}
+			if time.Since(goneSince[up]) > uploadGrace {
+				stale = append(stale, [2]string{img.ID, up})
+			}
+			return true
+		})
+		for _, s := range stale {
+			n.requeueStale(ctx, s[0], s[1])
+		}
+	}
+}

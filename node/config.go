@@ -1,0 +1,114 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultChunkSize = 4 << 20
+	DefaultReplicas  = 3
+	DefaultVoters    = 3
+)
+
+// Config configures a Node. Zero values take the defaults in
+// applyDefaults; Validate reports what cannot be defaulted.
+type Config struct {
+	// NodeID names the node in Raft and gossip. Empty: read from
+	// DataDir/node-id, or generated and saved there on first start.
+	NodeID string
+	// DataDir holds the chunk store, the Raft log and snapshots.
+	DataDir string
+	// APIAddr is the Glance API listen address (host:port; port 0 picks one).
+	APIAddr string
+	// PeerAddr is the internal HTTP listen address (forwarded writes,
+	// joins, chunk transfer).
+	PeerAddr string
+	// RaftAddr is the Raft TCP transport address.
+	RaftAddr string
+	// GossipAddr is the memberlist address (TCP and UDP).
+	GossipAddr string
+	// Join lists peer addresses (PeerAddr of any existing node) to join.
+	// Empty on a node's first start: it bootstraps a new cluster.
+	Join []string
+	// Zone and Rack label where the node is.
+	Zone, Rack string
+	// Replicas is the number of durable copies of every chunk.
+	Replicas int
+	// Voters is the number of Raft voters; later nodes join as non-voters.
+	Voters int
+	// Auth is the API auth mode ("noauth").
+	Auth string
+	// ChunkSize is the size of image chunks.
+	ChunkSize int
+	// FetchWindow is how many chunks a download keeps in flight.
+	FetchWindow int
+	// NoCache stops a node from keeping chunks it fetched from peers.
+	NoCache bool
+	// InMemory keeps Badger in memory (tests and benchmarks only: nothing
+	// survives a restart).
+	InMemory bool
+	// Fast shortens Raft and gossip timers (tests).
+	Fast bool
+	// WriteTimeout bounds how long a write waits for the leader.
+	WriteTimeout time.Duration
+	// GCInterval is how often garbage collection runs (0: 1 minute).
+	GCInterval time.Duration
+	// MaxImageSize caps one image's data (0: 1 TiB).
+	MaxImageSize int64
+	// Logger receives the node's logs; nil discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) applyDefaults() {
+	if c.APIAddr == "" {
+		c.APIAddr = "127.0.0.1:9292"
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.Voters <= 0 {
+		c.Voters = DefaultVoters
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = DefaultChunkSize
+	}
+	if c.FetchWindow <= 0 {
+		c.FetchWindow = 4
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.GCInterval <= 0 {
+		c.GCInterval = time.Minute
+	}
+	if c.Auth == "" {
+		c.Auth = "noauth"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports configuration errors.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" && !c.InMemory {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	for name, addr := range map[string]string{"peer": c.PeerAddr, "raft": c.RaftAddr, "gossip": c.GossipAddr} {
+		if addr == "" {
+			errs = append(errs, fmt.Errorf("%s address is required", name))
+		}
+	}
+	if c.ChunkSize > 64<<20 {
+		errs = append(errs, fmt.Errorf("chunk size %d is over 64 MiB", c.ChunkSize))
+	}
+	if c.Voters%2 == 0 {
+		errs = append(errs, fmt.Errorf("voters must be odd, got %d", c.Voters))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,284 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// OpenImage implements api.Backend: a reader over bytes [off, off+n) of
+// an image that fetches the chunks it needs — from the local store or
+// from peers — with a window of chunks in flight, verifies each, and
+// returns them in order. The first chunk is fetched before OpenImage
+// returns, so "no copy reachable" is reported before any header is sent.
+func (n *Node) OpenImage(ctx context.Context, img *raftfsm.Image, off, length int64) (io.ReadCloser, error) {
+	man := img.Manifest
+	if man == nil {
+		return nil, fmt.Errorf("open image %s: no data: %w", img.ID, raftfsm.ErrNotFound)
+	}
+	offs, size := man.Offsets()
+	if off < 0 || length < 0 || off+length > size {
+		return nil, fmt.Errorf("open image %s: range %d+%d beyond %d: %w", img.ID, off, length, size, raftfsm.ErrBadCommand)
+	}
+	first, last := 0, -1
+	if length > 0 {
+		first = chunkAt(offs, off)
+		last = chunkAt(offs, off+length-1)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	sr := &streamReader{
+		n: n, ctx: ctx, cancel: cancel, img: img, offs: offs,
+		next: first, last: last, skip: off - offsetOr(offs, first), remain: length,
+		slots: make(chan chan fetched, n.cfg.FetchWindow),
+	}
+	go sr.feed()
+	if length > 0 {
+		if err := sr.advance(); err != nil {
+			sr.Close()
+			return nil, err
+		}
+	}
+	return sr, nil
+}
+
+func offsetOr(offs []int64, i int) int64 {
+	if i < len(offs) {
+		return offs[i]
+	}
+	return 0
+}
+
+// chunkAt returns the index of the chunk holding byte pos.
+func chunkAt(offs []int64, pos int64) int {
+	lo, hi := 0, len(offs)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if offs[mid] <= pos {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// fetched is a verified chunk (or the error that stopped it).
+type fetched struct {
+	buf  *buffer
+	data []byte
+	err  error
+}
+
+// streamReader delivers an image's chunks in order while feed keeps up
+// to FetchWindow fetches running ahead.
+type streamReader struct {
+	n      *Node
+	ctx    context.Context
+	cancel context.CancelFunc
+	img    *raftfsm.Image
+	offs   []int64
+
+	next, last int   // next chunk index to schedule (feed), last needed
+	skip       int64 // bytes to drop from the front of the first chunk
+	remain     int64 // bytes still to return
+
+	slots chan chan fetched
+	cur   fetched
+	pos   int // read position in cur.data
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// feed schedules the fetches in order; slots bounds how far it runs ahead.
+func (s *streamReader) feed() {
+	defer close(s.slots)
+	for i := s.next; i <= s.last; i++ {
+		ch := make(chan fetched, 1)
+		select {
+		case s.slots <- ch:
+		case <-s.ctx.Done():
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			buf, data, err := s.n.fetchChunk(s.ctx, s.img, i)
+			ch <- fetched{buf: buf, data: data, err: err}
+		}()
+	}
+}
+
+// advance releases the current chunk and waits for the next one.
+func (s *streamReader) advance() error {
+	if s.cur.buf != nil {
+		s.n.bufs.put(s.cur.buf)
+		s.cur = fetched{}
+	}
+	ch, ok := <-s.slots
+	if !ok {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		return io.ErrUnexpectedEOF
+	}
+	f := <-ch
+	if f.err != nil {
+		return f.err
+	}
+	s.cur = f
+	s.pos = 0
+	if s.skip > 0 {
+		s.pos = int(s.skip)
+		s.skip = 0
+	}
+	return nil
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	if s.remain == 0 {
+		return 0, io.EOF
+	}
+	for s.cur.data == nil || s.pos >= len(s.cur.data) {
+		if err := s.advance(); err != nil {
+			return 0, err
+		}
+	}
+	chunk := s.cur.data[s.pos:]
+	if int64(len(chunk)) > s.remain {
+		chunk = chunk[:s.remain]
+	}
+	k := copy(p, chunk)
+	s.pos += k
+	s.remain -= int64(k)
+	return k, nil
+}
+
+// WriteTo lets io.Copy write whole verified chunks without an extra copy.
+func (s *streamReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for s.remain > 0 {
+		for s.cur.data == nil || s.pos >= len(s.cur.data) {
+			if err := s.advance(); err != nil {
+				return total, err
+			}
+		}
+		chunk := s.cur.data[s.pos:]
+		if int64(len(chunk)) > s.remain {
+			chunk = chunk[:s.remain]
+		}
+		k, err := w.Write(chunk)
+		s.pos += k
+		s.remain -= int64(k)
+		total += int64(k)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Close stops outstanding fetches and returns every buffer to the pool.
+func (s *streamReader) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		if s.cur.buf != nil {
+			s.n.bufs.put(s.cur.buf)
+			s.cur = fetched{}
+		}
+		for ch := range s.slots {
+			go func() {
+				if f := <-ch; f.buf != nil {
+					s.n.bufs.put(f.buf)
+				}
+			}()
+		}
+	})
+	return nil
+}
+
+// fetchChunk returns chunk idx of img, verified: from the local store if
+// it holds a good copy, else from the best-ranked holder that serves a
+// good one. A bad copy is dropped (locally) or skipped and counted (peer),
+// and another holder tried. A chunk fetched from a peer is kept and
+// announced unless NoCache is set.
+func (n *Node) fetchChunk(ctx context.Context, img *raftfsm.Image, idx int) (*buffer, []byte, error) {
+	ref := img.Manifest.Chunks[idx]
+	d, err := chunkstore.ParseDigest(ref.Digest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("chunk %d of %s: %w", idx, img.ID, err)
+	}
+	buf := n.bufs.get()
+	data, err := n.chunks.Get(ctx, d, buf.b)
+	switch {
+	case err == nil:
+		return buf, data, nil
+	case errors.Is(err, chunkstore.ErrCorrupt):
+		n.metrics.corruptLocal.Add(1)
+		n.log.Warn("dropped corrupt local chunk; fetching from a peer", "image", img.ID, "chunk", idx)
+	case !errors.Is(err, chunkstore.ErrNotFound):
+		n.bufs.put(buf)
+		return nil, nil, fmt.Errorf("read chunk %d of %s: %w", idx, img.ID, err)
+	}
+	holders := append(n.gossip.Holders(img.ID, idx), img.Placement...)
+	for _, m := range n.rankHolders(holders) {
+		data, err := n.fetchFromPeer(ctx, m.Meta.PeerAddr, d, ref.Size, buf.b)
+		if err != nil {
+			if ctx.Err() != nil {
+				n.bufs.put(buf)
+				return nil, nil, ctx.Err()
+			}
+			n.log.Debug("peer fetch failed", "peer", m.Meta.ID, "chunk", idx, "err", err)
+			continue
+		}
+		n.metrics.fetchedChunks.Add(1)
+		n.metrics.fetchedBytes.Add(int64(len(data)))
+		if !n.cfg.NoCache {
+			if err := n.chunks.Put(ctx, d, data); err == nil {
+				n.gossip.Announce(img.ID, len(img.Manifest.Chunks), []int{idx})
+			}
+		}
+		return buf, data, nil
+	}
+	n.bufs.put(buf)
+	return nil, nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, api.ErrUnavailable)
+}
+
+// errBadPeerData marks a peer that sent bytes not matching the digest.
+var errBadPeerData = errors.New("peer sent data that does not match its digest")
+
+// fetchFromPeer GETs a chunk from a peer into buf and verifies it.
+func (n *Node) fetchFromPeer(ctx context.Context, peerAddr string, d chunkstore.Digest, size int64, buf []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+peerAddr+"/internal/v1/chunks/"+d.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("build fetch: %w", err)
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch chunk: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("fetch chunk: status %d", resp.StatusCode)
+	}
+	if size > int64(cap(buf)) {
+		return nil, fmt.Errorf("fetch chunk: size %d over buffer", size)
+	}
+	data := buf[:size]
+	if _, err := io.ReadFull(resp.Body, data); err != nil {
+		return nil, fmt.Errorf("fetch chunk body: %w", err)
+	}
+	if chunkstore.Sum(data) != d {
+		n.metrics.corruptPeer.Add(1)
+		n.log.Warn("peer sent a corrupt chunk", "peer", peerAddr, "digest", d.String())
+		return nil, errBadPeerData
+	}
+	return data, nil
+}

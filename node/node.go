@@ -1,0 +1,232 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/raft"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
+)
+
+// Node is one p2pglance agent.
+type Node struct {
+	cfg Config
+	id  string
+	log *slog.Logger
+
+	fsm       *raftfsm.FSM
+	raft      *raft.Raft
+	logStore  *raftbadger.Store
+	transport *raft.NetworkTransport
+	chunks    chunkstore.Store
+	gossip    *gossip.Gossip
+
+	apiLn, peerLn net.Listener
+	apiSrv        *http.Server
+	peerSrv       *http.Server
+	client        *http.Client // node-to-node HTTP
+
+	bufs    *bufferPool
+	metrics metrics
+
+	inflightMu sync.Mutex
+	inflight   map[string]*inflightUpload // image id -> chunks of an upload in progress
+
+	gcKick   chan struct{}
+	changes  *changeQueue
+	closeErr error
+}
+
+// New builds a node: it opens the stores, binds every listener and
+// starts Raft and gossip. Call Run to serve; Run shuts it all down.
+func New(cfg Config) (n *Node, err error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node config: %w", err)
+	}
+	n = &Node{
+		cfg:      cfg,
+		fsm:      raftfsm.New(),
+		bufs:     newBufferPool(cfg.ChunkSize),
+		inflight: map[string]*inflightUpload{},
+		gcKick:   make(chan struct{}, 1),
+		changes:  newChangeQueue(),
+		client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
+	}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+	if !cfg.InMemory {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	}
+	if n.id, err = loadNodeID(cfg); err != nil {
+		return nil, err
+	}
+	n.log = cfg.Logger.With("node", n.id)
+	n.fsm.SetObserver(n.changes.push)
+
+	n.chunks, err = chunkstore.OpenBadger(filepath.Join(cfg.DataDir, "chunks"), chunkstore.BadgerOptions{InMemory: cfg.InMemory, Logger: n.log})
+	if err != nil {
+		return nil, fmt.Errorf("open chunk store: %w", err)
+	}
+	if n.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+		return nil, fmt.Errorf("listen api: %w", err)
+	}
+	if n.peerLn, err = net.Listen("tcp", cfg.PeerAddr); err != nil {
+		return nil, fmt.Errorf("listen peer: %w", err)
+	}
+	if err := n.startRaft(); err != nil {
+		return nil, err
+	}
+	n.gossip, err = gossip.New(gossip.Config{
+		Meta: gossip.Meta{
+			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
+			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack,
+		},
+		BindAddr: cfg.GossipAddr,
+		Logger:   n.log,
+		Fast:     cfg.Fast,
+		OnChange: n.kickGC,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	apiSrv, err := api.New(api.Config{Backend: n, Logger: n.log, Auth: cfg.Auth, MaxImageSize: cfg.MaxImageSize})
+	if err != nil {
+		return nil, fmt.Errorf("build api: %w", err)
+	}
+	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	n.peerSrv = &http.Server{Handler: n.peerRoutes(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	return n, nil
+}
+
+// loadNodeID returns the configured id, or the one saved in the data
+// directory, or a new one (saved).
+func loadNodeID(cfg Config) (string, error) {
+	if cfg.NodeID != "" {
+		return cfg.NodeID, nil
+	}
+	if cfg.InMemory {
+		return uuid.NewString(), nil
+	}
+	path := filepath.Join(cfg.DataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	id := uuid.NewString()
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
+		return "", fmt.Errorf("save node id: %w", err)
+	}
+	return id, nil
+}
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.id }
+
+// APIAddr returns the bound Glance API address.
+func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
+
+// PeerAddr returns the bound internal HTTP address.
+func (n *Node) PeerAddr() string { return n.peerLn.Addr().String() }
+
+// GossipAddr returns the bound memberlist address.
+func (n *Node) GossipAddr() string { return n.gossip.Addr() }
+
+// RaftAddr returns the Raft transport address.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+
+// Run serves until ctx ends, then shuts the node down. It returns the
+// first error of any of its servers or loops.
+func (n *Node) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	serve := func(srv *http.Server, ln net.Listener) func() error {
+		return func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			}
+			return nil
+		}
+	}
+	g.Go(serve(n.apiSrv, n.apiLn))
+	g.Go(serve(n.peerSrv, n.peerLn))
+	g.Go(func() error { return n.joinCluster(gctx) })
+	g.Go(func() error { n.watchChanges(gctx); return nil })
+	g.Go(func() error { n.gcLoop(gctx); return nil })
+	g.Go(func() error { n.leaderLoop(gctx); return nil })
+	g.Go(func() error { n.recoverUploads(gctx); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.apiSrv.Shutdown(sctx)
+		_ = n.peerSrv.Shutdown(sctx)
+		return nil
+	})
+	err := g.Wait()
+	n.shutdown()
+	if err != nil {
+		return err
+	}
+	return n.closeErr
+}
+
+// shutdown leaves gossip and stops Raft and the stores.
+func (n *Node) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if n.gossip != nil {
+		_ = n.gossip.Leave(ctx)
+	}
+	n.closeAll()
+}
+
+// closeAll releases whatever New managed to open.
+func (n *Node) closeAll() {
+	var errs []error
+	if n.gossip != nil {
+		errs = append(errs, n.gossip.Shutdown())
+	}
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	if n.transport != nil {
+		errs = append(errs, n.transport.Close())
+	}
+	if n.logStore != nil {
+		errs = append(errs, n.logStore.Close())
+	}
+	if n.chunks != nil {
+		errs = append(errs, n.chunks.Close())
+	}
+	for _, ln := range []net.Listener{n.apiLn, n.peerLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	n.client.CloseIdleConnections()
+	n.closeErr = errors.Join(errs...)
+}

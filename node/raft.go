@@ -1,0 +1,243 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
+)
+
+// startRaft opens the Raft log, snapshots and transport and starts Raft,
+// bootstrapping a one-voter cluster on the first start of a node that is
+// not told to join.
+func (n *Node) startRaft() error {
+	var err error
+	n.logStore, err = raftbadger.Open(filepath.Join(n.cfg.DataDir, "raft"), raftbadger.Options{InMemory: n.cfg.InMemory, Logger: n.log})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	hlog := hclogFor(n.log, "raft")
+	var snaps raft.SnapshotStore
+	if n.cfg.InMemory {
+		snaps = raft.NewInmemSnapshotStore()
+	} else if snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "raft"), 2, hlog); err != nil {
+		return fmt.Errorf("open raft snapshots: %w", err)
+	}
+	n.transport, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, nil, 3, 10*time.Second, hlog)
+	if err != nil {
+		return fmt.Errorf("raft transport: %w", err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.id)
+	rc.Logger = hlog
+	if n.cfg.Fast {
+		rc.HeartbeatTimeout = 300 * time.Millisecond
+		rc.ElectionTimeout = 300 * time.Millisecond
+		rc.LeaderLeaseTimeout = 150 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	} else {
+		rc.HeartbeatTimeout = 500 * time.Millisecond
+		rc.ElectionTimeout = 500 * time.Millisecond
+		rc.LeaderLeaseTimeout = 250 * time.Millisecond
+	}
+	rc.SnapshotThreshold = 4096
+	rc.TrailingLogs = 4096
+	existing, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.logStore, n.logStore, snaps, n.transport)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if !existing && len(n.cfg.Join) == 0 {
+		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			ID: rc.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
+		}}})
+		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyResponse is the internal API's answer to a forwarded command.
+type applyResponse struct {
+	Index uint64 `json:"index"`
+	Code  string `json:"code,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+}
+
+// propose commits a command through Raft — locally on the leader, or
+// forwarded to it — and returns once this node's FSM has applied it.
+// Every write of the node goes through here.
+func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
+	data, err := raftfsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
+	defer cancel()
+	var res *raftfsm.Result
+	for {
+		res, err = n.proposeOnce(ctx, data)
+		if err == nil || !errors.Is(err, errRetry) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("propose: no leader: %w", api.ErrUnavailable)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := n.fsm.WaitApplied(ctx, res.Index); err != nil {
+		return nil, fmt.Errorf("propose: %w: %w", api.ErrUnavailable, err)
+	}
+	if res.Err == nil && res.Image == nil {
+		if img, err := n.fsm.State().Image(idOf(cmd)); err == nil {
+			res.Image = img
+		}
+	}
+	return res, nil
+}
+
+func idOf(cmd any) string {
+	switch c := cmd.(type) {
+	case *raftfsm.CreateImage:
+		return c.Image.ID
+	case *raftfsm.UpdateImage:
+		return c.Image.ID
+	}
+	return ""
+}
+
+// errRetry marks a transient failure (no leader yet, leadership lost).
+var errRetry = errors.New("retry")
+
+func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, error) {
+	if n.raft.State() == raft.Leader {
+		timeout := time.Until(deadline(ctx))
+		f := n.raft.Apply(data, timeout)
+		if err := f.Error(); err != nil {
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				return nil, fmt.Errorf("apply: %w: %w", errRetry, err)
+			}
+			return nil, fmt.Errorf("apply: %w: %w", api.ErrUnavailable, err)
+		}
+		return f.Response().(*raftfsm.Result), nil
+	}
+	leaderPeer := n.leaderPeerAddr()
+	if leaderPeer == "" {
+		return nil, fmt.Errorf("forward: leader unknown: %w", errRetry)
+	}
+	var out applyResponse
+	if err := n.peerCall(ctx, leaderPeer, "/internal/v1/apply", data, &out); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("forward: %w: %w", api.ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
+	}
+	if out.Code == "not_leader" {
+		return nil, fmt.Errorf("forward: %w", errRetry)
+	}
+	return &raftfsm.Result{Index: out.Index, Err: raftfsm.CodeError(out.Code, out.Msg)}, nil
+}
+
+func deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(10 * time.Second)
+}
+
+// leaderPeerAddr returns the internal HTTP address of the current leader
+// ("" when unknown), from the leader's gossip metadata.
+func (n *Node) leaderPeerAddr() string {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return ""
+	}
+	if m, ok := n.gossip.Member(string(id)); ok {
+		return m.Meta.PeerAddr
+	}
+	return ""
+}
+
+// handleApply serves POST /internal/v1/apply on the leader.
+func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil || len(data) == 0 {
+		http.Error(w, "bad command", http.StatusBadRequest)
+		return
+	}
+	if n.raft.State() != raft.Leader {
+		writeJSONResp(w, applyResponse{Code: "not_leader"})
+		return
+	}
+	f := n.raft.Apply(data, n.cfg.WriteTimeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			writeJSONResp(w, applyResponse{Code: "not_leader"})
+			return
+		}
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	res := f.Response().(*raftfsm.Result)
+	out := applyResponse{Index: res.Index, Code: raftfsm.ErrorCode(res.Err)}
+	if res.Err != nil {
+		out.Msg = res.Err.Error()
+	}
+	writeJSONResp(w, out)
+}
+
+func writeJSONResp(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// peerCall POSTs body to another node's internal API and decodes the
+// JSON answer into out.
+func (n *Node) peerCall(ctx context.Context, peerAddr, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+peerAddr+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("call %s%s: %w", peerAddr, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("call %s%s: status %d: %s", peerAddr, path, resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s%s: %w", peerAddr, path, err)
+	}
+	return nil
+}
+
+// Sync makes the local replica current: it commits a no-op through the
+// leader and waits until this node has applied it (a read barrier).
+func (n *Node) Sync(ctx context.Context) error {
+	_, err := n.propose(ctx, nil)
+	return err
+}

@@ -1,0 +1,118 @@
+package node
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// buffer is one chunk-sized byte slice from the pool.
+type buffer struct{ b []byte }
+
+// bufferPool recycles chunk-sized buffers so uploads and downloads do not
+// allocate a fresh 4 MiB slice per chunk.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool(size int) *bufferPool {
+	bp := &bufferPool{}
+	bp.p.New = func() any { return &buffer{b: make([]byte, size)} }
+	return bp
+}
+
+func (bp *bufferPool) get() *buffer { return bp.p.Get().(*buffer) }
+
+func (bp *bufferPool) put(b *buffer) {
+	b.b = b.b[:cap(b.b)]
+	bp.p.Put(b)
+}
+
+// metrics are the node's counters.
+type metrics struct {
+	corruptLocal  atomic.Int64 // local copies found corrupt and dropped
+	corruptPeer   atomic.Int64 // chunks a peer sent that failed verification
+	servedChunks  atomic.Int64 // chunks served to peers
+	servedBytes   atomic.Int64
+	fetchedChunks atomic.Int64 // chunks fetched from peers
+	fetchedBytes  atomic.Int64
+	gcDeleted     atomic.Int64 // chunks deleted by garbage collection
+}
+
+// Metrics is a snapshot of a node's counters.
+type Metrics struct {
+	CorruptLocal, CorruptPeer    int64
+	ServedChunks, ServedBytes    int64
+	FetchedChunks, FetchedBytes  int64
+	GCDeleted                    int64
+	StoredChunks, StoredBytes    int64
+	StoreCorruptFound, DiskBytes int64
+}
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() Metrics {
+	st := n.chunks.Stats()
+	return Metrics{
+		CorruptLocal: n.metrics.corruptLocal.Load(), CorruptPeer: n.metrics.corruptPeer.Load(),
+		ServedChunks: n.metrics.servedChunks.Load(), ServedBytes: n.metrics.servedBytes.Load(),
+		FetchedChunks: n.metrics.fetchedChunks.Load(), FetchedBytes: n.metrics.fetchedBytes.Load(),
+		GCDeleted:    n.metrics.gcDeleted.Load(),
+		StoredChunks: st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
+	}
+}
+
+// inflightUpload protects the chunks of an upload in progress from
+// garbage collection until its manifest is committed or it fails.
+type inflightUpload struct {
+	digests map[chunkstore.Digest]struct{}
+	touched time.Time
+}
+
+// protect records d as part of an upload of image in progress.
+func (n *Node) protect(image string, d chunkstore.Digest) {
+	n.inflightMu.Lock()
+	defer n.inflightMu.Unlock()
+	u := n.inflight[image]
+	if u == nil {
+		u = &inflightUpload{digests: map[chunkstore.Digest]struct{}{}}
+		n.inflight[image] = u
+	}
+	u.digests[d] = struct{}{}
+	u.touched = time.Now()
+}
+
+// unprotect forgets the upload of image.
+func (n *Node) unprotect(image string) {
+	n.inflightMu.Lock()
+	delete(n.inflight, image)
+	n.inflightMu.Unlock()
+}
+
+// changeQueue buffers FSM changes for the node's watcher: Apply pushes
+// without blocking, the watcher drains.
+type changeQueue struct {
+	mu     sync.Mutex
+	items  []raftfsm.Change
+	signal chan struct{}
+}
+
+func newChangeQueue() *changeQueue { return &changeQueue{signal: make(chan struct{}, 1)} }
+
+func (q *changeQueue) push(c raftfsm.Change) {
+	q.mu.Lock()
+	q.items = append(q.items, c)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (q *changeQueue) drain() []raftfsm.Change {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.items
+	q.items = nil
+	return out
+}

@@ -1,0 +1,358 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// Upload implements api.Backend: queued -> saving, stream into chunks
+// replicated R times, then commit the manifest (active). Any failure puts
+// the image back to queued.
+func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error) {
+	session := uuid.NewString()
+	saving := img.Clone()
+	saving.Status = raftfsm.StatusSaving
+	saving.Upload = &raftfsm.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
+	saving.UpdatedAt = time.Now().UTC()
+	if _, err := n.UpdateImage(ctx, saving, img.Revision); err != nil {
+		return nil, err
+	}
+	defer n.unprotect(img.ID)
+	man, placement, err := n.ingest(ctx, img.ID, r)
+	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
+		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, api.ErrSizeMismatch)
+	}
+	if err != nil {
+		n.abortUpload(img.ID, session)
+		return nil, err
+	}
+	out, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
+		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
+			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, api.ErrGone)
+		}
+		cur.Status = raftfsm.StatusActive
+		cur.Upload = nil
+		cur.Manifest = man
+		cur.Placement = placement
+		cur.Size = &man.Size
+		cur.Checksum = &man.Checksum
+		cur.OSHashAlgo = &man.OSHashAlgo
+		cur.OSHashValue = &man.OSHashValue
+		cur.UpdatedAt = time.Now().UTC()
+		return nil
+	})
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return nil, fmt.Errorf("commit upload of %s: %w", img.ID, api.ErrGone)
+	}
+	if err != nil {
+		n.abortUpload(img.ID, session)
+		return nil, err
+	}
+	n.gossip.AnnounceAll(img.ID, len(man.Chunks))
+	return out, nil
+}
+
+// abortUpload returns an image whose upload failed to queued (if the
+// upload still owns it). It runs on its own context: the request's may
+// already be cancelled.
+func (n *Node) abortUpload(id, session string) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
+	defer cancel()
+	_, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
+		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
+			return errNoChange
+		}
+		requeue(cur)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+		n.log.Error("could not requeue image after failed upload", "image", id, "err", err)
+	}
+	n.kickGC()
+}
+
+// requeue puts an image back to queued, as Glance does after a failed
+// upload: size and virtual size are cleared.
+func requeue(img *raftfsm.Image) {
+	img.Status = raftfsm.StatusQueued
+	img.Upload = nil
+	img.Size = nil
+	img.VirtualSize = nil
+	img.UpdatedAt = time.Now().UTC()
+}
+
+// errNoChange tells mutateImage that fn decided to leave the image alone.
+var errNoChange = errors.New("no change")
+
+// mutateImage applies fn to a fresh copy of the image and commits it with
+// the revision it read, retrying on conflict (after syncing) a few times.
+// It is for the node's own bookkeeping writes, whose changes are
+// recomputed from fresh state on every attempt.
+func (n *Node) mutateImage(ctx context.Context, id string, fn func(*raftfsm.Image) error) (*raftfsm.Image, error) {
+	var lastErr error
+	for range 8 {
+		cur, err := n.fsm.State().Image(id)
+		if err != nil {
+			return nil, err
+		}
+		next := cur.Clone()
+		if err := fn(next); err != nil {
+			return nil, err
+		}
+		out, err := n.UpdateImage(ctx, next, cur.Revision)
+		if !errors.Is(err, raftfsm.ErrConflict) {
+			return out, err
+		}
+		lastErr = err
+		if err := n.Sync(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+// chunkJob is one chunk moving through the upload pipeline; its buffer
+// goes back to the pool when the last of its users is done.
+type chunkJob struct {
+	idx  int
+	data []byte
+	buf  *buffer
+	refs sync.WaitGroup
+}
+
+// ingest reads r into chunks: each chunk is hashed (BLAKE3), stored
+// locally and pushed to R-1 peers, while md5 and sha512 run over the
+// stream; at the end every replica is checked to hold every chunk
+// durably. It returns the manifest and the placement (node ids).
+func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfsm.Manifest, []string, error) {
+	targets := n.pickReplicas(n.replicaCount()-1, nil)
+	g, gctx := errgroup.WithContext(ctx)
+	md5h, shah := md5.New(), sha512.New()
+	md5Ch, shaCh := make(chan *chunkJob, 4), make(chan *chunkJob, 4)
+	hashLoop := func(h hash.Hash, ch chan *chunkJob) func() error {
+		return func() error {
+			for j := range ch {
+				h.Write(j.data)
+				j.refs.Done()
+			}
+			return nil
+		}
+	}
+	g.Go(hashLoop(md5h, md5Ch))
+	g.Go(hashLoop(shah, shaCh))
+
+	var mu sync.Mutex
+	var chunks []raftfsm.ChunkRef
+	sem := make(chan struct{}, 4)
+	var total int64
+	readErr := func() error {
+		defer close(md5Ch)
+		defer close(shaCh)
+		for idx := 0; ; idx++ {
+			buf := n.bufs.get()
+			k, err := io.ReadFull(r, buf.b)
+			if k == 0 {
+				n.bufs.put(buf)
+			} else {
+				total += int64(k)
+				j := &chunkJob{idx: idx, data: buf.b[:k], buf: buf}
+				j.refs.Add(3)
+				go func() { j.refs.Wait(); n.bufs.put(j.buf) }()
+				md5Ch <- j
+				shaCh <- j
+				select {
+				case sem <- struct{}{}:
+				case <-gctx.Done():
+					j.refs.Done()
+					return gctx.Err()
+				}
+				mu.Lock()
+				chunks = append(chunks, raftfsm.ChunkRef{Size: int64(k)})
+				mu.Unlock()
+				g.Go(func() error {
+					defer func() { <-sem; j.refs.Done() }()
+					d, err := n.storeAndPush(gctx, imageID, j, targets)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					chunks[j.idx].Digest = d.String()
+					mu.Unlock()
+					return nil
+				})
+			}
+			switch {
+			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+				return nil
+			case err != nil:
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return err
+				}
+				return fmt.Errorf("read upload stream: %w: %w", api.ErrUploadInterrupted, err)
+			}
+		}
+	}()
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	if readErr != nil {
+		return nil, nil, readErr
+	}
+	if err := n.chunks.Sync(ctx); err != nil {
+		return nil, nil, fmt.Errorf("sync chunks: %w", err)
+	}
+	man := &raftfsm.Manifest{
+		Chunks:      chunks,
+		Size:        total,
+		Checksum:    hex.EncodeToString(md5h.Sum(nil)),
+		OSHashAlgo:  "sha512",
+		OSHashValue: hex.EncodeToString(shah.Sum(nil)),
+	}
+	placement, err := n.ensureReplicas(ctx, imageID, man, targets)
+	if err != nil {
+		return nil, nil, err
+	}
+	return man, placement, nil
+}
+
+// storeAndPush stores one chunk locally and pushes it to the targets. A
+// failed push is not an error here: ensureReplicas repairs it.
+func (n *Node) storeAndPush(ctx context.Context, imageID string, j *chunkJob, targets []gossip.Member) (chunkstore.Digest, error) {
+	d := chunkstore.Sum(j.data)
+	n.protect(imageID, d)
+	if err := n.chunks.Put(ctx, d, j.data); err != nil {
+		return d, fmt.Errorf("store chunk %d: %w", j.idx, err)
+	}
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.pushChunk(ctx, t.Meta.PeerAddr, imageID, j.idx, 0, d, j.data); err != nil {
+				n.log.Debug("chunk push failed; will retry", "peer", t.Meta.ID, "chunk", j.idx, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return d, nil
+}
+
+// pushChunk PUTs one chunk to a peer.
+func (n *Node) pushChunk(ctx context.Context, peerAddr, imageID string, idx, total int, d chunkstore.Digest, data []byte) error {
+	url := fmt.Sprintf("http://%s/internal/v1/chunks/%s?image=%s&idx=%d&total=%d", peerAddr, d, imageID, idx, total)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("build push: %w", err)
+	}
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("push chunk to %s: %w", peerAddr, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("push chunk to %s: status %d", peerAddr, resp.StatusCode)
+	}
+	return nil
+}
+
+// ensureReplicas makes sure R-1 peers hold durable copies of every chunk
+// of man: each target reports what it lacks (after an fsync), the node
+// pushes that from its local copies, and an unreachable target is
+// replaced by another live peer. It returns the placement: this node and
+// the targets that hold everything.
+func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *raftfsm.Manifest, targets []gossip.Member) ([]string, error) {
+	want := n.replicaCount() - 1
+	placement := []string{n.id}
+	tried := map[string]bool{n.id: true}
+	queue := append([]gossip.Member(nil), targets...)
+	for len(placement)-1 < want {
+		if len(queue) == 0 {
+			queue = n.pickReplicas(want-(len(placement)-1), tried)
+			if len(queue) == 0 {
+				return nil, fmt.Errorf("store %s: only %d of %d copies possible: %w", imageID, len(placement), want+1, api.ErrUnavailable)
+			}
+		}
+		t := queue[0]
+		queue = queue[1:]
+		tried[t.Meta.ID] = true
+		if err := n.fillReplica(ctx, imageID, man, t); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("replicate %s: %w", imageID, ctx.Err())
+			}
+			n.log.Warn("replica target failed; choosing another", "peer", t.Meta.ID, "err", err)
+			continue
+		}
+		placement = append(placement, t.Meta.ID)
+	}
+	return placement, nil
+}
+
+// fillReplica pushes to t whatever chunks of man it lacks, until it
+// reports holding all of them durably.
+func (n *Node) fillReplica(ctx context.Context, imageID string, man *raftfsm.Manifest, t gossip.Member) error {
+	index := map[string]int{}
+	req := missingRequest{Image: imageID}
+	for i, c := range man.Chunks {
+		if _, dup := index[c.Digest]; !dup {
+			index[c.Digest] = i
+			req.Digests = append(req.Digests, c.Digest)
+		}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode missing request: %w", err)
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		var resp struct {
+			Missing []string `json:"missing"`
+		}
+		if err := n.peerCall(ctx, t.Meta.PeerAddr, "/internal/v1/missing", body, &resp); err != nil {
+			return err
+		}
+		if len(resp.Missing) == 0 {
+			return nil
+		}
+		buf := n.bufs.get()
+		for _, s := range resp.Missing {
+			d, err := chunkstore.ParseDigest(s)
+			if err != nil {
+				n.bufs.put(buf)
+				return fmt.Errorf("peer reported bad digest: %w", err)
+			}
+			data, err := n.chunks.Get(ctx, d, buf.b)
+			if err != nil {
+				n.bufs.put(buf)
+				return fmt.Errorf("read local chunk for replica: %w", err)
+			}
+			if err := n.pushChunk(ctx, t.Meta.PeerAddr, imageID, index[s], len(man.Chunks), d, data); err != nil {
+				n.bufs.put(buf)
+				return err
+			}
+		}
+		n.bufs.put(buf)
+	}
+	return fmt.Errorf("peer %s still lacks chunks after 3 rounds", t.Meta.ID)
+}
