@@ -91,3 +91,17 @@ func (n *Node) Cluster(_ context.Context) (*api.ClusterInfo, error) {
 	sort.Slice(info.Nodes, func(i, j int) bool { return info.Nodes[i].ID < info.Nodes[j].ID })
 	return info, nil
 }
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// AliveMembers returns how many nodes gossip sees alive (self included).
+func (n *Node) AliveMembers() int {
+	k := 0
+	for _, m := range n.gossip.Members() {
+		if m.Alive {
+			k++
+		}
+	}
+	return k
+}

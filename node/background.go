@@ -89,6 +89,8 @@ func (n *Node) recoverUploads(ctx context.Context) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	n.ready.Store(true)
+	n.kickGC()
 	var mine []string
 	n.fsm.State().Each(func(img *raftfsm.Image) bool {
 		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id {

@@ -41,7 +41,14 @@ func (n *Node) gcLoop(ctx context.Context) {
 // CollectGarbage deletes every local chunk that no image references and
 // no upload in progress needs, then gives the space back to the file
 // system. It returns the number of chunks deleted.
+//
+// It does nothing until the node's replica has caught up with the leader
+// after start: before that, a chunk of a committed image could look
+// unreferenced.
 func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
+	if !n.ready.Load() {
+		return 0, nil
+	}
 	st := n.fsm.State()
 	live := map[chunkstore.Digest]struct{}{}
 	st.Each(func(img *raftfsm.Image) bool {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,7 @@ type Node struct {
 	inflight   map[string]*inflightUpload // image id -> chunks of an upload in progress
 
 	gcKick   chan struct{}
+	ready    atomic.Bool // the replica has caught up with the leader once since start
 	changes  *changeQueue
 	closeErr error
 }
@@ -106,7 +108,6 @@ func New(cfg Config) (n *Node, err error) {
 		BindAddr: cfg.GossipAddr,
 		Logger:   n.log,
 		Fast:     cfg.Fast,
-		OnChange: n.kickGC,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)

@@ -1,7 +1,7 @@
 // Package raftbadger implements the hashicorp/raft LogStore and StableStore
 // interfaces on top of Badger v4.
 //
-// A single Badger database holds three key spaces, distinguished by a one-byte
+// A single Badger database holds four key spaces, distinguished by a one-byte
 // prefix:
 //
 //   - 'l' + 8-byte big-endian index: raft log entries, so Badger's sorted key
@@ -38,6 +38,15 @@
 // StoreLogs overwrote entries that already existed, the roll-back deletes
 // them instead of restoring the old values. Raft never does this; it always
 // truncates conflicting entries with DeleteRange before appending.
+//
+// If a split operation fails at run time (rather than by a crash), StoreLogs
+// rolls back what it committed and returns the error. Should that roll-back,
+// or a split DeleteRange, fail half-way, the store refuses further log
+// mutations until it is reopened, so that Open's recovery cannot remove
+// entries written afterwards.
+//
+// DeleteRange shrinks the cached bounds before deleting, so FirstIndex and
+// LastIndex never name an entry that is already gone.
 //
 // # Space reclamation
 //

@@ -301,6 +301,9 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 		if l == nil {
 			return fmt.Errorf("store logs: nil entry at position %d", i)
 		}
+		if l.Index == 0 {
+			return errors.New("store logs: index 0 is reserved for an empty log")
+		}
 		lo, hi = min(lo, l.Index), max(hi, l.Index)
 		kvs[i] = kv{key: logKey(l.Index), val: encodeLog(l)}
 	}
@@ -409,7 +412,23 @@ func (s *Store) DeleteRange(minIdx, maxIdx uint64) error {
 	if lo == first && hi < math.MaxUint64 {
 		hint = hi + 1 // no key remains at or below hi
 	}
+
+	// Publish the shrunk bounds before deleting, so that a reader never
+	// learns of an index that is about to disappear. For a gap-free log
+	// they are exact; otherwise they are corrected below.
+	switch {
+	case lo == first && hi == last:
+		s.setBounds(0, 0)
+	case lo == first:
+		s.setBounds(hi+1, last)
+	case hi == last:
+		s.setBounds(first, lo-1)
+	}
+
 	if err := s.deleteKeys(lo, hi, hint); err != nil {
+		if f, l, scanErr := s.scanBounds(); scanErr == nil {
+			s.setBounds(f, l)
+		}
 		return fmt.Errorf("delete range: %w", err)
 	}
 	if hint != 0 {
@@ -418,28 +437,34 @@ func (s *Store) DeleteRange(minIdx, maxIdx uint64) error {
 
 	switch {
 	case lo == first && hi == last:
-		first, last = 0, 0
 	case lo == first:
 		if err := s.db.View(func(txn *badger.Txn) error {
-			var err error
-			first, _, err = seekLog(txn, hi+1, false)
+			next, _, err := seekLog(txn, hi+1, false)
+			if err == nil {
+				s.setBounds(next, last)
+			}
 			return err
 		}); err != nil {
 			return fmt.Errorf("find first index: %w", err)
 		}
 	case hi == last:
 		if err := s.db.View(func(txn *badger.Txn) error {
-			var err error
-			last, _, err = seekLog(txn, lo-1, true)
+			prev, _, err := seekLog(txn, lo-1, true)
+			if err == nil {
+				s.setBounds(first, prev)
+			}
 			return err
 		}); err != nil {
 			return fmt.Errorf("find last index: %w", err)
 		}
 	}
+	return nil
+}
+
+func (s *Store) setBounds(first, last uint64) {
 	s.mu.Lock()
 	s.first, s.last = first, last
 	s.mu.Unlock()
-	return nil
 }
 
 // deleteKeys deletes every stored log key in [lo, hi], clears the pending
@@ -460,9 +485,17 @@ func (s *Store) deleteKeys(lo, hi, hint uint64) error {
 	return nil
 }
 
-func (s *Store) deleteKeysTxn(lo, hi, hint uint64, split bool) error {
+func (s *Store) deleteKeysTxn(lo, hi, hint uint64, split bool) (err error) {
 	w := &batchWriter{db: s.db, split: split}
 	defer w.discard()
+	defer func() {
+		if err != nil && w.commits > 0 {
+			// The marker is on disk and Open would finish this deletion,
+			// which could then remove entries stored after it.
+			s.failed = fmt.Errorf("partial DeleteRange [%d, %d], reopen the store: %w", lo, hi, err)
+			s.pending = true
+		}
+	}()
 	if split {
 		if err := w.set(keyPending, encodePending(opDeleteRange, lo, hi)); err != nil {
 			return err
@@ -506,31 +539,34 @@ type batchWriter struct {
 	commits int // transactions committed
 }
 
-func (w *batchWriter) set(key, val []byte) error {
-	return w.do(func(txn *badger.Txn) error { return txn.Set(key, val) })
-}
+func (w *batchWriter) set(key, val []byte) error { return w.do(key, val, false) }
 
-func (w *batchWriter) del(key []byte) error {
-	return w.do(func(txn *badger.Txn) error { return txn.Delete(key) })
-}
+func (w *batchWriter) del(key []byte) error { return w.do(key, nil, true) }
 
-func (w *batchWriter) do(op func(*badger.Txn) error) error {
+func (w *batchWriter) do(key, val []byte, del bool) error {
 	if w.txn == nil {
 		w.txn, w.n = w.db.NewTransaction(true), 0
 	}
-	err := op(w.txn)
+	err := w.apply(key, val, del)
 	if errors.Is(err, badger.ErrTxnTooBig) && w.split && w.n > 0 {
 		if err := w.flush(); err != nil {
 			return err
 		}
 		w.txn, w.n = w.db.NewTransaction(true), 0
-		err = op(w.txn)
+		err = w.apply(key, val, del)
 	}
 	if err != nil {
 		return err
 	}
 	w.n++
 	return nil
+}
+
+func (w *batchWriter) apply(key, val []byte, del bool) error {
+	if del {
+		return w.txn.Delete(key)
+	}
+	return w.txn.Set(key, val)
 }
 
 // flush commits the current transaction, if it holds any write.

@@ -1,0 +1,41 @@
+# p2pglance — see README.md.
+GO      ?= go
+BIN     := bin/p2pglance
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build run cluster test test-race vet fmt bench e2e clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/p2pglance
+
+## run: one node on the embedded default (data in ./data, API on http://127.0.0.1:9292, noauth)
+run: build
+	$(BIN) agent --data-dir ./data
+
+## cluster: three nodes in the foreground (API on :9292, :9293, :9294; data under ./data/cluster); Ctrl-C stops them
+cluster: build
+	./scripts/cluster.sh $(BIN)
+
+## test: vet, then every test (real Raft, Badger, memberlist and HTTP on loopback)
+test: vet
+	$(GO) test -count=1 -timeout 9m ./...
+
+test-race:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+## bench: the BENCHMARKS.md figures (upload, download, peer download, creates, list, RSS)
+bench: build
+	./scripts/bench.sh
+
+## e2e: python-openstackclient against a live 3-node cluster (installs Debian's python3-openstackclient)
+e2e: build
+	./scripts/e2e-openstackclient.sh $(BIN)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,283 @@
+package testcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/p2pglance/p2pglance/chunkstore/chunkstoretest"
+	"github.com/p2pglance/p2pglance/node"
+)
+
+// Option changes how a cluster's nodes are configured.
+type Option func(*options)
+
+type options struct {
+	replicas, voters int
+	zones, racks     []string
+	inMemory         bool
+	configure        func(i int, c *node.Config)
+}
+
+// WithReplicas sets the durable copy count (default 3).
+func WithReplicas(r int) Option { return func(o *options) { o.replicas = r } }
+
+// WithVoters sets the Raft voter count (default 3).
+func WithVoters(v int) Option { return func(o *options) { o.voters = v } }
+
+// WithZones labels node i with zones[i % len(zones)].
+func WithZones(zones ...string) Option { return func(o *options) { o.zones = zones } }
+
+// WithRacks labels node i with racks[i % len(racks)].
+func WithRacks(racks ...string) Option { return func(o *options) { o.racks = racks } }
+
+// InMemory keeps every node's Badger stores in memory (restarts lose data).
+func InMemory() Option { return func(o *options) { o.inMemory = true } }
+
+// WithConfig lets a test adjust node i's configuration.
+func WithConfig(fn func(i int, c *node.Config)) Option { return func(o *options) { o.configure = fn } }
+
+// Cluster is a set of running nodes.
+type Cluster struct {
+	t     testing.TB
+	mu    sync.Mutex
+	nodes []*Member
+}
+
+// Member is one node of a cluster and its configuration.
+type Member struct {
+	Config node.Config
+	Node   *node.Node // nil while stopped
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// New starts n nodes: node 0 bootstraps the cluster, the others join it.
+// It returns once every node has joined and a leader is elected.
+func New(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	o := options{replicas: 3, voters: 3}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	base := t.TempDir() // before Cleanup(c.Close): cleanups run last-in first-out
+	c := &Cluster{t: t}
+	t.Cleanup(c.Close)
+	for i := range n {
+		cfg := node.Config{
+			NodeID:     fmt.Sprintf("node%d", i),
+			DataDir:    filepath.Join(base, fmt.Sprintf("node%d", i)),
+			APIAddr:    "127.0.0.1:0",
+			PeerAddr:   "127.0.0.1:0",
+			RaftAddr:   "127.0.0.1:0",
+			GossipAddr: "127.0.0.1:0",
+			Replicas:   o.replicas,
+			Voters:     o.voters,
+			InMemory:   o.inMemory,
+			Fast:       true,
+			Logger:     testLogger(t, fmt.Sprintf("node%d", i)),
+		}
+		if len(o.zones) > 0 {
+			cfg.Zone = o.zones[i%len(o.zones)]
+		}
+		if len(o.racks) > 0 {
+			cfg.Rack = o.racks[i%len(o.racks)]
+		}
+		if i > 0 {
+			cfg.Join = []string{c.nodes[0].Config.PeerAddr}
+		}
+		if o.configure != nil {
+			o.configure(i, &cfg)
+		}
+		m := &Member{Config: cfg}
+		c.nodes = append(c.nodes, m)
+		if err := c.start(m); err != nil {
+			t.Fatalf("start node %d: %v", i, err)
+		}
+		if i == 0 {
+			c.WaitForLeader()
+		}
+	}
+	c.WaitMembers(n)
+	return c
+}
+
+// testLogger sends warnings and errors (or everything, with
+// P2PGLANCE_TEST_LOG=debug) to the test log.
+func testLogger(t testing.TB, name string) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("P2PGLANCE_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level})).With("test_node", name)
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// start builds and runs a member's node, then pins the addresses it
+// bound so a restart reuses them.
+func (c *Cluster) start(m *Member) error {
+	nd, err := node.New(m.Config)
+	if err != nil {
+		return err
+	}
+	m.Config.APIAddr, m.Config.PeerAddr = nd.APIAddr(), nd.PeerAddr()
+	m.Config.RaftAddr, m.Config.GossipAddr = nd.RaftAddr(), nd.GossipAddr()
+	ctx, cancel := context.WithCancel(context.Background())
+	m.Node, m.cancel, m.done = nd, cancel, make(chan error, 1)
+	go func() { m.done <- nd.Run(ctx) }()
+	return nil
+}
+
+// Size returns the number of nodes.
+func (c *Cluster) Size() int { return len(c.nodes) }
+
+// Member returns node i's member record.
+func (c *Cluster) Member(i int) *Member { return c.nodes[i] }
+
+// Node returns node i (nil if stopped).
+func (c *Cluster) Node(i int) *node.Node { return c.nodes[i].Node }
+
+// URL returns the Glance endpoint of node i, e.g. http://127.0.0.1:40123.
+func (c *Cluster) URL(i int) string { return "http://" + c.nodes[i].Config.APIAddr }
+
+// DataDir returns node i's data directory.
+func (c *Cluster) DataDir(i int) string { return c.nodes[i].Config.DataDir }
+
+// Stop stops node i and waits until it has shut down.
+func (c *Cluster) Stop(i int) {
+	c.t.Helper()
+	m := c.nodes[i]
+	if m.Node == nil {
+		return
+	}
+	m.cancel()
+	select {
+	case err := <-m.done:
+		if err != nil {
+			c.t.Logf("node %d stopped with: %v", i, err)
+		}
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("node %d did not stop within 30s", i)
+	}
+	m.Node = nil
+}
+
+// Restart starts a stopped node i again with the same data directory and
+// addresses; it rejoins through the other nodes.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	m := c.nodes[i]
+	if m.Node != nil {
+		c.Stop(i)
+	}
+	m.Config.Join = nil
+	for j, o := range c.nodes {
+		if j != i {
+			m.Config.Join = append(m.Config.Join, o.Config.PeerAddr)
+		}
+	}
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err = c.start(m); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // a port may linger briefly after close
+	}
+	if err != nil {
+		c.t.Fatalf("restart node %d: %v", i, err)
+	}
+}
+
+// Close stops every node.
+func (c *Cluster) Close() {
+	var wg sync.WaitGroup
+	for i, m := range c.nodes {
+		if m.Node != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.Stop(i) }()
+		}
+	}
+	wg.Wait()
+}
+
+// Leader returns the index of the node that is Raft leader, or -1.
+func (c *Cluster) Leader() int {
+	for i, m := range c.nodes {
+		if m.Node != nil && m.Node.IsLeader() {
+			return i
+		}
+	}
+	return -1
+}
+
+// WaitForLeader waits until some running node is leader and returns it.
+func (c *Cluster) WaitForLeader() int {
+	c.t.Helper()
+	var l int
+	c.Eventually(20*time.Second, "a leader is elected", func() bool { l = c.Leader(); return l >= 0 })
+	return l
+}
+
+// WaitMembers waits until every running node sees want live members.
+func (c *Cluster) WaitMembers(want int) {
+	c.t.Helper()
+	c.Eventually(20*time.Second, fmt.Sprintf("every node sees %d live members", want), func() bool {
+		for _, m := range c.nodes {
+			if m.Node != nil && m.Node.AliveMembers() != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Eventually polls cond until it holds or the timeout passes (then the
+// test fails with what).
+func (c *Cluster) Eventually(timeout time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %s waiting until %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// CorruptChunk stops node i, flips a byte of the stored copy of the
+// chunk whose data starts with prefix (at least 64 bytes) in its Badger
+// files on disk, and restarts it. It reports whether a copy was found.
+func (c *Cluster) CorruptChunk(i int, prefix []byte) bool {
+	c.t.Helper()
+	if c.nodes[i].Config.InMemory {
+		c.t.Fatal("CorruptChunk needs an on-disk cluster")
+	}
+	c.Stop(i)
+	found, err := chunkstoretest.FlipOnDisk(filepath.Join(c.DataDir(i), "chunks"), prefix)
+	if err != nil {
+		c.t.Fatalf("corrupt node %d: %v", i, err)
+	}
+	c.Restart(i)
+	return found
+}
+
+// Client is an HTTP client for tests with a generous timeout.
+var Client = &http.Client{Timeout: 2 * time.Minute}
+
+// ErrTimeout is returned by polling helpers that give up.
+var ErrTimeout = errors.New("timed out")

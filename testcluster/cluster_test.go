@@ -1,0 +1,170 @@
+package testcluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/testcluster"
+)
+
+// placementOf reads an image's durable placement from a node's catalog.
+func placementOf(t *testing.T, c *testcluster.Cluster, i int, id string) []string {
+	t.Helper()
+	img, err := c.Node(i).Image(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img.Placement
+}
+
+// outsider returns a running node not in placement.
+func outsider(c *testcluster.Cluster, placement []string) int {
+	for i := range c.Size() {
+		if c.Node(i) != nil && !slices.Contains(placement, c.Node(i).ID()) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestUploadOnOneNodeDownloadOnAnother(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2), smallChunks())
+	data := randomBytes(1, 3<<20+12345) // 13 chunks, the last one short
+	img := createAndUpload(t, glance(c.URL(0), ""), "cirros", data)
+	if img.Status != "active" {
+		t.Fatalf("status %s after upload", img.Status)
+	}
+	placement := placementOf(t, c, 0, img.ID)
+	if len(placement) != 2 {
+		t.Fatalf("placement %v, want 2 nodes", placement)
+	}
+	far := outsider(c, placement)
+	if far < 0 {
+		t.Fatal("every node holds the image")
+	}
+	before := c.Node(far).Metrics()
+	if before.StoredChunks != 0 {
+		t.Fatalf("node %d holds %d chunks before downloading", far, before.StoredChunks)
+	}
+	got := download(t, glance(c.URL(far), ""), img.ID)
+	checkImageData(t, img, data, got)
+	after := c.Node(far).Metrics()
+	if after.FetchedChunks < 13 {
+		t.Fatalf("node %d fetched %d chunks from peers, want >= 13", far, after.FetchedChunks)
+	}
+	// A second download is served from the chunks it kept.
+	got = download(t, glance(c.URL(far), ""), img.ID)
+	checkImageData(t, img, data, got)
+	if m := c.Node(far).Metrics(); m.FetchedChunks != after.FetchedChunks {
+		t.Fatalf("second download fetched %d more chunks from peers", m.FetchedChunks-after.FetchedChunks)
+	}
+}
+
+func TestLeaderFailover(t *testing.T) {
+	c := testcluster.New(t, 3, smallChunks())
+	data := randomBytes(2, 1<<20)
+	first := createAndUpload(t, glance(c.URL(0), ""), "before", data)
+
+	old := c.WaitForLeader()
+	c.Stop(old)
+	c.WaitForLeader()
+	survivor := (old + 1) % 3
+
+	// Writes go on through a surviving node, with R = 2 live nodes.
+	data2 := randomBytes(3, 1<<20+7)
+	second := createAndUpload(t, glance(c.URL(survivor), ""), "after", data2)
+	for i := range 3 {
+		if i == old {
+			continue
+		}
+		checkImageData(t, first, data, download(t, glance(c.URL(i), ""), first.ID))
+		checkImageData(t, second, data2, download(t, glance(c.URL(i), ""), second.ID))
+	}
+	c.Restart(old)
+	c.WaitMembers(3)
+	checkImageData(t, second, data2, download(t, glance(c.URL(old), ""), second.ID))
+}
+
+func TestRestartAllNodes(t *testing.T) {
+	c := testcluster.New(t, 3, smallChunks())
+	var imgs []*images.Image
+	var datas [][]byte
+	for k := range 3 {
+		d := randomBytes(uint64(10+k), 700<<10+k)
+		datas = append(datas, d)
+		imgs = append(imgs, createAndUpload(t, glance(c.URL(k), ""), "img", d))
+	}
+	for i := range 3 {
+		c.Stop(i)
+	}
+	for i := range 3 {
+		c.Restart(i)
+	}
+	c.WaitForLeader()
+	c.WaitMembers(3)
+	for i := range 3 {
+		for k, img := range imgs {
+			got, err := images.Get(context.Background(), glance(c.URL(i), ""), img.ID).Extract()
+			if err != nil {
+				t.Fatalf("node %d lost image %s: %v", i, img.ID, err)
+			}
+			checkImageData(t, got, datas[k], download(t, glance(c.URL(i), ""), img.ID))
+		}
+	}
+}
+
+func TestCorruptChunkIsNeverServed(t *testing.T) {
+	c := testcluster.New(t, 3, smallChunks())
+	data := randomBytes(4, 1<<20)
+	img := createAndUpload(t, glance(c.URL(0), ""), "victim", data)
+	// Every node holds every chunk (R = 3); rot the third chunk on node 1.
+	if !c.CorruptChunk(1, data[512<<10:512<<10+64]) {
+		t.Fatal("chunk not found on node 1's disk")
+	}
+	c.WaitMembers(3)
+	got := download(t, glance(c.URL(1), ""), img.ID)
+	checkImageData(t, img, data, got)
+	m := c.Node(1).Metrics()
+	if m.CorruptLocal+m.StoreCorruptFound == 0 {
+		t.Fatal("node 1 did not notice its corrupt chunk")
+	}
+	if m.FetchedChunks == 0 {
+		t.Fatal("node 1 did not replace the corrupt chunk from a peer")
+	}
+}
+
+func TestClusterEndpoint(t *testing.T) {
+	c := testcluster.New(t, 5, testcluster.WithVoters(3), testcluster.WithZones("z1", "z2"), testcluster.WithRacks("r1"))
+	resp, err := http.Get(c.URL(4) + "/p2p/v1/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info api.ClusterInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, n := range info.Nodes {
+		roles[n.Role]++
+		if !n.Alive || n.APIAddr == "" || n.Zone == "" || n.Rack != "r1" {
+			t.Errorf("node entry %+v incomplete", n)
+		}
+	}
+	if roles["leader"] != 1 || roles["voter"] != 2 || roles["nonvoter"] != 2 || info.Leader == "" {
+		t.Fatalf("roles %v leader %q", roles, info.Leader)
+	}
+	// A non-voter serves reads of writes made elsewhere.
+	img := createAndUpload(t, glance(c.URL(0), ""), "x", randomBytes(5, 1000))
+	c.Eventually(10*time.Second, "the non-voter sees the image active", func() bool {
+		got, err := images.Get(context.Background(), glance(c.URL(4), ""), img.ID).Extract()
+		return err == nil && got.Status == "active"
+	})
+}
