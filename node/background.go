@@ -30,7 +30,10 @@ func (n *Node) watchChanges(ctx context.Context) {
 			case c.Image.Status == raftfsm.StatusActive && (c.Prev == nil || c.Prev.Status != raftfsm.StatusActive):
 				n.announceHeld(ctx, c.Image)
 			case c.Image.Status == raftfsm.StatusQueued && c.Prev != nil && c.Prev.Status == raftfsm.StatusSaving:
-				gc = true // a failed upload left orphans
+				// A failed upload left orphans; the chunks pushed here
+				// for it need no protection any more.
+				n.unprotect(c.ID)
+				gc = true
 			}
 		}
 		if gc {

@@ -59,6 +59,9 @@ type Config struct {
 	GCInterval time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
+	// SnapshotThreshold and TrailingLogs tune Raft snapshots (0: 4096
+	// each); tests lower them to exercise snapshot install and restore.
+	SnapshotThreshold, TrailingLogs uint64
 	// Logger receives the node's logs; nil discards.
 	Logger *slog.Logger
 }

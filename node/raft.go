@@ -53,6 +53,12 @@ func (n *Node) startRaft() error {
 	}
 	rc.SnapshotThreshold = 4096
 	rc.TrailingLogs = 4096
+	if n.cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	}
+	if n.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = n.cfg.TrailingLogs
+	}
 	existing, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
@@ -240,4 +246,13 @@ func (n *Node) peerCall(ctx context.Context, peerAddr, path string, body []byte,
 func (n *Node) Sync(ctx context.Context) error {
 	_, err := n.propose(ctx, nil)
 	return err
+}
+
+// Snapshot makes Raft take a snapshot of the catalog now and compact its
+// log.
+func (n *Node) Snapshot() error {
+	if err := n.raft.Snapshot().Error(); err != nil {
+		return fmt.Errorf("raft snapshot: %w", err)
+	}
+	return nil
 }

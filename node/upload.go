@@ -169,7 +169,7 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 		defer close(shaCh)
 		for idx := 0; ; idx++ {
 			buf := n.bufs.get()
-			k, err := io.ReadFull(r, buf.b)
+			k, err := fillBuffer(r, buf.b)
 			if k == 0 {
 				n.bufs.put(buf)
 			} else {
@@ -201,7 +201,7 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 				})
 			}
 			switch {
-			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			case err == io.EOF:
 				return nil
 			case err != nil:
 				var mbe *http.MaxBytesError
@@ -233,6 +233,22 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 		return nil, nil, err
 	}
 	return man, placement, nil
+}
+
+// fillBuffer reads from r until buf is full (nil error) or r ends. Only
+// a clean io.EOF from r ends the stream: any other error — including
+// io.ErrUnexpectedEOF from a truncated chunked request body — is a
+// failed upload, never a shorter image.
+func fillBuffer(r io.Reader, buf []byte) (int, error) {
+	k := 0
+	for k < len(buf) {
+		m, err := r.Read(buf[k:])
+		k += m
+		if err != nil {
+			return k, err
+		}
+	}
+	return k, nil
 }
 
 // storeAndPush stores one chunk locally and pushes it to the targets. A

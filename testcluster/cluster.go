@@ -142,6 +142,30 @@ func (c *Cluster) start(m *Member) error {
 	return nil
 }
 
+// Add starts one more node that joins the cluster through every running
+// node, with the options of the others, and returns its index.
+func (c *Cluster) Add() int {
+	c.t.Helper()
+	i := len(c.nodes)
+	cfg := c.nodes[0].Config
+	cfg.NodeID = fmt.Sprintf("node%d", i)
+	cfg.DataDir = filepath.Join(filepath.Dir(cfg.DataDir), cfg.NodeID)
+	cfg.APIAddr, cfg.PeerAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Logger = testLogger(c.t, cfg.NodeID)
+	cfg.Join = nil
+	for _, m := range c.nodes {
+		if m.Node != nil {
+			cfg.Join = append(cfg.Join, m.Config.PeerAddr)
+		}
+	}
+	m := &Member{Config: cfg}
+	c.nodes = append(c.nodes, m)
+	if err := c.start(m); err != nil {
+		c.t.Fatalf("start node %d: %v", i, err)
+	}
+	return i
+}
+
 // Size returns the number of nodes.
 func (c *Cluster) Size() int { return len(c.nodes) }
 
