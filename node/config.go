@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -62,6 +63,10 @@ type Config struct {
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (0: 4096
 	// each); tests lower them to exercise snapshot install and restore.
 	SnapshotThreshold, TrailingLogs uint64
+	// PeerTransport, when set, carries this node's requests to other
+	// nodes (tests wrap it to inject faults); nil uses a default
+	// http.Transport.
+	PeerTransport http.RoundTripper
 	// Logger receives the node's logs; nil discards.
 	Logger *slog.Logger
 }

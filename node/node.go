@@ -69,7 +69,10 @@ func New(cfg Config) (n *Node, err error) {
 		inflight: map[string]*inflightUpload{},
 		gcKick:   make(chan struct{}, 1),
 		changes:  newChangeQueue(),
-		client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
+	}
+	n.client = &http.Client{Transport: cfg.PeerTransport}
+	if cfg.PeerTransport == nil {
+		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	}
 	defer func() {
 		if err != nil {

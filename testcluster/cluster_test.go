@@ -1,16 +1,21 @@
 package testcluster_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -167,4 +172,70 @@ func TestClusterEndpoint(t *testing.T) {
 		got, err := images.Get(context.Background(), glance(c.URL(4), ""), img.ID).Extract()
 		return err == nil && got.Status == "active"
 	})
+}
+
+// lyingTransport corrupts every chunk body that comes from liar.
+type lyingTransport struct {
+	liar string // peer address
+	hits atomic.Int64
+}
+
+func (l *lyingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || r.URL.Host != l.liar || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/chunks/") {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 0 {
+		body[len(body)/2] ^= 0xff
+		l.hits.Add(1)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+func TestLyingPeerIsNeverBelieved(t *testing.T) {
+	lie := &lyingTransport{}
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2), smallChunks(),
+		testcluster.WithConfig(func(i int, cfg *node.Config) {
+			if i == 2 {
+				cfg.PeerTransport = lie
+			}
+		}))
+	// Upload on node 0 with R = 2 until node 2 is not a holder.
+	var img *images.Image
+	var data []byte
+	for k := range 10 {
+		data = randomBytes(uint64(60+k), 4<<20) // 16 chunks
+		img = createAndUpload(t, glance(c.URL(0), ""), "x", data)
+		if !slices.Contains(placementOf(t, c, 0, img.ID), c.Node(2).ID()) {
+			break
+		}
+	}
+	pl := placementOf(t, c, 0, img.ID)
+	if slices.Contains(pl, c.Node(2).ID()) {
+		t.Fatal("node 2 always chosen as a holder")
+	}
+	// One holder lies to node 2 about every chunk.
+	for i := range 2 {
+		if c.Node(i).ID() == pl[1] {
+			lie.liar = c.Member(i).Config.PeerAddr
+		}
+	}
+	got := download(t, glance(c.URL(2), ""), img.ID)
+	checkImageData(t, img, data, got)
+	m := c.Node(2).Metrics()
+	if lie.hits.Load() == 0 {
+		// Holders are tried in random order: 16 chunks all avoiding the
+		// liar has odds of 1 in 65,536.
+		t.Fatal("the liar was never asked")
+	}
+	if m.CorruptPeer != lie.hits.Load() {
+		t.Fatalf("liar sent %d corrupt chunks, node counted %d", lie.hits.Load(), m.CorruptPeer)
+	}
+	t.Logf("liar corrupted %d chunks; all caught", lie.hits.Load())
 }
