@@ -42,7 +42,8 @@ func WithRacks(racks ...string) Option { return func(o *options) { o.racks = rac
 // InMemory keeps every node's Badger stores in memory (restarts lose data).
 func InMemory() Option { return func(o *options) { o.inMemory = true } }
 
-// WithConfig lets a test adjust node i's configuration.
+// WithConfig lets a test adjust node i's configuration. Only the last
+// WithConfig given to New applies.
 func WithConfig(fn func(i int, c *node.Config)) Option { return func(o *options) { o.configure = fn } }
 
 // Cluster is a set of running nodes.

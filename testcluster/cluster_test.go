@@ -200,8 +200,9 @@ func (l *lyingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestLyingPeerIsNeverBelieved(t *testing.T) {
 	lie := &lyingTransport{}
-	c := testcluster.New(t, 3, testcluster.WithReplicas(2), smallChunks(),
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2),
 		testcluster.WithConfig(func(i int, cfg *node.Config) {
+			cfg.ChunkSize = 256 << 10
 			if i == 2 {
 				cfg.PeerTransport = lie
 			}
