@@ -124,14 +124,10 @@ func (n *Node) requeueStale(ctx context.Context, id, node string) {
 	}
 }
 
-// uploadGrace is how long an uploader may be gone before the leader
-// returns its image to queued.
-const uploadGrace = 30 * time.Second
-
 // leaderLoop does the leader's periodic duties: images whose uploader is
-// gone (dead in gossip past the grace period) go back to queued.
+// gone (dead in gossip for UploadGrace) go back to queued.
 func (n *Node) leaderLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(min(5*time.Second, n.cfg.UploadGrace/4))
 	defer t.Stop()
 	goneSince := map[string]time.Time{}
 	for {
@@ -157,7 +153,7 @@ func (n *Node) leaderLoop(ctx context.Context) {
 			if _, seen := goneSince[up]; !seen {
 				goneSince[up] = time.Now()
 			}
-			if time.Since(goneSince[up]) > uploadGrace {
+			if time.Since(goneSince[up]) > n.cfg.UploadGrace {
 				stale = append(stale, [2]string{img.ID, up})
 			}
 			return true

@@ -58,6 +58,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// GCInterval is how often garbage collection runs (0: 1 minute).
 	GCInterval time.Duration
+	// UploadGrace is how long an uploading node may be gone before the
+	// leader returns its image to queued (0: 30s).
+	UploadGrace time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (0: 4096
@@ -89,6 +92,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.UploadGrace <= 0 {
+		c.UploadGrace = 30 * time.Second
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = time.Minute

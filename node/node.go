@@ -184,10 +184,14 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Let requests in flight finish for a moment, then cut them.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = n.apiSrv.Shutdown(sctx)
-		_ = n.peerSrv.Shutdown(sctx)
+		for _, srv := range []*http.Server{n.apiSrv, n.peerSrv} {
+			if err := srv.Shutdown(sctx); err != nil {
+				_ = srv.Close()
+			}
+		}
 		return nil
 	})
 	err := g.Wait()

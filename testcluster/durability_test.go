@@ -331,3 +331,52 @@ func TestTruncatedChunkedUploadIsNotActive(t *testing.T) {
 		return cur.Status == "queued" && cur.Revision > created.Revision
 	})
 }
+
+// blockingReader returns n bytes, then blocks until released.
+type blockingReader struct {
+	data    []byte
+	release chan struct{}
+}
+
+func (r *blockingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		<-r.release
+		return 0, errors.New("released")
+	}
+	k := copy(p, r.data)
+	r.data = r.data[k:]
+	return k, nil
+}
+
+// TestUploaderDeathRequeuesImage: when the node receiving an upload dies,
+// the leader returns the image to queued once the grace period passes.
+func TestUploaderDeathRequeuesImage(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithConfig(func(_ int, cfg *node.Config) {
+		cfg.ChunkSize = 256 << 10
+		cfg.UploadGrace = time.Second
+	}))
+	up := (c.WaitForLeader() + 1) % 3
+	img, err := images.Create(context.Background(), glance(c.URL(up), ""), images.CreateOpts{Name: "orphan", DiskFormat: "raw", ContainerFormat: "bare"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := &blockingReader{data: randomBytes(70, 1<<20), release: make(chan struct{})}
+	defer close(body.release)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPut, c.URL(up)+"/v2/images/"+img.ID+"/file", body)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	other := (up + 1) % 3
+	c.Eventually(10*time.Second, "the upload is saving", func() bool {
+		cur, err := c.Node(other).Image(context.Background(), img.ID)
+		return err == nil && cur.Status == "saving"
+	})
+	c.Stop(up)
+	c.Eventually(30*time.Second, "the leader requeues the image", func() bool {
+		cur, err := c.Node(other).Image(context.Background(), img.ID)
+		return err == nil && cur.Status == "queued" && cur.Upload == nil
+	})
+}
