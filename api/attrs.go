@@ -98,7 +98,8 @@ func pyList(vs []string) string {
 
 func decodeBool(key string, v json.RawMessage) (bool, error) {
 	var b bool
-	if err := json.Unmarshal(v, &b); err != nil {
+	// json.Unmarshal takes null as a no-op; the schema refuses it.
+	if err := json.Unmarshal(v, &b); err != nil || isNull(v) {
 		return false, errSchema("%s is not of type 'boolean' (%s)", string(v), key)
 	}
 	return b, nil
@@ -108,7 +109,9 @@ func decodeInt(key string, v json.RawMessage) (int64, error) {
 	var n json.Number
 	d := json.NewDecoder(bytes.NewReader(v))
 	d.UseNumber()
-	if err := d.Decode(&n); err != nil {
+	// A json.Number also decodes from a JSON string ("5"), which the
+	// schema's integer type refuses.
+	if err := d.Decode(&n); err != nil || bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
 		return 0, errSchema("%s is not of type 'integer' (%s)", string(v), key)
 	}
 	i, err := n.Int64()
@@ -192,9 +195,15 @@ func setAttr(a *Auth, img *raftfsm.Image, key string, v json.RawMessage) error {
 		}
 		img.Owner = s
 	case "tags":
-		var tags []string
-		if err := json.Unmarshal(v, &tags); err != nil || tags == nil {
+		// Decode through *string elements: json.Unmarshal would take a
+		// null element as "".
+		var elems []*string
+		if err := json.Unmarshal(v, &elems); err != nil || elems == nil || slices.Contains(elems, nil) {
 			return errSchema("%s is not of type 'array' of strings (tags)", string(v))
+		}
+		tags := make([]string, len(elems))
+		for i, e := range elems {
+			tags[i] = *e
 		}
 		out := make([]string, 0, len(tags))
 		for _, t := range tags {

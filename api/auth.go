@@ -99,15 +99,11 @@ func canSee(a *Auth, img *raftfsm.Image) bool {
 }
 
 // canModify is modify_image / upload_image / delete_image: admin, or the
-// member role in the owning project.
+// member role in the owning project. An image without owner (created by
+// the noauth admin) is the admin's only: Glance's "project_id:%(owner)s"
+// check never matches a None owner.
 func canModify(a *Auth, img *raftfsm.Image) bool {
-	if a.Admin {
-		return true
-	}
-	if img.Owner == nil {
-		return a.HasRole("member")
-	}
-	return ownedBy(a, img) && a.HasRole("member")
+	return a.Admin || (ownedBy(a, img) && a.HasRole("member"))
 }
 
 // canDownload is download_image: admin, or the member role and the image

@@ -91,10 +91,14 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 				return true
 			})
 		case "os_hidden", "protected":
-			b, err := strconv.ParseBool(val)
-			if err != nil || (val != "true" && val != "false" && val != "True" && val != "False") {
-				return nil, badRequest("Invalid value '%s' for '%s' filter: must be 'true' or 'false'.", val, key)
+			// Glance lower-cases os_hidden but takes protected as is.
+			if key == "os_hidden" {
+				val = strings.ToLower(val)
 			}
+			if val != "true" && val != "false" {
+				return nil, badRequest("Invalid value '%s' for '%s' filter. Valid values are 'true' or 'false'.", val, key)
+			}
+			b := val == "true"
 			if key == "os_hidden" {
 				p.hidden = b
 			} else {

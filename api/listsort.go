@@ -19,11 +19,11 @@ func (p *listPlan) parseSort(q url.Values) error {
 	if hasSort {
 		v, _ := last(q, "sort")
 		for _, part := range strings.Split(v, ",") {
-			k, d, hasDir := strings.Cut(strings.TrimSpace(part), ":")
-			if !hasDir {
+			k, d, _ := strings.Cut(part, ":")
+			if d = strings.TrimSpace(d); d == "" {
 				d = "desc"
 			}
-			spec, err := sortSpec(k, d)
+			spec, err := sortSpec(strings.TrimSpace(k), d)
 			if err != nil {
 				return err
 			}
@@ -51,19 +51,45 @@ func (p *listPlan) parseSort(q url.Values) error {
 			specs = append(specs, spec)
 		}
 	}
+	// Glance's database layer (_image_get_all) gets one direction per key,
+	// or a single one for all keys; it appends created_at and id (those
+	// absent) as tie-breakers in that single direction, else in desc.
+	tieDesc := true
+	if (hasSort && len(specs) == 1) || (!hasSort && len(dirs) == 1) {
+		tieDesc = specs[0].Desc
+	}
+	specs = withTieBreakers(specs, tieDesc)
 	p.query.SortKey, p.query.Desc = specs[0].Key, specs[0].Desc
 	p.query.Then = specs[1:]
-	// created_at and id are the implicit tie-breakers: drop them when they
-	// are listed last in the same direction.
-	for len(p.query.Then) > 0 {
-		t := p.query.Then[len(p.query.Then)-1]
-		if (t.Key == "created_at" || t.Key == "id") && t.Desc == p.query.Desc {
-			p.query.Then = p.query.Then[:len(p.query.Then)-1]
-			continue
-		}
-		break
-	}
 	return nil
+}
+
+// withTieBreakers returns the shortest sort specs that the catalog orders
+// like specs followed by Glance's tie-breakers (created_at, then id, each
+// if absent, in direction tieDesc). The catalog itself breaks ties by
+// created_at, then id, in the direction of the last spec, so a trailing
+// created_at, or a trailing id after an earlier created_at, in the same
+// direction as the spec before it is implicit.
+func withTieBreakers(specs []raftfsm.SortSpec, tieDesc bool) []raftfsm.SortSpec {
+	has := func(specs []raftfsm.SortSpec, key string) bool {
+		return slices.ContainsFunc(specs, func(s raftfsm.SortSpec) bool { return s.Key == key })
+	}
+	out := slices.Clone(specs)
+	if !has(out, "id") {
+		if !has(out, "created_at") {
+			out = append(out, raftfsm.SortSpec{Key: "created_at", Desc: tieDesc})
+		}
+		out = append(out, raftfsm.SortSpec{Key: "id", Desc: tieDesc})
+	}
+	for len(out) > 1 {
+		t, prev := out[len(out)-1], out[len(out)-2]
+		implicit := t.Key == "created_at" || (t.Key == "id" && has(out[:len(out)-1], "created_at"))
+		if !implicit || t.Desc != prev.Desc {
+			break
+		}
+		out = out[:len(out)-1]
+	}
+	return out
 }
 
 func sortSpec(key, dir string) (raftfsm.SortSpec, error) {

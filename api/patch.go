@@ -172,7 +172,9 @@ func applyPatchOp(a *Auth, img *raftfsm.Image, op patchOp, mediaType string) err
 			return &Error{Status: http.StatusConflict, Detail: fmt.Sprintf("Property %s does not exist.", key)}
 		}
 	case "add":
-		if mediaType == patchV20 && !base && exists {
+		// The draft-4 add refuses any key the image already has, base
+		// attributes included (Glance's hasattr check).
+		if mediaType == patchV20 && (base || exists) {
 			return &Error{Status: http.StatusConflict, Detail: fmt.Sprintf("Property %s already present.", key)}
 		}
 	}

@@ -74,6 +74,9 @@ func (s *Server) routes() *mux.Router {
 		{path: "/v2/images", methods: map[string]handlerFunc{"GET": s.listImages, "POST": s.createImage}, allow: "GET, POST"},
 		{path: "/v2/images/{id}", methods: map[string]handlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, allow: "GET, PATCH, DELETE"},
 		{path: "/v2/images/{id}/file", methods: map[string]handlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, allow: "GET, PUT"},
+		{path: "/v2/images/{id}/tags/{tag}", methods: map[string]handlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, allow: "PUT, DELETE"},
+		{path: "/v2/images/{id}/actions/deactivate", methods: map[string]handlerFunc{"POST": s.deactivateImage}, allow: "POST"},
+		{path: "/v2/images/{id}/actions/reactivate", methods: map[string]handlerFunc{"POST": s.reactivateImage}, allow: "POST"},
 		{path: "/v2/schemas/{name}", methods: map[string]handlerFunc{"GET": s.showSchema}, allow: "GET"},
 		{path: "/p2p/v1/cluster", methods: map[string]handlerFunc{"GET": s.showCluster}, allow: "GET"},
 	}

@@ -57,12 +57,12 @@ type Node struct {
 
 // New builds a node: it opens the stores, binds every listener and
 // starts Raft and gossip. Call Run to serve; Run shuts it all down.
-func New(cfg Config) (n *Node, err error) {
+func New(cfg Config) (*Node, error) {
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
-	n = &Node{
+	n := &Node{
 		cfg:      cfg,
 		fsm:      raftfsm.New(),
 		bufs:     newBufferPool(cfg.ChunkSize),
@@ -74,34 +74,40 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.PeerTransport == nil {
 		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	}
-	defer func() {
-		if err != nil {
-			n.closeAll()
-		}
-	}()
+	if err := n.open(); err != nil {
+		n.closeAll()
+		return nil, err
+	}
+	return n, nil
+}
+
+// open does New's work; on error the caller releases what was opened.
+func (n *Node) open() error {
+	cfg := n.cfg
+	var err error
 	if !cfg.InMemory {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
+			return fmt.Errorf("create data dir: %w", err)
 		}
 	}
 	if n.id, err = loadNodeID(cfg); err != nil {
-		return nil, err
+		return err
 	}
 	n.log = cfg.Logger.With("node", n.id)
 	n.fsm.SetObserver(n.changes.push)
 
-	n.chunks, err = chunkstore.OpenBadger(filepath.Join(cfg.DataDir, "chunks"), chunkstore.BadgerOptions{InMemory: cfg.InMemory, Logger: n.log})
+	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: cfg.InMemory, Logger: n.log})
 	if err != nil {
-		return nil, fmt.Errorf("open chunk store: %w", err)
+		return fmt.Errorf("open chunk store: %w", err)
 	}
 	if n.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
-		return nil, fmt.Errorf("listen api: %w", err)
+		return fmt.Errorf("listen api: %w", err)
 	}
 	if n.peerLn, err = net.Listen("tcp", cfg.PeerAddr); err != nil {
-		return nil, fmt.Errorf("listen peer: %w", err)
+		return fmt.Errorf("listen peer: %w", err)
 	}
 	if err := n.startRaft(); err != nil {
-		return nil, err
+		return err
 	}
 	n.gossip, err = gossip.New(gossip.Config{
 		Meta: gossip.Meta{
@@ -113,15 +119,15 @@ func New(cfg Config) (n *Node, err error) {
 		Fast:     cfg.Fast,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start gossip: %w", err)
+		return fmt.Errorf("start gossip: %w", err)
 	}
 	apiSrv, err := api.New(api.Config{Backend: n, Logger: n.log, Auth: cfg.Auth, MaxImageSize: cfg.MaxImageSize})
 	if err != nil {
-		return nil, fmt.Errorf("build api: %w", err)
+		return fmt.Errorf("build api: %w", err)
 	}
 	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	n.peerSrv = &http.Server{Handler: n.peerRoutes(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	return n, nil
+	return nil
 }
 
 // loadNodeID returns the configured id, or the one saved in the data
@@ -146,6 +152,14 @@ func loadNodeID(cfg Config) (string, error) {
 		return "", fmt.Errorf("save node id: %w", err)
 	}
 	return id, nil
+}
+
+// dataPath is a path under the data directory ("" in memory mode).
+func (n *Node) dataPath(name string) string {
+	if n.cfg.InMemory {
+		return ""
+	}
+	return filepath.Join(n.cfg.DataDir, name)
 }
 
 // ID returns the node's id.

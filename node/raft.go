@@ -23,7 +23,7 @@ import (
 // not told to join.
 func (n *Node) startRaft() error {
 	var err error
-	n.logStore, err = raftbadger.Open(filepath.Join(n.cfg.DataDir, "raft"), raftbadger.Options{InMemory: n.cfg.InMemory, Logger: n.log})
+	n.logStore, err = raftbadger.Open(n.dataPath("raft"), raftbadger.Options{InMemory: n.cfg.InMemory, Logger: n.log})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}

@@ -1,0 +1,40 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// deactivateImage serves POST /v2/images/{id}/actions/deactivate: active
+// becomes deactivated (204); already deactivated is a no-op; any other
+// status is 403.
+func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
+	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+		switch img.Status {
+		case raftfsm.StatusDeactivated:
+			return errUnchanged
+		case raftfsm.StatusActive:
+			img.Status = raftfsm.StatusDeactivated
+			return nil
+		}
+		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Not allowed to deactivate image in status '%s'", img.Status)}
+	})
+}
+
+// reactivateImage serves POST /v2/images/{id}/actions/reactivate:
+// deactivated becomes active (204); already active is a no-op; any other
+// status is 403.
+func (s *Server) reactivateImage(w http.ResponseWriter, r *http.Request) error {
+	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+		switch img.Status {
+		case raftfsm.StatusActive:
+			return errUnchanged
+		case raftfsm.StatusDeactivated:
+			img.Status = raftfsm.StatusActive
+			return nil
+		}
+		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Not allowed to reactivate image in status '%s'", img.Status)}
+	})
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// rewriteRetries bounds the read-modify-write retries of a tag change or
+// image action that lost a race with another write to the same image: the
+// change is re-applied to fresh state instead of answered 409.
+const rewriteRetries = 5
+
+// addTag serves PUT /v2/images/{id}/tags/{tag}: 204, idempotent.
+func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
+	tag := mux.Vars(r)["tag"]
+	if len([]rune(tag)) > maxStringLen {
+		return &Error{Status: http.StatusBadRequest, Explanation: fmt.Sprintf("Could not update image: Provided object does not match schema 'image': '%s' is too long (tags)", tag)}
+	}
+	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+		if slices.Contains(img.Tags, tag) {
+			return errUnchanged
+		}
+		if len(img.Tags) >= maxTagCount {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: fmt.Sprintf("Image tag limit exceeded for image %s: Maximum number of tags exceeded (%d).", img.ID, maxTagCount)}
+		}
+		img.Tags = append(img.Tags, tag)
+		return nil
+	})
+}
+
+// deleteTag serves DELETE /v2/images/{id}/tags/{tag}: 204, or 404 when
+// the image has no such tag.
+func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
+	tag := mux.Vars(r)["tag"]
+	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+		i := slices.Index(img.Tags, tag)
+		if i < 0 {
+			return &Error{Status: http.StatusNotFound}
+		}
+		img.Tags = slices.Delete(img.Tags, i, i+1)
+		return nil
+	})
+}
+
+// errUnchanged tells rewriteImage that the image already is as asked.
+var errUnchanged = errors.New("image unchanged")
+
+// rewriteImage applies change to a clone of the image the caller may
+// modify, writes it back (retrying on a revision conflict) and answers 204.
+func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, change func(*raftfsm.Image) error) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	id := mux.Vars(r)["id"]
+	for attempt := 0; ; attempt++ {
+		cur, err := s.visibleImage(r, id, true)
+		if err != nil {
+			return err
+		}
+		if !canModify(authFrom(r.Context()), cur) {
+			return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete modify_image action."}
+		}
+		img := cur.Clone()
+		if img.Tags == nil {
+			img.Tags = []string{}
+		}
+		err = change(img)
+		if errors.Is(err, errUnchanged) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		img.UpdatedAt = time.Now().UTC()
+		_, err = s.cfg.Backend.UpdateImage(r.Context(), img, cur.Revision)
+		if errors.Is(err, raftfsm.ErrConflict) && attempt < rewriteRetries {
+			continue
+		}
+		if errors.Is(err, raftfsm.ErrNotFound) {
+			return errNotFoundImage(id)
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
