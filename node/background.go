@@ -44,7 +44,7 @@ func (n *Node) watchChanges(ctx context.Context) {
 
 // announceHeld tells gossip which chunks of img this node holds.
 func (n *Node) announceHeld(ctx context.Context, img *raftfsm.Image) {
-	if img.Manifest == nil {
+	if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 		return
 	}
 	var have []int

@@ -67,7 +67,9 @@ func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, size
 		n.abortUpload(img.ID, session)
 		return nil, err
 	}
-	n.gossip.AnnounceAll(img.ID, len(man.Chunks))
+	if len(man.Chunks) > 0 {
+		n.gossip.AnnounceAll(img.ID, len(man.Chunks))
+	}
 	return out, nil
 }
 
