@@ -36,6 +36,24 @@ func (applier) apply(st *State, idx uint64, data []byte) *Result {
 		mustDecode(idx, body, &c)
 		prev, err := st.deleteImage(idx, c.ID, c.ExpectRevision, c.DeletedAt)
 		return &Result{Index: idx, Err: err, id: prev.idOrEmpty(), prev: prev}
+	case CmdPutMember:
+		var c PutMember
+		mustDecode(idx, body, &c)
+		m, err := st.putMember(idx, &c)
+		return &Result{Index: idx, Member: m, Err: err}
+	case CmdDeleteMember:
+		var c DeleteMember
+		mustDecode(idx, body, &c)
+		return &Result{Index: idx, Err: st.deleteMember(&c)}
+	case CmdPutDoc:
+		var c PutDoc
+		mustDecode(idx, body, &c)
+		d, err := st.putDoc(idx, &c)
+		return &Result{Index: idx, Doc: d, Err: err}
+	case CmdDeleteDoc:
+		var c DeleteDoc
+		mustDecode(idx, body, &c)
+		return &Result{Index: idx, Err: st.deleteDoc(&c)}
 	default:
 		if t&IgnoreUnknownFlag != 0 {
 			return &Result{Index: idx}

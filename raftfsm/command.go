@@ -54,6 +54,14 @@ func Encode(cmd any) ([]byte, error) {
 		t = CmdUpdateImage
 	case *DeleteImage:
 		t = CmdDeleteImage
+	case *PutMember:
+		t = CmdPutMember
+	case *DeleteMember:
+		t = CmdDeleteMember
+	case *PutDoc:
+		t = CmdPutDoc
+	case *DeleteDoc:
+		t = CmdDeleteDoc
 	case nil:
 		return []byte{byte(CmdNoop)}, nil
 	default:
@@ -70,9 +78,11 @@ func Encode(cmd any) ([]byte, error) {
 // applied at, the image as it now is (nil after delete), and the domain
 // error if the command was refused.
 type Result struct {
-	Index uint64
-	Image *Image
-	Err   error
+	Index  uint64
+	Image  *Image
+	Member *Member
+	Doc    *Doc
+	Err    error
 
 	id   string // the image the command touched
 	prev *Image // the image before the command

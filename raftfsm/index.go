@@ -179,10 +179,14 @@ func schema() *memdb.DBSchema {
 			}},
 		}
 	}
-	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+	tables := map[string]*memdb.TableSchema{
 		tableImages: {Name: tableImages, Indexes: idx},
 		tableTombstones: {Name: tableTombstones, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 		}},
-	}}
+	}
+	for name, t := range memberDocSchema() {
+		tables[name] = t
+	}
+	return &memdb.DBSchema{Tables: tables}
 }

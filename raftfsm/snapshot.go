@@ -23,6 +23,8 @@ type snapshotHeader struct {
 type snapshotRecord struct {
 	Image     *Image     `json:"image,omitempty"`
 	Tombstone *Tombstone `json:"tombstone,omitempty"`
+	Member    *Member    `json:"member,omitempty"`
+	Doc       *Doc       `json:"doc,omitempty"`
 }
 
 // fsmSnapshot is a point-in-time view of the catalog; Persist writes it
@@ -59,7 +61,7 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, Applied: s.applied}); err != nil {
 		return fmt.Errorf("write header: %w", err)
 	}
-	for _, table := range []string{tableImages, tableTombstones} {
+	for _, table := range []string{tableImages, tableTombstones, tableMembers, tableDocs} {
 		it, err := s.txn.Get(table, "id")
 		if err != nil {
 			return fmt.Errorf("iterate %s: %w", table, err)
@@ -71,6 +73,10 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.Image = v
 			case *Tombstone:
 				rec.Tombstone = v
+			case *Member:
+				rec.Member = v
+			case *Doc:
+				rec.Doc = v
 			}
 			if err := enc.Encode(rec); err != nil {
 				return fmt.Errorf("write record: %w", err)
@@ -112,6 +118,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			err = txn.Insert(tableImages, rec.Image)
 		case rec.Tombstone != nil:
 			err = txn.Insert(tableTombstones, rec.Tombstone)
+		case rec.Member != nil:
+			err = txn.Insert(tableMembers, rec.Member)
+		case rec.Doc != nil:
+			err = txn.Insert(tableDocs, rec.Doc)
 		}
 		if err != nil {
 			return fmt.Errorf("restore snapshot insert: %w", err)

@@ -335,6 +335,9 @@ func (s *State) deleteImage(idx uint64, id string, expect uint64, at time.Time) 
 	if err := txn.Delete(tableImages, cur); err != nil {
 		return nil, fmt.Errorf("delete image: %w", err)
 	}
+	if err := deleteMembersTxn(txn, id); err != nil {
+		return nil, err
+	}
 	if err := txn.Insert(tableTombstones, &Tombstone{ID: id, DeletedAt: at}); err != nil {
 		return nil, fmt.Errorf("delete image: %w", err)
 	}
