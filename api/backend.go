@@ -40,6 +40,27 @@ type Backend interface {
 	OpenImage(ctx context.Context, img *raftfsm.Image, off, n int64) (io.ReadCloser, error)
 	// Cluster describes the cluster as this node sees it.
 	Cluster(ctx context.Context) (*ClusterInfo, error)
+
+	// Member returns one member of an image, or an error wrapping
+	// raftfsm.ErrNotFound.
+	Member(ctx context.Context, imageID, memberID string) (*raftfsm.Member, error)
+	// Members returns an image's members.
+	Members(ctx context.Context, imageID string) ([]*raftfsm.Member, error)
+	// Memberships returns the memberships of a project, by image id.
+	Memberships(ctx context.Context, project string) (map[string]*raftfsm.Member, error)
+	// PutMember adds (create) or replaces a member; preconditions as in
+	// raftfsm.PutMember.
+	PutMember(ctx context.Context, m *raftfsm.Member, create bool, expect uint64) (*raftfsm.Member, error)
+	// DeleteMember removes a member.
+	DeleteMember(ctx context.Context, imageID, memberID string) error
+	// Doc returns a catalog document (task, metadefs namespace, ...).
+	Doc(ctx context.Context, kind, id string) (*raftfsm.Doc, error)
+	// Docs returns every document of a kind.
+	Docs(ctx context.Context, kind string) ([]*raftfsm.Doc, error)
+	// PutDoc creates (create) or replaces a document.
+	PutDoc(ctx context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error)
+	// DeleteDoc removes a document.
+	DeleteDoc(ctx context.Context, kind, id string) error
 }
 
 // ClusterInfo is the body of GET /p2p/v1/cluster.

@@ -184,3 +184,31 @@ func TestImageActions(t *testing.T) {
 		}
 	}
 }
+
+func (b *memBackend) Member(_ context.Context, imageID, memberID string) (*raftfsm.Member, error) {
+	return nil, raftfsm.ErrNotFound
+}
+
+func (b *memBackend) Members(context.Context, string) ([]*raftfsm.Member, error) { return nil, nil }
+
+func (b *memBackend) Memberships(context.Context, string) (map[string]*raftfsm.Member, error) {
+	return nil, nil
+}
+
+func (b *memBackend) PutMember(context.Context, *raftfsm.Member, bool, uint64) (*raftfsm.Member, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *memBackend) DeleteMember(context.Context, string, string) error { return ErrUnavailable }
+
+func (b *memBackend) Doc(context.Context, string, string) (*raftfsm.Doc, error) {
+	return nil, raftfsm.ErrNotFound
+}
+
+func (b *memBackend) Docs(context.Context, string) ([]*raftfsm.Doc, error) { return nil, nil }
+
+func (b *memBackend) PutDoc(context.Context, *raftfsm.Doc, bool, uint64) (*raftfsm.Doc, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *memBackend) DeleteDoc(context.Context, string, string) error { return ErrUnavailable }

@@ -1,0 +1,74 @@
+package node
+
+import (
+	"context"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// Member implements api.Backend from the local replica.
+func (n *Node) Member(_ context.Context, imageID, memberID string) (*raftfsm.Member, error) {
+	return n.fsm.State().Member(imageID, memberID)
+}
+
+// Members implements api.Backend from the local replica.
+func (n *Node) Members(_ context.Context, imageID string) ([]*raftfsm.Member, error) {
+	return n.fsm.State().Members(imageID), nil
+}
+
+// Memberships implements api.Backend from the local replica.
+func (n *Node) Memberships(_ context.Context, project string) (map[string]*raftfsm.Member, error) {
+	return n.fsm.State().Memberships(project), nil
+}
+
+// PutMember implements api.Backend.
+func (n *Node) PutMember(ctx context.Context, m *raftfsm.Member, create bool, expect uint64) (*raftfsm.Member, error) {
+	res, err := n.propose(ctx, &raftfsm.PutMember{Member: m, Create: create, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	if res.Err == nil && res.Member == nil {
+		res.Member, res.Err = n.fsm.State().Member(m.ImageID, m.MemberID)
+	}
+	return res.Member, res.Err
+}
+
+// DeleteMember implements api.Backend.
+func (n *Node) DeleteMember(ctx context.Context, imageID, memberID string) error {
+	res, err := n.propose(ctx, &raftfsm.DeleteMember{ImageID: imageID, MemberID: memberID})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// Doc implements api.Backend from the local replica.
+func (n *Node) Doc(_ context.Context, kind, id string) (*raftfsm.Doc, error) {
+	return n.fsm.State().Doc(kind, id)
+}
+
+// Docs implements api.Backend from the local replica.
+func (n *Node) Docs(_ context.Context, kind string) ([]*raftfsm.Doc, error) {
+	return n.fsm.State().Docs(kind), nil
+}
+
+// PutDoc implements api.Backend.
+func (n *Node) PutDoc(ctx context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error) {
+	res, err := n.propose(ctx, &raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	if res.Err == nil && res.Doc == nil {
+		res.Doc, res.Err = n.fsm.State().Doc(d.Kind, d.ID)
+	}
+	return res.Doc, res.Err
+}
+
+// DeleteDoc implements api.Backend.
+func (n *Node) DeleteDoc(ctx context.Context, kind, id string) error {
+	res, err := n.propose(ctx, &raftfsm.DeleteDoc{Kind: kind, ID: id})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
