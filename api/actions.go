@@ -11,7 +11,7 @@ import (
 // becomes deactivated (204); already deactivated is a no-op; any other
 // status is 403.
 func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
-	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actDeactivate, func(img *raftfsm.Image) error {
 		switch img.Status {
 		case raftfsm.StatusDeactivated:
 			return errUnchanged
@@ -27,7 +27,7 @@ func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
 // deactivated becomes active (204); already active is a no-op; any other
 // status is 403.
 func (s *Server) reactivateImage(w http.ResponseWriter, r *http.Request) error {
-	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actReactivate, func(img *raftfsm.Image) error {
 		switch img.Status {
 		case raftfsm.StatusActive:
 			return errUnchanged

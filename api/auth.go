@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // Auth modes.
@@ -78,36 +76,4 @@ func splitRoles(s string) []string {
 		}
 	}
 	return out
-}
-
-// Policy: Glance's default rules, in one place.
-
-func ownedBy(a *Auth, img *raftfsm.Image) bool {
-	return img.Owner != nil && a.Project != "" && *img.Owner == a.Project
-}
-
-// canSee is Glance's image visibility (get_image plus the DB filter).
-func canSee(a *Auth, img *raftfsm.Image) bool {
-	if a.Admin || img.Owner == nil || ownedBy(a, img) {
-		return true
-	}
-	switch img.Visibility {
-	case raftfsm.VisibilityPublic, raftfsm.VisibilityCommunity:
-		return true
-	}
-	return false
-}
-
-// canModify is modify_image / upload_image / delete_image: admin, or the
-// member role in the owning project. An image without owner (created by
-// the noauth admin) is the admin's only: Glance's "project_id:%(owner)s"
-// check never matches a None owner.
-func canModify(a *Auth, img *raftfsm.Image) bool {
-	return a.Admin || (ownedBy(a, img) && a.HasRole("member"))
-}
-
-// canDownload is download_image: admin, or the member role and the image
-// visible.
-func canDownload(a *Auth, img *raftfsm.Image) bool {
-	return a.Admin || (a.HasRole("member") && canSee(a, img))
 }

@@ -29,13 +29,12 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	} else if r.ContentLength >= 0 {
 		sizeHint = r.ContentLength
 	}
-	a := authFrom(r.Context())
 	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
 		return err
 	}
-	if !canModify(a, img) {
-		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete upload_image action."}
+	if err := s.enforce(r.Context(), actUploadImage, img); err != nil {
+		return err
 	}
 	if img.Status != raftfsm.StatusQueued {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image status transition from %s to saving is not allowed", img.Status)}
@@ -92,8 +91,8 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if !canDownload(a, img) {
-		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete download_image action."}
+	if err := s.enforce(r.Context(), actDownloadImage, img); err != nil {
+		return err
 	}
 	if img.Status == raftfsm.StatusDeactivated && !a.Admin {
 		return &Error{Status: http.StatusForbidden, Explanation: "The requested image has been deactivated. Image data download is forbidden."}

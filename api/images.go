@@ -75,7 +75,7 @@ func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*raftfsm.
 	if err != nil {
 		return nil, err
 	}
-	if !canSee(authFrom(ctx), img) {
+	if !allowed(actGetImage, s.subjectFor(ctx, img)) {
 		return nil, errNotFoundImage(id)
 	}
 	return img, nil
@@ -176,8 +176,8 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !canModify(authFrom(r.Context()), img) {
-		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete delete_image action."}
+	if err := s.enforce(r.Context(), actDeleteImage, img); err != nil {
+		return err
 	}
 	if img.Protected {
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s is protected and cannot be deleted.", img.ID)}

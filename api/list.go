@@ -41,16 +41,17 @@ func badRequest(format string, args ...any) *Error {
 
 // listPlan is a parsed GET /v2/images request.
 type listPlan struct {
-	query      raftfsm.ListQuery
-	limit      int
-	visibility string // "" (default rules), or the visibility filter
-	matchers   []func(*raftfsm.Image) bool
-	hidden     bool // os_hidden filter value
+	query        raftfsm.ListQuery
+	limit        int
+	visibility   string // "" (default rules), or the visibility filter
+	memberStatus string // member_status filter: accepted (default), pending, rejected, all
+	matchers     []func(*raftfsm.Image) bool
+	hidden       bool // os_hidden filter value
 }
 
 // parseList turns the query string into a plan, with Glance's 400s.
 func parseList(a *Auth, q url.Values) (*listPlan, error) {
-	p := &listPlan{limit: defaultLimit}
+	p := &listPlan{limit: defaultLimit, memberStatus: raftfsm.MemberAccepted}
 	if v, ok := last(q, "limit"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -80,6 +81,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 			if !slices.Contains([]string{"accepted", "pending", "rejected", "all"}, val) {
 				return nil, badRequest("Invalid status value: %s", val)
 			}
+			p.memberStatus = val
 		case "tag":
 			tags := slices.Clone(vals)
 			p.matchers = append(p.matchers, func(img *raftfsm.Image) bool {
@@ -151,7 +153,6 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 		}
 	}
 	p.query.Limit = p.limit
-	p.query.Match = p.match(a)
 	return p, nil
 }
 
@@ -280,15 +281,15 @@ func parseISOTime(s string) (time.Time, error) {
 }
 
 // match builds the row filter: Glance's list visibility rules, then the
-// request's filters.
-func (p *listPlan) match(a *Auth) func(*raftfsm.Image) bool {
+// request's filters. shared maps the images the caller is a member of.
+func (p *listPlan) match(a *Auth, shared map[string]*raftfsm.Member) func(*raftfsm.Image) bool {
 	matchers := p.matchers
-	vis, hidden := p.visibility, p.hidden
+	vis, hidden, memberStatus := p.visibility, p.hidden, p.memberStatus
 	return func(img *raftfsm.Image) bool {
 		if img.Status == raftfsm.StatusKilled || img.Status == raftfsm.StatusDeleted || img.OSHidden != hidden {
 			return false
 		}
-		if !listVisible(a, img, vis) {
+		if !listVisible(a, img, vis, shared[img.ID], memberStatus) {
 			return false
 		}
 		for _, m := range matchers {
@@ -300,8 +301,11 @@ func (p *listPlan) match(a *Auth) func(*raftfsm.Image) bool {
 	}
 }
 
-// listVisible applies Glance's result-set rules for lists.
-func listVisible(a *Auth, img *raftfsm.Image, vis string) bool {
+// listVisible applies Glance's result-set rules for lists: the union of
+// public and community images, the caller's own, and shared images the
+// caller is a member of with the wanted member status; community images
+// only with visibility=community|all unless owned.
+func listVisible(a *Auth, img *raftfsm.Image, vis string, mem *raftfsm.Member, memberStatus string) bool {
 	owned := (img.Owner == nil && a.Project == "") || ownedBy(a, img)
 	if vis != "" && vis != "all" && img.Visibility != vis {
 		return false
@@ -315,6 +319,8 @@ func listVisible(a *Auth, img *raftfsm.Image, vis string) bool {
 	switch img.Visibility {
 	case raftfsm.VisibilityPublic, raftfsm.VisibilityCommunity:
 		return true
+	case raftfsm.VisibilityShared:
+		return mem != nil && (memberStatus == "all" || mem.Status == memberStatus)
 	}
 	return false
 }
@@ -330,9 +336,16 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var shared map[string]*raftfsm.Member
+	if a.Project != "" && !a.Admin {
+		if shared, err = s.cfg.Backend.Memberships(r.Context(), a.Project); err != nil {
+			return err
+		}
+	}
+	plan.query.Match = plan.match(a, shared)
 	if plan.query.Marker != "" {
 		m, err := s.cfg.Backend.Image(r.Context(), plan.query.Marker)
-		if err != nil || !canSee(a, m) {
+		if err != nil || !allowed(actGetImage, subject{auth: a, img: m, member: shared[m.ID]}) {
 			return badRequest("marker %s could not be found.", plan.query.Marker)
 		}
 	}

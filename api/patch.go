@@ -124,8 +124,8 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !canModify(a, cur) {
-		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete modify_image action."}
+	if err := s.enforce(r.Context(), actModifyImage, cur); err != nil {
+		return err
 	}
 	img := cur.Clone()
 	for _, op := range ops {

@@ -77,6 +77,8 @@ func (s *Server) routes() *mux.Router {
 		{path: "/v2/images/{id}/tags/{tag}", methods: map[string]handlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, allow: "PUT, DELETE"},
 		{path: "/v2/images/{id}/actions/deactivate", methods: map[string]handlerFunc{"POST": s.deactivateImage}, allow: "POST"},
 		{path: "/v2/images/{id}/actions/reactivate", methods: map[string]handlerFunc{"POST": s.reactivateImage}, allow: "POST"},
+		{path: "/v2/images/{id}/members", methods: map[string]handlerFunc{"GET": s.listMembers, "POST": s.createMember}, allow: "GET, POST"},
+		{path: "/v2/images/{id}/members/{member}", methods: map[string]handlerFunc{"GET": s.showMember, "PUT": s.updateMember, "DELETE": s.deleteMember}, allow: "GET, PUT, DELETE"},
 		{path: "/v2/schemas/{name}", methods: map[string]handlerFunc{"GET": s.showSchema}, allow: "GET"},
 		{path: "/p2p/v1/cluster", methods: map[string]handlerFunc{"GET": s.showCluster}, allow: "GET"},
 	}

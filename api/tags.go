@@ -22,7 +22,7 @@ func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 	if len([]rune(tag)) > maxStringLen {
 		return &Error{Status: http.StatusBadRequest, Explanation: fmt.Sprintf("Could not update image: Provided object does not match schema 'image': '%s' is too long (tags)", tag)}
 	}
-	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actModifyImage, func(img *raftfsm.Image) error {
 		if slices.Contains(img.Tags, tag) {
 			return errUnchanged
 		}
@@ -38,7 +38,7 @@ func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 // the image has no such tag.
 func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	tag := mux.Vars(r)["tag"]
-	return s.rewriteImage(w, r, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actModifyImage, func(img *raftfsm.Image) error {
 		i := slices.Index(img.Tags, tag)
 		if i < 0 {
 			return &Error{Status: http.StatusNotFound}
@@ -53,7 +53,7 @@ var errUnchanged = errors.New("image unchanged")
 
 // rewriteImage applies change to a clone of the image the caller may
 // modify, writes it back (retrying on a revision conflict) and answers 204.
-func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, change func(*raftfsm.Image) error) error {
+func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, act action, change func(*raftfsm.Image) error) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
@@ -63,8 +63,8 @@ func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, change fun
 		if err != nil {
 			return err
 		}
-		if !canModify(authFrom(r.Context()), cur) {
-			return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete modify_image action."}
+		if err := s.enforce(r.Context(), act, cur); err != nil {
+			return err
 		}
 		img := cur.Clone()
 		if img.Tags == nil {

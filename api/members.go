@@ -1,0 +1,238 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// maxMembers is Glance's image_member_quota.
+const maxMembers = 128
+
+// memberJSON renders a member in Glance's key order.
+func memberJSON(m *raftfsm.Member) string {
+	w := newObject()
+	w.str("member_id", m.MemberID)
+	w.str("image_id", m.ImageID)
+	w.str("status", m.Status)
+	w.str("created_at", glanceTime(m.CreatedAt))
+	w.str("updated_at", glanceTime(m.UpdatedAt))
+	w.str("schema", "/v2/schemas/member")
+	return w.close()
+}
+
+func writeMember(w http.ResponseWriter, m *raftfsm.Member) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := io.WriteString(w, memberJSON(m))
+	return err
+}
+
+// sharedImage loads a visible image for a member call and checks it is
+// shared (Glance: "Only shared images have members.").
+func (s *Server) sharedImage(r *http.Request, fresh bool) (*raftfsm.Image, error) {
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], fresh)
+	if err != nil {
+		return nil, err
+	}
+	if img.Visibility != raftfsm.VisibilityShared {
+		return nil, &Error{Status: http.StatusForbidden, Explanation: "Only shared images have members."}
+	}
+	return img, nil
+}
+
+// listMembers serves GET /v2/images/{id}/members: the owner (or an
+// admin) sees every member, a member only its own record.
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	img, err := s.sharedImage(r, false)
+	if err != nil {
+		return err
+	}
+	if err := s.enforce(ctx, actGetMembers, img); err != nil {
+		return err
+	}
+	members, err := s.cfg.Backend.Members(ctx, img.ID)
+	if err != nil {
+		return err
+	}
+	a := authFrom(ctx)
+	parts := []string{}
+	for _, m := range members {
+		if a.Admin || ownedBy(a, img) || m.MemberID == a.Project {
+			parts = append(parts, memberJSON(m))
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = io.WriteString(w, `{"members": [`+strings.Join(parts, ", ")+`], "schema": "/v2/schemas/members"}`)
+	return err
+}
+
+// createMember serves POST /v2/images/{id}/members: 200 (not 201, as
+// Glance) with the new member, status pending.
+func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var body map[string]json.RawMessage
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	var memberID string
+	if raw, ok := body["member"]; !ok || json.Unmarshal(raw, &memberID) != nil || strings.TrimSpace(memberID) == "" {
+		return badRequest("Member to be added not specified")
+	}
+	if len(memberID) > maxStringLen {
+		return badRequest("'%s' is too long", memberID)
+	}
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	if err != nil {
+		return err
+	}
+	if err := s.enforce(ctx, actAddMember, img); err != nil {
+		return err
+	}
+	if img.Visibility != raftfsm.VisibilityShared {
+		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s could not be shared: only shared images have members.", img.ID)}
+	}
+	members, err := s.cfg.Backend.Members(ctx, img.ID)
+	if err != nil {
+		return err
+	}
+	if len(members) >= maxMembers {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: fmt.Sprintf("The limit has been exceeded on the number of allowed image members for this image (%d).", maxMembers)}
+	}
+	now := time.Now().UTC()
+	m, err := s.cfg.Backend.PutMember(ctx, &raftfsm.Member{
+		ImageID: img.ID, MemberID: memberID, Status: raftfsm.MemberPending, CreatedAt: now, UpdatedAt: now,
+	}, true, 0)
+	switch {
+	case errors.Is(err, raftfsm.ErrExists):
+		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Member %s already exists for image %s.", memberID, img.ID)}
+	case errors.Is(err, raftfsm.ErrNotFound):
+		return errNotFoundImage(img.ID)
+	case err != nil:
+		return err
+	}
+	return writeMember(w, m)
+}
+
+// memberFor loads the member named in the path if the caller may see it:
+// the image owner (or an admin), or that member itself; else 404.
+func (s *Server) memberFor(r *http.Request, img *raftfsm.Image) (*raftfsm.Member, error) {
+	ctx := r.Context()
+	memberID := mux.Vars(r)["member"]
+	a := authFrom(ctx)
+	notFound := &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("%s is not a member of image %s", memberID, img.ID)}
+	if !a.Admin && !ownedBy(a, img) && memberID != a.Project {
+		return nil, notFound
+	}
+	m, err := s.cfg.Backend.Member(ctx, img.ID, memberID)
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return nil, notFound
+	}
+	return m, err
+}
+
+// showMember serves GET /v2/images/{id}/members/{member}.
+func (s *Server) showMember(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	if err != nil {
+		return err
+	}
+	if img.Visibility != raftfsm.VisibilityShared {
+		return &Error{Status: http.StatusNotFound, Explanation: "Only shared images have members."}
+	}
+	if err := s.enforce(r.Context(), actGetMember, img); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusForbidden {
+			return &Error{Status: http.StatusNotFound}
+		}
+		return err
+	}
+	m, err := s.memberFor(r, img)
+	if err != nil {
+		return err
+	}
+	return writeMember(w, m)
+}
+
+// updateMember serves PUT /v2/images/{id}/members/{member}: only the
+// member itself (or an admin) may set its status; the owner gets 403.
+func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var body map[string]json.RawMessage
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	var status string
+	raw, ok := body["status"]
+	if !ok || json.Unmarshal(raw, &status) != nil {
+		return badRequest("Status not specified")
+	}
+	switch status {
+	case raftfsm.MemberPending, raftfsm.MemberAccepted, raftfsm.MemberRejected:
+	default:
+		return badRequest("Invalid status: %s", status)
+	}
+	img, err := s.sharedImage(r, true)
+	if err != nil {
+		return err
+	}
+	a := authFrom(ctx)
+	m, err := s.memberFor(r, img)
+	if err != nil {
+		return err
+	}
+	if !a.Admin && m.MemberID != a.Project {
+		return &Error{Status: http.StatusForbidden, Explanation: "You are not permitted to modify 'status' on this image member."}
+	}
+	if err := s.enforce(ctx, actModifyMember, img); err != nil {
+		return err
+	}
+	next := *m
+	next.Status = status
+	next.UpdatedAt = time.Now().UTC()
+	out, err := s.cfg.Backend.PutMember(ctx, &next, false, m.Revision)
+	if err != nil {
+		return err
+	}
+	return writeMember(w, out)
+}
+
+// deleteMember serves DELETE /v2/images/{id}/members/{member}: the owner
+// (or an admin) only; 204.
+func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	img, err := s.sharedImage(r, true)
+	if err != nil {
+		return err
+	}
+	if err := s.enforce(r.Context(), actDeleteMember, img); err != nil {
+		return err
+	}
+	m, err := s.memberFor(r, img)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Backend.DeleteMember(r.Context(), img.ID, m.MemberID); err != nil {
+		if errors.Is(err, raftfsm.ErrNotFound) {
+			return &Error{Status: http.StatusNotFound}
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// action names a Glance policy rule.
+type action string
+
+// Glance's policy rules (glance/policies/*.py, new defaults).
+const (
+	actGetImage         action = "get_image"
+	actModifyImage      action = "modify_image"
+	actPublicizeImage   action = "publicize_image"
+	actCommunitizeImage action = "communitize_image"
+	actDeleteImage      action = "delete_image"
+	actUploadImage      action = "upload_image"
+	actDownloadImage    action = "download_image"
+	actDeactivate       action = "deactivate"
+	actReactivate       action = "reactivate"
+	actCopyImage        action = "copy_image"
+	actAddMember        action = "add_member"
+	actDeleteMember     action = "delete_member"
+	actGetMember        action = "get_member"
+	actGetMembers       action = "get_members"
+	actModifyMember     action = "modify_member"
+	actGetImageLocation action = "get_image_location"
+	actSetImageLocation action = "set_image_location"
+	actDelImageLocation action = "delete_image_location"
+	actAddImageLocation action = "add_image_location"
+	actFetchLocation    action = "fetch_image_location"
+)
+
+// subject is what a rule looks at: the caller, the image, and the
+// caller's membership of the image (nil when it has none).
+type subject struct {
+	auth   *Auth
+	img    *raftfsm.Image
+	member *raftfsm.Member
+}
+
+func ownedBy(a *Auth, img *raftfsm.Image) bool {
+	return img.Owner != nil && a.Project != "" && *img.Owner == a.Project
+}
+
+// projectMember is Glance's "member role in the owning project". An
+// image without owner (made by the noauth admin) is the admin's only:
+// Glance's project_id:%(owner)s check never matches a None owner.
+func (s subject) projectMember() bool { return s.auth.HasRole("member") && ownedBy(s.auth, s.img) }
+
+// visible is the database-level visibility of an image: admins see all;
+// others their own, ownerless, public and community images, and shared
+// images they are a member of (in any member status).
+func (s subject) visible() bool {
+	a, img := s.auth, s.img
+	if a.Admin || img.Owner == nil || ownedBy(a, img) {
+		return true
+	}
+	switch img.Visibility {
+	case raftfsm.VisibilityPublic, raftfsm.VisibilityCommunity:
+		return true
+	case raftfsm.VisibilityShared:
+		return s.member != nil
+	}
+	return false
+}
+
+// rules maps each action to its check, as Glance's defaults define them.
+var rules = map[action]func(subject) bool{
+	actGetImage:         func(s subject) bool { return s.auth.Admin || (s.auth.HasRole("reader") && s.visible()) },
+	actModifyImage:      func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actPublicizeImage:   func(s subject) bool { return s.auth.Admin },
+	actCommunitizeImage: func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actDeleteImage:      func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actUploadImage:      func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actDownloadImage:    func(s subject) bool { return s.auth.Admin || (s.auth.HasRole("member") && s.visible()) },
+	actDeactivate:       func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actReactivate:       func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actCopyImage:        func(s subject) bool { return s.auth.Admin },
+	actAddMember:        func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actDeleteMember:     func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actGetMember: func(s subject) bool {
+		return s.auth.Admin || (s.auth.HasRole("reader") && (ownedBy(s.auth, s.img) || s.member != nil))
+	},
+	actGetMembers: func(s subject) bool {
+		return s.auth.Admin || (s.auth.HasRole("reader") && (ownedBy(s.auth, s.img) || s.member != nil))
+	},
+	actModifyMember:     func(s subject) bool { return s.auth.Admin || (s.auth.HasRole("member") && s.member != nil) },
+	actGetImageLocation: func(s subject) bool { return s.auth.Admin || (s.auth.HasRole("reader") && ownedBy(s.auth, s.img)) },
+	actSetImageLocation: func(s subject) bool { return s.auth.Admin || s.projectMember() },
+	actDelImageLocation: func(s subject) bool { return s.auth.Admin },
+	actAddImageLocation: func(s subject) bool { return s.auth.HasRole("service") || s.auth.Admin || s.projectMember() },
+	actFetchLocation:    func(s subject) bool { return s.auth.HasRole("service") || s.auth.Admin },
+}
+
+// allowed evaluates one rule.
+func allowed(act action, s subject) bool {
+	rule, ok := rules[act]
+	if !ok {
+		panic("api: no policy rule " + string(act))
+	}
+	return rule(s)
+}
+
+// subjectFor loads the caller's membership of img (only shared images
+// have members that matter).
+func (s *Server) subjectFor(ctx context.Context, img *raftfsm.Image) subject {
+	sub := subject{auth: authFrom(ctx), img: img}
+	if sub.auth.Project != "" && !sub.auth.Admin && img.Visibility == raftfsm.VisibilityShared {
+		if m, err := s.cfg.Backend.Member(ctx, img.ID, sub.auth.Project); err == nil {
+			sub.member = m
+		}
+	}
+	return sub
+}
+
+// enforce checks act for the caller on img. Like Glance, a refused action
+// on an image the caller cannot even see answers 404, not 403.
+func (s *Server) enforce(ctx context.Context, act action, img *raftfsm.Image) error {
+	sub := s.subjectFor(ctx, img)
+	if allowed(act, sub) {
+		return nil
+	}
+	if !allowed(actGetImage, sub) {
+		return errNotFoundImage(img.ID)
+	}
+	return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("You are not authorized to complete %s action.", act)}
+}
+
+// adminOnly refuses non-admins with 403 (rules such as tasks_api_access
+// and the cache_* rules that do not look at an image).
+func adminOnly(ctx context.Context, act string) error {
+	if authFrom(ctx).Admin {
+		return nil
+	}
+	return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("You are not authorized to complete %s action.", act)}
+}
