@@ -52,8 +52,11 @@ func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
 	st := n.fsm.State()
 	live := map[chunkstore.Digest]struct{}{}
 	st.Each(func(img *raftfsm.Image) bool {
-		if img.Manifest != nil {
-			for _, c := range img.Manifest.Chunks {
+		for _, m := range []*raftfsm.Manifest{img.Manifest, img.Staging} {
+			if m == nil {
+				continue
+			}
+			for _, c := range m.Chunks {
 				if d, err := chunkstore.ParseDigest(c.Digest); err == nil {
 					live[d] = struct{}{}
 				}

@@ -109,6 +109,14 @@ type Image struct {
 	Placement []string `json:"placement,omitempty"`
 	// Upload is set while a node is receiving the image's data.
 	Upload *UploadLock `json:"upload,omitempty"`
+	// Staging is the manifest of data staged for an interoperable import
+	// (PUT /stage, status uploading), held durably by StagingPlacement so
+	// that any node can finish the import.
+	Staging          *Manifest `json:"staging,omitempty"`
+	StagingPlacement []string  `json:"staging_placement,omitempty"`
+	// Locations are external origins of the image's data (http(s) URLs)
+	// that the cluster pulls from on first download.
+	Locations []Location `json:"locations,omitempty"`
 
 	// Revision is the Raft log index of the command that last changed
 	// the image. It is assigned by Apply.
@@ -140,6 +148,24 @@ func (img *Image) Clone() *Image {
 		c.Manifest = &m
 	}
 	c.Placement = slices.Clone(img.Placement)
+	if img.Staging != nil {
+		m := *img.Staging
+		m.Chunks = slices.Clone(img.Staging.Chunks)
+		c.Staging = &m
+	}
+	c.StagingPlacement = slices.Clone(img.StagingPlacement)
+	if img.Locations != nil {
+		c.Locations = make([]Location, len(img.Locations))
+		for i, l := range img.Locations {
+			c.Locations[i] = Location{URL: l.URL}
+			if l.Metadata != nil {
+				c.Locations[i].Metadata = make(map[string]string, len(l.Metadata))
+				for k, v := range l.Metadata {
+					c.Locations[i].Metadata[k] = v
+				}
+			}
+		}
+	}
 	if img.Upload != nil {
 		u := *img.Upload
 		c.Upload = &u
@@ -158,6 +184,12 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+// Location is an external copy of an image's data.
+type Location struct {
+	URL      string            `json:"url"`
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Tombstone remembers a deleted image's id so it is never reused.
