@@ -14,6 +14,9 @@ const (
 	// admin without a project, as Glance's noauth pipeline treats every
 	// request.
 	AuthNoauth = "noauth"
+	// AuthKeystone validates X-Auth-Token with Keystone's Identity v3 API
+	// (Config.Keystone); the identity comes from the token only.
+	AuthKeystone = "keystone"
 )
 
 // Auth is the identity a request acts as.
@@ -36,6 +39,15 @@ func authFrom(ctx context.Context) *Auth {
 
 // HasRole reports whether the identity holds role (lower-case).
 func (a *Auth) HasRole(role string) bool { return slices.Contains(a.Roles, role) }
+
+// identity resolves the identity a request acts as, in the server's auth
+// mode. An error is the answer to send instead (401, 503).
+func (s *Server) identity(r *http.Request) (*Auth, error) {
+	if s.keystone != nil {
+		return s.keystone.identity(r)
+	}
+	return noauthIdentity(r), nil
+}
 
 // noauthIdentity builds the identity of a request in noauth mode. With a
 // project header but no X-Roles, the caller gets the member and reader

@@ -61,6 +61,28 @@ type Backend interface {
 	PutDoc(ctx context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error)
 	// DeleteDoc removes a document.
 	DeleteDoc(ctx context.Context, kind, id string) error
+
+	// StageImage stores data for an interoperable import (PUT /stage):
+	// the image goes queued -> uploading, the data is chunked and
+	// replicated as by Upload, and its manifest is recorded as staged
+	// (Image.Staging, StagingPlacement) so any node can import it. Any
+	// failure puts the image back to queued.
+	StageImage(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error)
+	// StartImport takes the image's import lock — only if the image is
+	// still at job.ImageRevision, else the error wraps
+	// raftfsm.ErrConflict —, records job.Task and runs the import in the
+	// background on this node until it ends or the node stops.
+	StartImport(ctx context.Context, job *ImportJob) error
+	// ImportMethods lists the enabled import methods, in Glance's order.
+	ImportMethods() []string
+	// Stores lists the stores: DefaultStore first, then one per zone.
+	Stores(ctx context.Context) ([]Store, error)
+	// Usage returns a project's usage ("" is the owner-less images) and
+	// the configured quotas.
+	Usage(ctx context.Context, project string) (*Usage, error)
+	// Quotas returns the configured quotas alone (Usage with every usage
+	// zero), without counting anything.
+	Quotas() Usage
 }
 
 // ClusterInfo is the body of GET /p2p/v1/cluster.

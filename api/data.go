@@ -42,10 +42,11 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := requireFormats(img); err != nil {
 		return err
 	}
-	if sizeHint > s.cfg.MaxImageSize {
-		return fmt.Errorf("upload of %d bytes: %w", sizeHint, ErrTooLarge)
+	limit, err := s.dataLimit(r.Context(), quotaImageSize, sizeHint)
+	if err != nil {
+		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxImageSize)
+	body := http.MaxBytesReader(w, r.Body, limit)
 	if _, err := s.cfg.Backend.Upload(r.Context(), img, body, sizeHint); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

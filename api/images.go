@@ -137,6 +137,9 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	if img.ID == "" {
 		img.ID = uuid.NewString()
 	}
+	if err := s.checkImageCount(r.Context()); err != nil {
+		return err
+	}
 	out, err := s.cfg.Backend.CreateImage(r.Context(), img)
 	if errors.Is(err, raftfsm.ErrExists) {
 		return &Error{Status: http.StatusConflict, Explanation: "Image with identifier " + img.ID + " already exists!", Err: err}
@@ -145,6 +148,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", baseURL(r)+"/v2/images/"+out.ID)
+	s.setImportHeaders(r.Context(), w)
 	return writeImage(w, http.StatusCreated, out)
 }
 

@@ -23,13 +23,16 @@ type Config struct {
 	// MaxImageSize caps an image's data (Glance's image_size_cap); 0
 	// means 1 TiB.
 	MaxImageSize int64
+	// Keystone configures token validation when Auth is AuthKeystone.
+	Keystone KeystoneConfig
 }
 
 // Server is the HTTP handler of the Glance v2 and p2p operator APIs.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	router *mux.Router
+	cfg      Config
+	log      *slog.Logger
+	router   *mux.Router
+	keystone *keystoneAuth // nil unless Auth is AuthKeystone
 }
 
 // New returns a Server for cfg.
@@ -40,9 +43,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth == "" {
 		cfg.Auth = AuthNoauth
 	}
-	if cfg.Auth != AuthNoauth {
-		return nil, fmt.Errorf("api config: unknown auth mode %q", cfg.Auth)
-	}
 	if cfg.MaxImageSize <= 0 {
 		cfg.MaxImageSize = 1 << 40
 	}
@@ -51,6 +51,17 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "api")}
+	switch cfg.Auth {
+	case AuthNoauth:
+	case AuthKeystone:
+		ka, err := newKeystoneAuth(cfg.Keystone, s.log.With("auth", "keystone"))
+		if err != nil {
+			return nil, fmt.Errorf("api config: %w", err)
+		}
+		s.keystone = ka
+	default:
+		return nil, fmt.Errorf("api config: unknown auth mode %q", cfg.Auth)
+	}
 	s.router = s.routes()
 	return s, nil
 }
@@ -82,6 +93,8 @@ func (s *Server) routes() *mux.Router {
 		{path: "/v2/schemas/{name}", methods: map[string]handlerFunc{"GET": s.showSchema}, allow: "GET"},
 		{path: "/p2p/v1/cluster", methods: map[string]handlerFunc{"GET": s.showCluster}, allow: "GET"},
 	}
+	table = append(table, s.metadefRoutes()...)
+	table = append(table, s.importRoutes()...)
 	for _, rt := range table {
 		for method, h := range rt.methods {
 			m.Handle(rt.path, s.wrap(h)).Methods(method)
@@ -141,9 +154,12 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 			reqID = "req-" + reqID
 		}
 		w.Header().Set("X-Openstack-Request-Id", reqID)
-		ctx := context.WithValue(r.Context(), authKey{}, noauthIdentity(r))
-		r = r.WithContext(ctx)
-		if err := h(w, r); err != nil {
+		a, err := s.identity(r)
+		if err == nil {
+			r = r.WithContext(context.WithValue(r.Context(), authKey{}, a))
+			err = h(w, r)
+		}
+		if err != nil {
 			e := s.httpError(err)
 			if e.Status >= 500 {
 				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "request_id", reqID, "err", err)

@@ -212,3 +212,21 @@ func (b *memBackend) PutDoc(context.Context, *raftfsm.Doc, bool, uint64) (*raftf
 }
 
 func (b *memBackend) DeleteDoc(context.Context, string, string) error { return ErrUnavailable }
+
+func (b *memBackend) StageImage(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *memBackend) StartImport(context.Context, *ImportJob) error { return ErrUnavailable }
+
+func (b *memBackend) ImportMethods() []string {
+	return []string{MethodGlanceDirect, MethodWebDownload, MethodCopyImage}
+}
+
+func (b *memBackend) Stores(context.Context) ([]Store, error) {
+	return []Store{{ID: DefaultStore, Default: true}}, nil
+}
+
+func (b *memBackend) Usage(context.Context, string) (*Usage, error) { return &Usage{}, nil }
+
+func (b *memBackend) Quotas() Usage { return Usage{} }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -105,6 +106,25 @@ func (n *Node) recoverUploads(ctx context.Context) {
 		n.requeueStale(ctx, id, n.id)
 	}
 	n.announceAll(ctx)
+	n.seedCatalog(ctx)
+}
+
+// seedCatalog writes the default catalog content (the metadefs resource
+// types and namespaces) once per cluster; any node may do it, the seed is
+// idempotent. It retries until it succeeds or the node stops.
+func (n *Node) seedCatalog(ctx context.Context) {
+	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		err := api.SeedMetadefs(ctx, n)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		n.log.Debug("seeding metadefs failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
 }
 
 // requeueStale returns an image to queued if its upload is still owned by

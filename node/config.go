@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/p2pglance/p2pglance/api"
 )
 
 // Defaults.
@@ -41,8 +43,10 @@ type Config struct {
 	Replicas int
 	// Voters is the number of Raft voters; later nodes join as non-voters.
 	Voters int
-	// Auth is the API auth mode ("noauth").
+	// Auth is the API auth mode ("noauth" or "keystone").
 	Auth string
+	// Keystone configures token validation when Auth is "keystone".
+	Keystone api.KeystoneConfig
 	// ChunkSize is the size of image chunks.
 	ChunkSize int
 	// FetchWindow is how many chunks a download keeps in flight.
@@ -63,6 +67,14 @@ type Config struct {
 	UploadGrace time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
+	// QuotaImageCount, QuotaImageSizeTotal and QuotaStageTotal are the
+	// per-project limits Glance calls image_count_total, image_size_total
+	// and image_stage_total (sizes in bytes); 0 means unlimited.
+	QuotaImageCount, QuotaImageSizeTotal, QuotaStageTotal int64
+	// GlanceDownloadEndpoints maps a region name to the Glance endpoint
+	// (e.g. http://glance.r2:9292) that glance-download imports from; the
+	// method is enabled when it is not empty.
+	GlanceDownloadEndpoints map[string]string
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (0: 4096
 	// each); tests lower them to exercise snapshot install and restore.
 	SnapshotThreshold, TrailingLogs uint64
@@ -124,5 +136,6 @@ func (c *Config) Validate() error {
 	if c.Voters%2 == 0 {
 		errs = append(errs, fmt.Errorf("voters must be odd, got %d", c.Voters))
 	}
+	errs = append(errs, c.validateImport()...)
 	return errors.Join(errs...)
 }

@@ -52,6 +52,7 @@ type Node struct {
 	gcKick   chan struct{}
 	ready    atomic.Bool // the replica has caught up with the leader once since start
 	changes  *changeQueue
+	imports  importer // background imports, bounded by Run's context
 	closeErr error
 }
 
@@ -121,7 +122,7 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
-	apiSrv, err := api.New(api.Config{Backend: n, Logger: n.log, Auth: cfg.Auth, MaxImageSize: cfg.MaxImageSize})
+	apiSrv, err := api.New(api.Config{Backend: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
@@ -196,6 +197,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.gcLoop(gctx); return nil })
 	g.Go(func() error { n.leaderLoop(gctx); return nil })
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
+	g.Go(func() error { n.runImports(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		// Let requests in flight finish for a moment, then cut them.

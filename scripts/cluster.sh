@@ -2,7 +2,8 @@
 # Starts three p2pglance nodes on this machine in the foreground:
 # Glance API on 127.0.0.1:9292, :9293, :9294, data under ./data/cluster/nodeN.
 # Ctrl-C (or SIGTERM) stops all three cleanly. P2PGLANCE_* environment
-# variables pass through to every node (e.g. P2PGLANCE_REPLICAS=2).
+# variables pass through to every node (e.g. P2PGLANCE_REPLICAS=2, or
+# P2PGLANCE_AUTH=keystone with P2PGLANCE_KEYSTONE_URL and _PASSWORD).
 set -euo pipefail
 BIN=${1:-bin/p2pglance}
 DATA=${P2PGLANCE_CLUSTER_DIR:-./data/cluster}

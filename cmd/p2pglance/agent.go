@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/p2pglance/p2pglance/node"
 )
@@ -19,7 +20,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &node.Config{}
-	var join, logLevel string
+	var join, logLevel, glanceEndpoints string
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory for the chunk store, Raft log and snapshots, and node id")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "node id (default: generated on first start and kept in the data dir)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:9292", "Glance v2 API listen address")
@@ -31,11 +32,22 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.StringVar(&cfg.Rack, "rack", "", "rack label of this node")
 	fs.IntVar(&cfg.Replicas, "replicas", node.DefaultReplicas, "durable copies of every chunk (R = min(replicas, live nodes))")
 	fs.IntVar(&cfg.Voters, "voters", node.DefaultVoters, "Raft voters; nodes joining after that many voters become non-voters (odd)")
-	fs.StringVar(&cfg.Auth, "auth", "noauth", "API auth mode: noauth (trust X-Project-Id/X-Roles headers; none = admin)")
+	fs.StringVar(&cfg.Auth, "auth", "noauth", "API auth mode: noauth (trust X-Project-Id/X-Roles headers; none = admin) or keystone (validate X-Auth-Token with Keystone v3; see --keystone-*)")
+	fs.StringVar(&cfg.Keystone.URL, "keystone-url", "", "Keystone endpoint for --auth keystone, e.g. http://keystone:5000 (also named in 401 WWW-Authenticate)")
+	fs.StringVar(&cfg.Keystone.User, "keystone-user", "glance", "service user that validates tokens (needs the admin or service role)")
+	fs.StringVar(&cfg.Keystone.Password, "keystone-password", "", "password of --keystone-user (prefer the environment: P2PGLANCE_KEYSTONE_PASSWORD)")
+	fs.StringVar(&cfg.Keystone.Project, "keystone-project", "service", "project the service user's token is scoped to")
+	fs.StringVar(&cfg.Keystone.UserDomain, "keystone-user-domain", "default", "domain id of --keystone-user")
+	fs.StringVar(&cfg.Keystone.ProjectDomain, "keystone-project-domain", "default", "domain id of --keystone-project")
+	fs.DurationVar(&cfg.Keystone.CacheTTL, "keystone-cache-ttl", 5*time.Minute, "longest a validated token is trusted without asking Keystone again (never past its expiry; a revoked token works at most this long)")
 	fs.IntVar(&cfg.ChunkSize, "chunk-size", node.DefaultChunkSize, "chunk size in bytes for new uploads")
 	fs.IntVar(&cfg.FetchWindow, "fetch-window", 4, "chunks a download keeps in flight")
 	fs.BoolVar(&cfg.NoCache, "no-cache", false, "do not keep chunks fetched from peers")
 	fs.Int64Var(&cfg.MaxImageSize, "max-image-size", 1<<40, "largest image accepted, in bytes")
+	fs.Int64Var(&cfg.QuotaImageCount, "quota-image-count", 0, "images per project (image_count_total); 0 = unlimited")
+	fs.Int64Var(&cfg.QuotaImageSizeTotal, "quota-image-size-total", 0, "bytes of image data per project (image_size_total); 0 = unlimited")
+	fs.Int64Var(&cfg.QuotaStageTotal, "quota-stage-total", 0, "bytes of staged import data per project (image_stage_total); 0 = unlimited")
+	fs.StringVar(&glanceEndpoints, "glance-download-endpoints", "", "regions the glance-download import method may fetch from, e.g. 'RegionOne=http://glance1:9292,RegionTwo=https://glance2'; empty disables the method")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
@@ -49,6 +61,13 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if glanceEndpoints != "" {
+		eps, err := node.ParseGlanceEndpoints(glanceEndpoints)
+		if err != nil {
+			return nil, "", err
+		}
+		cfg.GlanceDownloadEndpoints = eps
 	}
 	for _, j := range strings.Split(join, ",") {
 		if j = strings.TrimSpace(j); j != "" {

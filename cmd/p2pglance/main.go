@@ -2,6 +2,7 @@
 // runs on every hypervisor.
 //
 //	p2pglance agent [flags]     run a node (Glance v2 API, catalog replica, chunk store)
+//	p2pglance metadefs load     import metadata definitions (Glance's JSON files) through a node's API
 //	p2pglance version           print the version
 package main
 
@@ -36,6 +37,7 @@ const usage = `usage: p2pglance <command> [flags]
 
 commands:
   agent     run a p2pglance node (see: p2pglance agent --help)
+  metadefs  load metadata definitions: p2pglance metadefs load [--node URL] FILE...
   version   print the version
 `
 
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "agent":
 		return runAgent(ctx, args[1:], stderr)
+	case "metadefs":
+		return runMetadefs(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "p2pglance", version)
 		return nil

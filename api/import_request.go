@@ -1,0 +1,149 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// importRequest is a parsed POST /v2/images/{id}/import body.
+type importRequest struct {
+	raw         json.RawMessage // the body as sent (the task's import_req)
+	method      string
+	uri         string // web-download
+	region      string // glance-download
+	remoteID    string // glance-download
+	iface       string // glance-download (glance_service_interface)
+	stores      []string
+	allStores   bool
+	mustSucceed bool
+	header      string // X-Image-Meta-Store
+}
+
+// parseImportRequest validates an import body as Glance does
+// (_validate_import_body and get_stores_from_request): every failure is
+// 400. Keys it does not know are ignored (gophercloud sends "uri": "" with
+// glance-direct).
+func (s *Server) parseImportRequest(r *http.Request) (*importRequest, error) {
+	var doc json.RawMessage
+	if err := readJSON(r, &doc); err != nil {
+		return nil, err
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &body); err != nil || body == nil {
+		return nil, &Error{Status: http.StatusBadRequest, Explanation: "Unexpected body type. Expected dict."}
+	}
+	raw, _ := json.Marshal(body)
+	req := &importRequest{raw: raw, mustSucceed: true, header: strings.TrimSpace(r.Header.Get("X-Image-Meta-Store"))}
+	mraw, ok := body["method"]
+	if !ok {
+		return nil, badRequest("Import request requires a 'method' field.")
+	}
+	var method map[string]json.RawMessage
+	if err := json.Unmarshal(mraw, &method); err != nil || method == nil {
+		return nil, badRequest("Import request requires a 'method' field.")
+	}
+	nraw, ok := method["name"]
+	if !ok {
+		return nil, badRequest("Import request requires a 'name' field.")
+	}
+	if err := json.Unmarshal(nraw, &req.method); err != nil || !slices.Contains(s.cfg.Backend.ImportMethods(), req.method) {
+		return nil, badRequest("Unknown import method name '%s'.", strings.Trim(string(nraw), `"`))
+	}
+	for key, dst := range map[string]*bool{"all_stores": &req.allStores, "all_stores_must_succeed": &req.mustSucceed} {
+		if v, ok := body[key]; ok && !isNull(v) {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return nil, badRequest("'%s' must be a boolean value.", key)
+			}
+		}
+	}
+	if v, ok := body["stores"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &req.stores); err != nil {
+			return nil, badRequest("'stores' must be a list of store identifiers.")
+		}
+	}
+	switch {
+	case req.allStores && (len(req.stores) > 0 || req.header != ""):
+		return nil, badRequest("All_stores parameter can't be used with x-image-meta-store header or stores parameter")
+	case len(req.stores) > 0 && req.header != "":
+		return nil, badRequest("Stores parameter and x-image-meta-store header can't be both specified")
+	}
+	methodString := func(key string) (string, bool) {
+		v, ok := method[key]
+		if !ok || isNull(v) {
+			return "", false
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return s, true
+	}
+	switch req.method {
+	case MethodWebDownload:
+		req.uri, _ = methodString("uri")
+		if !validImportURI(req.uri) {
+			return nil, badRequest("URI for web-download does not pass filtering: %s", req.uri)
+		}
+	case MethodGlanceDownload:
+		var ok bool
+		if req.region, ok = methodString("glance_region"); !ok || req.region == "" {
+			return nil, badRequest("'glance_region' needs to be set for glance-download import method")
+		}
+		if req.remoteID, ok = methodString("glance_image_id"); !ok || req.remoteID == "" {
+			return nil, badRequest("'glance_image_id' needs to be set for glance-download import method")
+		}
+		if !uuidPattern.MatchString(req.remoteID) {
+			return nil, badRequest("'glance_image_id' must be a UUID, got '%s'", req.remoteID)
+		}
+		if req.iface, ok = methodString("glance_service_interface"); !ok || req.iface == "" {
+			req.iface = "public"
+		}
+	}
+	return req, nil
+}
+
+// validImportURI is the URI filter of web-download and of the tasks API's
+// import_from: http or https with a host.
+func validImportURI(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return true
+	}
+	return false
+}
+
+// JoinStores is a store list as the os_glance_* properties hold it:
+// sorted, comma-separated, without duplicates.
+func JoinStores(stores []string) string {
+	s := slices.Clone(stores)
+	slices.Sort(s)
+	return strings.Join(slices.Compact(s), ",")
+}
+
+// SplitStores parses a store list property ("" is none).
+func SplitStores(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// importMethodsJSON is the value list of /v2/info/import.
+func importMethodsJSON(methods []string) string {
+	q := make([]string, len(methods))
+	for i, m := range methods {
+		q[i] = jsonString(m)
+	}
+	return fmt.Sprintf("[%s]", strings.Join(q, ", "))
+}

@@ -1,0 +1,172 @@
+// Command p2pglance-bench measures p2pglance on this machine, each figure
+// side by side with a plain baseline in the same run, and prints the
+// BENCHMARKS.md tables (markdown) on stdout; progress goes to stderr.
+//
+//	p2pglance-bench [flags]
+//
+// The phases (select with -only):
+//
+//	hash    single-core MB/s of md5, sha512, BLAKE3 and memmove (context)
+//	local   1 GiB upload through the Glance API vs write+fsync of a file;
+//	        download of that image vs http.ServeFile of that file
+//	peer    download on a node that fetches every chunk from a peer vs
+//	        download on the node that holds the image (3 nodes, replicas 1)
+//	create  POST /v2/images at concurrency 32 over 3 nodes vs disk fsync rate
+//	list    GET /v2/images latency at 10,000 and 100,000 images
+//	rss     VmRSS/VmHWM of the real binary idle and during a 1 GiB upload
+//
+// Nodes run in this process (node.New + Run, data on disk under -dir),
+// except in the rss phase, which runs bin/p2pglance agent as a child.
+// Everything listens on 127.0.0.1 ephemeral ports.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	dir          string
+	size         int64
+	peerSize     int64
+	reps         int
+	dlReps       int
+	creates      int
+	concurrency  int
+	seqCreates   int
+	listSizes    []int
+	listRequests int
+	loaders      int
+	binary       string
+	profileDir   string
+	settle       time.Duration // pause after loading the list catalog
+	idle         time.Duration // how long the agent idles before its memory is read
+	only         map[string]bool
+}
+
+func main() {
+	var cfg config
+	var size, peerSize, listSizes, only string
+	flag.StringVar(&cfg.dir, "dir", os.TempDir(), "parent directory for node data and baseline files (same disk for both)")
+	flag.StringVar(&size, "size", "1GiB", "image size for the local upload/download and rss phases")
+	flag.StringVar(&peerSize, "peer-size", "1GiB", "image size for the peer download phase")
+	flag.IntVar(&cfg.reps, "reps", 5, "measured runs of each upload and create figure (median reported)")
+	flag.IntVar(&cfg.dlReps, "dl-reps", 9, "measured runs of each download figure (median reported)")
+	flag.IntVar(&cfg.creates, "creates", 3000, "image creates per create run")
+	flag.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent clients in the create phase")
+	flag.IntVar(&cfg.seqCreates, "seq-creates", 200, "one-at-a-time creates to the leader and to a follower (unloaded latency)")
+	flag.StringVar(&listSizes, "list-sizes", "10000,100000", "catalog sizes at which list latency is measured")
+	flag.IntVar(&cfg.listRequests, "list-requests", 1000, "requests per list query and catalog size")
+	flag.IntVar(&cfg.loaders, "loaders", 64, "goroutines proposing creates when loading the list catalog")
+	flag.StringVar(&cfg.binary, "binary", "bin/p2pglance", "p2pglance binary for the rss phase")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write a CPU profile of one extra (unmeasured) run of each phase here")
+	flag.DurationVar(&cfg.settle, "settle", 5*time.Second, "pause between loading the list catalog and measuring")
+	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long the agent idles before its memory is read (rss phase)")
+	flag.StringVar(&only, "only", "hash,local,peer,create,list,rss", "phases to run (comma-separated)")
+	flag.Parse()
+
+	var err error
+	if cfg.size, err = parseSize(size); err != nil {
+		log.Fatalf("-size: %v", err)
+	}
+	if cfg.peerSize, err = parseSize(peerSize); err != nil {
+		log.Fatalf("-peer-size: %v", err)
+	}
+	for _, s := range strings.Split(listSizes, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n <= 0 {
+			log.Fatalf("-list-sizes: bad size %q", s)
+		}
+		cfg.listSizes = append(cfg.listSizes, n)
+	}
+	cfg.only = map[string]bool{}
+	for _, p := range strings.Split(only, ",") {
+		cfg.only[strings.TrimSpace(p)] = true
+	}
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			log.Fatal(err)
+		}
+	}
+	log.SetFlags(log.Ltime)
+	log.SetPrefix("bench: ")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, &cfg, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, cfg *config, out io.Writer) error {
+	base, err := os.MkdirTemp(cfg.dir, "p2pglance-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+	rep := &report{}
+	rep.machine = machineInfo(base)
+	start := time.Now()
+	phases := []struct {
+		name string
+		fn   func(context.Context, *config, string, *report) error
+	}{
+		{"hash", benchHash},
+		{"local", benchLocal},
+		{"peer", benchPeer},
+		{"create", benchCreate},
+		{"list", benchList},
+		{"rss", benchRSS},
+	}
+	for _, p := range phases {
+		if !cfg.only[p.name] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		log.Printf("phase %s", p.name)
+		t0 := time.Now()
+		dir, err := os.MkdirTemp(base, p.name+"-")
+		if err != nil {
+			return err
+		}
+		err = p.fn(ctx, cfg, dir, rep)
+		_ = os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("phase %s: %w", p.name, err)
+		}
+		log.Printf("phase %s done in %s", p.name, time.Since(t0).Round(time.Second))
+	}
+	rep.total = time.Since(start)
+	rep.machine.loadEnd = procLoad()
+	rep.print(out, cfg)
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,179 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// errOverCap means a download brought more bytes than its cap.
+var errOverCap = fmt.Errorf("image data over the size limit: %w", api.ErrTooLarge)
+
+// capReader passes at most left bytes of r and fails with errOverCap if r
+// has more.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var probe [1]byte
+		k, err := c.r.Read(probe[:])
+		if k > 0 {
+			return 0, errOverCap
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	k, err := c.r.Read(p)
+	c.left -= int64(k)
+	return k, err
+}
+
+// fetchInto streams url (GET, with hdr) through the chunk pipeline for an
+// import: chunks stored here and replicated R times, at most job.MaxSize
+// bytes. It returns the manifest and placement, not yet committed.
+func (n *Node) fetchInto(ctx context.Context, job *api.ImportJob, url string, hdr http.Header) (*raftfsm.Manifest, []string, error) {
+	resp, err := n.importGet(ctx, url, hdr)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > job.MaxSize {
+		return nil, nil, fmt.Errorf("fetch %s: %d bytes: %w", url, resp.ContentLength, errOverCap)
+	}
+	man, placement, err := n.ingest(ctx, job.ImageID, &capReader{r: resp.Body, left: job.MaxSize})
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	if resp.ContentLength >= 0 && man.Size != resp.ContentLength {
+		return nil, nil, fmt.Errorf("fetch %s: got %d of %d bytes", url, man.Size, resp.ContentLength)
+	}
+	return man, placement, nil
+}
+
+// importGet sends a GET for an import and fails unless the answer is 200.
+func (n *Node) importGet(ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	resp, err := n.imports.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetch %s: %s", req.URL.Redacted(), resp.Status)
+	}
+	return resp, nil
+}
+
+// remoteBaseKeys are the image attributes glance-download does not copy
+// as custom properties.
+var remoteBaseKeys = map[string]bool{
+	"id": true, "name": true, "status": true, "visibility": true, "protected": true, "os_hidden": true,
+	"checksum": true, "os_hash_algo": true, "os_hash_value": true, "owner": true, "size": true,
+	"virtual_size": true, "min_ram": true, "min_disk": true, "disk_format": true, "container_format": true,
+	"created_at": true, "updated_at": true, "tags": true, "self": true, "file": true, "schema": true,
+	"locations": true, "direct_url": true, "stores": true,
+}
+
+// maxCopiedProperties keeps an image within Glance's image_property_quota.
+const maxCopiedProperties = 128
+
+// glanceDownload runs glance-download: the image's record and data are
+// read from the Glance of job.Region with the caller's credentials, the
+// data checked against the remote hashes. It returns the data (not yet
+// committed) and the metadata to copy onto the image at commit.
+func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm.Manifest, []string, func(*raftfsm.Image), error) {
+	ep, ok := n.cfg.GlanceDownloadEndpoints[job.Region]
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("no Glance endpoint is configured for region %q", job.Region)
+	}
+	base := strings.TrimSuffix(strings.TrimRight(ep, "/"), "/v2")
+	imageURL := base + "/v2/images/" + job.RemoteImageID
+	hdr := job.Forward.Clone()
+	if hdr == nil {
+		hdr = http.Header{}
+	}
+	hdr.Set("Accept", "application/json")
+	resp, err := n.importGet(ctx, imageURL, hdr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("image %s in region %s: %w", job.RemoteImageID, job.Region, err)
+	}
+	var remote map[string]any
+	err = json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&remote)
+	resp.Body.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("decode image %s of region %s: %w", job.RemoteImageID, job.Region, err)
+	}
+	if st, _ := remote["status"].(string); st != raftfsm.StatusActive {
+		return nil, nil, nil, fmt.Errorf("image %s in region %s is %q, not active", job.RemoteImageID, job.Region, st)
+	}
+	hdr.Del("Accept")
+	man, placement, err := n.fetchInto(ctx, job, imageURL+"/file", hdr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	algo, _ := remote["os_hash_algo"].(string)
+	value, _ := remote["os_hash_value"].(string)
+	sum, _ := remote["checksum"].(string)
+	switch {
+	case algo == man.OSHashAlgo && value != "" && value != man.OSHashValue:
+		return nil, nil, nil, errors.New("the data does not match the remote image's os_hash_value")
+	case sum != "" && sum != man.Checksum:
+		return nil, nil, nil, errors.New("the data does not match the remote image's checksum")
+	}
+	return man, placement, func(img *raftfsm.Image) { copyRemoteMetadata(img, remote) }, nil
+}
+
+// copyRemoteMetadata sets the formats, minimums and custom properties of
+// a remote Glance image on img.
+func copyRemoteMetadata(img *raftfsm.Image, remote map[string]any) {
+	if img.Properties == nil {
+		img.Properties = map[string]string{}
+	}
+	for k, v := range remote {
+		switch k {
+		case "disk_format", "container_format":
+			if s, ok := v.(string); ok {
+				if k == "disk_format" {
+					img.DiskFormat = &s
+				} else {
+					img.ContainerFormat = &s
+				}
+			}
+		case "min_ram", "min_disk":
+			if f, ok := v.(float64); ok && f >= 0 {
+				if k == "min_ram" {
+					img.MinRAM = int64(f)
+				} else {
+					img.MinDisk = int64(f)
+				}
+			}
+		default:
+			s, ok := v.(string)
+			if !ok || remoteBaseKeys[k] || strings.HasPrefix(k, "os_glance") {
+				continue
+			}
+			if _, exists := img.Properties[k]; exists || len(img.Properties) < maxCopiedProperties {
+				img.Properties[k] = s
+			}
+		}
+	}
+}
