@@ -97,7 +97,9 @@ func (n *Node) recoverUploads(ctx context.Context) {
 	n.kickGC()
 	var mine []string
 	n.fsm.State().Each(func(img *raftfsm.Image) bool {
-		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id {
+		// Only uploads from before this start: the API already serves, so
+		// a newer one may be in flight here.
+		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id && img.Upload.Started.Before(n.started) {
 			mine = append(mine, img.ID)
 		}
 		return true

@@ -158,16 +158,23 @@ func (n *Node) StartImport(ctx context.Context, job *api.ImportJob) error {
 		locked.Status = raftfsm.StatusImporting
 	}
 	locked.UpdatedAt = time.Now().UTC()
-	if _, err := n.UpdateImage(ctx, locked, job.ImageRevision); err != nil {
+	// The task exists before the lock names it, so a lock is never taken
+	// for a stale one by another node.
+	doc, err := t.Doc()
+	if err != nil {
 		return err
 	}
-	doc, err := t.Doc()
-	if err == nil {
-		_, err = n.PutDoc(ctx, doc, true, 0)
+	if _, err := n.PutDoc(ctx, doc, true, 0); err != nil {
+		return err
 	}
-	if err == nil {
-		err = n.imports.spawn(t.ID, func(ctx context.Context) { n.runImport(ctx, job) })
+	if _, err := n.UpdateImage(ctx, locked, job.ImageRevision); err != nil {
+		// Not locked: the task never ran. The caller retries or answers.
+		if derr := n.DeleteDoc(context.WithoutCancel(ctx), api.TaskKind, t.ID); derr != nil {
+			n.log.Warn("could not drop the task of an import that did not start", "task", t.ID, "err", derr)
+		}
+		return err
 	}
+	err = n.imports.spawn(t.ID, func(ctx context.Context) { n.runImport(ctx, job) })
 	if err != nil {
 		n.failImport(job.ImageID, t.ID, job.Method, fmt.Errorf("start import: %w", err))
 		return err

@@ -51,6 +51,7 @@ type Node struct {
 
 	gcKick   chan struct{}
 	ready    atomic.Bool // the replica has caught up with the leader once since start
+	started  time.Time   // when New ran
 	changes  *changeQueue
 	imports  importer // background imports, bounded by Run's context
 	closeErr error
@@ -64,6 +65,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
 	n := &Node{
+		started:  time.Now(),
 		cfg:      cfg,
 		fsm:      raftfsm.New(),
 		bufs:     newBufferPool(cfg.ChunkSize),

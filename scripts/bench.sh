@@ -11,9 +11,10 @@
 # (e.g. ./scripts/bench.sh -only list -list-sizes 10000).
 #
 # Environment: BENCH_DIR (default $TMPDIR or /tmp) holds node data and
-# baseline files, removed afterwards; it needs about 16 GiB free (the local phase keeps every file it writes
-# until it ends: 6 uploads and 6 baseline files of -size).
-# BIN is the agent binary (default bin/p2pglance).
+# baseline files, removed afterwards; it needs about 16 GiB free (the
+# local phase keeps every file it writes until it ends: 6 uploads and 6
+# baseline files of -size). BIN is the agent binary (default
+# bin/p2pglance, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -37,13 +38,19 @@ cmd=(bin/p2pglance-bench -dir "$DIR" -binary "$BIN" -profile-dir "$OUT/profiles"
 # refreshing the index while others commit in this tree.
 export GIT_OPTIONAL_LOCKS=0
 {
-  echo "Command: \`make bench\` (runs \`${cmd[*]}\`)"
+  if [ $# -eq 0 ]; then
+    echo "Command: \`make bench\` (\`./scripts/bench.sh\`, which ran \`${cmd[*]}\`)"
+  else
+    echo "Command: \`./scripts/bench.sh $*\` (which ran \`${cmd[*]}\`)"
+  fi
   echo
   echo "Tree: \`$(git describe --always --dirty 2>/dev/null || echo unknown)\` ($(git log -1 --format='%h %s' 2>/dev/null || echo 'no git'); uncommitted changes: $(git status --porcelain 2>/dev/null | wc -l) files)"
   echo
 } >"$OUT/results.md"
 echo "bench: ${cmd[*]} (progress on stderr; results in $OUT)" >&2
-/usr/bin/env time -v "${cmd[@]}" >>"$OUT/results.md" 2>"$OUT/stderr.log" &
+timecmd=()
+[ -x /usr/bin/time ] && timecmd=(/usr/bin/time -v) # GNU time: the bench process's own rusage
+"${timecmd[@]}" "${cmd[@]}" >>"$OUT/results.md" 2>"$OUT/stderr.log" &
 pid=$!
 tail -f "$OUT/stderr.log" --pid=$pid >&2 &
 status=0
@@ -59,7 +66,7 @@ fi
   echo
   echo "Benchmark process (GNU time): $(grep -E 'Elapsed|Maximum resident' "$OUT/stderr.log" | sed 's/^[[:space:]]*//' | paste -sd ';' -)"
   echo
-  echo "#### Profiles (one extra, unmeasured run of each phase)"
+  echo "### Profiles (one extra, unmeasured run of each phase)"
   echo
   echo "CPU: top functions by own CPU time. Heap: live memory by allocation site after loading the list catalog. Syscall blocking (from the execution trace): where goroutines waited in system calls (fsync/msync, socket reads/writes)."
   for p in "$OUT"/profiles/*.pprof; do

@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imageimport"
@@ -248,6 +250,16 @@ func testCopyImage(t *testing.T, c *testcluster.Cluster) {
 	checkImportProps(t, a.show(t, img.ID), "")
 	a.do(t, "POST", path, `{"method": {"name": "copy-image"}, "all_stores": true}`, ct...).want(t, http.StatusAccepted)
 
+	// An import that names a zone store puts a copy there too.
+	srv := dataServer(t, randomBytes(14, 400_000), 0)
+	web := a.create(t, `{"name": "web-z2", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
+	a.importOK(t, web, `{"method": {"name": "web-download", "uri": "`+srv.URL+`/img"}, "stores": ["default", "z2"]}`)
+	rec, err := c.Node(0).Image(ctx, web)
+	must(t, err, "image on node 0")
+	if !slices.Equal(rec.Placement, []string{"node0", "node1"}) {
+		t.Fatalf("web-download to default and z2 through node 0: placement %v, want node0 and node1", rec.Placement)
+	}
+
 	// The z2 copy is durable: with node 0 gone, node 2 reads it from node 1.
 	c.Stop(0)
 	reader := glance(c.URL(2), "")
@@ -400,4 +412,61 @@ func TestQuotaEnforced(t *testing.T) {
 		t.Fatalf("web-download over quota: task %v", task)
 	}
 	mustStatus(t, q.show(t, third), "queued")
+}
+
+// TestImportInterruptedByNodeStop stops the node running a web-download
+// and a stage: both images go back to queued (the stage possibly through
+// the leader's recovery, once the node is gone for UploadGrace) and the
+// import task fails.
+func TestImportInterruptedByNodeStop(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+		cfg.ChunkSize = 256 << 10
+		cfg.UploadGrace = time.Second
+	}))
+	waitSettled(c)
+	requested := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(randomBytes(12, 300<<10))
+		w.(http.Flusher).Flush()
+		requested <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	a2, a0 := apiClient{base: c.URL(2)}, apiClient{base: c.URL(0)}
+	body := `{"name": "interrupted", "disk_format": "raw", "container_format": "bare"}`
+	web := a2.create(t, body)["id"].(string)
+	reqID := a2.startImport(t, web, `{"method": {"name": "web-download", "uri": "`+srv.URL+`/slow"}}`)
+	<-requested
+
+	staged := a2.create(t, body)["id"].(string)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		req, _ := http.NewRequest("PUT", c.URL(2)+"/v2/images/"+staged+"/stage", pr)
+		req.Header.Set("Content-Type", octetStream)
+		if resp, err := testcluster.Client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	_, _ = pw.Write(randomBytes(13, 300<<10))
+	c.Eventually(testTimeout, "the stage is under way", func() bool { return a0.show(t, staged)["status"] == "uploading" })
+	mustStatus(t, a0.show(t, web), "importing")
+
+	c.Stop(2)
+	c.Eventually(testTimeout, "both images are queued again", func() bool {
+		return a0.show(t, web)["status"] == "queued" && a0.show(t, staged)["status"] == "queued"
+	})
+	task := a0.waitImportTask(t, web, reqID)
+	if task["status"] != "failure" || !strings.Contains(task["message"].(string), "stopped") {
+		t.Fatalf("task of the interrupted import: %v", task)
+	}
+	checkImportProps(t, a0.show(t, web), "default")
+	// Both can be used again.
+	a0.do(t, "PUT", "/v2/images/"+staged+"/stage", []byte("again"), "Content-Type", octetStream).want(t, http.StatusNoContent)
 }

@@ -41,9 +41,9 @@ func TestSmoke(t *testing.T) {
 	if err := run(ctx, cfg, &out); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	want := []string{"#### 1-2.", "#### 3.", "#### 4.", "#### 5.", "| 200 | `limit=25&owner=proj-042` |"}
+	want := []string{"### 1-2.", "### 3.", "### 4.", "### 5.", "| 200 | `limit=25&owner=proj-042` |"}
 	if only["rss"] {
-		want = append(want, "#### 6.")
+		want = append(want, "### 6.")
 	}
 	for _, w := range want {
 		if !strings.Contains(out.String(), w) {

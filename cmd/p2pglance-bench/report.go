@@ -70,13 +70,13 @@ func (r *report) print(w io.Writer, cfg *config) {
 
 	r.printSummary(w)
 	if len(r.hash) > 0 {
-		fmt.Fprintf(w, "\n#### Per-byte costs on one core (context for \"what bounds it\")\n\n| operation | MB/s (one core) | CPU s per GB |\n|---|---:|---:|\n")
+		fmt.Fprintf(w, "\n### Per-byte costs on one core (context for \"what bounds it\")\n\n| operation | MB/s (one core) | CPU s per GB |\n|---|---:|---:|\n")
 		for _, h := range r.hash {
 			fmt.Fprintf(w, "| %s | %.0f | %.2f |\n", h.name, h.mbps, h.cpu)
 		}
 	}
 	if l := r.local; l != nil {
-		fmt.Fprintf(w, "\n#### 1-2. Upload and local download, %s, one node, replicas 1\n\n", size(l.size))
+		fmt.Fprintf(w, "\n### 1-2. Upload and local download, %s, one node, replicas 1\n\n", size(l.size))
 		fmt.Fprint(w, sampleHeader)
 		row := func(name string, ss []sample) { sampleRow(w, name, ss) }
 		row("baseline: write 4 MiB blocks + one fsync", l.write)
@@ -85,7 +85,7 @@ func (r *report) print(w io.Writer, cfg *config) {
 		row("p2pglance: `GET /v2/images/{id}/file` (BLAKE3-verified)", l.download)
 	}
 	if p := r.peer; p != nil {
-		fmt.Fprintf(w, "\n#### 3. Download through a node that fetches every chunk from a peer, %s, 3 nodes, replicas 1, NoCache\n\n", size(p.size))
+		fmt.Fprintf(w, "\n### 3. Download through a node that fetches every chunk from a peer, %s, 3 nodes, replicas 1, NoCache\n\n", size(p.size))
 		fmt.Fprint(w, sampleHeader)
 		for _, x := range []struct {
 			name string
@@ -96,7 +96,7 @@ func (r *report) print(w io.Writer, cfg *config) {
 		fmt.Fprintf(w, "\nThe remote node fetched %s from its peer per download (node metrics), so nothing was served from a cache.\n", size(p.fetched))
 	}
 	if c := r.create; c != nil && len(c.runs) > 0 {
-		fmt.Fprintf(w, "\n#### 4. Image creates, %d nodes, concurrency %d, %d creates per run\n\n", c.nodes, c.concurrency, c.runs[0].n)
+		fmt.Fprintf(w, "\n### 4. Image creates, %d nodes, concurrency %d, %d creates per run\n\n", c.nodes, c.concurrency, c.runs[0].n)
 		fmt.Fprintf(w, "| run | creates/s | p50 ms | p99 ms | sent to the leader: p50 / p99 ms | sent to a follower (forwarded): p50 / p99 ms | process cores | machine cores | baseline: fsyncs/s (4 KiB, sequential) | fsync p50 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for i, run := range c.runs {
 			fmt.Fprintf(w, "| %d | %.0f | %s | %s | %s / %s | %s / %s | %.2f | %.2f | %.0f | %s |\n", i+1, run.perSecond,
@@ -115,7 +115,7 @@ func (r *report) print(w io.Writer, cfg *config) {
 		}
 	}
 	if l := r.list; l != nil {
-		fmt.Fprintf(w, "\n#### 5. List latency (one client, sequential requests, HTTP on loopback, whole answer read)\n\n")
+		fmt.Fprintf(w, "\n### 5. List latency (one client, sequential requests, HTTP on loopback, whole answer read)\n\n")
 		for _, ld := range l.loads {
 			fmt.Fprintf(w, "Catalog loaded from %d to %d images through `(*node.Node).CreateImage` (Raft, fsync, no HTTP) from %d goroutines in %s: %.0f creates/s; then %s idle before measuring. Live Go heap of the process then: %d MiB (%.1f KiB per image).\n",
 				ld.from, ld.to, cfg.loaders, ld.wall.Round(time.Millisecond), ld.perSec, cfg.settle, ld.heap>>20, float64(ld.heap)/1024/float64(ld.to))
@@ -126,7 +126,7 @@ func (r *report) print(w io.Writer, cfg *config) {
 		}
 	}
 	if s := r.rss; s != nil {
-		fmt.Fprintf(w, "\n#### 6. Memory of the real binary (`/proc/PID/status`)\n\n`%s`\n\n", s.args)
+		fmt.Fprintf(w, "\n### 6. Memory of the real binary (`/proc/PID/status`)\n\n`%s`\n\n", s.args)
 		fmt.Fprintf(w, "VmRSS = RssAnon (heap, stacks) + RssFile (resident pages of memory-mapped files: Badger maps its value-log and table files, so chunk data it writes or reads is counted while it stays in the page cache; the kernel can drop those pages at any time).\n\n")
 		fmt.Fprintf(w, "| moment | VmRSS | RssAnon | RssFile | VmHWM (peak VmRSS since start) |\n|---|---:|---:|---:|---:|\n")
 		fmt.Fprintf(w, "| idle, %s after the API first answered | %s | %s | %s | %s |\n", s.idle, mib(s.idleMem.rss), mib(s.idleMem.anon), mib(s.idleMem.file), mib(s.idleMem.hwm))
