@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -29,6 +30,14 @@ func (n *Node) CreateImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Im
 	res, err := n.propose(ctx, &raftfsm.CreateImage{Image: img})
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(res.Err, raftfsm.ErrExists) {
+		// A forwarded create retried after the leader changed may have
+		// committed the first time: the image already there is ours if
+		// it has the creation time this proposal chose.
+		if cur, err := n.fsm.State().Image(img.ID); err == nil && cur.CreatedAt.Equal(img.CreatedAt) && cur.Revision <= res.Index {
+			return cur, nil
+		}
 	}
 	return res.Image, res.Err
 }
