@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"container/heap"
 	"fmt"
 	"slices"
 	"time"
@@ -235,34 +236,59 @@ func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
-	type keyed struct {
-		key []byte
-		img *Image
-	}
 	var all []keyed
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		img := raw.(*Image)
 		if q.IndexField != "" && !slices.Contains(filterValues(q.IndexField, img), q.IndexValue) {
 			continue
 		}
+		if q.Match != nil && !q.Match(img) {
+			continue
+		}
 		k := keyOf(img)
 		if markerKey != nil && bytes.Compare(k, markerKey) <= 0 {
 			continue
 		}
-		if q.Match != nil && !q.Match(img) {
+		if q.Limit <= 0 || len(all) < q.Limit {
+			all = append(all, keyed{k, img})
+			if len(all) == q.Limit {
+				heap.Init((*keyHeap)(&all))
+			}
 			continue
 		}
-		all = append(all, keyed{k, img})
+		// Keep only the Limit smallest keys: a max-heap on the key.
+		if bytes.Compare(k, all[0].key) < 0 {
+			all[0] = keyed{k, img}
+			heap.Fix((*keyHeap)(&all), 0)
+		}
 	}
 	slices.SortFunc(all, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
-	if q.Limit > 0 && len(all) > q.Limit {
-		all = all[:q.Limit]
-	}
 	out := make([]*Image, len(all))
 	for i, k := range all {
 		out[i] = k.img
 	}
 	return out, nil
+}
+
+// keyed is an image with its sort key.
+type keyed struct {
+	key []byte
+	img *Image
+}
+
+// keyHeap is a max-heap of keyed images (largest key on top), used to
+// keep the smallest Limit keys of a scan without sorting all of them.
+type keyHeap []keyed
+
+func (h keyHeap) Len() int           { return len(h) }
+func (h keyHeap) Less(i, j int) bool { return bytes.Compare(h[i].key, h[j].key) > 0 }
+func (h keyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *keyHeap) Push(x any)        { *h = append(*h, x.(keyed)) }
+func (h *keyHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // markerPosition is where a page after marker starts in an index: the
