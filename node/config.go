@@ -51,6 +51,17 @@ type Config struct {
 	ChunkSize int
 	// FetchWindow is how many chunks a download keeps in flight.
 	FetchWindow int
+	// UploadBandwidth and DownloadBandwidth cap, in bytes per second, the
+	// chunk bytes this node serves to peers and fetches from peers (0:
+	// unlimited).
+	UploadBandwidth, DownloadBandwidth int64
+	// UploadSlots bounds concurrent chunk uploads to peers; a peer asking
+	// when every slot is taken is told "busy" at once and goes elsewhere
+	// (0: 8).
+	UploadSlots int
+	// StallTimeout abandons a peer transfer that delivers no byte for
+	// that long (0: 5s).
+	StallTimeout time.Duration
 	// NoCache stops a node from keeping chunks it fetched from peers.
 	NoCache bool
 	// InMemory keeps Badger in memory (tests and benchmarks only: nothing
@@ -98,6 +109,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = DefaultChunkSize
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 5 * time.Second
+	}
+	if c.UploadSlots <= 0 {
+		c.UploadSlots = 8
 	}
 	if c.FetchWindow <= 0 {
 		c.FetchWindow = 4

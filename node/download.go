@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/chunkstore"
@@ -226,54 +228,117 @@ func (n *Node) fetchChunk(ctx context.Context, img *raftfsm.Image, idx int) (*bu
 		n.bufs.put(buf)
 		return nil, nil, fmt.Errorf("read chunk %d of %s: %w", idx, img.ID, err)
 	}
-	holders := append(n.gossip.Holders(img.ID, idx), img.Placement...)
-	for _, m := range n.rankHolders(holders) {
-		data, err := n.fetchFromPeer(ctx, m.Meta.PeerAddr, d, ref.Size, buf.b)
-		if err != nil {
-			if ctx.Err() != nil {
-				n.bufs.put(buf)
-				return nil, nil, ctx.Err()
+	data, err = n.fetchFromHolders(ctx, img, idx, d, ref.Size, buf.b)
+	if err != nil {
+		n.bufs.put(buf)
+		return nil, nil, err
+	}
+	n.metrics.fetchedChunks.Add(1)
+	n.metrics.fetchedBytes.Add(int64(len(data)))
+	if !n.cfg.NoCache {
+		if err := n.chunks.Put(ctx, d, data); err == nil {
+			// A verified copy: it becomes a source for others at once.
+			n.gossip.Announce(img.ID, len(img.Manifest.Chunks), []int{idx})
+		}
+	}
+	return buf, data, nil
+}
+
+// Peer fetch tuning.
+const (
+	busyPenalty    = 250 * time.Millisecond // a busy holder is tried last for this long
+	suspectPenalty = time.Minute            // a holder that stalled or lied
+)
+
+// fetchFromHolders gets a verified chunk from the best holder that can
+// serve it now: holders at their upload limit answer "busy" and are
+// skipped; when every holder is busy the node waits briefly and asks
+// again (bounded by ctx); a holder that stalls mid-transfer or sends bad
+// bytes is abandoned and demoted.
+func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int, d chunkstore.Digest, size int64, buf []byte) ([]byte, error) {
+	wait := 20 * time.Millisecond
+	for {
+		ranked := n.rankHolders(n.gossip.Holders(img.ID, idx), img.Placement)
+		if len(ranked) == 0 {
+			return nil, fmt.Errorf("chunk %d of %s: no live holder: %w", idx, img.ID, api.ErrUnavailable)
+		}
+		busy := 0
+		for _, m := range ranked {
+			data, err := n.fetchFromPeer(ctx, m.Meta.ID, m.Meta.PeerAddr, d, size, buf)
+			switch {
+			case err == nil:
+				return data, nil
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case errors.Is(err, errPeerBusy):
+				busy++
+				n.metrics.busySkips.Add(1)
+				n.peers.markBusy(m.Meta.ID, busyPenalty)
+			case errors.Is(err, errStalled):
+				n.metrics.stalls.Add(1)
+				n.peers.markSuspect(m.Meta.ID, suspectPenalty)
+			case errors.Is(err, errBadPeerData):
+				n.peers.markSuspect(m.Meta.ID, suspectPenalty)
 			}
 			n.log.Debug("peer fetch failed", "peer", m.Meta.ID, "chunk", idx, "err", err)
-			continue
 		}
-		n.metrics.fetchedChunks.Add(1)
-		n.metrics.fetchedBytes.Add(int64(len(data)))
-		if !n.cfg.NoCache {
-			if err := n.chunks.Put(ctx, d, data); err == nil {
-				n.gossip.Announce(img.ID, len(img.Manifest.Chunks), []int{idx})
-			}
+		if busy == 0 {
+			return nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, api.ErrUnavailable)
 		}
-		return buf, data, nil
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait + time.Duration(rand.Int64N(int64(wait)))):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
 	}
-	n.bufs.put(buf)
-	return nil, nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, api.ErrUnavailable)
 }
+
+// Errors of one peer fetch.
+var (
+	errPeerBusy = errors.New("peer at its upload limit")
+	errStalled  = errors.New("peer transfer stalled")
+)
 
 // errBadPeerData marks a peer that sent bytes not matching the digest.
 var errBadPeerData = errors.New("peer sent data that does not match its digest")
 
-// fetchFromPeer GETs a chunk from a peer into buf and verifies it.
-func (n *Node) fetchFromPeer(ctx context.Context, peerAddr string, d chunkstore.Digest, size int64, buf []byte) ([]byte, error) {
+// fetchFromPeer GETs a chunk from a peer into buf and verifies it,
+// through the node's download limiter; a transfer that makes no progress
+// for StallTimeout is abandoned.
+func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, d chunkstore.Digest, size int64, buf []byte) ([]byte, error) {
+	if size > int64(cap(buf)) {
+		return nil, fmt.Errorf("fetch chunk: size %d over buffer", size)
+	}
+	n.peers.begin(peerID)
+	defer n.peers.end(peerID)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(n.cfg.StallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+peerAddr+"/internal/v1/chunks/"+d.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("build fetch: %w", err)
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch chunk: %w", err)
+		return nil, fmt.Errorf("fetch chunk: %w", stalledOr(ctx, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(busyHeader) != "" {
+			return nil, errPeerBusy
+		}
 		return nil, fmt.Errorf("fetch chunk: status %d", resp.StatusCode)
 	}
-	if size > int64(cap(buf)) {
-		return nil, fmt.Errorf("fetch chunk: size %d over buffer", size)
+	var body io.Reader = progressReader{r: resp.Body, onProgress: func() { stall.Reset(n.cfg.StallTimeout) }}
+	if n.downLimit != nil {
+		body = limitedReader{ctx: ctx, r: body, l: n.downLimit}
 	}
 	data := buf[:size]
-	if _, err := io.ReadFull(resp.Body, data); err != nil {
-		return nil, fmt.Errorf("fetch chunk body: %w", err)
+	if _, err := io.ReadFull(body, data); err != nil {
+		return nil, fmt.Errorf("fetch chunk body: %w", stalledOr(ctx, err))
 	}
 	if chunkstore.Sum(data) != d {
 		n.metrics.corruptPeer.Add(1)
@@ -281,4 +346,26 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerAddr string, d chunkstore.
 		return nil, errBadPeerData
 	}
 	return data, nil
+}
+
+// stalledOr reports errStalled when the stall watchdog cancelled ctx.
+func stalledOr(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), errStalled) {
+		return errStalled
+	}
+	return err
+}
+
+// progressReader calls onProgress whenever bytes arrive.
+type progressReader struct {
+	r          io.Reader
+	onProgress func()
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.onProgress()
+	}
+	return n, err
 }

@@ -45,6 +45,10 @@ type Node struct {
 
 	bufs    *bufferPool
 	metrics metrics
+	peers   *peerStats // this node's view of each peer as a chunk source
+
+	upLimit, downLimit *rateLimiter
+	upSlots            *slots
 
 	inflightMu sync.Mutex
 	inflight   map[string]*inflightUpload // image id -> chunks of an upload in progress
@@ -72,7 +76,11 @@ func New(cfg Config) (*Node, error) {
 		inflight: map[string]*inflightUpload{},
 		gcKick:   make(chan struct{}, 1),
 		changes:  newChangeQueue(),
+		peers:    newPeerStats(),
 	}
+	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
+	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
+	n.upSlots = newSlots(cfg.UploadSlots)
 	n.client = &http.Client{Transport: cfg.PeerTransport}
 	if cfg.PeerTransport == nil {
 		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}

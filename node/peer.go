@@ -148,6 +148,15 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad digest", http.StatusBadRequest)
 		return
 	}
+	if !n.upSlots.tryAcquire() {
+		// At the limit: say so at once, so the peer asks another holder
+		// instead of queueing here.
+		n.metrics.busyRefusals.Add(1)
+		w.Header().Set(busyHeader, "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	defer n.upSlots.release()
 	buf := n.bufs.get()
 	defer n.bufs.put(buf)
 	data, err := n.chunks.Get(r.Context(), d, buf.b)
@@ -167,8 +176,15 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 	n.metrics.servedBytes.Add(int64(len(data)))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	if n.upLimit != nil {
+		_, _ = limitedWriter{ctx: r.Context(), w: w, l: n.upLimit}.Write(data)
+		return
+	}
 	_, _ = w.Write(data)
 }
+
+// busyHeader marks a 503 that means "every upload slot is taken".
+const busyHeader = "X-P2pglance-Busy"
 
 // handlePutChunk stores a chunk pushed by an uploading node. The query
 // names the image and chunk index so the chunk is protected from garbage

@@ -72,38 +72,49 @@ func (n *Node) pickReplicas(k int, exclude map[string]bool) []gossip.Member {
 }
 
 // rankHolders orders candidate source nodes for a chunk: same rack, then
-// same zone, then lowest measured round-trip time; random among equals so
-// load spreads. Dead nodes and this node are dropped.
-func (n *Node) rankHolders(ids []string) []gossip.Member {
+// same zone; within that, nodes that hold a cached copy before the
+// image's durable holders (so durable copies are read about once per
+// zone and the rest of the fleet feeds itself); then the least loaded
+// (fewest fetches in flight from here, not busy, not suspect), then the
+// lowest measured round-trip time; random among equals so load spreads.
+// Dead nodes and this node are dropped.
+func (n *Node) rankHolders(ids []string, durable []string) []gossip.Member {
 	self, _ := n.gossip.Member(n.id)
-	var out []gossip.Member
+	type cand struct {
+		m               gossip.Member
+		prox, dur, load int
+		rttMs           int64
+	}
+	var cs []cand
 	seen := map[string]bool{n.id: true}
-	for _, id := range ids {
+	for _, id := range append(ids, durable...) {
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		if m, ok := n.gossip.Member(id); ok && m.Alive && m.Meta.PeerAddr != "" {
-			out = append(out, m)
+		m, ok := n.gossip.Member(id)
+		if !ok || !m.Alive || m.Meta.PeerAddr == "" {
+			continue
 		}
-	}
-	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	proximity := func(m gossip.Member) int {
+		c := cand{m: m, prox: 2, load: n.peers.load(id), rttMs: m.RTT.Milliseconds()}
 		switch {
 		case m.Meta.Zone == self.Meta.Zone && m.Meta.Rack == self.Meta.Rack:
-			return 0
+			c.prox = 0
 		case m.Meta.Zone == self.Meta.Zone:
-			return 1
+			c.prox = 1
 		}
-		return 2
+		if slices.Contains(durable, id) {
+			c.dur = 1
+		}
+		cs = append(cs, c)
 	}
-	slices.SortStableFunc(out, func(a, b gossip.Member) int {
-		if c := cmp.Compare(proximity(a), proximity(b)); c != 0 {
-			return c
-		}
-		// RTTs within a millisecond are treated as equal, keeping the
-		// random order that spreads load.
-		return cmp.Compare(a.RTT.Milliseconds(), b.RTT.Milliseconds())
+	rand.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		return cmp.Or(cmp.Compare(a.prox, b.prox), cmp.Compare(a.dur, b.dur), cmp.Compare(a.load, b.load), cmp.Compare(a.rttMs, b.rttMs))
 	})
+	out := make([]gossip.Member, len(cs))
+	for i, c := range cs {
+		out[i] = c.m
+	}
 	return out
 }

@@ -38,6 +38,9 @@ type metrics struct {
 	fetchedChunks atomic.Int64 // chunks fetched from peers
 	fetchedBytes  atomic.Int64
 	gcDeleted     atomic.Int64 // chunks deleted by garbage collection
+	busyRefusals  atomic.Int64 // peer chunk requests refused: no free upload slot
+	busySkips     atomic.Int64 // holders skipped because they answered busy
+	stalls        atomic.Int64 // peer transfers abandoned for making no progress
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -46,6 +49,8 @@ type Metrics struct {
 	ServedChunks, ServedBytes    int64
 	FetchedChunks, FetchedBytes  int64
 	GCDeleted                    int64
+	BusyRefusals, BusySkips      int64
+	Stalls                       int64
 	StoredChunks, StoredBytes    int64
 	StoreCorruptFound, DiskBytes int64
 }
@@ -58,6 +63,8 @@ func (n *Node) Metrics() Metrics {
 		ServedChunks: n.metrics.servedChunks.Load(), ServedBytes: n.metrics.servedBytes.Load(),
 		FetchedChunks: n.metrics.fetchedChunks.Load(), FetchedBytes: n.metrics.fetchedBytes.Load(),
 		GCDeleted:    n.metrics.gcDeleted.Load(),
+		BusyRefusals: n.metrics.busyRefusals.Load(), BusySkips: n.metrics.busySkips.Load(),
+		Stalls:       n.metrics.stalls.Load(),
 		StoredChunks: st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
 	}
 }

@@ -1,0 +1,47 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+)
+
+func TestRateLimiterPacesBytes(t *testing.T) {
+	l := newRateLimiter(1<<20, 0) // 1 MiB/s, 1 MiB burst
+	var buf bytes.Buffer
+	w := limitedWriter{ctx: context.Background(), w: &buf, l: l}
+	start := time.Now()
+	if _, err := w.Write(make([]byte, 3<<20/2)); err != nil { // 1.5 MiB: 0.5 s beyond the burst
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 400*time.Millisecond {
+		t.Fatalf("1.5 MiB through a 1 MiB/s limiter with 1 MiB burst took %s, want about 0.5 s", el)
+	}
+	if buf.Len() != 3<<20/2 {
+		t.Fatalf("wrote %d bytes", buf.Len())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.wait(ctx, 10<<20); err == nil {
+		t.Fatal("a cancelled wait returned nil")
+	}
+	var nl *rateLimiter
+	if err := nl.wait(context.Background(), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSlotsNeverQueue(t *testing.T) {
+	s := newSlots(2)
+	if !s.tryAcquire() || !s.tryAcquire() {
+		t.Fatal("free slots refused")
+	}
+	if s.tryAcquire() {
+		t.Fatal("a third slot of two was granted")
+	}
+	s.release()
+	if !s.tryAcquire() || s.inUse() != 2 {
+		t.Fatal("released slot not reusable")
+	}
+}
