@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -25,6 +26,15 @@ type Config struct {
 	MaxImageSize int64
 	// Keystone configures token validation when Auth is AuthKeystone.
 	Keystone KeystoneConfig
+	// MaxConcurrentRequests bounds the requests served at once, data
+	// transfers included; one more is answered 503 with Retry-After. 0
+	// means DefaultMaxConcurrentRequests, negative means no bound.
+	MaxConcurrentRequests int
+	// TransferIdleTimeout is how long a request body read or a response
+	// write may make no progress before the request fails (408, or a cut
+	// connection once the answer has started). 0 means
+	// DefaultTransferIdleTimeout, negative means none.
+	TransferIdleTimeout time.Duration
 }
 
 // Server is the HTTP handler of the Glance v2 and p2p operator APIs.
@@ -33,6 +43,7 @@ type Server struct {
 	log      *slog.Logger
 	router   *mux.Router
 	keystone *keystoneAuth // nil unless Auth is AuthKeystone
+	slots    limiter       // request slots (MaxConcurrentRequests)
 }
 
 // New returns a Server for cfg.
@@ -46,11 +57,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxImageSize <= 0 {
 		cfg.MaxImageSize = 1 << 40
 	}
+	if cfg.TransferIdleTimeout == 0 {
+		cfg.TransferIdleTimeout = DefaultTransferIdleTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "api")}
+	s := &Server{cfg: cfg, log: log.With("component", "api"), slots: newLimiter(cfg.MaxConcurrentRequests)}
 	switch cfg.Auth {
 	case AuthNoauth:
 	case AuthKeystone:
@@ -95,6 +109,9 @@ func (s *Server) routes() *mux.Router {
 	}
 	table = append(table, s.metadefRoutes()...)
 	table = append(table, s.importRoutes()...)
+	if _, ok := s.cfg.Backend.(Prefetcher); ok {
+		table = append(table, s.prefetchRoutes()...)
+	}
 	for _, rt := range table {
 		for method, h := range rt.methods {
 			m.Handle(rt.path, s.wrap(h)).Methods(method)
@@ -154,10 +171,19 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 			reqID = "req-" + reqID
 		}
 		w.Header().Set("X-Openstack-Request-Id", reqID)
-		a, err := s.identity(r)
+		err := s.admit(r)
 		if err == nil {
-			r = r.WithContext(context.WithValue(r.Context(), authKey{}, a))
-			err = h(w, r)
+			defer s.slots.release()
+			var done func()
+			w, r, done = s.idleTransfer(w, r)
+			defer done()
+			var a *Auth
+			if a, err = s.identity(r); err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), authKey{}, a))
+				if err = checkURLEncoding(r); err == nil {
+					err = h(w, r)
+				}
+			}
 		}
 		if err != nil {
 			e := s.httpError(err)

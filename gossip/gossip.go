@@ -26,6 +26,9 @@ type Meta struct {
 	RaftAddr string `json:"raft"`
 	Zone     string `json:"zone,omitempty"`
 	Rack     string `json:"rack,omitempty"`
+	// Labels are operator-chosen key/value pairs (e.g. a hardware class)
+	// that pre-seeding jobs can target.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Config configures a [Gossip] instance.

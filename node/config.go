@@ -39,6 +39,8 @@ type Config struct {
 	Join []string
 	// Zone and Rack label where the node is.
 	Zone, Rack string
+	// Labels are extra key/value labels (prefetch jobs can target them).
+	Labels map[string]string
 	// Replicas is the number of durable copies of every chunk.
 	Replicas int
 	// Voters is the number of Raft voters; later nodes join as non-voters.

@@ -50,6 +50,10 @@ type Node struct {
 	upLimit, downLimit *rateLimiter
 	upSlots            *slots
 
+	prefetchMu   sync.Mutex
+	prefetchRuns map[string]*prefetchRun // job id -> this node's work on it
+	prefetchKick chan struct{}
+
 	inflightMu sync.Mutex
 	inflight   map[string]*inflightUpload // image id -> chunks of an upload in progress
 
@@ -77,6 +81,9 @@ func New(cfg Config) (*Node, error) {
 		gcKick:   make(chan struct{}, 1),
 		changes:  newChangeQueue(),
 		peers:    newPeerStats(),
+
+		prefetchRuns: map[string]*prefetchRun{},
+		prefetchKick: make(chan struct{}, 1),
 	}
 	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
 	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
@@ -123,7 +130,7 @@ func (n *Node) open() error {
 	n.gossip, err = gossip.New(gossip.Config{
 		Meta: gossip.Meta{
 			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
-			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack,
+			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
 		},
 		BindAddr: cfg.GossipAddr,
 		Logger:   n.log,
@@ -206,6 +213,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.watchChanges(gctx); return nil })
 	g.Go(func() error { n.gcLoop(gctx); return nil })
 	g.Go(func() error { n.leaderLoop(gctx); return nil })
+	g.Go(func() error { n.prefetchLoop(gctx); return nil })
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
 	g.Go(func() error { n.runImports(gctx); return nil })
 	g.Go(func() error {

@@ -1,0 +1,159 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// Prefetch job states.
+const (
+	PrefetchRunning   = "running"
+	PrefetchDone      = "done"
+	PrefetchFailed    = "failed"
+	PrefetchCancelled = "cancelled"
+)
+
+// PrefetchTarget selects the nodes a pre-seeding job fills: every node, or
+// those matching all of zone, rack and labels that are set.
+type PrefetchTarget struct {
+	All    bool              `json:"all,omitempty"`
+	Zone   string            `json:"zone,omitempty"`
+	Rack   string            `json:"rack,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// PrefetchNode is one target node's progress in a job.
+type PrefetchNode struct {
+	ID          string `json:"id"`
+	State       string `json:"state"` // pending, running, done, failed, cancelled
+	BytesDone   int64  `json:"bytes_done"`
+	BytesTotal  int64  `json:"bytes_total"`
+	ChunksDone  int    `json:"chunks_done"`
+	ChunksTotal int    `json:"chunks_total"`
+	Error       string `json:"error,omitempty"`
+}
+
+// PrefetchJob is a pre-seeding job: put an image on a set of nodes.
+type PrefetchJob struct {
+	ID        string         `json:"id"`
+	ImageID   string         `json:"image_id"`
+	Target    PrefetchTarget `json:"target"`
+	State     string         `json:"state"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+	Nodes     []PrefetchNode `json:"nodes"`
+}
+
+// Prefetcher is the part of a Backend that runs pre-seeding jobs.
+type Prefetcher interface {
+	// StartPrefetch records a new job in the catalog; every matching
+	// node (including nodes that join later) carries it out.
+	StartPrefetch(ctx context.Context, imageID string, target PrefetchTarget) (*PrefetchJob, error)
+	// Prefetch returns a job with the live progress of every target node.
+	Prefetch(ctx context.Context, id string) (*PrefetchJob, error)
+	// Prefetches lists every job (without live per-node progress).
+	Prefetches(ctx context.Context) ([]*PrefetchJob, error)
+	// CancelPrefetch cancels a job; nodes stop working on it.
+	CancelPrefetch(ctx context.Context, id string) (*PrefetchJob, error)
+}
+
+func (s *Server) prefetchRoutes() []route {
+	return []route{
+		{path: "/p2p/v1/prefetch", methods: map[string]handlerFunc{"GET": s.listPrefetch, "POST": s.createPrefetch}, allow: "GET, POST"},
+		{path: "/p2p/v1/prefetch/{id}", methods: map[string]handlerFunc{"GET": s.showPrefetch, "DELETE": s.cancelPrefetch}, allow: "GET, DELETE"},
+	}
+}
+
+// createPrefetch serves POST /p2p/v1/prefetch: 202 with the job.
+func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
+	if err := adminOnly(r.Context(), "prefetch"); err != nil {
+		return err
+	}
+	var body struct {
+		ImageID string          `json:"image_id"`
+		Target  *PrefetchTarget `json:"target"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	if body.ImageID == "" {
+		return badRequest("image_id is required.")
+	}
+	if body.Target == nil || (!body.Target.All && body.Target.Zone == "" && body.Target.Rack == "" && len(body.Target.Labels) == 0) {
+		return badRequest(`target is required: {"all": true}, or any of zone, rack, labels.`)
+	}
+	if body.Target.All && (body.Target.Zone != "" || body.Target.Rack != "" || len(body.Target.Labels) > 0) {
+		return badRequest(`target "all" cannot be combined with zone, rack or labels.`)
+	}
+	img, err := s.visibleImage(r, body.ImageID, false)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusNotFound {
+			return badRequest("No image found with ID %s", body.ImageID)
+		}
+		return err
+	}
+	if img.Status != raftfsm.StatusActive || img.Manifest == nil {
+		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image %s is %s; only active images can be prefetched.", img.ID, img.Status)}
+	}
+	job, err := s.prefetcher().StartPrefetch(r.Context(), img.ID, *body.Target)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", baseURL(r)+"/p2p/v1/prefetch/"+job.ID)
+	return writeJSON(w, http.StatusAccepted, job)
+}
+
+func (s *Server) prefetcher() Prefetcher { return s.cfg.Backend.(Prefetcher) }
+
+// listPrefetch serves GET /p2p/v1/prefetch.
+func (s *Server) listPrefetch(w http.ResponseWriter, r *http.Request) error {
+	if err := adminOnly(r.Context(), "prefetch"); err != nil {
+		return err
+	}
+	jobs, err := s.prefetcher().Prefetches(r.Context())
+	if err != nil {
+		return err
+	}
+	if jobs == nil {
+		jobs = []*PrefetchJob{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
+}
+
+// showPrefetch serves GET /p2p/v1/prefetch/{id}.
+func (s *Server) showPrefetch(w http.ResponseWriter, r *http.Request) error {
+	if err := adminOnly(r.Context(), "prefetch"); err != nil {
+		return err
+	}
+	job, err := s.prefetcher().Prefetch(r.Context(), mux.Vars(r)["id"])
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Explanation: "No prefetch job with ID " + mux.Vars(r)["id"]}
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, job)
+}
+
+// cancelPrefetch serves DELETE /p2p/v1/prefetch/{id}: 200 with the job.
+func (s *Server) cancelPrefetch(w http.ResponseWriter, r *http.Request) error {
+	if err := adminOnly(r.Context(), "prefetch"); err != nil {
+		return err
+	}
+	job, err := s.prefetcher().CancelPrefetch(r.Context(), mux.Vars(r)["id"])
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Explanation: "No prefetch job with ID " + mux.Vars(r)["id"]}
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, job)
+}

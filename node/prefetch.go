@@ -1,0 +1,462 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+var _ api.Prefetcher = (*Node)(nil)
+
+// kindPrefetch is the catalog document kind of pre-seeding jobs.
+const kindPrefetch = "prefetch"
+
+// prefetchDoc is a job as the catalog stores it: the job, and the final
+// result of every node that finished its part.
+type prefetchDoc struct {
+	api.PrefetchJob
+	Results map[string]api.PrefetchNode `json:"results,omitempty"`
+}
+
+func decodePrefetch(d *raftfsm.Doc) (*prefetchDoc, error) {
+	var pd prefetchDoc
+	if err := json.Unmarshal(d.Body, &pd); err != nil {
+		return nil, fmt.Errorf("decode prefetch job %s: %w", d.ID, err)
+	}
+	return &pd, nil
+}
+
+// prefetchRun is this node's work on one job.
+type prefetchRun struct {
+	cancel      context.CancelFunc
+	chunksDone  atomic.Int64
+	bytesDone   atomic.Int64
+	chunksTotal int
+	bytesTotal  int64
+}
+
+// matches reports whether a node is a target of t.
+func matches(t api.PrefetchTarget, m gossip.Meta) bool {
+	if t.All {
+		return true
+	}
+	if t.Zone != "" && m.Zone != t.Zone {
+		return false
+	}
+	if t.Rack != "" && m.Rack != t.Rack {
+		return false
+	}
+	for k, v := range t.Labels {
+		if m.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// StartPrefetch implements api.Prefetcher.
+func (n *Node) StartPrefetch(ctx context.Context, imageID string, target api.PrefetchTarget) (*api.PrefetchJob, error) {
+	now := time.Now().UTC()
+	pd := &prefetchDoc{PrefetchJob: api.PrefetchJob{
+		ID: uuid.NewString(), ImageID: imageID, Target: target, State: api.PrefetchRunning, CreatedAt: now, UpdatedAt: now,
+	}}
+	body, err := json.Marshal(pd)
+	if err != nil {
+		return nil, fmt.Errorf("encode prefetch job: %w", err)
+	}
+	if _, err := n.PutDoc(ctx, &raftfsm.Doc{Kind: kindPrefetch, ID: pd.ID, Body: body, CreatedAt: now, UpdatedAt: now}, true, 0); err != nil {
+		return nil, err
+	}
+	n.kickPrefetch()
+	return n.jobView(pd, nil), nil
+}
+
+// Prefetches implements api.Prefetcher.
+func (n *Node) Prefetches(_ context.Context) ([]*api.PrefetchJob, error) {
+	var out []*api.PrefetchJob
+	for _, d := range n.fsm.State().Docs(kindPrefetch) {
+		pd, err := decodePrefetch(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n.jobView(pd, nil))
+	}
+	slices.SortFunc(out, func(a, b *api.PrefetchJob) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+// Prefetch implements api.Prefetcher: the job with every target node's
+// live progress, asked from the nodes themselves.
+func (n *Node) Prefetch(ctx context.Context, id string) (*api.PrefetchJob, error) {
+	d, err := n.fsm.State().Doc(kindPrefetch, id)
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		if serr := n.Sync(ctx); serr == nil {
+			d, err = n.fsm.State().Doc(kindPrefetch, id)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	pd, err := decodePrefetch(d)
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]api.PrefetchNode{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, m := range n.targets(pd) {
+		if _, final := pd.Results[m.Meta.ID]; final {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p, err := n.progressOf(ctx, m, id)
+			if err != nil {
+				p = api.PrefetchNode{ID: m.Meta.ID, State: "unknown", Error: err.Error()}
+			}
+			mu.Lock()
+			live[m.Meta.ID] = p
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return n.jobView(pd, live), nil
+}
+
+// progressOf asks node m (or this node) how far it is with job id.
+func (n *Node) progressOf(ctx context.Context, m gossip.Member, id string) (api.PrefetchNode, error) {
+	if m.Meta.ID == n.id {
+		return n.localProgress(id), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Meta.PeerAddr+"/internal/v1/prefetch/"+id, nil)
+	if err != nil {
+		return api.PrefetchNode{}, fmt.Errorf("build progress request: %w", err)
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return api.PrefetchNode{}, fmt.Errorf("ask %s: %w", m.Meta.ID, err)
+	}
+	defer resp.Body.Close()
+	var p api.PrefetchNode
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		return api.PrefetchNode{}, fmt.Errorf("decode progress of %s: %w", m.Meta.ID, err)
+	}
+	return p, nil
+}
+
+// localProgress is this node's progress on a job.
+func (n *Node) localProgress(id string) api.PrefetchNode {
+	n.prefetchMu.Lock()
+	run := n.prefetchRuns[id]
+	n.prefetchMu.Unlock()
+	if run == nil {
+		return api.PrefetchNode{ID: n.id, State: "pending"}
+	}
+	return api.PrefetchNode{
+		ID: n.id, State: "running",
+		ChunksDone: int(run.chunksDone.Load()), ChunksTotal: run.chunksTotal,
+		BytesDone: run.bytesDone.Load(), BytesTotal: run.bytesTotal,
+	}
+}
+
+// handlePrefetchProgress serves GET /internal/v1/prefetch/{id}.
+func (n *Node) handlePrefetchProgress(w http.ResponseWriter, r *http.Request) {
+	writeJSONResp(w, n.localProgress(mux.Vars(r)["id"]))
+}
+
+// targets lists the live members a job targets, plus every node that
+// already reported a result.
+func (n *Node) targets(pd *prefetchDoc) []gossip.Member {
+	var out []gossip.Member
+	for _, m := range n.gossip.Members() {
+		_, reported := pd.Results[m.Meta.ID]
+		if (m.Alive && matches(pd.Target, m.Meta)) || reported {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// jobView builds the API view: per-node entries from final results, live
+// progress, or pending; the job state from those.
+func (n *Node) jobView(pd *prefetchDoc, live map[string]api.PrefetchNode) *api.PrefetchJob {
+	job := pd.PrefetchJob
+	job.Nodes = []api.PrefetchNode{}
+	finished, failed := 0, 0
+	targets := n.targets(pd)
+	for _, m := range targets {
+		p, final := pd.Results[m.Meta.ID]
+		if !final {
+			p = live[m.Meta.ID]
+			if p.ID == "" {
+				p = api.PrefetchNode{ID: m.Meta.ID, State: "pending"}
+			}
+			if job.State == api.PrefetchCancelled {
+				p.State = api.PrefetchCancelled
+			}
+		} else {
+			finished++
+			if p.State == api.PrefetchFailed {
+				failed++
+			}
+		}
+		job.Nodes = append(job.Nodes, p)
+	}
+	if job.State == api.PrefetchRunning && finished == len(targets) && len(targets) > 0 {
+		job.State = api.PrefetchDone
+		if failed > 0 {
+			job.State = api.PrefetchFailed
+		}
+	}
+	return &job
+}
+
+// CancelPrefetch implements api.Prefetcher.
+func (n *Node) CancelPrefetch(ctx context.Context, id string) (*api.PrefetchJob, error) {
+	pd, err := n.mutatePrefetch(ctx, id, func(pd *prefetchDoc) error {
+		pd.State = api.PrefetchCancelled
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.kickPrefetch()
+	return n.jobView(pd, nil), nil
+}
+
+// mutatePrefetch applies fn to a fresh copy of a job and writes it back,
+// retrying on conflicts.
+func (n *Node) mutatePrefetch(ctx context.Context, id string, fn func(*prefetchDoc) error) (*prefetchDoc, error) {
+	var lastErr error
+	for range 8 {
+		d, err := n.fsm.State().Doc(kindPrefetch, id)
+		if err != nil {
+			return nil, err
+		}
+		pd, err := decodePrefetch(d)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(pd); err != nil {
+			return nil, err
+		}
+		pd.UpdatedAt = time.Now().UTC()
+		body, err := json.Marshal(pd)
+		if err != nil {
+			return nil, fmt.Errorf("encode prefetch job: %w", err)
+		}
+		next := *d
+		next.Body, next.UpdatedAt = body, pd.UpdatedAt
+		_, err = n.PutDoc(ctx, &next, false, d.Revision)
+		if !errors.Is(err, raftfsm.ErrConflict) {
+			return pd, err
+		}
+		lastErr = err
+		if err := n.Sync(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+func (n *Node) kickPrefetch() {
+	select {
+	case n.prefetchKick <- struct{}{}:
+	default:
+	}
+}
+
+// prefetchLoop starts this node's part of every job that targets it and
+// stops work on cancelled jobs. Jobs live in the catalog, so they survive
+// leader changes and restarts; a node that joins later picks up the jobs
+// it matches.
+func (n *Node) prefetchLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-n.prefetchKick:
+		}
+		if !n.ready.Load() {
+			continue
+		}
+		self, _ := n.gossip.Member(n.id)
+		for _, d := range n.fsm.State().Docs(kindPrefetch) {
+			pd, err := decodePrefetch(d)
+			if err != nil {
+				n.log.Warn("skipping undecodable prefetch job", "job", d.ID, "err", err)
+				continue
+			}
+			n.prefetchMu.Lock()
+			run := n.prefetchRuns[pd.ID]
+			n.prefetchMu.Unlock()
+			_, done := pd.Results[n.id]
+			switch {
+			case pd.State == api.PrefetchCancelled:
+				if run != nil {
+					run.cancel()
+				}
+			case run == nil && !done && matches(pd.Target, self.Meta):
+				n.startPrefetchRun(ctx, &wg, pd)
+			}
+		}
+	}
+}
+
+// startPrefetchRun runs this node's part of a job in the background.
+func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *prefetchDoc) {
+	img, err := n.fsm.State().Image(pd.ImageID)
+	rctx, cancel := context.WithCancel(ctx)
+	run := &prefetchRun{cancel: cancel}
+	if err == nil && img.Manifest != nil {
+		run.chunksTotal = len(img.Manifest.Chunks)
+		run.bytesTotal = img.Manifest.Size
+	}
+	n.prefetchMu.Lock()
+	n.prefetchRuns[pd.ID] = run
+	n.prefetchMu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		res := api.PrefetchNode{ID: n.id, State: api.PrefetchDone, ChunksTotal: run.chunksTotal, BytesTotal: run.bytesTotal}
+		switch {
+		case err != nil || img.Manifest == nil:
+			res.State, res.Error = api.PrefetchFailed, fmt.Sprintf("image %s has no data (deleted or not active)", pd.ImageID)
+		default:
+			if ferr := n.prefetchImage(rctx, img, run); ferr != nil {
+				res.State, res.Error = api.PrefetchFailed, ferr.Error()
+				if rctx.Err() != nil {
+					res.State = api.PrefetchCancelled
+				}
+			}
+		}
+		res.ChunksDone, res.BytesDone = int(run.chunksDone.Load()), run.bytesDone.Load()
+		if ctx.Err() == nil && res.State != api.PrefetchCancelled {
+			wctx, wcancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
+			_, werr := n.mutatePrefetch(wctx, pd.ID, func(d *prefetchDoc) error {
+				if d.Results == nil {
+					d.Results = map[string]api.PrefetchNode{}
+				}
+				d.Results[n.id] = res
+				return nil
+			})
+			wcancel()
+			if werr != nil {
+				n.log.Warn("could not record prefetch result", "job", pd.ID, "err", werr)
+			}
+		}
+		n.prefetchMu.Lock()
+		delete(n.prefetchRuns, pd.ID)
+		n.prefetchMu.Unlock()
+	}()
+}
+
+// prefetchImage brings every chunk of img into the local store, rarest
+// first: the chunks fewest nodes hold are fetched first (random among
+// equals), so across a fleet each node starts on different chunks and
+// copies spread from peers instead of all coming from the durable
+// holders. Chunks already held count as done at once (idempotent).
+func (n *Node) prefetchImage(ctx context.Context, img *raftfsm.Image, run *prefetchRun) error {
+	var todo []int
+	for i, c := range img.Manifest.Chunks {
+		d, err := chunkstore.ParseDigest(c.Digest)
+		if err != nil {
+			return fmt.Errorf("chunk %d: %w", i, err)
+		}
+		if ok, _ := n.chunks.Has(ctx, d); ok {
+			run.chunksDone.Add(1)
+			run.bytesDone.Add(c.Size)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	var mu sync.Mutex
+	lastSort := time.Time{}
+	next := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(todo) == 0 {
+			return 0, false
+		}
+		if time.Since(lastSort) > 200*time.Millisecond {
+			n.sortRarestFirst(img, todo)
+			lastSort = time.Now()
+		}
+		idx := todo[0]
+		todo = todo[1:]
+		return idx, true
+	}
+	var wg sync.WaitGroup
+	errCh := make(chan error, n.cfg.FetchWindow)
+	for range n.cfg.FetchWindow {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				idx, ok := next()
+				if !ok || ctx.Err() != nil {
+					return
+				}
+				buf, data, err := n.fetchChunk(ctx, img, idx)
+				if err != nil {
+					errCh <- err
+					return
+				}
+				if n.cfg.NoCache {
+					err = n.chunks.Put(ctx, chunkstore.Sum(data), data)
+				}
+				n.bufs.put(buf)
+				if err != nil {
+					errCh <- err
+					return
+				}
+				run.chunksDone.Add(1)
+				run.bytesDone.Add(img.Manifest.Chunks[idx].Size)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errCh)
+	if err := <-errCh; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// sortRarestFirst orders chunk indexes by how many live nodes hold them,
+// random among equals.
+func (n *Node) sortRarestFirst(img *raftfsm.Image, idxs []int) {
+	count := make(map[int]int, len(idxs))
+	for _, i := range idxs {
+		count[i] = len(n.gossip.Holders(img.ID, i))
+	}
+	rand.Shuffle(len(idxs), func(a, b int) { idxs[a], idxs[b] = idxs[b], idxs[a] })
+	slices.SortStableFunc(idxs, func(a, b int) int { return count[a] - count[b] })
+}
