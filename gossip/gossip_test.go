@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func TestMembershipAndMeta(t *testing.T) {
 		}
 		for i, m := range ms {
 			want := testConfig(fmt.Sprintf("n%d", i)).Meta
-			if m.Meta != want || !m.Alive {
+			if !reflect.DeepEqual(m.Meta, want) || !m.Alive {
 				t.Errorf("%s: member %d = %+v, want %+v alive", g.self, i, m, want)
 			}
 		}
