@@ -122,4 +122,8 @@ var (
 	ErrSizeMismatch = errors.New("image size does not match announced size")
 	// ErrGone means the image was deleted while its data was uploaded: 410.
 	ErrGone = errors.New("image deleted during upload")
+	// ErrBodyTimeout means the client sent no byte of its request body
+	// for the transfer idle timeout: 408. The API wraps the body read
+	// error with it; a Backend passes it through (with %w).
+	ErrBodyTimeout = errors.New("request body idle timeout")
 )

@@ -17,6 +17,8 @@ func (s *Server) httpError(err error) *Error {
 		return e
 	}
 	switch {
+	case errors.Is(err, ErrBodyTimeout):
+		return &Error{Status: http.StatusRequestTimeout, Explanation: "The request body stalled: no data arrived for too long.", Err: err}
 	case errors.Is(err, raftfsm.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Err: err}
 	case errors.Is(err, raftfsm.ErrConflict):

@@ -8,29 +8,34 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
-// maxJSONBody caps JSON request bodies.
-const maxJSONBody = 1 << 20
-
-// readJSON decodes a request body that must be a JSON object or array.
+// readJSON decodes a request body that must be a JSON object or array,
+// at most maxJSONBody bytes of UTF-8.
 func readJSON(r *http.Request, v any) error {
+	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("JSON request bodies are limited to %d bytes.", maxJSONBody)}
+	if r.ContentLength > maxJSONBody {
+		return tooLarge
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
 		return fmt.Errorf("read body: %w", err)
 	}
 	if len(body) > maxJSONBody {
-		return &Error{Status: http.StatusRequestEntityTooLarge}
+		return tooLarge
 	}
 	if len(body) == 0 {
 		return &Error{Status: http.StatusBadRequest, Explanation: "Body expected in request."}
 	}
 	var probe any
-	if err := json.Unmarshal(body, &probe); err != nil {
+	// Go would take invalid UTF-8 inside strings as U+FFFD; Glance's
+	// decoder refuses it as malformed JSON.
+	if err := json.Unmarshal(body, &probe); err != nil || !utf8.Valid(body) {
 		return &Error{Status: http.StatusBadRequest, Explanation: "Malformed JSON in request body."}
 	}
 	switch probe.(type) {
@@ -44,9 +49,13 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// rejectBody answers 400 when a request that takes no body has one.
+// rejectBody answers 400 when a request that takes no body has one:
+// Glance's has_body sees a Content-Length above 0, or a Transfer-Encoding
+// on a POST, PUT or PATCH only.
 func rejectBody(r *http.Request) error {
-	if r.ContentLength > 0 || (r.ContentLength < 0 && len(r.TransferEncoding) > 0) {
+	chunked := r.ContentLength < 0 && len(r.TransferEncoding) > 0 &&
+		(r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
+	if r.ContentLength > 0 || chunked {
 		return &Error{Status: http.StatusBadRequest, Explanation: "A body is not expected with this request."}
 	}
 	return nil
