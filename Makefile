@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/p2pglance
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run cluster test test-race vet fmt bench e2e clean
+.PHONY: all build run cluster test test-race vet fmt bench bench-fleet e2e clean
 
 all: build
 
@@ -32,6 +32,10 @@ vet:
 ## bench: the BENCHMARKS.md figures (upload, download, peer download, creates, list, RSS)
 bench: build
 	./scripts/bench.sh
+
+## bench-fleet: one image to fleets of 5-40 nodes with capped uploads, p2pglance vs single-origin (BENCHMARKS.md section 7; ~15 minutes)
+bench-fleet:
+	./scripts/bench-fleet.sh
 
 ## e2e: python-openstackclient against a live 3-node cluster (installs Debian's python3-openstackclient)
 e2e: build

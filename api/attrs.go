@@ -18,6 +18,9 @@ const (
 	maxTagCount      = 128 // image_tag_quota
 	maxStringLen     = 255
 	maxInt32         = 1<<31 - 1
+	// maxPropValueLen caps a custom property's value, in bytes. Glance's
+	// schema sets no maxLength; its database column (TEXT) holds 65535.
+	maxPropValueLen = 65535
 )
 
 var uuidPattern = regexp.MustCompile(`^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$`)
@@ -73,6 +76,34 @@ func decodeString(key string, v json.RawMessage, nullable bool) (*string, error)
 	}
 	if len([]rune(s)) > maxStringLen {
 		return nil, errSchema("'%s' is too long (%s)", s, key)
+	}
+	return &s, nil
+}
+
+// decodeCustom decodes a custom property's value: a string, checked
+// against the stock schema-image.json entry when the key has one
+// (kernel_id and ramdisk_id: UUID or null, stored as ""; the cinder key
+// deletion policy: its enum).
+func decodeCustom(key string, v json.RawMessage) (*string, error) {
+	switch key {
+	case "kernel_id", "ramdisk_id":
+		if isNull(v) {
+			return new(string), nil
+		}
+		s, err := decodeCustom("", v)
+		if err == nil && !uuidPattern.MatchString(*s) {
+			err = errSchema("'%s' does not match %s (%s)", *s, jsonString(uuidPattern.String()), key)
+		}
+		return s, err
+	case "cinder_encryption_key_deletion_policy":
+		return decodeEnum(key, v, []string{"on_image_deletion", "do_not_delete"}, false)
+	}
+	var s string
+	if isNull(v) || json.Unmarshal(v, &s) != nil {
+		return nil, errSchema("%s is not of type 'string' (%s)", mdShort(v), key)
+	}
+	if len(s) > maxPropValueLen {
+		return nil, errSchema("the value is longer than %d bytes (%s)", maxPropValueLen, key)
 	}
 	return &s, nil
 }
@@ -220,9 +251,9 @@ func setAttr(a *Auth, img *raftfsm.Image, key string, v json.RawMessage) error {
 		img.Tags = out
 	default:
 		if len(key) > maxStringLen {
-			return errSchema("property name '%s' is too long", key)
+			return &Error{Status: http.StatusBadRequest, Explanation: "Custom property should not be greater than 255 characters."}
 		}
-		s, err := decodeString(key, v, false)
+		s, err := decodeCustom(key, v)
 		if err != nil {
 			return err
 		}

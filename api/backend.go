@@ -83,6 +83,19 @@ type Backend interface {
 	// Quotas returns the configured quotas alone (Usage with every usage
 	// zero), without counting anything.
 	Quotas() Usage
+
+	// UploadToStore is Upload with one of the durable copies on a node of
+	// the zone that store (a zone store id, never DefaultStore) names.
+	UploadToStore(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error)
+	// StartLocationImport locks the image for a location import — only
+	// if it is still at job.ImageRevision, else the error wraps
+	// raftfsm.ErrConflict —, records job.Task and, in the background,
+	// reads job.URL into the cluster and makes the image active with
+	// job.Locations; a failure fails the task and requeues the image.
+	StartLocationImport(ctx context.Context, job *LocationJob) error
+	// LocationSettings says whether image JSON shows locations and
+	// direct_url.
+	LocationSettings() LocationSettings
 }
 
 // ClusterInfo is the body of GET /p2p/v1/cluster.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,19 +14,16 @@ import (
 
 // uploadImage serves PUT /v2/images/{id}/file.
 func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/octet-stream" {
-		return &Error{Status: http.StatusUnsupportedMediaType, Detail: fmt.Sprintf("Invalid content type %s", r.Header.Get("Content-Type"))}
+	if err := requireOctetStream(r); err != nil {
+		return err
 	}
-	sizeHint := int64(-1)
-	if v := r.Header.Get("X-Openstack-Image-Size"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return badRequest("x-openstack-image-size header must be an integer, got %q.", v)
-		}
-		sizeHint = n
-	} else if r.ContentLength >= 0 {
-		sizeHint = r.ContentLength
+	sizeHint, err := imageSizeHint(r)
+	if err != nil {
+		return err
+	}
+	store := r.Header.Get("X-Image-Meta-Store")
+	if err := s.checkUploadStore(r.Context(), store); err != nil {
+		return err
 	}
 	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
@@ -47,7 +43,7 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	if _, err := s.cfg.Backend.Upload(r.Context(), img, body, sizeHint); err != nil {
+	if _, err := s.upload(r.Context(), img, body, sizeHint, store); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("upload: %w", ErrTooLarge)
@@ -56,6 +52,21 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// requireOctetStream is Glance's check of an upload's or a stage's
+// Content-Type: application/octet-stream (parameters aside), else 415
+// naming the type sent ("None" when there is none).
+func requireOctetStream(r *http.Request) error {
+	ct := "None"
+	if vs, ok := r.Header["Content-Type"]; ok && len(vs) > 0 {
+		ct, _, _ = strings.Cut(vs[0], ";")
+		ct = strings.TrimSpace(ct)
+	}
+	if strings.EqualFold(ct, "application/octet-stream") {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Detail: "Invalid content type " + ct}
 }
 
 // requireFormats is Glance's check before data is saved.
@@ -112,6 +123,9 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer body.Close()
+	if c, ok := s.cfg.Backend.(Cache); ok {
+		c.RecordDownload(img.ID)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	if img.Checksum != nil {
@@ -152,7 +166,7 @@ func parseRange(r *http.Request, size int64) (off, n int64, partial bool, err er
 		return 0, 0, false, rangeNotSatisfiable(size)
 	}
 	if strings.Contains(rest, ",") {
-		return 0, 0, false, badRequest("Multiple ranges are not supported.")
+		return 0, 0, false, badRequest("Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.")
 	}
 	first, lastStr, ok := strings.Cut(strings.TrimSpace(rest), "-")
 	if !ok {

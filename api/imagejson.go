@@ -69,8 +69,10 @@ func jsonString(s string) string {
 }
 
 // imageJSON renders an image as Glance does: custom properties first, then
-// the base attributes in Glance's order.
-func imageJSON(img *raftfsm.Image) string {
+// the base attributes in Glance's order. v adds what depends on the
+// node: locations and direct_url (when the operator shows them) and the
+// stores holding the data; nil leaves them out.
+func imageJSON(img *raftfsm.Image, v *imageView) string {
 	w := newObject()
 	keys := make([]string, 0, len(img.Properties))
 	for k := range img.Properties {
@@ -100,6 +102,12 @@ func imageJSON(img *raftfsm.Image) string {
 	w.str("id", img.ID)
 	w.str("created_at", glanceTime(img.CreatedAt))
 	w.str("updated_at", glanceTime(img.UpdatedAt))
+	if v != nil && v.locations.ShowMultipleLocations {
+		w.raw("locations", locationsJSON(img.Locations))
+	}
+	if v != nil && v.locations.ShowImageDirectURL && len(img.Locations) > 0 {
+		w.str("direct_url", img.Locations[0].URL)
+	}
 	tags := make([]string, len(img.Tags))
 	for i, t := range img.Tags {
 		tags[i] = jsonString(t)
@@ -108,5 +116,8 @@ func imageJSON(img *raftfsm.Image) string {
 	w.str("self", "/v2/images/"+img.ID)
 	w.str("file", "/v2/images/"+img.ID+"/file")
 	w.str("schema", "/v2/schemas/image")
+	if stores := v.storesOf(img); len(stores) > 0 {
+		w.str("stores", strings.Join(stores, ","))
+	}
 	return w.close()
 }

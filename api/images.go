@@ -93,12 +93,13 @@ func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*raftfsm.
 // createImage serves POST /v2/images.
 func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	a := authFrom(r.Context())
-	var body map[string]json.RawMessage
-	if err := readJSON(r, &body); err != nil {
+	var raw json.RawMessage
+	if err := readJSON(r, &raw); err != nil {
 		return err
 	}
-	if body == nil {
-		return &Error{Status: http.StatusBadRequest, Explanation: "Unexpected body type. Expected list/dict."}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		return errSchema("%s is not of type 'object'", mdShort(raw))
 	}
 	now := time.Now().UTC()
 	img := &raftfsm.Image{
@@ -158,13 +159,14 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", baseURL(r)+"/v2/images/"+out.ID)
 	s.setImportHeaders(r.Context(), w)
-	return writeImage(w, http.StatusCreated, out)
+	return s.writeImage(w, r, http.StatusCreated, out)
 }
 
-func writeImage(w http.ResponseWriter, status int, img *raftfsm.Image) error {
+// writeImage answers an image's JSON.
+func (s *Server) writeImage(w http.ResponseWriter, r *http.Request, status int, img *raftfsm.Image) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, err := io.WriteString(w, imageJSON(img))
+	_, err := io.WriteString(w, imageJSON(img, s.imageView(r.Context())))
 	return err
 }
 
@@ -177,7 +179,7 @@ func (s *Server) showImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeImage(w, http.StatusOK, img)
+	return s.writeImage(w, r, http.StatusOK, img)
 }
 
 // deleteImage serves DELETE /v2/images/{id}.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -129,7 +128,7 @@ func imageSizeHint(r *http.Request) (int64, error) {
 	if v := r.Header.Get("X-Openstack-Image-Size"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return 0, badRequest("x-openstack-image-size header must be an integer, got %q.", v)
+			return 0, badRequest("Invalid or missing image size in request headers.")
 		}
 		return n, nil
 	}
@@ -143,9 +142,8 @@ func imageSizeHint(r *http.Request) (int64, error) {
 // data chunked and replicated like an upload, and recorded as staged so
 // that any node can import it.
 func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/octet-stream" {
-		return &Error{Status: http.StatusUnsupportedMediaType, Detail: fmt.Sprintf("Invalid content type %s", r.Header.Get("Content-Type"))}
+	if err := requireOctetStream(r); err != nil {
+		return err
 	}
 	sizeHint, err := imageSizeHint(r)
 	if err != nil {

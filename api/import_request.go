@@ -53,10 +53,14 @@ func (s *Server) parseImportRequest(r *http.Request) (*importRequest, error) {
 	if err := json.Unmarshal(nraw, &req.method); err != nil || !slices.Contains(s.cfg.Backend.ImportMethods(), req.method) {
 		return nil, badRequest("Unknown import method name '%s'.", strings.Trim(string(nraw), `"`))
 	}
-	for key, dst := range map[string]*bool{"all_stores": &req.allStores, "all_stores_must_succeed": &req.mustSucceed} {
-		if v, ok := body[key]; ok && !isNull(v) {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return nil, badRequest("'%s' must be a boolean value.", key)
+	// In Glance's order; null is not a boolean either.
+	for _, opt := range []struct {
+		key string
+		dst *bool
+	}{{"all_stores_must_succeed", &req.mustSucceed}, {"all_stores", &req.allStores}} {
+		if v, ok := body[opt.key]; ok {
+			if isNull(v) || json.Unmarshal(v, opt.dst) != nil {
+				return nil, badRequest("'%s' must be boolean value only", opt.key)
 			}
 		}
 	}
@@ -65,10 +69,12 @@ func (s *Server) parseImportRequest(r *http.Request) (*importRequest, error) {
 			return nil, badRequest("'stores' must be a list of store identifiers.")
 		}
 	}
+	// Glance refuses the key "stores" even when empty or null.
+	_, hasStores := body["stores"]
 	switch {
-	case req.allStores && (len(req.stores) > 0 || req.header != ""):
+	case req.allStores && (hasStores || req.header != ""):
 		return nil, badRequest("All_stores parameter can't be used with x-image-meta-store header or stores parameter")
-	case len(req.stores) > 0 && req.header != "":
+	case hasStores && req.header != "":
 		return nil, badRequest("Stores parameter and x-image-meta-store header can't be both specified")
 	}
 	methodString := func(key string) (string, bool) {

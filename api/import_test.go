@@ -93,7 +93,7 @@ func TestImportBodyValidation(t *testing.T) {
 		{`{"method": "x"}`, nil, 400, "requires a 'method' field"},
 		{`{"method": {}}`, nil, 400, "requires a 'name' field"},
 		{`{"method": {"name": "foo"}}`, nil, 400, "Unknown import method name 'foo'"},
-		{`{"method": {"name": "web-download", "uri": "http://h/x"}, "all_stores": "yes"}`, nil, 400, "must be a boolean"},
+		{`{"method": {"name": "web-download", "uri": "http://h/x"}, "all_stores": "yes"}`, nil, 400, "must be boolean value only"},
 		{`{"method": {"name": "web-download", "uri": "http://h/x"}, "all_stores": true, "stores": ["z1"]}`, nil, 400, "All_stores parameter"},
 		{`{"method": {"name": "web-download", "uri": "http://h/x"}, "all_stores": true}`, []string{"X-Image-Meta-Store", "z1"}, 400, "All_stores parameter"},
 		{`{"method": {"name": "web-download", "uri": "http://h/x"}, "stores": ["z1"]}`, []string{"X-Image-Meta-Store", "z1"}, 400, "can't be both specified"},

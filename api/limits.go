@@ -134,27 +134,28 @@ func checkURLEncoding(r *http.Request) error {
 // idleBody is a request body whose every Read must receive bytes within
 // d: a stalled client (slowloris) fails with ErrBodyTimeout instead of
 // holding its request slot forever, while a slow but steady multi-GB
-// upload is never cut. The deadline is lifted once the body ends.
+// upload is never cut. The deadline is lifted once the body has ended;
+// after a failure it stays, so that the server's own reads of what is
+// left of the body fail too instead of waiting for the client.
 type idleBody struct {
 	io.ReadCloser
-	ctl   *http.ResponseController
-	d     time.Duration
-	armed bool
+	ctl *http.ResponseController
+	d   time.Duration
+	eof bool
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	if b.ctl.SetReadDeadline(time.Now().Add(b.d)) == nil {
-		b.armed = true
+	if b.eof {
+		return b.ReadCloser.Read(p)
 	}
+	_ = b.ctl.SetReadDeadline(time.Now().Add(b.d))
 	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		if b.armed {
-			_ = b.ctl.SetReadDeadline(time.Time{})
-			b.armed = false
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			err = fmt.Errorf("read request body: %w: %w", ErrBodyTimeout, err)
-		}
+	switch {
+	case errors.Is(err, io.EOF):
+		b.eof = true
+		_ = b.ctl.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = fmt.Errorf("read request body: %w: %w", ErrBodyTimeout, err)
 	}
 	return n, err
 }
@@ -180,17 +181,25 @@ func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *idleWriter) Flush() { _ = w.ctl.Flush() }
 
 // idleTransfer wraps the request's body and response writer with the
-// transfer idle timeout; done lifts the write deadline once the handler
-// has returned, so a kept-alive connection never inherits it.
+// transfer idle timeout. done, called when the handler returns, lifts the
+// write deadline (a kept-alive connection must not inherit it) and bounds
+// the server's discarding of a body the handler left unread.
 func (s *Server) idleTransfer(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, func()) {
 	d := s.cfg.TransferIdleTimeout
 	if d < 0 {
 		return w, r, func() {}
 	}
 	ctl := http.NewResponseController(w)
+	var body *idleBody
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &idleBody{ReadCloser: r.Body, ctl: ctl, d: d}
+		body = &idleBody{ReadCloser: r.Body, ctl: ctl, d: d}
+		r.Body = body
 	}
 	iw := &idleWriter{ResponseWriter: w, ctl: ctl, d: d}
-	return iw, r, func() { _ = ctl.SetWriteDeadline(time.Time{}) }
+	return iw, r, func() {
+		_ = ctl.SetWriteDeadline(time.Time{})
+		if body != nil && !body.eof {
+			_ = ctl.SetReadDeadline(time.Now().Add(d))
+		}
+	}
 }

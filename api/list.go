@@ -71,7 +71,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 		switch key {
 		case "limit", "marker", "sort", "sort_key", "sort_dir":
 		case "changes-since":
-			return nil, badRequest("The 'changes-since' filter is no longer available on v2.")
+			return nil, badRequest(`The "changes-since" filter is no longer available on v2.`)
 		case "visibility":
 			if !slices.Contains([]string{"public", "private", "shared", "community", "all"}, val) {
 				return nil, badRequest("Invalid visibility value: %s", val)
@@ -79,7 +79,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 			p.visibility = val
 		case "member_status":
 			if !slices.Contains([]string{"accepted", "pending", "rejected", "all"}, val) {
-				return nil, badRequest("Invalid status value: %s", val)
+				return nil, badRequest("Invalid status: %s", val)
 			}
 			p.memberStatus = val
 		case "tag":
@@ -178,7 +178,7 @@ func (p *listPlan) inFilter(key, val string, get func(*raftfsm.Image) *string) e
 		case "eq":
 			values = []string{rest}
 		default:
-			return badRequest("Unable to filter on a unknown operator '%s'.", op)
+			return badRequest("Unable to filter on a unknown operator.")
 		}
 	} else {
 		values = []string{val}
@@ -326,10 +326,8 @@ func listVisible(a *Auth, img *raftfsm.Image, vis string, mem *raftfsm.Member, m
 }
 
 // listImages serves GET /v2/images.
+// Like Glance, it ignores a request body.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
 	a := authFrom(r.Context())
 	q := r.URL.Query()
 	plan, err := parseList(a, q)
@@ -358,11 +356,12 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b strings.Builder
 	b.WriteString(`{"images": [`)
+	view := s.imageView(r.Context())
 	for i, img := range imgs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(imageJSON(img))
+		b.WriteString(imageJSON(img, view))
 	}
 	b.WriteString(`], "first": `)
 	b.WriteString(jsonString(pageLink(q, "")))

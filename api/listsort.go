@@ -13,7 +13,7 @@ func (p *listPlan) parseSort(q url.Values) error {
 	_, hasSort := q["sort"]
 	keys, dirs := q["sort_key"], q["sort_dir"]
 	if hasSort && (len(keys) > 0 || len(dirs) > 0) {
-		return badRequest("The 'sort' parameter can not be used with the 'sort_key' or 'sort_dir' parameters.")
+		return badRequest("Old and new sorting syntax cannot be combined")
 	}
 	var specs []raftfsm.SortSpec
 	if hasSort {
@@ -94,7 +94,9 @@ func withTieBreakers(specs []raftfsm.SortSpec, tieDesc bool) []raftfsm.SortSpec 
 
 func sortSpec(key, dir string) (raftfsm.SortSpec, error) {
 	if !slices.Contains(raftfsm.SortKeys, key) {
-		return raftfsm.SortSpec{}, badRequest("Invalid sort key: %s. It must be one of the following: %s.", key, strings.Join(raftfsm.SortKeys, ", "))
+		// Glance lists the keys in its own order.
+		return raftfsm.SortSpec{}, badRequest("Invalid sort key: %s. It must be one of the following: "+
+			"name, status, container_format, disk_format, size, id, created_at, updated_at.", key)
 	}
 	if dir != "asc" && dir != "desc" {
 		return raftfsm.SortSpec{}, badRequest("Invalid sort direction: %s", dir)

@@ -81,13 +81,20 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 // Glance) with the new member, status pending.
 func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	var body map[string]json.RawMessage
-	if err := readJSON(r, &body); err != nil {
+	body, err := readMemberBody(r, `Expected a member in the form: {"member": "image_id"}`)
+	if err != nil {
 		return err
 	}
-	var memberID string
-	if raw, ok := body["member"]; !ok || json.Unmarshal(raw, &memberID) != nil || strings.TrimSpace(memberID) == "" {
+	raw, ok := body["member"]
+	if !ok {
 		return badRequest("Member to be added not specified")
+	}
+	var memberID string
+	if json.Unmarshal(raw, &memberID) != nil {
+		return badRequest(`Expected a member in the form: {"member": "image_id"}`)
+	}
+	if memberID == "" {
+		return badRequest("Member can't be empty")
 	}
 	if len(memberID) > maxStringLen {
 		return badRequest("'%s' is too long", memberID)
@@ -122,6 +129,20 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeMember(w, m)
+}
+
+// readMemberBody reads a member request's body, a JSON object; any other
+// JSON document is refused with notObject (Glance's TypeError message).
+func readMemberBody(r *http.Request, notObject string) (map[string]json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := readJSON(r, &raw); err != nil {
+		return nil, err
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		return nil, badRequest("%s", notObject)
+	}
+	return body, nil
 }
 
 // memberFor loads the member named in the path if the caller may see it:
@@ -171,19 +192,19 @@ func (s *Server) showMember(w http.ResponseWriter, r *http.Request) error {
 // member itself (or an admin) may set its status; the owner gets 403.
 func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	var body map[string]json.RawMessage
-	if err := readJSON(r, &body); err != nil {
+	body, err := readMemberBody(r, `Expected a status in the form: {"status": "status"}`)
+	if err != nil {
 		return err
 	}
 	var status string
 	raw, ok := body["status"]
-	if !ok || json.Unmarshal(raw, &status) != nil {
+	if !ok {
 		return badRequest("Status not specified")
 	}
-	switch status {
+	switch json.Unmarshal(raw, &status); status {
 	case raftfsm.MemberPending, raftfsm.MemberAccepted, raftfsm.MemberRejected:
 	default:
-		return badRequest("Invalid status: %s", status)
+		return badRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 	}
 	img, err := s.sharedImage(r, true)
 	if err != nil {

@@ -133,11 +133,9 @@ var mdNamespaceSortKeys = map[string]func(a, b *mdNamespace) int{
 	"updated_at":   func(a, b *mdNamespace) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
 }
 
-// mdListNamespaces serves GET /v2/metadefs/namespaces.
+// mdListNamespaces serves GET /v2/metadefs/namespaces (a request body is
+// ignored, as in Glance).
 func (s *Server) mdListNamespaces(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
 	ctx := r.Context()
 	a := authFrom(ctx)
 	ps := mdQuery(r)

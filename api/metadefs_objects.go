@@ -23,11 +23,9 @@ func mdPropertyNotFound(name, ns string) *Error {
 
 // mdListObjects serves GET .../objects. Like Glance, it validates limit,
 // sort_dir and visibility but returns every object, without paging, and
-// with Glance's schema link (which lacks its leading slash).
+// with Glance's schema link (which lacks its leading slash). A request
+// body is ignored, as in Glance.
 func (s *Server) mdListObjects(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
 	ps := mdQuery(r)
 	if _, err := mdSortDir(ps); err != nil {
 		return err

@@ -29,11 +29,9 @@ var mdTagSortKeys = map[string]func(a, b mdTag) int{
 }
 
 // mdListTags serves GET .../tags: names only, sorted (default created_at
-// desc), with limit and marker (a tag name) but no links, as in Glance.
+// desc), with limit and marker (a tag name) but no links, as in Glance;
+// a request body is ignored.
 func (s *Server) mdListTags(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
 	ps := mdQuery(r)
 	desc, err := mdSortDir(ps)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,98 +24,153 @@ const (
 type patchOp struct {
 	op    string // add, remove, replace
 	path  string // the attribute (depth-1 pointer, decoded)
+	pos   string // the position of /locations/<pos> (add, remove)
 	value json.RawMessage
 }
 
-// parsePatch decodes and checks a JSON-patch body in either media type.
+// patchOps are the JSON-patch operations Glance supports.
+var patchOps = []string{"add", "remove", "replace"}
+
+// parsePatch decodes and checks a JSON-patch body in either media type,
+// as Glance's deserializer does before it looks the image up: the body's
+// shape, each operation and pointer, then read-only and reserved paths
+// (403) and the values' types (400).
 func parsePatch(r *http.Request, mediaType string) ([]patchOp, error) {
-	var raw []map[string]json.RawMessage
-	if err := readJSON(r, &raw); err != nil {
-		if e, ok := err.(*Error); ok && e.Status == http.StatusBadRequest && strings.HasPrefix(e.Explanation, "Malformed") {
-			return nil, &Error{Status: http.StatusBadRequest, Explanation: "Request body must be a JSON array of operation objects."}
-		}
+	var doc json.RawMessage
+	if err := readJSON(r, &doc); err != nil {
 		return nil, err
 	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(doc, &raw); err != nil {
+		return nil, badRequest("Request body must be a JSON array of operation objects.")
+	}
 	ops := make([]patchOp, 0, len(raw))
-	for _, m := range raw {
-		if m == nil {
-			return nil, &Error{Status: http.StatusBadRequest, Explanation: "Operations must be JSON objects."}
+	for _, item := range raw {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(item, &m); err != nil || m == nil {
+			return nil, badRequest("Operations must be JSON objects.")
 		}
 		var op patchOp
 		var pathRaw json.RawMessage
 		if mediaType == patchV21 {
-			if err := json.Unmarshal(m["op"], &op.op); err != nil || m["op"] == nil {
-				return nil, &Error{Status: http.StatusBadRequest, Explanation: "Unable to find 'op' in JSON Schema change"}
+			rawOp, ok := m["op"]
+			if !ok || isNull(rawOp) {
+				return nil, badRequest("Unable to find `op` in JSON Schema change. It must be one of the following: %s.", strings.Join(patchOps, ", "))
 			}
-			pathRaw = m["path"]
-			if pathRaw == nil {
-				return nil, &Error{Status: http.StatusBadRequest, Explanation: "Unable to find 'path' in JSON Schema change"}
+			if json.Unmarshal(rawOp, &op.op) != nil || !slices.Contains(patchOps, op.op) {
+				return nil, badRequest("Invalid operation: `%s`. It must be one of the following: %s.", jsonText(rawOp), strings.Join(patchOps, ", "))
+			}
+			if pathRaw, ok = m["path"]; !ok {
+				return nil, badRequest("Unable to find 'path' in JSON Schema change")
 			}
 		} else {
-			n := 0
-			for _, k := range []string{"add", "remove", "replace"} {
+			for _, k := range patchOps {
 				if v, ok := m[k]; ok {
+					if op.op != "" {
+						return nil, badRequest("Operation objects must contain only one member named \"add\", \"remove\", or \"replace\".")
+					}
 					op.op, pathRaw = k, v
-					n++
 				}
 			}
-			if n != 1 {
-				return nil, &Error{Status: http.StatusBadRequest, Explanation: "Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\"."}
+			if op.op == "" {
+				return nil, badRequest("Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\".")
 			}
 		}
-		switch op.op {
-		case "add", "remove", "replace":
-		default:
-			return nil, &Error{Status: http.StatusBadRequest, Explanation: fmt.Sprintf("Invalid operation: `%s`: Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\".", op.op)}
-		}
-		var ptr string
-		if err := json.Unmarshal(pathRaw, &ptr); err != nil {
-			return nil, &Error{Status: http.StatusBadRequest, Explanation: "Json path should start with a '/', end with no '/', no 2 subsequent '/' are allowed."}
-		}
-		path, err := decodePointer(ptr)
+		path, err := decodePointer(jsonText(pathRaw))
 		if err != nil {
 			return nil, err
 		}
-		op.path = path
+		// Only /locations/<index> (add, remove) goes deeper than one.
+		depth := 1
+		if path[0] == "locations" && op.op != "replace" {
+			depth = 2
+		}
+		if len(path) != depth {
+			return nil, badRequest("Invalid JSON pointer for this resource: '/%s'", strings.Join(path, "/"))
+		}
+		op.path = path[0]
+		if len(path) == 2 {
+			op.pos = path[1]
+		}
 		if op.op != "remove" {
 			v, ok := m["value"]
 			if !ok {
-				return nil, &Error{Status: http.StatusBadRequest, Explanation: "Unable to find 'value' in JSON Schema change"}
+				return nil, badRequest("Operation \"%s\" requires a member named \"value\".", op.op)
 			}
 			op.value = v
+		}
+		if err := validatePatchOp(op); err != nil {
+			return nil, err
 		}
 		ops = append(ops, op)
 	}
 	return ops, nil
 }
 
-// decodePointer checks a JSON pointer of depth 1 and decodes it.
-func decodePointer(ptr string) (string, error) {
-	bad := &Error{Status: http.StatusBadRequest, Explanation: "Json path should start with a '/', end with no '/', no 2 subsequent '/' are allowed."}
-	if !strings.HasPrefix(ptr, "/") || strings.HasSuffix(ptr, "/") || strings.Contains(ptr, "//") {
-		return "", bad
+// jsonText is a JSON value as Glance's messages show it: a string's
+// content, or else the JSON text.
+func jsonText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
 	}
-	parts := strings.Split(ptr[1:], "/")
-	if len(parts) != 1 {
-		return "", &Error{Status: http.StatusBadRequest, Explanation: fmt.Sprintf("Invalid JSON pointer for this resource: '%s'", ptr)}
+	return mdShort(raw)
+}
+
+// validatePatchOp is Glance's _validate_change: read-only and reserved
+// roots (403), then the value against the image schema (400). Rules that
+// need the image (policy, status, existing properties) come later, in
+// applyPatchOp.
+func validatePatchOp(op patchOp) error {
+	switch key := op.path; {
+	case readOnlyAttrs[key]:
+		return errReadOnly(key)
+	case isReserved(key):
+		return errReserved(key)
+	case op.op == "remove" || key == "locations":
+		return nil
 	}
-	p := parts[0]
-	for i := 0; i < len(p); i++ {
-		if p[i] == '~' && (i+1 >= len(p) || (p[i+1] != '0' && p[i+1] != '1')) {
-			return "", &Error{Status: http.StatusBadRequest, Explanation: "Pointer contains '~' not part of a recognized escape sequence."}
-		}
+	scratch := &raftfsm.Image{}
+	return setAttr(&Auth{Admin: true}, scratch, op.path, op.value)
+}
+
+var (
+	pointerAdjacent = regexp.MustCompile(`/\s*?/`)
+	pointerBadTilde = regexp.MustCompile(`~[^01]`)
+)
+
+// decodePointer checks a JSON pointer as Glance does (messages included)
+// and returns its decoded, trimmed parts.
+func decodePointer(ptr string) ([]string, error) {
+	bad := func(why string) error { return badRequest("Pointer `%s` %s", ptr, why) }
+	switch {
+	case !strings.HasPrefix(ptr, "/"):
+		return nil, bad(`does not start with "/".`)
+	case pointerAdjacent.MatchString(ptr[1:]):
+		return nil, bad(`contains adjacent "/".`)
+	case len(ptr) > 1 && strings.HasSuffix(ptr, "/"):
+		return nil, bad(`end with "/".`)
+	case strings.TrimSpace(ptr[1:]) == "/":
+		return nil, bad("does not contains valid token.")
+	case pointerBadTilde.MatchString(ptr) || strings.HasSuffix(ptr, "~"):
+		return nil, bad(`contains "~" not part of a recognized escape sequence.`)
 	}
-	p = strings.ReplaceAll(p, "~1", "/")
-	return strings.ReplaceAll(p, "~0", "~"), nil
+	parts := strings.Split(strings.TrimLeft(ptr, "/"), "/")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~"))
+	}
+	return parts, nil
 }
 
 // updateImage serves PATCH /v2/images/{id}.
 func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != patchV20 && ct != patchV21 {
-		e := &Error{Status: http.StatusUnsupportedMediaType}
-		e.Header = http.Header{"Accept-Patch": []string{patchV20 + ", " + patchV21}}
-		return e
+		return &Error{
+			Status: http.StatusUnsupportedMediaType,
+			Detail: "Image PATCH expects Content-Type one of: " + patchV20 + ", " + patchV21,
+			Header: http.Header{"Accept-Patch": []string{patchV20 + ", " + patchV21}},
+		}
 	}
 	a := authFrom(r.Context())
 	ops, err := parsePatch(r, ct)
@@ -128,17 +185,26 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	img := cur.Clone()
+	var lp locationPatch
 	for _, op := range ops {
-		if err := applyPatchOp(a, img, op, ct); err != nil {
+		if op.path == "locations" {
+			err = s.applyLocationOp(r, img, op, &lp)
+		} else {
+			err = applyPatchOp(a, img, op, ct)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	img.UpdatedAt = time.Now().UTC()
+	if lp.touched && cur.Status == raftfsm.StatusQueued && len(img.Locations) > 0 {
+		return s.finishLocationPatch(w, r, cur, img, &lp)
+	}
 	out, err := s.cfg.Backend.UpdateImage(r.Context(), img, cur.Revision)
 	if err != nil {
 		return err
 	}
-	return writeImage(w, http.StatusOK, out)
+	return s.writeImage(w, r, http.StatusOK, out)
 }
 
 // applyPatchOp applies one change to img with Glance's rules.

@@ -92,7 +92,7 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if body.Target.All && (body.Target.Zone != "" || body.Target.Rack != "" || len(body.Target.Labels) > 0) {
 		return badRequest(`target "all" cannot be combined with zone, rack or labels.`)
 	}
-	img, err := s.visibleImage(r, body.ImageID, false)
+	img, err := s.visibleImage(r, body.ImageID, true)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status == http.StatusNotFound {

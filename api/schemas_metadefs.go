@@ -26,6 +26,9 @@ var mdSchemaDocs = map[string][]byte{
 
 // mdShowSchema serves GET /v2/schemas/metadefs/{name}.
 func (s *Server) mdShowSchema(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
 	body, ok := mdSchemaDocs[mux.Vars(r)["name"]]
 	if !ok {
 		return NewError(http.StatusNotFound, "")

@@ -109,6 +109,8 @@ func (s *Server) routes() *mux.Router {
 	}
 	table = append(table, s.metadefRoutes()...)
 	table = append(table, s.importRoutes()...)
+	table = append(table, s.cacheRoutes()...)
+	table = append(table, s.locationRoutes()...)
 	if _, ok := s.cfg.Backend.(Prefetcher); ok {
 		table = append(table, s.prefetchRoutes()...)
 	}
@@ -187,7 +189,7 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		}
 		if err != nil {
 			e := s.httpError(err)
-			if e.Status >= 500 {
+			if e.Status >= 500 && e.Status != http.StatusNotImplemented {
 				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "request_id", reqID, "err", err)
 			}
 			writeError(w, r, e)
@@ -205,6 +207,9 @@ func methodNotAllowed(allow string) handlerFunc {
 
 // showSchema serves GET /v2/schemas/{name}.
 func (s *Server) showSchema(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
 	body, ok := schemaJSON(mux.Vars(r)["name"])
 	if !ok {
 		return NewError(http.StatusNotFound, "")

@@ -18,9 +18,12 @@ const rewriteRetries = 5
 
 // addTag serves PUT /v2/images/{id}/tags/{tag}: 204, idempotent.
 func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
 	tag := mux.Vars(r)["tag"]
 	if len([]rune(tag)) > maxStringLen {
-		return &Error{Status: http.StatusBadRequest, Explanation: fmt.Sprintf("Could not update image: Provided object does not match schema 'image': '%s' is too long (tags)", tag)}
+		return errSchema("'%s' is too long (tags)", tag)
 	}
 	return s.rewriteImage(w, r, actModifyImage, func(img *raftfsm.Image) error {
 		if slices.Contains(img.Tags, tag) {

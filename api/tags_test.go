@@ -230,3 +230,11 @@ func (b *memBackend) Stores(context.Context) ([]Store, error) {
 func (b *memBackend) Usage(context.Context, string) (*Usage, error) { return &Usage{}, nil }
 
 func (b *memBackend) Quotas() Usage { return Usage{} }
+
+func (b *memBackend) UploadToStore(context.Context, *raftfsm.Image, io.Reader, int64, string) (*raftfsm.Image, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *memBackend) StartLocationImport(context.Context, *LocationJob) error { return ErrUnavailable }
+
+func (b *memBackend) LocationSettings() LocationSettings { return LocationSettings{} }

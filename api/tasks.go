@@ -125,7 +125,9 @@ func taskJSON(t *Task) string {
 	o.raw("input", pyJSON(t.Input))
 	o.str("type", t.Type)
 	o.str("status", t.Status)
-	o.raw("owner", nullableString(t.Owner))
+	// owner is a string even without a project (noauth): Glance's column is
+	// NOT NULL and its task schema says "string"; null fails glanceclient.
+	o.str("owner", t.Owner)
 	o.str("message", t.Message)
 	o.raw("result", pyJSONValue(t.Result))
 	if t.ImageID != "" {
@@ -153,7 +155,7 @@ func taskStubJSON(t *Task) string {
 	o.str("id", t.ID)
 	o.str("type", t.Type)
 	o.str("status", t.Status)
-	o.raw("owner", nullableString(t.Owner))
+	o.str("owner", t.Owner)
 	if t.ExpiresAt != nil {
 		o.str("expires_at", glanceTime(*t.ExpiresAt))
 	}
@@ -184,7 +186,7 @@ func taskRowJSON(t *Task) string {
 	o.str("id", t.ID)
 	o.str("type", t.Type)
 	o.str("status", t.Status)
-	o.raw("owner", nullableString(t.Owner))
+	o.str("owner", t.Owner)
 	o.raw("expires_at", rowTime(t.ExpiresAt))
 	o.raw("created_at", rowTime(&t.CreatedAt))
 	o.raw("updated_at", rowTime(&t.UpdatedAt))

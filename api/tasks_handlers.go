@@ -94,12 +94,10 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listTasks serves GET /v2/tasks (admin only): filters status and type,
-// sort_key / sort_dir, limit, marker, with first and next links.
+// sort_key / sort_dir, limit, marker, with first and next links. Like
+// Glance, it ignores a request body.
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), actTasksAPI); err != nil {
-		return err
-	}
-	if err := rejectBody(r); err != nil {
 		return err
 	}
 	q := r.URL.Query()

@@ -146,12 +146,14 @@ func (n *Node) requeueStale(ctx context.Context, id, node string) {
 	}
 }
 
-// leaderLoop does the leader's periodic duties: images whose uploader is
-// gone (dead in gossip for UploadGrace) go back to queued.
+// leaderLoop does the leader's periodic duties: images whose durable
+// holders are gone get new ones (repairPass), and images whose uploader
+// is gone (dead in gossip for UploadGrace) go back to queued.
 func (n *Node) leaderLoop(ctx context.Context) {
-	t := time.NewTicker(min(5*time.Second, n.cfg.UploadGrace/4))
+	t := time.NewTicker(min(5*time.Second, n.cfg.UploadGrace/4, n.cfg.RepairGrace/4))
 	defer t.Stop()
 	goneSince := map[string]time.Time{}
+	holderGone := map[string]time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -160,8 +162,10 @@ func (n *Node) leaderLoop(ctx context.Context) {
 		}
 		if n.raft.State() != raft.Leader {
 			clear(goneSince)
+			clear(holderGone)
 			continue
 		}
+		n.repairPass(ctx, holderGone)
 		var stale [][2]string
 		n.fsm.State().Each(func(img *raftfsm.Image) bool {
 			if img.Status != raftfsm.StatusSaving || img.Upload == nil {

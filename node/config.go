@@ -66,6 +66,14 @@ type Config struct {
 	StallTimeout time.Duration
 	// NoCache stops a node from keeping chunks it fetched from peers.
 	NoCache bool
+	// CacheBudget is how many bytes of cached chunks (those the node
+	// does not hold as a durable copy) POST /v2/cache/prune leaves; 0 is
+	// unlimited.
+	CacheBudget int64
+	// ShowMultipleLocations and ShowImageDirectURL are Glance's
+	// show_multiple_locations and show_image_direct_url: image JSON
+	// shows "locations" (and PATCH may change them), and "direct_url".
+	ShowMultipleLocations, ShowImageDirectURL bool
 	// InMemory keeps Badger in memory (tests and benchmarks only: nothing
 	// survives a restart).
 	InMemory bool
@@ -75,6 +83,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// GCInterval is how often garbage collection runs (0: 1 minute).
 	GCInterval time.Duration
+	// RepairGrace is how long a durable holder may be gone before the
+	// leader has its images copied elsewhere (0: 5 minutes).
+	RepairGrace time.Duration
 	// UploadGrace is how long an uploading node may be gone before the
 	// leader returns its image to queued (0: 30s).
 	UploadGrace time.Duration
@@ -124,6 +135,9 @@ func (c *Config) applyDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	if c.RepairGrace <= 0 {
+		c.RepairGrace = 5 * time.Minute
+	}
 	if c.UploadGrace <= 0 {
 		c.UploadGrace = 30 * time.Second
 	}
@@ -154,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Voters%2 == 0 {
 		errs = append(errs, fmt.Errorf("voters must be odd, got %d", c.Voters))
+	}
+	if c.CacheBudget < 0 {
+		errs = append(errs, fmt.Errorf("cache budget must not be negative, got %d", c.CacheBudget))
 	}
 	errs = append(errs, c.validateImport()...)
 	return errors.Join(errs...)

@@ -57,6 +57,8 @@ type Node struct {
 	inflightMu sync.Mutex
 	inflight   map[string]*inflightUpload // image id -> chunks of an upload in progress
 
+	cache nodeCache // Glance cache API bookkeeping (cache.go)
+
 	gcKick   chan struct{}
 	ready    atomic.Bool // the replica has caught up with the leader once since start
 	started  time.Time   // when New ran

@@ -25,16 +25,13 @@ func (n *Node) replicaCount() int {
 }
 
 // pickReplicas chooses up to k live peers, not in exclude, to hold
-// durable copies: zones not yet used first, then racks not yet used,
-// random among equals, so copies spread across failure domains.
+// durable copies alongside this node (see spreadPick).
 func (n *Node) pickReplicas(k int, exclude map[string]bool) []gossip.Member {
 	self, _ := n.gossip.Member(n.id)
-	usedZones := map[string]bool{self.Meta.Zone: true}
-	usedRacks := map[string]bool{self.Meta.Zone + "/" + self.Meta.Rack: true}
+	used := []gossip.Meta{self.Meta}
 	for id := range exclude {
 		if m, ok := n.gossip.Member(id); ok {
-			usedZones[m.Meta.Zone] = true
-			usedRacks[m.Meta.Zone+"/"+m.Meta.Rack] = true
+			used = append(used, m.Meta)
 		}
 	}
 	var cands []gossip.Member
@@ -43,20 +40,35 @@ func (n *Node) pickReplicas(k int, exclude map[string]bool) []gossip.Member {
 			cands = append(cands, m)
 		}
 	}
+	return spreadPick(k, cands, used)
+}
+
+// spreadPick chooses up to k of cands for durable copies, given the nodes
+// already holding copies (used): zones not yet used first, then racks not
+// yet used, random among equals, so copies spread across failure
+// domains.
+func spreadPick(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Member {
+	usedZones := map[string]bool{}
+	usedRacks := map[string]bool{}
+	for _, m := range used {
+		usedZones[m.Zone] = true
+		usedRacks[m.Zone+"/"+m.Rack] = true
+	}
+	cands = slices.Clone(cands)
 	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	score := func(m gossip.Member) int {
+		s := 0
+		if !usedZones[m.Meta.Zone] {
+			s += 2
+		}
+		if !usedRacks[m.Meta.Zone+"/"+m.Meta.Rack] {
+			s++
+		}
+		return s
+	}
 	var out []gossip.Member
 	for len(out) < k && len(cands) > 0 {
 		best := 0
-		score := func(m gossip.Member) int {
-			s := 0
-			if !usedZones[m.Meta.Zone] {
-				s += 2
-			}
-			if !usedRacks[m.Meta.Zone+"/"+m.Meta.Rack] {
-				s++
-			}
-			return s
-		}
 		for i := range cands {
 			if score(cands[i]) > score(cands[best]) {
 				best = i

@@ -41,6 +41,7 @@ type metrics struct {
 	busyRefusals  atomic.Int64 // peer chunk requests refused: no free upload slot
 	busySkips     atomic.Int64 // holders skipped because they answered busy
 	stalls        atomic.Int64 // peer transfers abandoned for making no progress
+	repairs       atomic.Int64 // images whose placement the leader repaired
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -50,7 +51,7 @@ type Metrics struct {
 	FetchedChunks, FetchedBytes  int64
 	GCDeleted                    int64
 	BusyRefusals, BusySkips      int64
-	Stalls                       int64
+	Stalls, Repairs              int64
 	StoredChunks, StoredBytes    int64
 	StoreCorruptFound, DiskBytes int64
 }

@@ -14,6 +14,9 @@
 //	create  POST /v2/images at concurrency 32 over 3 nodes vs disk fsync rate
 //	list    GET /v2/images latency at 10,000 and 100,000 images
 //	rss     VmRSS/VmHWM of the real binary idle and during a 1 GiB upload
+//	fleet   one image to every node of fleets of 5-40 nodes with capped
+//	        uploads (prefetch job), p2pglance vs single-origin; not in the
+//	        default set (make bench-fleet runs it)
 //
 // Nodes run in this process (node.New + Run, data on disk under -dir),
 // except in the rss phase, which runs bin/p2pglance agent as a child.
@@ -50,6 +53,7 @@ type config struct {
 	settle       time.Duration // pause after loading the list catalog
 	idle         time.Duration // how long the agent idles before its memory is read
 	only         map[string]bool
+	fleet        fleetConfig
 }
 
 func main() {
@@ -71,7 +75,11 @@ func main() {
 	flag.DurationVar(&cfg.settle, "settle", 5*time.Second, "pause between loading the list catalog and measuring")
 	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long the agent idles before its memory is read (rss phase)")
 	flag.StringVar(&only, "only", "hash,local,peer,create,list,rss", "phases to run (comma-separated)")
+	finishFleet := fleetFlags(&cfg.fleet)
 	flag.Parse()
+	if err := finishFleet(); err != nil {
+		log.Fatal(err)
+	}
 
 	var err error
 	if cfg.size, err = parseSize(size); err != nil {
@@ -125,6 +133,7 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 		{"create", benchCreate},
 		{"list", benchList},
 		{"rss", benchRSS},
+		{"fleet", benchFleet},
 	}
 	for _, p := range phases {
 		if !cfg.only[p.name] {

@@ -17,6 +17,7 @@ type report struct {
 	create  *createResult
 	list    *listResult
 	rss     *rssResult
+	fleet   *fleetResult
 	total   time.Duration
 }
 
@@ -65,10 +66,11 @@ func (r *report) print(w io.Writer, cfg *config) {
 	fmt.Fprintf(w, "Machine: %d CPUs (`nproc`), %s, %s RAM, %s; %s; data on %s. Taken %s; the run took %s.\n\n",
 		m.nproc, m.cpuModel, m.memTotal, m.kernel, m.goVersion, m.fs, m.date, r.total.Round(time.Second))
 	fmt.Fprintf(w, "Load average (1, 5, 15 min) before the run: %s; after: %s. The machine is shared: \"machine cores busy\" above \"process cores\" is other work (or kernel work for us: writeback, loopback).\n\n", m.loadStart, m.loadEnd)
-	fmt.Fprintf(w, "Figures are medians of %d runs (uploads, creates) or %d runs (downloads); baseline and p2pglance runs alternate in the same process; a ratio is the ratio of the medians, followed by the range of the ratios of each run to the baseline run next to it. MB/s = 10^6 bytes/s. \"process cores\" = CPU time of the benchmark process (clients and in-process nodes together) / wall time; \"machine cores busy\" = the same for the whole machine from /proc/stat (user+system+irq, not iowait); %d means every CPU was busy.\n\n",
-		cfg.reps, cfg.dlReps, m.nproc)
-
-	r.printSummary(w)
+	if core := r.local != nil || r.peer != nil || r.create != nil || r.list != nil || r.rss != nil; core {
+		fmt.Fprintf(w, "Figures are medians of %d runs (uploads, creates) or %d runs (downloads); baseline and p2pglance runs alternate in the same process; a ratio is the ratio of the medians, followed by the range of the ratios of each run to the baseline run next to it. MB/s = 10^6 bytes/s. \"process cores\" = CPU time of the benchmark process (clients and in-process nodes together) / wall time; \"machine cores busy\" = the same for the whole machine from /proc/stat (user+system+irq, not iowait); %d means every CPU was busy.\n\n",
+			cfg.reps, cfg.dlReps, m.nproc)
+		r.printSummary(w)
+	}
 	if len(r.hash) > 0 {
 		fmt.Fprintf(w, "\n### Per-byte costs on one core (context for \"what bounds it\")\n\n| operation | MB/s (one core) | CPU s per GB |\n|---|---:|---:|\n")
 		for _, h := range r.hash {
@@ -135,6 +137,9 @@ func (r *report) print(w io.Writer, cfg *config) {
 		fmt.Fprintf(w, "| idle again, %s later | %s | %s | %s | |\n", s.idle, mib(s.after.rss), mib(s.after.anon), mib(s.after.file))
 		fmt.Fprintf(w, "\nThrough the real binary (client in this process, agent alone in its own): upload %.0f MB/s using %.2f agent CPU s per GB; download %.0f MB/s using %.2f agent CPU s per GB.\n",
 			s.uploadRun.mbps(), s.uploadCPU, s.downloadRun.mbps(), s.downloadCPU)
+	}
+	if r.fleet != nil {
+		r.fleet.print(w)
 	}
 }
 

@@ -38,6 +38,8 @@ const usage = `usage: p2pglance <command> [flags]
 commands:
   agent     run a p2pglance node (see: p2pglance agent --help)
   metadefs  load metadata definitions: p2pglance metadefs load [--node URL] FILE...
+  fetch     download an image to a local file, verified and resumable: p2pglance fetch IMAGE_ID --to PATH
+  prefetch  put an image on many nodes and follow progress: p2pglance prefetch IMAGE_ID --all | --zone Z ...
   version   print the version
 `
 
@@ -51,6 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, args[1:], stderr)
 	case "metadefs":
 		return runMetadefs(ctx, args[1:], stdout, stderr)
+	case "fetch":
+		return runFetch(ctx, args[1:], stderr)
+	case "prefetch":
+		return runPrefetch(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "p2pglance", version)
 		return nil

@@ -1,0 +1,319 @@
+package api
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// A location is an external http(s) origin of an image's data. Adding one
+// to a queued image (POST /v2/images/{id}/locations, or a PATCH of
+// /locations when show_multiple_locations is on) runs a location_import
+// task: the origin is read once, chunked and replicated like an upload,
+// checked against the validation data, and the image becomes active with
+// the location recorded. Downloads are then served from the cluster's
+// chunks; the origin is not read again.
+
+// LocationSettings are the operator's choices Glance calls
+// show_multiple_locations and show_image_direct_url (both off by
+// default): whether image JSON shows "locations" (and PATCH may change
+// them) and "direct_url".
+type LocationSettings struct {
+	ShowMultipleLocations bool
+	ShowImageDirectURL    bool
+}
+
+// ValidationData are the hashes a location's data must match; empty
+// fields are not checked. OSHashAlgo is md5, sha1, sha256 or sha512.
+type ValidationData struct {
+	Checksum    string `json:"checksum,omitempty"`
+	OSHashAlgo  string `json:"os_hash_algo,omitempty"`
+	OSHashValue string `json:"os_hash_value,omitempty"`
+}
+
+// LocationJob is a location import the API has validated, for
+// Backend.StartLocationImport.
+type LocationJob struct {
+	// Task is the location_import task to record (status pending).
+	Task *Task
+	// ImageID is the image filled; the job locks it only if it is still
+	// at ImageRevision (else the error wraps raftfsm.ErrConflict).
+	ImageID       string
+	ImageRevision uint64
+	// Image, when set, is the image to lock instead of the stored one (a
+	// PATCH's other changes applied); its Locations are ignored.
+	Image *raftfsm.Image
+	// URL is the origin read (http or https).
+	URL string
+	// Locations are recorded on the image once it is active.
+	Locations []raftfsm.Location
+	// Validation must match the data, else the task fails.
+	Validation ValidationData
+	// MaxSize caps the bytes read from the origin.
+	MaxSize int64
+}
+
+// hashAlgos are the algorithms validation data may name, with their
+// digest sizes.
+var hashAlgos = map[string]int{"md5": md5.Size, "sha1": sha1.Size, "sha256": sha256.Size, "sha512": sha512.Size}
+
+// NewHash returns a hash of a validation algorithm (nil if unknown).
+func NewHash(algo string) hash.Hash {
+	switch algo {
+	case "md5":
+		return md5.New()
+	case "sha1":
+		return sha1.New()
+	case "sha256":
+		return sha256.New()
+	case "sha512":
+		return sha512.New()
+	}
+	return nil
+}
+
+// locationRoutes are the locations API and the store-level delete.
+func (s *Server) locationRoutes() []route {
+	return []route{
+		{path: "/v2/images/{id}/locations", methods: map[string]handlerFunc{"GET": s.getLocations, "POST": s.addLocation}, allow: "GET, POST"},
+		{path: "/v2/stores/{store}/{id}", methods: map[string]handlerFunc{"DELETE": s.deleteFromStore}, allow: "DELETE"},
+	}
+}
+
+// errLocationSchema is a 400 for a body that fails the location schema.
+func errLocationSchema(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Explanation: "Provided object does not match schema 'location': " + fmt.Sprintf(format, args...)}
+}
+
+// isHTTPURL reports whether s is an http or https URL with a host: the
+// only locations this cluster can read.
+func isHTTPURL(s string) bool { return validImportURI(s) }
+
+// parseAddLocation decodes and checks the body of POST .../locations.
+func parseAddLocation(r *http.Request) (string, ValidationData, error) {
+	var body map[string]json.RawMessage
+	var vd ValidationData
+	if err := readJSON(r, &body); err != nil {
+		return "", vd, err
+	}
+	if body == nil {
+		return "", vd, &Error{Status: http.StatusBadRequest, Explanation: "Unexpected body type. Expected list/dict."}
+	}
+	raw, ok := body["url"]
+	if !ok {
+		return "", vd, errLocationSchema("'url' is a required property")
+	}
+	var url string
+	if err := json.Unmarshal(raw, &url); err != nil {
+		return "", vd, errLocationSchema("%s is not of type 'string'", compactJSON(raw))
+	}
+	if raw, ok := body["validation_data"]; ok {
+		var err error
+		if vd, err = parseValidation(raw, false); err != nil {
+			return "", vd, err
+		}
+		if err := checkHashValue(vd, http.StatusBadRequest); err != nil {
+			return "", vd, err
+		}
+	}
+	return url, vd, nil
+}
+
+// parseValidation decodes validation_data: os_hash_algo and os_hash_value
+// (both or neither), and checksum when withChecksum (the PATCH form).
+func parseValidation(raw json.RawMessage, withChecksum bool) (ValidationData, error) {
+	var vd ValidationData
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return vd, errLocationSchema("%s is not of type 'object'", compactJSON(raw))
+	}
+	for k, v := range m {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return vd, errLocationSchema("%s is not of type 'string'", compactJSON(v))
+		}
+		switch {
+		case k == "os_hash_algo":
+			if _, ok := hashAlgos[s]; !ok {
+				return vd, errLocationSchema("'%s' is not one of ['sha1', 'sha256', 'sha512', 'md5']", s)
+			}
+			vd.OSHashAlgo = s
+		case k == "os_hash_value":
+			if len(s) > 128 {
+				return vd, errLocationSchema("'%s' is too long", s)
+			}
+			vd.OSHashValue = s
+		case k == "checksum" && withChecksum:
+			if len(s) != 32 {
+				return vd, errLocationSchema("'%s' is not 32 characters long", s)
+			}
+			vd.Checksum = s
+		default:
+			return vd, errLocationSchema("Additional properties are not allowed ('%s' was unexpected)", k)
+		}
+	}
+	switch {
+	case vd.OSHashValue != "" && vd.OSHashAlgo == "":
+		return vd, errLocationSchema("'os_hash_algo' is a dependency of 'os_hash_value'")
+	case vd.OSHashAlgo != "" && vd.OSHashValue == "":
+		return vd, errLocationSchema("'os_hash_value' is a dependency of 'os_hash_algo'")
+	}
+	return vd, nil
+}
+
+// checkHashValue checks that os_hash_value is hex of the algorithm's
+// digest size (status: 400 for POST, 409 for PATCH, as in Glance).
+func checkHashValue(vd ValidationData, status int) error {
+	if vd.OSHashValue == "" {
+		return nil
+	}
+	b, err := hex.DecodeString(vd.OSHashValue)
+	if err != nil {
+		return &Error{Status: status, Explanation: fmt.Sprintf("os_hash_value (%s) is not a valid hexadecimal value", vd.OSHashValue)}
+	}
+	if want := hashAlgos[vd.OSHashAlgo]; len(b) != want {
+		return &Error{Status: status, Explanation: fmt.Sprintf("os_hash_value: (%s) is not the correct size for (%s) (should be (%d) bytes)", vd.OSHashValue, vd.OSHashAlgo, want)}
+	}
+	return nil
+}
+
+func compactJSON(raw json.RawMessage) string { return strings.TrimSpace(string(raw)) }
+
+// addLocation serves POST /v2/images/{id}/locations: 202, and a
+// location_import task reads the URL into the cluster and activates the
+// image.
+func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	url, vd, err := parseAddLocation(r)
+	if err != nil {
+		return err
+	}
+	id := mux.Vars(r)["id"]
+	for attempt := 0; ; attempt++ {
+		img, err := s.visibleImage(r, id, true)
+		if err != nil {
+			return err
+		}
+		if img.Status != raftfsm.StatusQueued {
+			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to add locations if image status is %s.", img.Status)}
+		}
+		if err := s.enforce(ctx, actAddImageLocation, img); err != nil {
+			return err
+		}
+		if !isHTTPURL(url) {
+			if !authFrom(ctx).HasRole("service") {
+				return &Error{Status: http.StatusForbidden, Explanation: "http store must be enabled to use location API by normal user."}
+			}
+			return badRequest("Invalid location %s: this cloud reads locations over http and https only.", url)
+		}
+		if err := requireFormats(img); err != nil {
+			return err
+		}
+		if err := s.checkImportLock(ctx, img); err != nil {
+			return err
+		}
+		maxSize, err := s.importLimit(ctx, 0)
+		if err != nil {
+			return err
+		}
+		input, _ := json.Marshal(map[string]any{"image_id": img.ID, "loc_url": url, "validation_data": vd})
+		job := &LocationJob{
+			ImageID: img.ID, ImageRevision: img.Revision, URL: url,
+			Locations:  []raftfsm.Location{{URL: url, Metadata: map[string]string{}}},
+			Validation: vd, MaxSize: maxSize,
+		}
+		job.Task = s.newTask(w, r, TaskTypeLocationImport, input)
+		job.Task.ImageID = img.ID
+		err = s.cfg.Backend.StartLocationImport(ctx, job)
+		if errors.Is(err, raftfsm.ErrConflict) && attempt < importRetries {
+			continue
+		}
+		if errors.Is(err, raftfsm.ErrNotFound) {
+			return errNotFoundImage(img.ID)
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+}
+
+// getLocations serves GET /v2/images/{id}/locations (service or admin):
+// the image's locations as [{"url", "metadata"}].
+func (s *Server) getLocations(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	if err != nil {
+		return err
+	}
+	if err := s.enforce(r.Context(), actFetchLocation, img); err != nil {
+		return err
+	}
+	return writeRawJSON(w, http.StatusOK, locationsJSON(img.Locations))
+}
+
+// locationsJSON renders locations as Glance does: [{"url", "metadata"}].
+func locationsJSON(locs []raftfsm.Location) string {
+	items := make([]string, len(locs))
+	for i, l := range locs {
+		keys := make([]string, 0, len(l.Metadata))
+		for k := range l.Metadata {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		md := newObject()
+		for _, k := range keys {
+			md.str(k, l.Metadata[k])
+		}
+		o := newObject()
+		o.str("url", l.URL)
+		o.raw("metadata", md.close())
+		items[i] = o.close()
+	}
+	return "[" + strings.Join(items, ", ") + "]"
+}
+
+// taskPoll is how often waitTask looks at a task.
+const taskPoll = 25 * time.Millisecond
+
+// waitTask waits until a task has finished and returns it.
+func (s *Server) waitTask(ctx context.Context, id string) (*Task, error) {
+	for {
+		d, err := s.cfg.Backend.Doc(ctx, TaskKind, id)
+		if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil {
+			t, err := TaskFromDoc(d)
+			if err != nil {
+				return nil, err
+			}
+			if t.Finished() {
+				return t, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(taskPoll):
+		}
+	}
+}

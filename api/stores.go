@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// imageView is what an image's JSON depends on besides the image: the
+// location settings and the stores (which nodes count for which store).
+type imageView struct {
+	locations LocationSettings
+	stores    []Store
+}
+
+// imageView returns the view of this request's images. Without the store
+// list (an error reading it) the "stores" attribute is left out.
+func (s *Server) imageView(ctx context.Context) *imageView {
+	v := &imageView{locations: s.cfg.Backend.LocationSettings()}
+	stores, err := s.cfg.Backend.Stores(ctx)
+	if err != nil {
+		s.log.Warn("image stores unknown", "err", err)
+	}
+	v.stores = stores
+	return v
+}
+
+// storesOf returns the stores holding an image's data, as the "stores"
+// attribute lists them: the default store once the image has data, then
+// every zone store one of whose nodes holds a durable copy.
+func (v *imageView) storesOf(img *raftfsm.Image) []string {
+	if v == nil || img.Manifest == nil || len(v.stores) == 0 {
+		return nil
+	}
+	out := []string{DefaultStore}
+	for _, st := range v.stores {
+		if st.ID != DefaultStore && slices.ContainsFunc(st.Nodes, func(id string) bool { return slices.Contains(img.Placement, id) }) {
+			out = append(out, st.ID)
+		}
+	}
+	return out
+}
+
+// checkUploadStore checks the X-Image-Meta-Store of an upload: "" (none)
+// or a known store, else 400 as Glance answers an unknown scheme.
+func (s *Server) checkUploadStore(ctx context.Context, store string) error {
+	if store == "" {
+		return nil
+	}
+	stores, err := s.cfg.Backend.Stores(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(stores, func(st Store) bool { return st.ID == store }) {
+		return badRequest("Unknown scheme '%s' found in URI", store)
+	}
+	return nil
+}
+
+// deleteFromStore serves DELETE /v2/stores/{store}/{id} (admin): the
+// image's durable copies in that zone leave its placement (they become
+// evictable cache on their nodes). 204. The default store holds every
+// image as long as it has data, so it cannot be deleted from; nor can
+// the last durable copy.
+func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	storeID, id := mux.Vars(r)["store"], mux.Vars(r)["id"]
+	stores, err := s.cfg.Backend.Stores(ctx)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(stores, func(st Store) bool { return st.ID == storeID })
+	if i < 0 {
+		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("The selected store %s is not available on this node.", storeID)}
+	}
+	store := stores[i]
+	view := &imageView{stores: stores}
+	onlyStore := &Error{Status: http.StatusForbidden, Explanation: "Cannot delete image data from the only store containing it. Consider deleting the image instead."}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.visibleImage(r, id, true)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Status == http.StatusNotFound {
+				return &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("Failed to find image %s", id)}
+			}
+			return err
+		}
+		if err := s.enforce(ctx, actGetImageLocation, cur); err != nil {
+			return err
+		}
+		if err := s.enforce(ctx, actDelImageLocation, cur); err != nil {
+			return err
+		}
+		if cur.Status != raftfsm.StatusActive {
+			return &Error{Status: http.StatusConflict, Explanation: "It's not allowed to remove image data from store if image status is not 'active'"}
+		}
+		held := view.storesOf(cur)
+		switch {
+		case len(held) <= 1:
+			return onlyStore
+		case !slices.Contains(held, storeID):
+			return &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("Image %s is not stored in store %s.", id, storeID)}
+		case storeID == DefaultStore:
+			return &Error{Status: http.StatusForbidden, Explanation: "The default store holds every durable copy of the image's data and cannot be deleted from. Consider deleting the image instead."}
+		}
+		next := cur.Clone()
+		next.Placement = slices.DeleteFunc(next.Placement, func(n string) bool { return slices.Contains(store.Nodes, n) })
+		if len(next.Placement) == 0 {
+			return onlyStore
+		}
+		next.UpdatedAt = time.Now().UTC()
+		_, err = s.cfg.Backend.UpdateImage(ctx, next, cur.Revision)
+		if errors.Is(err, raftfsm.ErrConflict) && attempt < rewriteRetries {
+			continue
+		}
+		if errors.Is(err, raftfsm.ErrNotFound) {
+			return &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("Failed to find image %s", id)}
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// upload stores an upload's data: in the default store (R copies
+// anywhere), or with one copy in the zone of store (X-Image-Meta-Store).
+func (s *Server) upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
+	if store == "" || store == DefaultStore {
+		return s.cfg.Backend.Upload(ctx, img, r, sizeHint)
+	}
+	return s.cfg.Backend.UploadToStore(ctx, img, r, sizeHint, store)
+}

@@ -1,0 +1,185 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// Location imports: a queued image gets an http(s) location; a
+// location_import task reads it once — eagerly, as a web-download does —
+// through the upload pipeline (chunked, replicated R times), checks the
+// validation data, and makes the image active with the location recorded.
+// Downloads are then served from chunks; the origin is not read again.
+// The task runs under the import machinery: the image's import lock,
+// status importing while it runs, and recovery of tasks whose node died.
+
+// LocationSettings implements api.Backend.
+func (n *Node) LocationSettings() api.LocationSettings {
+	return api.LocationSettings{ShowMultipleLocations: n.cfg.ShowMultipleLocations, ShowImageDirectURL: n.cfg.ShowImageDirectURL}
+}
+
+// methodLocationImport names location imports in a task's Method.
+const methodLocationImport = "location-import"
+
+// StartLocationImport implements api.Backend: it records the task, locks
+// the image (status importing, with a PATCH's other changes when the job
+// carries them) and runs the import in the background on this node.
+func (n *Node) StartLocationImport(ctx context.Context, job *api.LocationJob) error {
+	if !n.imports.running() {
+		return errImportStopped
+	}
+	t := job.Task
+	t.Runner, t.Method, t.Target = n.id, methodLocationImport, job.ImageID
+	n.imports.begin(t.ID)
+	started := false
+	defer func() {
+		if !started {
+			n.imports.done(t.ID)
+		}
+	}()
+	cur, err := n.fsm.State().Image(job.ImageID)
+	if err != nil {
+		return err
+	}
+	if cur.Revision != job.ImageRevision {
+		return fmt.Errorf("lock image %s for a location import: %w", job.ImageID, raftfsm.ErrConflict)
+	}
+	base := cur
+	if job.Image != nil {
+		base = job.Image
+	}
+	locked := base.Clone()
+	locked.Locations = cur.Locations
+	if locked.Properties == nil {
+		locked.Properties = map[string]string{}
+	}
+	locked.Properties[api.PropImportTask] = t.ID
+	locked.Status = raftfsm.StatusImporting
+	locked.UpdatedAt = time.Now().UTC()
+	doc, err := t.Doc()
+	if err != nil {
+		return err
+	}
+	if _, err := n.PutDoc(ctx, doc, true, 0); err != nil {
+		return err
+	}
+	if _, err := n.UpdateImage(ctx, locked, job.ImageRevision); err != nil {
+		if derr := n.DeleteDoc(context.WithoutCancel(ctx), api.TaskKind, t.ID); derr != nil {
+			n.log.Warn("could not drop the task of a location import that did not start", "task", t.ID, "err", derr)
+		}
+		return err
+	}
+	err = n.imports.spawn(t.ID, func(ctx context.Context) { n.runLocationImport(ctx, job) })
+	if err != nil {
+		n.failImport(job.ImageID, t.ID, methodLocationImport, fmt.Errorf("start location import: %w", err))
+		return err
+	}
+	started = true
+	return nil
+}
+
+// runLocationImport does one location import and records its outcome on
+// the task and the image (back to queued on failure).
+func (n *Node) runLocationImport(ctx context.Context, job *api.LocationJob) {
+	log := n.log.With("task", job.Task.ID, "image", job.ImageID, "method", methodLocationImport)
+	err := n.updateTask(ctx, job.Task.ID, func(t *api.Task) error {
+		t.Status = api.TaskProcessing
+		return nil
+	})
+	if err == nil {
+		err = n.doLocationImport(ctx, job)
+	}
+	if err != nil {
+		log.Warn("location import failed", "err", err)
+		n.failImport(job.ImageID, job.Task.ID, methodLocationImport, err)
+		return
+	}
+	fctx, cancel := n.finishContext()
+	defer cancel()
+	err = n.updateTask(fctx, job.Task.ID, func(t *api.Task) error {
+		t.Finish(api.TaskSuccess, "", map[string]any{"image_id": job.ImageID}, time.Now().UTC())
+		return nil
+	})
+	if err != nil {
+		log.Warn("could not record location import success", "err", err)
+	}
+	log.Info("location import done")
+}
+
+// errValidation means a location's data does not match its validation
+// data.
+var errValidation = errors.New("the data does not match the validation data")
+
+// doLocationImport reads the location into the cluster, verifies it and
+// commits the image as active.
+func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error {
+	if _, err := n.lockedImage(job.ImageID, job.Task.ID); err != nil {
+		return err
+	}
+	defer n.unprotect(job.ImageID)
+	resp, err := n.importGet(ctx, job.URL, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > job.MaxSize {
+		return fmt.Errorf("location %s: %d bytes: %w", job.URL, resp.ContentLength, errOverCap)
+	}
+	vd := job.Validation
+	var extra hash.Hash // the validation algorithm, when the pipeline does not compute it
+	if vd.OSHashAlgo != "" && vd.OSHashAlgo != "md5" && vd.OSHashAlgo != "sha512" {
+		extra = api.NewHash(vd.OSHashAlgo)
+	}
+	var body io.Reader = &capReader{r: resp.Body, left: job.MaxSize}
+	if extra != nil {
+		body = io.TeeReader(body, extra)
+	}
+	man, placement, err := n.ingest(ctx, job.ImageID, body)
+	if err != nil {
+		return fmt.Errorf("read location %s: %w", job.URL, err)
+	}
+	if resp.ContentLength >= 0 && man.Size != resp.ContentLength {
+		return fmt.Errorf("read location %s: got %d of %d bytes", job.URL, man.Size, resp.ContentLength)
+	}
+	algo, value := man.OSHashAlgo, man.OSHashValue
+	switch vd.OSHashAlgo {
+	case "":
+	case "md5":
+		algo, value = "md5", man.Checksum
+	case man.OSHashAlgo:
+	default:
+		algo, value = vd.OSHashAlgo, hex.EncodeToString(extra.Sum(nil))
+	}
+	if vd.OSHashAlgo != "" && vd.OSHashValue != value {
+		return fmt.Errorf("os_hash_value: (%s) not matched with actual os_hash_value: (%s): %w", vd.OSHashValue, value, errValidation)
+	}
+	if vd.Checksum != "" && vd.Checksum != man.Checksum {
+		return fmt.Errorf("checksum: (%s) not matched with actual checksum: (%s): %w", vd.Checksum, man.Checksum, errValidation)
+	}
+	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
+		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
+			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
+		}
+		cur.Status = raftfsm.StatusActive
+		cur.Manifest, cur.Placement = man, placement
+		cur.Size = &man.Size
+		cur.Checksum = &man.Checksum
+		cur.OSHashAlgo, cur.OSHashValue = &algo, &value
+		cur.Locations = job.Locations
+		delete(cur.Properties, api.PropImportTask)
+		cur.UpdatedAt = time.Now().UTC()
+		return nil
+	})
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return fmt.Errorf("image %s was deleted during the location import", job.ImageID)
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// repairPass runs on the leader: for every image whose durable holders
+// include a node gone (not alive in gossip) for RepairGrace, it has
+// surviving or new nodes copy the image until R live holders exist again,
+// spreading over zones, and records the new placement. goneSince tracks
+// when each node was first seen gone.
+func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
+	alive := map[string]gossip.Member{}
+	for _, m := range n.gossip.Members() {
+		if m.Alive {
+			alive[m.Meta.ID] = m
+			delete(goneSince, m.Meta.ID)
+		}
+	}
+	var todo []*raftfsm.Image
+	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+		if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
+			return true
+		}
+		for _, p := range img.Placement {
+			if _, ok := alive[p]; ok {
+				continue
+			}
+			if _, seen := goneSince[p]; !seen {
+				goneSince[p] = time.Now()
+			}
+			if time.Since(goneSince[p]) >= n.cfg.RepairGrace {
+				todo = append(todo, img)
+				break
+			}
+		}
+		return ctx.Err() == nil
+	})
+	for _, img := range todo {
+		if ctx.Err() != nil || !n.IsLeader() {
+			return
+		}
+		start := time.Now()
+		added, err := n.repairImage(ctx, img, alive)
+		if err != nil {
+			n.log.Warn("repair failed; will retry", "image", img.ID, "err", err)
+			continue
+		}
+		n.metrics.repairs.Add(1)
+		n.log.Info("repaired image placement", "image", img.ID, "added", added, "took", time.Since(start))
+	}
+}
+
+// repairImage copies img to new holders and rewrites its placement to the
+// live holders plus the new ones.
+func (n *Node) repairImage(ctx context.Context, img *raftfsm.Image, alive map[string]gossip.Member) ([]string, error) {
+	var live []string
+	var used []gossip.Meta
+	for _, p := range img.Placement {
+		if m, ok := alive[p]; ok {
+			live = append(live, p)
+			used = append(used, m.Meta)
+		}
+	}
+	want := min(n.cfg.Replicas, len(alive))
+	var cands []gossip.Member
+	for id, m := range alive {
+		if !slices.Contains(live, id) {
+			cands = append(cands, m)
+		}
+	}
+	var added []string
+	for _, m := range spreadPick(want-len(live), cands, used) {
+		if err := n.replicateTo(ctx, m, img.ID); err != nil {
+			n.log.Warn("repair copy failed", "image", img.ID, "target", m.Meta.ID, "err", err)
+			continue
+		}
+		added = append(added, m.Meta.ID)
+	}
+	if len(live)+len(added) == 0 {
+		return nil, fmt.Errorf("repair %s: no holder left and no copy made", img.ID)
+	}
+	_, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
+		var next []string
+		for _, p := range cur.Placement {
+			if slices.Contains(live, p) {
+				next = append(next, p)
+			}
+		}
+		for _, a := range added {
+			if !slices.Contains(next, a) {
+				next = append(next, a)
+			}
+		}
+		if slices.Equal(next, cur.Placement) {
+			return errNoChange
+		}
+		cur.Placement = next
+		return nil
+	})
+	if err != nil && err != errNoChange {
+		return nil, err
+	}
+	return added, nil
+}
+
+// replicateTo makes node m hold every chunk of an image durably.
+func (n *Node) replicateTo(ctx context.Context, m gossip.Member, imageID string) error {
+	if m.Meta.ID == n.id {
+		return n.replicateLocal(ctx, imageID)
+	}
+	body, _ := json.Marshal(map[string]string{"image_id": imageID})
+	return n.peerCall(ctx, m.Meta.PeerAddr, "/internal/v1/replicate", body, nil)
+}
+
+// replicateLocal fetches every chunk of an image this node lacks (from
+// peers, verified) and makes the store durable.
+func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
+	img, err := n.fsm.State().Image(imageID)
+	if err != nil {
+		if serr := n.Sync(ctx); serr != nil {
+			return serr
+		}
+		if img, err = n.fsm.State().Image(imageID); err != nil {
+			return err
+		}
+	}
+	if img.Manifest == nil {
+		return fmt.Errorf("replicate %s: no data", imageID)
+	}
+	for i, c := range img.Manifest.Chunks {
+		d, err := chunkstore.ParseDigest(c.Digest)
+		if err != nil {
+			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
+		}
+		if ok, _ := n.chunks.Has(ctx, d); ok {
+			continue
+		}
+		buf, data, err := n.fetchChunk(ctx, img, i)
+		if err != nil {
+			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
+		}
+		if n.cfg.NoCache {
+			err = n.chunks.Put(ctx, d, data)
+		}
+		n.bufs.put(buf)
+		if err != nil {
+			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
+		}
+	}
+	if err := n.chunks.Sync(ctx); err != nil {
+		return fmt.Errorf("replicate %s: %w", imageID, err)
+	}
+	n.gossip.AnnounceAll(imageID, len(img.Manifest.Chunks))
+	return nil
+}
+
+// handleReplicate serves POST /internal/v1/replicate: the leader asks
+// this node to become a durable holder of an image.
+func (n *Node) handleReplicate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ImageID string `json:"image_id"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.ImageID == "" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if err := n.replicateLocal(r.Context(), req.ImageID); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSONResp(w, map[string]string{"image_id": req.ImageID})
+}
