@@ -89,6 +89,12 @@ type Config struct {
 	// UploadGrace is how long an uploading node may be gone before the
 	// leader returns its image to queued (0: 30s).
 	UploadGrace time.Duration
+	// MaxConcurrentRequests bounds the API requests served at once (0:
+	// the api package's default; negative: no bound).
+	MaxConcurrentRequests int
+	// TransferIdleTimeout ends an API body read or response write that
+	// makes no progress for that long (0: the api default).
+	TransferIdleTimeout time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
 	// QuotaImageCount, QuotaImageSizeTotal and QuotaStageTotal are the

@@ -141,7 +141,10 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
-	apiSrv, err := api.New(api.Config{Backend: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize})
+	apiSrv, err := api.New(api.Config{
+		Backend: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
+		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
+	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}

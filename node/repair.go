@@ -143,6 +143,9 @@ func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
 		if err != nil {
 			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
 		}
+		// Protected until the new placement is committed, so a cache
+		// eviction here cannot undo the copy.
+		n.protect(imageID, d)
 		if ok, _ := n.chunks.Has(ctx, d); ok {
 			continue
 		}

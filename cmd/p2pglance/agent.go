@@ -51,6 +51,13 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.Int64Var(&cfg.QuotaImageSizeTotal, "quota-image-size-total", 0, "bytes of image data per project (image_size_total); 0 = unlimited")
 	fs.Int64Var(&cfg.QuotaStageTotal, "quota-stage-total", 0, "bytes of staged import data per project (image_stage_total); 0 = unlimited")
 	fs.StringVar(&glanceEndpoints, "glance-download-endpoints", "", "regions the glance-download import method may fetch from, e.g. 'RegionOne=http://glance1:9292,RegionTwo=https://glance2'; empty disables the method")
+	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", 0, "API requests served at once before answering 503 (0: 1024; negative: no bound)")
+	fs.DurationVar(&cfg.TransferIdleTimeout, "transfer-idle-timeout", 0, "end an API body read or response write idle this long (0: 60s)")
+	fs.Int64Var(&cfg.UploadBandwidth, "upload-bandwidth", 0, "bytes per second this node serves to peers (0: unlimited)")
+	fs.Int64Var(&cfg.DownloadBandwidth, "download-bandwidth", 0, "bytes per second this node fetches from peers (0: unlimited)")
+	fs.IntVar(&cfg.UploadSlots, "upload-slots", 8, "concurrent chunk uploads to peers; more requests are told busy and go elsewhere")
+	fs.DurationVar(&cfg.RepairGrace, "repair-grace", 5*time.Minute, "how long a durable holder may be gone before its images are copied elsewhere")
+	fs.Var(labelFlags(labelsOf(cfg)), "label", "node label key=value for prefetch targeting (repeatable)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
@@ -114,4 +121,12 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	err = n.Run(ctx)
 	cfg.Logger.Info("p2pglance agent stopped")
 	return err
+}
+
+// labelsOf gives cfg a label map for the --label flag to fill.
+func labelsOf(cfg *node.Config) map[string]string {
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	return cfg.Labels
 }
