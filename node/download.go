@@ -239,6 +239,9 @@ func (n *Node) fetchChunk(ctx context.Context, img *raftfsm.Image, idx int) (*bu
 		if err := n.chunks.Put(ctx, d, data); err == nil {
 			// A verified copy: it becomes a source for others at once.
 			n.gossip.Announce(img.ID, len(img.Manifest.Chunks), []int{idx})
+			if b := n.cfg.CacheBudget; b > 0 && n.cachedSinceEvict.Add(int64(len(data))) > b/8 {
+				n.kickGC() // enforce the cache budget soon
+			}
 		}
 	}
 	return buf, data, nil

@@ -21,7 +21,9 @@ func (n *Node) kickGC() {
 	}
 }
 
-// gcLoop collects garbage every GCInterval and when kicked.
+// gcLoop collects garbage every GCInterval and when kicked, then keeps
+// cached (non-durable) chunks within CacheBudget, least recently used
+// evicted first.
 func (n *Node) gcLoop(ctx context.Context) {
 	t := time.NewTicker(n.cfg.GCInterval)
 	defer t.Stop()
@@ -34,6 +36,14 @@ func (n *Node) gcLoop(ctx context.Context) {
 		}
 		if _, err := n.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("garbage collection failed", "err", err)
+		}
+		if budget := n.cfg.CacheBudget; budget > 0 && n.ready.Load() {
+			n.cachedSinceEvict.Store(0)
+			if chunks, bytes, err := n.evictOver(ctx, budget); err != nil && ctx.Err() == nil {
+				n.log.Warn("cache eviction failed", "err", err)
+			} else if chunks > 0 {
+				n.log.Info("evicted cached chunks over the cache budget", "chunks", chunks, "bytes", bytes, "budget", budget)
+			}
 		}
 	}
 }

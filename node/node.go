@@ -59,12 +59,14 @@ type Node struct {
 
 	cache nodeCache // Glance cache API bookkeeping (cache.go)
 
-	gcKick   chan struct{}
-	ready    atomic.Bool // the replica has caught up with the leader once since start
-	started  time.Time   // when New ran
-	changes  *changeQueue
-	imports  importer // background imports, bounded by Run's context
-	closeErr error
+	gcKick chan struct{}
+	// cachedSinceEvict counts bytes cached since the last budget check.
+	cachedSinceEvict atomic.Int64
+	ready            atomic.Bool // the replica has caught up with the leader once since start
+	started          time.Time   // when New ran
+	changes          *changeQueue
+	imports          importer // background imports, bounded by Run's context
+	closeErr         error
 }
 
 // New builds a node: it opens the stores, binds every listener and

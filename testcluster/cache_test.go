@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
@@ -176,12 +177,14 @@ func TestCachePruneLeastRecentlyUsed(t *testing.T) {
 	for _, id := range ids { // used in this order: old is the least recent
 		download(t, glance(c.URL(1), ""), id)
 	}
-	if m := c.Node(1).Metrics(); m.StoredChunks != 6 {
-		t.Fatalf("node 1 holds %d chunks after three downloads, want 6", m.StoredChunks)
-	}
+	// The budget is kept on its own (the GC loop evicts least recently
+	// used chunks); an explicit prune then has nothing left to do.
+	c.Eventually(10*time.Second, "node 1 evicts down to its budget", func() bool {
+		return c.Node(1).Metrics().StoredChunks == 2
+	})
 	m := far.do(t, "POST", "/v2/cache/prune", nil).want(t, http.StatusOK).obj(t)
-	if m["total_files_pruned"] != float64(4) || m["total_bytes_pruned"] != float64(4*chunk) {
-		t.Fatalf("prune: %v, want 4 chunks and %d bytes", m, 4*chunk)
+	if m["total_files_pruned"] != float64(0) {
+		t.Fatalf("prune after automatic eviction: %v, want nothing", m)
 	}
 	cached, _ := far.cacheListing(t)
 	if len(cached) != 1 || cached[ids[2]] == nil {
