@@ -115,8 +115,12 @@ type ClusterNode struct {
 	Rack     string `json:"rack"`
 	Role     string `json:"role"` // leader, voter, nonvoter, or none (not in the Raft configuration)
 	Alive    bool   `json:"alive"`
-	Chunks   int64  `json:"chunks,omitempty"`
-	Bytes    int64  `json:"bytes,omitempty"`
+	// Store usage, as the node reports it (absent if it did not answer).
+	Chunks      int64 `json:"chunks,omitempty"`
+	Bytes       int64 `json:"bytes,omitempty"`
+	PinnedBytes int64 `json:"pinned_bytes,omitempty"`
+	CacheBytes  int64 `json:"cache_bytes,omitempty"`
+	CacheBudget int64 `json:"cache_budget,omitempty"`
 }
 
 // Errors a Backend returns besides the raftfsm ones; the API maps them to

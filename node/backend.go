@@ -63,7 +63,7 @@ func (n *Node) DeleteImage(ctx context.Context, id string, expect uint64) error 
 
 // Cluster implements api.Backend: the Raft configuration joined with
 // gossip's view of who is alive and where.
-func (n *Node) Cluster(_ context.Context) (*api.ClusterInfo, error) {
+func (n *Node) Cluster(ctx context.Context) (*api.ClusterInfo, error) {
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return nil, fmt.Errorf("read raft configuration: %w", err)
@@ -90,9 +90,15 @@ func (n *Node) Cluster(_ context.Context) (*api.ClusterInfo, error) {
 		cn.APIAddr, cn.PeerAddr = m.Meta.APIAddr, m.Meta.PeerAddr
 		cn.Zone, cn.Rack, cn.Alive = m.Meta.Zone, m.Meta.Rack, m.Alive
 	}
-	st := n.chunks.Stats()
-	if self := nodes[n.id]; self != nil {
-		self.Chunks, self.Bytes = st.Chunks, st.Bytes
+	peers := map[string]string{}
+	for id, cn := range nodes {
+		if cn.Alive {
+			peers[id] = cn.PeerAddr
+		}
+	}
+	for id, u := range n.usageOf(ctx, peers) {
+		cn := nodes[id]
+		cn.Chunks, cn.Bytes, cn.PinnedBytes, cn.CacheBytes, cn.CacheBudget = u.Chunks, u.Bytes, u.PinnedBytes, u.CacheBytes, u.CacheBudget
 	}
 	for _, cn := range nodes {
 		info.Nodes = append(info.Nodes, *cn)

@@ -26,6 +26,7 @@ func (n *Node) peerRoutes() http.Handler {
 	m.HandleFunc("/internal/v1/missing", n.handleMissing).Methods(http.MethodPost)
 	m.HandleFunc("/internal/v1/prefetch/{id}", n.handlePrefetchProgress).Methods(http.MethodGet)
 	m.HandleFunc("/internal/v1/replicate", n.handleReplicate).Methods(http.MethodPost)
+	m.HandleFunc("/internal/v1/stats", n.handleStats).Methods(http.MethodGet)
 	return m
 }
 

@@ -166,6 +166,27 @@ func TestClusterEndpoint(t *testing.T) {
 	if roles["leader"] != 1 || roles["voter"] != 2 || roles["nonvoter"] != 2 || info.Leader == "" {
 		t.Fatalf("roles %v leader %q", roles, info.Leader)
 	}
+	// Store usage of every node: after an upload with R = 3, three nodes
+	// hold it pinned (durable), none as cache.
+	createAndUpload(t, glance(c.URL(0), ""), "u", randomBytes(6, 5000))
+	c.Eventually(10*time.Second, "three nodes report pinned bytes", func() bool {
+		resp, err := http.Get(c.URL(3) + "/p2p/v1/cluster")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var info api.ClusterInfo
+		if json.NewDecoder(resp.Body).Decode(&info) != nil {
+			return false
+		}
+		pinned := 0
+		for _, n := range info.Nodes {
+			if n.PinnedBytes == 5000 && n.CacheBytes == 0 {
+				pinned++
+			}
+		}
+		return pinned == 3
+	})
 	// A non-voter serves reads of writes made elsewhere.
 	img := createAndUpload(t, glance(c.URL(0), ""), "x", randomBytes(5, 1000))
 	c.Eventually(10*time.Second, "the non-voter sees the image active", func() bool {
