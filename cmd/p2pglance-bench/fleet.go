@@ -85,7 +85,7 @@ type fleetRun struct {
 	// whole image (gossip FullHolders, through Node.CacheNodes); -1: never
 	// seen by the end of the delivery.
 	gossipLag []time.Duration
-	heapMiB                     uint64       // Go heap in use after the delivery
+	heapMiB   uint64 // Go heap in use after the delivery
 }
 
 // fleetPoint is the fleet's delivery progress at one sample.
