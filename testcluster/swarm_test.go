@@ -21,10 +21,15 @@ func TestBusyHoldersAreSkipped(t *testing.T) {
 	c := testcluster.New(t, 5, testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
 		cfg.ChunkSize = 256 << 10
 		cfg.UploadSlots = 1
-		cfg.UploadBandwidth = 8 << 20
+		// 1 MiB/s (burst 1 MiB): each 256 KiB transfer then lasts long
+		// enough for the others in flight to find the slot taken.
+		cfg.UploadBandwidth = 1 << 20
 		cfg.FetchWindow = 8
+		// Downloaders keep nothing, so the two holders stay the only
+		// sources and eight fetches in flight must collide on them.
+		cfg.NoCache = true
 	}))
-	data := randomBytes(90, 4<<20)
+	data := randomBytes(90, 2<<20)
 	img := createAndUpload(t, glance(c.URL(0), ""), "busy", data)
 	pl := placementOf(t, c, 0, img.ID)
 	var wg sync.WaitGroup
