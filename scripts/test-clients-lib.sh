@@ -19,6 +19,7 @@ fail() {
   exit 1
 }
 # has PATTERN MESSAGE: fail unless the last output ($out) matches PATTERN.
+# shellcheck disable=SC2154 # out is the callers' last output
 has() { grep -q -- "$1" <<<"$out" || fail "$2" "$out"; }
 # empty_file PATH MESSAGE: fail unless PATH exists and is empty.
 empty_file() { if [ ! -f "$1" ] || [ -s "$1" ]; then fail "$2" "$out"; fi; }
@@ -130,7 +131,6 @@ start_cluster() {
   read -r -a ports <<<"$(free_ports 12)"
   [ "${#ports[@]}" -eq 12 ] || fail "cannot find 12 free ports"
   URLS=() NODE_PIDS=()
-  CLUSTER="$name"
   mkdir -p "$WORK/$name"
   for n in 1 2 3; do
     local join=()

@@ -51,7 +51,7 @@ def Opt(x):
 def Unordered(xs):
     """The same elements as xs (which may hold matchers), in any order."""
     def ok(v):
-        if not isinstance(v, list) or len(v) != len(xs):
+        if not isinstance(v, (list, tuple)) or len(v) != len(xs):
             return False
         left = list(v)
         for w in xs:  # greedy: fine for the few rows compared here
@@ -74,7 +74,7 @@ def diff(got, want, path=""):
         for k in sorted(set(got) | set(want), key=str):
             out += diff(got.get(k, ABSENT), want.get(k, ABSENT), "%s/%s" % (path, k))
         return out
-    if isinstance(want, (list, tuple)) and isinstance(got, list) and len(want) == len(got):
+    if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)) and len(want) == len(got):
         out = []
         for i, (g, w) in enumerate(zip(got, want)):
             out += diff(g, w, "%s[%d]" % (path, i))

@@ -387,7 +387,7 @@ step "glance image-delete"
 out=$(gl image-delete "$GID" "$GID_Q" "$GID_GD" "$GID_ST" "$GID_W" 2>&1) || fail "glance image-delete failed" "$out"
 for g in "$GID" "$GID_W"; do
   out=$(gl image-show "$g" 2>&1) && fail "glance image-show of a deleted image succeeded" "$out"
-  has "No image with a name or ID of '$g' exists" "glance image-show of a deleted image: unexpected message"
+  has "HTTP 404 Not Found: No image found with ID $g" "glance image-show of a deleted image: unexpected message"
 done
 out=$(gl image-delete "$GID" 2>&1) && fail "glance image-delete of a deleted image succeeded" "$out"
 has "No image with an ID of '$GID' exists" "glance image-delete of a deleted image: unexpected message"
