@@ -54,6 +54,11 @@ func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, size
 		cur.Manifest = man
 		cur.Placement = placement
 		cur.Size = &man.Size
+		if isRawBare(cur) {
+			// Glance's raw inspector reports the byte count.
+			vs := man.Size
+			cur.VirtualSize = &vs
+		}
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo = &man.OSHashAlgo
 		cur.OSHashValue = &man.OSHashValue
@@ -71,6 +76,12 @@ func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, size
 		n.gossip.AnnounceAll(img.ID, len(man.Chunks))
 	}
 	return out, nil
+}
+
+// isRawBare reports a raw disk in a bare container: the only case whose
+// virtual size is known without a format inspector.
+func isRawBare(img *raftfsm.Image) bool {
+	return img.DiskFormat != nil && *img.DiskFormat == "raw" && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
 }
 
 // abortUpload returns an image whose upload failed to queued (if the

@@ -261,3 +261,13 @@ func TestLyingPeerIsNeverBelieved(t *testing.T) {
 	}
 	t.Logf("liar corrupted %d chunks; all caught", lie.hits.Load())
 }
+
+// TestRawVirtualSize: a raw image in a bare container reports its size
+// as virtual_size, as Glance's raw inspector does.
+func TestRawVirtualSize(t *testing.T) {
+	c := testcluster.New(t, 1, testcluster.WithReplicas(1))
+	img := createAndUpload(t, glance(c.URL(0), ""), "raw", randomBytes(7, 12345))
+	if img.VirtualSize != 12345 {
+		t.Fatalf("virtual_size %d, want 12345", img.VirtualSize)
+	}
+}
