@@ -33,7 +33,7 @@ vet:
 bench: build
 	./scripts/bench.sh
 
-## bench-fleet: one image to fleets of 5-40 nodes with capped uploads, p2pglance vs single-origin (BENCHMARKS.md section 7; ~15 minutes)
+## bench-fleet: one image to fleets of 5-40 nodes with capped uploads, p2pglance vs single-origin (BENCHMARKS.md, figure 7; ~11 minutes)
 bench-fleet:
 	./scripts/bench-fleet.sh
 

@@ -43,6 +43,8 @@ type fleetConfig struct {
 	bootReps    int           // boot-time download repetitions
 	plot        string        // PNG path for the ratio-vs-N chart ("" : none)
 	profileN    int           // fleet size of the extra profiled p2p run (0: none)
+	idle        time.Duration // the fleet idles this long before the POST (its background CPU is measured meanwhile)
+	lagWait     time.Duration // how long gossip may still take to list nodes that completed last
 }
 
 // fleetMode is one way of running the same fleet.
@@ -79,7 +81,11 @@ type fleetRun struct {
 	busyRefusals, busySkips     int64
 	stalls                      int64
 	timeline                    []fleetPoint // fraction delivered over time
-	aliveEnd                    int          // members node 0 saw alive at the end
+	// runqWait is how long this process's threads waited for a CPU on
+	// the kernel's run queues during the delivery (/proc/self/task/*/schedstat):
+	// CPU contention, ours or other tenants'.
+	runqWait time.Duration
+	aliveEnd int // members node 0 saw alive at the end
 	// gossipLag: per fetching node, from when it held every chunk to when
 	// an observer node (the last fetching node) listed it as holding the
 	// whole image (gossip FullHolders, through Node.CacheNodes); -1: never
@@ -149,6 +155,7 @@ func fleetFlags(fc *fleetConfig) func() error {
 	flag.IntVar(&fc.bootReps, "fleet-boot-reps", 3, "boot-time downloads (cold, then warm) to measure")
 	flag.StringVar(&fc.plot, "fleet-plot", "", "write the completion-ratio-vs-N chart (PNG) here")
 	flag.IntVar(&fc.profileN, "fleet-profile-nodes", 40, "fleet size of one extra, profiled p2p run (with -profile-dir); 0: none")
+	fc.idle, fc.lagWait = 2*time.Second, 3*time.Second
 	return func() error {
 		var err error
 		if fc.nodes, err = parseFleetNodes(nodes); err != nil {
@@ -399,7 +406,7 @@ func fleetOnce(ctx context.Context, fc *fleetConfig, dir string, n int, mode fle
 	run.idle, _ = measure(0, func() error {
 		select {
 		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
+		case <-time.After(fc.idle):
 		}
 		return ctx.Err()
 	})
@@ -437,10 +444,10 @@ func fleetOnce(ctx context.Context, fc *fleetConfig, dir string, n int, mode fle
 	run.heapMiB = ms.HeapInuse >> 20
 	ideal := fc.ideal()
 	hu, ou := run.uplinkUse(*fc, run.full)
-	log.Printf("  fleet %s N=%d: full delivery %s = %.2fx S/B; per node p50 %.2fx, max %.2fx; holders served %s (%.2f S), others %s; uplinks used: holders %.0f%%, others %.0f%%; gossip lag %s; busy refusals %d; %s",
+	log.Printf("  fleet %s N=%d: full delivery %s = %.2fx S/B; per node p50 %.2fx, max %.2fx; holders served %s (%.2f S), others %s; uplinks used: holders %.0f%%, others %.0f%%; gossip lag %s; busy refusals %d, stalls %d; run-queue wait %.2f threads; %s",
 		mode.name, n, run.full.Round(time.Millisecond), ratioOf(run.full, ideal),
 		ratioOf(percentile(run.done, 50), ideal), ratioOf(percentile(run.done, 100), ideal),
-		size(run.servedHolders), float64(run.servedHolders)/float64(fc.size), size(run.servedOthers), 100*hu, 100*ou, run.lagSummary(), run.busyRefusals, run.s.cpus())
+		size(run.servedHolders), float64(run.servedHolders)/float64(fc.size), size(run.servedOthers), 100*hu, 100*ou, run.lagSummary(), run.busyRefusals, run.stalls, run.runqWait.Seconds()/run.s.wall.Seconds(), run.s.cpus())
 	if run.jobState != "done" {
 		log.Printf("  warning: the prefetch job is %q, not done (errors: %v)", run.jobState, run.jobErrs)
 	}
@@ -481,6 +488,7 @@ func fleetDeliver(ctx context.Context, fc *fleetConfig, c *cluster, run *fleetRu
 	post := c.url(fetchers[0])
 	body, _ := json.Marshal(map[string]any{"image_id": id, "target": map[string]any{"all": true}})
 	var jobID string
+	w0 := runqWait()
 	s, err := measure(int64(len(fetchers))*fc.size, func() error {
 		t0 := time.Now()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, post+"/p2p/v1/prefetch", bytes.NewReader(body))
@@ -562,10 +570,11 @@ func fleetDeliver(ctx context.Context, fc *fleetConfig, c *cluster, run *fleetRu
 		return err
 	}
 	run.s = s
-	// Nodes that completed near the end: give gossip up to 3 s more to
+	run.runqWait = runqWait() - w0
+	// Nodes that completed near the end: give gossip fc.lagWait more to
 	// list them (the lag is from completion, so it is not capped by the
 	// delivery's end).
-	for t0 := time.Now(); time.Since(t0) < 3*time.Second; {
+	for t0 := time.Now(); time.Since(t0) < fc.lagWait; {
 		full, _ := observer.CacheNodes(ctx, id)
 		missing := 0
 		for _, k := range fetchers {
@@ -678,10 +687,16 @@ func fleetBoot(ctx context.Context, fc *fleetConfig, c *cluster, hc *http.Client
 		if len(cands) == 0 {
 			return nil, fmt.Errorf("every node holds the image")
 		}
-		k := cands[r%len(cands)]
-		// Holders idle for a second: their token buckets are full, as
+		k := cands[0]
+		for _, cand := range cands {
+			if !slices.ContainsFunc(out, func(b bootRun) bool { return b.node == cand }) {
+				k = cand
+				break
+			}
+		}
+		// Holders idle for a second (fc.idle/2): their token buckets are full, as
 		// on a fleet where nothing else is being served.
-		time.Sleep(time.Second)
+		time.Sleep(fc.idle / 2)
 		br := bootRun{node: k, coldSourceBytes: map[string]int64{}}
 		served0 := make([]int64, len(c.nodes))
 		for j, nd := range c.nodes {
@@ -761,6 +776,30 @@ func timedGet(ctx context.Context, hc *http.Client, url string, want int64, md5s
 		return nil
 	})
 	return s, ttfb, err
+}
+
+// runqWait sums the time every thread of this process has spent
+// runnable but waiting for a CPU (second field of
+// /proc/self/task/*/schedstat; 0 where the kernel does not report it).
+func runqWait() time.Duration {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			var v int64
+			if _, err := fmt.Sscan(f[1], &v); err == nil {
+				total += v
+			}
+		}
+	}
+	return time.Duration(total)
 }
 
 func ratioOf(d, ideal time.Duration) float64 { return d.Seconds() / ideal.Seconds() }
