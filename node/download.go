@@ -211,6 +211,13 @@ func (s *streamReader) Close() error {
 // and another holder tried. A chunk fetched from a peer is kept and
 // announced unless NoCache is set.
 func (n *Node) fetchChunk(ctx context.Context, img *raftfsm.Image, idx int) (*buffer, []byte, error) {
+	return n.fetchChunkOpt(ctx, img, idx, true)
+}
+
+// fetchChunkOpt is fetchChunk; with waitBusy false it returns errAllBusy
+// at once when every holder of the chunk is at its upload limit, so a
+// caller free to choose its order (a prefetch) can take another chunk.
+func (n *Node) fetchChunkOpt(ctx context.Context, img *raftfsm.Image, idx int, waitBusy bool) (*buffer, []byte, error) {
 	ref := img.Manifest.Chunks[idx]
 	d, err := chunkstore.ParseDigest(ref.Digest)
 	if err != nil {
@@ -228,7 +235,7 @@ func (n *Node) fetchChunk(ctx context.Context, img *raftfsm.Image, idx int) (*bu
 		n.bufs.put(buf)
 		return nil, nil, fmt.Errorf("read chunk %d of %s: %w", idx, img.ID, err)
 	}
-	data, err = n.fetchFromHolders(ctx, img, idx, d, ref.Size, buf.b)
+	data, err = n.fetchFromHolders(ctx, img, idx, d, ref.Size, buf.b, waitBusy)
 	if err != nil {
 		n.bufs.put(buf)
 		return nil, nil, err
@@ -258,7 +265,7 @@ const (
 // skipped; when every holder is busy the node waits briefly and asks
 // again (bounded by ctx); a holder that stalls mid-transfer or sends bad
 // bytes is abandoned and demoted.
-func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int, d chunkstore.Digest, size int64, buf []byte) ([]byte, error) {
+func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int, d chunkstore.Digest, size int64, buf []byte, waitBusy bool) ([]byte, error) {
 	wait := 20 * time.Millisecond
 	for {
 		ranked := n.rankHolders(n.gossip.Holders(img.ID, idx), img.Placement)
@@ -288,6 +295,9 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 		if busy == 0 {
 			return nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, api.ErrUnavailable)
 		}
+		if !waitBusy && busy == len(ranked) {
+			return nil, errAllBusy
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -301,6 +311,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 var (
 	errPeerBusy = errors.New("peer at its upload limit")
 	errStalled  = errors.New("peer transfer stalled")
+	errAllBusy  = errors.New("every holder of the chunk is busy")
 )
 
 // errBadPeerData marks a peer that sent bytes not matching the digest.

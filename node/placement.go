@@ -83,12 +83,13 @@ func spreadPick(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Membe
 	return out
 }
 
-// rankHolders orders candidate source nodes for a chunk: same rack, then
-// same zone; within that, nodes that hold a cached copy before the
-// image's durable holders (so durable copies are read about once per
-// zone and the rest of the fleet feeds itself); then the least loaded
-// (fewest fetches in flight from here, not busy, not suspect), then the
-// lowest measured round-trip time; random among equals so load spreads.
+// rankHolders orders candidate source nodes for a chunk: holders known to
+// be busy (at their upload limit) or suspect (stalled, sent bad data)
+// last; then by nearness (same rack, same zone, elsewhere) plus the
+// fetches this node already has in flight there, so one download spreads
+// over several holders; nodes holding a cached copy before the image's
+// durable holders (durable copies are read about once per zone and the
+// fleet feeds itself); then the lowest measured RTT; random among equals.
 // Dead nodes and this node are dropped.
 func (n *Node) rankHolders(ids []string, durable []string) []gossip.Member {
 	self, _ := n.gossip.Member(n.id)
@@ -122,7 +123,12 @@ func (n *Node) rankHolders(ids []string, durable []string) []gossip.Member {
 	}
 	rand.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
 	slices.SortStableFunc(cs, func(a, b cand) int {
-		return cmp.Or(cmp.Compare(a.prox, b.prox), cmp.Compare(a.dur, b.dur), cmp.Compare(a.load, b.load), cmp.Compare(a.rttMs, b.rttMs))
+		// Busy or suspect peers last; then nearness and the fetches
+		// already in flight there weigh together, so a download spreads
+		// over holders instead of queueing on the nearest; cached copies
+		// before durable holders; then RTT.
+		pa, pb := a.load/1000, b.load/1000
+		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(a.prox+a.load%1000, b.prox+b.load%1000), cmp.Compare(a.dur, b.dur), cmp.Compare(a.rttMs, b.rttMs))
 	})
 	out := make([]gossip.Member, len(cs))
 	for i, c := range cs {

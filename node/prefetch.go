@@ -249,7 +249,16 @@ func (n *Node) CancelPrefetch(ctx context.Context, id string) (*api.PrefetchJob,
 // retrying on conflicts.
 func (n *Node) mutatePrefetch(ctx context.Context, id string, fn func(*prefetchDoc) error) (*prefetchDoc, error) {
 	var lastErr error
-	for range 8 {
+	for attempt := range 30 {
+		if attempt > 0 {
+			// Every target node records its result in the same
+			// document: spread retries out.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(20*time.Millisecond) * int64(min(attempt, 10))))):
+			}
+		}
 		d, err := n.fsm.State().Doc(kindPrefetch, id)
 		if err != nil {
 			return nil, err
@@ -424,7 +433,23 @@ func (n *Node) prefetchImage(ctx context.Context, img *raftfsm.Image, run *prefe
 				if !ok || ctx.Err() != nil {
 					return
 				}
-				buf, data, err := n.fetchChunk(ctx, img, idx)
+				buf, data, err := n.fetchChunkOpt(ctx, img, idx, false)
+				if errors.Is(err, errAllBusy) {
+					// Take another chunk meanwhile; this one goes to the
+					// back of the queue (after a short pause if it was
+					// the only one left).
+					mu.Lock()
+					todo = append(todo, idx)
+					alone := len(todo) == 1
+					mu.Unlock()
+					if alone {
+						select {
+						case <-ctx.Done():
+						case <-time.After(busyPenalty / 2):
+						}
+					}
+					continue
+				}
 				if err != nil {
 					errCh <- err
 					return

@@ -37,7 +37,7 @@ var (
 	ErrExists = errors.New("image id already used")
 	// ErrConflict means the command's precondition (expected revision)
 	// no longer holds.
-	ErrConflict = errors.New("image changed concurrently")
+	ErrConflict = errors.New("changed concurrently")
 	// ErrBadCommand means a command is well-formed but invalid (e.g. an
 	// image without an id).
 	ErrBadCommand = errors.New("invalid command")
