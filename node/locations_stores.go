@@ -2,15 +2,10 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -22,54 +17,7 @@ import (
 // placement so the image keeps R durable copies (the copy it leaves stays
 // on its node as cache). Any failure puts the image back to queued.
 func (n *Node) UploadToStore(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
-	if store == "" || store == api.DefaultStore {
-		return n.Upload(ctx, img, r, sizeHint)
-	}
-	session := uuid.NewString()
-	saving := img.Clone()
-	saving.Status = raftfsm.StatusSaving
-	saving.Upload = &raftfsm.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
-	saving.UpdatedAt = time.Now().UTC()
-	if _, err := n.UpdateImage(ctx, saving, img.Revision); err != nil {
-		return nil, err
-	}
-	defer n.unprotect(img.ID)
-	man, placement, err := n.ingest(ctx, img.ID, r)
-	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
-		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, api.ErrSizeMismatch)
-	}
-	if err == nil && !n.zoneHolds(store, placement) {
-		placement, err = n.placeInZone(ctx, img.ID, man, placement, store)
-	}
-	if err != nil {
-		n.abortUpload(img.ID, session)
-		return nil, err
-	}
-	out, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
-		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
-			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, api.ErrGone)
-		}
-		cur.Status = raftfsm.StatusActive
-		cur.Upload = nil
-		cur.Manifest, cur.Placement = man, placement
-		cur.Size = &man.Size
-		cur.Checksum = &man.Checksum
-		cur.OSHashAlgo = &man.OSHashAlgo
-		cur.OSHashValue = &man.OSHashValue
-		cur.UpdatedAt = time.Now().UTC()
-		return nil
-	})
-	if errors.Is(err, raftfsm.ErrNotFound) {
-		return nil, fmt.Errorf("commit upload of %s: %w", img.ID, api.ErrGone)
-	}
-	if err != nil {
-		n.abortUpload(img.ID, session)
-		return nil, err
-	}
-	if len(man.Chunks) > 0 {
-		n.gossip.AnnounceAll(img.ID, len(man.Chunks))
-	}
-	return out, nil
+	return n.uploadTo(ctx, img, r, sizeHint, store)
 }
 
 // placeInZone copies man (held by placement) to a live node of zone and

@@ -28,6 +28,12 @@ import (
 // replicated R times, then commit the manifest (active). Any failure puts
 // the image back to queued.
 func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error) {
+	return n.uploadTo(ctx, img, r, sizeHint, "")
+}
+
+// uploadTo is Upload; a zone store (not "" or default) additionally gets
+// one of the durable copies on a node of that zone before the commit.
+func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
 	session := uuid.NewString()
 	saving := img.Clone()
 	saving.Status = raftfsm.StatusSaving
@@ -40,6 +46,9 @@ func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, size
 	man, placement, err := n.ingest(ctx, img.ID, r)
 	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
 		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, api.ErrSizeMismatch)
+	}
+	if err == nil && store != "" && store != api.DefaultStore && !n.zoneHolds(store, placement) {
+		placement, err = n.placeInZone(ctx, img.ID, man, placement, store)
 	}
 	if err != nil {
 		n.abortUpload(img.ID, session)
