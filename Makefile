@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/p2pglance
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run cluster test test-race vet fmt bench bench-fleet e2e test-clients clean
+.PHONY: all build run cluster test test-race vet fmt bench bench-fleet test-clients clean
 
 all: build
 
@@ -37,9 +37,6 @@ bench: build
 bench-fleet:
 	./scripts/bench-fleet.sh
 
-## e2e: python-openstackclient against a live 3-node cluster (installs Debian's python3-openstackclient)
-e2e: build
-	./scripts/e2e-openstackclient.sh $(BIN)
 
 ## test-clients: openstack, glance and openstacksdk (Debian's, apt-get when missing) against live
 ## 3-node clusters, every call on the next node: noauth, then Keystone sharing (scripts/keystone-setup.sh)
