@@ -126,11 +126,33 @@ func (n *Node) runImports(ctx context.Context) {
 // (status importing unless copy-image), records the task and runs the
 // import in the background.
 func (n *Node) StartImport(ctx context.Context, job *api.ImportJob) error {
+	return n.startTask(ctx, job.Task, job.Method, job.ImageID, job.ImageRevision, func(cur *raftfsm.Image) *raftfsm.Image {
+		locked := cur.Clone()
+		if locked.Properties == nil {
+			locked.Properties = map[string]string{}
+		}
+		locked.Properties[api.PropImportTask] = job.Task.ID
+		locked.Properties[api.PropImportingToStores] = api.JoinStores(job.Stores)
+		locked.Properties[api.PropFailedImport] = api.JoinStores(without(api.SplitStores(locked.Properties[api.PropFailedImport]), job.Stores))
+		if job.Method != api.MethodCopyImage {
+			locked.Status = raftfsm.StatusImporting
+		}
+		return locked
+	}, func(ctx context.Context) { n.runImport(ctx, job) })
+}
+
+// startTask is how every import-like task starts on this node: check the
+// image is still at the revision the request validated, record the task,
+// then lock the image (the task exists before the lock names it, so a
+// lock is never taken for a stale task by another node), then run the
+// work in the background under the node's lifetime. If the lock cannot
+// be taken the task is dropped: it never ran, and the caller answers.
+func (n *Node) startTask(ctx context.Context, t *api.Task, method, imageID string, rev uint64,
+	lock func(cur *raftfsm.Image) *raftfsm.Image, run func(context.Context)) error {
 	if !n.imports.running() {
 		return errImportStopped
 	}
-	t := job.Task
-	t.Runner, t.Method, t.Target = n.id, job.Method, job.ImageID
+	t.Runner, t.Method, t.Target = n.id, method, imageID
 	// Marked as running here before the task exists, so that recovery
 	// never takes it for an abandoned one.
 	n.imports.begin(t.ID)
@@ -140,26 +162,15 @@ func (n *Node) StartImport(ctx context.Context, job *api.ImportJob) error {
 			n.imports.done(t.ID)
 		}
 	}()
-	cur, err := n.fsm.State().Image(job.ImageID)
+	cur, err := n.fsm.State().Image(imageID)
 	if err != nil {
 		return err
 	}
-	if cur.Revision != job.ImageRevision {
-		return fmt.Errorf("lock image %s for import: %w", job.ImageID, raftfsm.ErrConflict)
+	if cur.Revision != rev {
+		return fmt.Errorf("lock image %s for %s: %w", imageID, method, raftfsm.ErrConflict)
 	}
-	locked := cur.Clone()
-	if locked.Properties == nil {
-		locked.Properties = map[string]string{}
-	}
-	locked.Properties[api.PropImportTask] = t.ID
-	locked.Properties[api.PropImportingToStores] = api.JoinStores(job.Stores)
-	locked.Properties[api.PropFailedImport] = api.JoinStores(without(api.SplitStores(locked.Properties[api.PropFailedImport]), job.Stores))
-	if job.Method != api.MethodCopyImage {
-		locked.Status = raftfsm.StatusImporting
-	}
+	locked := lock(cur)
 	locked.UpdatedAt = time.Now().UTC()
-	// The task exists before the lock names it, so a lock is never taken
-	// for a stale one by another node.
 	doc, err := t.Doc()
 	if err != nil {
 		return err
@@ -167,16 +178,14 @@ func (n *Node) StartImport(ctx context.Context, job *api.ImportJob) error {
 	if _, err := n.PutDoc(ctx, doc, true, 0); err != nil {
 		return err
 	}
-	if _, err := n.UpdateImage(ctx, locked, job.ImageRevision); err != nil {
-		// Not locked: the task never ran. The caller retries or answers.
+	if _, err := n.UpdateImage(ctx, locked, rev); err != nil {
 		if derr := n.DeleteDoc(context.WithoutCancel(ctx), api.TaskKind, t.ID); derr != nil {
-			n.log.Warn("could not drop the task of an import that did not start", "task", t.ID, "err", derr)
+			n.log.Warn("could not drop the task of an import that did not start", "task", t.ID, "method", method, "err", derr)
 		}
 		return err
 	}
-	err = n.imports.spawn(t.ID, func(ctx context.Context) { n.runImport(ctx, job) })
-	if err != nil {
-		n.failImport(job.ImageID, t.ID, job.Method, fmt.Errorf("start import: %w", err))
+	if err := n.imports.spawn(t.ID, run); err != nil {
+		n.failImport(imageID, t.ID, method, fmt.Errorf("start %s: %w", method, err))
 		return err
 	}
 	started = true

@@ -33,57 +33,20 @@ const methodLocationImport = "location-import"
 // the image (status importing, with a PATCH's other changes when the job
 // carries them) and runs the import in the background on this node.
 func (n *Node) StartLocationImport(ctx context.Context, job *api.LocationJob) error {
-	if !n.imports.running() {
-		return errImportStopped
-	}
-	t := job.Task
-	t.Runner, t.Method, t.Target = n.id, methodLocationImport, job.ImageID
-	n.imports.begin(t.ID)
-	started := false
-	defer func() {
-		if !started {
-			n.imports.done(t.ID)
+	return n.startTask(ctx, job.Task, methodLocationImport, job.ImageID, job.ImageRevision, func(cur *raftfsm.Image) *raftfsm.Image {
+		base := cur
+		if job.Image != nil {
+			base = job.Image
 		}
-	}()
-	cur, err := n.fsm.State().Image(job.ImageID)
-	if err != nil {
-		return err
-	}
-	if cur.Revision != job.ImageRevision {
-		return fmt.Errorf("lock image %s for a location import: %w", job.ImageID, raftfsm.ErrConflict)
-	}
-	base := cur
-	if job.Image != nil {
-		base = job.Image
-	}
-	locked := base.Clone()
-	locked.Locations = cur.Locations
-	if locked.Properties == nil {
-		locked.Properties = map[string]string{}
-	}
-	locked.Properties[api.PropImportTask] = t.ID
-	locked.Status = raftfsm.StatusImporting
-	locked.UpdatedAt = time.Now().UTC()
-	doc, err := t.Doc()
-	if err != nil {
-		return err
-	}
-	if _, err := n.PutDoc(ctx, doc, true, 0); err != nil {
-		return err
-	}
-	if _, err := n.UpdateImage(ctx, locked, job.ImageRevision); err != nil {
-		if derr := n.DeleteDoc(context.WithoutCancel(ctx), api.TaskKind, t.ID); derr != nil {
-			n.log.Warn("could not drop the task of a location import that did not start", "task", t.ID, "err", derr)
+		locked := base.Clone()
+		locked.Locations = cur.Locations
+		if locked.Properties == nil {
+			locked.Properties = map[string]string{}
 		}
-		return err
-	}
-	err = n.imports.spawn(t.ID, func(ctx context.Context) { n.runLocationImport(ctx, job) })
-	if err != nil {
-		n.failImport(job.ImageID, t.ID, methodLocationImport, fmt.Errorf("start location import: %w", err))
-		return err
-	}
-	started = true
-	return nil
+		locked.Properties[api.PropImportTask] = job.Task.ID
+		locked.Status = raftfsm.StatusImporting
+		return locked
+	}, func(ctx context.Context) { n.runLocationImport(ctx, job) })
 }
 
 // runLocationImport does one location import and records its outcome on
