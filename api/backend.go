@@ -38,6 +38,11 @@ type Backend interface {
 	// image, each chunk verified before any of its bytes is returned. It
 	// fails before returning if the first chunk cannot be obtained.
 	OpenImage(ctx context.Context, img *raftfsm.Image, off, n int64) (io.ReadCloser, error)
+	// PullImage returns img with its data in the cluster: unchanged when
+	// it has a manifest (or no data anywhere), else after the data was
+	// pulled from the image's locations and verified (by this node, or
+	// by another node this one waited for).
+	PullImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error)
 	// Cluster describes the cluster as this node sees it.
 	Cluster(ctx context.Context) (*ClusterInfo, error)
 

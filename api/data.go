@@ -109,6 +109,13 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if img.Status == raftfsm.StatusDeactivated && !a.Admin {
 		return &Error{Status: http.StatusForbidden, Explanation: "The requested image has been deactivated. Image data download is forbidden."}
 	}
+	if img.Manifest == nil && len(img.Locations) > 0 {
+		// Data only at the image's locations: pulled (once, cluster
+		// wide) and verified before any byte is served.
+		if img, err = s.cfg.Backend.PullImage(r.Context(), img); err != nil {
+			return err
+		}
+	}
 	if img.Manifest == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return nil

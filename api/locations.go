@@ -24,10 +24,13 @@ import (
 // A location is an external http(s) origin of an image's data. Adding one
 // to a queued image (POST /v2/images/{id}/locations, or a PATCH of
 // /locations when show_multiple_locations is on) runs a location_import
-// task: the origin is read once, chunked and replicated like an upload,
-// checked against the validation data, and the image becomes active with
-// the location recorded. Downloads are then served from the cluster's
-// chunks; the origin is not read again.
+// task that makes the image active with the location, its size and the
+// validation hashes recorded. The first download (or cache warm, prefetch
+// or copy) pulls the origin once for the whole cluster, chunks and
+// replicates it like an upload and checks it against the recorded size
+// and hashes before any byte is served (Backend.PullImage); the cluster's
+// chunks serve every later download. A backend may instead read the
+// origin when the location is added.
 
 // LocationSettings are the operator's choices Glance calls
 // show_multiple_locations and show_image_direct_url (both off by

@@ -80,6 +80,10 @@ func (b *memBackend) OpenImage(context.Context, *raftfsm.Image, int64, int64) (i
 	return nil, ErrUnavailable
 }
 
+func (b *memBackend) PullImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+	return img, nil
+}
+
 func (b *memBackend) Cluster(context.Context) (*ClusterInfo, error) { return &ClusterInfo{}, nil }
 
 const testImageID = "11111111-2222-3333-4444-555555555555"

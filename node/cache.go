@@ -216,6 +216,9 @@ func (n *Node) cacheFetch(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if img, err = n.PullImage(ctx, img); err != nil {
+		return err
+	}
 	if img.Status != raftfsm.StatusActive || img.Manifest == nil {
 		return fmt.Errorf("image %s is %s, not active", id, img.Status)
 	}

@@ -97,6 +97,13 @@ type Config struct {
 	TransferIdleTimeout time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
+	// EagerLocations makes adding an http(s) location read the origin at
+	// once (as a web-download does) instead of on the image's first
+	// download.
+	EagerLocations bool
+	// LocationPullTimeout bounds one pull of an image from its location,
+	// including the wait for another node's pull (0: 1 hour).
+	LocationPullTimeout time.Duration
 	// QuotaImageCount, QuotaImageSizeTotal and QuotaStageTotal are the
 	// per-project limits Glance calls image_count_total, image_size_total
 	// and image_stage_total (sizes in bytes); 0 means unlimited.
@@ -146,6 +153,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.UploadGrace <= 0 {
 		c.UploadGrace = 30 * time.Second
+	}
+	if c.MaxImageSize <= 0 {
+		c.MaxImageSize = 1 << 40
+	}
+	if c.LocationPullTimeout <= 0 {
+		c.LocationPullTimeout = time.Hour
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = time.Minute

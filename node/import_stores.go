@@ -63,6 +63,9 @@ func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
 		if err != nil {
 			return err
 		}
+		if img, err = n.PullImage(ctx, img); err != nil {
+			return err
+		}
 		if img.Manifest == nil {
 			return fmt.Errorf("image %s has no data to copy (status %s)", job.ImageID, img.Status)
 		}

@@ -7,19 +7,22 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
-// Location imports: a queued image gets an http(s) location; a
-// location_import task reads it once — eagerly, as a web-download does —
-// through the upload pipeline (chunked, replicated R times), checks the
-// validation data, and makes the image active with the location recorded.
-// Downloads are then served from chunks; the origin is not read again.
-// The task runs under the import machinery: the image's import lock,
-// status importing while it runs, and recovery of tasks whose node died.
+// Location imports: a queued image gets an http(s) location and a
+// location_import task runs under the import machinery (the image's
+// import lock, status importing while it runs, recovery of tasks whose
+// node died). By default the task only checks that the origin answers
+// (HEAD, for the size, as Glance's http store does) and makes the image
+// active with the location, size and validation hashes recorded; the
+// bytes are pulled on the first download (location_pull.go). With
+// Config.EagerLocations the task reads the origin at once through the
+// upload pipeline and checks the validation data, as a web-download does.
 
 // LocationSettings implements api.Backend.
 func (n *Node) LocationSettings() api.LocationSettings {
@@ -57,8 +60,10 @@ func (n *Node) runLocationImport(ctx context.Context, job *api.LocationJob) {
 		t.Status = api.TaskProcessing
 		return nil
 	})
-	if err == nil {
+	if err == nil && n.cfg.EagerLocations {
 		err = n.doLocationImport(ctx, job)
+	} else if err == nil {
+		err = n.activateLocation(ctx, job)
 	}
 	if err != nil {
 		log.Warn("location import failed", "err", err)
@@ -145,4 +150,78 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 		return fmt.Errorf("image %s was deleted during the location import", job.ImageID)
 	}
 	return err
+}
+
+// activateLocation makes a locked image active on its location without
+// reading the data: the origin must answer a HEAD (its Content-Length,
+// when given, becomes the image's size and must fit the size cap), and
+// the validation data become the image's hashes, checked when the data
+// is pulled.
+func (n *Node) activateLocation(ctx context.Context, job *api.LocationJob) error {
+	if _, err := n.lockedImage(job.ImageID, job.Task.ID); err != nil {
+		return err
+	}
+	size, err := n.locationSize(ctx, job.URL)
+	if err != nil {
+		return err
+	}
+	if size > job.MaxSize {
+		return fmt.Errorf("location %s: %d bytes: %w", job.URL, size, errOverCap)
+	}
+	vd := job.Validation
+	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
+		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
+			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
+		}
+		cur.Status = raftfsm.StatusActive
+		cur.Manifest, cur.Placement, cur.Upload = nil, nil, nil
+		cur.Size, cur.VirtualSize = nil, nil
+		if size >= 0 {
+			s := size
+			cur.Size = &s
+			if isRawBare(cur) {
+				vs := size
+				cur.VirtualSize = &vs
+			}
+		}
+		cur.Checksum, cur.OSHashAlgo, cur.OSHashValue = nil, nil, nil
+		if vd.Checksum != "" {
+			c := vd.Checksum
+			cur.Checksum = &c
+		}
+		if vd.OSHashAlgo != "" {
+			a, v := vd.OSHashAlgo, vd.OSHashValue
+			cur.OSHashAlgo, cur.OSHashValue = &a, &v
+		}
+		cur.Locations = job.Locations
+		delete(cur.Properties, api.PropImportTask)
+		cur.UpdatedAt = time.Now().UTC()
+		return nil
+	})
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return fmt.Errorf("image %s was deleted during the location import", job.ImageID)
+	}
+	return err
+}
+
+// locationSize asks an origin for its size with a HEAD: -1 when it does
+// not say (or does not take HEAD), an error when it is unreachable or
+// answers anything but success.
+func (n *Node) locationSize(ctx context.Context, url string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("location %s: %w", url, err)
+	}
+	resp, err := n.imports.httpClient().Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("location: %w", err)
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented:
+		return -1, nil
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return 0, fmt.Errorf("location %s answered %s", url, resp.Status)
+	}
+	return resp.ContentLength, nil
 }

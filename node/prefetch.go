@@ -355,6 +355,13 @@ func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *pre
 		defer wg.Done()
 		defer cancel()
 		res := api.PrefetchNode{ID: n.id, State: api.PrefetchDone, ChunksTotal: run.chunksTotal, BytesTotal: run.bytesTotal}
+		if err == nil && originBacked(img) {
+			// Data still only at its location: one node pulls it, the
+			// others wait and then take it from peers.
+			if img, err = n.PullImage(rctx, img); err == nil {
+				res.ChunksTotal, res.BytesTotal = len(img.Manifest.Chunks), img.Manifest.Size
+			}
+		}
 		switch {
 		case err != nil || img.Manifest == nil:
 			res.State, res.Error = api.PrefetchFailed, fmt.Sprintf("image %s has no data (deleted or not active)", pd.ImageID)

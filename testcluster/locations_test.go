@@ -2,13 +2,19 @@ package testcluster_test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
@@ -39,13 +45,16 @@ func locationsOf(t testing.TB, img map[string]any) []map[string]any {
 }
 
 // TestLocations: nodes 0 and 1 show locations and direct_url, node 2
-// does not (Glance's defaults). A location is read once from an origin
-// into the cluster's chunks, verified, and the image becomes active.
+// does not (Glance's defaults). A location makes an image active at once;
+// its data is pulled from the origin on the first download, once for the
+// whole cluster, verified, and then served from the cluster's chunks.
+// Node 2 reads locations eagerly (Config.EagerLocations).
 func TestLocations(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(2), testcluster.WithConfig(func(i int, cfg *node.Config) {
 		cfg.ChunkSize = 256 << 10
 		cfg.ShowMultipleLocations = i < 2
 		cfg.ShowImageDirectURL = i < 2
+		cfg.EagerLocations = i == 2
 	}))
 	waitSettled(c)
 	data := randomBytes(61, 3*256<<10+99)
@@ -56,27 +65,31 @@ func TestLocations(t *testing.T) {
 		return a.create(t, `{"name": "loc", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
 	}
 
-	t.Run("PostFetchesVerifiesAndActivates", func(t *testing.T) {
+	t.Run("PostActivatesAndFirstDownloadPullsOnce", func(t *testing.T) {
+		o := newCountingOrigin(t, data)
 		id := newImage(a0)
 		sum := sha256.Sum256(data)
-		body := `{"url": "` + url + `", "validation_data": {"os_hash_algo": "sha256", "os_hash_value": "` + hex.EncodeToString(sum[:]) + `"}}`
+		body := `{"url": "` + o.url() + `", "validation_data": {"os_hash_algo": "sha256", "os_hash_value": "` + hex.EncodeToString(sum[:]) + `"}}`
 		task := a0.waitImportTask(t, id, a0.addLocation(t, id, body))
 		if task["status"] != "success" || task["type"] != "location_import" {
 			t.Fatalf("location task: %v", task)
 		}
 		img := a0.show(t, id)
 		mustStatus(t, img, "active")
-		if img["size"] != float64(len(data)) || img["os_hash_algo"] != "sha256" || img["os_hash_value"] != hex.EncodeToString(sum[:]) {
-			t.Fatalf("image after location import: %v", img)
+		if img["size"] != float64(len(data)) || img["os_hash_algo"] != "sha256" || img["os_hash_value"] != hex.EncodeToString(sum[:]) || img["checksum"] != nil {
+			t.Fatalf("image after adding the location: %v", img)
+		}
+		if g := o.gets.Load(); g != 0 {
+			t.Fatalf("adding a location read the origin %d times; it is read on first download", g)
 		}
 		locs := locationsOf(t, img)
-		if len(locs) != 1 || locs[0]["url"] != url || img["direct_url"] != url {
+		if len(locs) != 1 || locs[0]["url"] != o.url() || img["direct_url"] != o.url() {
 			t.Fatalf("locations %v, direct_url %v", locs, img["direct_url"])
 		}
 		if _, ok := img["os_glance_import_task"]; ok {
 			t.Fatal("the import lock stays after the location import")
 		}
-		// Node 2 shows neither (show_* off there), but serves the bytes.
+		// Node 2 shows neither (show_* off there).
 		img2 := a2.show(t, id)
 		if _, ok := img2["locations"]; ok {
 			t.Fatalf("node 2 shows locations: %v", img2["locations"])
@@ -84,13 +97,46 @@ func TestLocations(t *testing.T) {
 		if _, ok := img2["direct_url"]; ok {
 			t.Fatal("node 2 shows direct_url")
 		}
-		if got := download(t, glance(c.URL(2), ""), id); !bytes.Equal(got, data) {
-			t.Fatal("download on node 2 differs from the origin's data")
+		// Every node downloads at once: the origin is read once. Its
+		// first read stalls half way for a moment, so that the other
+		// nodes' downloads arrive while the pull is in progress.
+		o.stallFirst = make(chan struct{})
+		got := make([][]byte, 3)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i] = download(t, glance(c.URL(i), ""), id)
+			}()
+		}
+		c.Eventually(30*time.Second, "a node starts the pull", o.stalled.Load)
+		time.Sleep(time.Second) // more pulls would show up here
+		close(o.stallFirst)
+		wg.Wait()
+		for i, g := range got {
+			if !bytes.Equal(g, data) {
+				t.Fatalf("download on node %d differs from the origin's data", i)
+			}
+		}
+		if g := o.gets.Load(); g != 1 {
+			t.Fatalf("three first downloads read the origin %d times, want 1", g)
+		}
+		// The cluster has the data now: the origin may go away.
+		o.srv.Close()
+		for i := range 3 {
+			if g := download(t, glance(c.URL(i), ""), id); !bytes.Equal(g, data) {
+				t.Fatalf("download on node %d after the origin left differs", i)
+			}
+		}
+		img = a0.show(t, id)
+		if sum := md5.Sum(data); img["checksum"] != hex.EncodeToString(sum[:]) || img["os_hash_value"] != hex.EncodeToString(sum256(data)) {
+			t.Fatalf("image after the pull: checksum %v, os_hash %v", img["checksum"], img["os_hash_value"])
 		}
 		// GET /locations: service or admin only.
-		var got []map[string]any
+		var list []map[string]any
 		r := a0.do(t, "GET", "/v2/images/"+id+"/locations", nil).want(t, http.StatusOK)
-		if err := json.Unmarshal(r.body, &got); err != nil || len(got) != 1 || got[0]["url"] != url {
+		if err := json.Unmarshal(r.body, &list); err != nil || len(list) != 1 || list[0]["url"] != o.url() {
 			t.Fatalf("GET locations: %s", r.body)
 		}
 		a0.as("p1").do(t, "GET", "/v2/images/"+id+"/locations", nil).want(t, http.StatusForbidden)
@@ -100,10 +146,59 @@ func TestLocations(t *testing.T) {
 			wantErr(t, http.StatusConflict, "status is active")
 	})
 
-	t.Run("BadHashFailsTaskAndRequeues", func(t *testing.T) {
+	t.Run("WrongDataIsNeverServed", func(t *testing.T) {
+		o := newCountingOrigin(t, data)
 		id := newImage(a0)
 		bad := strings.Repeat("ab", sha512.Size)
-		task := a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+url+`", "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+bad+`"}}`))
+		task := a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+o.url()+`", "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+bad+`"}}`))
+		if task["status"] != "success" {
+			t.Fatalf("lazy location task: %v", task)
+		}
+		for i := range 2 {
+			r := apiClient{base: c.URL(1)}.do(t, "GET", "/v2/images/"+id+"/file", nil)
+			if r.status != http.StatusServiceUnavailable || bytes.Contains(r.body, data[:64]) {
+				t.Fatalf("download %d of mismatching data: %d %q", i, r.status, r.body)
+			}
+		}
+		if g := o.gets.Load(); g != 2 {
+			t.Fatalf("two failed pulls read the origin %d times, want 2 (a failed pull is retried)", g)
+		}
+		img := a0.show(t, id)
+		mustStatus(t, img, "active")
+		if img["os_hash_value"] != bad || img["checksum"] != nil {
+			t.Fatalf("a failed pull changed the image: %v", img)
+		}
+	})
+
+	t.Run("PullerDiesAnotherNodeTakesOver", func(t *testing.T) {
+		o := newCountingOrigin(t, data)
+		o.stallFirst = make(chan struct{})
+		t.Cleanup(func() { close(o.stallFirst) })
+		id := newImage(a0)
+		a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+o.url()+`"}`))
+		mustStatus(t, a0.show(t, id), "active")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// Node 1 pulls; its origin read stalls half way; node 1 stops.
+			_, _ = http.Get(c.URL(1) + "/v2/images/" + id + "/file")
+		}()
+		c.Eventually(30*time.Second, "node 1 starts the pull", func() bool { return o.gets.Load() == 1 && o.stalled.Load() })
+		c.Stop(1)
+		<-done
+		if g := download(t, glance(c.URL(2), ""), id); !bytes.Equal(g, data) {
+			t.Fatal("download after the puller died differs")
+		}
+		if g := o.gets.Load(); g != 2 {
+			t.Fatalf("origin read %d times, want 2 (the dead puller's and the taker's)", g)
+		}
+		c.Restart(1)
+	})
+
+	t.Run("EagerBadHashFailsTaskAndRequeues", func(t *testing.T) {
+		id := newImage(a2)
+		bad := strings.Repeat("ab", sha512.Size)
+		task := a2.waitImportTask(t, id, a2.addLocation(t, id, `{"url": "`+url+`", "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+bad+`"}}`))
 		if task["status"] != "failure" || !strings.Contains(task["message"].(string), "not matched") {
 			t.Fatalf("task with a bad hash: %v", task)
 		}
@@ -112,12 +207,22 @@ func TestLocations(t *testing.T) {
 		if locs := locationsOf(t, img); len(locs) != 0 || img["size"] != nil || img["checksum"] != nil {
 			t.Fatalf("failed image keeps %v, size %v, checksum %v", locs, img["size"], img["checksum"])
 		}
-		// The origin gone: the task fails the same way.
-		task = a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+origin.URL+`/nothing"}`))
-		if task["status"] != "failure" {
-			t.Fatalf("task on a 404 origin: %v", task)
+		// The origin gone: the task fails the same way, eager or lazy.
+		for _, a := range []apiClient{a2, a0} {
+			task = a.waitImportTask(t, id, a.addLocation(t, id, `{"url": "`+origin.URL+`/nothing"}`))
+			if task["status"] != "failure" {
+				t.Fatalf("task on a 404 origin: %v", task)
+			}
+			mustStatus(t, a0.show(t, id), "queued")
 		}
-		mustStatus(t, a0.show(t, id), "queued")
+		// Eager with the right data: active with the hashes computed.
+		task = a2.waitImportTask(t, id, a2.addLocation(t, id, `{"url": "`+url+`"}`))
+		if task["status"] != "success" {
+			t.Fatalf("eager location task: %v", task)
+		}
+		if img := a0.show(t, id); img["os_hash_value"] != hex.EncodeToString(sha512sum(data)) {
+			t.Fatalf("eager import: %v", img)
+		}
 	})
 
 	t.Run("RequestChecks", func(t *testing.T) {
@@ -181,10 +286,56 @@ func TestLocations(t *testing.T) {
 		if locs := locationsOf(t, m); len(locs) != 1 || locs[0]["url"] != url {
 			t.Fatalf("after removing the first location: %v", m)
 		}
-		// A queued image with a bad validation: PATCH fails, image queued.
+		// A queued image with a bad validation: the hashes are recorded
+		// as given (as Glance does), and the mismatching data is refused
+		// on download.
 		id2 := newImage(a0)
 		badAdd := `[{"op": "add", "path": "/locations/-", "value": {"url": "` + url + `", "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "` + strings.Repeat("00", 64) + `"}}}]`
-		patch(a0, id2, badAdd).wantErr(t, http.StatusBadRequest, "not matched")
-		mustStatus(t, a0.show(t, id2), "queued")
+		mustStatus(t, patch(a0, id2, badAdd).want(t, http.StatusOK).obj(t), "active")
+		a0.do(t, "GET", "/v2/images/"+id2+"/file", nil).want(t, http.StatusServiceUnavailable)
 	})
 }
+
+// countingOrigin is an http origin of data at /img that counts its GETs;
+// with stallFirst set, the first GET sends half the data and then waits
+// for stallFirst to close.
+type countingOrigin struct {
+	srv        *httptest.Server
+	gets       atomic.Int64
+	stalled    atomic.Bool
+	stallFirst chan struct{}
+}
+
+func newCountingOrigin(t *testing.T, data []byte) *countingOrigin {
+	o := &countingOrigin{}
+	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/img" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		if o.gets.Add(1) == 1 && o.stallFirst != nil {
+			_, _ = w.Write(data[:len(data)/2])
+			w.(http.Flusher).Flush()
+			o.stalled.Store(true)
+			select {
+			case <-o.stallFirst:
+				_, _ = w.Write(data[len(data)/2:])
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = w.Write(data)
+	}))
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+func (o *countingOrigin) url() string { return o.srv.URL + "/img" }
+
+func sum256(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func sha512sum(b []byte) []byte { s := sha512.Sum512(b); return s[:] }
