@@ -7,6 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -272,14 +275,34 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 		if len(ranked) == 0 {
 			return nil, fmt.Errorf("chunk %d of %s: no live holder: %w", idx, img.ID, api.ErrUnavailable)
 		}
+		lastResort := n.origin.lastResort(d)
 		busy := 0
-		for _, m := range ranked {
-			data, err := n.fetchFromPeer(ctx, m.Meta.ID, m.Meta.PeerAddr, d, size, buf)
+		tried := map[string]bool{}
+		for i := 0; i < len(ranked); i++ {
+			m := ranked[i]
+			if tried[m.Meta.ID] {
+				continue
+			}
+			tried[m.Meta.ID] = true
+			data, err := n.fetchFromPeer(ctx, m.Meta.ID, m.Meta.PeerAddr, chunkRef{img.ID, idx, d, size}, buf, lastResort)
+			var refused *originRefused
 			switch {
 			case err == nil:
+				n.origin.got(d)
 				return data, nil
 			case ctx.Err() != nil:
 				return nil, ctx.Err()
+			case errors.As(err, &refused):
+				// A durable holder that served the chunk already: the
+				// cached copies it names come next.
+				busy++
+				n.metrics.originSkips.Add(1)
+				n.origin.noteRefused(d)
+				for _, id := range refused.try {
+					if pm, ok := n.gossip.Member(id); ok && !tried[id] && pm.Alive && pm.Meta.PeerAddr != "" {
+						ranked = slices.Insert(ranked, i+1, pm)
+					}
+				}
 			case errors.Is(err, errPeerBusy):
 				busy++
 				n.metrics.busySkips.Add(1)
@@ -295,7 +318,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 		if busy == 0 {
 			return nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, api.ErrUnavailable)
 		}
-		if !waitBusy && busy == len(ranked) {
+		if !waitBusy && busy == len(tried) {
 			return nil, errAllBusy
 		}
 		select {
@@ -305,6 +328,14 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 		}
 		wait = min(2*wait, 500*time.Millisecond)
 	}
+}
+
+// chunkRef names the chunk a peer fetch asks for.
+type chunkRef struct {
+	image  string
+	idx    int
+	digest chunkstore.Digest
+	size   int64
 }
 
 // Errors of one peer fetch.
@@ -320,7 +351,8 @@ var errBadPeerData = errors.New("peer sent data that does not match its digest")
 // fetchFromPeer GETs a chunk from a peer into buf and verifies it,
 // through the node's download limiter; a transfer that makes no progress
 // for StallTimeout is abandoned.
-func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, d chunkstore.Digest, size int64, buf []byte) ([]byte, error) {
+func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, c chunkRef, buf []byte, lastResort bool) ([]byte, error) {
+	d, size := c.digest, c.size
 	if size > int64(cap(buf)) {
 		return nil, fmt.Errorf("fetch chunk: size %d over buffer", size)
 	}
@@ -330,9 +362,13 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, d chu
 	defer cancel(nil)
 	stall := time.AfterFunc(n.cfg.StallTimeout, func() { cancel(errStalled) })
 	defer stall.Stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+peerAddr+"/internal/v1/chunks/"+d.String(), nil)
+	u := "http://" + peerAddr + "/internal/v1/chunks/" + d.String() + "?image=" + url.QueryEscape(c.image) + "&idx=" + strconv.Itoa(c.idx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build fetch: %w", err)
+	}
+	if lastResort {
+		req.Header.Set(lastResortHeader, "1")
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
@@ -341,6 +377,9 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, d chu
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(originHeader) != "" {
+			return nil, &originRefused{try: parseTry(resp.Header.Get(tryHeader))}
+		}
 		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(busyHeader) != "" {
 			return nil, errPeerBusy
 		}

@@ -65,8 +65,9 @@ type Node struct {
 	ready            atomic.Bool // the replica has caught up with the leader once since start
 	started          time.Time   // when New ran
 	changes          *changeQueue
-	imports          importer  // background imports, bounded by Run's context
-	pulls            pullGroup // location pulls in progress here
+	imports          importer    // background imports, bounded by Run's context
+	pulls            pullGroup   // location pulls in progress here
+	origin           originGuard // origin protection, as holder and as requester
 	closeErr         error
 }
 

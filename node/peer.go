@@ -151,6 +151,11 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad digest", http.StatusBadRequest)
 		return
 	}
+	if try := n.originRefusal(r, d); len(try) > 0 {
+		n.metrics.originRefusals.Add(1)
+		refuseAsOrigin(w, try)
+		return
+	}
 	if !n.upSlots.tryAcquire() {
 		// At the limit: say so at once, so the peer asks another holder
 		// instead of queueing here.
@@ -175,15 +180,22 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	n.metrics.servedChunks.Add(1)
-	n.metrics.servedBytes.Add(int64(len(data)))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	var werr error
 	if n.upLimit != nil {
-		_, _ = limitedWriter{ctx: r.Context(), w: w, l: n.upLimit}.Write(data)
-		return
+		_, werr = limitedWriter{ctx: r.Context(), w: w, l: n.upLimit}.Write(data)
+	} else {
+		_, werr = w.Write(data)
 	}
-	_, _ = w.Write(data)
+	if werr == nil {
+		n.metrics.servedChunks.Add(1)
+		n.metrics.servedBytes.Add(int64(len(data)))
+		n.origin.add(d)
+		if r.Header.Get(lastResortHeader) != "" {
+			n.metrics.lastResort.Add(int64(len(data)))
+		}
+	}
 }
 
 // busyHeader marks a 503 that means "every upload slot is taken".

@@ -123,12 +123,13 @@ func (n *Node) rankHolders(ids []string, durable []string) []gossip.Member {
 	}
 	rand.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
 	slices.SortStableFunc(cs, func(a, b cand) int {
-		// Busy or suspect peers last; then nearness and the fetches
-		// already in flight there weigh together, so a download spreads
-		// over holders instead of queueing on the nearest; cached copies
-		// before durable holders; then RTT.
+		// Busy or suspect peers last; cached copies before durable
+		// holders (the origin, see origin.go); then nearness and the
+		// fetches already in flight there weigh together, so a download
+		// spreads over holders instead of queueing on the nearest; then
+		// RTT.
 		pa, pb := a.load/1000, b.load/1000
-		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(a.prox+a.load%1000, b.prox+b.load%1000), cmp.Compare(a.dur, b.dur), cmp.Compare(a.rttMs, b.rttMs))
+		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(a.dur, b.dur), cmp.Compare(a.prox+a.load%1000, b.prox+b.load%1000), cmp.Compare(a.rttMs, b.rttMs))
 	})
 	out := make([]gossip.Member, len(cs))
 	for i, c := range cs {

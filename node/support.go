@@ -31,17 +31,20 @@ func (bp *bufferPool) put(b *buffer) {
 
 // metrics are the node's counters.
 type metrics struct {
-	corruptLocal  atomic.Int64 // local copies found corrupt and dropped
-	corruptPeer   atomic.Int64 // chunks a peer sent that failed verification
-	servedChunks  atomic.Int64 // chunks served to peers
-	servedBytes   atomic.Int64
-	fetchedChunks atomic.Int64 // chunks fetched from peers
-	fetchedBytes  atomic.Int64
-	gcDeleted     atomic.Int64 // chunks deleted by garbage collection
-	busyRefusals  atomic.Int64 // peer chunk requests refused: no free upload slot
-	busySkips     atomic.Int64 // holders skipped because they answered busy
-	stalls        atomic.Int64 // peer transfers abandoned for making no progress
-	repairs       atomic.Int64 // images whose placement the leader repaired
+	corruptLocal   atomic.Int64 // local copies found corrupt and dropped
+	corruptPeer    atomic.Int64 // chunks a peer sent that failed verification
+	servedChunks   atomic.Int64 // chunks served to peers
+	servedBytes    atomic.Int64
+	fetchedChunks  atomic.Int64 // chunks fetched from peers
+	fetchedBytes   atomic.Int64
+	gcDeleted      atomic.Int64 // chunks deleted by garbage collection
+	busyRefusals   atomic.Int64 // peer chunk requests refused: no free upload slot
+	busySkips      atomic.Int64 // holders skipped because they answered busy
+	originRefusals atomic.Int64 // chunk requests a durable holder sent to cached copies
+	originSkips    atomic.Int64 // durable holders that sent this node to cached copies
+	lastResort     atomic.Int64 // bytes served to peers that asked as a last resort
+	stalls         atomic.Int64 // peer transfers abandoned for making no progress
+	repairs        atomic.Int64 // images whose placement the leader repaired
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -51,6 +54,8 @@ type Metrics struct {
 	FetchedChunks, FetchedBytes  int64
 	GCDeleted                    int64
 	BusyRefusals, BusySkips      int64
+	OriginRefusals, OriginSkips  int64
+	LastResortBytes              int64
 	Stalls, Repairs              int64
 	StoredChunks, StoredBytes    int64
 	StoreCorruptFound, DiskBytes int64
@@ -65,8 +70,10 @@ func (n *Node) Metrics() Metrics {
 		FetchedChunks: n.metrics.fetchedChunks.Load(), FetchedBytes: n.metrics.fetchedBytes.Load(),
 		GCDeleted:    n.metrics.gcDeleted.Load(),
 		BusyRefusals: n.metrics.busyRefusals.Load(), BusySkips: n.metrics.busySkips.Load(),
-		Stalls:       n.metrics.stalls.Load(),
-		StoredChunks: st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
+		OriginRefusals: n.metrics.originRefusals.Load(), OriginSkips: n.metrics.originSkips.Load(),
+		LastResortBytes: n.metrics.lastResort.Load(),
+		Stalls:          n.metrics.stalls.Load(),
+		StoredChunks:    st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
 	}
 }
 

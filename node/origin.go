@@ -1,0 +1,153 @@
+package node
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/p2pglance/p2pglance/chunkstore"
+)
+
+// Origin protection: the durable holders of an image are its origin, and
+// a fleet-wide fetch must not turn them into a central server. A durable
+// holder serves each chunk of an image it holds durably once; after
+// that, while gossip shows a cached copy of the chunk on another live
+// node, it refuses further requests for it ("origin" refusal) and names
+// those nodes, so the requester takes the chunk from a peer that already
+// verified it. The holders of an image with R durable copies thus serve
+// about R x S bytes in a fleet fetch, whatever the fleet's size. A
+// requester that got no chunk from any named peer within originPatience
+// asks again as a last resort, which a holder always serves: liveness
+// never depends on gossip being up to date.
+
+// Headers of the origin protocol on GET /internal/v1/chunks/{digest}.
+const (
+	originHeader     = "X-P2pglance-Origin"      // on a 503: "served already, take it from a peer"
+	tryHeader        = "X-P2pglance-Try"         // on a 503: comma-separated ids of nodes holding cached copies
+	lastResortHeader = "X-P2pglance-Last-Resort" // on a request: serve even if served before
+)
+
+// originTryMax bounds the peers named in one refusal.
+const originTryMax = 4
+
+// originPatience is how long a requester keeps taking "ask a peer" for
+// an answer before it asks the durable holders as a last resort.
+const originPatience = time.Second
+
+// originGuard counts, per chunk, the serves of a durable holder and, as a
+// requester, when the holders first sent this node elsewhere.
+type originGuard struct {
+	mu      sync.Mutex
+	served  map[chunkstore.Digest]int32
+	refused map[chunkstore.Digest]time.Time
+}
+
+// originGuardMax bounds the counts kept; past it they start over (a
+// holder then serves some chunks once more: harmless).
+const originGuardMax = 1 << 18
+
+func (g *originGuard) count(d chunkstore.Digest) int32 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.served[d]
+}
+
+func (g *originGuard) add(d chunkstore.Digest) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.served == nil || len(g.served) >= originGuardMax {
+		g.served = map[chunkstore.Digest]int32{}
+	}
+	g.served[d]++
+}
+
+// noteRefused records the first origin refusal of chunk d.
+func (g *originGuard) noteRefused(d chunkstore.Digest) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refused == nil || len(g.refused) >= originGuardMax {
+		g.refused = map[chunkstore.Digest]time.Time{}
+	}
+	if _, ok := g.refused[d]; !ok {
+		g.refused[d] = time.Now()
+	}
+}
+
+// lastResort reports whether this node has been sent elsewhere for chunk
+// d for longer than originPatience.
+func (g *originGuard) lastResort(d chunkstore.Digest) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.refused[d]
+	return ok && time.Since(t) > originPatience
+}
+
+// got forgets chunk d's refusals once this node has the chunk.
+func (g *originGuard) got(d chunkstore.Digest) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.refused, d)
+}
+
+// originRefusal decides whether this node, asked for chunk d by a peer,
+// should send it to the cached copies instead; it returns those nodes'
+// ids (none: serve). The request names the image and chunk index in its
+// query (image, idx); without them, or when this node is not one of the
+// image's durable holders, it serves.
+func (n *Node) originRefusal(r *http.Request, d chunkstore.Digest) []string {
+	if r.Header.Get(lastResortHeader) != "" || n.origin.count(d) == 0 {
+		return nil
+	}
+	q := r.URL.Query()
+	imageID := q.Get("image")
+	idx, err := strconv.Atoi(q.Get("idx"))
+	if imageID == "" || err != nil || idx < 0 {
+		return nil
+	}
+	img, err := n.fsm.State().Image(imageID)
+	if err != nil || !slices.Contains(img.Placement, n.id) || img.Manifest == nil ||
+		idx >= len(img.Manifest.Chunks) || img.Manifest.Chunks[idx].Digest != d.String() {
+		return nil
+	}
+	var cached []string
+	for _, id := range n.gossip.Holders(imageID, idx) {
+		if id == n.id || slices.Contains(img.Placement, id) {
+			continue
+		}
+		if m, ok := n.gossip.Member(id); ok && m.Alive && m.Meta.PeerAddr != "" {
+			cached = append(cached, id)
+		}
+	}
+	rand.Shuffle(len(cached), func(i, j int) { cached[i], cached[j] = cached[j], cached[i] })
+	return cached[:min(len(cached), originTryMax)]
+}
+
+// refuseAsOrigin answers a chunk request with the origin refusal.
+func refuseAsOrigin(w http.ResponseWriter, try []string) {
+	w.Header().Set(busyHeader, "1")
+	w.Header().Set(originHeader, "1")
+	w.Header().Set(tryHeader, strings.Join(try, ","))
+	http.Error(w, "served already: take it from a cached copy", http.StatusServiceUnavailable)
+}
+
+// originRefused is a fetch error carrying the peers an origin named.
+type originRefused struct{ try []string }
+
+func (e *originRefused) Error() string {
+	return "durable holder served the chunk already; cached copies at " + strings.Join(e.try, ",")
+}
+
+// parseTry reads the peers of a refusal.
+func parseTry(h string) []string {
+	var out []string
+	for _, id := range strings.Split(h, ",") {
+		if id = strings.TrimSpace(id); id != "" && len(out) < originTryMax {
+			out = append(out, id)
+		}
+	}
+	return out
+}
