@@ -25,6 +25,11 @@ func (n *Node) watchChanges(ctx context.Context) {
 		gc := false
 		for _, c := range n.changes.drain() {
 			switch {
+			case c.DocKind == kindPrefetch:
+				// A job started, finished or cancelled: act now, not on
+				// the next tick.
+				n.kickPrefetch()
+			case c.DocKind != "":
 			case c.Image == nil:
 				n.gossip.Withdraw(c.ID)
 				gc = true

@@ -49,11 +49,15 @@ func (applier) apply(st *State, idx uint64, data []byte) *Result {
 		var c PutDoc
 		mustDecode(idx, body, &c)
 		d, err := st.putDoc(idx, &c)
-		return &Result{Index: idx, Doc: d, Err: err}
+		res := &Result{Index: idx, Doc: d, Err: err}
+		if c.Doc != nil {
+			res.docKind, res.id = c.Doc.Kind, c.Doc.ID
+		}
+		return res
 	case CmdDeleteDoc:
 		var c DeleteDoc
 		mustDecode(idx, body, &c)
-		return &Result{Index: idx, Err: st.deleteDoc(&c)}
+		return &Result{Index: idx, Err: st.deleteDoc(&c), docKind: c.Kind, id: c.ID}
 	default:
 		if t&IgnoreUnknownFlag != 0 {
 			return &Result{Index: idx}

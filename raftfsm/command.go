@@ -84,8 +84,9 @@ type Result struct {
 	Doc    *Doc
 	Err    error
 
-	id   string // the image the command touched
-	prev *Image // the image before the command
+	id      string // the image (or document) the command touched
+	prev    *Image // the image before the command
+	docKind string // set when the command touched a document
 }
 
 // errorCodes names sentinel errors so a refused command's outcome can

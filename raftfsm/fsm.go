@@ -14,6 +14,9 @@ import (
 type Change struct {
 	Index uint64
 	ID    string
+	// DocKind is set when the change is to a document (kind DocKind, id
+	// ID) rather than an image; Image and Prev are then nil.
+	DocKind string
 	// Image is the image after the change; nil when it was deleted.
 	Image *Image
 	// Prev is the image before the change; nil when it was created.
@@ -81,7 +84,11 @@ func (f *FSM) Apply(l *raft.Log) any {
 	obs := f.observer
 	f.mu.Unlock()
 	if obs != nil && res.Err == nil && res.id != "" {
-		obs(Change{Index: l.Index, ID: res.id, Image: res.Image, Prev: res.prev})
+		if res.docKind != "" {
+			obs(Change{Index: l.Index, ID: res.id, DocKind: res.docKind})
+		} else {
+			obs(Change{Index: l.Index, ID: res.id, Image: res.Image, Prev: res.prev})
+		}
 	}
 	return res
 }
