@@ -183,7 +183,9 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 			if a, err = s.identity(r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), authKey{}, a))
 				if err = checkURLEncoding(r); err == nil {
-					err = h(w, r)
+					if err = s.readBarrier(r); err == nil {
+						err = h(w, r)
+					}
 				}
 			}
 		}
