@@ -81,12 +81,12 @@ func (k catKind) String() string {
 type catResult uint8
 
 const (
-	resOK        catResult = iota // 201, 200, 204
-	resNotFound                   // 404
-	resExists                     // create: 409 already exists
-	resPrecond                    // cas: 409 property does not exist
-	resConflict                   // cas, delete: 409 changed by another request
-	resUnknown                    // no answer, 503, 500: may or may not have happened
+	resOK       catResult = iota // 201, 200, 204
+	resNotFound                  // 404
+	resExists                    // create: 409 already exists
+	resPrecond                   // cas: 409 property does not exist
+	resConflict                  // cas, delete: 409 changed by another request
+	resUnknown                   // no answer, 503, 500: may or may not have happened
 )
 
 func (r catResult) String() string {
