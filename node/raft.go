@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -136,18 +137,36 @@ func idOf(cmd any) string {
 	return ""
 }
 
-// errRetry marks a transient failure (no leader yet, leadership lost).
+// errRetry marks a failure after which the command certainly was not
+// appended to the Raft log (no leader yet, not the leader any more), so
+// proposing it again cannot apply it twice.
 var errRetry = errors.New("retry")
+
+// notAppended reports whether an Apply error means the entry never
+// reached the log. Any other error (leadership lost while committing,
+// shutdown) leaves the outcome unknown: the entry may still commit under
+// the next leader, so it must not be proposed again — a create would then
+// answer 409 for its own image, a PATCH 409 for its own change.
+func notAppended(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress)
+}
+
+// notSent reports whether a forwarding call failed before the request
+// left this node (the leader's port refused the connection).
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
 
 func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, error) {
 	if n.raft.State() == raft.Leader {
 		timeout := time.Until(deadline(ctx))
 		f := n.raft.Apply(data, timeout)
 		if err := f.Error(); err != nil {
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			if notAppended(err) {
 				return nil, fmt.Errorf("apply: %w: %w", errRetry, err)
 			}
-			return nil, fmt.Errorf("apply: %w: %w", api.ErrUnavailable, err)
+			return nil, fmt.Errorf("apply (outcome unknown): %w: %w", api.ErrUnavailable, err)
 		}
 		return f.Response().(*raftfsm.Result), nil
 	}
@@ -157,10 +176,10 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 	}
 	var out applyResponse
 	if err := n.peerCall(ctx, leaderPeer, "/internal/v1/apply", data, &out); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("forward: %w: %w", api.ErrUnavailable, err)
+		if ctx.Err() == nil && notSent(err) {
+			return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
 		}
-		return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
+		return nil, fmt.Errorf("forward (outcome unknown): %w: %w", api.ErrUnavailable, err)
 	}
 	if out.Code == "not_leader" {
 		return nil, fmt.Errorf("forward: %w", errRetry)
@@ -201,10 +220,11 @@ func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 	}
 	f := n.raft.Apply(data, n.cfg.WriteTimeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if notAppended(err) {
 			writeJSONResp(w, applyResponse{Code: "not_leader"})
 			return
 		}
+		// Outcome unknown: the forwarding node must not propose again.
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}

@@ -48,19 +48,25 @@ import (
 // Plain reads. Each node applies the Raft log in order, so a node's
 // replica is always a prefix of the log, and that prefix only grows
 // while the node runs. The model keeps every key's whole sequence of
-// versions (each write's token, "" for the delete) and, per node
-// incarnation (a node between two restarts), how many of those versions
-// the node is known to have applied: every answer the node gave for
-// that key raises the count (a write it acknowledged, a linearizable
-// read, a refusal it decided on fresh state, or a plain read). A plain
-// 200 must name a version already written, no older than that count (so
-// a node never goes back in time and always shows the writes it
-// acknowledged); a plain 404 is decided after a read barrier (the API
-// syncs on a local miss) and is checked as linearizable. Across a
-// restart a node's count starts again from zero: a restarted node
-// rebuilds its replica from its snapshot and log and may briefly serve an
-// older state than before it stopped. Monotonicity is checked per image,
-// not across images.
+// versions (each write's token; a delete is "~" and its own token) and,
+// per node incarnation (a node between two restarts), how many of those
+// versions the node is known to have applied. A plain 200 must name a
+// version already written and no older than that count, and raises the
+// count to its own version: it is placed at the moment the node read its
+// replica. A plain 404 comes after a read barrier (the API syncs on a
+// local miss) and is checked as linearizable.
+//
+// What a node acknowledged raises its count too, but only from the
+// moment it answered, not from the operation's linearization point (the
+// leader commits a write before the node that took it has applied it):
+// each acknowledged write and each linearizable 200 is followed in the
+// history by an "ack" pseudo-operation at its return time that names the
+// version the node had then applied (ackFor). So a plain read on a node
+// never goes back in time and always shows the writes that node
+// acknowledged. Across a restart the count starts from zero: a restarted
+// node rebuilds its replica from its snapshot and log and may briefly
+// serve an older state than before it stopped. Monotonicity is checked
+// per image, not across images.
 
 // catKind is an operation of the model.
 type catKind uint8
@@ -71,10 +77,11 @@ const (
 	opDelete
 	opGet  // linearizable read
 	opRead // plain (possibly stale) read
+	opAck  // pseudo-operation: node Inc has applied version Tok
 )
 
 func (k catKind) String() string {
-	return [...]string{"create", "cas", "delete", "get", "read"}[k]
+	return [...]string{"create", "cas", "delete", "get", "read", "ack"}[k]
 }
 
 // catResult is what an answer means for the model.
@@ -97,7 +104,7 @@ func (r catResult) String() string {
 type catInput struct {
 	Kind catKind
 	Key  string // image id
-	Tok  string // create, cas: the new token
+	Tok  string // create, cas, delete: the new version; ack: the version applied
 	Old  string // cas: the expected token
 	Inc  string // the node incarnation that answered ("" when unsure)
 }
@@ -110,11 +117,13 @@ type catOutput struct {
 
 // keyState is the model's state of one image id.
 type keyState struct {
-	vers   []string       // every version in order: a token, or "" for the delete
+	vers   []string       // every version in order: a token, or "~"+token for the delete
 	floors map[string]int // incarnation -> versions it is known to have applied
 }
 
-func (s keyState) live() bool   { return len(s.vers) > 0 && s.vers[len(s.vers)-1] != "" }
+func (s keyState) live() bool {
+	return len(s.vers) > 0 && !strings.HasPrefix(s.vers[len(s.vers)-1], "~")
+}
 func (s keyState) absent() bool { return len(s.vers) == 0 }
 func (s keyState) cur() string {
 	if len(s.vers) == 0 {
@@ -124,14 +133,11 @@ func (s keyState) cur() string {
 }
 
 // with returns a copy of s with version v appended (when add) and inc's
-// count raised to at least n (n < 0: the new length).
+// count raised to at least n.
 func (s keyState) with(add bool, v, inc string, n int) keyState {
 	out := keyState{vers: s.vers, floors: s.floors}
 	if add {
 		out.vers = append(slices.Clip(s.vers), v)
-	}
-	if n < 0 {
-		n = len(out.vers)
 	}
 	if inc != "" && out.floors[inc] < n {
 		out.floors = maps.Clone(s.floors)
@@ -145,17 +151,16 @@ func (s keyState) with(add bool, v, inc string, n int) keyState {
 
 // catalogStep is the sequential specification of one image id.
 func catalogStep(st keyState, in catInput, out catOutput) (bool, keyState) {
-	seen := func() keyState { return st.with(false, "", in.Inc, -1) }
 	switch in.Kind {
 	case opCreate:
 		switch out.Res {
 		case resOK:
-			return st.absent(), st.with(true, in.Tok, in.Inc, -1)
+			return st.absent(), st.with(true, in.Tok, "", 0)
 		case resExists:
-			return !st.absent(), seen()
+			return !st.absent(), st
 		case resUnknown:
 			if st.absent() {
-				return true, st.with(true, in.Tok, "", -1)
+				return true, st.with(true, in.Tok, "", 0)
 			}
 			return true, st
 		}
@@ -163,53 +168,78 @@ func catalogStep(st keyState, in catInput, out catOutput) (bool, keyState) {
 		match := st.live() && st.cur() == in.Old
 		switch out.Res {
 		case resOK:
-			return match, st.with(true, in.Tok, in.Inc, -1)
+			return match, st.with(true, in.Tok, "", 0)
 		case resNotFound:
-			return !st.live(), seen()
+			return !st.live(), st
 		case resPrecond:
-			return st.live() && !match, seen()
+			return st.live() && !match, st
 		case resConflict:
 			return true, st
 		case resUnknown:
 			if match {
-				return true, st.with(true, in.Tok, "", -1)
+				return true, st.with(true, in.Tok, "", 0)
 			}
 			return true, st
 		}
 	case opDelete:
 		switch out.Res {
 		case resOK:
-			return st.live(), st.with(true, "", in.Inc, -1)
+			return st.live(), st.with(true, "~"+in.Tok, "", 0)
 		case resNotFound:
-			return !st.live(), seen()
+			return !st.live(), st
 		case resConflict:
 			return true, st
 		case resUnknown:
 			if st.live() {
-				return true, st.with(true, "", "", -1)
+				return true, st.with(true, "~"+in.Tok, "", 0)
 			}
 			return true, st
 		}
 	case opGet:
 		switch out.Res {
 		case resOK:
-			return st.live() && st.cur() == out.Tok, seen()
+			return st.live() && st.cur() == out.Tok, st
 		case resNotFound:
-			return !st.live(), seen()
+			return !st.live(), st
 		}
 	case opRead:
 		switch out.Res {
 		case resOK:
 			p := slices.Index(st.vers, out.Tok)
-			if out.Tok == "" || p < 0 || p+1 < st.floors[in.Inc] {
+			if p < 0 || strings.HasPrefix(out.Tok, "~") || p+1 < st.floors[in.Inc] {
 				return false, st
 			}
 			return true, st.with(false, "", in.Inc, p+1)
 		case resNotFound:
-			return !st.live(), seen()
+			return !st.live(), st
 		}
+	case opAck:
+		p := slices.Index(st.vers, in.Tok)
+		return p >= 0, st.with(false, "", in.Inc, p+1)
 	}
 	return false, st
+}
+
+// ackFor returns the ack pseudo-operation that follows op in a history,
+// if op shows that its node had applied a version when it answered: an
+// acknowledged write, or a linearizable 200, from a known incarnation.
+func ackFor(op porcupine.Operation) (porcupine.Operation, bool) {
+	in, out := op.Input.(catInput), op.Output.(catOutput)
+	if in.Inc == "" || out.Res != resOK {
+		return porcupine.Operation{}, false
+	}
+	ack := catInput{Kind: opAck, Key: in.Key, Inc: in.Inc}
+	switch in.Kind {
+	case opCreate, opCAS:
+		ack.Tok = in.Tok
+	case opDelete:
+		ack.Tok = "~" + in.Tok
+	case opGet:
+		ack.Tok = out.Tok
+	default:
+		return porcupine.Operation{}, false
+	}
+	return porcupine.Operation{ClientId: op.ClientId, Input: ack, Output: catOutput{Res: resOK}, Call: op.Return, Return: op.Return}, true
 }
 
 // catalogModel is the porcupine model, partitioned by image id.
@@ -270,6 +300,8 @@ var catalogModel = porcupine.Model{
 			fmt.Fprintf(&b, "(%s)", in.Tok)
 		case opCAS:
 			fmt.Fprintf(&b, "(%s->%s)", in.Old, in.Tok)
+		case opDelete, opAck:
+			fmt.Fprintf(&b, "(%s)", in.Tok)
 		}
 		if in.Inc != "" {
 			fmt.Fprintf(&b, "@%s", in.Inc)
@@ -284,9 +316,6 @@ var catalogModel = porcupine.Model{
 		s := state.(keyState)
 		vers := make([]string, len(s.vers))
 		for i, v := range s.vers {
-			if v == "" {
-				v = "<deleted>"
-			}
 			vers[i] = v
 		}
 		return fmt.Sprintf("%s %v", strings.Join(vers, ","), s.floors)

@@ -2,6 +2,7 @@ package testcluster_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,7 +143,11 @@ func (d *catDriver) record(client int, in catInput, out catOutput, call, ret int
 	if out.Res == resUnknown {
 		d.unknown = append(d.unknown, len(d.ops))
 	}
-	d.ops = append(d.ops, porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret})
+	op := porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret}
+	d.ops = append(d.ops, op)
+	if ack, ok := ackFor(op); ok {
+		d.ops = append(d.ops, ack)
+	}
 	d.counts[in.Kind.String()+" "+out.Res.String()]++
 }
 
@@ -172,6 +177,17 @@ func (d *catDriver) check(t testing.TB) int {
 		path := filepath.Join(os.TempDir(), fmt.Sprintf("p2pglance-linearizability-%d.html", time.Now().UnixNano()))
 		if err := porcupine.VisualizePath(catalogModel, info, path); err != nil {
 			t.Logf("write visualization: %v", err)
+		}
+		for _, part := range catalogModel.Partition(ops) {
+			if porcupine.CheckOperations(catalogModel, part) {
+				continue
+			}
+			slices.SortFunc(part, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
+			t.Logf("operations on %s, the first image whose history is not linearizable (times in ms since the start):", part[0].Input.(catInput).Key)
+			for _, op := range part {
+				t.Logf("  [%9.3f, %9.3f] client %2d %s", float64(op.Call)/1e6, float64(op.Return)/1e6, op.ClientId, catalogModel.DescribeOperation(op.Input, op.Output))
+			}
+			break
 		}
 		t.Fatalf("porcupine: the history of %d catalog operations is %v against the model; visualization in %s", len(ops), res, path)
 	}
@@ -203,7 +219,7 @@ func (d *catDriver) randomOp(ctx context.Context, client int, rng *rand.Rand) {
 	default:
 		in.Kind = opRead
 	}
-	if in.Kind == opCreate || in.Kind == opCAS {
+	if in.Kind == opCreate || in.Kind == opCAS || in.Kind == opDelete {
 		in.Tok = fmt.Sprintf("c%dn%d", client, d.seq.Add(1))
 	}
 	if in.Kind == opCAS {
@@ -279,7 +295,7 @@ func (d *catDriver) do(ctx context.Context, client, node int, in catInput) catOu
 	d.record(client, in, out, call, ret)
 	if out.Res == resOK && out.Tok != "" {
 		d.hints.Store(in.Key, out.Tok)
-	} else if out.Res == resOK && in.Tok != "" {
+	} else if out.Res == resOK && (in.Kind == opCreate || in.Kind == opCAS) {
 		d.hints.Store(in.Key, in.Tok)
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -32,33 +33,50 @@ func TestLinearizability(t *testing.T) {
 	d := newCatDriver(c, 3)
 	ctx := context.Background()
 
+	// The read barrier header takes one value; anything else is a 400.
+	cl := newAPIClient(c)
+	cl.do(t, "GET", "/v2/images", nil, api.ConsistencyHeader, "eventual").wantErr(t, 400, "linearizable")
+	cl.do(t, "GET", "/v2/images", nil, api.ConsistencyHeader, "Linearizable").want(t, 200)
+
+	// The fault: the leader is stopped once a third of the operations
+	// have started, and restarted after two thirds. The operations are
+	// the clock: those past half wait until the stop has completed, those
+	// past two thirds until the restart, so some run while the leader
+	// shuts down and a sixth of them with the leader down.
 	var done atomic.Int64
+	stopped, restarted := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	for cl := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(cl), uint64(time.Now().UnixNano())))
-			for done.Add(1) <= total {
+			for {
+				n := done.Add(1)
+				if n > total {
+					return
+				}
+				if n > total/2 {
+					<-stopped
+				}
+				if n > 2*total/3 {
+					<-restarted
+				}
 				d.randomOp(ctx, cl, rng)
 			}
 		}()
 	}
-
-	// The fault: the leader dies a third of the way through and comes
-	// back at two thirds (a client's op count is the clock, not time).
-	waitOps := func(n int64) {
-		c.Eventually(2*time.Minute, "the clients make progress", func() bool { return done.Load() >= n })
-	}
-	waitOps(total / 3)
+	c.Eventually(2*time.Minute, "the clients make progress", func() bool { return done.Load() >= total/3 })
 	leader := c.WaitForLeader()
 	d.stop(leader)
 	t.Logf("stopped leader node %d after %d operations", leader, done.Load())
 	before := d.okWrites()
-	waitOps(2 * total / 3)
+	close(stopped)
+	c.Eventually(2*time.Minute, "the clients make progress", func() bool { return done.Load() >= 2*total/3 })
 	during := d.okWrites() - before
 	d.restart(leader)
 	t.Logf("restarted node %d after %d operations", leader, done.Load())
+	close(restarted)
 	wg.Wait()
 
 	c.WaitForLeader()
@@ -131,7 +149,7 @@ func TestCatalogModelRejects(t *testing.T) {
 		}},
 		{"deleted id created again", false, []porcupine.Operation{
 			op(0, 10, create("a"), ok),
-			op(20, 30, catInput{Kind: opDelete, Inc: "n1.0"}, ok),
+			op(20, 30, catInput{Kind: opDelete, Tok: "d", Inc: "n1.0"}, ok),
 			op(40, 50, create("b"), ok),
 		}},
 		{"plain read goes back in time on one node", false, []porcupine.Operation{
@@ -144,6 +162,12 @@ func TestCatalogModelRejects(t *testing.T) {
 			op(0, 10, create("a"), ok),
 			op(20, 30, cas("a", "b", "n1.0"), ok),
 			op(40, 50, read("n1.0"), saw("a")),
+		}},
+		{"plain read older than a linearizable read the node answered before", false, []porcupine.Operation{
+			op(0, 10, create("a"), ok),
+			op(20, 30, cas("a", "b", "n0.0"), ok),
+			op(40, 50, catInput{Kind: opGet, Inc: "n1.0"}, saw("b")),
+			op(60, 70, read("n1.0"), saw("a")),
 		}},
 		{"plain read of a value never written", false, []porcupine.Operation{
 			op(0, 10, create("a"), ok),
@@ -159,6 +183,12 @@ func TestCatalogModelRejects(t *testing.T) {
 			op(20, 30, cas("a", "b", "n0.0"), ok),
 			op(40, 50, read("n1.0"), saw("a")),
 			op(60, 70, read("n1.0"), saw("b")),
+		}},
+		{"a plain read concurrent with its node's write may miss it", true, []porcupine.Operation{
+			op(0, 10, create("a"), ok),
+			op(20, 50, cas("a", "b", "n1.0"), ok),
+			op(25, 30, read("n0.0"), saw("b")),
+			op(35, 40, read("n1.0"), saw("a")),
 		}},
 		{"a restarted node may serve an older state", true, []porcupine.Operation{
 			op(0, 10, create("a"), ok),
@@ -184,7 +214,14 @@ func TestCatalogModelRejects(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		got := porcupine.CheckOperations(catalogModel, tc.h)
+		var h []porcupine.Operation
+		for _, op := range tc.h {
+			h = append(h, op)
+			if ack, ok := ackFor(op); ok {
+				h = append(h, ack)
+			}
+		}
+		got := porcupine.CheckOperations(catalogModel, h)
 		if got != tc.good {
 			t.Errorf("%s: linearizable = %v, want %v", tc.name, got, tc.good)
 		}
