@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/p2pglance
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run cluster test test-race vet fmt bench bench-fleet test-clients clean
+.PHONY: all build run cluster test test-race vet fmt bench bench-fleet test-clients soak clean
 
 all: build
 
@@ -28,6 +28,15 @@ test-race:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
+
+## soak: mixed load with random faults for SOAK_DURATION (default 3m) on a 3-node cluster; porcupine
+## checks the catalog history; unexpected answers must be 0; goroutines, heap and fds back to baseline
+SOAK_DURATION ?= 3m
+SOAK_OPS      ?= 150000
+soak:
+	@mkdir -p bin; echo "soak: $(SOAK_DURATION) of load and faults; full log in bin/soak.log"
+	@$(GO) test ./testcluster -run '^TestSoak$$' -count=1 -v -timeout 60m -soak=$(SOAK_DURATION) -soak-ops=$(SOAK_OPS) >bin/soak.log 2>&1; \
+		rc=$$?; grep -v 'level=' bin/soak.log | tail -n 60; exit $$rc
 
 ## bench: the BENCHMARKS.md figures (upload, download, peer download, creates, list, RSS)
 bench: build

@@ -104,7 +104,9 @@ func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
 	var res *raftfsm.Result
 	for {
 		res, err = n.proposeOnce(ctx, data)
-		if err == nil || !errors.Is(err, errRetry) {
+		// A no-op (Sync's read barrier) may be committed twice: it is
+		// proposed again even when the first outcome is unknown.
+		if err == nil || !errors.Is(err, errRetry) && !(cmd == nil && errors.Is(err, errUnknownOutcome)) {
 			break
 		}
 		select {
@@ -142,6 +144,10 @@ func idOf(cmd any) string {
 // proposing it again cannot apply it twice.
 var errRetry = errors.New("retry")
 
+// errUnknownOutcome marks a failure after which the command may or may
+// not commit.
+var errUnknownOutcome = errors.New("outcome unknown")
+
 // notAppended reports whether an Apply error means the entry never
 // reached the log. Any other error (leadership lost while committing,
 // shutdown) leaves the outcome unknown: the entry may still commit under
@@ -166,7 +172,7 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 			if notAppended(err) {
 				return nil, fmt.Errorf("apply: %w: %w", errRetry, err)
 			}
-			return nil, fmt.Errorf("apply (outcome unknown): %w: %w", api.ErrUnavailable, err)
+			return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, api.ErrUnavailable, err)
 		}
 		return f.Response().(*raftfsm.Result), nil
 	}
@@ -179,7 +185,7 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 		if ctx.Err() == nil && notSent(err) {
 			return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
 		}
-		return nil, fmt.Errorf("forward (outcome unknown): %w: %w", api.ErrUnavailable, err)
+		return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, api.ErrUnavailable, err)
 	}
 	if out.Code == "not_leader" {
 		return nil, fmt.Errorf("forward: %w", errRetry)

@@ -38,6 +38,8 @@ type catDriver struct {
 	// incs[i] counts node i's stops and restarts: even while it runs.
 	incs []atomic.Int64
 
+	sent  atomic.Int64 // requests sent
+
 	slots []*catSlot
 	hints sync.Map // image id -> the last token some answer showed
 	seq   atomic.Int64
@@ -396,6 +398,7 @@ func (d *catDriver) send(ctx context.Context, method, url string, body []byte, h
 		return 0, nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header = hdr
+	d.sent.Add(1)
 	resp, err := d.http.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)
