@@ -38,7 +38,7 @@ type catDriver struct {
 	// incs[i] counts node i's stops and restarts: even while it runs.
 	incs []atomic.Int64
 
-	sent  atomic.Int64 // requests sent
+	sent atomic.Int64 // requests sent
 
 	slots []*catSlot
 	hints sync.Map // image id -> the last token some answer showed
