@@ -132,15 +132,23 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 	if vd.Checksum != "" && vd.Checksum != man.Checksum {
 		return fmt.Errorf("checksum: (%s) not matched with actual checksum: (%s): %w", vd.Checksum, man.Checksum, errValidation)
 	}
-	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
-		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
-			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
-		}
-		cur.Status = raftfsm.StatusActive
+	return n.commitLocation(ctx, job, func(cur *raftfsm.Image) {
 		cur.Manifest, cur.Placement = man, placement
 		cur.Size = &man.Size
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo, cur.OSHashValue = &algo, &value
+	})
+}
+
+// commitLocation makes the image a location import locked active with
+// the job's locations, after set has filled in its data attributes.
+func (n *Node) commitLocation(ctx context.Context, job *api.LocationJob, set func(cur *raftfsm.Image)) error {
+	_, err := n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
+		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
+			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
+		}
+		cur.Status = raftfsm.StatusActive
+		set(cur)
 		cur.Locations = job.Locations
 		delete(cur.Properties, api.PropImportTask)
 		cur.UpdatedAt = time.Now().UTC()
@@ -169,11 +177,7 @@ func (n *Node) activateLocation(ctx context.Context, job *api.LocationJob) error
 		return fmt.Errorf("location %s: %d bytes: %w", job.URL, size, errOverCap)
 	}
 	vd := job.Validation
-	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
-		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
-			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
-		}
-		cur.Status = raftfsm.StatusActive
+	return n.commitLocation(ctx, job, func(cur *raftfsm.Image) {
 		cur.Manifest, cur.Placement, cur.Upload = nil, nil, nil
 		cur.Size, cur.VirtualSize = nil, nil
 		if size >= 0 {
@@ -193,15 +197,7 @@ func (n *Node) activateLocation(ctx context.Context, job *api.LocationJob) error
 			a, v := vd.OSHashAlgo, vd.OSHashValue
 			cur.OSHashAlgo, cur.OSHashValue = &a, &v
 		}
-		cur.Locations = job.Locations
-		delete(cur.Properties, api.PropImportTask)
-		cur.UpdatedAt = time.Now().UTC()
-		return nil
 	})
-	if errors.Is(err, raftfsm.ErrNotFound) {
-		return fmt.Errorf("image %s was deleted during the location import", job.ImageID)
-	}
-	return err
 }
 
 // locationSize asks an origin for its size with a HEAD: -1 when it does
