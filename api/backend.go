@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/p2pglance/p2pglance/raftfsm"
@@ -134,6 +135,11 @@ var (
 	// ErrUnavailable means the cluster cannot take the request now (no
 	// leader, no quorum, no holder of a chunk reachable): 503.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrNoQuorum means a write could not reach the Raft leader (none, or
+	// not reachable from this node, as on the minority side of a network
+	// partition) within the node's write timeout: 503. It is an
+	// ErrUnavailable.
+	ErrNoQuorum = fmt.Errorf("no quorum: cluster leader unreachable: %w", ErrUnavailable)
 	// ErrUploadInterrupted means the client's upload stream failed; the
 	// image went back to queued.
 	ErrUploadInterrupted = errors.New("upload interrupted")

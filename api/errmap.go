@@ -33,6 +33,8 @@ func (s *Server) httpError(err error) *Error {
 		return &Error{Status: http.StatusGone, Explanation: "Image was deleted while its data was being uploaded.", Err: err}
 	case errors.Is(err, ErrUploadInterrupted):
 		return &Error{Status: http.StatusBadRequest, Explanation: "The image data stream was interrupted; the image is queued again.", Err: err}
+	case errors.Is(err, ErrNoQuorum):
+		return &Error{Status: http.StatusServiceUnavailable, Explanation: "No quorum: the cluster leader cannot be reached from this node, so the write was not confirmed. Reads still work here; retry the write later or through another node.", Err: err}
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Explanation: "The image service cannot complete the request now (no quorum or no reachable copy); try again.", Err: err}
 	case errors.Is(err, context.Canceled):

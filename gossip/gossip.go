@@ -49,6 +49,9 @@ type Config struct {
 	// Fast selects very short probe, gossip and push/pull intervals for
 	// tests, so that failures are noticed within about 1-2 seconds.
 	Fast bool
+	// Links, if set, can cut this node's gossip links to other nodes
+	// (tests partition a cluster with it); nil lets all traffic flow.
+	Links Links
 	// OnChange, if set, is called when membership, liveness or a member's
 	// metadata changes. Calls run on a separate goroutine, one at a time,
 	// and bursts of changes are coalesced.
@@ -162,6 +165,13 @@ func New(cfg Config) (*Gossip, error) {
 	mc.Ping = d
 	mc.LogOutput = nil
 	mc.Logger = log.New(&logWriter{log: logger.With("component", "memberlist", "node", m.ID)}, "", 0)
+	if cfg.Links != nil {
+		lt, err := newLinkTransport(mc, cfg.Links, mc.Logger)
+		if err != nil {
+			return nil, err
+		}
+		mc.Transport = lt
+	}
 
 	if g.onChange != nil {
 		g.wg.Add(1)
@@ -169,6 +179,9 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		if mc.Transport != nil {
+			_ = mc.Transport.Shutdown()
+		}
 		close(g.stop)
 		g.wg.Wait()
 		return nil, fmt.Errorf("create memberlist: %w", err)

@@ -79,7 +79,9 @@ type Config struct {
 	InMemory bool
 	// Fast shortens Raft and gossip timers (tests).
 	Fast bool
-	// WriteTimeout bounds how long a write waits for the leader.
+	// WriteTimeout bounds how long a write waits for the leader (0: 10s):
+	// a node that cannot reach one (no quorum, or on the minority side of
+	// a partition) then refuses the write with 503.
 	WriteTimeout time.Duration
 	// GCInterval is how often garbage collection runs (0: 1 minute).
 	GCInterval time.Duration
@@ -119,6 +121,9 @@ type Config struct {
 	// nodes (tests wrap it to inject faults); nil uses a default
 	// http.Transport.
 	PeerTransport http.RoundTripper
+	// Links, when set, can cut this node's links to other nodes (tests
+	// partition a cluster with it); nil lets all traffic flow.
+	Links Links
 	// Logger receives the node's logs; nil discards.
 	Logger *slog.Logger
 }

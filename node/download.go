@@ -234,6 +234,7 @@ func (n *Node) fetchChunkOpt(ctx context.Context, img *raftfsm.Image, idx int, w
 	case errors.Is(err, chunkstore.ErrCorrupt):
 		n.metrics.corruptLocal.Add(1)
 		n.log.Warn("dropped corrupt local chunk; fetching from a peer", "image", img.ID, "chunk", idx)
+		n.kickHeal() // restores a durable copy even if this read does not keep one
 	case !errors.Is(err, chunkstore.ErrNotFound):
 		n.bufs.put(buf)
 		return nil, nil, fmt.Errorf("read chunk %d of %s: %w", idx, img.ID, err)

@@ -59,7 +59,8 @@ type Node struct {
 
 	cache nodeCache // Glance cache API bookkeeping (cache.go)
 
-	gcKick chan struct{}
+	gcKick   chan struct{}
+	healKick chan struct{} // a durable copy was dropped (selfheal.go)
 	// cachedSinceEvict counts bytes cached since the last budget check.
 	cachedSinceEvict atomic.Int64
 	ready            atomic.Bool // the replica has caught up with the leader once since start
@@ -85,6 +86,7 @@ func New(cfg Config) (*Node, error) {
 		bufs:     newBufferPool(cfg.ChunkSize),
 		inflight: map[string]*inflightUpload{},
 		gcKick:   make(chan struct{}, 1),
+		healKick: make(chan struct{}, 1),
 		changes:  newChangeQueue(),
 		peers:    newPeerStats(),
 
@@ -97,6 +99,9 @@ func New(cfg Config) (*Node, error) {
 	n.client = &http.Client{Transport: cfg.PeerTransport}
 	if cfg.PeerTransport == nil {
 		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	}
+	if cfg.Links != nil {
+		n.client.Transport = newLinkTransport(cfg.PeerTransport, cfg.Links)
 	}
 	if err := n.open(); err != nil {
 		n.closeAll()
@@ -130,6 +135,9 @@ func (n *Node) open() error {
 	if n.peerLn, err = net.Listen("tcp", cfg.PeerAddr); err != nil {
 		return fmt.Errorf("listen peer: %w", err)
 	}
+	if cfg.Links != nil {
+		n.peerLn = linkListener{Listener: n.peerLn, links: cfg.Links}
+	}
 	if err := n.startRaft(); err != nil {
 		return err
 	}
@@ -141,6 +149,7 @@ func (n *Node) open() error {
 		BindAddr: cfg.GossipAddr,
 		Logger:   n.log,
 		Fast:     cfg.Fast,
+		Links:    cfg.Links,
 	})
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
@@ -225,6 +234,8 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.prefetchLoop(gctx); return nil })
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
 	g.Go(func() error { n.runImports(gctx); return nil })
+	g.Go(func() error { n.rejoinLoop(gctx); return nil })
+	g.Go(func() error { n.healLoop(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		// Let requests in flight finish for a moment, then cut them.

@@ -172,6 +172,7 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, chunkstore.ErrCorrupt) {
 			n.metrics.corruptLocal.Add(1)
 			n.log.Warn("dropped corrupt local chunk", "digest", d.String())
+			n.kickHeal() // a durable copy is fetched again
 		}
 		if errors.Is(err, chunkstore.ErrNotFound) || errors.Is(err, chunkstore.ErrCorrupt) {
 			http.Error(w, "chunk not held", http.StatusNotFound)

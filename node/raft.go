@@ -35,7 +35,14 @@ func (n *Node) startRaft() error {
 	} else if snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "raft"), 2, hlog); err != nil {
 		return fmt.Errorf("open raft snapshots: %w", err)
 	}
-	n.transport, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, nil, 3, 10*time.Second, hlog)
+	if n.cfg.Links != nil {
+		var stream raft.StreamLayer
+		if stream, err = linkRaftStream(n.cfg.RaftAddr, n.cfg.Links); err == nil {
+			n.transport = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, hlog)
+		}
+	} else {
+		n.transport, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, nil, 3, 10*time.Second, hlog)
+	}
 	if err != nil {
 		return fmt.Errorf("raft transport: %w", err)
 	}
@@ -111,7 +118,7 @@ func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("propose: no leader: %w", api.ErrUnavailable)
+			return nil, fmt.Errorf("propose: no leader within %s: %w", n.cfg.WriteTimeout, api.ErrNoQuorum)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -172,6 +179,10 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 			if notAppended(err) {
 				return nil, fmt.Errorf("apply: %w: %w", errRetry, err)
 			}
+			if errors.Is(err, raft.ErrLeadershipLost) {
+				// Typically a leader cut off from its quorum stepping down.
+				return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, api.ErrNoQuorum, err)
+			}
 			return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, api.ErrUnavailable, err)
 		}
 		return f.Response().(*raftfsm.Result), nil
@@ -184,6 +195,9 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 	if err := n.peerCall(ctx, leaderPeer, "/internal/v1/apply", data, &out); err != nil {
 		if ctx.Err() == nil && notSent(err) {
 			return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, api.ErrNoQuorum, err)
 		}
 		return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, api.ErrUnavailable, err)
 	}

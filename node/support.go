@@ -45,6 +45,7 @@ type metrics struct {
 	lastResort     atomic.Int64 // bytes served to peers that asked as a last resort
 	stalls         atomic.Int64 // peer transfers abandoned for making no progress
 	repairs        atomic.Int64 // images whose placement the leader repaired
+	healed         atomic.Int64 // missing durable chunks fetched again (healLoop)
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -59,6 +60,9 @@ type Metrics struct {
 	Stalls, Repairs              int64
 	StoredChunks, StoredBytes    int64
 	StoreCorruptFound, DiskBytes int64
+	// Healed counts durable chunks this node lacked (lost or found
+	// corrupt) and fetched again from other holders.
+	Healed int64
 }
 
 // Metrics returns the node's counters.

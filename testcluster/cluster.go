@@ -51,6 +51,7 @@ type Cluster struct {
 	t     testing.TB
 	mu    sync.Mutex
 	nodes []*Member
+	net   *network
 }
 
 // Member is one node of a cluster and its configuration.
@@ -70,7 +71,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		opt(&o)
 	}
 	base := t.TempDir() // before Cleanup(c.Close): cleanups run last-in first-out
-	c := &Cluster{t: t}
+	c := &Cluster{t: t, net: newNetwork()}
 	t.Cleanup(c.Close)
 	for i := range n {
 		cfg := node.Config{
@@ -85,6 +86,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			InMemory:   o.inMemory,
 			Fast:       true,
 			Logger:     testLogger(t, fmt.Sprintf("node%d", i)),
+			Links:      c.net.links(fmt.Sprintf("node%d", i)),
 		}
 		if len(o.zones) > 0 {
 			cfg.Zone = o.zones[i%len(o.zones)]
@@ -137,6 +139,7 @@ func (c *Cluster) start(m *Member) error {
 	}
 	m.Config.APIAddr, m.Config.PeerAddr = nd.APIAddr(), nd.PeerAddr()
 	m.Config.RaftAddr, m.Config.GossipAddr = nd.RaftAddr(), nd.GossipAddr()
+	c.net.register(nd.ID(), m.Config.APIAddr, m.Config.PeerAddr, m.Config.RaftAddr, m.Config.GossipAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	m.Node, m.cancel, m.done = nd, cancel, make(chan error, 1)
 	go func() { m.done <- nd.Run(ctx) }()
@@ -153,6 +156,7 @@ func (c *Cluster) Add() int {
 	cfg.DataDir = filepath.Join(filepath.Dir(cfg.DataDir), cfg.NodeID)
 	cfg.APIAddr, cfg.PeerAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Logger = testLogger(c.t, cfg.NodeID)
+	cfg.Links = c.net.links(cfg.NodeID)
 	cfg.Join = nil
 	for _, m := range c.nodes {
 		if m.Node != nil {
@@ -227,6 +231,30 @@ func (c *Cluster) Restart(i int) {
 		c.t.Fatalf("restart node %d: %v", i, err)
 	}
 }
+
+// Partition cuts the network between groups of nodes (by index): nodes
+// in different groups, and nodes in no group versus the rest, can no
+// longer reach each other over Raft, gossip or the internal HTTP API;
+// connections already open between them are closed. The Glance API
+// stays reachable from the test. A new Partition replaces the last.
+func (c *Cluster) Partition(groups ...[]int) {
+	var ids []string
+	for _, m := range c.nodes {
+		ids = append(ids, m.Config.NodeID)
+	}
+	var named [][]string
+	for _, g := range groups {
+		var gi []string
+		for _, i := range g {
+			gi = append(gi, c.nodes[i].Config.NodeID)
+		}
+		named = append(named, gi)
+	}
+	c.net.partition(ids, named)
+}
+
+// Heal ends a partition: all nodes can reach each other again.
+func (c *Cluster) Heal() { c.net.heal() }
 
 // Close stops every node.
 func (c *Cluster) Close() {

@@ -1,0 +1,92 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// healLoop keeps this node's durable copies complete: every chunk of an
+// image whose placement names this node and that the node lacks — lost
+// with its disk (restored from an older copy), or dropped when found
+// corrupt — is fetched again from the other holders. It runs once the
+// replica has caught up, whenever kicked (a corrupt durable copy was
+// dropped) and every GCInterval.
+func (n *Node) healLoop(ctx context.Context) {
+	for !n.ready.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t := time.NewTicker(n.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		n.healPass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-n.healKick:
+		}
+	}
+}
+
+// kickHeal schedules a heal pass soon.
+func (n *Node) kickHeal() {
+	select {
+	case n.healKick <- struct{}{}:
+	default:
+	}
+}
+
+// healPass fetches the missing chunks of the images this node is a
+// durable holder of, and returns how many it restored.
+func (n *Node) healPass(ctx context.Context) int {
+	var mine []*raftfsm.Image
+	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+		if (img.Status == raftfsm.StatusActive || img.Status == raftfsm.StatusDeactivated) &&
+			img.Manifest != nil && slices.Contains(img.Placement, n.id) {
+			mine = append(mine, img)
+		}
+		return ctx.Err() == nil
+	})
+	total := 0
+	for _, img := range mine {
+		restored := 0
+		for idx, ref := range img.Manifest.Chunks {
+			if ctx.Err() != nil {
+				return total
+			}
+			d, err := chunkstore.ParseDigest(ref.Digest)
+			if err != nil {
+				continue
+			}
+			if ok, err := n.chunks.Has(ctx, d); ok || err != nil {
+				continue
+			}
+			buf := n.bufs.get()
+			data, err := n.fetchFromHolders(ctx, img, idx, d, ref.Size, buf.b, true)
+			if err == nil {
+				err = n.chunks.Put(ctx, d, data)
+			}
+			n.bufs.put(buf)
+			if err != nil {
+				n.log.Warn("cannot restore a durable chunk; will retry", "image", img.ID, "chunk", idx, "err", err)
+				continue
+			}
+			restored++
+			n.metrics.healed.Add(1)
+		}
+		if restored > 0 {
+			n.log.Info("restored missing durable chunks", "image", img.ID, "chunks", restored)
+			n.announceHeld(ctx, img)
+			total += restored
+		}
+	}
+	return total
+}
