@@ -72,13 +72,22 @@ func (n *Node) recoverStale(ctx context.Context, stale func(owner string) bool) 
 			return
 		}
 	}
-	var stages []*raftfsm.Image
+	var stages, uploads []*raftfsm.Image
 	st.Each(func(img *raftfsm.Image) bool {
 		if img.Status == raftfsm.StatusUploading && img.Upload != nil && !n.imports.isActive(img.Upload.Session) && stale(img.Upload.Node) {
 			stages = append(stages, img)
 		}
+		// An upload of this node that ended without requeuing its image
+		// (no leader was reachable then, e.g. during a partition).
+		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id && !n.imports.isActive(img.Upload.Session) {
+			uploads = append(uploads, img)
+		}
 		return ctx.Err() == nil
 	})
+	for _, img := range uploads {
+		n.log.Warn("requeuing image whose upload ended without requeuing it", "image", img.ID)
+		n.abortUpload(img.ID, img.Upload.Session)
+	}
 	for _, img := range stages {
 		owner, session := img.Upload.Node, img.Upload.Session
 		n.log.Warn("requeuing image whose stage was interrupted", "image", img.ID, "stager", owner)

@@ -35,6 +35,10 @@ func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, size
 // one of the durable copies on a node of that zone before the commit.
 func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
 	session := uuid.NewString()
+	// Registered as running, so recoverStale requeues the image if this
+	// upload ends without managing to (no leader reachable then).
+	n.imports.begin(session)
+	defer n.imports.done(session)
 	saving := img.Clone()
 	saving.Status = raftfsm.StatusSaving
 	saving.Upload = &raftfsm.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
@@ -55,6 +59,11 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		return nil, err
 	}
 	out, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
+		if cur.Status == raftfsm.StatusActive && cur.Upload == nil && sameManifest(cur.Manifest, man) {
+			// An earlier attempt committed (the leader changed before it
+			// answered, and the retried proposal conflicted with it).
+			return errCommitted
+		}
 		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
 			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, api.ErrGone)
 		}
@@ -74,6 +83,9 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		cur.UpdatedAt = time.Now().UTC()
 		return nil
 	})
+	if errors.Is(err, errCommitted) {
+		out, err = n.fsm.State().Image(img.ID)
+	}
 	if errors.Is(err, raftfsm.ErrNotFound) {
 		return nil, fmt.Errorf("commit upload of %s: %w", img.ID, api.ErrGone)
 	}
@@ -120,6 +132,23 @@ func requeue(img *raftfsm.Image) {
 	img.Size = nil
 	img.VirtualSize = nil
 	img.UpdatedAt = time.Now().UTC()
+}
+
+// errCommitted tells an upload's commit that an earlier attempt of it
+// already went through.
+var errCommitted = errors.New("upload already committed")
+
+// sameManifest reports whether two manifests describe the same data.
+func sameManifest(a, b *raftfsm.Manifest) bool {
+	if a == nil || b == nil || a.Size != b.Size || a.Checksum != b.Checksum || a.OSHashValue != b.OSHashValue || len(a.Chunks) != len(b.Chunks) {
+		return false
+	}
+	for i := range a.Chunks {
+		if a.Chunks[i].Digest != b.Chunks[i].Digest {
+			return false
+		}
+	}
+	return true
 }
 
 // errNoChange tells mutateImage that fn decided to leave the image alone.
