@@ -23,14 +23,20 @@ func (n *Node) healLoop(ctx context.Context) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	t := time.NewTicker(n.cfg.GCInterval)
-	defer t.Stop()
+	retry := time.Second
 	for {
-		n.healPass(ctx)
+		wait := n.cfg.GCInterval
+		if _, failed := n.healPass(ctx); failed > 0 {
+			// Holders may be unreachable for now: come back sooner.
+			wait = min(retry, wait)
+			retry = min(2*retry, n.cfg.GCInterval)
+		} else {
+			retry = time.Second
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		case <-n.healKick:
 		}
 	}
@@ -45,8 +51,9 @@ func (n *Node) kickHeal() {
 }
 
 // healPass fetches the missing chunks of the images this node is a
-// durable holder of, and returns how many it restored.
-func (n *Node) healPass(ctx context.Context) int {
+// durable holder of; it returns how many it restored and how many it
+// could not.
+func (n *Node) healPass(ctx context.Context) (restoredAll, failed int) {
 	var mine []*raftfsm.Image
 	n.fsm.State().Each(func(img *raftfsm.Image) bool {
 		if (img.Status == raftfsm.StatusActive || img.Status == raftfsm.StatusDeactivated) &&
@@ -55,12 +62,11 @@ func (n *Node) healPass(ctx context.Context) int {
 		}
 		return ctx.Err() == nil
 	})
-	total := 0
 	for _, img := range mine {
 		restored := 0
 		for idx, ref := range img.Manifest.Chunks {
 			if ctx.Err() != nil {
-				return total
+				return restoredAll, failed
 			}
 			d, err := chunkstore.ParseDigest(ref.Digest)
 			if err != nil {
@@ -77,6 +83,7 @@ func (n *Node) healPass(ctx context.Context) int {
 			n.bufs.put(buf)
 			if err != nil {
 				n.log.Warn("cannot restore a durable chunk; will retry", "image", img.ID, "chunk", idx, "err", err)
+				failed++
 				continue
 			}
 			restored++
@@ -85,8 +92,8 @@ func (n *Node) healPass(ctx context.Context) int {
 		if restored > 0 {
 			n.log.Info("restored missing durable chunks", "image", img.ID, "chunks", restored)
 			n.announceHeld(ctx, img)
-			total += restored
+			restoredAll += restored
 		}
 	}
-	return total
+	return restoredAll, failed
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -106,9 +107,7 @@ func TestRestartAllNodes(t *testing.T) {
 		datas = append(datas, d)
 		imgs = append(imgs, createAndUpload(t, glance(c.URL(k), ""), "img", d))
 	}
-	for i := range 3 {
-		c.Stop(i)
-	}
+	c.Close() // every node at once
 	for i := range 3 {
 		c.Restart(i)
 	}
@@ -125,24 +124,61 @@ func TestRestartAllNodes(t *testing.T) {
 	}
 }
 
+// TestCorruptChunkIsNeverServed: chunks rotted on disk are detected on
+// every read path — a local download and a peer asking for them — never
+// served, counted, and replaced by good copies fetched from the other
+// holder (NoCache: by the node's self-heal, not by the read itself).
 func TestCorruptChunkIsNeverServed(t *testing.T) {
-	c := testcluster.New(t, 3, smallChunks())
-	data := randomBytes(4, 1<<20)
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+		cfg.ChunkSize = 256 << 10
+		cfg.NoCache = true // the outsider fetches every chunk on every download
+	}))
+	data := randomBytes(4, 1<<20) // 4 chunks
 	img := createAndUpload(t, glance(c.URL(0), ""), "victim", data)
-	// Every node holds every chunk (R = 3); rot the third chunk on node 1.
-	if !c.CorruptChunk(1, data[512<<10:512<<10+64]) {
-		t.Fatal("chunk not found on node 1's disk")
+	var holders []int
+	for i := range 3 {
+		if slices.Contains(placementOf(t, c, 0, img.ID), c.Node(i).ID()) {
+			holders = append(holders, i)
+		}
+	}
+	h1, h2 := holders[0], holders[1]
+	far := outsider(c, placementOf(t, c, 0, img.ID))
+	// Rot chunk 1 on one holder and chunk 2 on the other.
+	if !c.CorruptChunk(h1, data[256<<10:256<<10+64]) || !c.CorruptChunk(h2, data[512<<10:512<<10+64]) {
+		t.Fatal("chunk not found on disk")
 	}
 	c.WaitMembers(3)
-	got := download(t, glance(c.URL(1), ""), img.ID)
-	checkImageData(t, img, data, got)
-	m := c.Node(1).Metrics()
-	if m.CorruptLocal+m.StoreCorruptFound == 0 {
-		t.Fatal("node 1 did not notice its corrupt chunk")
+	found := func(i int) int64 { m := c.Node(i).Metrics(); return m.CorruptLocal + m.StoreCorruptFound }
+
+	// Local read: detected, the good copy comes from the other holder.
+	checkImageData(t, img, data, download(t, glance(c.URL(h1), ""), img.ID))
+	if found(h1) == 0 {
+		t.Fatalf("node %d did not notice its corrupt chunk", h1)
 	}
-	if m.FetchedChunks == 0 {
-		t.Fatal("node 1 did not replace the corrupt chunk from a peer")
+	// A peer's read: the holder checks before serving, so the outsider
+	// never receives a bad byte.
+	for k := 0; found(h2) == 0; k++ {
+		if k == 40 {
+			t.Fatalf("node %d was never asked for its corrupt chunk in 40 downloads", h2)
+		}
+		checkImageData(t, img, data, download(t, glance(c.URL(far), ""), img.ID))
 	}
+	if m := c.Node(far).Metrics(); m.CorruptPeer != 0 {
+		t.Fatalf("node %d received %d corrupt chunks from peers", far, m.CorruptPeer)
+	}
+	// Both bad copies are replaced: each holder holds all 4 chunks again
+	// and, cut off from the others, serves the image from its own disk.
+	for _, h := range holders {
+		c.Eventually(20*time.Second, fmt.Sprintf("node %d replaces its bad copy", h), func() bool {
+			m := c.Node(h).Metrics()
+			return m.StoredChunks == 4 && m.Healed >= 1
+		})
+	}
+	for _, h := range holders {
+		c.Partition([]int{h})
+		checkImageData(t, img, data, download(t, glance(c.URL(h), ""), img.ID))
+	}
+	c.Heal()
 }
 
 func TestClusterEndpoint(t *testing.T) {
@@ -226,6 +262,7 @@ func TestLyingPeerIsNeverBelieved(t *testing.T) {
 			cfg.ChunkSize = 256 << 10
 			if i == 2 {
 				cfg.PeerTransport = lie
+				cfg.NoCache = true
 			}
 		}))
 	// Upload on node 0 with R = 2 until node 2 is not a holder.
@@ -251,6 +288,13 @@ func TestLyingPeerIsNeverBelieved(t *testing.T) {
 	got := download(t, glance(c.URL(2), ""), img.ID)
 	checkImageData(t, img, data, got)
 	m := c.Node(2).Metrics()
+	// The liar is demoted: node 2 (no cache: it fetches every chunk
+	// again) does not ask it for a minute, so no chunk is lied about.
+	hits := lie.hits.Load()
+	checkImageData(t, img, data, download(t, glance(c.URL(2), ""), img.ID))
+	if lie.hits.Load() != hits {
+		t.Fatalf("the liar was asked again after lying %d times", hits)
+	}
 	if lie.hits.Load() == 0 {
 		// Holders are tried in random order: 16 chunks all avoiding the
 		// liar has odds of 1 in 65,536.
