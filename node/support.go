@@ -78,6 +78,7 @@ func (n *Node) Metrics() Metrics {
 		LastResortBytes: n.metrics.lastResort.Load(),
 		Stalls:          n.metrics.stalls.Load(),
 		StoredChunks:    st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
+		Healed: n.metrics.healed.Load(),
 	}
 }
 
