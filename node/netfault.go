@@ -33,11 +33,17 @@ type errLinkCut string
 
 func (e errLinkCut) Error() string { return "link to " + string(e) + " is cut" }
 
+// linkCut is the error of a dial over a cut link: a failed dial, so that
+// callers know nothing was sent.
+func linkCut(addr string) error {
+	return &net.OpError{Op: "dial", Net: "tcp", Err: errLinkCut(addr)}
+}
+
 // linkDial dials addr unless the link to it is cut, and tracks the
 // connection.
 func linkDial(ctx context.Context, links Links, network, addr string) (net.Conn, error) {
 	if !links.Allowed(addr) {
-		return nil, errLinkCut(addr)
+		return nil, linkCut(addr)
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, network, addr)
@@ -82,7 +88,7 @@ func (s linkStream) Accept() (net.Conn, error) {
 // Dial implements raft.StreamLayer.
 func (s linkStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	if !s.links.Allowed(string(addr)) {
-		return nil, errLinkCut(addr)
+		return nil, linkCut(string(addr))
 	}
 	conn, err := s.StreamLayer.Dial(addr, timeout)
 	if err != nil {
@@ -143,7 +149,7 @@ func (t *linkTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			_ = r.Body.Close()
 		}
-		return nil, errLinkCut(r.URL.Host)
+		return nil, linkCut(r.URL.Host)
 	}
 	return t.base.RoundTrip(r)
 }

@@ -59,11 +59,6 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		return nil, err
 	}
 	out, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
-		if cur.Status == raftfsm.StatusActive && cur.Upload == nil && sameManifest(cur.Manifest, man) {
-			// An earlier attempt committed (the leader changed before it
-			// answered, and the retried proposal conflicted with it).
-			return errCommitted
-		}
 		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
 			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, api.ErrGone)
 		}
@@ -83,15 +78,19 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		cur.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	if errors.Is(err, errCommitted) {
-		out, err = n.fsm.State().Image(img.ID)
-	}
 	if errors.Is(err, raftfsm.ErrNotFound) {
 		return nil, fmt.Errorf("commit upload of %s: %w", img.ID, api.ErrGone)
 	}
 	if err != nil {
+		// The commit may still win (its outcome is unknown when the
+		// leader was lost while committing): the abort, ordered after it
+		// in the log, settles which; a commit that won is a success.
 		n.abortUpload(img.ID, session)
-		return nil, err
+		cur, cerr := n.fsm.State().Image(img.ID)
+		if cerr != nil || cur.Status != raftfsm.StatusActive || cur.Upload != nil || !sameManifest(cur.Manifest, man) {
+			return nil, err
+		}
+		out = cur
 	}
 	if len(man.Chunks) > 0 {
 		n.gossip.AnnounceAll(img.ID, len(man.Chunks))
@@ -133,10 +132,6 @@ func requeue(img *raftfsm.Image) {
 	img.VirtualSize = nil
 	img.UpdatedAt = time.Now().UTC()
 }
-
-// errCommitted tells an upload's commit that an earlier attempt of it
-// already went through.
-var errCommitted = errors.New("upload already committed")
 
 // sameManifest reports whether two manifests describe the same data.
 func sameManifest(a, b *raftfsm.Manifest) bool {
