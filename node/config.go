@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/gossip"
 )
 
 // Defaults.
@@ -186,6 +187,9 @@ func (c *Config) Validate() error {
 		if addr == "" {
 			errs = append(errs, fmt.Errorf("%s address is required", name))
 		}
+	}
+	if c.NodeID != "" && !validNodeID(c.NodeID) {
+		errs = append(errs, fmt.Errorf("node id %q: want 1 to %d printable characters without spaces", c.NodeID, gossip.MaxNodeIDLen))
 	}
 	if c.ChunkSize > 64<<20 {
 		errs = append(errs, fmt.Errorf("chunk size %d is over 64 MiB", c.ChunkSize))

@@ -47,8 +47,8 @@ type joinResponse struct {
 // a voter while there are fewer than Voters, else as a non-voter); any
 // other node forwards to the leader.
 func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
-	var req joinRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || req.ID == "" || req.RaftAddr == "" {
+	req, err := parseJoinRequest(r.Body)
+	if err != nil {
 		http.Error(w, "bad join request", http.StatusBadRequest)
 		return
 	}
@@ -252,8 +252,8 @@ type missingRequest struct {
 // making everything it holds durable (fsync): an empty answer means the
 // node holds a durable copy of every listed chunk.
 func (n *Node) handleMissing(w http.ResponseWriter, r *http.Request) {
-	var req missingRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
+	req, digests, err := parseMissingRequest(r.Body)
+	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
@@ -262,12 +262,7 @@ func (n *Node) handleMissing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	missing := []string{}
-	for _, s := range req.Digests {
-		d, err := chunkstore.ParseDigest(s)
-		if err != nil {
-			http.Error(w, "bad digest", http.StatusBadRequest)
-			return
-		}
+	for i, d := range digests {
 		if req.Image != "" {
 			n.protect(req.Image, d)
 		}
@@ -277,7 +272,7 @@ func (n *Node) handleMissing(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !ok {
-			missing = append(missing, s)
+			missing = append(missing, req.Digests[i])
 		}
 	}
 	writeJSONResp(w, map[string][]string{"missing": missing})

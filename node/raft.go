@@ -230,7 +230,13 @@ func (n *Node) leaderPeerAddr() string {
 // handleApply serves POST /internal/v1/apply on the leader.
 func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err != nil || len(data) == 0 {
+	if err != nil {
+		http.Error(w, "bad command", http.StatusBadRequest)
+		return
+	}
+	// Only well-formed commands may be proposed: a committed entry that
+	// does not decode would stop every replica.
+	if err := raftfsm.Validate(data); err != nil {
 		http.Error(w, "bad command", http.StatusBadRequest)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -171,10 +170,8 @@ func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
 // handleReplicate serves POST /internal/v1/replicate: the leader asks
 // this node to become a durable holder of an image.
 func (n *Node) handleReplicate(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ImageID string `json:"image_id"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.ImageID == "" {
+	req, err := parseReplicateRequest(r.Body)
+	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -9,65 +10,92 @@ import (
 // its own, so tests can replay a log against a State without Raft.
 type applier struct{}
 
+// skipped is the decoded form of a command this FSM does not know but
+// may skip (its type has IgnoreUnknownFlag), and of CmdNoop.
+type skipped struct{}
+
+// decode parses one log entry into a pointer to its command struct (or
+// skipped). It is the only decoder of log entries: apply panics on what
+// it refuses, Validate reports it.
+func decode(data []byte) (any, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty log entry")
+	}
+	t := CommandType(data[0])
+	var cmd any
+	switch t {
+	case CmdNoop:
+		return skipped{}, nil
+	case CmdCreateImage:
+		cmd = &CreateImage{}
+	case CmdUpdateImage:
+		cmd = &UpdateImage{}
+	case CmdDeleteImage:
+		cmd = &DeleteImage{}
+	case CmdPutMember:
+		cmd = &PutMember{}
+	case CmdDeleteMember:
+		cmd = &DeleteMember{}
+	case CmdPutDoc:
+		cmd = &PutDoc{}
+	case CmdDeleteDoc:
+		cmd = &DeleteDoc{}
+	default:
+		if t&IgnoreUnknownFlag != 0 {
+			return skipped{}, nil
+		}
+		return nil, fmt.Errorf("unknown command type %d", t)
+	}
+	if err := json.Unmarshal(data[1:], cmd); err != nil {
+		return nil, fmt.Errorf("command type %d: %w", t, err)
+	}
+	return cmd, nil
+}
+
+// Validate reports whether data is a log entry this FSM can apply (or may
+// skip): a known command type with a body that decodes. Whoever proposes
+// bytes it did not encode itself (a leader serving forwarded writes) must
+// check them first: a committed entry that does not decode stops every
+// replica. The error wraps ErrBadCommand.
+func Validate(data []byte) error {
+	if _, err := decode(data); err != nil {
+		return fmt.Errorf("validate log entry: %w: %w", ErrBadCommand, err)
+	}
+	return nil
+}
+
 // apply runs one log entry against st at log index idx. A committed entry
 // that cannot be decoded is a bug and panics; a domain refusal is returned
 // in the Result.
 func (applier) apply(st *State, idx uint64, data []byte) *Result {
-	if len(data) == 0 {
-		panic(fmt.Sprintf("raftfsm: empty log entry at index %d", idx))
+	cmd, err := decode(data)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: undecodable log entry at index %d: ", idx) + err.Error())
 	}
-	t := CommandType(data[0])
-	body := data[1:]
-	switch t {
-	case CmdNoop:
-		return &Result{Index: idx}
-	case CmdCreateImage:
-		var c CreateImage
-		mustDecode(idx, body, &c)
+	switch c := cmd.(type) {
+	case *CreateImage:
 		img, err := st.createImage(idx, c.Image)
 		return &Result{Index: idx, Image: img, Err: err, id: img.idOrEmpty()}
-	case CmdUpdateImage:
-		var c UpdateImage
-		mustDecode(idx, body, &c)
+	case *UpdateImage:
 		prev, img, err := st.updateImage(idx, c.Image, c.ExpectRevision)
 		return &Result{Index: idx, Image: img, Err: err, id: img.idOrEmpty(), prev: prev}
-	case CmdDeleteImage:
-		var c DeleteImage
-		mustDecode(idx, body, &c)
+	case *DeleteImage:
 		prev, err := st.deleteImage(idx, c.ID, c.ExpectRevision, c.DeletedAt)
 		return &Result{Index: idx, Err: err, id: prev.idOrEmpty(), prev: prev}
-	case CmdPutMember:
-		var c PutMember
-		mustDecode(idx, body, &c)
-		m, err := st.putMember(idx, &c)
+	case *PutMember:
+		m, err := st.putMember(idx, c)
 		return &Result{Index: idx, Member: m, Err: err}
-	case CmdDeleteMember:
-		var c DeleteMember
-		mustDecode(idx, body, &c)
-		return &Result{Index: idx, Err: st.deleteMember(&c)}
-	case CmdPutDoc:
-		var c PutDoc
-		mustDecode(idx, body, &c)
-		d, err := st.putDoc(idx, &c)
+	case *DeleteMember:
+		return &Result{Index: idx, Err: st.deleteMember(c)}
+	case *PutDoc:
+		d, err := st.putDoc(idx, c)
 		res := &Result{Index: idx, Doc: d, Err: err}
 		if c.Doc != nil {
 			res.docKind, res.id = c.Doc.Kind, c.Doc.ID
 		}
 		return res
-	case CmdDeleteDoc:
-		var c DeleteDoc
-		mustDecode(idx, body, &c)
-		return &Result{Index: idx, Err: st.deleteDoc(&c), docKind: c.Kind, id: c.ID}
-	default:
-		if t&IgnoreUnknownFlag != 0 {
-			return &Result{Index: idx}
-		}
-		panic(fmt.Sprintf("raftfsm: unknown command type %d at index %d", t, idx))
+	case *DeleteDoc:
+		return &Result{Index: idx, Err: st.deleteDoc(c), docKind: c.Kind, id: c.ID}
 	}
-}
-
-func mustDecode(idx uint64, body []byte, v any) {
-	if err := json.Unmarshal(body, v); err != nil {
-		panic(fmt.Sprintf("raftfsm: undecodable command at index %d: ", idx) + err.Error())
-	}
+	return &Result{Index: idx} // skipped
 }

@@ -1,0 +1,218 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// startFuzzNode runs a real one-node cluster (in-memory stores, loopback
+// listeners) until the test ends, and waits for it to lead.
+func startFuzzNode(tb testing.TB) *Node {
+	tb.Helper()
+	n, err := New(Config{
+		NodeID: "fuzz0", InMemory: true, Fast: true, Replicas: 1, Voters: 1,
+		APIAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	for deadline := time.Now().Add(20 * time.Second); n.raft.State() != raft.Leader; {
+		if time.Now().After(deadline) {
+			tb.Fatal("the node did not become leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+// Peer operations the fuzz target exercises.
+const (
+	peerOpJoin = iota
+	peerOpApply
+	peerOpMissing
+	peerOpReplicate
+	peerOpGetChunk
+	peerOpPutChunk
+	peerOpCount
+)
+
+// FuzzPeerRequests sends hostile bodies and chunk paths to a real node's
+// peer API. No request may crash the node (in particular, no command
+// that would stop every replica may reach Raft), malformed bodies are
+// 400s, a chunk is stored only under its own BLAKE3 digest, and every
+// chunk served matches the digest asked for.
+func FuzzPeerRequests(f *testing.F) {
+	n := startFuzzNode(f)
+	held := []byte("a chunk the node holds")
+	heldDigest := chunkstore.Sum(held)
+	if err := n.chunks.Put(context.Background(), heldDigest, held); err != nil {
+		f.Fatal(err)
+	}
+	handler := n.peerRoutes()
+
+	create, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &raftfsm.Image{ID: "fuzz-image", Status: raftfsm.StatusQueued, Tags: []string{}}})
+	f.Add(uint8(peerOpJoin), "", []byte(`{"id": "n1", "raft_addr": "127.0.0.1:1", "gossip_addr": "127.0.0.1:2"}`))
+	f.Add(uint8(peerOpJoin), "", []byte(`{"id": "n 1", "raft_addr": "nowhere"}`))
+	f.Add(uint8(peerOpJoin), "", []byte(`{"id": "n1", "raft_addr": "127.0.0.1:1"} {}`))
+	f.Add(uint8(peerOpApply), "", create)
+	f.Add(uint8(peerOpApply), "", []byte{byte(raftfsm.CmdCreateImage), '{'})
+	f.Add(uint8(peerOpApply), "", []byte{0x33})
+	f.Add(uint8(peerOpApply), "", []byte{byte(raftfsm.CmdNoop)})
+	f.Add(uint8(peerOpMissing), "", []byte(`{"image": "i", "digests": ["`+heldDigest.String()+`"]}`))
+	f.Add(uint8(peerOpMissing), "", []byte(`{"image": "i", "digests": ["zz"]}`))
+	f.Add(uint8(peerOpReplicate), "", []byte(`{"image_id": "fuzz-image"}`))
+	f.Add(uint8(peerOpReplicate), "", []byte(`{"image_id": ""}`))
+	f.Add(uint8(peerOpGetChunk), heldDigest.String(), []byte(nil))
+	f.Add(uint8(peerOpGetChunk), "../../etc/passwd", []byte(nil))
+	f.Add(uint8(peerOpGetChunk), strings.ToUpper(heldDigest.String()), []byte(nil))
+	f.Add(uint8(peerOpPutChunk), chunkstore.Sum([]byte("x")).String()+"?image=i&idx=0&total=1", []byte("x"))
+	f.Add(uint8(peerOpPutChunk), heldDigest.String()+"?image=i&idx=-5&total=99999999999", []byte("not it"))
+	f.Fuzz(func(t *testing.T, op uint8, path string, body []byte) {
+		var method, target string
+		switch op % peerOpCount {
+		case peerOpJoin:
+			if _, err := parseJoinRequest(bytes.NewReader(body)); err == nil {
+				// A valid join changes the Raft configuration for
+				// good; the parser's acceptance is what is fuzzed.
+				return
+			}
+			method, target = http.MethodPost, "/internal/v1/join"
+		case peerOpApply:
+			method, target = http.MethodPost, "/internal/v1/apply"
+		case peerOpMissing:
+			method, target = http.MethodPost, "/internal/v1/missing"
+		case peerOpReplicate:
+			method, target = http.MethodPost, "/internal/v1/replicate"
+		case peerOpGetChunk:
+			method, target, body = http.MethodGet, "/internal/v1/chunks/"+path, nil
+		case peerOpPutChunk:
+			method, target = http.MethodPut, "/internal/v1/chunks/"+path
+		}
+		u, err := url.Parse(target)
+		if err != nil {
+			return
+		}
+		req := httptest.NewRequest(method, "/", bytes.NewReader(body))
+		req.URL = u
+		req.RequestURI = target
+		req.ContentLength = int64(len(body))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req.WithContext(ctx))
+		code := rec.Code
+		if code >= 500 && code != http.StatusServiceUnavailable {
+			t.Fatalf("%s %q: %d %s", method, target, code, rec.Body)
+		}
+		switch op % peerOpCount {
+		case peerOpJoin:
+			if code != http.StatusBadRequest {
+				t.Fatalf("join refused by the parser answered %d", code)
+			}
+		case peerOpApply:
+			valid := raftfsm.Validate(body) == nil
+			if valid != (code == http.StatusOK) {
+				t.Fatalf("apply %q (valid %v): %d %s", body, valid, code, rec.Body)
+			}
+		case peerOpMissing:
+			if _, _, err := parseMissingRequest(bytes.NewReader(body)); (err == nil) != (code == http.StatusOK) {
+				t.Fatalf("missing %q (parse error %v): %d", body, err, code)
+			}
+		case peerOpReplicate:
+			if _, err := parseReplicateRequest(bytes.NewReader(body)); err != nil && code != http.StatusBadRequest {
+				t.Fatalf("replicate %q (parse error %v): %d", body, err, code)
+			}
+		case peerOpGetChunk:
+			if code == http.StatusOK {
+				d, err := chunkstore.ParseDigest(strings.TrimPrefix(u.Path, "/internal/v1/chunks/"))
+				if err != nil || chunkstore.Sum(rec.Body.Bytes()) != d {
+					t.Fatalf("GET %q served %d bytes that do not match the digest", target, rec.Body.Len())
+				}
+			}
+		case peerOpPutChunk:
+			d, err := chunkstore.ParseDigest(strings.TrimPrefix(u.Path, "/internal/v1/chunks/"))
+			match := err == nil && chunkstore.Sum(body) == d
+			if match != (code == http.StatusNoContent) {
+				t.Fatalf("PUT %q of %d bytes (digest match %v): %d %s", target, len(body), match, code, rec.Body)
+			}
+		}
+		// The node still commits writes: nothing poisoned the log.
+		if err := n.Sync(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("sync after %s %q: %v", method, target, err)
+		}
+	})
+}
+
+// TestApplyRefusesUndecodable pins the poison-pill fix: bytes that are
+// not a command are refused with 400 before they reach Raft, and the
+// node keeps committing.
+func TestApplyRefusesUndecodable(t *testing.T) {
+	n := startFuzzNode(t)
+	srv := httptest.NewServer(n.peerRoutes())
+	defer srv.Close()
+	for _, body := range []string{"\x01{", "\x33", "\x01null trailing", "\x07[]"} {
+		resp, err := http.Post(srv.URL+"/internal/v1/apply", "application/octet-stream", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("apply %q: %d, want 400", body, resp.StatusCode)
+		}
+	}
+	data, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &raftfsm.Image{ID: "after", Status: raftfsm.StatusQueued, Tags: []string{}}})
+	resp, err := http.Post(srv.URL+"/internal/v1/apply", "application/octet-stream", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out applyResponse
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil || out.Code != "" || out.Index == 0 {
+		t.Fatalf("a valid command after the refused ones: %v %+v", err, out)
+	}
+	if _, err := n.Image(context.Background(), "after"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJoinRequestChecks: a join must name a node id gossip can carry and
+// Raft addresses that can be dialled.
+func TestJoinRequestChecks(t *testing.T) {
+	for body, ok := range map[string]bool{
+		`{"id": "n1", "raft_addr": "127.0.0.1:7000", "gossip_addr": "10.0.0.1:7001"}`: true,
+		`{"id": "n1", "raft_addr": "[::1]:7000"}`:                                      true,
+		`{"id": "", "raft_addr": "127.0.0.1:7000"}`:                                    false,
+		`{"id": "n 1", "raft_addr": "127.0.0.1:7000"}`:                                 false,
+		`{"id": "n1", "raft_addr": "127.0.0.1"}`:                                       false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:0"}`:                                     false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:99999"}`:                                 false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:7000", "gossip_addr": "x"}`:              false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:7000"} trailing`:                         false,
+		`{"id": "` + strings.Repeat("n", 129) + `", "raft_addr": "127.0.0.1:7000"}`:    false,
+	} {
+		if _, err := parseJoinRequest(strings.NewReader(body)); (err == nil) != ok {
+			t.Errorf("join %s: error %v, want ok=%v", body, err, ok)
+		}
+	}
+}
