@@ -201,15 +201,15 @@ func TestApplyRefusesUndecodable(t *testing.T) {
 func TestJoinRequestChecks(t *testing.T) {
 	for body, ok := range map[string]bool{
 		`{"id": "n1", "raft_addr": "127.0.0.1:7000", "gossip_addr": "10.0.0.1:7001"}`: true,
-		`{"id": "n1", "raft_addr": "[::1]:7000"}`:                                      true,
-		`{"id": "", "raft_addr": "127.0.0.1:7000"}`:                                    false,
-		`{"id": "n 1", "raft_addr": "127.0.0.1:7000"}`:                                 false,
-		`{"id": "n1", "raft_addr": "127.0.0.1"}`:                                       false,
-		`{"id": "n1", "raft_addr": "127.0.0.1:0"}`:                                     false,
-		`{"id": "n1", "raft_addr": "127.0.0.1:99999"}`:                                 false,
-		`{"id": "n1", "raft_addr": "127.0.0.1:7000", "gossip_addr": "x"}`:              false,
-		`{"id": "n1", "raft_addr": "127.0.0.1:7000"} trailing`:                         false,
-		`{"id": "` + strings.Repeat("n", 129) + `", "raft_addr": "127.0.0.1:7000"}`:    false,
+		`{"id": "n1", "raft_addr": "[::1]:7000"}`:                                     true,
+		`{"id": "", "raft_addr": "127.0.0.1:7000"}`:                                   false,
+		`{"id": "n 1", "raft_addr": "127.0.0.1:7000"}`:                                false,
+		`{"id": "n1", "raft_addr": "127.0.0.1"}`:                                      false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:0"}`:                                    false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:99999"}`:                                false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:7000", "gossip_addr": "x"}`:             false,
+		`{"id": "n1", "raft_addr": "127.0.0.1:7000"} trailing`:                        false,
+		`{"id": "` + strings.Repeat("n", 129) + `", "raft_addr": "127.0.0.1:7000"}`:   false,
 	} {
 		if _, err := parseJoinRequest(strings.NewReader(body)); (err == nil) != ok {
 			t.Errorf("join %s: error %v, want ok=%v", body, err, ok)
