@@ -91,14 +91,27 @@ func isFull(bits []byte, n int) bool {
 	return true
 }
 
-// fullBits returns a bitmap of n bits, all set.
-func fullBits(n int) []byte {
-	b := make([]byte, (n+7)/8)
-	for i := range b {
-		b[i] = 0xff
+// fullTails[r] is segmentBytes bytes of 0xff whose last byte keeps only
+// its r low bits (all eight for r = 0): the end of every full bitmap of
+// n bits with n%8 == r.
+var fullTails = func() (t [8][segmentBytes]byte) {
+	for r := range t {
+		for i := range t[r] {
+			t[r][i] = 0xff
+		}
+		maskTail(t[r][:], r)
 	}
-	maskTail(b, n)
-	return b
+	return t
+}()
+
+// fullBits returns a bitmap of n bits (at most SegmentChunks), all set.
+// The bitmap is shared and must never be written: a decoded "full"
+// segment costs its sender one byte, and would otherwise cost us up to
+// segmentBytes. (Segment bits are immutable once stored; localAnnounce
+// copies before it changes any.)
+func fullBits(n int) []byte {
+	l := (n + 7) / 8
+	return fullTails[n%8][segmentBytes-l : segmentBytes : segmentBytes]
 }
 
 func appendString(b []byte, s string) []byte {
