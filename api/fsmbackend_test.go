@@ -1,0 +1,225 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// fsmBackend is a Backend over the real catalog state machine, without
+// Raft: every write is encoded as the node encodes it, checked with
+// raftfsm.Validate (as a leader checks forwarded commands) and applied at
+// the next log index. Reads come from the FSM's state, as a node's do.
+// Data transfers are not supported (503).
+type fsmBackend struct {
+	tb  testing.TB
+	mu  sync.Mutex
+	fsm *raftfsm.FSM
+	idx uint64
+	// jobs are the imports started (the task recorded, nothing run).
+	jobs int
+}
+
+var _ Backend = (*fsmBackend)(nil)
+
+func newFSMBackend(tb testing.TB) *fsmBackend {
+	return &fsmBackend{tb: tb, fsm: raftfsm.New()}
+}
+
+// reset starts over from an empty catalog.
+func (b *fsmBackend) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fsm, b.idx, b.jobs = raftfsm.New(), 0, 0
+}
+
+// index returns the last applied log index: it moves on every write.
+func (b *fsmBackend) index() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.idx
+}
+
+// propose encodes, validates and applies one command.
+func (b *fsmBackend) propose(cmd any) (*raftfsm.Result, error) {
+	data, err := raftfsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := raftfsm.Validate(data); err != nil {
+		b.tb.Errorf("the API proposed a command a leader refuses: %v: %q", err, data)
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.idx++
+	return b.fsm.Apply(&raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result), nil
+}
+
+func (b *fsmBackend) state() *raftfsm.State { return b.fsm.State() }
+
+func (b *fsmBackend) Image(_ context.Context, id string) (*raftfsm.Image, error) {
+	return b.state().Image(id)
+}
+
+func (b *fsmBackend) ListImages(_ context.Context, q raftfsm.ListQuery) ([]*raftfsm.Image, error) {
+	return b.state().List(q)
+}
+
+func (b *fsmBackend) Sync(context.Context) error { return nil }
+
+func (b *fsmBackend) CreateImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+	res, err := b.propose(&raftfsm.CreateImage{Image: img})
+	if err != nil {
+		return nil, err
+	}
+	return res.Image, res.Err
+}
+
+func (b *fsmBackend) UpdateImage(_ context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error) {
+	res, err := b.propose(&raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	return res.Image, res.Err
+}
+
+func (b *fsmBackend) DeleteImage(_ context.Context, id string, expect uint64) error {
+	res, err := b.propose(&raftfsm.DeleteImage{ID: id, ExpectRevision: expect})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+func (b *fsmBackend) Upload(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *fsmBackend) OpenImage(context.Context, *raftfsm.Image, int64, int64) (io.ReadCloser, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *fsmBackend) Cluster(context.Context) (*ClusterInfo, error) {
+	return &ClusterInfo{Self: "n1", Leader: "n1"}, nil
+}
+
+func (b *fsmBackend) Member(_ context.Context, imageID, memberID string) (*raftfsm.Member, error) {
+	return b.state().Member(imageID, memberID)
+}
+
+func (b *fsmBackend) Members(_ context.Context, imageID string) ([]*raftfsm.Member, error) {
+	return b.state().Members(imageID), nil
+}
+
+func (b *fsmBackend) Memberships(_ context.Context, project string) (map[string]*raftfsm.Member, error) {
+	return b.state().Memberships(project), nil
+}
+
+func (b *fsmBackend) PutMember(_ context.Context, m *raftfsm.Member, create bool, expect uint64) (*raftfsm.Member, error) {
+	res, err := b.propose(&raftfsm.PutMember{Member: m, Create: create, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	return res.Member, res.Err
+}
+
+func (b *fsmBackend) DeleteMember(_ context.Context, imageID, memberID string) error {
+	res, err := b.propose(&raftfsm.DeleteMember{ImageID: imageID, MemberID: memberID})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+func (b *fsmBackend) Doc(_ context.Context, kind, id string) (*raftfsm.Doc, error) {
+	return b.state().Doc(kind, id)
+}
+
+func (b *fsmBackend) Docs(_ context.Context, kind string) ([]*raftfsm.Doc, error) {
+	return b.state().Docs(kind), nil
+}
+
+func (b *fsmBackend) PutDoc(_ context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error) {
+	res, err := b.propose(&raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	return res.Doc, res.Err
+}
+
+func (b *fsmBackend) DeleteDoc(_ context.Context, kind, id string) error {
+	res, err := b.propose(&raftfsm.DeleteDoc{Kind: kind, ID: id})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+func (b *fsmBackend) StageImage(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
+	return nil, ErrUnavailable
+}
+
+// StartImport records the task and takes the import lock, as a node
+// does, without running anything.
+func (b *fsmBackend) StartImport(ctx context.Context, job *ImportJob) error {
+	img, err := b.Image(ctx, job.ImageID)
+	if err != nil {
+		return err
+	}
+	if img.Revision != job.ImageRevision {
+		return fmt.Errorf("start import: %w", raftfsm.ErrConflict)
+	}
+	d, err := job.Task.Doc()
+	if err != nil {
+		return err
+	}
+	if _, err := b.PutDoc(ctx, d, true, 0); err != nil {
+		return err
+	}
+	next := img.Clone()
+	if next.Properties == nil {
+		next.Properties = map[string]string{}
+	}
+	next.Properties[PropImportTask] = d.ID
+	if _, err := b.UpdateImage(ctx, next, img.Revision); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.jobs++
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *fsmBackend) ImportMethods() []string {
+	return []string{MethodGlanceDirect, MethodWebDownload, MethodCopyImage, MethodGlanceDownload}
+}
+
+func (b *fsmBackend) Stores(context.Context) ([]Store, error) {
+	return []Store{{ID: DefaultStore, Default: true, Nodes: []string{"n1", "n2"}}, {ID: "z1", Nodes: []string{"n1"}}}, nil
+}
+
+func (b *fsmBackend) Usage(context.Context, string) (*Usage, error) { return &Usage{}, nil }
+
+func (b *fsmBackend) Quotas() Usage { return Usage{} }
+
+func (b *fsmBackend) UploadToStore(context.Context, *raftfsm.Image, io.Reader, int64, string) (*raftfsm.Image, error) {
+	return nil, ErrUnavailable
+}
+
+func (b *fsmBackend) StartLocationImport(ctx context.Context, job *LocationJob) error {
+	d, err := job.Task.Doc()
+	if err != nil {
+		return err
+	}
+	_, err = b.PutDoc(ctx, d, true, 0)
+	return err
+}
+
+func (b *fsmBackend) LocationSettings() LocationSettings { return LocationSettings{} }
