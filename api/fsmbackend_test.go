@@ -106,6 +106,10 @@ func (b *fsmBackend) OpenImage(context.Context, *raftfsm.Image, int64, int64) (i
 	return nil, ErrUnavailable
 }
 
+func (b *fsmBackend) PullImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+	return img, nil
+}
+
 func (b *fsmBackend) Cluster(context.Context) (*ClusterInfo, error) {
 	return &ClusterInfo{Self: "n1", Leader: "n1"}, nil
 }
