@@ -37,7 +37,7 @@ func craftQCOW2(size uint64, o qcowOpts) []byte {
 	binary.BigEndian.PutUint64(b[24:], size)
 	if o.version >= 3 {
 		binary.BigEndian.PutUint64(b[72:], o.features)
-		binary.BigEndian.PutUint32(b[96:], 4)   // refcount order
+		binary.BigEndian.PutUint32(b[96:], 4)    // refcount order
 		binary.BigEndian.PutUint32(b[100:], 104) // header length
 	}
 	return b

@@ -60,10 +60,11 @@ var ErrFinished = errors.New("imageformat: inspector already finished")
 // zero value is not ready: use New. Write never fails before Finish, so
 // an Inspector can sit in an io.TeeReader without disturbing the stream.
 type Inspector struct {
-	pos   int64
-	head  []byte
-	tail  [tailSize]byte
-	tailN int // valid bytes at the end of tail, ending at pos
+	pos     int64
+	head    []byte
+	tail    [tailSize]byte // ring of the last bytes seen
+	tailEnd int            // where the next byte goes in tail
+	tailN   int            // valid bytes in tail, ending at pos
 
 	// VHDX regions the region table points at.
 	vhdxTried bool
@@ -125,22 +126,30 @@ func (in *Inspector) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// pushTail keeps the last tailSize bytes seen.
+// pushTail keeps the last tailSize bytes seen, in a ring.
 func (in *Inspector) pushTail(p []byte) {
-	if len(p) >= tailSize {
-		copy(in.tail[:], p[len(p)-tailSize:])
-		in.tailN = tailSize
-		return
+	in.tailN = int(min(int64(tailSize), int64(in.tailN)+int64(len(p))))
+	if len(p) > tailSize {
+		p = p[len(p)-tailSize:]
 	}
-	keep := min(in.tailN, tailSize-len(p))
-	copy(in.tail[tailSize-keep-len(p):], in.tail[tailSize-keep:])
-	copy(in.tail[tailSize-len(p):], p)
-	in.tailN = keep + len(p)
+	for len(p) > 0 {
+		k := copy(in.tail[in.tailEnd:], p)
+		in.tailEnd = (in.tailEnd + k) % tailSize
+		p = p[k:]
+	}
 }
 
-// tailBytes returns the last bytes seen (at most tailSize; fewer after a
-// Skip until enough follow it).
-func (in *Inspector) tailBytes() []byte { return in.tail[tailSize-in.tailN:] }
+// tailBytes returns a copy of the last bytes seen (at most tailSize;
+// fewer after a Skip until enough follow it).
+func (in *Inspector) tailBytes() []byte {
+	out := make([]byte, 0, in.tailN)
+	start := (in.tailEnd - in.tailN + tailSize) % tailSize
+	if start+in.tailN <= tailSize {
+		return append(out, in.tail[start:start+in.tailN]...)
+	}
+	out = append(out, in.tail[start:]...)
+	return append(out, in.tail[:in.tailEnd]...)
+}
 
 // Skip moves past n bytes of the image without looking at them: only for
 // a caller that reads stored data and follows Need. Skipped bytes are

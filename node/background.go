@@ -35,9 +35,10 @@ func (n *Node) watchChanges(ctx context.Context) {
 				gc = true
 			case c.Image.Status == raftfsm.StatusActive && (c.Prev == nil || c.Prev.Status != raftfsm.StatusActive):
 				n.announceHeld(ctx, c.Image)
-			case c.Image.Status == raftfsm.StatusQueued && c.Prev != nil && c.Prev.Status == raftfsm.StatusSaving:
-				// A failed upload left orphans; the chunks pushed here
-				// for it need no protection any more.
+			case c.Image.Status == raftfsm.StatusQueued && c.Prev != nil && c.Prev.Status != raftfsm.StatusQueued:
+				// A failed upload, stage or import (refused data
+				// included) left orphans; the chunks pushed here for it
+				// need no protection any more.
 				n.unprotect(c.ID)
 				gc = true
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/imageformat"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -251,6 +252,7 @@ func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
 		man       *raftfsm.Manifest
 		placement []string
 		meta      func(*raftfsm.Image)
+		insp      *imageformat.Inspector // nil: inspect the stored data
 	)
 	switch job.Method {
 	case api.MethodGlanceDirect:
@@ -262,12 +264,27 @@ func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
 		return n.copyImage(ctx, job)
 	case api.MethodWebDownload:
 		defer n.unprotect(job.ImageID)
-		man, placement, err = n.fetchInto(ctx, job, job.URI, nil)
+		man, placement, insp, err = n.fetchInto(ctx, job, job.URI, nil)
 	case api.MethodGlanceDownload:
 		defer n.unprotect(job.ImageID)
-		man, placement, meta, err = n.glanceDownload(ctx, job)
+		man, placement, insp, meta, err = n.glanceDownload(ctx, job)
 	default:
 		err = fmt.Errorf("unknown import method %q", job.Method)
+	}
+	if err != nil {
+		return err
+	}
+	// The data must be what the image (with the metadata the import
+	// brings) says it is, and safe, before it goes anywhere else.
+	target := img.Clone()
+	if meta != nil {
+		meta(target)
+	}
+	var vsize int64
+	if insp != nil {
+		vsize, err = checkData(target, insp)
+	} else {
+		vsize, err = n.checkStored(ctx, target, man, placement)
 	}
 	if err != nil {
 		return err
@@ -287,6 +304,7 @@ func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
 		cur.Manifest, cur.Placement = man, placement
 		cur.Staging, cur.StagingPlacement, cur.Upload = nil, nil, nil
 		cur.Size = &man.Size
+		setVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo = &man.OSHashAlgo
 		cur.OSHashValue = &man.OSHashValue

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/imageformat"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -42,24 +43,26 @@ func (c *capReader) Read(p []byte) (int, error) {
 
 // fetchInto streams url (GET, with hdr) through the chunk pipeline for an
 // import: chunks stored here and replicated R times, at most job.MaxSize
-// bytes. It returns the manifest and placement, not yet committed.
-func (n *Node) fetchInto(ctx context.Context, job *api.ImportJob, url string, hdr http.Header) (*raftfsm.Manifest, []string, error) {
+// bytes. It returns the manifest and placement, not yet committed, and
+// the format inspector that watched the data.
+func (n *Node) fetchInto(ctx context.Context, job *api.ImportJob, url string, hdr http.Header) (*raftfsm.Manifest, []string, *imageformat.Inspector, error) {
 	resp, err := n.importGet(ctx, url, hdr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > job.MaxSize {
-		return nil, nil, fmt.Errorf("fetch %s: %d bytes: %w", url, resp.ContentLength, errOverCap)
+		return nil, nil, nil, fmt.Errorf("fetch %s: %d bytes: %w", url, resp.ContentLength, errOverCap)
 	}
-	man, placement, err := n.ingest(ctx, job.ImageID, &capReader{r: resp.Body, left: job.MaxSize})
+	body, insp := inspectStream(&capReader{r: resp.Body, left: job.MaxSize})
+	man, placement, err := n.ingest(ctx, job.ImageID, body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, nil, nil, fmt.Errorf("fetch %s: %w", url, err)
 	}
 	if resp.ContentLength >= 0 && man.Size != resp.ContentLength {
-		return nil, nil, fmt.Errorf("fetch %s: got %d of %d bytes", url, man.Size, resp.ContentLength)
+		return nil, nil, nil, fmt.Errorf("fetch %s: got %d of %d bytes", url, man.Size, resp.ContentLength)
 	}
-	return man, placement, nil
+	return man, placement, insp, nil
 }
 
 // importGet sends a GET for an import and fails unless the answer is 200.
@@ -99,11 +102,12 @@ const maxCopiedProperties = 128
 // glanceDownload runs glance-download: the image's record and data are
 // read from the Glance of job.Region with the caller's credentials, the
 // data checked against the remote hashes. It returns the data (not yet
-// committed) and the metadata to copy onto the image at commit.
-func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm.Manifest, []string, func(*raftfsm.Image), error) {
+// committed), the format inspector that watched it, and the metadata to
+// copy onto the image at commit.
+func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm.Manifest, []string, *imageformat.Inspector, func(*raftfsm.Image), error) {
 	ep, ok := n.cfg.GlanceDownloadEndpoints[job.Region]
 	if !ok {
-		return nil, nil, nil, fmt.Errorf("no Glance endpoint is configured for region %q", job.Region)
+		return nil, nil, nil, nil, fmt.Errorf("no Glance endpoint is configured for region %q", job.Region)
 	}
 	base := strings.TrimSuffix(strings.TrimRight(ep, "/"), "/v2")
 	imageURL := base + "/v2/images/" + job.RemoteImageID
@@ -114,32 +118,32 @@ func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm
 	hdr.Set("Accept", "application/json")
 	resp, err := n.importGet(ctx, imageURL, hdr)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("image %s in region %s: %w", job.RemoteImageID, job.Region, err)
+		return nil, nil, nil, nil, fmt.Errorf("image %s in region %s: %w", job.RemoteImageID, job.Region, err)
 	}
 	var remote map[string]any
 	err = json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&remote)
 	resp.Body.Close()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("decode image %s of region %s: %w", job.RemoteImageID, job.Region, err)
+		return nil, nil, nil, nil, fmt.Errorf("decode image %s of region %s: %w", job.RemoteImageID, job.Region, err)
 	}
 	if st, _ := remote["status"].(string); st != raftfsm.StatusActive {
-		return nil, nil, nil, fmt.Errorf("image %s in region %s is %q, not active", job.RemoteImageID, job.Region, st)
+		return nil, nil, nil, nil, fmt.Errorf("image %s in region %s is %q, not active", job.RemoteImageID, job.Region, st)
 	}
 	hdr.Del("Accept")
-	man, placement, err := n.fetchInto(ctx, job, imageURL+"/file", hdr)
+	man, placement, insp, err := n.fetchInto(ctx, job, imageURL+"/file", hdr)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	algo, _ := remote["os_hash_algo"].(string)
 	value, _ := remote["os_hash_value"].(string)
 	sum, _ := remote["checksum"].(string)
 	switch {
 	case algo == man.OSHashAlgo && value != "" && value != man.OSHashValue:
-		return nil, nil, nil, errors.New("the data does not match the remote image's os_hash_value")
+		return nil, nil, nil, nil, errors.New("the data does not match the remote image's os_hash_value")
 	case sum != "" && sum != man.Checksum:
-		return nil, nil, nil, errors.New("the data does not match the remote image's checksum")
+		return nil, nil, nil, nil, errors.New("the data does not match the remote image's checksum")
 	}
-	return man, placement, func(img *raftfsm.Image) { copyRemoteMetadata(img, remote) }, nil
+	return man, placement, insp, func(img *raftfsm.Image) { copyRemoteMetadata(img, remote) }, nil
 }
 
 // copyRemoteMetadata sets the formats, minimums and custom properties of

@@ -54,10 +54,20 @@ func (n *Node) placeInStores(ctx context.Context, job *api.ImportJob, man *raftf
 	return placement, failed, nil
 }
 
-// copyImage runs copy-image: for each requested store that does not hold
+// copyImage runs copy-image: the data is checked again as Glance checks
+// it on every import, then for each requested store that does not hold
 // the image yet, a node of that zone gets every chunk and joins the
 // image's placement. Progress is recorded store by store.
 func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
+	img, err := n.lockedImage(job.ImageID, job.Task.ID)
+	if err != nil {
+		return err
+	}
+	if img.Manifest != nil {
+		if _, err := n.checkStored(ctx, img, img.Manifest, img.Placement); err != nil {
+			return err
+		}
+	}
 	for _, store := range job.Stores {
 		img, err := n.lockedImage(job.ImageID, job.Task.ID)
 		if err != nil {
@@ -97,7 +107,7 @@ func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
 			return fmt.Errorf("record copy to store %s: %w", store, err)
 		}
 	}
-	_, err := n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
+	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
 		if cur.Properties[api.PropImportTask] != job.Task.ID {
 			return errNoChange
 		}

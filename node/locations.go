@@ -89,7 +89,8 @@ var errValidation = errors.New("the data does not match the validation data")
 // doLocationImport reads the location into the cluster, verifies it and
 // commits the image as active.
 func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error {
-	if _, err := n.lockedImage(job.ImageID, job.Task.ID); err != nil {
+	img, err := n.lockedImage(job.ImageID, job.Task.ID)
+	if err != nil {
 		return err
 	}
 	defer n.unprotect(job.ImageID)
@@ -110,6 +111,7 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 	if extra != nil {
 		body = io.TeeReader(body, extra)
 	}
+	body, insp := inspectStream(body)
 	man, placement, err := n.ingest(ctx, job.ImageID, body)
 	if err != nil {
 		return fmt.Errorf("read location %s: %w", job.URL, err)
@@ -132,9 +134,14 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 	if vd.Checksum != "" && vd.Checksum != man.Checksum {
 		return fmt.Errorf("checksum: (%s) not matched with actual checksum: (%s): %w", vd.Checksum, man.Checksum, errValidation)
 	}
+	vsize, err := checkData(img, insp)
+	if err != nil {
+		return err
+	}
 	return n.commitLocation(ctx, job, func(cur *raftfsm.Image) {
 		cur.Manifest, cur.Placement = man, placement
 		cur.Size = &man.Size
+		setVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo, cur.OSHashValue = &algo, &value
 	})

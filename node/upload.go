@@ -25,8 +25,10 @@ import (
 )
 
 // Upload implements api.Backend: queued -> saving, stream into chunks
-// replicated R times, then commit the manifest (active). Any failure puts
-// the image back to queued.
+// replicated R times (the format inspector watching the stream), check
+// the data is what disk_format says and safe (see imagecheck.go), then
+// commit the manifest (active). Any failure puts the image back to
+// queued.
 func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error) {
 	return n.uploadTo(ctx, img, r, sizeHint, "")
 }
@@ -47,9 +49,17 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		return nil, err
 	}
 	defer n.unprotect(img.ID)
+	r, insp := inspectStream(r)
 	man, placement, err := n.ingest(ctx, img.ID, r)
 	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
 		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, api.ErrSizeMismatch)
+	}
+	var vsize int64
+	if err == nil {
+		if vsize, err = checkData(img, insp); err != nil {
+			n.log.Warn("upload refused by the format inspection", "image", img.ID, "disk_format", *img.DiskFormat, "err", err)
+			err = uploadRefusal(err)
+		}
 	}
 	if err == nil && store != "" && store != api.DefaultStore && !n.zoneHolds(store, placement) {
 		placement, err = n.placeInZone(ctx, img.ID, man, placement, store)
@@ -67,11 +77,7 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		cur.Manifest = man
 		cur.Placement = placement
 		cur.Size = &man.Size
-		if isRawBare(cur) {
-			// Glance's raw inspector reports the byte count.
-			vs := man.Size
-			cur.VirtualSize = &vs
-		}
+		setVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo = &man.OSHashAlgo
 		cur.OSHashValue = &man.OSHashValue
@@ -96,12 +102,6 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		n.gossip.AnnounceAll(img.ID, len(man.Chunks))
 	}
 	return out, nil
-}
-
-// isRawBare reports a raw disk in a bare container: the only case whose
-// virtual size is known without a format inspector.
-func isRawBare(img *raftfsm.Image) bool {
-	return img.DiskFormat != nil && *img.DiskFormat == "raw" && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
 }
 
 // abortUpload returns an image whose upload failed to queued (if the
