@@ -115,6 +115,16 @@ func TestHostileImagesRefused(t *testing.T) {
 			t.Fatalf("web-download of raw data as vmdk: task %v", task)
 		}
 		mustQueued(t, c, id2)
+		// A location import of raw data into a qcow2 image.
+		id3 := a.create(t, `{"name": "location-hostile", "disk_format": "qcow2", "container_format": "bare"}`)["id"].(string)
+		task = a.waitImportTask(t, id3, a.addLocation(t, id3, `{"url": "`+srv.URL+`/img"}`))
+		if task["status"] != "failure" || !strings.Contains(task["message"].(string), "does not match stream data raw") {
+			t.Fatalf("location import of raw data as qcow2: task %v", task)
+		}
+		mustQueued(t, c, id3)
+		if rec, err := c.Node(1).Image(context.Background(), id3); err != nil || len(rec.Locations) != 0 || rec.Manifest != nil {
+			t.Fatalf("refused location import left data or locations: %v %+v", err, rec)
+		}
 		waitNoChunks(t, c)
 		// The same image can take good data afterwards.
 		a.patch(t, id2, `[{"op": "replace", "path": "/disk_format", "value": "raw"}]`).want(t, http.StatusOK)
