@@ -138,8 +138,7 @@ func TestHostileImagesRefused(t *testing.T) {
 		good := qcow2Image(virtual, mib(0.6), false, 0)
 		id := a.create(t, `{"name": "good", "disk_format": "qcow2", "container_format": "bare"}`)["id"].(string)
 		a.upload(t, id, good).want(t, http.StatusNoContent)
-		a0 := apiClient{base: c.URL(0)}
-		if img := a0.show(t, id); img["status"] != "active" || img["virtual_size"] != float64(virtual) || img["size"] != float64(len(good)) {
+		if img := a.show(t, id); img["status"] != "active" || img["virtual_size"] != float64(virtual) || img["size"] != float64(len(good)) {
 			t.Fatalf("good qcow2: %v", img)
 		}
 		id2 := a.create(t, `{"name": "good-staged", "disk_format": "qcow2", "container_format": "bare"}`)["id"].(string)
