@@ -20,9 +20,11 @@ import (
 // and an import fails with the reason (the image back to queued too). The
 // check also gives the virtual size recorded on the image.
 //
-// An upload, web-download, glance-download and location import inspect
-// the data as it streams into chunks; glance-direct and copy-image
-// inspect the stored chunks, reading only the few the inspector needs.
+// An upload, web-download, glance-download and an eager location import
+// (Config.EagerLocations) inspect the data as it streams into chunks;
+// glance-direct and copy-image inspect the stored chunks, reading only
+// the few the inspector needs. A location whose data is pulled on first
+// download is not inspected: Glance does not inspect location data.
 
 // inspects reports whether img's data is inspected: Glance inspects bare
 // containers only.

@@ -104,6 +104,12 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 	return out, nil
 }
 
+// isRawBare reports a raw disk in a bare container: the one case whose
+// virtual size (its byte count) is known without reading the data.
+func isRawBare(img *raftfsm.Image) bool {
+	return img.DiskFormat != nil && *img.DiskFormat == "raw" && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
+}
+
 // abortUpload returns an image whose upload failed to queued (if the
 // upload still owns it). It runs on its own context: the request's may
 // already be cancelled.

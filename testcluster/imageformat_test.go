@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -66,7 +67,15 @@ func mustQueued(t *testing.T, c *testcluster.Cluster, id string) {
 // Glance) and on import (the task fails); the image stays queued and no
 // chunk of the data stays. Good data gets its virtual size.
 func TestHostileImagesRefused(t *testing.T) {
-	c := importCluster(t, "")
+	// importCluster's nodes, reading locations eagerly (through the
+	// upload pipeline, so the inspection applies).
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithZones("z1", "z2"), testcluster.WithReplicas(2),
+		testcluster.WithConfig(func(i int, c *node.Config) {
+			c.ChunkSize = 256 << 10
+			c.MaxImageSize = 4 << 20
+			c.EagerLocations = true
+		}))
+	waitSettled(c)
 	a := apiClient{base: c.URL(1)}
 	const virtual = 64 << 20
 
@@ -115,7 +124,7 @@ func TestHostileImagesRefused(t *testing.T) {
 			t.Fatalf("web-download of raw data as vmdk: task %v", task)
 		}
 		mustQueued(t, c, id2)
-		// A location import of raw data into a qcow2 image.
+		// An (eager) location import of raw data into a qcow2 image.
 		id3 := a.create(t, `{"name": "location-hostile", "disk_format": "qcow2", "container_format": "bare"}`)["id"].(string)
 		task = a.waitImportTask(t, id3, a.addLocation(t, id3, `{"url": "`+srv.URL+`/img"}`))
 		if task["status"] != "failure" || !strings.Contains(task["message"].(string), "does not match stream data raw") {
