@@ -123,24 +123,22 @@ func linkRaftStream(addr string, links Links) (raft.StreamLayer, error) {
 	return linkStream{StreamLayer: tcpStream{ln}, links: links}, nil
 }
 
-// linkTransport refuses HTTP requests to cut-off peers; with base nil it
-// also dials through links, so pooled connections to a peer are closed
-// when its link is cut.
+// linkTransport refuses HTTP requests to cut-off peers.
 type linkTransport struct {
 	base  http.RoundTripper
 	links Links
 }
 
-func newLinkTransport(base http.RoundTripper, links Links) *linkTransport {
-	if base == nil {
-		base = &http.Transport{
-			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				return linkDial(ctx, links, network, addr)
-			},
+// withLinks makes a peer RoundTripper honour links. When the node built
+// rt itself (own), its connections are also dialed through links, so
+// pooled connections to a peer are closed when its link is cut.
+func withLinks(rt http.RoundTripper, own bool, links Links) http.RoundTripper {
+	if t, ok := rt.(*http.Transport); ok && own {
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return linkDial(ctx, links, network, addr)
 		}
 	}
-	return &linkTransport{base: base, links: links}
+	return &linkTransport{base: rt, links: links}
 }
 
 // RoundTrip implements http.RoundTripper.

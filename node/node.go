@@ -101,7 +101,7 @@ func New(cfg Config) (*Node, error) {
 		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	}
 	if cfg.Links != nil {
-		n.client.Transport = newLinkTransport(cfg.PeerTransport, cfg.Links)
+		n.client.Transport = withLinks(n.client.Transport, cfg.PeerTransport == nil, cfg.Links)
 	}
 	if err := n.open(); err != nil {
 		n.closeAll()
