@@ -1,0 +1,279 @@
+package clusterauth
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func mustKeys(t *testing.T, secret string) Keys {
+	t.Helper()
+	k, err := Derive([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestDerive(t *testing.T) {
+	a := mustKeys(t, "0123456789abcdef")
+	b := mustKeys(t, "0123456789abcdef")
+	c := mustKeys(t, "0123456789abcdeg")
+	if !bytes.Equal(a.Peer, b.Peer) || !bytes.Equal(a.Raft, b.Raft) || !bytes.Equal(a.Gossip, b.Gossip) {
+		t.Fatal("derivation is not deterministic")
+	}
+	if bytes.Equal(a.Peer, c.Peer) || bytes.Equal(a.Gossip, c.Gossip) || bytes.Equal(a.Raft, c.Raft) {
+		t.Fatal("different secrets gave a common key")
+	}
+	if bytes.Equal(a.Peer, a.Raft) || bytes.Equal(a.Peer, a.Gossip) || bytes.Equal(a.Raft, a.Gossip) {
+		t.Fatal("two uses share a key")
+	}
+	if len(a.Gossip) != 32 {
+		t.Fatalf("gossip key is %d bytes", len(a.Gossip))
+	}
+	if _, err := Derive([]byte("short")); err == nil {
+		t.Fatal("short secret accepted")
+	}
+}
+
+// recorder keeps the last request it carried (headers and body).
+type recorder struct {
+	mu   sync.Mutex
+	last *http.Request
+	body []byte
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var b []byte
+	if req.Body != nil {
+		b, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	r.mu.Lock()
+	r.last, r.body = req.Clone(req.Context()), b
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// server runs a handler behind a Verifier and counts what reaches it.
+type server struct {
+	*httptest.Server
+	mu      sync.Mutex
+	hits    int
+	rejects []string
+}
+
+func (s *server) counts() (int, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits, append([]string(nil), s.rejects...)
+}
+
+func newServer(t *testing.T, key []byte) *server {
+	s := &server{}
+	v := NewVerifier(key, func(_ *http.Request, reason string) {
+		s.mu.Lock()
+		s.rejects = append(s.rejects, reason)
+		s.mu.Unlock()
+	})
+	s.Server = httptest.NewServer(v.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits++
+		s.mu.Unlock()
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/fail" {
+			http.Error(w, "nope", http.StatusConflict)
+			return
+		}
+		_, _ = w.Write(append([]byte(r.Method+" "+r.URL.RequestURI()+" "), b...))
+	})))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func do(t *testing.T, c *http.Client, method, url string, body []byte) (int, string, error) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+func TestSignedRequestsPass(t *testing.T) {
+	k := mustKeys(t, "the cluster secret")
+	s := newServer(t, k.Peer)
+	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1"}}
+	code, body, err := do(t, c, http.MethodPost, s.URL+"/internal/v1/apply?x=1", []byte("command"))
+	if err != nil || code != 200 || body != "POST /internal/v1/apply?x=1 command" {
+		t.Fatalf("signed POST: %d %q %v", code, body, err)
+	}
+	// A handler's error answer is MAC'd too.
+	if code, _, err := do(t, c, http.MethodGet, s.URL+"/fail", nil); err != nil || code != http.StatusConflict {
+		t.Fatalf("error answer: %d %v", code, err)
+	}
+	// A chunk PUT's body is not hashed; the chunk GET's answer not MAC'd.
+	big := bytes.Repeat([]byte{7}, 1<<20)
+	if code, body, err := do(t, c, http.MethodPut, s.URL+"/internal/v1/chunks/abc?idx=1", big); err != nil || code != 200 || len(body) != len("PUT /internal/v1/chunks/abc?idx=1 ")+len(big) {
+		t.Fatalf("chunk PUT: %d %d %v", code, len(body), err)
+	}
+	if code, _, err := do(t, c, http.MethodGet, s.URL+"/internal/v1/chunks/abc", nil); err != nil || code != 200 {
+		t.Fatalf("chunk GET: %d %v", code, err)
+	}
+	if hits, rejects := s.counts(); hits != 4 || len(rejects) != 0 {
+		t.Fatalf("hits %d, rejects %v", hits, rejects)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	k := mustKeys(t, "the cluster secret")
+	other := mustKeys(t, "another cluster secret")
+	s := newServer(t, k.Peer)
+	rec := &recorder{}
+	good := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Next: rec}}
+	if code, _, err := do(t, good, http.MethodPost, s.URL+"/internal/v1/missing", []byte(`{"a":1}`)); err != nil || code != 200 {
+		t.Fatalf("signed request: %d %v", code, err)
+	}
+	resend := func(mutate func(r *http.Request, body []byte) []byte) int {
+		t.Helper()
+		rec.mu.Lock()
+		r, body := rec.last.Clone(rec.last.Context()), rec.body
+		rec.mu.Unlock()
+		body = mutate(r, append([]byte(nil), body...))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.RequestURI = ""
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cases := []struct {
+		name, reason string
+		mutate       func(r *http.Request, body []byte) []byte
+	}{
+		{"replay", RejectReplay, func(_ *http.Request, b []byte) []byte { return b }},
+		{"unsigned", RejectUnsigned, func(r *http.Request, b []byte) []byte { r.Header.Del(HeaderSignature); return b }},
+		{"other path", RejectBadSig, func(r *http.Request, b []byte) []byte { r.URL.Path = "/internal/v1/apply"; return b }},
+		{"other query", RejectBadSig, func(r *http.Request, b []byte) []byte { r.URL.RawQuery = "x=2"; return b }},
+		{"other method", RejectBadSig, func(r *http.Request, b []byte) []byte { r.Method = http.MethodPut; return b }},
+		{"other sender", RejectBadSig, func(r *http.Request, b []byte) []byte { r.Header.Set(HeaderNode, "n2"); return b }},
+		{"other nonce", RejectBadSig, func(r *http.Request, b []byte) []byte {
+			r.Header.Set(HeaderNonce, strings.Repeat("0", 32))
+			return b
+		}},
+		{"other body", RejectBody, func(_ *http.Request, b []byte) []byte { return append(b, ' ') }},
+		{"chunk body elsewhere", RejectBadSig, func(r *http.Request, b []byte) []byte { r.Header.Set(HeaderBody, BodyChunk); return b }},
+	}
+	for _, tc := range cases {
+		before, _ := s.counts()
+		if code := resend(tc.mutate); code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", tc.name, code)
+		}
+		hits, rejects := s.counts()
+		if hits != before {
+			t.Errorf("%s: reached the handler", tc.name)
+		}
+		if got := rejects[len(rejects)-1]; got != tc.reason {
+			t.Errorf("%s: refused for %q, want %q", tc.name, got, tc.reason)
+		}
+	}
+	// Wrong key, no signature at all, and a clock outside the window.
+	wrong := &http.Client{Transport: &Transport{Key: other.Peer, NodeID: "x"}}
+	skewed := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Now: func() time.Time { return time.Now().Add(-MaxClockSkew - time.Minute) }}}
+	for name, c := range map[string]*http.Client{"wrong key": wrong, "skewed clock": skewed} {
+		_, _, err := do(t, c, http.MethodGet, s.URL+"/internal/v1/stats", nil)
+		if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "401") {
+			t.Errorf("%s: err %v, want a 401 refusal", name, err)
+		}
+	}
+	// A valid signature that claims a chunk body where none is allowed.
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/internal/v1/apply", strings.NewReader("command"))
+	if _, err := (&Transport{Key: k.Peer, NodeID: "n1"}).Sign(req, BodyChunk); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("chunk body on apply: %v %v", resp, err)
+	} else if _, rejects := s.counts(); rejects[len(rejects)-1] != RejectBody {
+		t.Errorf("chunk body on apply refused for %q", rejects[len(rejects)-1])
+		resp.Body.Close()
+	} else {
+		resp.Body.Close()
+	}
+	if code, _, err := do(t, http.DefaultClient, http.MethodGet, s.URL+"/internal/v1/chunks/abc", nil); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("unsigned chunk GET: %d %v", code, err)
+	}
+	if hits, _ := s.counts(); hits != 1 {
+		t.Fatalf("%d requests reached the handler, want 1", hits)
+	}
+}
+
+func TestForgedAnswerRejected(t *testing.T) {
+	k := mustKeys(t, "the cluster secret")
+	// A server that does not know the key answers (an impostor).
+	forger := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(HeaderResponse, strings.Repeat("ab", 32))
+		_, _ = w.Write([]byte(`{"missing":[]}`))
+	}))
+	defer forger.Close()
+	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1"}}
+	if _, _, err := do(t, c, http.MethodPost, forger.URL+"/internal/v1/missing", []byte("{}")); !errors.Is(err, ErrBadResponse) {
+		t.Fatalf("forged answer: err %v", err)
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	k := mustKeys(t, "the cluster secret")
+	other := mustKeys(t, "another cluster secret")
+	run := func(ck, sk []byte) (cerr, serr error) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		done := make(chan error, 1)
+		go func() {
+			err := ServerHandshake(b, sk, 5*time.Second)
+			if err != nil {
+				b.Close()
+			}
+			done <- err
+		}()
+		cerr = ClientHandshake(a, ck, 5*time.Second)
+		if cerr != nil {
+			a.Close()
+		}
+		return cerr, <-done
+	}
+	if cerr, serr := run(k.Raft, k.Raft); cerr != nil || serr != nil {
+		t.Fatalf("same key: client %v, server %v", cerr, serr)
+	}
+	if cerr, serr := run(other.Raft, k.Raft); cerr == nil || serr == nil {
+		t.Fatalf("wrong key: client %v, server %v", cerr, serr)
+	}
+	// Something that is not a handshake is refused at once.
+	a, b := net.Pipe()
+	defer a.Close()
+	go func() { _, _ = a.Write([]byte("GET / HTTP/1.1\r\n\r\n" + strings.Repeat("x", 64))) }()
+	if err := ServerHandshake(b, k.Raft, 5*time.Second); !errors.Is(err, ErrHandshake) {
+		t.Fatalf("garbage: %v", err)
+	}
+	b.Close()
+}

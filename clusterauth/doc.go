@@ -1,0 +1,22 @@
+// Package clusterauth authenticates the traffic between the nodes of one
+// p2pglance cluster with a secret they share.
+//
+// [Derive] turns the cluster secret into one independent key per use:
+// the memberlist keyring (gossip is encrypted and authenticated with
+// AES-GCM), the internal HTTP API, and the Raft stream handshake.
+//
+// Internal HTTP: [Transport] signs every request (HMAC-SHA256 over the
+// method, path and query, sender, time, a random nonce and the SHA-256
+// of the body) and checks the MAC on every answer; [Verifier] refuses
+// with 401, before any handler runs, a request that is unsigned, badly
+// signed, outside the allowed clock skew or replayed, and MACs the
+// answers it lets through. Chunk bodies are content-addressed (the path
+// names their BLAKE3 digest and the receiver re-hashes them), so a chunk
+// PUT's body and a chunk GET's answer are not hashed again here: see
+// [ContentAddressedRequest] and [ContentAddressedResponse].
+//
+// Streams (Raft): [ClientHandshake] and [ServerHandshake] run a mutual
+// challenge-response at the start of a connection; a peer that does not
+// know the key is refused before any byte reaches Raft. The handshake
+// authenticates the connection, it does not encrypt it: TLS does that.
+package clusterauth
