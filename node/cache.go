@@ -337,7 +337,7 @@ func (n *Node) CacheNodes(_ context.Context, imageID string) ([]string, error) {
 	out := []string{}
 	for _, id := range n.gossip.FullHolders(imageID) {
 		if m, ok := n.gossip.Member(id); ok && m.Meta.APIAddr != "" {
-			out = append(out, "http://"+m.Meta.APIAddr)
+			out = append(out, n.sec.apiScheme+"://"+m.Meta.APIAddr)
 		}
 	}
 	slices.Sort(out)

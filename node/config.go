@@ -118,6 +118,21 @@ type Config struct {
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (0: 4096
 	// each); tests lower them to exercise snapshot install and restore.
 	SnapshotThreshold, TrailingLogs uint64
+	// ClusterSecret, when set (at least 16 bytes, the same on every
+	// node), authenticates all node-to-node traffic: internal HTTP
+	// requests and answers are signed, Raft connections start with a
+	// mutual handshake, gossip is encrypted; a node without it is
+	// refused. Empty: none of that (a warning is logged once when the
+	// node is part of a cluster).
+	ClusterSecret string
+	// TLSCert and TLSKey (PEM files) serve the Glance API over HTTPS.
+	TLSCert, TLSKey string
+	// PeerTLSCert and PeerTLSKey (PEM files) serve the internal HTTP
+	// API and Raft over TLS and are the node's client certificate
+	// towards peers; PeerTLSCA (PEM) is the CA peers' certificates must
+	// chain to, checked both ways (mutual TLS). Every node of a cluster
+	// must use peer TLS or none.
+	PeerTLSCert, PeerTLSKey, PeerTLSCA string
 	// PeerTransport, when set, carries this node's requests to other
 	// nodes (tests wrap it to inject faults); nil uses a default
 	// http.Transport.
@@ -201,5 +216,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("cache budget must not be negative, got %d", c.CacheBudget))
 	}
 	errs = append(errs, c.validateImport()...)
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
 }

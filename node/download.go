@@ -363,7 +363,7 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, c chu
 	defer cancel(nil)
 	stall := time.AfterFunc(n.cfg.StallTimeout, func() { cancel(errStalled) })
 	defer stall.Stop()
-	u := "http://" + peerAddr + "/internal/v1/chunks/" + d.String() + "?image=" + url.QueryEscape(c.image) + "&idx=" + strconv.Itoa(c.idx)
+	u := n.peerURL(peerAddr, "/internal/v1/chunks/"+d.String()+"?image="+url.QueryEscape(c.image)+"&idx="+strconv.Itoa(c.idx))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build fetch: %w", err)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -74,7 +73,8 @@ func (l linkListener) Accept() (net.Conn, error) {
 
 // linkStream is a Raft stream layer whose links can be cut: dials to a
 // cut-off peer fail, their pooled connections are closed, and
-// connections from it are dropped on accept.
+// connections from it are dropped on accept. It wraps the node's
+// raftStream (streamlayer.go).
 type linkStream struct {
 	raft.StreamLayer
 	links Links
@@ -95,32 +95,6 @@ func (s linkStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Co
 		return nil, err
 	}
 	return s.links.Track(conn, string(addr)), nil
-}
-
-// tcpStream is a plain TCP Raft stream layer.
-type tcpStream struct{ net.Listener }
-
-// Dial implements raft.StreamLayer.
-func (s tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	conn, err := net.DialTimeout("tcp", string(addr), timeout)
-	if err != nil {
-		return nil, fmt.Errorf("dial raft peer %s: %w", addr, err)
-	}
-	return conn, nil
-}
-
-// linkRaftStream binds the Raft address and returns a stream layer that
-// honours links.
-func linkRaftStream(addr string, links Links) (raft.StreamLayer, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen raft: %w", err)
-	}
-	if a, ok := ln.Addr().(*net.TCPAddr); !ok || a.IP.IsUnspecified() {
-		_ = ln.Close()
-		return nil, fmt.Errorf("raft address %s is not advertisable", ln.Addr())
-	}
-	return linkStream{StreamLayer: tcpStream{ln}, links: links}, nil
 }
 
 // linkTransport refuses HTTP requests to cut-off peers.

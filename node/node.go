@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,7 @@ type Node struct {
 	peerSrv       *http.Server
 	client        *http.Client // node-to-node HTTP
 
+	sec     *security // cluster secret and TLS (security.go)
 	bufs    *bufferPool
 	metrics metrics
 	peers   *peerStats // this node's view of each peer as a chunk source
@@ -96,9 +98,14 @@ func New(cfg Config) (*Node, error) {
 	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
 	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
 	n.upSlots = newSlots(cfg.UploadSlots)
+	sec, err := newSecurity(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("node config: %w", err)
+	}
+	n.sec = sec
 	n.client = &http.Client{Transport: cfg.PeerTransport}
 	if cfg.PeerTransport == nil {
-		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
 	}
 	if cfg.Links != nil {
 		n.client.Transport = withLinks(n.client.Transport, cfg.PeerTransport == nil, cfg.Links)
@@ -123,6 +130,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.log = cfg.Logger.With("node", n.id)
+	n.signPeerRequests()
 	n.fsm.SetObserver(n.changes.push)
 
 	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: cfg.InMemory, Logger: n.log})
@@ -138,6 +146,12 @@ func (n *Node) open() error {
 	if cfg.Links != nil {
 		n.peerLn = linkListener{Listener: n.peerLn, links: cfg.Links}
 	}
+	if n.sec.apiTLS != nil {
+		n.apiLn = tls.NewListener(n.apiLn, n.sec.apiTLS)
+	}
+	if n.sec.peerServerTLS != nil {
+		n.peerLn = tls.NewListener(n.peerLn, n.sec.peerServerTLS)
+	}
 	if err := n.startRaft(); err != nil {
 		return err
 	}
@@ -146,10 +160,11 @@ func (n *Node) open() error {
 			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
 			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
 		},
-		BindAddr: cfg.GossipAddr,
-		Logger:   n.log,
-		Fast:     cfg.Fast,
-		Links:    cfg.Links,
+		BindAddr:  cfg.GossipAddr,
+		SecretKey: n.gossipKey(),
+		Logger:    n.log,
+		Fast:      cfg.Fast,
+		Links:     cfg.Links,
 	})
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
@@ -162,7 +177,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("build api: %w", err)
 	}
 	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	n.peerSrv = &http.Server{Handler: n.peerRoutes(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.peerSrv = &http.Server{Handler: n.guardPeer(n.peerRoutes()), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	return nil
 }
 
@@ -227,6 +242,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(serve(n.apiSrv, n.apiLn))
 	g.Go(serve(n.peerSrv, n.peerLn))
+	if len(n.cfg.Join) > 0 {
+		n.warnInsecure()
+	}
 	g.Go(func() error { return n.joinCluster(gctx) })
 	g.Go(func() error { n.watchChanges(gctx); return nil })
 	g.Go(func() error { n.gcLoop(gctx); return nil })

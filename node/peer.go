@@ -52,6 +52,7 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad join request", http.StatusBadRequest)
 		return
 	}
+	n.warnInsecure()
 	var resp joinResponse
 	if n.raft.State() != raft.Leader {
 		leader := n.leaderPeerAddr()

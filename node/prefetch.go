@@ -149,7 +149,7 @@ func (n *Node) progressOf(ctx context.Context, m gossip.Member, id string) (api.
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Meta.PeerAddr+"/internal/v1/prefetch/"+id, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.peerURL(m.Meta.PeerAddr, "/internal/v1/prefetch/"+id), nil)
 	if err != nil {
 		return api.PrefetchNode{}, fmt.Errorf("build progress request: %w", err)
 	}

@@ -35,14 +35,7 @@ func (n *Node) startRaft() error {
 	} else if snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "raft"), 2, hlog); err != nil {
 		return fmt.Errorf("open raft snapshots: %w", err)
 	}
-	if n.cfg.Links != nil {
-		var stream raft.StreamLayer
-		if stream, err = linkRaftStream(n.cfg.RaftAddr, n.cfg.Links); err == nil {
-			n.transport = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, hlog)
-		}
-	} else {
-		n.transport, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, nil, 3, 10*time.Second, hlog)
-	}
+	n.transport, err = n.newRaftTransport(hlog)
 	if err != nil {
 		return fmt.Errorf("raft transport: %w", err)
 	}
@@ -270,7 +263,7 @@ func writeJSONResp(w http.ResponseWriter, v any) {
 // peerCall POSTs body to another node's internal API and decodes the
 // JSON answer into out.
 func (n *Node) peerCall(ctx context.Context, peerAddr, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+peerAddr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(peerAddr, path), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}

@@ -82,7 +82,7 @@ func (n *Node) usageOf(ctx context.Context, peers map[string]string) map[string]
 func (n *Node) fetchUsage(ctx context.Context, addr string) (nodeUsage, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/internal/v1/stats", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.peerURL(addr, "/internal/v1/stats"), nil)
 	if err != nil {
 		return nodeUsage{}, fmt.Errorf("build stats request: %w", err)
 	}

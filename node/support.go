@@ -46,6 +46,8 @@ type metrics struct {
 	stalls         atomic.Int64 // peer transfers abandoned for making no progress
 	repairs        atomic.Int64 // images whose placement the leader repaired
 	healed         atomic.Int64 // missing durable chunks fetched again (healLoop)
+	authRejected   atomic.Int64 // internal HTTP requests refused: no valid cluster authentication
+	raftRejected   atomic.Int64 // inbound Raft connections refused: failed TLS or secret handshake
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -63,6 +65,10 @@ type Metrics struct {
 	// Healed counts durable chunks this node lacked (lost or found
 	// corrupt) and fetched again from other holders.
 	Healed int64
+	// AuthRejected counts internal HTTP requests refused for lack of
+	// valid cluster authentication; RaftRejected inbound Raft
+	// connections that failed their TLS or cluster-secret handshake.
+	AuthRejected, RaftRejected int64
 }
 
 // Metrics returns the node's counters.
@@ -78,7 +84,8 @@ func (n *Node) Metrics() Metrics {
 		LastResortBytes: n.metrics.lastResort.Load(),
 		Stalls:          n.metrics.stalls.Load(),
 		StoredChunks:    st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
-		Healed: n.metrics.healed.Load(),
+		Healed:       n.metrics.healed.Load(),
+		AuthRejected: n.metrics.authRejected.Load(), RaftRejected: n.metrics.raftRejected.Load(),
 	}
 }
 

@@ -327,7 +327,7 @@ func (n *Node) storeAndPush(ctx context.Context, imageID string, j *chunkJob, ta
 
 // pushChunk PUTs one chunk to a peer.
 func (n *Node) pushChunk(ctx context.Context, peerAddr, imageID string, idx, total int, d chunkstore.Digest, data []byte) error {
-	url := fmt.Sprintf("http://%s/internal/v1/chunks/%s?image=%s&idx=%d&total=%d", peerAddr, d, imageID, idx, total)
+	url := n.peerURL(peerAddr, fmt.Sprintf("/internal/v1/chunks/%s?image=%s&idx=%d&total=%d", d, imageID, idx, total))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("build push: %w", err)

@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ type options struct {
 	replicas, voters int
 	zones, racks     []string
 	inMemory         bool
+	secret           *string
 	configure        func(i int, c *node.Config)
 }
 
@@ -41,6 +43,11 @@ func WithRacks(racks ...string) Option { return func(o *options) { o.racks = rac
 
 // InMemory keeps every node's Badger stores in memory (restarts lose data).
 func InMemory() Option { return func(o *options) { o.inMemory = true } }
+
+// WithSecret sets the cluster secret of every node ("" runs the cluster
+// without one). By default each cluster gets a random secret, so every
+// test runs with authenticated node-to-node traffic.
+func WithSecret(secret string) Option { return func(o *options) { o.secret = &secret } }
 
 // WithConfig lets a test adjust node i's configuration. Only the last
 // WithConfig given to New applies.
@@ -70,6 +77,10 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.secret == nil {
+		s := rand.Text() // 26 base32 characters: 130 random bits
+		o.secret = &s
+	}
 	base := t.TempDir() // before Cleanup(c.Close): cleanups run last-in first-out
 	c := &Cluster{t: t, net: newNetwork()}
 	t.Cleanup(c.Close)
@@ -87,6 +98,8 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			Fast:       true,
 			Logger:     testLogger(t, fmt.Sprintf("node%d", i)),
 			Links:      c.net.links(fmt.Sprintf("node%d", i)),
+
+			ClusterSecret: *o.secret,
 		}
 		if len(o.zones) > 0 {
 			cfg.Zone = o.zones[i%len(o.zones)]
@@ -180,8 +193,14 @@ func (c *Cluster) Member(i int) *Member { return c.nodes[i] }
 // Node returns node i (nil if stopped).
 func (c *Cluster) Node(i int) *node.Node { return c.nodes[i].Node }
 
-// URL returns the Glance endpoint of node i, e.g. http://127.0.0.1:40123.
-func (c *Cluster) URL(i int) string { return "http://" + c.nodes[i].Config.APIAddr }
+// URL returns the Glance endpoint of node i, e.g. http://127.0.0.1:40123
+// (https with API TLS).
+func (c *Cluster) URL(i int) string {
+	if c.nodes[i].Config.TLSCert != "" {
+		return "https://" + c.nodes[i].Config.APIAddr
+	}
+	return "http://" + c.nodes[i].Config.APIAddr
+}
 
 // DataDir returns node i's data directory.
 func (c *Cluster) DataDir(i int) string { return c.nodes[i].Config.DataDir }

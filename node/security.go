@@ -1,0 +1,156 @@
+package node
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/p2pglance/p2pglance/clusterauth"
+)
+
+// security is what the cluster secret and the TLS settings make of a
+// node: the derived keys and the TLS configurations of its listeners and
+// of its client to peers.
+type security struct {
+	keys *clusterauth.Keys // nil: no cluster secret, nothing authenticated
+
+	apiTLS        *tls.Config // nil: plain HTTP Glance API
+	peerServerTLS *tls.Config // nil: plain internal HTTP and Raft
+	peerClientTLS *tls.Config
+	apiScheme     string // "http" or "https"
+	peerScheme    string
+
+	insecureWarn  sync.Once
+	lastRejectLog atomic.Int64 // Unix nanoseconds of the last logged refusal
+}
+
+// newSecurity derives the keys and loads the certificates cfg names.
+func newSecurity(cfg Config) (*security, error) {
+	s := &security{apiScheme: "http", peerScheme: "http"}
+	if cfg.ClusterSecret != "" {
+		k, err := clusterauth.Derive([]byte(cfg.ClusterSecret))
+		if err != nil {
+			return nil, fmt.Errorf("cluster secret: %w", err)
+		}
+		s.keys = &k
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load api tls certificate: %w", err)
+		}
+		s.apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.apiScheme = "https"
+	}
+	if cfg.PeerTLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.PeerTLSCert, cfg.PeerTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load peer tls certificate: %w", err)
+		}
+		s.peerServerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.peerClientTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if cfg.PeerTLSCA != "" {
+			pem, err := os.ReadFile(cfg.PeerTLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("read peer tls ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("peer tls ca %s: no PEM certificate", cfg.PeerTLSCA)
+			}
+			// Mutual TLS: each side presents its certificate and checks
+			// the other's against the cluster's CA.
+			s.peerServerTLS.ClientCAs = pool
+			s.peerServerTLS.ClientAuth = tls.RequireAndVerifyClientCert
+			s.peerClientTLS.RootCAs = pool
+		}
+		s.peerScheme = "https"
+	}
+	return s, nil
+}
+
+// validateSecurity reports inconsistent secret and TLS settings.
+func (c *Config) validateSecurity() []error {
+	var errs []error
+	if c.ClusterSecret != "" && len(c.ClusterSecret) < clusterauth.MinSecretLen {
+		errs = append(errs, fmt.Errorf("cluster secret must be at least %d bytes", clusterauth.MinSecretLen))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("api tls needs both a certificate and a key"))
+	}
+	if (c.PeerTLSCert == "") != (c.PeerTLSKey == "") {
+		errs = append(errs, errors.New("peer tls needs both a certificate and a key"))
+	}
+	if c.PeerTLSCA != "" && c.PeerTLSCert == "" {
+		errs = append(errs, errors.New("peer tls ca needs a peer certificate and key"))
+	}
+	return errs
+}
+
+// gossipKey is the memberlist keyring key (nil: gossip in the clear).
+func (n *Node) gossipKey() []byte {
+	if n.sec.keys == nil {
+		return nil
+	}
+	return n.sec.keys.Gossip
+}
+
+// peerURL is the URL of path (with any query) on a peer's internal API.
+func (n *Node) peerURL(peerAddr, path string) string {
+	return n.sec.peerScheme + "://" + peerAddr + path
+}
+
+// signPeerRequests makes the node's peer client sign what it sends and
+// check what it gets back, when there is a cluster secret.
+func (n *Node) signPeerRequests() {
+	if n.sec.keys == nil {
+		return
+	}
+	n.client.Transport = &clusterauth.Transport{Key: n.sec.keys.Peer, NodeID: n.id, Next: n.client.Transport}
+}
+
+// guardPeer puts the internal API behind the cluster secret: requests
+// not signed with it are refused with 401 before any handler runs.
+func (n *Node) guardPeer(h http.Handler) http.Handler {
+	if n.sec.keys == nil {
+		return h
+	}
+	return clusterauth.NewVerifier(n.sec.keys.Peer, n.peerRejected).Wrap(h)
+}
+
+// peerRejected counts a refused internal request and logs it (at most
+// one warning every 10 seconds; the rest at debug level).
+func (n *Node) peerRejected(r *http.Request, reason string) {
+	n.metrics.authRejected.Add(1)
+	n.logRejection("refused an internal request without valid cluster authentication",
+		"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "sender", r.Header.Get(clusterauth.HeaderNode), "reason", reason)
+}
+
+// logRejection logs a refused peer as a warning, at most every 10
+// seconds, so a flood of them cannot flood the log.
+func (n *Node) logRejection(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := n.sec.lastRejectLog.Load()
+	if now-last >= int64(10*time.Second) && n.sec.lastRejectLog.CompareAndSwap(last, now) {
+		n.log.Warn(msg, args...)
+		return
+	}
+	n.log.Debug(msg, args...)
+}
+
+// warnInsecure warns, once, that a node of a multi-node cluster runs
+// without a cluster secret.
+func (n *Node) warnInsecure() {
+	if n.sec.keys != nil {
+		return
+	}
+	n.sec.insecureWarn.Do(func() {
+		n.log.Warn("no cluster secret: internal endpoints, chunk transfer and Raft are unauthenticated and gossip is unencrypted; set --cluster-secret on every node")
+	})
+}
