@@ -4,10 +4,20 @@
 # Ctrl-C (or SIGTERM) stops all three cleanly. P2PGLANCE_* environment
 # variables pass through to every node (e.g. P2PGLANCE_REPLICAS=2, or
 # P2PGLANCE_AUTH=keystone with P2PGLANCE_KEYSTONE_URL and _PASSWORD).
+# Node-to-node traffic is authenticated with a cluster secret (below).
 set -euo pipefail
 BIN=${1:-bin/p2pglance}
 DATA=${P2PGLANCE_CLUSTER_DIR:-./data/cluster}
 mkdir -p "$DATA"
+# The nodes share a cluster secret: P2PGLANCE_CLUSTER_SECRET(_FILE) if
+# set, else a dev secret generated once into $DATA/cluster-secret.
+secret_args=()
+if [ -z "${P2PGLANCE_CLUSTER_SECRET:-}" ] && [ -z "${P2PGLANCE_CLUSTER_SECRET_FILE:-}" ]; then
+  if [ ! -s "$DATA/cluster-secret" ]; then
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$DATA/cluster-secret")
+  fi
+  secret_args=(--cluster-secret-file "$DATA/cluster-secret")
+fi
 pids=()
 stop() {
   trap - INT TERM
@@ -23,7 +33,7 @@ for i in 0 1 2; do
   "$BIN" agent --node-id "node$i" --data-dir "$DATA/node$i" \
     --api-addr "127.0.0.1:929$((2 + i))" --peer-addr "127.0.0.1:949$((2 + i))" \
     --raft-addr "127.0.0.1:959$((2 + i))" --gossip-addr "127.0.0.1:969$((2 + i))" \
-    --zone "zone$((i % 2))" --rack "rack$i" $join > >(sed -u "s/^/[node$i] /") 2>&1 &
+    --zone "zone$((i % 2))" --rack "rack$i" "${secret_args[@]}" $join > >(sed -u "s/^/[node$i] /") 2>&1 &
   pids+=($!)
   if [ "$i" -eq 0 ]; then sleep 1; fi
 done

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &node.Config{}
-	var join, logLevel, glanceEndpoints string
+	var join, logLevel, glanceEndpoints, secretFile string
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory for the chunk store, Raft log and snapshots, and node id")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "node id (default: generated on first start and kept in the data dir)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:9292", "Glance v2 API listen address")
@@ -59,6 +60,13 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.IntVar(&cfg.UploadSlots, "upload-slots", 8, "concurrent chunk uploads to peers; more requests are told busy and go elsewhere")
 	fs.DurationVar(&cfg.RepairGrace, "repair-grace", 5*time.Minute, "how long a durable holder may be gone before its images are copied elsewhere")
 	fs.Var(labelFlags(labelsOf(cfg)), "label", "node label key=value for prefetch targeting (repeatable)")
+	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret of the cluster (16+ bytes, the same on every node): signs internal HTTP, authenticates Raft connections, encrypts gossip; nodes without it are refused (prefer P2PGLANCE_CLUSTER_SECRET or --cluster-secret-file)")
+	fs.StringVar(&secretFile, "cluster-secret-file", "", "file holding the cluster secret (surrounding whitespace ignored)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve the Glance API over HTTPS; needs --tls-key")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.PeerTLSCert, "peer-tls-cert", "", "PEM certificate for the peer and Raft ports, also presented to peers as client certificate (needs serverAuth and clientAuth usage); every node must use peer TLS or none")
+	fs.StringVar(&cfg.PeerTLSKey, "peer-tls-key", "", "PEM private key of --peer-tls-cert")
+	fs.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "PEM CA that peers' certificates must chain to, checked both ways (mutual TLS)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
@@ -72,6 +80,18 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if secretFile != "" {
+		if cfg.ClusterSecret != "" {
+			return nil, "", errors.New("give the cluster secret by --cluster-secret or --cluster-secret-file, not both")
+		}
+		b, err := os.ReadFile(secretFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("cluster secret: %w", err)
+		}
+		if cfg.ClusterSecret = strings.TrimSpace(string(b)); cfg.ClusterSecret == "" {
+			return nil, "", fmt.Errorf("cluster secret file %s is empty", secretFile)
+		}
 	}
 	if glanceEndpoints != "" {
 		eps, err := node.ParseGlanceEndpoints(glanceEndpoints)
@@ -117,7 +137,11 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", "http://"+n.APIAddr(), "peer", n.PeerAddr(),
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", scheme+n.APIAddr(), "peer", n.PeerAddr(),
 		"raft", n.RaftAddr(), "gossip", n.GossipAddr(), "data", cfg.DataDir)
 	err = n.Run(ctx)
 	cfg.Logger.Info("p2pglance agent stopped")
