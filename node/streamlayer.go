@@ -49,6 +49,21 @@ var _ raft.StreamLayer = (*raftStream)(nil)
 // newRaftTransport binds the Raft port and builds Raft's transport on a
 // raftStream, behind the node's Links when it has some (tests).
 func (n *Node) newRaftTransport(hlog hclog.Logger) (*raft.NetworkTransport, error) {
+	s, err := n.newRaftStream()
+	if err != nil {
+		return nil, err
+	}
+	var stream raft.StreamLayer = s
+	if n.cfg.Links != nil {
+		stream = linkStream{StreamLayer: s, links: n.cfg.Links}
+	}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+	}), nil
+}
+
+// newRaftStream binds the Raft port and starts accepting on it.
+func (n *Node) newRaftStream() (*raftStream, error) {
 	ln, err := net.Listen("tcp", n.cfg.RaftAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
@@ -75,13 +90,7 @@ func (n *Node) newRaftTransport(hlog hclog.Logger) (*raft.NetworkTransport, erro
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
-	var stream raft.StreamLayer = s
-	if n.cfg.Links != nil {
-		stream = linkStream{StreamLayer: s, links: n.cfg.Links}
-	}
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
-	}), nil
+	return s, nil
 }
 
 // Dial opens a connection to a peer's Raft port and secures it.
