@@ -98,6 +98,13 @@ type Config struct {
 	// TransferIdleTimeout ends an API body read or response write that
 	// makes no progress for that long (0: the api default).
 	TransferIdleTimeout time.Duration
+	// HeaderTimeout is how long a client (API or peer) may take to send a
+	// request's headers before its connection is closed (slowloris); 0:
+	// 30s.
+	HeaderTimeout time.Duration
+	// KeepAliveTimeout closes a kept-alive connection idle that long
+	// between requests; 0: 2 minutes.
+	KeepAliveTimeout time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
 	// EagerLocations makes adding an http(s) location read the origin at
@@ -177,6 +184,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxImageSize <= 0 {
 		c.MaxImageSize = 1 << 40
+	}
+	if c.HeaderTimeout <= 0 {
+		c.HeaderTimeout = 30 * time.Second
+	}
+	if c.KeepAliveTimeout <= 0 {
+		c.KeepAliveTimeout = 2 * time.Minute
 	}
 	if c.LocationPullTimeout <= 0 {
 		c.LocationPullTimeout = time.Hour

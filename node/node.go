@@ -176,8 +176,8 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
-	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	n.peerSrv = &http.Server{Handler: n.guardPeer(n.peerRoutes()), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
+	n.peerSrv = &http.Server{Handler: n.guardPeer(n.peerRoutes()), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
 	return nil
 }
 

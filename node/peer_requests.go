@@ -13,8 +13,12 @@ import (
 	"github.com/p2pglance/p2pglance/gossip"
 )
 
-// Body caps of the peer API's JSON requests.
+// Request caps of the API and peer servers.
 const (
+	// maxHeaderBytes caps a request's header block (431 above it).
+	maxHeaderBytes = 64 << 10
+
+	// Body caps of the peer API's JSON requests.
 	maxJoinBody      = 64 << 10
 	maxReplicateBody = 4 << 10
 	// maxMissingBody fits the digests of a 1 TiB image (262,144 chunks

@@ -55,6 +55,8 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.StringVar(&glanceEndpoints, "glance-download-endpoints", "", "regions the glance-download import method may fetch from, e.g. 'RegionOne=http://glance1:9292,RegionTwo=https://glance2'; empty disables the method")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", 0, "API requests served at once before answering 503 (0: 1024; negative: no bound)")
 	fs.DurationVar(&cfg.TransferIdleTimeout, "transfer-idle-timeout", 0, "end an API body read or response write idle this long (0: 60s)")
+	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", 0, "close a connection whose request headers take longer than this (0: 30s)")
+	fs.DurationVar(&cfg.KeepAliveTimeout, "keepalive-timeout", 0, "close a kept-alive connection idle this long between requests (0: 2m)")
 	fs.Int64Var(&cfg.UploadBandwidth, "upload-bandwidth", 0, "bytes per second this node serves to peers (0: unlimited)")
 	fs.Int64Var(&cfg.DownloadBandwidth, "download-bandwidth", 0, "bytes per second this node fetches from peers (0: unlimited)")
 	fs.IntVar(&cfg.UploadSlots, "upload-slots", 8, "concurrent chunk uploads to peers; more requests are told busy and go elsewhere")
