@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/p2pglance
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run cluster test test-race vet fmt bench bench-fleet test-clients soak clean
+.PHONY: all build run cluster test test-race vet fmt bench bench-fleet fuzz test-clients soak clean
 
 all: build
 
@@ -46,6 +46,16 @@ bench: build
 bench-fleet:
 	./scripts/bench-fleet.sh
 
+
+## fuzz: every fuzz target for FUZZTIME each (default 60s), one after the other (their seed corpora run in make test)
+FUZZTIME ?= 60s
+FUZZ_TARGETS := api:FuzzJSONBodies api:FuzzImagePatch api:FuzzListQuery raftfsm:FuzzApply node:FuzzPeerRequests \
+	gossip:FuzzDecodeUpdate gossip:FuzzDecodeSnapshot imageformat:FuzzInspect
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
 
 ## test-clients: openstack, glance and openstacksdk (Debian's, apt-get when missing) against live
 ## 3-node clusters, every call on the next node: noauth, then Keystone sharing (scripts/keystone-setup.sh)
