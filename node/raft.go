@@ -122,21 +122,39 @@ func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
 		return nil, fmt.Errorf("propose: %w: %w", api.ErrUnavailable, err)
 	}
 	if res.Err == nil && res.Image == nil {
-		if img, err := n.fsm.State().Image(idOf(cmd)); err == nil {
-			res.Image = img
-		}
+		res.Image = committedImage(cmd, res.Index)
 	}
 	return res, nil
 }
 
-func idOf(cmd any) string {
+// committedImage is the image a create or update committed at index idx
+// stored, or nil (a forwarded write's answer carries no image): the proposed
+// image at revision idx, as the FSM applies it. Looking it up in the
+// replica instead could find a later write's version, or nothing if the
+// image was deleted meanwhile.
+func committedImage(cmd any, idx uint64) *raftfsm.Image {
+	var img *raftfsm.Image
 	switch c := cmd.(type) {
 	case *raftfsm.CreateImage:
-		return c.Image.ID
+		img = c.Image
 	case *raftfsm.UpdateImage:
-		return c.Image.ID
+		img = c.Image
 	}
-	return ""
+	if img == nil {
+		return nil
+	}
+	// Through JSON, as the log carries it, so the answer is exactly what
+	// every replica holds.
+	data, err := json.Marshal(img)
+	if err != nil {
+		return nil
+	}
+	out := &raftfsm.Image{}
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil
+	}
+	out.Revision = idx
+	return out
 }
 
 // errRetry marks a failure after which the command certainly was not
