@@ -294,6 +294,9 @@ func (n *Node) closeAll() {
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
 	if n.transport != nil {
+		// Close releases only the listener: pooled connections to peers
+		// stay open, and so do the peers' goroutines reading them.
+		n.transport.CloseStreams()
 		errs = append(errs, n.transport.Close())
 	}
 	if n.logStore != nil {
