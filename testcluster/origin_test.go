@@ -31,7 +31,8 @@ func TestDurableHoldersServeEachChunkOnce(t *testing.T) {
 		size             int
 	}
 	run := func(t *testing.T, noCache bool) result {
-		c := testcluster.New(t, n, testcluster.InMemory(), testcluster.WithReplicas(replicas), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+		// No cluster secret: the test speaks the peer protocol itself.
+		c := testcluster.New(t, n, testcluster.InMemory(), testcluster.WithSecret(""), testcluster.WithReplicas(replicas), testcluster.WithConfig(func(_ int, cfg *node.Config) {
 			cfg.ChunkSize = chunk
 			cfg.NoCache = noCache
 		}))
