@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/raftfsm"
+	"golang.org/x/sync/errgroup"
 )
 
 // repairPass runs on the leader: for every image whose durable holders
@@ -45,18 +47,83 @@ func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 		}
 		return ctx.Err() == nil
 	})
-	for _, img := range todo {
-		if ctx.Err() != nil || !n.IsLeader() {
+	n.repairAll(ctx, todo, alive)
+}
+
+// repairParallel is how many images the leader repairs at once. A copy
+// runs at the pace of its sources' upload caps, so several at once keep
+// more of the surviving holders' uplinks busy.
+const repairParallel = 4
+
+// repairAll repairs images, up to repairParallel at once, and returns
+// when every repair it started has ended. Each next image is the one
+// whose live holders (the copy's sources) the repairs in flight use
+// least, so the copies spread over the survivors' uplinks.
+func (n *Node) repairAll(ctx context.Context, todo []*raftfsm.Image, alive map[string]gossip.Member) {
+	var (
+		mu   sync.Mutex
+		busy = map[string]int{} // live holder -> repairs in flight reading from it
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, repairParallel)
+	)
+	sources := func(img *raftfsm.Image) []string {
+		var out []string
+		for _, p := range img.Placement {
+			if _, ok := alive[p]; ok {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	defer wg.Wait()
+	for len(todo) > 0 {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
 			return
 		}
-		start := time.Now()
-		added, err := n.repairImage(ctx, img, alive)
-		if err != nil {
-			n.log.Warn("repair failed; will retry", "image", img.ID, "err", err)
-			continue
+		if ctx.Err() != nil || !n.IsLeader() {
+			<-sem
+			return
 		}
-		n.metrics.repairs.Add(1)
-		n.log.Info("repaired image placement", "image", img.ID, "added", added, "took", time.Since(start))
+		mu.Lock()
+		best, bestLoad := 0, -1
+		for i, img := range todo {
+			load := 0
+			for _, p := range sources(img) {
+				load += busy[p]
+			}
+			if bestLoad < 0 || load < bestLoad {
+				best, bestLoad = i, load
+			}
+		}
+		img := todo[best]
+		todo = slices.Delete(todo, best, best+1)
+		src := sources(img)
+		for _, p := range src {
+			busy[p]++
+		}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				mu.Lock()
+				for _, p := range src {
+					busy[p]--
+				}
+				mu.Unlock()
+				<-sem
+			}()
+			start := time.Now()
+			added, err := n.repairImage(ctx, img, alive)
+			if err != nil {
+				n.log.Warn("repair failed; will retry", "image", img.ID, "err", err)
+				return
+			}
+			n.metrics.repairs.Add(1)
+			n.log.Info("repaired image placement", "image", img.ID, "added", added, "took", time.Since(start))
+		}()
 	}
 }
 
@@ -137,28 +204,40 @@ func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
 	if img.Manifest == nil {
 		return fmt.Errorf("replicate %s: no data", imageID)
 	}
-	for i, c := range img.Manifest.Chunks {
-		d, err := chunkstore.ParseDigest(c.Digest)
+	// Every chunk protected until the new placement is committed, so a
+	// cache eviction here cannot undo the copy; then the missing ones
+	// fetched (verified) FetchWindow at a time, spread over the holders.
+	digests, index := uniqueChunks(img.Manifest)
+	var missing []int
+	for _, s := range digests {
+		d, err := chunkstore.ParseDigest(s)
 		if err != nil {
-			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
+			return fmt.Errorf("replicate %s chunk %d: %w", imageID, index[s], err)
 		}
-		// Protected until the new placement is committed, so a cache
-		// eviction here cannot undo the copy.
 		n.protect(imageID, d)
-		if ok, _ := n.chunks.Has(ctx, d); ok {
-			continue
+		if ok, _ := n.chunks.Has(ctx, d); !ok {
+			missing = append(missing, index[s])
 		}
-		buf, data, err := n.fetchChunk(ctx, img, i)
-		if err != nil {
-			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
-		}
-		if n.cfg.NoCache {
-			err = n.chunks.Put(ctx, d, data)
-		}
-		n.bufs.put(buf)
-		if err != nil {
-			return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
-		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n.cfg.FetchWindow)
+	for _, i := range missing {
+		g.Go(func() error {
+			buf, data, err := n.fetchChunk(gctx, img, i)
+			if err != nil {
+				return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
+			}
+			defer n.bufs.put(buf)
+			if n.cfg.NoCache {
+				if err := n.chunks.Put(gctx, chunkstore.Sum(data), data); err != nil {
+					return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if err := n.chunks.Sync(ctx); err != nil {
 		return fmt.Errorf("replicate %s: %w", imageID, err)

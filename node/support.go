@@ -83,6 +83,7 @@ func (n *Node) Metrics() Metrics {
 		OriginRefusals: n.metrics.originRefusals.Load(), OriginSkips: n.metrics.originSkips.Load(),
 		LastResortBytes: n.metrics.lastResort.Load(),
 		Stalls:          n.metrics.stalls.Load(),
+		Repairs:         n.metrics.repairs.Load(),
 		StoredChunks:    st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
 		Healed:       n.metrics.healed.Load(),
 		AuthRejected: n.metrics.authRejected.Load(), RaftRejected: n.metrics.raftRejected.Load(),

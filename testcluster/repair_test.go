@@ -2,10 +2,13 @@ package testcluster_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
@@ -55,4 +58,114 @@ func TestRepairAfterHolderLoss(t *testing.T) {
 		}
 		checkImageData(t, img, data, download(t, glance(c.URL(i), ""), img.ID))
 	}
+}
+
+// TestRepairManyImages: a holder of several images is lost in a 6-node,
+// 3-zone cluster with capped uploads, so the leader repairs several
+// images at once, each copy fetching several chunks at a time. Every
+// image gets back to 3 live holders in 3 zones, a new holder appears in
+// the catalog only once it holds every chunk of the image, and every
+// new copy serves the right bytes.
+func TestRepairManyImages(t *testing.T) {
+	c := testcluster.New(t, 6, testcluster.WithReplicas(3), testcluster.WithZones("z1", "z2", "z3"),
+		testcluster.WithConfig(func(_ int, cfg *node.Config) {
+			cfg.ChunkSize = 256 << 10
+			cfg.RepairGrace = time.Second
+			cfg.UploadBandwidth = 2 << 20 // copies take a while, so they overlap
+		}))
+	leader := c.WaitForLeader()
+	type upload struct {
+		img  *images.Image
+		data []byte
+		pl   []string
+	}
+	var ups []upload
+	for k := range 6 {
+		data := randomBytes(uint64(200+k), 1<<20+k*4096)
+		img := createAndUpload(t, glance(c.URL(k), ""), fmt.Sprintf("many-%d", k), data)
+		ups = append(ups, upload{img, data, placementOf(t, c, leader, img.ID)})
+	}
+	// Lose the non-leader node holding the most of them.
+	victim, most := -1, 0
+	for i := range 6 {
+		held := 0
+		for _, u := range ups {
+			if slices.Contains(u.pl, c.Node(i).ID()) {
+				held++
+			}
+		}
+		if i != leader && held > most {
+			victim, most = i, held
+		}
+	}
+	victimID := c.Node(victim).ID()
+	zoneOf := map[string]string{}
+	for i := range 6 {
+		zoneOf[c.Node(i).ID()] = []string{"z1", "z2", "z3"}[i%3]
+	}
+	c.Stop(victim)
+	held := func(i int, id string) bool {
+		st, err := c.Node(i).CacheState(context.Background())
+		if err != nil {
+			t.Fatalf("cache state of node %d: %v", i, err)
+		}
+		return slices.ContainsFunc(st.Cached, func(ci api.CachedImage) bool { return ci.ImageID == id })
+	}
+	repaired := map[string][]string{}
+	c.Eventually(60*time.Second, fmt.Sprintf("the %d images node %d held are back at 3 live holders", most, victim), func() bool {
+		for _, u := range ups {
+			if !slices.Contains(u.pl, victimID) || repaired[u.img.ID] != nil {
+				continue
+			}
+			cur, err := c.Node(leader).Image(context.Background(), u.img.ID)
+			if err != nil || slices.Contains(cur.Placement, victimID) {
+				continue
+			}
+			// Committed: every holder it names must hold every chunk now.
+			for _, p := range cur.Placement {
+				if i := nodeIndex(c, p); i < 0 || !held(i, u.img.ID) {
+					t.Fatalf("image %s placed on %v, but %s lacks chunks of it", u.img.ID, cur.Placement, p)
+				}
+			}
+			repaired[u.img.ID] = cur.Placement
+		}
+		return len(repaired) == most
+	})
+	var repairs int64
+	for i := range 6 {
+		if i != victim {
+			repairs += c.Node(i).Metrics().Repairs
+		}
+	}
+	if repairs < int64(most) {
+		t.Errorf("Repairs counters sum to %d, want at least %d", repairs, most)
+	}
+	for _, u := range ups {
+		pl, ok := repaired[u.img.ID]
+		if !ok {
+			continue
+		}
+		zones := map[string]bool{}
+		for _, p := range pl {
+			zones[zoneOf[p]] = true
+		}
+		if len(pl) != 3 || len(zones) != 3 {
+			t.Errorf("image %s placed on %v: want 3 holders in 3 zones", u.img.ID, pl)
+		}
+		for _, p := range pl {
+			if !slices.Contains(u.pl, p) {
+				checkImageData(t, u.img, u.data, download(t, glance(c.URL(nodeIndex(c, p)), ""), u.img.ID))
+			}
+		}
+	}
+}
+
+// nodeIndex returns the index of the running node with id, or -1.
+func nodeIndex(c *testcluster.Cluster, id string) int {
+	for i := range c.Size() {
+		if nd := c.Node(i); nd != nil && nd.ID() == id {
+			return i
+		}
+	}
+	return -1
 }

@@ -17,6 +17,11 @@
 //	fleet   one image to every node of fleets of 5-40 nodes with capped
 //	        uploads (prefetch job), p2pglance vs single-origin; not in the
 //	        default set (make bench-fleet runs it)
+//	repair  a durable holder of many images lost in a 6-node, 3-zone
+//	        cluster with capped uploads: time until every image is back
+//	        at R complete live holders, vs the survivors' aggregate
+//	        uplink and a measured one-uplink copy; not in the default set
+//	        (make bench-repair runs it)
 //
 // Nodes run in this process (node.New + Run, data on disk under -dir),
 // except in the rss phase, which runs bin/p2pglance agent as a child.
@@ -54,6 +59,7 @@ type config struct {
 	idle         time.Duration // how long the agent idles before its memory is read
 	only         map[string]bool
 	fleet        fleetConfig
+	repair       repairConfig
 }
 
 func main() {
@@ -76,8 +82,12 @@ func main() {
 	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long the agent idles before its memory is read (rss phase)")
 	flag.StringVar(&only, "only", "hash,local,peer,create,list,rss", "phases to run (comma-separated)")
 	finishFleet := fleetFlags(&cfg.fleet)
+	finishRepair := repairFlags(&cfg.repair)
 	flag.Parse()
 	if err := finishFleet(); err != nil {
+		log.Fatal(err)
+	}
+	if err := finishRepair(); err != nil {
 		log.Fatal(err)
 	}
 
@@ -134,6 +144,7 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 		{"list", benchList},
 		{"rss", benchRSS},
 		{"fleet", benchFleet},
+		{"repair", benchRepair},
 	}
 	for _, p := range phases {
 		if !cfg.only[p.name] {

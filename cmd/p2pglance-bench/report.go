@@ -18,6 +18,7 @@ type report struct {
 	list    *listResult
 	rss     *rssResult
 	fleet   *fleetResult
+	repair  *repairResult
 	total   time.Duration
 }
 
@@ -140,6 +141,9 @@ func (r *report) print(w io.Writer, cfg *config) {
 	}
 	if r.fleet != nil {
 		r.fleet.print(w)
+	}
+	if r.repair != nil {
+		r.repair.print(w)
 	}
 }
 
