@@ -46,6 +46,12 @@ bench: build
 bench-fleet:
 	./scripts/bench-fleet.sh
 
+## bench-repair: the node holding durable copies of the most of 12 images lost (6 nodes, 3 zones, uploads capped): time to repair vs the survivors' aggregate uplink (BENCHMARKS.md, figure 8; ~1 minute)
+.PHONY: bench-repair
+bench-repair:
+	$(GO) build -o bin/p2pglance-bench ./cmd/p2pglance-bench
+	bin/p2pglance-bench -only repair
+
 
 ## fuzz: every fuzz target for FUZZTIME each (default 60s), one after the other (their seed corpora run in make test)
 FUZZTIME ?= 60s

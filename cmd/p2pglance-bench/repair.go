@@ -92,8 +92,10 @@ type repairResult struct {
 	s         sample        // the whole repair, stop to full
 	fetched   int64         // bytes fetched from peers by every node meanwhile
 	served    int64         // bytes served to peers meanwhile
-	repairs   int64         // the leader's Repairs counter moved by this much
-	spreadOK  int           // images whose placement spans min(R, zones) zones after the repair
+	servedBy  map[string]int64
+	repairs   int64 // the nodes' Repairs counters moved by this much
+	leaders   []int // leaders seen during the repair, in order
+	spreadOK  int   // images whose placement spans min(R, zones) zones after the repair
 	spreadBad []string
 	loadStart string
 	loadEnd   string
@@ -113,7 +115,7 @@ func (r *repairResult) idealCopy() time.Duration {
 // image is back at R live holders that hold every chunk.
 func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) error {
 	rc := cfg.repair
-	res := &repairResult{cfg: rc, newHolder: map[string]int{}, loadStart: procLoad()}
+	res := &repairResult{cfg: rc, newHolder: map[string]int{}, servedBy: map[string]int64{}, loadStart: procLoad()}
 	debug.FreeOSMemory()
 	fleetLogs.stopping.Store(false)
 	i := 0
@@ -175,13 +177,22 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 		return fmt.Errorf("images not in every catalog: %w", err)
 	}
 
-	// The victim: the node (not the leader, so no election is timed too)
-	// holding durable copies of the most images.
+	// The victim: the Raft non-voter holding durable copies of the most
+	// images (the voters and the leader stay, so neither an election nor
+	// a two-of-three quorum is timed along with the repair).
 	res.leader = c.leader()
 	if res.leader < 0 {
 		return fmt.Errorf("no leader")
 	}
 	lead := c.nodes[res.leader]
+	info, err := lead.Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	voter := map[string]bool{}
+	for _, cn := range info.Nodes {
+		voter[cn.ID] = cn.Role == "voter" || cn.Role == "leader"
+	}
 	holds := make([]int, rc.nodes)
 	for _, id := range ids {
 		img, err := lead.Image(ctx, id)
@@ -199,9 +210,12 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 	}
 	res.victim = -1
 	for k := range holds {
-		if k != res.leader && (res.victim < 0 || holds[k] > holds[res.victim]) {
+		if !voter[c.nodes[k].ID()] && (res.victim < 0 || holds[k] > holds[res.victim]) {
 			res.victim = k
 		}
+	}
+	if res.victim < 0 {
+		return fmt.Errorf("no non-voter among %d nodes (raise -repair-nodes)", rc.nodes)
 	}
 	victim := c.nodes[res.victim]
 	type chunkAt struct {
@@ -268,6 +282,9 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 		lastLog := stopped
 		for {
 			now := time.Since(stopped)
+			if l := c.leader(); l >= 0 && l != res.victim && (len(res.leaders) == 0 || res.leaders[len(res.leaders)-1] != l) {
+				res.leaders = append(res.leaders, l)
+			}
 			if res.gone == 0 && lead.AliveMembers() < rc.nodes {
 				res.gone = now
 			}
@@ -330,9 +347,10 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 		m := nd.Metrics()
 		res.fetched += m.FetchedBytes - before[k].FetchedBytes
 		res.served += m.ServedBytes - before[k].ServedBytes
-		if k == res.leader {
-			res.repairs = m.Repairs - before[k].Repairs
+		if d := m.ServedBytes - before[k].ServedBytes; d > 0 {
+			res.servedBy[fmt.Sprintf("node%d", k)] = d
 		}
+		res.repairs += m.Repairs - before[k].Repairs
 	}
 	// Zone spread, and where the new copies went, for every image.
 	for _, id := range ids {
@@ -462,7 +480,7 @@ func (r *repairResult) print(w io.Writer) {
 	h := len(r.survivors)
 	fmt.Fprintf(w, "\n### 8. Repair: a durable holder lost past the grace period\n\n")
 	fmt.Fprintf(w, "N = %d nodes in %d zones (node i in zone i mod %d), B = %s/s `UploadBandwidth` on every node (downloads uncapped), R = %d, K = %d images of S = %s (chunk %s) uploaded through nodes 0..N-1 in turn, `RepairGrace` %s, production Raft and gossip timers (the leader checks for lost holders every RepairGrace/4), Badger on disk. "+
-		"Lost: node%d (%s, not the leader), a durable holder of %d of the %d images, %s; their surviving holders (the repair's sources) are %d nodes %v. "+
+		"Lost: node%d (%s, a Raft non-voter), a durable holder of %d of the %d images, %s; their surviving holders (the repair's sources) are %d nodes %v. "+
 		"Times are from the cancel of the lost node's context (a graceful stop: it leaves gossip); \"repaired\" = the leader's catalog places the image on %d live nodes, none the lost one, and each of their stores holds every chunk (`CacheState`), polled every %s. "+
 		"Ideal = lost bytes / (%d survivors x B) = %s; the measured baseline copies the same bytes once over one capped uplink (the lost node's peer chunk endpoint, before it is stopped, one chunk after another, BLAKE3-checked). "+
 		"Every uplink starts with a full token bucket (one second of B), so a copy can beat its ideal by up to 1 s.\n\n",
@@ -482,10 +500,10 @@ func (r *repairResult) print(w io.Writer) {
 	fmt.Fprintf(w, "| **every image repaired (time to repair)** | **%s** | |\n", fmtDur(r.full))
 	row(fmt.Sprintf("**time to repair - grace (%s)**", rc.grace), r.full-rc.grace)
 	row("transfer: first repair byte to every image repaired", r.full-r.firstByte)
-	fmt.Fprintf(w, "\nImages repaired at (s after the stop): %s. Bytes fetched by the nodes during the repair: %s (%.2fx the lost bytes); served to peers: %s; the leader's `Repairs` counter rose by %d. "+
+	fmt.Fprintf(w, "\nImages repaired at (s after the stop): %s. Bytes fetched by the nodes during the repair: %s (%.2fx the lost bytes); served to peers: %s (%s); the nodes' `Repairs` counters rose by %d; Raft leaders during the repair: %s. "+
 		"New copies went to %s. Zone spread after the repair: %d of %d images span min(R, zones) = %d zones%s. "+
 		"During the repair the process used %s. Load average (1, 5, 15 min) before the phase: %s; after: %s.\n",
-		durList(r.repaired), size(r.fetched), float64(r.fetched)/float64(r.lostBytes), size(r.served), r.repairs,
+		durList(r.repaired), size(r.fetched), float64(r.fetched)/float64(r.lostBytes), size(r.served), servedList(r.servedBy), r.repairs, leaderList(r.leaders),
 		countList(r.newHolder), r.spreadOK, rc.images, min(rc.replicas, rc.zones), spreadNote(r.spreadBad),
 		r.s.cpus(), r.loadStart, r.loadEnd)
 }
@@ -527,4 +545,23 @@ func spreadNote(bad []string) string {
 		return ""
 	}
 	return " (not: " + strings.Join(bad, "; ") + ")"
+}
+
+func servedList(m map[string]int64) string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		out = append(out, fmt.Sprintf("%s %s", k, size(m[k])))
+	}
+	return strings.Join(out, ", ")
+}
+
+func leaderList(ls []int) string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, fmt.Sprintf("node%d", l))
+	}
+	if len(out) == 1 {
+		return out[0] + " throughout"
+	}
+	return strings.Join(out, " then ")
 }
