@@ -215,4 +215,12 @@ func TestJoinRequestChecks(t *testing.T) {
 			t.Errorf("join %s: error %v, want ok=%v", body, err, ok)
 		}
 	}
+	// Valid JSON, but over the body cap.
+	padded := `{"id": "n1", "raft_addr": "127.0.0.1:7000"` + strings.Repeat(" ", maxJoinBody) + `}`
+	if _, err := parseJoinRequest(strings.NewReader(padded)); err == nil {
+		t.Errorf("a join body of %d bytes was accepted (cap %d)", len(padded), maxJoinBody)
+	}
+	if _, err := parseReplicateRequest(strings.NewReader(`{"image_id": "` + strings.Repeat("i", maxReplicateBody) + `"}`)); err == nil {
+		t.Error("a replicate body over its cap was accepted")
+	}
 }

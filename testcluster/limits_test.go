@@ -53,6 +53,29 @@ func TestSlowHeadersAreCut(t *testing.T) {
 	}
 }
 
+// TestPeerPortHeaderCap: the peer port, like the API, refuses a header
+// block over 64 KiB (431) before any handler or authentication runs.
+func TestPeerPortHeaderCap(t *testing.T) {
+	c := testcluster.New(t, 1, testcluster.InMemory())
+	conn, err := net.Dial("tcp", c.Member(0).Config.PeerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := io.WriteString(conn, "GET /internal/v1/stats HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 70<<10)+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("70 KiB of headers on the peer port: %d, want 431", resp.StatusCode)
+	}
+}
+
 // TestIdleKeepAliveIsClosed: a kept-alive connection idle for the
 // keep-alive timeout is closed by the server.
 func TestIdleKeepAliveIsClosed(t *testing.T) {
