@@ -15,7 +15,12 @@ import (
 const (
 	DefaultChunkSize = 4 << 20
 	DefaultReplicas  = 3
-	DefaultVoters    = 3
+	// DefaultUploadSlots is small on purpose: a node serving two chunks
+	// at a time gives each half its bandwidth, so a fetched chunk becomes
+	// a source for others sooner than with many slow transfers (the
+	// fleet benchmark: p50 0.99x of S/B with 2 slots, 1.37x with 8).
+	DefaultUploadSlots = 2
+	DefaultVoters      = 3
 )
 
 // Config configures a Node. Zero values take the defaults in
@@ -59,8 +64,8 @@ type Config struct {
 	// unlimited).
 	UploadBandwidth, DownloadBandwidth int64
 	// UploadSlots bounds concurrent chunk uploads to peers; a peer asking
-	// when every slot is taken is told "busy" at once and goes elsewhere
-	// (0: 8).
+	// when every slot is taken is told "busy" at once, with the nodes
+	// known to hold the chunk, and goes elsewhere (0: DefaultUploadSlots).
 	UploadSlots int
 	// StallTimeout abandons a peer transfer that delivers no byte for
 	// that long (0: 5s).
@@ -168,7 +173,7 @@ func (c *Config) applyDefaults() {
 		c.StallTimeout = 5 * time.Second
 	}
 	if c.UploadSlots <= 0 {
-		c.UploadSlots = 8
+		c.UploadSlots = DefaultUploadSlots
 	}
 	if c.FetchWindow <= 0 {
 		c.FetchWindow = 4

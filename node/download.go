@@ -299,20 +299,27 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 				busy++
 				n.metrics.originSkips.Add(1)
 				n.origin.noteRefused(d)
-				for _, id := range refused.try {
-					if pm, ok := n.gossip.Member(id); ok && !tried[id] && pm.Alive && pm.Meta.PeerAddr != "" {
-						ranked = slices.Insert(ranked, i+1, pm)
-					}
-				}
 			case errors.Is(err, errPeerBusy):
 				busy++
 				n.metrics.busySkips.Add(1)
 				n.peers.markBusy(m.Meta.ID, busyPenalty)
+				var hinted *busyRefused
+				if errors.As(err, &hinted) {
+					refused = &originRefused{try: hinted.try}
+				}
 			case errors.Is(err, errStalled):
 				n.metrics.stalls.Add(1)
 				n.peers.markSuspect(m.Meta.ID, suspectPenalty)
 			case errors.Is(err, errBadPeerData):
 				n.peers.markSuspect(m.Meta.ID, suspectPenalty)
+			}
+			if refused != nil {
+				// The copies the refusing node named come next.
+				for _, id := range refused.try {
+					if pm, ok := n.gossip.Member(id); ok && !tried[id] && pm.Alive && pm.Meta.PeerAddr != "" {
+						ranked = slices.Insert(ranked, i+1, pm)
+					}
+				}
 			}
 			n.log.Debug("peer fetch failed", "peer", m.Meta.ID, "chunk", idx, "err", err)
 		}
@@ -363,7 +370,11 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, c chu
 	defer cancel(nil)
 	stall := time.AfterFunc(n.cfg.StallTimeout, func() { cancel(errStalled) })
 	defer stall.Stop()
-	u := n.peerURL(peerAddr, "/internal/v1/chunks/"+d.String()+"?image="+url.QueryEscape(c.image)+"&idx="+strconv.Itoa(c.idx))
+	q := "?image=" + url.QueryEscape(c.image) + "&idx=" + strconv.Itoa(c.idx)
+	if !n.cfg.NoCache {
+		q += "&from=" + url.QueryEscape(n.id) // this node keeps the chunk: others may be sent here
+	}
+	u := n.peerURL(peerAddr, "/internal/v1/chunks/"+d.String()+q)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build fetch: %w", err)
@@ -382,6 +393,9 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, c chu
 			return nil, &originRefused{try: parseTry(resp.Header.Get(tryHeader))}
 		}
 		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(busyHeader) != "" {
+			if try := parseTry(resp.Header.Get(tryHeader)); len(try) > 0 {
+				return nil, &busyRefused{try: try}
+			}
 			return nil, errPeerBusy
 		}
 		return nil, fmt.Errorf("fetch chunk: status %d", resp.StatusCode)

@@ -24,10 +24,12 @@ import (
 // asks again as a last resort, which a holder always serves: liveness
 // never depends on gossip being up to date.
 
-// Headers of the origin protocol on GET /internal/v1/chunks/{digest}.
+// Headers of the origin protocol on GET /internal/v1/chunks/{digest}
+// (whose query also names the image, idx and, from a node that keeps
+// what it fetches, from=its id).
 const (
 	originHeader     = "X-P2pglance-Origin"      // on a 503: "served already, take it from a peer"
-	tryHeader        = "X-P2pglance-Try"         // on a 503: comma-separated ids of nodes holding cached copies
+	tryHeader        = "X-P2pglance-Try"         // on a 503 (origin or busy): ids of nodes holding copies
 	lastResortHeader = "X-P2pglance-Last-Resort" // on a request: serve even if served before
 )
 
@@ -44,7 +46,13 @@ type originGuard struct {
 	mu      sync.Mutex
 	served  map[chunkstore.Digest]int32
 	refused map[chunkstore.Digest]time.Time
+	// sentTo lists, per chunk, the last nodes this node sent it to that
+	// keep what they fetch: copies known here with no gossip delay.
+	sentTo map[chunkstore.Digest][]string
 }
+
+// sentToMax bounds the recipients remembered per chunk.
+const sentToMax = 8
 
 // originGuardMax bounds the counts kept; past it they start over (a
 // holder then serves some chunks once more: harmless).
@@ -56,13 +64,32 @@ func (g *originGuard) count(d chunkstore.Digest) int32 {
 	return g.served[d]
 }
 
-func (g *originGuard) add(d chunkstore.Digest) {
+// add counts a serve of chunk d to node to ("" when the node does not
+// keep the chunk).
+func (g *originGuard) add(d chunkstore.Digest, to string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.served == nil || len(g.served) >= originGuardMax {
 		g.served = map[chunkstore.Digest]int32{}
+		g.sentTo = map[chunkstore.Digest][]string{}
 	}
 	g.served[d]++
+	if to != "" {
+		rs := g.sentTo[d]
+		if len(rs) >= sentToMax {
+			rs = rs[1:]
+		}
+		g.sentTo[d] = append(rs, to)
+	}
+}
+
+// recipients returns the nodes chunk d was last sent to, newest first.
+func (g *originGuard) recipients(d chunkstore.Digest) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rs := slices.Clone(g.sentTo[d])
+	slices.Reverse(rs)
+	return rs
 }
 
 // noteRefused records the first origin refusal of chunk d.
@@ -113,17 +140,51 @@ func (n *Node) originRefusal(r *http.Request, d chunkstore.Digest) []string {
 		idx >= len(img.Manifest.Chunks) || img.Manifest.Chunks[idx].Digest != d.String() {
 		return nil
 	}
-	var cached []string
-	for _, id := range n.gossip.Holders(imageID, idx) {
-		if id == n.id || slices.Contains(img.Placement, id) {
-			continue
+	return n.copiesOf(imageID, idx, d, img.Placement)
+}
+
+// copiesOf names up to originTryMax live nodes other than this one and
+// the durable holders that hold chunk idx (digest d) of an image: first
+// the nodes this node sent it to lately (no gossip delay), then cached
+// holders gossip knows, in random order.
+func (n *Node) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []string) []string {
+	var out []string
+	usable := func(id string) bool {
+		if id == n.id || slices.Contains(durable, id) || slices.Contains(out, id) {
+			return false
 		}
-		if m, ok := n.gossip.Member(id); ok && m.Alive && m.Meta.PeerAddr != "" {
-			cached = append(cached, id)
+		m, ok := n.gossip.Member(id)
+		return ok && m.Alive && m.Meta.PeerAddr != ""
+	}
+	for _, id := range n.origin.recipients(d) {
+		if len(out) < originTryMax && usable(id) {
+			out = append(out, id)
 		}
 	}
-	rand.Shuffle(len(cached), func(i, j int) { cached[i], cached[j] = cached[j], cached[i] })
-	return cached[:min(len(cached), originTryMax)]
+	gossiped := n.gossip.Holders(imageID, idx)
+	rand.Shuffle(len(gossiped), func(i, j int) { gossiped[i], gossiped[j] = gossiped[j], gossiped[i] })
+	for _, id := range gossiped {
+		if len(out) < originTryMax && usable(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// busyHints names, for a busy refusal of chunk d, nodes that have it
+// (see copiesOf); the request's image and idx query name the chunk.
+func (n *Node) busyHints(r *http.Request, d chunkstore.Digest) []string {
+	q := r.URL.Query()
+	imageID := q.Get("image")
+	idx, err := strconv.Atoi(q.Get("idx"))
+	if imageID == "" || err != nil || idx < 0 {
+		return nil
+	}
+	var durable []string
+	if img, err := n.fsm.State().Image(imageID); err == nil {
+		durable = img.Placement
+	}
+	return n.copiesOf(imageID, idx, d, durable)
 }
 
 // refuseAsOrigin answers a chunk request with the origin refusal.
@@ -140,6 +201,16 @@ type originRefused struct{ try []string }
 func (e *originRefused) Error() string {
 	return "durable holder served the chunk already; cached copies at " + strings.Join(e.try, ",")
 }
+
+// busyRefused is a busy answer (errors.Is errPeerBusy) with the peers the
+// busy node named as holding the chunk.
+type busyRefused struct{ try []string }
+
+func (e *busyRefused) Error() string {
+	return errPeerBusy.Error() + "; copies at " + strings.Join(e.try, ",")
+}
+
+func (e *busyRefused) Unwrap() error { return errPeerBusy }
 
 // parseTry reads the peers of a refusal.
 func parseTry(h string) []string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -162,6 +163,9 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 		// instead of queueing here.
 		n.metrics.busyRefusals.Add(1)
 		w.Header().Set(busyHeader, "1")
+		if try := n.busyHints(r, d); len(try) > 0 {
+			w.Header().Set(tryHeader, strings.Join(try, ","))
+		}
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return
 	}
@@ -193,7 +197,7 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 	if werr == nil {
 		n.metrics.servedChunks.Add(1)
 		n.metrics.servedBytes.Add(int64(len(data)))
-		n.origin.add(d)
+		n.origin.add(d, r.URL.Query().Get("from"))
 		if r.Header.Get(lastResortHeader) != "" {
 			n.metrics.lastResort.Add(int64(len(data)))
 		}

@@ -138,10 +138,10 @@ func (f *fleetConfig) ideal() time.Duration {
 func fleetFlags(fc *fleetConfig) func() error {
 	var nodes, sz, up, down, chunk, modes string
 	flag.StringVar(&nodes, "fleet-nodes", "5,10,20,40", "fleet sizes N (fleet phase)")
-	flag.StringVar(&sz, "fleet-size", "128MiB", "image size S (fleet phase)")
-	flag.StringVar(&up, "fleet-bw", "8MiB", "every node's UploadBandwidth B, per second (fleet phase)")
+	flag.StringVar(&sz, "fleet-size", "32MiB", "image size S (fleet phase)")
+	flag.StringVar(&up, "fleet-bw", "2MiB", "every node's UploadBandwidth B, per second (fleet phase)")
 	flag.StringVar(&down, "fleet-down-bw", "0", "every node's DownloadBandwidth, per second; 0: unlimited (fleet phase)")
-	flag.StringVar(&chunk, "fleet-chunk", "0", "node chunk size; 0: the node default, 4 MiB (fleet phase)")
+	flag.StringVar(&chunk, "fleet-chunk", "1MiB", "node chunk size; 0: the node default, 4 MiB (fleet phase; 1 MiB with S = 32 MiB keeps the 32 chunks of 4 MiB in 128 MiB at a quarter of the CPU)")
 	flag.StringVar(&modes, "fleet-modes", "p2p,origin", "p2p (peers serve what they fetched) and/or origin (NoCache: only the durable holders serve)")
 	flag.IntVar(&fc.replicas, "fleet-replicas", 3, "durable holders R of the image (fleet phase)")
 	flag.IntVar(&fc.zones, "fleet-zones", 3, "zones the fleet is spread over (fleet phase)")

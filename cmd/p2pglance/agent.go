@@ -59,7 +59,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.DurationVar(&cfg.KeepAliveTimeout, "keepalive-timeout", 0, "close a kept-alive connection idle this long between requests (0: 2m)")
 	fs.Int64Var(&cfg.UploadBandwidth, "upload-bandwidth", 0, "bytes per second this node serves to peers (0: unlimited)")
 	fs.Int64Var(&cfg.DownloadBandwidth, "download-bandwidth", 0, "bytes per second this node fetches from peers (0: unlimited)")
-	fs.IntVar(&cfg.UploadSlots, "upload-slots", 8, "concurrent chunk uploads to peers; more requests are told busy and go elsewhere")
+	fs.IntVar(&cfg.UploadSlots, "upload-slots", node.DefaultUploadSlots, "concurrent chunk uploads to peers; more requests are told busy (with the peers known to have the chunk) and go elsewhere")
 	fs.DurationVar(&cfg.RepairGrace, "repair-grace", 5*time.Minute, "how long a durable holder may be gone before its images are copied elsewhere")
 	fs.Var(labelFlags(labelsOf(cfg)), "label", "node label key=value for prefetch targeting (repeatable)")
 	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret of the cluster (16+ bytes, the same on every node): signs internal HTTP, authenticates Raft connections, encrypts gossip; nodes without it are refused (prefer P2PGLANCE_CLUSTER_SECRET or --cluster-secret-file)")
