@@ -181,6 +181,10 @@ func TestRefusals(t *testing.T) {
 			r.Header.Set(HeaderNonce, strings.Repeat("0", 32))
 			return b
 		}},
+		{"added protocol header", RejectBadSig, func(r *http.Request, b []byte) []byte {
+			r.Header.Set("X-P2pglance-Last-Resort", "1")
+			return b
+		}},
 		{"other body", RejectBody, func(_ *http.Request, b []byte) []byte { return append(b, ' ') }},
 		{"chunk body elsewhere", RejectBadSig, func(r *http.Request, b []byte) []byte { r.Header.Set(HeaderBody, BodyChunk); return b }},
 	}

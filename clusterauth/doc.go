@@ -6,8 +6,9 @@
 // AES-GCM), the internal HTTP API, and the Raft stream handshake.
 //
 // Internal HTTP: [Transport] signs every request (HMAC-SHA256 over the
-// method, path and query, sender, time, a random nonce and the SHA-256
-// of the body) and checks the MAC on every answer; [Verifier] refuses
+// method, path and query, sender, time, a random nonce, the SHA-256 of
+// the body and the protocol's X-P2pglance-* headers) and checks the MAC
+// on every answer; [Verifier] refuses
 // with 401, before any handler runs, a request that is unsigned, badly
 // signed, outside the allowed clock skew or replayed, and MACs the
 // answers it lets through. Chunk bodies are content-addressed (the path

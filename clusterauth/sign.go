@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,14 +64,39 @@ func bodyDigest(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// requestMAC is the signature of a request's canonical form.
-func requestMAC(key []byte, method, uri, node string, ts int64, nonce, body string) []byte {
+// requestMAC is the signature of a request's canonical form: method,
+// path and query, sender, time, nonce, body digest, and the protocol's
+// own X-P2pglance-* headers (other than these), which steer handlers.
+func requestMAC(key []byte, method, uri, node string, ts int64, nonce, body string, h http.Header) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, s := range []string{"p2pglance-request-v1", method, uri, node, strconv.FormatInt(ts, 10), nonce, body} {
 		m.Write([]byte(s))
 		m.Write([]byte{'\n'})
 	}
+	for _, s := range signedHeaders(h) {
+		m.Write([]byte(s))
+		m.Write([]byte{'\n'})
+	}
 	return m.Sum(nil)
+}
+
+// authHeaders are the headers the signature itself travels in.
+var authHeaders = map[string]bool{HeaderNode: true, HeaderTime: true, HeaderNonce: true, HeaderBody: true, HeaderSignature: true, HeaderResponse: true}
+
+// signedHeaders lists, sorted, "name: value" of every X-P2pglance-*
+// header of h that is not an authentication header.
+func signedHeaders(h http.Header) []string {
+	var out []string
+	for name, vals := range h {
+		if !strings.HasPrefix(name, "X-P2pglance-") || authHeaders[name] {
+			continue
+		}
+		for _, v := range vals {
+			out = append(out, name+": "+v)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // responseMAC binds an answer (status and body digest) to the request it

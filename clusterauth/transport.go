@@ -74,7 +74,7 @@ func (t *Transport) Sign(req *http.Request, body string) (string, error) {
 	}
 	ts := now().UnixNano()
 	n := hex.EncodeToString(nonce[:])
-	sig := hex.EncodeToString(requestMAC(t.Key, req.Method, req.URL.RequestURI(), t.NodeID, ts, n, body))
+	sig := hex.EncodeToString(requestMAC(t.Key, req.Method, req.URL.RequestURI(), t.NodeID, ts, n, body, req.Header))
 	h := req.Header
 	h.Set(HeaderNode, t.NodeID)
 	h.Set(HeaderTime, strconv.FormatInt(ts, 10))

@@ -85,7 +85,7 @@ func (v *Verifier) check(r *http.Request) (string, string) {
 	if _, nerr := hex.Decode(nonce[:], []byte(nonceText)); err != nil || nerr != nil {
 		return "", RejectBadSig
 	}
-	if !hmac.Equal(sig, requestMAC(v.key, r.Method, r.URL.RequestURI(), node, ts, nonceText, body)) {
+	if !hmac.Equal(sig, requestMAC(v.key, r.Method, r.URL.RequestURI(), node, ts, nonceText, body, r.Header)) {
 		return "", RejectBadSig
 	}
 	// The signature holds, so the headers are a peer's: now the body.
