@@ -24,7 +24,8 @@ import (
 // (Config.EagerLocations) inspect the data as it streams into chunks;
 // glance-direct and copy-image inspect the stored chunks, reading only
 // the few the inspector needs. A location whose data is pulled on first
-// download is not inspected: Glance does not inspect location data.
+// download is inspected as it is pulled (Glance does not inspect location
+// data, but this cluster serves what it pulls); a rejection fails the pull.
 
 // inspects reports whether img's data is inspected: Glance inspects bare
 // containers only.

@@ -201,7 +201,7 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 	log := n.log.With("image", id)
 	var errs []error
 	for _, loc := range img.Locations {
-		man, placement, err := n.pullOne(ctx, img, loc.URL)
+		p, err := n.pullOne(ctx, img, loc.URL)
 		if err != nil {
 			log.Warn("location pull failed", "url", loc.URL, "err", err)
 			errs = append(errs, err)
@@ -214,14 +214,14 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 			if cur.Upload == nil || cur.Upload.Session != session || cur.Manifest != nil {
 				return fmt.Errorf("image %s is no longer being pulled by this node: %w", id, api.ErrGone)
 			}
+			man := p.man
 			cur.Upload = nil
-			cur.Manifest, cur.Placement = man, placement
+			cur.Manifest, cur.Placement = man, p.placement
 			if cur.Size == nil {
 				cur.Size = &man.Size
 			}
-			if isRawBare(cur) && cur.VirtualSize == nil {
-				vs := man.Size
-				cur.VirtualSize = &vs
+			if cur.VirtualSize == nil {
+				setVirtualSize(cur, p.vsize)
 			}
 			if cur.Checksum == nil {
 				cur.Checksum = &man.Checksum
@@ -234,10 +234,10 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 		if err != nil {
 			return nil, fmt.Errorf("commit the pull of image %s: %w", id, err)
 		}
-		if len(man.Chunks) > 0 {
-			n.gossip.AnnounceAll(id, len(man.Chunks))
+		if len(p.man.Chunks) > 0 {
+			n.gossip.AnnounceAll(id, len(p.man.Chunks))
 		}
-		log.Info("image pulled from its location", "url", loc.URL, "bytes", man.Size)
+		log.Info("image pulled from its location", "url", loc.URL, "bytes", p.man.Size)
 		return out, nil
 	}
 	return nil, fmt.Errorf("pull image %s: %w", id, errors.Join(errs...))
@@ -245,10 +245,10 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 
 // pullOne reads one location through the chunk pipeline and checks the
 // data against what the catalog records for img.
-func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*raftfsm.Manifest, []string, error) {
+func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*pulled, error) {
 	resp, err := n.importGet(ctx, url, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	limit := n.cfg.MaxImageSize
@@ -256,7 +256,7 @@ func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*ra
 		limit = *img.Size
 	}
 	if resp.ContentLength > limit {
-		return nil, nil, fmt.Errorf("location %s has %d bytes, image %d: %w", url, resp.ContentLength, limit, errOriginMismatch)
+		return nil, fmt.Errorf("location %s has %d bytes, image %d: %w", url, resp.ContentLength, limit, errOriginMismatch)
 	}
 	var extra hash.Hash
 	if img.OSHashAlgo != nil && *img.OSHashAlgo != "sha512" {
@@ -266,12 +266,13 @@ func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*ra
 	if extra != nil {
 		body = io.TeeReader(body, extra)
 	}
+	body, insp := inspectStream(body)
 	man, placement, err := n.ingest(ctx, img.ID, body)
 	if errors.Is(err, errOverCap) {
-		return nil, nil, fmt.Errorf("location %s: more than %d bytes: %w", url, limit, errOriginMismatch)
+		return nil, fmt.Errorf("location %s: more than %d bytes: %w", url, limit, errOriginMismatch)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read location %s: %w", url, err)
+		return nil, fmt.Errorf("read location %s: %w", url, err)
 	}
 	switch {
 	case img.Size != nil && man.Size != *img.Size:
@@ -284,7 +285,20 @@ func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*ra
 		err = fmt.Errorf("location %s: %s does not match the image's os_hash_value: %w", url, *img.OSHashAlgo, errOriginMismatch)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return man, placement, nil
+	// Glance does not inspect location data; this cluster serves what it
+	// pulls, so it holds it to the rules an upload meets.
+	vsize, err := checkData(img, insp)
+	if err != nil {
+		return nil, fmt.Errorf("location %s: %w: %w", url, err, errOriginMismatch)
+	}
+	return &pulled{man: man, placement: placement, vsize: vsize}, nil
+}
+
+// pulled is the data of one location, stored and checked.
+type pulled struct {
+	man       *raftfsm.Manifest
+	placement []string
+	vsize     int64 // from the format inspector; 0: unknown
 }

@@ -170,6 +170,19 @@ func TestLocations(t *testing.T) {
 		}
 	})
 
+	t.Run("DataNotOfItsFormatIsNeverServed", func(t *testing.T) {
+		// Random bytes are no qcow2: the pull's format check refuses
+		// them, as an upload's would.
+		o := newCountingOrigin(t, data)
+		id := a0.create(t, `{"name": "loc", "disk_format": "qcow2", "container_format": "bare"}`)["id"].(string)
+		a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+o.url()+`"}`))
+		mustStatus(t, a0.show(t, id), "active")
+		r := a0.do(t, "GET", "/v2/images/"+id+"/file", nil)
+		if r.status != http.StatusServiceUnavailable || bytes.Contains(r.body, data[:64]) || o.gets.Load() != 1 {
+			t.Fatalf("download of non-qcow2 data as qcow2: %d %q (origin read %d times)", r.status, r.body, o.gets.Load())
+		}
+	})
+
 	t.Run("PullerDiesAnotherNodeTakesOver", func(t *testing.T) {
 		o := newCountingOrigin(t, data)
 		o.stallFirst = make(chan struct{})
