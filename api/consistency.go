@@ -26,6 +26,9 @@ const ConsistencyLinearizable = "linearizable"
 func (s *Server) readBarrier(r *http.Request) error {
 	v, ok := r.Header[http.CanonicalHeaderKey(ConsistencyHeader)]
 	if !ok {
+		if s.cfg.LinearizableReads && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			return s.cfg.Backend.Sync(r.Context())
+		}
 		return nil
 	}
 	if len(v) != 1 || !strings.EqualFold(strings.TrimSpace(v[0]), ConsistencyLinearizable) {

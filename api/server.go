@@ -21,6 +21,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Auth is the auth mode; "" means AuthNoauth.
 	Auth string
+	// LinearizableReads makes every GET and HEAD pass the read barrier,
+	// as if it carried ConsistencyHeader: for clients spread over nodes
+	// by a load balancer that must read their own writes, at one Raft
+	// round trip per read.
+	LinearizableReads bool
 	// MaxImageSize caps an image's data (Glance's image_size_cap); 0
 	// means 1 TiB.
 	MaxImageSize int64

@@ -112,6 +112,9 @@ type Config struct {
 	KeepAliveTimeout time.Duration
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
+	// LinearizableReads makes every API read pass a read barrier first
+	// (api.Config.LinearizableReads).
+	LinearizableReads bool
 	// EagerLocations makes adding an http(s) location read the origin at
 	// once (as a web-download does) instead of on the image's first
 	// download.

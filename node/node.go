@@ -171,6 +171,7 @@ func (n *Node) open() error {
 	}
 	apiSrv, err := api.New(api.Config{
 		Backend: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
+		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
 	})
 	if err != nil {
