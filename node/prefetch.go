@@ -435,6 +435,10 @@ func (n *Node) prefetchImage(ctx context.Context, img *raftfsm.Image, run *prefe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Busy answers in a row, and the pause after a whole round of
+			// them: a worker that finds every chunk's holders busy waits
+			// a little (doubling) instead of asking again at once.
+			streak, pause := 0, 10*time.Millisecond
 			for {
 				idx, ok := next()
 				if !ok || ctx.Err() != nil {
@@ -443,20 +447,21 @@ func (n *Node) prefetchImage(ctx context.Context, img *raftfsm.Image, run *prefe
 				buf, data, err := n.fetchChunkOpt(ctx, img, idx, false)
 				if errors.Is(err, errAllBusy) {
 					// Take another chunk meanwhile; this one goes to the
-					// back of the queue (after a short pause if it was
-					// the only one left).
+					// back of the queue.
 					mu.Lock()
 					todo = append(todo, idx)
-					alone := len(todo) == 1
+					round := len(todo)
 					mu.Unlock()
-					if alone {
+					if streak++; streak >= round {
 						select {
 						case <-ctx.Done():
-						case <-time.After(busyPenalty / 2):
+						case <-time.After(pause):
 						}
+						streak, pause = 0, min(2*pause, busyPenalty)
 					}
 					continue
 				}
+				streak, pause = 0, 10*time.Millisecond
 				if err != nil {
 					errCh <- err
 					return
