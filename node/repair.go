@@ -16,10 +16,11 @@ import (
 )
 
 // repairPass runs on the leader: for every image whose durable holders
-// include a node gone (not alive in gossip) for RepairGrace, it has
-// surviving or new nodes copy the image until R live holders exist again,
-// spreading over zones, and records the new placement. goneSince tracks
-// when each node was first seen gone.
+// include a node gone (not alive in gossip) for RepairGrace, or that was
+// placed on fewer than R nodes (while nodes were down) and is older than
+// RepairGrace, it has surviving or new nodes copy the image until R live
+// holders exist again, spreading over zones, and records the new
+// placement. goneSince tracks when each node was first seen gone.
 func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 	alive := map[string]gossip.Member{}
 	for _, m := range n.gossip.Members() {
@@ -31,6 +32,12 @@ func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 	var todo []*raftfsm.Image
 	n.fsm.State().Each(func(img *raftfsm.Image) bool {
 		if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
+			return true
+		}
+		if len(img.Placement) < min(n.cfg.Replicas, len(alive)) && time.Since(img.UpdatedAt) >= n.cfg.RepairGrace {
+			// Placed with fewer than R copies (nodes were down then):
+			// topped up now that enough nodes are alive.
+			todo = append(todo, img)
 			return true
 		}
 		for _, p := range img.Placement {

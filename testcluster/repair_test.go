@@ -60,6 +60,34 @@ func TestRepairAfterHolderLoss(t *testing.T) {
 	}
 }
 
+// TestTopUpAfterNodeReturns: an image uploaded while a node was down is
+// placed on fewer than R nodes; once the node is back the leader copies
+// it there, up to R.
+func TestTopUpAfterNodeReturns(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(3),
+		testcluster.WithConfig(func(_ int, cfg *node.Config) {
+			cfg.ChunkSize = 256 << 10
+			cfg.RepairGrace = time.Second
+		}))
+	leader := c.WaitForLeader()
+	down := (leader + 1) % 3
+	c.Stop(down)
+	data := randomBytes(141, 1<<20+7)
+	img := createAndUpload(t, glance(c.URL(leader), ""), "short", data)
+	if pl := placementOf(t, c, leader, img.ID); len(pl) != 2 {
+		t.Fatalf("placement with a node down: %v, want 2 holders", pl)
+	}
+	c.Restart(down)
+	c.Eventually(30*time.Second, "the image is topped up to 3 holders", func() bool {
+		cur, err := c.Node(c.Leader()).Image(context.Background(), img.ID)
+		return err == nil && len(cur.Placement) == 3
+	})
+	if m := c.Node(down).Metrics(); m.StoredChunks < 5 {
+		t.Fatalf("the returned node holds %d chunks of 5", m.StoredChunks)
+	}
+	checkImageData(t, img, data, download(t, glance(c.URL(down), ""), img.ID))
+}
+
 // TestRepairManyImages: a holder of several images is lost in a 6-node,
 // 3-zone cluster with capped uploads, so the leader repairs several
 // images at once, each copy fetching several chunks at a time. Every
