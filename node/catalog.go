@@ -27,9 +27,6 @@ func (n *Node) PutMember(ctx context.Context, m *raftfsm.Member, create bool, ex
 	if err != nil {
 		return nil, err
 	}
-	if res.Err == nil && res.Member == nil {
-		res.Member, res.Err = n.fsm.State().Member(m.ImageID, m.MemberID)
-	}
 	return res.Member, res.Err
 }
 
@@ -57,9 +54,6 @@ func (n *Node) PutDoc(ctx context.Context, d *raftfsm.Doc, create bool, expect u
 	res, err := n.propose(ctx, &raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
-	}
-	if res.Err == nil && res.Doc == nil {
-		res.Doc, res.Err = n.fsm.State().Doc(d.Kind, d.ID)
 	}
 	return res.Doc, res.Err
 }

@@ -121,10 +121,45 @@ func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
 	if err := n.fsm.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("propose: %w: %w", api.ErrUnavailable, err)
 	}
-	if res.Err == nil && res.Image == nil {
-		res.Image = committedImage(cmd, res.Index)
+	if res.Err == nil {
+		fillCommitted(res, cmd)
 	}
 	return res, nil
+}
+
+// fillCommitted gives a forwarded write's result (whose answer carries
+// no object) the member or document the command stored, as the FSM
+// stored it: the proposed one at revision res.Index, through JSON as the
+// log carries it. Looking it up in the replica instead could find a later
+// write's version, or nothing if it was deleted meanwhile.
+func fillCommitted(res *raftfsm.Result, cmd any) {
+	if res.Image == nil {
+		res.Image = committedImage(cmd, res.Index)
+	}
+	switch c := cmd.(type) {
+	case *raftfsm.PutMember:
+		if res.Member == nil && c.Member != nil {
+			var m raftfsm.Member
+			if roundTrip(c.Member, &m) {
+				m.Revision = res.Index
+				res.Member = &m
+			}
+		}
+	case *raftfsm.PutDoc:
+		if res.Doc == nil && c.Doc != nil {
+			var d raftfsm.Doc
+			if roundTrip(c.Doc, &d) {
+				d.Revision = res.Index
+				res.Doc = &d
+			}
+		}
+	}
+}
+
+// roundTrip copies in into out through JSON.
+func roundTrip(in, out any) bool {
+	data, err := json.Marshal(in)
+	return err == nil && json.Unmarshal(data, out) == nil
 }
 
 // committedImage is the image a create or update committed at index idx

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -29,5 +30,31 @@ func TestCommittedImage(t *testing.T) {
 	}
 	if got := committedImage(nil, 42); got != nil {
 		t.Fatalf("a no-op stores no image, got %+v", got)
+	}
+}
+
+// TestFillCommitted: a forwarded write's result (no object in the
+// leader's answer) gets the member or document the command stored, at
+// the commit's revision, without looking at the replica.
+func TestFillCommitted(t *testing.T) {
+	at := time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC)
+	m := &raftfsm.Member{ImageID: "img", MemberID: "p2", Status: "pending", CreatedAt: at, UpdatedAt: at, Revision: 7}
+	res := &raftfsm.Result{Index: 42}
+	fillCommitted(res, &raftfsm.PutMember{Member: m})
+	if got := res.Member; got == nil || got == m || got.Revision != 42 || got.Status != "pending" || !got.CreatedAt.Equal(at) || got.MemberID != "p2" {
+		t.Fatalf("filled member %+v from %+v", got, m)
+	}
+	d := &raftfsm.Doc{Kind: "task", ID: "t1", Body: json.RawMessage(`{"a":1}`), CreatedAt: at}
+	res = &raftfsm.Result{Index: 43}
+	fillCommitted(res, &raftfsm.PutDoc{Doc: d})
+	if got := res.Doc; got == nil || got.Revision != 43 || got.ID != "t1" || string(got.Body) != `{"a":1}` {
+		t.Fatalf("filled doc %+v", got)
+	}
+	// A result that carries the stored object keeps it.
+	stored := &raftfsm.Member{ImageID: "img", MemberID: "p2", Status: "accepted", Revision: 44}
+	res = &raftfsm.Result{Index: 44, Member: stored}
+	fillCommitted(res, &raftfsm.PutMember{Member: m})
+	if res.Member != stored {
+		t.Fatalf("a local result's member was replaced: %+v", res.Member)
 	}
 }
