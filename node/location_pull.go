@@ -240,7 +240,9 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 		log.Info("image pulled from its location", "url", loc.URL, "bytes", p.man.Size)
 		return out, nil
 	}
-	return nil, fmt.Errorf("pull image %s: %w", id, errors.Join(errs...))
+	// No location could be read (or none held the right data): the
+	// image's data is unavailable for now, not a server fault.
+	return nil, fmt.Errorf("pull image %s: %w: %w", id, api.ErrUnavailable, errors.Join(errs...))
 }
 
 // pullOne reads one location through the chunk pipeline and checks the

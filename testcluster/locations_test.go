@@ -170,6 +170,15 @@ func TestLocations(t *testing.T) {
 		}
 	})
 
+	t.Run("OriginGoneBeforeFirstDownload", func(t *testing.T) {
+		o := newCountingOrigin(t, data)
+		id := newImage(a0)
+		a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+o.url()+`"}`))
+		o.srv.Close()
+		a0.do(t, "GET", "/v2/images/"+id+"/file", nil).want(t, http.StatusServiceUnavailable)
+		mustStatus(t, a0.show(t, id), "active")
+	})
+
 	t.Run("DataNotOfItsFormatIsNeverServed", func(t *testing.T) {
 		// Random bytes are no qcow2: the pull's format check refuses
 		// them, as an upload's would.
