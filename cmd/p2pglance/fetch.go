@@ -190,7 +190,33 @@ func imageName(img *catalogImage) string {
 }
 
 // image reads the catalog record and checks that there is data to fetch.
+// An active image without size or checksum may have its data only at an
+// http(s) location, pulled on first download: the node is asked for the
+// first byte (which makes the cluster pull and verify the data) and the
+// record read again, so the fetch verifies against the pulled data's
+// size and hashes.
 func (f *imageFetcher) image(ctx context.Context, id string) (*catalogImage, error) {
+	img, err := f.record(ctx, id)
+	if err == nil && (img.Size == nil || img.Checksum == nil) {
+		resp, gerr := f.get(ctx, "/v2/images/"+url.PathEscape(id)+"/file", "bytes=0-0")
+		if gerr != nil {
+			return nil, gerr
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		img, err = f.record(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if img.Size == nil || *img.Size < 0 {
+		return nil, fmt.Errorf("fetch %s: the catalog records no size for it", id)
+	}
+	return img, nil
+}
+
+// record reads the catalog record of an active image.
+func (f *imageFetcher) record(ctx context.Context, id string) (*catalogImage, error) {
 	resp, err := f.get(ctx, "/v2/images/"+url.PathEscape(id), "")
 	if err != nil {
 		return nil, err
@@ -212,9 +238,6 @@ func (f *imageFetcher) image(ctx context.Context, id string) (*catalogImage, err
 	}
 	if img.Status != "active" {
 		return nil, fmt.Errorf("fetch %s: %w: its status is %q", id, errImageNotActive, img.Status)
-	}
-	if img.Size == nil || *img.Size < 0 {
-		return nil, fmt.Errorf("fetch %s: the catalog records no size for it", id)
 	}
 	return &img, nil
 }

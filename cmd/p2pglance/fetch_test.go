@@ -526,6 +526,41 @@ func TestFetch(t *testing.T) {
 		checkFile(t, f.to, nil)
 	})
 
+	t.Run("LocationPulledOnFirstFetch", func(t *testing.T) {
+		// An origin that gives no length: the image is active with no
+		// size or checksum until its first download pulls it.
+		origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				w.(http.Flusher).Flush() // chunked: no Content-Length
+				_, _ = w.Write(data)
+			}
+		}))
+		defer origin.Close()
+		lid := fetchCreate(t, node, "at-a-location")
+		fetchCall(t, "POST", node+"/v2/images/"+lid+"/locations", "application/json", []byte(`{"url": "`+origin.URL+`/img"}`), http.StatusAccepted)
+		var rec catalogImage
+		for range 200 {
+			if err := json.Unmarshal(fetchCall(t, "GET", node+"/v2/images/"+lid, "", nil, http.StatusOK), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Status == "active" {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if rec.Status != "active" || rec.Size != nil || rec.Checksum != nil {
+			t.Fatalf("image at a location before its first download: %+v", rec)
+		}
+		f, out := newFetcher()
+		if err := f.fetch(ctx, lid); err != nil {
+			t.Fatal(err)
+		}
+		checkFile(t, f.to, data)
+		if !strings.Contains(out.String(), "size, md5 and sha512 verified") {
+			t.Fatalf("fetch of a pulled location did not verify every hash:\n%s", out.String())
+		}
+	})
+
 	t.Run("NotActive", func(t *testing.T) {
 		qid := fetchCreate(t, node, "queued")
 		f, _ := newFetcher()
