@@ -22,6 +22,9 @@ type fsmBackend struct {
 	mu  sync.Mutex
 	fsm *raftfsm.FSM
 	idx uint64
+	// changes counts the applied commands the FSM accepted: a refused
+	// one (exists, conflict, not found) is in the log but changes nothing.
+	changes uint64
 	// jobs are the imports started (the task recorded, nothing run).
 	jobs int
 }
@@ -36,14 +39,15 @@ func newFSMBackend(tb testing.TB) *fsmBackend {
 func (b *fsmBackend) reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.fsm, b.idx, b.jobs = raftfsm.New(), 0, 0
+	b.fsm, b.idx, b.changes, b.jobs = raftfsm.New(), 0, 0, 0
 }
 
-// index returns the last applied log index: it moves on every write.
+// index counts the writes that changed the catalog: it moves on every
+// accepted command, not on one the FSM refused.
 func (b *fsmBackend) index() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.idx
+	return b.changes
 }
 
 // propose encodes, validates and applies one command.
@@ -59,7 +63,11 @@ func (b *fsmBackend) propose(cmd any) (*raftfsm.Result, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.idx++
-	return b.fsm.Apply(&raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result), nil
+	res := b.fsm.Apply(&raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result)
+	if res.Err == nil {
+		b.changes++
+	}
+	return res, nil
 }
 
 func (b *fsmBackend) state() *raftfsm.State { return b.fsm.State() }
