@@ -264,6 +264,18 @@ func (s *Server) mdCreateNamespace(w http.ResponseWriter, r *http.Request) error
 // mdCreate stores a new namespace and the resource types it refers to.
 func (s *Server) mdCreate(r *http.Request, ns *mdNamespace) error {
 	ctx := r.Context()
+	d, err := mdDoc(ns)
+	if err != nil {
+		return err
+	}
+	exists := func(err error) error {
+		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("The metadata definition namespace=%s already exists.", ns.Namespace), Err: err}
+	}
+	// Refused before the resource types it names are created: a 409
+	// changes nothing.
+	if _, err := s.cfg.Backend.Doc(ctx, d.Kind, d.ID); err == nil {
+		return exists(raftfsm.ErrExists)
+	}
 	var rts []string
 	for _, a := range ns.Associations {
 		rts = append(rts, a.Name)
@@ -271,13 +283,9 @@ func (s *Server) mdCreate(r *http.Request, ns *mdNamespace) error {
 	if err := s.mdEnsureResourceTypes(ctx, rts, false, ns.CreatedAt); err != nil {
 		return err
 	}
-	d, err := mdDoc(ns)
-	if err != nil {
-		return err
-	}
 	_, err = s.cfg.Backend.PutDoc(ctx, d, true, 0)
 	if errors.Is(err, raftfsm.ErrExists) {
-		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("The metadata definition namespace=%s already exists.", ns.Namespace), Err: err}
+		return exists(err)
 	}
 	return err
 }

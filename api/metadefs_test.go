@@ -216,6 +216,15 @@ func TestMetadefHandlers(t *testing.T) {
 			t.Fatalf("%s %s %s: %d %s, want %d", st.method, st.path, st.body, rec.Code, rec.Body, st.want)
 		}
 	}
+	// A namespace that exists is refused before anything is written:
+	// the new resource type it names is not created.
+	rec409 := memDo(t, s, "POST", "/v2/metadefs/namespaces", `{"namespace": "My::NS", "resource_type_associations": [{"name": "New::Type"}]}`)
+	if rec409.Code != http.StatusConflict {
+		t.Fatalf("existing namespace with a new resource type: %d %s", rec409.Code, rec409.Body)
+	}
+	if rec := memDo(t, s, "GET", "/v2/metadefs/resource_types", ""); strings.Contains(rec.Body.String(), "New::Type") {
+		t.Fatalf("a refused namespace create left its resource type: %s", rec.Body)
+	}
 	// A lost race is re-applied to fresh state; too many are a 409.
 	b.conflicts = 2
 	if rec := memDo(t, s, "POST", nsURL+"/tags/t2", ""); rec.Code != http.StatusCreated {
