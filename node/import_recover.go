@@ -88,6 +88,7 @@ func (n *Node) recoverStale(ctx context.Context, stale func(owner string) bool) 
 		n.log.Warn("requeuing image whose upload ended without requeuing it", "image", img.ID)
 		n.abortUpload(img.ID, img.Upload.Session)
 	}
+	n.releaseStalePulls(ctx)
 	for _, img := range stages {
 		owner, session := img.Upload.Node, img.Upload.Session
 		n.log.Warn("requeuing image whose stage was interrupted", "image", img.ID, "stager", owner)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ const pullPoll = 100 * time.Millisecond
 // errOriginMismatch means a location's data is not what the catalog
 // records for the image (size or hashes): it is never served.
 var errOriginMismatch = fmt.Errorf("the location's data does not match the image's recorded size or checksums: %w", api.ErrUnavailable)
+
+// errPullLost means another node took a pull's lock over before it
+// committed: the pull waits for that node instead.
+var errPullLost = errors.New("the pull's lock was taken over by another node")
 
 // pullCall is one in-progress pull on this node, shared by every request
 // that needs the image meanwhile.
@@ -123,10 +128,17 @@ func (n *Node) pull(ctx context.Context, id string) (*raftfsm.Image, error) {
 			}
 			if claimed {
 				out, err := n.pullFromLocations(ctx, id, session)
-				if err != nil {
-					n.releasePull(id, session)
+				if err == nil {
+					return out, nil
 				}
-				return out, err
+				n.releasePull(id, session)
+				if !errors.Is(err, errPullLost) {
+					return nil, err
+				}
+				// Another node took the pull over (gossip saw this one
+				// gone for a moment): its result is waited for as any
+				// other puller's.
+				continue
 			}
 		}
 		select {
@@ -146,6 +158,29 @@ func (n *Node) pullHolderLive(l *raftfsm.UploadLock) bool {
 	}
 	m, ok := n.gossip.Member(l.Node)
 	return ok && m.Alive
+}
+
+// releaseStalePulls drops the pull locks this node holds but no longer
+// works on: a pull that ended when no leader was reachable to release its
+// lock, or one cut by a restart. Other nodes see this node alive and
+// would otherwise wait on such a lock until LocationPullTimeout.
+func (n *Node) releaseStalePulls(ctx context.Context) {
+	var stale []*raftfsm.UploadLock
+	var ids []string
+	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+		if l := img.Upload; l != nil && l.Node == n.id && originBacked(img) &&
+			strings.HasPrefix(l.Session, pullSessionPrefix) && !n.imports.isActive(l.Session) {
+			stale, ids = append(stale, l), append(ids, img.ID)
+		}
+		return ctx.Err() == nil
+	})
+	for i, l := range stale {
+		if ctx.Err() != nil {
+			return
+		}
+		n.log.Warn("releasing the lock of a location pull this node no longer runs", "image", ids[i])
+		n.releasePull(ids[i], l.Session)
+	}
 }
 
 // claimPull takes image id's pull lock as session if it is free (or its
@@ -212,7 +247,7 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 		}
 		out, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
 			if cur.Upload == nil || cur.Upload.Session != session || cur.Manifest != nil {
-				return fmt.Errorf("image %s is no longer being pulled by this node: %w", id, api.ErrGone)
+				return fmt.Errorf("image %s: %w", id, errPullLost)
 			}
 			man := p.man
 			cur.Upload = nil
