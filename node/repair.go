@@ -163,10 +163,18 @@ func (n *Node) repairImage(ctx context.Context, img *raftfsm.Image, alive map[st
 	if len(live)+len(added) == 0 {
 		return nil, fmt.Errorf("repair %s: no holder left and no copy made", img.ID)
 	}
+	// Only the holders this pass found gone leave the placement: one
+	// added meanwhile (a copy-image to a zone) stays.
+	var gone []string
+	for _, p := range img.Placement {
+		if !slices.Contains(live, p) {
+			gone = append(gone, p)
+		}
+	}
 	_, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
 		var next []string
 		for _, p := range cur.Placement {
-			if slices.Contains(live, p) {
+			if !slices.Contains(gone, p) {
 				next = append(next, p)
 			}
 		}
@@ -200,7 +208,8 @@ func (n *Node) replicateTo(ctx context.Context, m gossip.Member, imageID string)
 // peers, verified) and makes the store durable.
 func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
 	img, err := n.fsm.State().Image(imageID)
-	if err != nil {
+	if err != nil || img.Manifest == nil {
+		// This replica may not have applied the image's commit yet.
 		if serr := n.Sync(ctx); serr != nil {
 			return serr
 		}
