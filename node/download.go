@@ -316,7 +316,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 			if refused != nil {
 				// The copies the refusing node named come next.
 				for _, id := range refused.try {
-					if pm, ok := n.gossip.Member(id); ok && !tried[id] && pm.Alive && pm.Meta.PeerAddr != "" {
+					if pm, ok := n.gossip.Member(id); ok && id != n.id && !tried[id] && pm.Alive && pm.Meta.PeerAddr != "" {
 						ranked = slices.Insert(ranked, i+1, pm)
 					}
 				}

@@ -83,6 +83,15 @@ func (g *originGuard) add(d chunkstore.Digest, to string) {
 	}
 }
 
+// forgetRecipients drops the nodes chunk d was sent to: a requester
+// asked as a last resort, so the copies this node named did not serve it
+// (evicted since, or never kept); gossip's holders remain.
+func (g *originGuard) forgetRecipients(d chunkstore.Digest) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.sentTo, d)
+}
+
 // recipients returns the nodes chunk d was last sent to, newest first.
 func (g *originGuard) recipients(d chunkstore.Digest) []string {
 	g.mu.Lock()

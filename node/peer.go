@@ -197,10 +197,16 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 	if werr == nil {
 		n.metrics.servedChunks.Add(1)
 		n.metrics.servedBytes.Add(int64(len(data)))
-		n.origin.add(d, r.URL.Query().Get("from"))
 		if r.Header.Get(lastResortHeader) != "" {
 			n.metrics.lastResort.Add(int64(len(data)))
+			n.origin.forgetRecipients(d)
 		}
+		// The requester's id is a hint only: kept if gossip knows it.
+		from := r.URL.Query().Get("from")
+		if _, known := n.gossip.Member(from); !known {
+			from = ""
+		}
+		n.origin.add(d, from)
 	}
 }
 
