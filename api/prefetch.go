@@ -100,7 +100,9 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if img.Status != raftfsm.StatusActive || img.Manifest == nil {
+	// An active image whose data is still only at its locations is
+	// pulled first by the job (Backend.PullImage).
+	if img.Status != raftfsm.StatusActive || img.Manifest == nil && len(img.Locations) == 0 {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image %s is %s; only active images can be prefetched.", img.ID, img.Status)}
 	}
 	job, err := s.prefetcher().StartPrefetch(r.Context(), img.ID, *body.Target)

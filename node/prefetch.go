@@ -355,14 +355,20 @@ func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *pre
 		defer wg.Done()
 		defer cancel()
 		res := api.PrefetchNode{ID: n.id, State: api.PrefetchDone, ChunksTotal: run.chunksTotal, BytesTotal: run.bytesTotal}
+		var perr error
 		if err == nil && originBacked(img) {
 			// Data still only at its location: one node pulls it, the
 			// others wait and then take it from peers.
-			if img, err = n.PullImage(rctx, img); err == nil {
+			if img, perr = n.PullImage(rctx, img); perr == nil {
 				res.ChunksTotal, res.BytesTotal = len(img.Manifest.Chunks), img.Manifest.Size
 			}
 		}
 		switch {
+		case perr != nil:
+			res.State, res.Error = api.PrefetchFailed, perr.Error()
+			if rctx.Err() != nil {
+				res.State = api.PrefetchCancelled
+			}
 		case err != nil || img.Manifest == nil:
 			res.State, res.Error = api.PrefetchFailed, fmt.Sprintf("image %s has no data (deleted or not active)", pd.ImageID)
 		default:

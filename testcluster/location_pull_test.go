@@ -3,12 +3,16 @@ package testcluster_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha512"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
@@ -124,6 +128,45 @@ func TestLocationPullLocks(t *testing.T) {
 		img, err := c.Node(1).Image(context.Background(), id)
 		if err != nil || img.Manifest == nil || img.Upload != nil {
 			t.Fatalf("image after the pull: %+v, %v", img, err)
+		}
+	})
+	// A prefetch of an image whose location holds other data fails on
+	// every node with the reason, not "no data".
+	t.Run("PrefetchSaysWhyThePullFailed", func(t *testing.T) {
+		o := newCountingOrigin(t, data)
+		id := a0.create(t, `{"name": "loc", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
+		bad := strings.Repeat("ab", sha512.Size)
+		a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+o.url()+`", "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+bad+`"}}`))
+		code, job := prefetchCall(t, http.MethodPost, c.URL(0)+"/p2p/v1/prefetch", map[string]any{"image_id": id, "target": map[string]any{"all": true}})
+		if code/100 != 2 || job.ID == "" {
+			t.Fatalf("start prefetch: %d %+v", code, job)
+		}
+		jobID := job.ID
+		waitUntil(t, testTimeout, "the prefetch fails", func() bool {
+			_, job = prefetchCall(t, http.MethodGet, c.URL(0)+"/p2p/v1/prefetch/"+jobID, nil)
+			return job.State == "failed" && len(job.Nodes) == 3 && !slices.ContainsFunc(job.Nodes, func(p api.PrefetchNode) bool { return p.State != "failed" })
+		})
+		for _, p := range job.Nodes {
+			if !strings.Contains(p.Error, "does not match") {
+				t.Fatalf("node %s: prefetch error %q does not say why", p.ID, p.Error)
+			}
+		}
+	})
+	// A prefetch of a lazy image pulls it once and then seeds every node.
+	t.Run("PrefetchPullsOnce", func(t *testing.T) {
+		o := newCountingOrigin(t, data)
+		id := newLazy(o)
+		code, job := prefetchCall(t, http.MethodPost, c.URL(1)+"/p2p/v1/prefetch", map[string]any{"image_id": id, "target": map[string]any{"all": true}})
+		if code/100 != 2 || job.ID == "" {
+			t.Fatalf("start prefetch: %d %+v", code, job)
+		}
+		jobID := job.ID
+		waitUntil(t, testTimeout, "the prefetch ends", func() bool {
+			_, job = prefetchCall(t, http.MethodGet, c.URL(0)+"/p2p/v1/prefetch/"+jobID, nil)
+			return job.State == "done" || job.State == "failed"
+		})
+		if job.State != "done" || o.gets.Load() != 1 {
+			t.Fatalf("prefetch of a lazy image: %+v, origin read %d times", job, o.gets.Load())
 		}
 	})
 }
