@@ -91,6 +91,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// GCInterval is how often garbage collection runs (0: 1 minute).
 	GCInterval time.Duration
+	// OrphanGrace protects chunks pushed or stored for data whose image
+	// shows no sign of it arriving (0: 2 minutes; tests shorten it).
+	OrphanGrace time.Duration
 	// RepairGrace is how long a durable holder may be gone before the
 	// leader has its images copied elsewhere (0: 5 minutes).
 	RepairGrace time.Duration
@@ -201,6 +204,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.LocationPullTimeout <= 0 {
 		c.LocationPullTimeout = time.Hour
+	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = orphanGrace
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = time.Minute

@@ -77,11 +77,13 @@ func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
 	n.inflightMu.Lock()
 	for image, u := range n.inflight {
 		img, err := st.Image(image)
-		// The uploader's saving status may not have reached this node
-		// yet, so a recent push stays protected unless the image is
-		// gone for good.
-		keep := (err == nil && img.Status == raftfsm.StatusSaving) ||
-			(!st.Tombstoned(image) && time.Since(u.touched) < orphanGrace)
+		// Data still arriving stays protected however long its stream
+		// stalls: an upload (saving), a stage, import or location pull
+		// (a lock on the image). The uploader's status may not have
+		// reached this node yet, so a recent push stays protected too
+		// unless the image is gone for good.
+		arriving := err == nil && (img.Status == raftfsm.StatusSaving || img.Status == raftfsm.StatusImporting || img.Upload != nil)
+		keep := arriving || (!st.Tombstoned(image) && time.Since(u.touched) < n.cfg.OrphanGrace)
 		if !keep {
 			delete(n.inflight, image)
 			continue

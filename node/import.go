@@ -302,6 +302,7 @@ func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
 		}
 		cur.Status = raftfsm.StatusActive
 		cur.Manifest, cur.Placement = man, placement
+		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Staging, cur.StagingPlacement, cur.Upload = nil, nil, nil
 		cur.Size = &man.Size
 		setVirtualSize(cur, vsize)

@@ -252,6 +252,7 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 			man := p.man
 			cur.Upload = nil
 			cur.Manifest, cur.Placement = man, p.placement
+			cur.ShortPlacement = len(p.placement) < n.cfg.Replicas
 			if cur.Size == nil {
 				cur.Size = &man.Size
 			}

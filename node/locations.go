@@ -140,6 +140,7 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 	}
 	return n.commitLocation(ctx, job, func(cur *raftfsm.Image) {
 		cur.Manifest, cur.Placement = man, placement
+		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Size = &man.Size
 		setVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum

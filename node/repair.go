@@ -16,11 +16,11 @@ import (
 )
 
 // repairPass runs on the leader: for every image whose durable holders
-// include a node gone (not alive in gossip) for RepairGrace, or that was
-// placed on fewer than R nodes (while nodes were down) and is older than
-// RepairGrace, it has surviving or new nodes copy the image until R live
-// holders exist again, spreading over zones, and records the new
-// placement. goneSince tracks when each node was first seen gone.
+// include a node gone (not alive in gossip) for RepairGrace, or whose
+// data was committed on fewer than R nodes (ShortPlacement: nodes were
+// down then) and is older than RepairGrace, it has surviving or new nodes
+// copy the image until it has as many live holders as before (R for a
+// short placement), spreading over zones, and records the new placement. goneSince tracks when each node was first seen gone.
 func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 	alive := map[string]gossip.Member{}
 	for _, m := range n.gossip.Members() {
@@ -34,7 +34,7 @@ func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 		if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 			return true
 		}
-		if len(img.Placement) < min(n.cfg.Replicas, len(alive)) && time.Since(img.UpdatedAt) >= n.cfg.RepairGrace {
+		if img.ShortPlacement && len(img.Placement) < min(n.cfg.Replicas, len(alive)) && time.Since(img.UpdatedAt) >= n.cfg.RepairGrace {
 			// Placed with fewer than R copies (nodes were down then):
 			// topped up now that enough nodes are alive.
 			todo = append(todo, img)
@@ -145,7 +145,14 @@ func (n *Node) repairImage(ctx context.Context, img *raftfsm.Image, alive map[st
 			used = append(used, m.Meta)
 		}
 	}
-	want := min(n.cfg.Replicas, len(alive))
+	// Back to as many holders as the placement had (a store delete may
+	// have left fewer than R on purpose; copy-image may have added more),
+	// or to R for a placement committed short.
+	target := len(img.Placement)
+	if img.ShortPlacement {
+		target = max(target, n.cfg.Replicas)
+	}
+	want := min(target, len(alive))
 	var cands []gossip.Member
 	for id, m := range alive {
 		if !slices.Contains(live, id) {
@@ -183,10 +190,11 @@ func (n *Node) repairImage(ctx context.Context, img *raftfsm.Image, alive map[st
 				next = append(next, a)
 			}
 		}
-		if slices.Equal(next, cur.Placement) {
+		short := cur.ShortPlacement && len(next) < n.cfg.Replicas
+		if slices.Equal(next, cur.Placement) && short == cur.ShortPlacement {
 			return errNoChange
 		}
-		cur.Placement = next
+		cur.Placement, cur.ShortPlacement = next, short
 		return nil
 	})
 	if err != nil && err != errNoChange {

@@ -59,9 +59,10 @@ func TestRepairKeepsHoldersAddedMeanwhile(t *testing.T) {
 			third = id
 		}
 	}
-	// The pass saw one holder; the second joined the placement after.
+	// The pass saw one live holder and one gone; the second live holder
+	// joined the placement after.
 	seen := img.Clone()
-	seen.Placement = img.Placement[:1]
+	seen.Placement = []string{img.Placement[0], "gone-node"}
 	got, err := n0.RepairImage(context.Background(), seen, []string{n0.ID(), third})
 	if err != nil || !slices.Equal(got, []string{third}) {
 		t.Fatalf("repair added %v, %v", got, err)

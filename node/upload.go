@@ -76,6 +76,7 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		cur.Upload = nil
 		cur.Manifest = man
 		cur.Placement = placement
+		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Size = &man.Size
 		setVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum

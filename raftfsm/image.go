@@ -107,6 +107,11 @@ type Image struct {
 	Manifest *Manifest `json:"manifest,omitempty"`
 	// Placement lists the ids of the nodes holding every chunk durably.
 	Placement []string `json:"placement,omitempty"`
+	// ShortPlacement marks data committed on fewer nodes than the
+	// replica count asked for (nodes were down then): repair tops it up
+	// once enough nodes are alive. A placement reduced on purpose (a
+	// store delete) is not marked and stays as it is.
+	ShortPlacement bool `json:"short_placement,omitempty"`
 	// Upload is set while a node is receiving the image's data.
 	Upload *UploadLock `json:"upload,omitempty"`
 	// Staging is the manifest of data staged for an interoperable import

@@ -2,11 +2,13 @@ package testcluster_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -361,3 +363,54 @@ func (o *countingOrigin) url() string { return o.srv.URL + "/img" }
 func sum256(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 
 func sha512sum(b []byte) []byte { s := sha512.Sum512(b); return s[:] }
+
+// TestPullSurvivesLongStall: chunks a location pull stored stay protected
+// from garbage collection while the pull holds its lock, however long
+// the origin stalls (longer than OrphanGrace here), so the committed
+// image has every chunk.
+func TestPullSurvivesLongStall(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+		cfg.ChunkSize = 64 << 10
+		cfg.OrphanGrace = 100 * time.Millisecond
+	}))
+	waitSettled(c)
+	data := randomBytes(62, 12*64<<10+5)
+	o := newCountingOrigin(t, data)
+	o.stallFirst = make(chan struct{})
+	a0 := newAPIClient(c)
+	id := a0.create(t, `{"name": "stall", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
+	a0.waitImportTask(t, id, a0.addLocation(t, id, `{"url": "`+o.url()+`"}`))
+	// A bounded client: a pull that lost chunks would wait for them (up
+	// to LocationPullTimeout) instead of failing.
+	got := make(chan []byte, 1)
+	go func() {
+		cl := &http.Client{Timeout: time.Minute}
+		resp, err := cl.Get(c.URL(1) + "/v2/images/" + id + "/file")
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- b
+	}()
+	c.Eventually(30*time.Second, "the pull stalls half way", o.stalled.Load)
+	deadline := time.Now().Add(time.Second) // ten times OrphanGrace
+	for time.Now().Before(deadline) {
+		for i := range 3 {
+			if _, err := c.Node(i).CollectGarbage(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(o.stallFirst)
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatal("the stalled pull's download differs from the origin's data")
+	}
+	for i := range 3 {
+		if b := download(t, glance(c.URL(i), ""), id); !bytes.Equal(b, data) {
+			t.Fatalf("download on node %d differs after the stalled pull", i)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package testcluster_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -86,6 +87,36 @@ func TestTopUpAfterNodeReturns(t *testing.T) {
 		t.Fatalf("the returned node holds %d chunks of 5", m.StoredChunks)
 	}
 	checkImageData(t, img, data, download(t, glance(c.URL(down), ""), img.ID))
+}
+
+// TestStoreDeleteIsNotToppedUp: a placement reduced on purpose (DELETE
+// /v2/stores/{zone}/{id}) stays as it is; only a placement committed
+// short is topped up.
+func TestStoreDeleteIsNotToppedUp(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(3), testcluster.WithZones("z1", "z2", "z3"),
+		testcluster.WithConfig(func(_ int, cfg *node.Config) {
+			cfg.ChunkSize = 256 << 10
+			cfg.RepairGrace = 500 * time.Millisecond
+		}))
+	leader := c.WaitForLeader()
+	data := randomBytes(142, 600<<10)
+	img := createAndUpload(t, glance(c.URL(leader), ""), "three", data)
+	if pl := placementOf(t, c, leader, img.ID); len(pl) != 3 {
+		t.Fatalf("placement %v, want 3 holders", pl)
+	}
+	a := newAPIClient(c)
+	a.do(t, "DELETE", "/v2/stores/z3/"+img.ID, nil).want(t, http.StatusNoContent)
+	if pl := placementOf(t, c, leader, img.ID); len(pl) != 2 {
+		t.Fatalf("placement after the store delete: %v, want 2", pl)
+	}
+	// Several repair passes (every 0.5 s, grace 0.5 s) go by.
+	time.Sleep(3 * time.Second)
+	if pl := placementOf(t, c, c.Leader(), img.ID); len(pl) != 2 {
+		t.Fatalf("placement %v: the store delete was undone", pl)
+	}
+	if r := c.Node(c.Leader()).Metrics().Repairs; r != 0 {
+		t.Fatalf("the leader ran %d repairs", r)
+	}
 }
 
 // TestRepairManyImages: a holder of several images is lost in a 6-node,
