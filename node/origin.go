@@ -138,10 +138,8 @@ func (n *Node) originRefusal(r *http.Request, d chunkstore.Digest) []string {
 	if r.Header.Get(lastResortHeader) != "" || n.origin.count(d) == 0 {
 		return nil
 	}
-	q := r.URL.Query()
-	imageID := q.Get("image")
-	idx, err := strconv.Atoi(q.Get("idx"))
-	if imageID == "" || err != nil || idx < 0 {
+	imageID, idx, ok := chunkOf(r)
+	if !ok {
 		return nil
 	}
 	img, err := n.fsm.State().Image(imageID)
@@ -183,10 +181,8 @@ func (n *Node) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []
 // busyHints names, for a busy refusal of chunk d, nodes that have it
 // (see copiesOf); the request's image and idx query name the chunk.
 func (n *Node) busyHints(r *http.Request, d chunkstore.Digest) []string {
-	q := r.URL.Query()
-	imageID := q.Get("image")
-	idx, err := strconv.Atoi(q.Get("idx"))
-	if imageID == "" || err != nil || idx < 0 {
+	imageID, idx, ok := chunkOf(r)
+	if !ok {
 		return nil
 	}
 	var durable []string
@@ -230,4 +226,13 @@ func parseTry(h string) []string {
 		}
 	}
 	return out
+}
+
+// chunkOf reads the image and chunk index a chunk request names in its
+// query (image, idx).
+func chunkOf(r *http.Request) (imageID string, idx int, ok bool) {
+	q := r.URL.Query()
+	imageID = q.Get("image")
+	idx, err := strconv.Atoi(q.Get("idx"))
+	return imageID, idx, imageID != "" && err == nil && idx >= 0
 }

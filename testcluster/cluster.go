@@ -322,10 +322,18 @@ func (c *Cluster) WaitMembers(want int) {
 // test fails with what).
 func (c *Cluster) Eventually(timeout time.Duration, what string, cond func() bool) {
 	c.t.Helper()
+	WaitUntil(c.t, timeout, what, cond)
+}
+
+// WaitUntil polls cond every 20 ms until it holds, failing t after
+// timeout. Inside a subtest, pass the subtest's t (Cluster.Eventually
+// fails the test that made the cluster).
+func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %s waiting until %s", timeout, what)
+			t.Fatalf("timed out after %s waiting until %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -39,20 +39,6 @@ func setPullLock(t *testing.T, c *testcluster.Cluster, id, holder, session strin
 	t.Fatal("could not set the pull lock: conflicts")
 }
 
-// waitUntil polls cond until it holds or timeout passes (then t fails
-// with what). Unlike Cluster.Eventually it fails t itself, so a subtest
-// can use it.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestLocationPullLocks: the cluster-wide lock of a lazy location pull
 // never strands an image.
 func TestLocationPullLocks(t *testing.T) {
@@ -78,11 +64,11 @@ func TestLocationPullLocks(t *testing.T) {
 		o := newCountingOrigin(t, data)
 		id := newLazy(o)
 		setPullLock(t, c, id, c.Node(1).ID(), "pull-left-over")
-		waitUntil(t, testTimeout, "node 2 sees the lock", func() bool {
+		testcluster.WaitUntil(t, testTimeout, "node 2 sees the lock", func() bool {
 			img, err := c.Node(2).Image(context.Background(), id)
 			return err == nil && img.Upload != nil
 		})
-		waitUntil(t, testTimeout, "node 1 releases its stale pull lock", func() bool {
+		testcluster.WaitUntil(t, testTimeout, "node 1 releases its stale pull lock", func() bool {
 			img, err := c.Node(2).Image(context.Background(), id)
 			return err == nil && img.Upload == nil
 		})
@@ -116,7 +102,7 @@ func TestLocationPullLocks(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			got <- answer{resp.StatusCode, b}
 		}()
-		waitUntil(t, testTimeout, "node 1 starts the pull", o.stalled.Load)
+		testcluster.WaitUntil(t, testTimeout, "node 1 starts the pull", o.stalled.Load)
 		// The takeover: the lock now names a node that is gone, so node
 		// 1 may take it back.
 		setPullLock(t, c, id, "node-gone", "pull-taken-over")
@@ -142,7 +128,7 @@ func TestLocationPullLocks(t *testing.T) {
 			t.Fatalf("start prefetch: %d %+v", code, job)
 		}
 		jobID := job.ID
-		waitUntil(t, testTimeout, "the prefetch fails", func() bool {
+		testcluster.WaitUntil(t, testTimeout, "the prefetch fails", func() bool {
 			_, job = prefetchCall(t, http.MethodGet, c.URL(0)+"/p2p/v1/prefetch/"+jobID, nil)
 			return job.State == "failed" && len(job.Nodes) == 3 && !slices.ContainsFunc(job.Nodes, func(p api.PrefetchNode) bool { return p.State != "failed" })
 		})
@@ -161,7 +147,7 @@ func TestLocationPullLocks(t *testing.T) {
 			t.Fatalf("start prefetch: %d %+v", code, job)
 		}
 		jobID := job.ID
-		waitUntil(t, testTimeout, "the prefetch ends", func() bool {
+		testcluster.WaitUntil(t, testTimeout, "the prefetch ends", func() bool {
 			_, job = prefetchCall(t, http.MethodGet, c.URL(0)+"/p2p/v1/prefetch/"+jobID, nil)
 			return job.State == "done" || job.State == "failed"
 		})

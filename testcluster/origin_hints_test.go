@@ -37,7 +37,7 @@ func TestOriginForgetsStaleRecipients(t *testing.T) {
 	}
 	// Node 1 evicts its copy; gossip tells the holder.
 	apiClient{base: c.URL(1)}.do(t, "DELETE", "/v2/cache/"+up.ID, nil).want(t, http.StatusNoContent)
-	waitUntil(t, testTimeout, "the holder sees node 1's copy gone", func() bool {
+	testcluster.WaitUntil(t, testTimeout, "the holder sees node 1's copy gone", func() bool {
 		nodes, _ := c.Node(0).CacheNodes(context.Background(), up.ID)
 		return !slices.Contains(nodes, "http://"+c.Node(1).APIAddr())
 	})
@@ -45,7 +45,7 @@ func TestOriginForgetsStaleRecipients(t *testing.T) {
 	// instead of naming node 1 again. Gossip's per-chunk view of node 1
 	// may lag its full-copy view a little, so this is polled; a holder
 	// that kept its recipient names forever never gets there.
-	waitUntil(t, testTimeout, "the holder serves instead of naming the evicted copy", func() bool {
+	testcluster.WaitUntil(t, testTimeout, "the holder serves instead of naming the evicted copy", func() bool {
 		if status, _ := getChunk(t, peer, img, 0, true); status != http.StatusOK {
 			t.Fatalf("last-resort request: %d", status)
 		}

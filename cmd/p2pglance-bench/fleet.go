@@ -167,18 +167,14 @@ func fleetFlags(fc *fleetConfig) func() error {
 		if fc.upBW, err = parseSize(up); err != nil {
 			return fmt.Errorf("-fleet-bw: %w", err)
 		}
-		if down != "0" {
-			if fc.downBW, err = parseSize(down); err != nil {
-				return fmt.Errorf("-fleet-down-bw: %w", err)
-			}
+		if fc.downBW, err = parseOptSize(down); err != nil {
+			return fmt.Errorf("-fleet-down-bw: %w", err)
 		}
-		if chunk != "0" {
-			c, err := parseSize(chunk)
-			if err != nil {
-				return fmt.Errorf("-fleet-chunk: %w", err)
-			}
-			fc.chunkSize = int(c)
+		c, err := parseOptSize(chunk)
+		if err != nil {
+			return fmt.Errorf("-fleet-chunk: %w", err)
 		}
+		fc.chunkSize = int(c)
 		fc.modes = nil
 		for _, m := range strings.Split(modes, ",") {
 			m = strings.TrimSpace(m)

@@ -172,6 +172,14 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 	return nil
 }
 
+// parseOptSize is parseSize, with "0" meaning unset (0).
+func parseOptSize(s string) (int64, error) {
+	if strings.TrimSpace(s) == "0" {
+		return 0, nil
+	}
+	return parseSize(s)
+}
+
 func parseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	mult := int64(1)

@@ -57,13 +57,11 @@ func repairFlags(rc *repairConfig) func() error {
 		if rc.upBW, err = parseSize(bw); err != nil {
 			return fmt.Errorf("-repair-bw: %w", err)
 		}
-		if chunk != "0" {
-			c, err := parseSize(chunk)
-			if err != nil {
-				return fmt.Errorf("-repair-chunk: %w", err)
-			}
-			rc.chunkSize = int(c)
+		c, err := parseOptSize(chunk)
+		if err != nil {
+			return fmt.Errorf("-repair-chunk: %w", err)
 		}
+		rc.chunkSize = int(c)
 		if rc.nodes < rc.replicas+1 || rc.replicas < 2 || rc.zones < 1 || rc.images < 1 || rc.grace <= 0 || rc.poll <= 0 {
 			return fmt.Errorf("repair phase: need -repair-nodes > -repair-replicas >= 2, and positive -repair-zones, -repair-images, -repair-grace, -repair-poll")
 		}
