@@ -27,11 +27,11 @@ func (s *Server) metadefRoutes() []route {
 		{path: ns + "/resource_types", methods: m{"GET": s.mdListAssociations, "POST": s.mdCreateAssociation}, allow: "GET, POST"},
 		{path: ns + "/resource_types/{name}", methods: m{"DELETE": s.mdDeleteAssociation}, allow: "DELETE"},
 		{path: ns + "/properties", methods: m{"GET": s.mdListProperties, "POST": s.mdCreateProperty, "DELETE": s.mdDeleteContent("properties")}, allow: "GET, POST, DELETE"},
-		{path: ns + "/properties/{name}", methods: m{"GET": s.mdShowProperty, "PUT": s.mdUpdateProperty, "DELETE": s.mdDeleteProperty}, allow: "GET, PUT, DELETE"},
+		{path: ns + "/properties/{name}", methods: m{"GET": s.mdShowProperty, "PUT": s.mdUpdateProperty, "DELETE": s.mdDeleteNamed("remove_metadef_property", "property", mdDeleteProperty)}, allow: "GET, PUT, DELETE"},
 		{path: ns + "/objects", methods: m{"GET": s.mdListObjects, "POST": s.mdCreateObject, "DELETE": s.mdDeleteContent("objects")}, allow: "GET, POST, DELETE"},
-		{path: ns + "/objects/{name}", methods: m{"GET": s.mdShowObject, "PUT": s.mdUpdateObject, "DELETE": s.mdDeleteObject}, allow: "GET, PUT, DELETE"},
+		{path: ns + "/objects/{name}", methods: m{"GET": s.mdShowObject, "PUT": s.mdUpdateObject, "DELETE": s.mdDeleteNamed("delete_metadef_object", "object", mdDeleteObject)}, allow: "GET, PUT, DELETE"},
 		{path: ns + "/tags", methods: m{"GET": s.mdListTags, "POST": s.mdCreateTags, "DELETE": s.mdDeleteContent("tags")}, allow: "GET, POST, DELETE"},
-		{path: ns + "/tags/{name}", methods: m{"GET": s.mdShowTag, "POST": s.mdCreateTag, "PUT": s.mdUpdateTag, "DELETE": s.mdDeleteTag}, allow: "GET, POST, PUT, DELETE"},
+		{path: ns + "/tags/{name}", methods: m{"GET": s.mdShowTag, "POST": s.mdCreateTag, "PUT": s.mdUpdateTag, "DELETE": s.mdDeleteNamed("delete_metadef_tag", "tag", mdDeleteTag)}, allow: "GET, POST, PUT, DELETE"},
 		{path: "/v2/schemas/metadefs/{name}", methods: m{"GET": s.mdShowSchema}, allow: "GET"},
 	}
 }
@@ -438,4 +438,57 @@ func (s *Server) mdDeleteContent(kind string) handlerFunc {
 		}
 		return mdNoContent(w)
 	}
+}
+
+// mdDeleteNamed serves DELETE of one named property, object or tag of a
+// namespace: remove finds it (or returns the 404) and returns the
+// namespace without it; 403 in a protected namespace; 204.
+func (s *Server) mdDeleteNamed(action, kind string, remove func(ns *mdNamespace, name string) (func(), error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := rejectBody(r); err != nil {
+			return err
+		}
+		name := mux.Vars(r)["name"]
+		_, err := s.mdUpdate(r.Context(), mux.Vars(r)["namespace"], action, func(ns *mdNamespace) error {
+			apply, err := remove(ns, name)
+			if err != nil {
+				return err
+			}
+			if err := mdRejectProtected(ns, kind, name); err != nil {
+				return err
+			}
+			apply()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return mdNoContent(w)
+	}
+}
+
+// mdDeleteProperty, mdDeleteObject and mdDeleteTag find a member for
+// mdDeleteNamed and return its removal.
+func mdDeleteProperty(ns *mdNamespace, name string) (func(), error) {
+	i := ns.Properties.find(name)
+	if i < 0 {
+		return nil, mdPropertyNotFound(name, ns.Namespace)
+	}
+	return func() { ns.Properties = slices.Delete(ns.Properties, i, i+1) }, nil
+}
+
+func mdDeleteObject(ns *mdNamespace, name string) (func(), error) {
+	i := mdFindObject(ns, name)
+	if i < 0 {
+		return nil, mdObjectNotFound(name, ns.Namespace)
+	}
+	return func() { ns.Objects = slices.Delete(ns.Objects, i, i+1) }, nil
+}
+
+func mdDeleteTag(ns *mdNamespace, name string) (func(), error) {
+	i := mdFindTag(ns, name)
+	if i < 0 {
+		return nil, mdTagNotFound(name, ns.Namespace)
+	}
+	return func() { ns.Tags = slices.Delete(ns.Tags, i, i+1) }, nil
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -124,30 +123,6 @@ func (s *Server) mdUpdateObject(w http.ResponseWriter, r *http.Request) error {
 	return mdWrite(w, http.StatusOK, mdObjView(ns.Namespace, out, true))
 }
 
-// mdDeleteObject serves DELETE .../objects/{name}: 204; 403 in a
-// protected namespace.
-func (s *Server) mdDeleteObject(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
-	name := mux.Vars(r)["name"]
-	_, err := s.mdUpdate(r.Context(), mux.Vars(r)["namespace"], "delete_metadef_object", func(ns *mdNamespace) error {
-		i := mdFindObject(ns, name)
-		if i < 0 {
-			return mdObjectNotFound(name, ns.Namespace)
-		}
-		if err := mdRejectProtected(ns, "object", name); err != nil {
-			return err
-		}
-		ns.Objects = slices.Delete(ns.Objects, i, i+1)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return mdNoContent(w)
-}
-
 // mdListProperties serves GET .../properties: {"properties": {name: def}}.
 func (s *Server) mdListProperties(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
@@ -248,28 +223,4 @@ func (s *Server) mdUpdateProperty(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return mdWrite(w, http.StatusOK, prop)
-}
-
-// mdDeleteProperty serves DELETE .../properties/{name}: 204; 403 in a
-// protected namespace.
-func (s *Server) mdDeleteProperty(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
-	name := mux.Vars(r)["name"]
-	_, err := s.mdUpdate(r.Context(), mux.Vars(r)["namespace"], "remove_metadef_property", func(ns *mdNamespace) error {
-		i := ns.Properties.find(name)
-		if i < 0 {
-			return mdPropertyNotFound(name, ns.Namespace)
-		}
-		if err := mdRejectProtected(ns, "property", name); err != nil {
-			return err
-		}
-		ns.Properties = slices.Delete(ns.Properties, i, i+1)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return mdNoContent(w)
 }

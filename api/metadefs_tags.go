@@ -238,27 +238,3 @@ func (s *Server) mdUpdateTag(w http.ResponseWriter, r *http.Request) error {
 	}
 	return mdWrite(w, http.StatusOK, mdTagJSON(out))
 }
-
-// mdDeleteTag serves DELETE .../tags/{name}: 204; 403 in a protected
-// namespace.
-func (s *Server) mdDeleteTag(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
-	name := mux.Vars(r)["name"]
-	_, err := s.mdUpdate(r.Context(), mux.Vars(r)["namespace"], "delete_metadef_tag", func(ns *mdNamespace) error {
-		i := mdFindTag(ns, name)
-		if i < 0 {
-			return mdTagNotFound(name, ns.Namespace)
-		}
-		if err := mdRejectProtected(ns, "tag", name); err != nil {
-			return err
-		}
-		ns.Tags = slices.Delete(ns.Tags, i, i+1)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return mdNoContent(w)
-}
