@@ -33,31 +33,9 @@ mkdir -p "$OUT/profiles"
 : >"$OUT/stderr.log"
 
 cmd=(bin/p2pglance-bench -only fleet -dir "$DIR" -profile-dir "$OUT/profiles" -fleet-plot "$OUT/fleet.png" "$@")
-export GIT_OPTIONAL_LOCKS=0 # read-only git: never refresh the index others commit in
-{
-  if [ $# -eq 0 ]; then
-    echo "Command: \`make bench-fleet\` (\`./scripts/bench-fleet.sh\`, which ran \`${cmd[*]}\`)"
-  else
-    echo "Command: \`./scripts/bench-fleet.sh $*\` (which ran \`${cmd[*]}\`)"
-  fi
-  echo
-  echo "Tree: \`$(git describe --always --dirty 2>/dev/null || echo unknown)\` ($(git log -1 --format='%h %s' 2>/dev/null || echo 'no git'); uncommitted changes: $(git status --porcelain 2>/dev/null | wc -l) files)"
-  echo
-} >"$OUT/results.md"
-echo "bench-fleet: ${cmd[*]} (progress on stderr; results in $OUT)" >&2
-timecmd=()
-[ -x /usr/bin/time ] && timecmd=(/usr/bin/time -v) # GNU time: the bench process's own rusage
-"${timecmd[@]}" "${cmd[@]}" >>"$OUT/results.md" 2>"$OUT/stderr.log" &
-pid=$!
+. scripts/bench-lib.sh
 # Progress lines only: the nodes' own warnings stay in stderr.log.
-tail -f "$OUT/stderr.log" --pid=$pid | grep --line-buffered '^bench:' >&2 &
-status=0
-wait $pid || status=$?
-wait || true
-if [ $status -ne 0 ]; then
-  echo "bench-fleet: failed with status $status (see $OUT/stderr.log)" >&2
-  exit $status
-fi
+bench_run bench-fleet bench-fleet '^bench:' "$@"
 
 {
   echo

@@ -34,32 +34,8 @@ mkdir -p "$OUT/profiles"
 : >"$OUT/stderr.log"
 
 cmd=(bin/p2pglance-bench -dir "$DIR" -binary "$BIN" -profile-dir "$OUT/profiles" "$@")
-# Read-only git: GIT_OPTIONAL_LOCKS=0 keeps describe/status from
-# refreshing the index while others commit in this tree.
-export GIT_OPTIONAL_LOCKS=0
-{
-  if [ $# -eq 0 ]; then
-    echo "Command: \`make bench\` (\`./scripts/bench.sh\`, which ran \`${cmd[*]}\`)"
-  else
-    echo "Command: \`./scripts/bench.sh $*\` (which ran \`${cmd[*]}\`)"
-  fi
-  echo
-  echo "Tree: \`$(git describe --always --dirty 2>/dev/null || echo unknown)\` ($(git log -1 --format='%h %s' 2>/dev/null || echo 'no git'); uncommitted changes: $(git status --porcelain 2>/dev/null | wc -l) files)"
-  echo
-} >"$OUT/results.md"
-echo "bench: ${cmd[*]} (progress on stderr; results in $OUT)" >&2
-timecmd=()
-[ -x /usr/bin/time ] && timecmd=(/usr/bin/time -v) # GNU time: the bench process's own rusage
-"${timecmd[@]}" "${cmd[@]}" >>"$OUT/results.md" 2>"$OUT/stderr.log" &
-pid=$!
-tail -f "$OUT/stderr.log" --pid=$pid >&2 &
-status=0
-wait $pid || status=$?
-wait || true
-if [ $status -ne 0 ]; then
-  echo "bench: failed with status $status (see $OUT/stderr.log)" >&2
-  exit $status
-fi
+. scripts/bench-lib.sh
+bench_run bench bench "" "$@"
 
 # What the bench process itself used (clients and in-process nodes).
 {
