@@ -211,23 +211,29 @@ func without(list, drop []string) []string {
 // runImport does one import and records its outcome on the task and the
 // image.
 func (n *Node) runImport(ctx context.Context, job *api.ImportJob) {
-	log := n.log.With("task", job.Task.ID, "image", job.ImageID, "method", job.Method)
-	err := n.updateTask(ctx, job.Task.ID, func(t *api.Task) error {
+	n.runTask(ctx, job.Task.ID, job.ImageID, job.Method, func(ctx context.Context) error { return n.doImport(ctx, job) })
+}
+
+// runTask runs the work of an import task: the task goes to processing,
+// then to success, or to failure with the image back to queued.
+func (n *Node) runTask(ctx context.Context, taskID, imageID, method string, work func(context.Context) error) {
+	log := n.log.With("task", taskID, "image", imageID, "method", method)
+	err := n.updateTask(ctx, taskID, func(t *api.Task) error {
 		t.Status = api.TaskProcessing
 		return nil
 	})
 	if err == nil {
-		err = n.doImport(ctx, job)
+		err = work(ctx)
 	}
 	if err != nil {
 		log.Warn("import failed", "err", err)
-		n.failImport(job.ImageID, job.Task.ID, job.Method, err)
+		n.failImport(imageID, taskID, method, err)
 		return
 	}
 	fctx, cancel := n.finishContext()
 	defer cancel()
-	err = n.updateTask(fctx, job.Task.ID, func(t *api.Task) error {
-		t.Finish(api.TaskSuccess, "", map[string]any{"image_id": job.ImageID}, time.Now().UTC())
+	err = n.updateTask(fctx, taskID, func(t *api.Task) error {
+		t.Finish(api.TaskSuccess, "", map[string]any{"image_id": imageID}, time.Now().UTC())
 		return nil
 	})
 	if err != nil {

@@ -55,31 +55,12 @@ func (n *Node) StartLocationImport(ctx context.Context, job *api.LocationJob) er
 // runLocationImport does one location import and records its outcome on
 // the task and the image (back to queued on failure).
 func (n *Node) runLocationImport(ctx context.Context, job *api.LocationJob) {
-	log := n.log.With("task", job.Task.ID, "image", job.ImageID, "method", methodLocationImport)
-	err := n.updateTask(ctx, job.Task.ID, func(t *api.Task) error {
-		t.Status = api.TaskProcessing
-		return nil
+	n.runTask(ctx, job.Task.ID, job.ImageID, methodLocationImport, func(ctx context.Context) error {
+		if n.cfg.EagerLocations {
+			return n.doLocationImport(ctx, job)
+		}
+		return n.activateLocation(ctx, job)
 	})
-	if err == nil && n.cfg.EagerLocations {
-		err = n.doLocationImport(ctx, job)
-	} else if err == nil {
-		err = n.activateLocation(ctx, job)
-	}
-	if err != nil {
-		log.Warn("location import failed", "err", err)
-		n.failImport(job.ImageID, job.Task.ID, methodLocationImport, err)
-		return
-	}
-	fctx, cancel := n.finishContext()
-	defer cancel()
-	err = n.updateTask(fctx, job.Task.ID, func(t *api.Task) error {
-		t.Finish(api.TaskSuccess, "", map[string]any{"image_id": job.ImageID}, time.Now().UTC())
-		return nil
-	})
-	if err != nil {
-		log.Warn("could not record location import success", "err", err)
-	}
-	log.Info("location import done")
 }
 
 // errValidation means a location's data does not match its validation
