@@ -4,19 +4,19 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // deactivateImage serves POST /v2/images/{id}/actions/deactivate: active
 // becomes deactivated (204); already deactivated is a no-op; any other
 // status is 403.
 func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
-	return s.rewriteImage(w, r, actDeactivate, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actDeactivate, func(img *catalog.Image) error {
 		switch img.Status {
-		case raftfsm.StatusDeactivated:
+		case catalog.StatusDeactivated:
 			return errUnchanged
-		case raftfsm.StatusActive:
-			img.Status = raftfsm.StatusDeactivated
+		case catalog.StatusActive:
+			img.Status = catalog.StatusDeactivated
 			return nil
 		}
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Not allowed to deactivate image in status '%s'", img.Status)}
@@ -27,12 +27,12 @@ func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
 // deactivated becomes active (204); already active is a no-op; any other
 // status is 403.
 func (s *Server) reactivateImage(w http.ResponseWriter, r *http.Request) error {
-	return s.rewriteImage(w, r, actReactivate, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actReactivate, func(img *catalog.Image) error {
 		switch img.Status {
-		case raftfsm.StatusActive:
+		case catalog.StatusActive:
 			return errUnchanged
-		case raftfsm.StatusDeactivated:
-			img.Status = raftfsm.StatusActive
+		case catalog.StatusDeactivated:
+			img.Status = catalog.StatusActive
 			return nil
 		}
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Not allowed to reactivate image in status '%s'", img.Status)}

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Limits from Glance's defaults.
@@ -161,7 +161,7 @@ func decodeInt(key string, v json.RawMessage) (int64, error) {
 // setAttr validates value and writes it to attribute key of img, with
 // the permissions of a. It is shared by create and PATCH; it does not
 // check read-only or reserved keys (callers do, with their own wording).
-func setAttr(a *Auth, img *raftfsm.Image, key string, v json.RawMessage) error {
+func setAttr(a *Auth, img *catalog.Image, key string, v json.RawMessage) error {
 	switch key {
 	case "name":
 		s, err := decodeString(key, v, true)
@@ -174,7 +174,7 @@ func setAttr(a *Auth, img *raftfsm.Image, key string, v json.RawMessage) error {
 		if err != nil {
 			return err
 		}
-		if *s == raftfsm.VisibilityPublic && !a.Admin {
+		if *s == catalog.VisibilityPublic && !a.Admin {
 			return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete publicize_image action."}
 		}
 		img.Visibility = *s

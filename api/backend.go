@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Backend is what the API needs from a p2pglance node. Reads come from the
@@ -14,19 +12,19 @@ import (
 // once this node's replica has applied them (read-your-writes).
 type Backend interface {
 	// Image returns the live image with id from the local replica, or an
-	// error wrapping raftfsm.ErrNotFound. The image is shared: Clone it
+	// error wrapping catalog.ErrNotFound. The image is shared: Clone it
 	// before changing it.
-	Image(ctx context.Context, id string) (*raftfsm.Image, error)
+	Image(ctx context.Context, id string) (*catalog.Image, error)
 	// ListImages answers a list query from the local replica.
-	ListImages(ctx context.Context, q raftfsm.ListQuery) ([]*raftfsm.Image, error)
+	ListImages(ctx context.Context, q catalog.ListQuery) ([]*catalog.Image, error)
 	// Sync waits until the local replica holds every write committed
 	// before the call, so a read-modify-write starts from fresh state.
 	Sync(ctx context.Context) error
 	// CreateImage adds img (id and timestamps already chosen).
-	CreateImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error)
+	CreateImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error)
 	// UpdateImage replaces the image with img if its revision is still
-	// expect; otherwise the error wraps raftfsm.ErrConflict.
-	UpdateImage(ctx context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error)
+	// expect; otherwise the error wraps catalog.ErrConflict.
+	UpdateImage(ctx context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error)
 	// DeleteImage deletes the image if its revision is still expect (0:
 	// any revision). Its chunks become garbage.
 	DeleteImage(ctx context.Context, id string, expect uint64) error
@@ -34,37 +32,37 @@ type Backend interface {
 	// and makes the image active once every chunk has its durable
 	// copies. img is the image as validated by the caller (status
 	// queued). sizeHint is the client's announced size, or -1.
-	Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error)
+	Upload(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64) (*catalog.Image, error)
 	// OpenImage returns a stream of the bytes [off, off+n) of an active
 	// image, each chunk verified before any of its bytes is returned. It
 	// fails before returning if the first chunk cannot be obtained.
-	OpenImage(ctx context.Context, img *raftfsm.Image, off, n int64) (io.ReadCloser, error)
+	OpenImage(ctx context.Context, img *catalog.Image, off, n int64) (io.ReadCloser, error)
 	// PullImage returns img with its data in the cluster: unchanged when
 	// it has a manifest (or no data anywhere), else after the data was
 	// pulled from the image's locations and verified (by this node, or
 	// by another node this one waited for).
-	PullImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error)
+	PullImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error)
 	// Cluster describes the cluster as this node sees it.
 	Cluster(ctx context.Context) (*ClusterInfo, error)
 
 	// Member returns one member of an image, or an error wrapping
-	// raftfsm.ErrNotFound.
-	Member(ctx context.Context, imageID, memberID string) (*raftfsm.Member, error)
+	// catalog.ErrNotFound.
+	Member(ctx context.Context, imageID, memberID string) (*catalog.Member, error)
 	// Members returns an image's members.
-	Members(ctx context.Context, imageID string) ([]*raftfsm.Member, error)
+	Members(ctx context.Context, imageID string) ([]*catalog.Member, error)
 	// Memberships returns the memberships of a project, by image id.
-	Memberships(ctx context.Context, project string) (map[string]*raftfsm.Member, error)
+	Memberships(ctx context.Context, project string) (map[string]*catalog.Member, error)
 	// PutMember adds (create) or replaces a member; preconditions as in
 	// raftfsm.PutMember.
-	PutMember(ctx context.Context, m *raftfsm.Member, create bool, expect uint64) (*raftfsm.Member, error)
+	PutMember(ctx context.Context, m *catalog.Member, create bool, expect uint64) (*catalog.Member, error)
 	// DeleteMember removes a member.
 	DeleteMember(ctx context.Context, imageID, memberID string) error
 	// Doc returns a catalog document (task, metadefs namespace, ...).
-	Doc(ctx context.Context, kind, id string) (*raftfsm.Doc, error)
+	Doc(ctx context.Context, kind, id string) (*catalog.Doc, error)
 	// Docs returns every document of a kind.
-	Docs(ctx context.Context, kind string) ([]*raftfsm.Doc, error)
+	Docs(ctx context.Context, kind string) ([]*catalog.Doc, error)
 	// PutDoc creates (create) or replaces a document.
-	PutDoc(ctx context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error)
+	PutDoc(ctx context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error)
 	// DeleteDoc removes a document.
 	DeleteDoc(ctx context.Context, kind, id string) error
 
@@ -73,32 +71,32 @@ type Backend interface {
 	// replicated as by Upload, and its manifest is recorded as staged
 	// (Image.Staging, StagingPlacement) so any node can import it. Any
 	// failure puts the image back to queued.
-	StageImage(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error)
+	StageImage(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64) (*catalog.Image, error)
 	// StartImport takes the image's import lock — only if the image is
 	// still at job.ImageRevision, else the error wraps
-	// raftfsm.ErrConflict —, records job.Task and runs the import in the
+	// catalog.ErrConflict —, records job.Task and runs the import in the
 	// background on this node until it ends or the node stops.
-	StartImport(ctx context.Context, job *ImportJob) error
+	StartImport(ctx context.Context, job *catalog.ImportJob) error
 	// ImportMethods lists the enabled import methods, in Glance's order.
 	ImportMethods() []string
 	// Stores lists the stores: DefaultStore first, then one per zone.
-	Stores(ctx context.Context) ([]Store, error)
+	Stores(ctx context.Context) ([]catalog.Store, error)
 	// Usage returns a project's usage ("" is the owner-less images) and
 	// the configured quotas.
-	Usage(ctx context.Context, project string) (*Usage, error)
+	Usage(ctx context.Context, project string) (*catalog.Usage, error)
 	// Quotas returns the configured quotas alone (Usage with every usage
 	// zero), without counting anything.
-	Quotas() Usage
+	Quotas() catalog.Usage
 
 	// UploadToStore is Upload with one of the durable copies on a node of
 	// the zone that store (a zone store id, never DefaultStore) names.
-	UploadToStore(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error)
+	UploadToStore(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error)
 	// StartLocationImport locks the image for a location import — only
 	// if it is still at job.ImageRevision, else the error wraps
-	// raftfsm.ErrConflict —, records job.Task and, in the background,
+	// catalog.ErrConflict —, records job.Task and, in the background,
 	// reads job.URL into the cluster and makes the image active with
 	// job.Locations; a failure fails the task and requeues the image.
-	StartLocationImport(ctx context.Context, job *LocationJob) error
+	StartLocationImport(ctx context.Context, job *catalog.LocationJob) error
 	// LocationSettings says whether image JSON shows locations and
 	// direct_url.
 	LocationSettings() LocationSettings
@@ -128,30 +126,3 @@ type ClusterNode struct {
 	CacheBytes  int64 `json:"cache_bytes,omitempty"`
 	CacheBudget int64 `json:"cache_budget,omitempty"`
 }
-
-// Errors a Backend returns besides the raftfsm ones; the API maps them to
-// HTTP statuses in errmap.go.
-var (
-	// ErrUnavailable means the cluster cannot take the request now (no
-	// leader, no quorum, no holder of a chunk reachable): 503.
-	ErrUnavailable = errors.New("service unavailable")
-	// ErrNoQuorum means a write could not reach the Raft leader (none, or
-	// not reachable from this node, as on the minority side of a network
-	// partition) within the node's write timeout: 503. It is an
-	// ErrUnavailable.
-	ErrNoQuorum = fmt.Errorf("no quorum: cluster leader unreachable: %w", ErrUnavailable)
-	// ErrUploadInterrupted means the client's upload stream failed; the
-	// image went back to queued.
-	ErrUploadInterrupted = errors.New("upload interrupted")
-	// ErrTooLarge means the data exceeds the image size cap: 413.
-	ErrTooLarge = errors.New("image data too large")
-	// ErrSizeMismatch means the data's length differs from the size the
-	// client announced: 400.
-	ErrSizeMismatch = errors.New("image size does not match announced size")
-	// ErrGone means the image was deleted while its data was uploaded: 410.
-	ErrGone = errors.New("image deleted during upload")
-	// ErrBodyTimeout means the client sent no byte of its request body
-	// for the transfer idle timeout: 408. The API wraps the body read
-	// error with it; a Backend passes it through (with %w).
-	ErrBodyTimeout = errors.New("request body idle timeout")
-)

@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Cache is the part of a Backend that manages the node's image cache, as
@@ -168,7 +167,7 @@ func (s *Server) queueCache(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if img.Status != raftfsm.StatusActive || img.Manifest == nil {
+	if img.Status != catalog.StatusActive || img.Manifest == nil {
 		return badRequest("Only images with status active can be targeted for queueing")
 	}
 	if err := c.QueueCache(r.Context(), img.ID); err != nil {
@@ -190,7 +189,7 @@ func (s *Server) evictCache(w http.ResponseWriter, r *http.Request) error {
 	}
 	_, err := s.cfg.Backend.Image(ctx, id)
 	known := err == nil
-	if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err
 	}
 	if !known {

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // TestCacheWithoutCache: a Backend without a cache answers the cache API
 // as a Glance without image_cache_dir: policy first (403), then 404.
 func TestCacheWithoutCache(t *testing.T) {
-	s, _ := newMemServer(t, raftfsm.StatusActive)
+	s, _ := newMemServer(t, catalog.StatusActive)
 	user := []string{"X-Project-Id", "p1", "X-Roles", "member,reader"}
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/v2/cache"},

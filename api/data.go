@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // uploadImage serves PUT /v2/images/{id}/file.
@@ -32,7 +32,7 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.enforce(r.Context(), actUploadImage, img); err != nil {
 		return err
 	}
-	if img.Status != raftfsm.StatusQueued {
+	if img.Status != catalog.StatusQueued {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image status transition from %s to saving is not allowed", img.Status)}
 	}
 	if err := requireFormats(img); err != nil {
@@ -46,7 +46,7 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.upload(r.Context(), img, body, sizeHint, store); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("upload: %w", ErrTooLarge)
+			return fmt.Errorf("upload: %w", catalog.ErrTooLarge)
 		}
 		return err
 	}
@@ -70,7 +70,7 @@ func requireOctetStream(r *http.Request) error {
 }
 
 // requireFormats is Glance's check before data is saved.
-func requireFormats(img *raftfsm.Image) error {
+func requireFormats(img *catalog.Image) error {
 	var missing []string
 	if img.DiskFormat == nil {
 		missing = append(missing, "disk_format")
@@ -97,7 +97,7 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if img.Manifest == nil && img.Status != raftfsm.StatusActive {
+	if img.Manifest == nil && img.Status != catalog.StatusActive {
 		// The image may have just become active through another node.
 		if img, err = s.visibleImage(r, img.ID, true); err != nil {
 			return err
@@ -106,7 +106,7 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.enforce(r.Context(), actDownloadImage, img); err != nil {
 		return err
 	}
-	if img.Status == raftfsm.StatusDeactivated && !a.Admin {
+	if img.Status == catalog.StatusDeactivated && !a.Admin {
 		return &Error{Status: http.StatusForbidden, Explanation: "The requested image has been deactivated. Image data download is forbidden."}
 	}
 	if img.Manifest == nil && len(img.Locations) > 0 {

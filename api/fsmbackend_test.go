@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -72,17 +73,17 @@ func (b *fsmBackend) propose(cmd any) (*raftfsm.Result, error) {
 
 func (b *fsmBackend) state() *raftfsm.State { return b.fsm.State() }
 
-func (b *fsmBackend) Image(_ context.Context, id string) (*raftfsm.Image, error) {
+func (b *fsmBackend) Image(_ context.Context, id string) (*catalog.Image, error) {
 	return b.state().Image(id)
 }
 
-func (b *fsmBackend) ListImages(_ context.Context, q raftfsm.ListQuery) ([]*raftfsm.Image, error) {
+func (b *fsmBackend) ListImages(_ context.Context, q catalog.ListQuery) ([]*catalog.Image, error) {
 	return b.state().List(q)
 }
 
 func (b *fsmBackend) Sync(context.Context) error { return nil }
 
-func (b *fsmBackend) CreateImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+func (b *fsmBackend) CreateImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
 	res, err := b.propose(&raftfsm.CreateImage{Image: img})
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (b *fsmBackend) CreateImage(_ context.Context, img *raftfsm.Image) (*raftfs
 	return res.Image, res.Err
 }
 
-func (b *fsmBackend) UpdateImage(_ context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error) {
+func (b *fsmBackend) UpdateImage(_ context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
 	res, err := b.propose(&raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
@@ -106,15 +107,15 @@ func (b *fsmBackend) DeleteImage(_ context.Context, id string, expect uint64) er
 	return res.Err
 }
 
-func (b *fsmBackend) Upload(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
-	return nil, ErrUnavailable
+func (b *fsmBackend) Upload(context.Context, *catalog.Image, io.Reader, int64) (*catalog.Image, error) {
+	return nil, catalog.ErrUnavailable
 }
 
-func (b *fsmBackend) OpenImage(context.Context, *raftfsm.Image, int64, int64) (io.ReadCloser, error) {
-	return nil, ErrUnavailable
+func (b *fsmBackend) OpenImage(context.Context, *catalog.Image, int64, int64) (io.ReadCloser, error) {
+	return nil, catalog.ErrUnavailable
 }
 
-func (b *fsmBackend) PullImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+func (b *fsmBackend) PullImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
 	return img, nil
 }
 
@@ -122,19 +123,19 @@ func (b *fsmBackend) Cluster(context.Context) (*ClusterInfo, error) {
 	return &ClusterInfo{Self: "n1", Leader: "n1"}, nil
 }
 
-func (b *fsmBackend) Member(_ context.Context, imageID, memberID string) (*raftfsm.Member, error) {
+func (b *fsmBackend) Member(_ context.Context, imageID, memberID string) (*catalog.Member, error) {
 	return b.state().Member(imageID, memberID)
 }
 
-func (b *fsmBackend) Members(_ context.Context, imageID string) ([]*raftfsm.Member, error) {
+func (b *fsmBackend) Members(_ context.Context, imageID string) ([]*catalog.Member, error) {
 	return b.state().Members(imageID), nil
 }
 
-func (b *fsmBackend) Memberships(_ context.Context, project string) (map[string]*raftfsm.Member, error) {
+func (b *fsmBackend) Memberships(_ context.Context, project string) (map[string]*catalog.Member, error) {
 	return b.state().Memberships(project), nil
 }
 
-func (b *fsmBackend) PutMember(_ context.Context, m *raftfsm.Member, create bool, expect uint64) (*raftfsm.Member, error) {
+func (b *fsmBackend) PutMember(_ context.Context, m *catalog.Member, create bool, expect uint64) (*catalog.Member, error) {
 	res, err := b.propose(&raftfsm.PutMember{Member: m, Create: create, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
@@ -150,15 +151,15 @@ func (b *fsmBackend) DeleteMember(_ context.Context, imageID, memberID string) e
 	return res.Err
 }
 
-func (b *fsmBackend) Doc(_ context.Context, kind, id string) (*raftfsm.Doc, error) {
+func (b *fsmBackend) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
 	return b.state().Doc(kind, id)
 }
 
-func (b *fsmBackend) Docs(_ context.Context, kind string) ([]*raftfsm.Doc, error) {
+func (b *fsmBackend) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
 	return b.state().Docs(kind), nil
 }
 
-func (b *fsmBackend) PutDoc(_ context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error) {
+func (b *fsmBackend) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
 	res, err := b.propose(&raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
@@ -174,19 +175,19 @@ func (b *fsmBackend) DeleteDoc(_ context.Context, kind, id string) error {
 	return res.Err
 }
 
-func (b *fsmBackend) StageImage(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
-	return nil, ErrUnavailable
+func (b *fsmBackend) StageImage(context.Context, *catalog.Image, io.Reader, int64) (*catalog.Image, error) {
+	return nil, catalog.ErrUnavailable
 }
 
 // StartImport records the task and takes the import lock, as a node
 // does, without running anything.
-func (b *fsmBackend) StartImport(ctx context.Context, job *ImportJob) error {
+func (b *fsmBackend) StartImport(ctx context.Context, job *catalog.ImportJob) error {
 	img, err := b.Image(ctx, job.ImageID)
 	if err != nil {
 		return err
 	}
 	if img.Revision != job.ImageRevision {
-		return fmt.Errorf("start import: %w", raftfsm.ErrConflict)
+		return fmt.Errorf("start import: %w", catalog.ErrConflict)
 	}
 	d, err := job.Task.Doc()
 	if err != nil {
@@ -199,7 +200,7 @@ func (b *fsmBackend) StartImport(ctx context.Context, job *ImportJob) error {
 	if next.Properties == nil {
 		next.Properties = map[string]string{}
 	}
-	next.Properties[PropImportTask] = d.ID
+	next.Properties[catalog.PropImportTask] = d.ID
 	if _, err := b.UpdateImage(ctx, next, img.Revision); err != nil {
 		return err
 	}
@@ -210,22 +211,24 @@ func (b *fsmBackend) StartImport(ctx context.Context, job *ImportJob) error {
 }
 
 func (b *fsmBackend) ImportMethods() []string {
-	return []string{MethodGlanceDirect, MethodWebDownload, MethodCopyImage, MethodGlanceDownload}
+	return []string{catalog.MethodGlanceDirect, catalog.MethodWebDownload, catalog.MethodCopyImage, catalog.MethodGlanceDownload}
 }
 
-func (b *fsmBackend) Stores(context.Context) ([]Store, error) {
-	return []Store{{ID: DefaultStore, Default: true, Nodes: []string{"n1", "n2"}}, {ID: "z1", Nodes: []string{"n1"}}}, nil
+func (b *fsmBackend) Stores(context.Context) ([]catalog.Store, error) {
+	return []catalog.Store{{ID: catalog.DefaultStore, Default: true, Nodes: []string{"n1", "n2"}}, {ID: "z1", Nodes: []string{"n1"}}}, nil
 }
 
-func (b *fsmBackend) Usage(context.Context, string) (*Usage, error) { return &Usage{}, nil }
-
-func (b *fsmBackend) Quotas() Usage { return Usage{} }
-
-func (b *fsmBackend) UploadToStore(context.Context, *raftfsm.Image, io.Reader, int64, string) (*raftfsm.Image, error) {
-	return nil, ErrUnavailable
+func (b *fsmBackend) Usage(context.Context, string) (*catalog.Usage, error) {
+	return &catalog.Usage{}, nil
 }
 
-func (b *fsmBackend) StartLocationImport(ctx context.Context, job *LocationJob) error {
+func (b *fsmBackend) Quotas() catalog.Usage { return catalog.Usage{} }
+
+func (b *fsmBackend) UploadToStore(context.Context, *catalog.Image, io.Reader, int64, string) (*catalog.Image, error) {
+	return nil, catalog.ErrUnavailable
+}
+
+func (b *fsmBackend) StartLocationImport(ctx context.Context, job *catalog.LocationJob) error {
 	d, err := job.Task.Doc()
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Fixture ids of the fuzz targets.
@@ -59,23 +59,23 @@ func (e *fuzzEnv) reset(tb testing.TB) {
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	str := func(s string) *string { return &s }
 	size := int64(10)
-	for _, img := range []*raftfsm.Image{
-		{ID: fuzzImageID, Name: str("fixture"), Status: raftfsm.StatusQueued, Visibility: raftfsm.VisibilityShared,
+	for _, img := range []*catalog.Image{
+		{ID: fuzzImageID, Name: str("fixture"), Status: catalog.StatusQueued, Visibility: catalog.VisibilityShared,
 			Owner: str("p1"), DiskFormat: str("raw"), ContainerFormat: str("bare"), CreatedAt: at, UpdatedAt: at,
 			Tags: []string{"a", "b"}, Properties: map[string]string{"k": "v", "os_distro": "x"}},
-		{ID: fuzzOtherID, Name: str("other"), Status: raftfsm.StatusActive, Visibility: raftfsm.VisibilityPrivate,
+		{ID: fuzzOtherID, Name: str("other"), Status: catalog.StatusActive, Visibility: catalog.VisibilityPrivate,
 			Owner: str("p2"), DiskFormat: str("qcow2"), ContainerFormat: str("bare"), CreatedAt: at, UpdatedAt: at,
 			Tags: []string{}, Size: &size, Checksum: str("0123456789abcdef0123456789abcdef"),
-			Manifest: &raftfsm.Manifest{Size: 10}, Placement: []string{"n1"}},
+			Manifest: &catalog.Manifest{Size: 10}, Placement: []string{"n1"}},
 	} {
 		if _, err := e.b.CreateImage(ctx, img); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	if _, err := e.b.PutMember(ctx, &raftfsm.Member{ImageID: fuzzImageID, MemberID: "p2", Status: raftfsm.MemberPending, CreatedAt: at, UpdatedAt: at}, true, 0); err != nil {
+	if _, err := e.b.PutMember(ctx, &catalog.Member{ImageID: fuzzImageID, MemberID: "p2", Status: catalog.MemberPending, CreatedAt: at, UpdatedAt: at}, true, 0); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := e.b.PutDoc(ctx, &raftfsm.Doc{Kind: mdKindSeed, ID: mdSeedID, Body: json.RawMessage(`{}`)}, true, 0); err != nil {
+	if _, err := e.b.PutDoc(ctx, &catalog.Doc{Kind: mdKindSeed, ID: mdSeedID, Body: json.RawMessage(`{}`)}, true, 0); err != nil {
 		tb.Fatal(err)
 	}
 	for _, st := range []struct{ path, body string }{
@@ -411,14 +411,14 @@ func FuzzListQuery(f *testing.F) {
 		owner, name, size := []string{"p3", "p1"}[i%2], fmt.Sprintf("img-%d", i%3), int64(i*7)
 		at := time.Date(2024, 1, 1, 0, 0, i%4, 0, time.UTC)
 		id := fmt.Sprintf("%08d-0000-0000-0000-000000000000", i)
-		img := &raftfsm.Image{ID: id, Name: &name, Status: raftfsm.StatusActive, Visibility: vis, Owner: &owner,
+		img := &catalog.Image{ID: id, Name: &name, Status: catalog.StatusActive, Visibility: vis, Owner: &owner,
 			Size: &size, CreatedAt: at, UpdatedAt: at, Tags: []string{"a"}, OSHidden: i == 6}
 		if _, err := env.b.CreateImage(ctx, img); err != nil {
 			f.Fatal(err)
 		}
 		if vis == "shared" {
-			st := []string{raftfsm.MemberPending, raftfsm.MemberAccepted, raftfsm.MemberRejected}[i%3]
-			if _, err := env.b.PutMember(ctx, &raftfsm.Member{ImageID: id, MemberID: "p2", Status: st}, true, 0); err != nil {
+			st := []string{catalog.MemberPending, catalog.MemberAccepted, catalog.MemberRejected}[i%3]
+			if _, err := env.b.PutMember(ctx, &catalog.Member{ImageID: id, MemberID: "p2", Status: st}, true, 0); err != nil {
 				f.Fatal(err)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // hiddenProperties are stored but never shown (Glance hides them too).
@@ -72,7 +72,7 @@ func jsonString(s string) string {
 // the base attributes in Glance's order. v adds what depends on the
 // node: locations and direct_url (when the operator shows them) and the
 // stores holding the data; nil leaves them out.
-func imageJSON(img *raftfsm.Image, v *imageView) string {
+func imageJSON(img *catalog.Image, v *imageView) string {
 	w := newObject()
 	keys := make([]string, 0, len(img.Properties))
 	for k := range img.Properties {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // readJSON decodes a request body that must be a JSON object or array,
@@ -64,7 +64,7 @@ func rejectBody(r *http.Request) error {
 // visibleImage returns the image if the caller may see it, else Glance's
 // 404. A miss in the local replica is retried after Sync, so an image just
 // created through another node is found.
-func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*raftfsm.Image, error) {
+func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*catalog.Image, error) {
 	ctx := r.Context()
 	if fresh {
 		if err := s.cfg.Backend.Sync(ctx); err != nil {
@@ -72,13 +72,13 @@ func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*raftfsm.
 		}
 	}
 	img, err := s.cfg.Backend.Image(ctx, id)
-	if errors.Is(err, raftfsm.ErrNotFound) && !fresh {
+	if errors.Is(err, catalog.ErrNotFound) && !fresh {
 		if err := s.cfg.Backend.Sync(ctx); err != nil {
 			return nil, err
 		}
 		img, err = s.cfg.Backend.Image(ctx, id)
 	}
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, errNotFoundImage(id)
 	}
 	if err != nil {
@@ -102,9 +102,9 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 		return errSchema("%s is not of type 'object'", mdShort(raw))
 	}
 	now := time.Now().UTC()
-	img := &raftfsm.Image{
-		Status:     raftfsm.StatusQueued,
-		Visibility: raftfsm.VisibilityShared,
+	img := &catalog.Image{
+		Status:     catalog.StatusQueued,
+		Visibility: catalog.VisibilityShared,
 		CreatedAt:  now,
 		UpdatedAt:  now,
 		Tags:       []string{},
@@ -151,7 +151,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out, err := s.cfg.Backend.CreateImage(r.Context(), img)
-	if errors.Is(err, raftfsm.ErrExists) {
+	if errors.Is(err, catalog.ErrExists) {
 		return &Error{Status: http.StatusConflict, Explanation: "Image with identifier " + img.ID + " already exists!", Err: err}
 	}
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // writeImage answers an image's JSON.
-func (s *Server) writeImage(w http.ResponseWriter, r *http.Request, status int, img *raftfsm.Image) error {
+func (s *Server) writeImage(w http.ResponseWriter, r *http.Request, status int, img *catalog.Image) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, err := io.WriteString(w, imageJSON(img, s.imageView(r.Context())))
@@ -198,7 +198,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s is protected and cannot be deleted.", img.ID)}
 	}
 	if err := s.cfg.Backend.DeleteImage(r.Context(), img.ID, img.Revision); err != nil {
-		if errors.Is(err, raftfsm.ErrNotFound) {
+		if errors.Is(err, catalog.ErrNotFound) {
 			return errNotFoundImage(img.ID)
 		}
 		return err

@@ -9,85 +9,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
-
-// Import methods, as Glance's enabled_import_methods names them.
-const (
-	MethodGlanceDirect   = "glance-direct"
-	MethodWebDownload    = "web-download"
-	MethodCopyImage      = "copy-image"
-	MethodGlanceDownload = "glance-download"
-)
-
-// DefaultStore is the id of the default store: the R durable copies
-// anywhere in the cluster. Every other store is a zone, named as the zone.
-const DefaultStore = "default"
-
-// Properties Glance keeps on an image while (and after) it is imported.
-const (
-	// PropImportTask is the import lock: the id of the task importing.
-	PropImportTask = "os_glance_import_task"
-	// PropImportingToStores lists the stores not done yet (comma-separated).
-	PropImportingToStores = "os_glance_importing_to_stores"
-	// PropFailedImport lists the stores the import failed for.
-	PropFailedImport = "os_glance_failed_import"
-)
-
-// ImportJob is an import the API has validated, for Backend.StartImport.
-type ImportJob struct {
-	// Task is the task to record (status pending) and keep up to date.
-	Task *Task
-	// ImageID is the image imported into; ImageRevision is the revision
-	// the API validated (the lock is taken only if it still holds).
-	ImageID       string
-	ImageRevision uint64
-	// Method is one of the Method* constants.
-	Method string
-	// URI is web-download's source (http or https).
-	URI string
-	// Stores are the target store ids (DefaultStore or zone names).
-	Stores []string
-	// AllStoresMustSucceed fails the whole import when one store fails;
-	// otherwise failed stores are listed in os_glance_failed_import.
-	AllStoresMustSucceed bool
-	// Region and RemoteImageID name glance-download's source image.
-	Region, RemoteImageID string
-	// Forward holds the caller's credential headers (X-Auth-Token, or the
-	// noauth identity headers) for glance-download. Never stored.
-	Forward http.Header
-	// MaxSize caps the bytes a download may bring in: image_size_cap and
-	// what is left of the image_size_total quota.
-	MaxSize int64
-}
-
-// Store is one store of GET /v2/info/stores.
-type Store struct {
-	ID          string
-	Description string
-	Default     bool
-	// Type and Properties are shown by /v2/info/stores/detail.
-	Type       string
-	Properties map[string]any
-	// Nodes are the ids of the nodes whose copies count for the store
-	// (every node for the default store, the zone's nodes otherwise).
-	Nodes []string
-}
-
-// Usage is a project's usage and the configured limits (0: unlimited).
-// Sizes are in bytes.
-type Usage struct {
-	ImageSizeTotal      UsageItem
-	ImageStageTotal     UsageItem
-	ImageCountTotal     UsageItem
-	ImageCountUploading UsageItem
-}
-
-// UsageItem is one resource's usage and limit (0: unlimited).
-type UsageItem struct {
-	Usage, Limit int64
-}
 
 // importRoutes are the routes of interoperable import, tasks and
 // discovery.
@@ -156,7 +79,7 @@ func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.enforce(r.Context(), actModifyImage, img); err != nil {
 		return err
 	}
-	if img.Status != raftfsm.StatusQueued {
+	if img.Status != catalog.StatusQueued {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image status transition from %s to uploading is not allowed", img.Status)}
 	}
 	if img.Staging != nil {
@@ -170,7 +93,7 @@ func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.cfg.Backend.StageImage(r.Context(), img, body, sizeHint); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("stage: %w", ErrTooLarge)
+			return fmt.Errorf("stage: %w", catalog.ErrTooLarge)
 		}
 		return err
 	}
@@ -190,50 +113,44 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	id := mux.Vars(r)["id"]
+	err = catalog.RetryOnConflict(r.Context(), importRetries, nil, func(ctx context.Context) error {
+		img, err := s.visibleImage(r, id, true)
 		if err != nil {
 			return err
 		}
 		job, err := s.prepareImport(r, img, req)
-		if err != nil {
+		if err != nil || job == nil { // nil: copy-image to all stores, all of which hold it
 			return err
 		}
-		if job == nil { // copy-image to all stores, all of which hold it
-			w.WriteHeader(http.StatusAccepted)
-			return nil
-		}
-		job.Task = s.newTask(w, r, TaskTypeAPIImageImport, importTaskInput(img.ID, req.raw, job.Stores))
+		job.Task = s.newTask(w, r, catalog.TaskTypeAPIImageImport, importTaskInput(img.ID, req.raw, job.Stores))
 		job.Task.ImageID = img.ID
-		err = s.cfg.Backend.StartImport(r.Context(), job)
-		if errors.Is(err, raftfsm.ErrConflict) && attempt < importRetries {
-			continue
-		}
-		if errors.Is(err, raftfsm.ErrNotFound) {
-			return errNotFoundImage(img.ID)
-		}
-		if err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusAccepted)
-		return nil
+		return s.cfg.Backend.StartImport(ctx, job)
+	})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return errNotFoundImage(id)
 	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // prepareImport applies Glance's checks on the image (409s, policy, the
 // lock, stores, quota) and returns the job to start; nil means there is
 // nothing to do.
-func (s *Server) prepareImport(r *http.Request, img *raftfsm.Image, req *importRequest) (*ImportJob, error) {
+func (s *Server) prepareImport(r *http.Request, img *catalog.Image, req *importRequest) (*catalog.ImportJob, error) {
 	ctx := r.Context()
 	conflict := func(msg string) error { return &Error{Status: http.StatusConflict, Explanation: msg} }
 	switch {
-	case img.Status == raftfsm.StatusActive && req.method != MethodCopyImage:
+	case img.Status == catalog.StatusActive && req.method != catalog.MethodCopyImage:
 		return nil, conflict("Image with status active cannot be target for import")
-	case img.Status != raftfsm.StatusActive && req.method == MethodCopyImage:
+	case img.Status != catalog.StatusActive && req.method == catalog.MethodCopyImage:
 		return nil, conflict("Only images with status active can be targeted for copying")
-	case img.Status != raftfsm.StatusQueued && (req.method == MethodWebDownload || req.method == MethodGlanceDownload):
+	case img.Status != catalog.StatusQueued && (req.method == catalog.MethodWebDownload || req.method == catalog.MethodGlanceDownload):
 		return nil, conflict(fmt.Sprintf("Image needs to be in 'queued' state to use '%s' method", req.method))
-	case req.method == MethodGlanceDirect && (img.Status != raftfsm.StatusUploading || img.Staging == nil):
+	case req.method == catalog.MethodGlanceDirect && (img.Status != catalog.StatusUploading || img.Staging == nil):
 		return nil, conflict("Image needs to be staged before 'glance-direct' method can be used")
 	case img.ContainerFormat == nil:
 		return nil, conflict("'container_format' needs to be set before import")
@@ -241,7 +158,7 @@ func (s *Server) prepareImport(r *http.Request, img *raftfsm.Image, req *importR
 		return nil, conflict("'disk_format' needs to be set before import")
 	}
 	act := actModifyImage
-	if req.method == MethodCopyImage {
+	if req.method == catalog.MethodCopyImage {
 		act = actCopyImage
 	}
 	if err := s.enforce(ctx, act, img); err != nil {
@@ -251,7 +168,7 @@ func (s *Server) prepareImport(r *http.Request, img *raftfsm.Image, req *importR
 	if err != nil {
 		return nil, err
 	}
-	if req.method == MethodCopyImage {
+	if req.method == catalog.MethodCopyImage {
 		if stores, err = s.storesToCopy(ctx, img, stores, req.allStores); err != nil || len(stores) == 0 {
 			return nil, err
 		}
@@ -259,17 +176,17 @@ func (s *Server) prepareImport(r *http.Request, img *raftfsm.Image, req *importR
 	if err := s.checkImportLock(ctx, img); err != nil {
 		return nil, err
 	}
-	job := &ImportJob{
+	job := &catalog.ImportJob{
 		ImageID: img.ID, ImageRevision: img.Revision, Method: req.method, URI: req.uri,
 		Stores: stores, AllStoresMustSucceed: req.mustSucceed,
 		Region: req.region, RemoteImageID: req.remoteID, MaxSize: s.cfg.MaxImageSize,
 	}
-	if req.method == MethodGlanceDownload {
+	if req.method == catalog.MethodGlanceDownload {
 		job.Forward = forwardHeaders(r)
 	}
-	if req.method != MethodCopyImage {
+	if req.method != catalog.MethodCopyImage {
 		staged := int64(0)
-		if req.method == MethodGlanceDirect {
+		if req.method == catalog.MethodGlanceDirect {
 			staged = img.Staging.Size
 		}
 		if job.MaxSize, err = s.importLimit(ctx, staged); err != nil {
@@ -280,19 +197,19 @@ func (s *Server) prepareImport(r *http.Request, img *raftfsm.Image, req *importR
 }
 
 // checkImportLock answers 409 while another import holds the image.
-func (s *Server) checkImportLock(ctx context.Context, img *raftfsm.Image) error {
-	id := img.Properties[PropImportTask]
+func (s *Server) checkImportLock(ctx context.Context, img *catalog.Image) error {
+	id := img.Properties[catalog.PropImportTask]
 	if id == "" {
 		return nil
 	}
-	d, err := s.cfg.Backend.Doc(ctx, TaskKind, id)
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	d, err := s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+	if errors.Is(err, catalog.ErrNotFound) {
 		return nil // a lock whose task is gone holds nothing
 	}
 	if err != nil {
 		return err
 	}
-	t, err := TaskFromDoc(d)
+	t, err := catalog.TaskFromDoc(d)
 	if err != nil {
 		return err
 	}
@@ -333,7 +250,7 @@ func (s *Server) resolveStores(ctx context.Context, req *importRequest) ([]strin
 	}
 	want := req.stores
 	if len(want) == 0 {
-		want = []string{DefaultStore}
+		want = []string{catalog.DefaultStore}
 		if req.header != "" {
 			want = []string{req.header}
 		}
@@ -354,7 +271,7 @@ func (s *Server) resolveStores(ctx context.Context, req *importRequest) ([]strin
 
 // storesToCopy drops the stores that already hold an active image: with
 // all_stores they are skipped, otherwise naming one is 400.
-func (s *Server) storesToCopy(ctx context.Context, img *raftfsm.Image, stores []string, allStores bool) ([]string, error) {
+func (s *Server) storesToCopy(ctx context.Context, img *catalog.Image, stores []string, allStores bool) ([]string, error) {
 	all, err := s.cfg.Backend.Stores(ctx)
 	if err != nil {
 		return nil, err
@@ -369,7 +286,7 @@ func (s *Server) storesToCopy(ctx context.Context, img *raftfsm.Image, stores []
 			}
 		}
 	}
-	holds[DefaultStore] = img.Manifest != nil
+	holds[catalog.DefaultStore] = img.Manifest != nil
 	var out []string
 	for _, id := range stores {
 		switch {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // quotaKind names the size quota a data stream counts against.
@@ -18,7 +20,7 @@ const mib = 1 << 20
 
 // overLimit is the 413 of a quota, worded as oslo.limit's
 // ProjectOverLimit (sizes in MiB, as Glance counts them).
-func overLimit(project, resource string, item UsageItem, delta int64, size bool) error {
+func overLimit(project, resource string, item catalog.UsageItem, delta int64, size bool) error {
 	usage, limit := item.Usage, item.Limit
 	if size {
 		usage, limit, delta = usage/mib, ceilMiB(limit), ceilMiB(delta)
@@ -35,7 +37,7 @@ func ceilMiB(b int64) int64 { return (b + mib - 1) / mib }
 
 // usageIf returns the caller's project and its usage when limited(quotas)
 // holds, or a nil usage (and counts nothing) when that quota is off.
-func (s *Server) usageIf(ctx context.Context, limited func(Usage) bool) (*Usage, string, error) {
+func (s *Server) usageIf(ctx context.Context, limited func(catalog.Usage) bool) (*catalog.Usage, string, error) {
 	project := authFrom(ctx).Project
 	if !limited(s.cfg.Backend.Quotas()) {
 		return nil, project, nil
@@ -50,9 +52,9 @@ func (s *Server) usageIf(ctx context.Context, limited func(Usage) bool) (*Usage,
 // a size is stopped (413) once it goes over.
 func (s *Server) dataLimit(ctx context.Context, kind quotaKind, sizeHint int64) (int64, error) {
 	if sizeHint > s.cfg.MaxImageSize {
-		return 0, fmt.Errorf("data of %d bytes: %w", sizeHint, ErrTooLarge)
+		return 0, fmt.Errorf("data of %d bytes: %w", sizeHint, catalog.ErrTooLarge)
 	}
-	u, project, err := s.usageIf(ctx, func(q Usage) bool {
+	u, project, err := s.usageIf(ctx, func(q catalog.Usage) bool {
 		if kind == quotaStage {
 			return q.ImageStageTotal.Limit > 0
 		}
@@ -76,7 +78,7 @@ func (s *Server) dataLimit(ctx context.Context, kind quotaKind, sizeHint int64) 
 // in (staged bytes for glance-direct, unknown for downloads) and returns
 // the cap for what a download may bring.
 func (s *Server) importLimit(ctx context.Context, staged int64) (int64, error) {
-	u, project, err := s.usageIf(ctx, func(q Usage) bool { return q.ImageSizeTotal.Limit > 0 })
+	u, project, err := s.usageIf(ctx, func(q catalog.Usage) bool { return q.ImageSizeTotal.Limit > 0 })
 	if err != nil || u == nil {
 		return s.cfg.MaxImageSize, err
 	}
@@ -90,7 +92,7 @@ func (s *Server) importLimit(ctx context.Context, staged int64) (int64, error) {
 // checkImageCount refuses a new image once the caller's project holds
 // image_count_total images.
 func (s *Server) checkImageCount(ctx context.Context) error {
-	u, project, err := s.usageIf(ctx, func(q Usage) bool { return q.ImageCountTotal.Limit > 0 })
+	u, project, err := s.usageIf(ctx, func(q catalog.Usage) bool { return q.ImageCountTotal.Limit > 0 })
 	if err != nil || u == nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func (s *Server) infoUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	item := func(it UsageItem, size bool) string {
+	item := func(it catalog.UsageItem, size bool) string {
 		usage, limit := it.Usage, it.Limit
 		if size {
 			usage, limit = usage/mib, ceilMiB(limit)

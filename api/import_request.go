@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // importRequest is a parsed POST /v2/images/{id}/import body.
@@ -20,7 +22,7 @@ type importRequest struct {
 	stores      []string
 	allStores   bool
 	mustSucceed bool
-	header      string // X-Image-Meta-Store
+	header      string // X-Image-Meta-catalog.Store
 }
 
 // parseImportRequest validates an import body as Glance does
@@ -89,12 +91,12 @@ func (s *Server) parseImportRequest(r *http.Request) (*importRequest, error) {
 		return s, true
 	}
 	switch req.method {
-	case MethodWebDownload:
+	case catalog.MethodWebDownload:
 		req.uri, _ = methodString("uri")
 		if !validImportURI(req.uri) {
 			return nil, badRequest("URI for web-download does not pass filtering: %s", req.uri)
 		}
-	case MethodGlanceDownload:
+	case catalog.MethodGlanceDownload:
 		var ok bool
 		if req.region, ok = methodString("glance_region"); !ok || req.region == "" {
 			return nil, badRequest("'glance_region' needs to be set for glance-download import method")
@@ -124,25 +126,6 @@ func validImportURI(s string) bool {
 		return true
 	}
 	return false
-}
-
-// JoinStores is a store list as the os_glance_* properties hold it:
-// sorted, comma-separated, without duplicates.
-func JoinStores(stores []string) string {
-	s := slices.Clone(stores)
-	slices.Sort(s)
-	return strings.Join(slices.Compact(s), ",")
-}
-
-// SplitStores parses a store list property ("" is none).
-func SplitStores(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // importMethodsJSON is the value list of /v2/info/import.

@@ -8,19 +8,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // importBackend is memBackend with import bookkeeping: started jobs are
 // recorded, tasks kept as documents, stores and quotas set by the test.
 type importBackend struct {
 	*memBackend
-	jobs  []*ImportJob
-	docs  map[string]*raftfsm.Doc
-	usage Usage
+	jobs  []*catalog.ImportJob
+	docs  map[string]*catalog.Doc
+	usage catalog.Usage
 }
 
-func (b *importBackend) StartImport(_ context.Context, job *ImportJob) error {
+func (b *importBackend) StartImport(_ context.Context, job *catalog.ImportJob) error {
 	b.jobs = append(b.jobs, job)
 	d, err := job.Task.Doc()
 	if err != nil {
@@ -31,26 +31,29 @@ func (b *importBackend) StartImport(_ context.Context, job *ImportJob) error {
 }
 
 func (b *importBackend) ImportMethods() []string {
-	return []string{MethodGlanceDirect, MethodWebDownload, MethodCopyImage, MethodGlanceDownload}
+	return []string{catalog.MethodGlanceDirect, catalog.MethodWebDownload, catalog.MethodCopyImage, catalog.MethodGlanceDownload}
 }
 
-func (b *importBackend) Stores(context.Context) ([]Store, error) {
-	return []Store{{ID: DefaultStore, Default: true, Nodes: []string{"n1", "n2"}}, {ID: "z1", Nodes: []string{"n1"}}, {ID: "z2", Nodes: []string{"n2"}}}, nil
+func (b *importBackend) Stores(context.Context) ([]catalog.Store, error) {
+	return []catalog.Store{{ID: catalog.DefaultStore, Default: true, Nodes: []string{"n1", "n2"}}, {ID: "z1", Nodes: []string{"n1"}}, {ID: "z2", Nodes: []string{"n2"}}}, nil
 }
 
-func (b *importBackend) Usage(context.Context, string) (*Usage, error) { u := b.usage; return &u, nil }
+func (b *importBackend) Usage(context.Context, string) (*catalog.Usage, error) {
+	u := b.usage
+	return &u, nil
+}
 
-func (b *importBackend) Quotas() Usage { return b.usage }
+func (b *importBackend) Quotas() catalog.Usage { return b.usage }
 
-func (b *importBackend) Doc(_ context.Context, kind, id string) (*raftfsm.Doc, error) {
-	if d, ok := b.docs[id]; ok && kind == TaskKind {
+func (b *importBackend) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
+	if d, ok := b.docs[id]; ok && kind == catalog.TaskKind {
 		return d, nil
 	}
-	return nil, raftfsm.ErrNotFound
+	return nil, catalog.ErrNotFound
 }
 
-func (b *importBackend) Docs(context.Context, string) ([]*raftfsm.Doc, error) {
-	var out []*raftfsm.Doc
+func (b *importBackend) Docs(context.Context, string) ([]*catalog.Doc, error) {
+	var out []*catalog.Doc
 	for _, d := range b.docs {
 		out = append(out, d)
 	}
@@ -61,15 +64,15 @@ func (b *importBackend) Docs(context.Context, string) ([]*raftfsm.Doc, error) {
 func newImportServer(t *testing.T, status string) (*Server, *importBackend) {
 	t.Helper()
 	_, mb := newMemServer(t, status)
-	b := &importBackend{memBackend: mb, docs: map[string]*raftfsm.Doc{}}
+	b := &importBackend{memBackend: mb, docs: map[string]*catalog.Doc{}}
 	img, _ := mb.Image(context.Background(), testImageID)
 	raw, bare := "raw", "bare"
 	img.DiskFormat, img.ContainerFormat = &raw, &bare
-	if status == raftfsm.StatusUploading {
-		img.Staging = &raftfsm.Manifest{Size: 10}
+	if status == catalog.StatusUploading {
+		img.Staging = &catalog.Manifest{Size: 10}
 	}
-	if status == raftfsm.StatusActive {
-		img.Manifest = &raftfsm.Manifest{Size: 10}
+	if status == catalog.StatusActive {
+		img.Manifest = &catalog.Manifest{Size: 10}
 		img.Placement = []string{"n1"}
 	}
 	s, err := New(Config{Backend: b, MaxImageSize: 1 << 30})
@@ -80,7 +83,7 @@ func newImportServer(t *testing.T, status string) (*Server, *importBackend) {
 }
 
 func TestImportBodyValidation(t *testing.T) {
-	s, b := newImportServer(t, raftfsm.StatusQueued)
+	s, b := newImportServer(t, catalog.StatusQueued)
 	path := "/v2/images/" + testImageID + "/import"
 	cases := []struct {
 		body   string
@@ -122,10 +125,10 @@ func TestImportBodyValidation(t *testing.T) {
 		t.Fatalf("web-download: %d %q, want 202 and no body", rec.Code, rec.Body)
 	}
 	job := b.jobs[0]
-	if job.Method != MethodWebDownload || job.URI != "https://example.com/i.img" || !slices.Equal(job.Stores, []string{"z2", "default"}) || !job.AllStoresMustSucceed || job.MaxSize != 1<<30 {
+	if job.Method != catalog.MethodWebDownload || job.URI != "https://example.com/i.img" || !slices.Equal(job.Stores, []string{"z2", "default"}) || !job.AllStoresMustSucceed || job.MaxSize != 1<<30 {
 		t.Fatalf("job %+v", job)
 	}
-	if task := job.Task; task.Type != TaskTypeAPIImageImport || task.Status != TaskPending || task.ImageID != testImageID ||
+	if task := job.Task; task.Type != catalog.TaskTypeAPIImageImport || task.Status != catalog.TaskPending || task.ImageID != testImageID ||
 		task.RequestID == "" || task.RequestID != rec.Header().Get("X-Openstack-Request-Id") {
 		t.Fatalf("task %+v, response request id %q", task, rec.Header().Get("X-Openstack-Request-Id"))
 	}
@@ -135,7 +138,7 @@ func TestImportBodyValidation(t *testing.T) {
 	}
 	// The image is now locked by that (pending) task.
 	img, _ := b.Image(context.Background(), testImageID)
-	img.Properties = map[string]string{PropImportTask: job.Task.ID}
+	img.Properties = map[string]string{catalog.PropImportTask: job.Task.ID}
 	rec = memDo(t, s, "POST", path, `{"method": {"name": "web-download", "uri": "https://example.com/i.img"}}`, "Content-Type", "application/json", "Accept", "application/json")
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "active task") {
 		t.Fatalf("import while locked: %d %s, want 409", rec.Code, rec.Body)
@@ -150,7 +153,7 @@ func TestImportBodyValidation(t *testing.T) {
 }
 
 func TestImportCopyImageChecks(t *testing.T) {
-	s, b := newImportServer(t, raftfsm.StatusActive)
+	s, b := newImportServer(t, catalog.StatusActive)
 	owner := "p1"
 	img, _ := b.Image(context.Background(), testImageID)
 	img.Owner = &owner
@@ -183,7 +186,7 @@ func TestImportCopyImageChecks(t *testing.T) {
 }
 
 func TestImportStageChecks(t *testing.T) {
-	s, b := newImportServer(t, raftfsm.StatusActive)
+	s, b := newImportServer(t, catalog.StatusActive)
 	path := "/v2/images/" + testImageID + "/stage"
 	if rec := memDo(t, s, "PUT", path, "x", "Content-Type", "application/json"); rec.Code != http.StatusUnsupportedMediaType {
 		t.Fatalf("stage as JSON: %d, want 415", rec.Code)
@@ -195,8 +198,8 @@ func TestImportStageChecks(t *testing.T) {
 		t.Fatalf("POST stage: %d Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}
 	img, _ := b.Image(context.Background(), testImageID)
-	img.Status, img.Manifest = raftfsm.StatusQueued, nil
-	b.usage.ImageStageTotal = UsageItem{Usage: 3 << 20, Limit: 4 << 20}
+	img.Status, img.Manifest = catalog.StatusQueued, nil
+	b.usage.ImageStageTotal = catalog.UsageItem{Usage: 3 << 20, Limit: 4 << 20}
 	rec := memDo(t, s, "PUT", path, strings.Repeat("x", 2<<20), "Content-Type", "application/octet-stream", "Accept", "application/json")
 	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "image_stage_total is over limit of 4 due to current usage 3 and delta 2") {
 		t.Fatalf("stage over quota: %d %s", rec.Code, rec.Body)
@@ -204,7 +207,7 @@ func TestImportStageChecks(t *testing.T) {
 }
 
 func TestTasksAPIPolicyAndErrors(t *testing.T) {
-	s, _ := newImportServer(t, raftfsm.StatusQueued)
+	s, _ := newImportServer(t, catalog.StatusQueued)
 	json := []string{"Accept", "application/json"}
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/v2/tasks", ""},
@@ -237,7 +240,7 @@ func TestTasksAPIPolicyAndErrors(t *testing.T) {
 }
 
 func TestInfoAndQuotaOnCreate(t *testing.T) {
-	s, b := newImportServer(t, raftfsm.StatusQueued)
+	s, b := newImportServer(t, catalog.StatusQueued)
 	rec := memDo(t, s, "GET", "/v2/info/import", "")
 	want := `{"import-methods": {"description": "Import methods available.", "type": "array", "value": ["glance-direct", "web-download", "copy-image", "glance-download"]}}`
 	if rec.Code != 200 || rec.Body.String() != want {
@@ -250,7 +253,7 @@ func TestInfoAndQuotaOnCreate(t *testing.T) {
 	if rec := memDo(t, s, "GET", "/v2/info/stores/detail", "", "X-Project-Id", "p1"); rec.Code != http.StatusForbidden {
 		t.Fatalf("stores detail as a member: %d, want 403", rec.Code)
 	}
-	b.usage = Usage{ImageSizeTotal: UsageItem{Usage: 5 << 20, Limit: 10 << 20}, ImageCountTotal: UsageItem{Usage: 2, Limit: 2}}
+	b.usage = catalog.Usage{ImageSizeTotal: catalog.UsageItem{Usage: 5 << 20, Limit: 10 << 20}, ImageCountTotal: catalog.UsageItem{Usage: 2, Limit: 2}}
 	rec = memDo(t, s, "GET", "/v2/info/usage", "")
 	want = `{"usage": {"image_size_total": {"limit": 10, "usage": 5}, "image_stage_total": {"limit": -1, "usage": 0}, ` +
 		`"image_count_total": {"limit": 2, "usage": 2}, "image_count_uploading": {"limit": -1, "usage": 0}}}`

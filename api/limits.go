@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Request limits of the API beyond Glance's own quotas. They are
@@ -155,7 +157,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		b.eof = true
 		_ = b.ctl.SetReadDeadline(time.Time{})
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = fmt.Errorf("read request body: %w: %w", ErrBodyTimeout, err)
+		err = fmt.Errorf("read request body: %w: %w", catalog.ErrBodyTimeout, err)
 	}
 	return n, err
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // gateBackend is a memBackend whose image lookups wait for gate to close.
@@ -23,7 +23,7 @@ type gateBackend struct {
 	gate    chan struct{}
 }
 
-func (b *gateBackend) Image(ctx context.Context, id string) (*raftfsm.Image, error) {
+func (b *gateBackend) Image(ctx context.Context, id string) (*catalog.Image, error) {
 	select {
 	case b.entered <- struct{}{}:
 	default:
@@ -40,8 +40,8 @@ func (b *gateBackend) Image(ctx context.Context, id string) (*raftfsm.Image, err
 // transfer deadlines need a real connection).
 func newLimitServer(t *testing.T, cfg Config) (*httptest.Server, *memBackend) {
 	t.Helper()
-	b := &memBackend{images: map[string]*raftfsm.Image{}}
-	_, _ = b.CreateImage(context.Background(), &raftfsm.Image{ID: testImageID, Status: raftfsm.StatusQueued, Visibility: raftfsm.VisibilityShared, Tags: []string{}})
+	b := &memBackend{images: map[string]*catalog.Image{}}
+	_, _ = b.CreateImage(context.Background(), &catalog.Image{ID: testImageID, Status: catalog.StatusQueued, Visibility: catalog.VisibilityShared, Tags: []string{}})
 	if cfg.Backend == nil {
 		cfg.Backend = b
 	}
@@ -55,8 +55,8 @@ func newLimitServer(t *testing.T, cfg Config) (*httptest.Server, *memBackend) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	b := &gateBackend{memBackend: &memBackend{images: map[string]*raftfsm.Image{}}, entered: make(chan struct{}, 8), gate: make(chan struct{})}
-	_, _ = b.CreateImage(context.Background(), &raftfsm.Image{ID: testImageID, Status: raftfsm.StatusQueued, Visibility: raftfsm.VisibilityShared})
+	b := &gateBackend{memBackend: &memBackend{images: map[string]*catalog.Image{}}, entered: make(chan struct{}, 8), gate: make(chan struct{})}
+	_, _ = b.CreateImage(context.Background(), &catalog.Image{ID: testImageID, Status: catalog.StatusQueued, Visibility: catalog.VisibilityShared})
 	srv, _ := newLimitServer(t, Config{Backend: b, MaxConcurrentRequests: 2})
 	url := srv.URL + "/v2/images/" + testImageID
 	done := make(chan int, 2)
@@ -171,7 +171,7 @@ func TestTransferIdleTimeout(t *testing.T) {
 }
 
 func TestRequestTargetLimits(t *testing.T) {
-	s, _ := newMemServer(t, raftfsm.StatusQueued)
+	s, _ := newMemServer(t, catalog.StatusQueued)
 	for _, tc := range []struct {
 		target string
 		status int

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // List limits from Glance's defaults.
@@ -19,20 +19,20 @@ const (
 )
 
 // exactFilterAttrs are base attributes compared for equality.
-var exactFilterAttrs = map[string]func(*raftfsm.Image) *string{
-	"owner":         func(i *raftfsm.Image) *string { return i.Owner },
-	"checksum":      func(i *raftfsm.Image) *string { return i.Checksum },
-	"os_hash_value": func(i *raftfsm.Image) *string { return i.OSHashValue },
-	"os_hash_algo":  func(i *raftfsm.Image) *string { return i.OSHashAlgo },
+var exactFilterAttrs = map[string]func(*catalog.Image) *string{
+	"owner":         func(i *catalog.Image) *string { return i.Owner },
+	"checksum":      func(i *catalog.Image) *string { return i.Checksum },
+	"os_hash_value": func(i *catalog.Image) *string { return i.OSHashValue },
+	"os_hash_algo":  func(i *catalog.Image) *string { return i.OSHashAlgo },
 }
 
 // inFilterAttrs accept an exact value or the in: operator.
-var inFilterAttrs = map[string]func(*raftfsm.Image) *string{
-	"name":             func(i *raftfsm.Image) *string { return i.Name },
-	"id":               func(i *raftfsm.Image) *string { return &i.ID },
-	"status":           func(i *raftfsm.Image) *string { return &i.Status },
-	"container_format": func(i *raftfsm.Image) *string { return i.ContainerFormat },
-	"disk_format":      func(i *raftfsm.Image) *string { return i.DiskFormat },
+var inFilterAttrs = map[string]func(*catalog.Image) *string{
+	"name":             func(i *catalog.Image) *string { return i.Name },
+	"id":               func(i *catalog.Image) *string { return &i.ID },
+	"status":           func(i *catalog.Image) *string { return &i.Status },
+	"container_format": func(i *catalog.Image) *string { return i.ContainerFormat },
+	"disk_format":      func(i *catalog.Image) *string { return i.DiskFormat },
 }
 
 func badRequest(format string, args ...any) *Error {
@@ -41,17 +41,17 @@ func badRequest(format string, args ...any) *Error {
 
 // listPlan is a parsed GET /v2/images request.
 type listPlan struct {
-	query        raftfsm.ListQuery
+	query        catalog.ListQuery
 	limit        int
 	visibility   string // "" (default rules), or the visibility filter
 	memberStatus string // member_status filter: accepted (default), pending, rejected, all
-	matchers     []func(*raftfsm.Image) bool
+	matchers     []func(*catalog.Image) bool
 	hidden       bool // os_hidden filter value
 }
 
 // parseList turns the query string into a plan, with Glance's 400s.
 func parseList(a *Auth, q url.Values) (*listPlan, error) {
-	p := &listPlan{limit: defaultLimit, memberStatus: raftfsm.MemberAccepted}
+	p := &listPlan{limit: defaultLimit, memberStatus: catalog.MemberAccepted}
 	if v, ok := last(q, "limit"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -84,7 +84,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 			p.memberStatus = val
 		case "tag":
 			tags := slices.Clone(vals)
-			p.matchers = append(p.matchers, func(img *raftfsm.Image) bool {
+			p.matchers = append(p.matchers, func(img *catalog.Image) bool {
 				for _, t := range tags {
 					if !img.HasTag(t) {
 						return false
@@ -104,7 +104,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 			if key == "os_hidden" {
 				p.hidden = b
 			} else {
-				p.matchers = append(p.matchers, func(img *raftfsm.Image) bool { return img.Protected == b })
+				p.matchers = append(p.matchers, func(img *catalog.Image) bool { return img.Protected == b })
 			}
 		case "size_min", "size_max":
 			n, err := strconv.ParseInt(val, 10, 64)
@@ -112,7 +112,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 				return nil, badRequest("Invalid value for %s: %s", key, val)
 			}
 			isMin := key == "size_min"
-			p.matchers = append(p.matchers, func(img *raftfsm.Image) bool {
+			p.matchers = append(p.matchers, func(img *catalog.Image) bool {
 				if img.Size == nil {
 					return false
 				}
@@ -142,14 +142,14 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 			}
 			if get, ok := exactFilterAttrs[key]; ok {
 				want := val
-				p.matchers = append(p.matchers, func(img *raftfsm.Image) bool { v := get(img); return v != nil && *v == want })
+				p.matchers = append(p.matchers, func(img *catalog.Image) bool { v := get(img); return v != nil && *v == want })
 				if key == "owner" {
 					p.query.IndexField, p.query.IndexValue = "owner", val
 				}
 				continue
 			}
 			prop, want := key, val
-			p.matchers = append(p.matchers, func(img *raftfsm.Image) bool { v, ok := img.Properties[prop]; return ok && v == want })
+			p.matchers = append(p.matchers, func(img *catalog.Image) bool { v, ok := img.Properties[prop]; return ok && v == want })
 		}
 	}
 	p.query.Limit = p.limit
@@ -165,7 +165,7 @@ func last(q url.Values, key string) (string, bool) {
 }
 
 // inFilter parses an exact value or "in:a,b,\"c,d\"" for key.
-func (p *listPlan) inFilter(key, val string, get func(*raftfsm.Image) *string) error {
+func (p *listPlan) inFilter(key, val string, get func(*catalog.Image) *string) error {
 	var values []string
 	if op, rest, ok := strings.Cut(val, ":"); ok {
 		switch op {
@@ -186,14 +186,14 @@ func (p *listPlan) inFilter(key, val string, get func(*raftfsm.Image) *string) e
 			p.query.IndexField, p.query.IndexValue = key, val
 		}
 	}
-	p.matchers = append(p.matchers, func(img *raftfsm.Image) bool {
+	p.matchers = append(p.matchers, func(img *catalog.Image) bool {
 		v := get(img)
 		return v != nil && slices.Contains(values, *v)
 	})
 	return nil
 }
 
-func fieldIndexed(key string) bool { return slices.Contains(raftfsm.FilterFields, key) }
+func fieldIndexed(key string) bool { return slices.Contains(catalog.FilterFields, key) }
 
 // splitQuoted splits a comma list where double quotes protect commas.
 func splitQuoted(s string) ([]string, error) {
@@ -227,8 +227,8 @@ func splitQuoted(s string) ([]string, error) {
 	return append(out, cur.String()), nil
 }
 
-func intFilter(key string, n int64) func(*raftfsm.Image) bool {
-	return func(img *raftfsm.Image) bool {
+func intFilter(key string, n int64) func(*catalog.Image) bool {
+	return func(img *catalog.Image) bool {
 		switch key {
 		case "min_ram":
 			return img.MinRAM == n
@@ -240,7 +240,7 @@ func intFilter(key string, n int64) func(*raftfsm.Image) bool {
 }
 
 // timeFilter parses "[op:]ISO8601" for created_at/updated_at.
-func timeFilter(key, val string) (func(*raftfsm.Image) bool, error) {
+func timeFilter(key, val string) (func(*catalog.Image) bool, error) {
 	op, ts := "eq", val
 	if o, rest, ok := strings.Cut(val, ":"); ok && slices.Contains([]string{"gt", "gte", "lt", "lte", "eq", "neq"}, o) {
 		op, ts = o, rest
@@ -249,7 +249,7 @@ func timeFilter(key, val string) (func(*raftfsm.Image) bool, error) {
 	if err != nil {
 		return nil, badRequest("Unable to parse datetime '%s'.", ts)
 	}
-	return func(img *raftfsm.Image) bool {
+	return func(img *catalog.Image) bool {
 		v := img.CreatedAt
 		if key == "updated_at" {
 			v = img.UpdatedAt
@@ -282,11 +282,11 @@ func parseISOTime(s string) (time.Time, error) {
 
 // match builds the row filter: Glance's list visibility rules, then the
 // request's filters. shared maps the images the caller is a member of.
-func (p *listPlan) match(a *Auth, shared map[string]*raftfsm.Member) func(*raftfsm.Image) bool {
+func (p *listPlan) match(a *Auth, shared map[string]*catalog.Member) func(*catalog.Image) bool {
 	matchers := p.matchers
 	vis, hidden, memberStatus := p.visibility, p.hidden, p.memberStatus
-	return func(img *raftfsm.Image) bool {
-		if img.Status == raftfsm.StatusKilled || img.Status == raftfsm.StatusDeleted || img.OSHidden != hidden {
+	return func(img *catalog.Image) bool {
+		if img.Status == catalog.StatusKilled || img.Status == catalog.StatusDeleted || img.OSHidden != hidden {
 			return false
 		}
 		if !listVisible(a, img, vis, shared[img.ID], memberStatus) {
@@ -305,21 +305,21 @@ func (p *listPlan) match(a *Auth, shared map[string]*raftfsm.Member) func(*raftf
 // public and community images, the caller's own, and shared images the
 // caller is a member of with the wanted member status; community images
 // only with visibility=community|all unless owned.
-func listVisible(a *Auth, img *raftfsm.Image, vis string, mem *raftfsm.Member, memberStatus string) bool {
+func listVisible(a *Auth, img *catalog.Image, vis string, mem *catalog.Member, memberStatus string) bool {
 	owned := (img.Owner == nil && a.Project == "") || ownedBy(a, img)
 	if vis != "" && vis != "all" && img.Visibility != vis {
 		return false
 	}
-	if img.Visibility == raftfsm.VisibilityCommunity && vis == "" && !owned {
+	if img.Visibility == catalog.VisibilityCommunity && vis == "" && !owned {
 		return false
 	}
 	if a.Admin || owned {
 		return true
 	}
 	switch img.Visibility {
-	case raftfsm.VisibilityPublic, raftfsm.VisibilityCommunity:
+	case catalog.VisibilityPublic, catalog.VisibilityCommunity:
 		return true
-	case raftfsm.VisibilityShared:
+	case catalog.VisibilityShared:
 		return mem != nil && (memberStatus == "all" || mem.Status == memberStatus)
 	}
 	return false
@@ -334,7 +334,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var shared map[string]*raftfsm.Member
+	var shared map[string]*catalog.Member
 	if a.Project != "" && !a.Admin {
 		if shared, err = s.cfg.Backend.Memberships(r.Context(), a.Project); err != nil {
 			return err
@@ -347,7 +347,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("marker %s could not be found.", plan.query.Marker)
 		}
 	}
-	var imgs []*raftfsm.Image
+	var imgs []*catalog.Image
 	if plan.limit > 0 {
 		imgs, err = s.cfg.Backend.ListImages(r.Context(), plan.query)
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // parseSort reads sort=key:dir,... or sort_key/sort_dir lists.
@@ -15,7 +15,7 @@ func (p *listPlan) parseSort(q url.Values) error {
 	if hasSort && (len(keys) > 0 || len(dirs) > 0) {
 		return badRequest("Old and new sorting syntax cannot be combined")
 	}
-	var specs []raftfsm.SortSpec
+	var specs []catalog.SortSpec
 	if hasSort {
 		v, _ := last(q, "sort")
 		for _, part := range strings.Split(v, ",") {
@@ -70,16 +70,16 @@ func (p *listPlan) parseSort(q url.Values) error {
 // created_at, then id, in the direction of the last spec, so a trailing
 // created_at, or a trailing id after an earlier created_at, in the same
 // direction as the spec before it is implicit.
-func withTieBreakers(specs []raftfsm.SortSpec, tieDesc bool) []raftfsm.SortSpec {
-	has := func(specs []raftfsm.SortSpec, key string) bool {
-		return slices.ContainsFunc(specs, func(s raftfsm.SortSpec) bool { return s.Key == key })
+func withTieBreakers(specs []catalog.SortSpec, tieDesc bool) []catalog.SortSpec {
+	has := func(specs []catalog.SortSpec, key string) bool {
+		return slices.ContainsFunc(specs, func(s catalog.SortSpec) bool { return s.Key == key })
 	}
 	out := slices.Clone(specs)
 	if !has(out, "id") {
 		if !has(out, "created_at") {
-			out = append(out, raftfsm.SortSpec{Key: "created_at", Desc: tieDesc})
+			out = append(out, catalog.SortSpec{Key: "created_at", Desc: tieDesc})
 		}
-		out = append(out, raftfsm.SortSpec{Key: "id", Desc: tieDesc})
+		out = append(out, catalog.SortSpec{Key: "id", Desc: tieDesc})
 	}
 	for len(out) > 1 {
 		t, prev := out[len(out)-1], out[len(out)-2]
@@ -92,14 +92,14 @@ func withTieBreakers(specs []raftfsm.SortSpec, tieDesc bool) []raftfsm.SortSpec 
 	return out
 }
 
-func sortSpec(key, dir string) (raftfsm.SortSpec, error) {
-	if !slices.Contains(raftfsm.SortKeys, key) {
+func sortSpec(key, dir string) (catalog.SortSpec, error) {
+	if !slices.Contains(catalog.SortKeys, key) {
 		// Glance lists the keys in its own order.
-		return raftfsm.SortSpec{}, badRequest("Invalid sort key: %s. It must be one of the following: "+
+		return catalog.SortSpec{}, badRequest("Invalid sort key: %s. It must be one of the following: "+
 			"name, status, container_format, disk_format, size, id, created_at, updated_at.", key)
 	}
 	if dir != "asc" && dir != "desc" {
-		return raftfsm.SortSpec{}, badRequest("Invalid sort direction: %s", dir)
+		return catalog.SortSpec{}, badRequest("Invalid sort direction: %s", dir)
 	}
-	return raftfsm.SortSpec{Key: key, Desc: dir == "desc"}, nil
+	return catalog.SortSpec{Key: key, Desc: dir == "desc"}, nil
 }

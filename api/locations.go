@@ -10,15 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // A location is an external http(s) origin of an image's data. Adding one
@@ -41,54 +39,9 @@ type LocationSettings struct {
 	ShowImageDirectURL    bool
 }
 
-// ValidationData are the hashes a location's data must match; empty
-// fields are not checked. OSHashAlgo is md5, sha1, sha256 or sha512.
-type ValidationData struct {
-	Checksum    string `json:"checksum,omitempty"`
-	OSHashAlgo  string `json:"os_hash_algo,omitempty"`
-	OSHashValue string `json:"os_hash_value,omitempty"`
-}
-
-// LocationJob is a location import the API has validated, for
-// Backend.StartLocationImport.
-type LocationJob struct {
-	// Task is the location_import task to record (status pending).
-	Task *Task
-	// ImageID is the image filled; the job locks it only if it is still
-	// at ImageRevision (else the error wraps raftfsm.ErrConflict).
-	ImageID       string
-	ImageRevision uint64
-	// Image, when set, is the image to lock instead of the stored one (a
-	// PATCH's other changes applied); its Locations are ignored.
-	Image *raftfsm.Image
-	// URL is the origin read (http or https).
-	URL string
-	// Locations are recorded on the image once it is active.
-	Locations []raftfsm.Location
-	// Validation must match the data, else the task fails.
-	Validation ValidationData
-	// MaxSize caps the bytes read from the origin.
-	MaxSize int64
-}
-
 // hashAlgos are the algorithms validation data may name, with their
 // digest sizes.
 var hashAlgos = map[string]int{"md5": md5.Size, "sha1": sha1.Size, "sha256": sha256.Size, "sha512": sha512.Size}
-
-// NewHash returns a hash of a validation algorithm (nil if unknown).
-func NewHash(algo string) hash.Hash {
-	switch algo {
-	case "md5":
-		return md5.New()
-	case "sha1":
-		return sha1.New()
-	case "sha256":
-		return sha256.New()
-	case "sha512":
-		return sha512.New()
-	}
-	return nil
-}
 
 // locationRoutes are the locations API and the store-level delete.
 func (s *Server) locationRoutes() []route {
@@ -108,9 +61,9 @@ func errLocationSchema(format string, args ...any) *Error {
 func isHTTPURL(s string) bool { return validImportURI(s) }
 
 // parseAddLocation decodes and checks the body of POST .../locations.
-func parseAddLocation(r *http.Request) (string, ValidationData, error) {
+func parseAddLocation(r *http.Request) (string, catalog.ValidationData, error) {
 	var body map[string]json.RawMessage
-	var vd ValidationData
+	var vd catalog.ValidationData
 	if err := readJSON(r, &body); err != nil {
 		return "", vd, err
 	}
@@ -139,8 +92,8 @@ func parseAddLocation(r *http.Request) (string, ValidationData, error) {
 
 // parseValidation decodes validation_data: os_hash_algo and os_hash_value
 // (both or neither), and checksum when withChecksum (the PATCH form).
-func parseValidation(raw json.RawMessage, withChecksum bool) (ValidationData, error) {
-	var vd ValidationData
+func parseValidation(raw json.RawMessage, withChecksum bool) (catalog.ValidationData, error) {
+	var vd catalog.ValidationData
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		return vd, errLocationSchema("%s is not of type 'object'", compactJSON(raw))
@@ -181,7 +134,7 @@ func parseValidation(raw json.RawMessage, withChecksum bool) (ValidationData, er
 
 // checkHashValue checks that os_hash_value is hex of the algorithm's
 // digest size (status: 400 for POST, 409 for PATCH, as in Glance).
-func checkHashValue(vd ValidationData, status int) error {
+func checkHashValue(vd catalog.ValidationData, status int) error {
 	if vd.OSHashValue == "" {
 		return nil
 	}
@@ -207,12 +160,12 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := mux.Vars(r)["id"]
-	for attempt := 0; ; attempt++ {
+	err = catalog.RetryOnConflict(ctx, importRetries, nil, func(ctx context.Context) error {
 		img, err := s.visibleImage(r, id, true)
 		if err != nil {
 			return err
 		}
-		if img.Status != raftfsm.StatusQueued {
+		if img.Status != catalog.StatusQueued {
 			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to add locations if image status is %s.", img.Status)}
 		}
 		if err := s.enforce(ctx, actAddImageLocation, img); err != nil {
@@ -235,26 +188,23 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		input, _ := json.Marshal(map[string]any{"image_id": img.ID, "loc_url": url, "validation_data": vd})
-		job := &LocationJob{
+		job := &catalog.LocationJob{
 			ImageID: img.ID, ImageRevision: img.Revision, URL: url,
-			Locations:  []raftfsm.Location{{URL: url, Metadata: map[string]string{}}},
+			Locations:  []catalog.Location{{URL: url, Metadata: map[string]string{}}},
 			Validation: vd, MaxSize: maxSize,
 		}
-		job.Task = s.newTask(w, r, TaskTypeLocationImport, input)
+		job.Task = s.newTask(w, r, catalog.TaskTypeLocationImport, input)
 		job.Task.ImageID = img.ID
-		err = s.cfg.Backend.StartLocationImport(ctx, job)
-		if errors.Is(err, raftfsm.ErrConflict) && attempt < importRetries {
-			continue
-		}
-		if errors.Is(err, raftfsm.ErrNotFound) {
-			return errNotFoundImage(img.ID)
-		}
-		if err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusAccepted)
-		return nil
+		return s.cfg.Backend.StartLocationImport(ctx, job)
+	})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return errNotFoundImage(id)
 	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // getLocations serves GET /v2/images/{id}/locations (service or admin):
@@ -274,7 +224,7 @@ func (s *Server) getLocations(w http.ResponseWriter, r *http.Request) error {
 }
 
 // locationsJSON renders locations as Glance does: [{"url", "metadata"}].
-func locationsJSON(locs []raftfsm.Location) string {
+func locationsJSON(locs []catalog.Location) string {
 	items := make([]string, len(locs))
 	for i, l := range locs {
 		keys := make([]string, 0, len(l.Metadata))
@@ -298,14 +248,14 @@ func locationsJSON(locs []raftfsm.Location) string {
 const taskPoll = 25 * time.Millisecond
 
 // waitTask waits until a task has finished and returns it.
-func (s *Server) waitTask(ctx context.Context, id string) (*Task, error) {
+func (s *Server) waitTask(ctx context.Context, id string) (*catalog.Task, error) {
 	for {
-		d, err := s.cfg.Backend.Doc(ctx, TaskKind, id)
-		if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
+		d, err := s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return nil, err
 		}
 		if err == nil {
-			t, err := TaskFromDoc(d)
+			t, err := catalog.TaskFromDoc(d)
 			if err != nil {
 				return nil, err
 			}

@@ -9,20 +9,20 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // locationPatch is what the /locations operations of one PATCH asked
 // for: whether any ran, and the validation data new to the image.
 type locationPatch struct {
 	touched bool
-	vd      ValidationData
+	vd      catalog.ValidationData
 }
 
 // applyLocationOp applies one /locations operation to img (a clone of
 // cur) with Glance's rules. Locations on a queued image are only
 // recorded here; updateImage then reads them into the cluster.
-func (s *Server) applyLocationOp(r *http.Request, img *raftfsm.Image, op patchOp, lp *locationPatch) error {
+func (s *Server) applyLocationOp(r *http.Request, img *catalog.Image, op patchOp, lp *locationPatch) error {
 	show := s.cfg.Backend.LocationSettings().ShowMultipleLocations
 	pos := op.pos
 	switch op.op {
@@ -37,14 +37,14 @@ func (s *Server) applyLocationOp(r *http.Request, img *raftfsm.Image, op patchOp
 		if !show {
 			return &Error{Status: http.StatusForbidden, Explanation: "It's not allowed to update locations if locations are invisible."}
 		}
-		if img.Status != raftfsm.StatusActive && img.Status != raftfsm.StatusQueued {
+		if img.Status != catalog.StatusActive && img.Status != catalog.StatusQueued {
 			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to replace locations if image status is %s.", img.Status)}
 		}
 		if err := mergeValidation(img, lp, vds); err != nil {
 			return err
 		}
 		for i, l := range locs {
-			if slices.ContainsFunc(locs[:i], func(o raftfsm.Location) bool { return o.URL == l.URL }) {
+			if slices.ContainsFunc(locs[:i], func(o catalog.Location) bool { return o.URL == l.URL }) {
 				return badRequest("The location %s already exists", l.URL)
 			}
 		}
@@ -57,7 +57,7 @@ func (s *Server) applyLocationOp(r *http.Request, img *raftfsm.Image, op patchOp
 		if !show {
 			return &Error{Status: http.StatusForbidden, Explanation: "It's not allowed to add locations if locations are invisible."}
 		}
-		if img.Status != raftfsm.StatusActive && img.Status != raftfsm.StatusQueued {
+		if img.Status != catalog.StatusActive && img.Status != catalog.StatusQueued {
 			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to add locations if image status is %s.", img.Status)}
 		}
 		if err := mergeValidation(img, lp, vds); err != nil {
@@ -67,7 +67,7 @@ func (s *Server) applyLocationOp(r *http.Request, img *raftfsm.Image, op patchOp
 		if !ok {
 			return badRequest("Invalid position for adding a location.")
 		}
-		if slices.ContainsFunc(img.Locations, func(o raftfsm.Location) bool { return o.URL == locs[0].URL }) {
+		if slices.ContainsFunc(img.Locations, func(o catalog.Location) bool { return o.URL == locs[0].URL }) {
 			return badRequest("The location %s already exists", locs[0].URL)
 		}
 		img.Locations = slices.Insert(img.Locations, at, locs[0])
@@ -78,7 +78,7 @@ func (s *Server) applyLocationOp(r *http.Request, img *raftfsm.Image, op patchOp
 		if !show {
 			return &Error{Status: http.StatusForbidden, Explanation: "It's not allowed to remove locations if locations are invisible."}
 		}
-		if img.Status != raftfsm.StatusActive {
+		if img.Status != catalog.StatusActive {
 			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to remove locations if image status is %s.", img.Status)}
 		}
 		if len(img.Locations) == 1 {
@@ -121,13 +121,13 @@ func locationPos(pos string, n int, allowEnd bool) (int, bool) {
 // parseLocationList decodes a JSON list of locations as the image
 // schema describes them: {"url", "metadata", "validation_data"?}. Only
 // http and https URLs can be read, and metadata values must be strings.
-func parseLocationList(raw json.RawMessage) ([]raftfsm.Location, []ValidationData, error) {
+func parseLocationList(raw json.RawMessage) ([]catalog.Location, []catalog.ValidationData, error) {
 	var items []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, nil, errSchema("%s is not of type 'array'", compactJSON(raw))
 	}
-	locs := make([]raftfsm.Location, 0, len(items))
-	var vds []ValidationData
+	locs := make([]catalog.Location, 0, len(items))
+	var vds []catalog.ValidationData
 	for _, it := range items {
 		if it == nil {
 			return nil, nil, errSchema("None is not of type 'object'")
@@ -137,7 +137,7 @@ func parseLocationList(raw json.RawMessage) ([]raftfsm.Location, []ValidationDat
 				return nil, nil, errSchema("'%s' is a required property", k)
 			}
 		}
-		var l raftfsm.Location
+		var l catalog.Location
 		if err := json.Unmarshal(it["url"], &l.URL); err != nil {
 			return nil, nil, errSchema("%s is not of type 'string'", compactJSON(it["url"]))
 		}
@@ -177,7 +177,7 @@ func parseLocationList(raw json.RawMessage) ([]raftfsm.Location, []ValidationDat
 // mergeValidation is Glance's _validate_validation_data: the values must
 // agree with each other, with what the image already has, and be new only
 // on a queued image; new values are kept in lp for the import to verify.
-func mergeValidation(img *raftfsm.Image, lp *locationPatch, vds []ValidationData) error {
+func mergeValidation(img *catalog.Image, lp *locationPatch, vds []catalog.ValidationData) error {
 	conflict := func(format string, args ...any) error {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf(format, args...)}
 	}
@@ -215,7 +215,7 @@ func mergeValidation(img *raftfsm.Image, lp *locationPatch, vds []ValidationData
 	if len(fresh) == 0 {
 		return nil
 	}
-	if img.Status != raftfsm.StatusQueued {
+	if img.Status != catalog.StatusQueued {
 		return conflict("New value(s) for %s may only be provided when image status is 'queued'", strings.Join(fresh, ", "))
 	}
 	if merged.Checksum != "" {
@@ -242,7 +242,7 @@ func mergeValidation(img *raftfsm.Image, lp *locationPatch, vds []ValidationData
 // (with the PATCH's other changes committed as the task starts), and the
 // PATCH answers once the image is active, or 400 with the reason the
 // task failed.
-func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur, img *raftfsm.Image, lp *locationPatch) error {
+func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur, img *catalog.Image, lp *locationPatch) error {
 	ctx := r.Context()
 	if err := requireFormats(img); err != nil {
 		return err
@@ -256,11 +256,11 @@ func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur
 	}
 	url := img.Locations[0].URL
 	input, _ := json.Marshal(map[string]any{"image_id": img.ID, "loc_url": url, "validation_data": lp.vd})
-	job := &LocationJob{
+	job := &catalog.LocationJob{
 		ImageID: cur.ID, ImageRevision: cur.Revision, Image: img, URL: url,
 		Locations: img.Locations, Validation: lp.vd, MaxSize: maxSize,
 	}
-	job.Task = s.newTask(w, r, TaskTypeLocationImport, input)
+	job.Task = s.newTask(w, r, catalog.TaskTypeLocationImport, input)
 	job.Task.ImageID = img.ID
 	if err := s.cfg.Backend.StartLocationImport(ctx, job); err != nil {
 		return err
@@ -269,7 +269,7 @@ func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur
 	if err != nil {
 		return err
 	}
-	if t.Status != TaskSuccess {
+	if t.Status != catalog.TaskSuccess {
 		return badRequest("Invalid location %s: %s", url, t.Message)
 	}
 	out, err := s.visibleImage(r, img.ID, true)

@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // maxMembers is Glance's image_member_quota.
 const maxMembers = 128
 
 // memberJSON renders a member in Glance's key order.
-func memberJSON(m *raftfsm.Member) string {
+func memberJSON(m *catalog.Member) string {
 	w := newObject()
 	w.str("member_id", m.MemberID)
 	w.str("image_id", m.ImageID)
@@ -28,7 +28,7 @@ func memberJSON(m *raftfsm.Member) string {
 	return w.close()
 }
 
-func writeMember(w http.ResponseWriter, m *raftfsm.Member) error {
+func writeMember(w http.ResponseWriter, m *catalog.Member) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err := io.WriteString(w, memberJSON(m))
 	return err
@@ -36,12 +36,12 @@ func writeMember(w http.ResponseWriter, m *raftfsm.Member) error {
 
 // sharedImage loads a visible image for a member call and checks it is
 // shared (Glance: "Only shared images have members.").
-func (s *Server) sharedImage(r *http.Request, fresh bool) (*raftfsm.Image, error) {
+func (s *Server) sharedImage(r *http.Request, fresh bool) (*catalog.Image, error) {
 	img, err := s.visibleImage(r, mux.Vars(r)["id"], fresh)
 	if err != nil {
 		return nil, err
 	}
-	if img.Visibility != raftfsm.VisibilityShared {
+	if img.Visibility != catalog.VisibilityShared {
 		return nil, &Error{Status: http.StatusForbidden, Explanation: "Only shared images have members."}
 	}
 	return img, nil
@@ -106,7 +106,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.enforce(ctx, actAddMember, img); err != nil {
 		return err
 	}
-	if img.Visibility != raftfsm.VisibilityShared {
+	if img.Visibility != catalog.VisibilityShared {
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s could not be shared: only shared images have members.", img.ID)}
 	}
 	members, err := s.cfg.Backend.Members(ctx, img.ID)
@@ -117,13 +117,13 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: fmt.Sprintf("The limit has been exceeded on the number of allowed image members for this image (%d).", maxMembers)}
 	}
 	now := time.Now().UTC()
-	m, err := s.cfg.Backend.PutMember(ctx, &raftfsm.Member{
-		ImageID: img.ID, MemberID: memberID, Status: raftfsm.MemberPending, CreatedAt: now, UpdatedAt: now,
+	m, err := s.cfg.Backend.PutMember(ctx, &catalog.Member{
+		ImageID: img.ID, MemberID: memberID, Status: catalog.MemberPending, CreatedAt: now, UpdatedAt: now,
 	}, true, 0)
 	switch {
-	case errors.Is(err, raftfsm.ErrExists):
+	case errors.Is(err, catalog.ErrExists):
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Member %s already exists for image %s.", memberID, img.ID)}
-	case errors.Is(err, raftfsm.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound):
 		return errNotFoundImage(img.ID)
 	case err != nil:
 		return err
@@ -147,7 +147,7 @@ func readMemberBody(r *http.Request, notObject string) (map[string]json.RawMessa
 
 // memberFor loads the member named in the path if the caller may see it:
 // the image owner (or an admin), or that member itself; else 404.
-func (s *Server) memberFor(r *http.Request, img *raftfsm.Image) (*raftfsm.Member, error) {
+func (s *Server) memberFor(r *http.Request, img *catalog.Image) (*catalog.Member, error) {
 	ctx := r.Context()
 	memberID := mux.Vars(r)["member"]
 	a := authFrom(ctx)
@@ -156,7 +156,7 @@ func (s *Server) memberFor(r *http.Request, img *raftfsm.Image) (*raftfsm.Member
 		return nil, notFound
 	}
 	m, err := s.cfg.Backend.Member(ctx, img.ID, memberID)
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, notFound
 	}
 	return m, err
@@ -171,7 +171,7 @@ func (s *Server) showMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if img.Visibility != raftfsm.VisibilityShared {
+	if img.Visibility != catalog.VisibilityShared {
 		return &Error{Status: http.StatusNotFound, Explanation: "Only shared images have members."}
 	}
 	if err := s.enforce(r.Context(), actGetMember, img); err != nil {
@@ -202,7 +202,7 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Status not specified")
 	}
 	switch json.Unmarshal(raw, &status); status {
-	case raftfsm.MemberPending, raftfsm.MemberAccepted, raftfsm.MemberRejected:
+	case catalog.MemberPending, catalog.MemberAccepted, catalog.MemberRejected:
 	default:
 		return badRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 	}
@@ -249,7 +249,7 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.cfg.Backend.DeleteMember(r.Context(), img.ID, m.MemberID); err != nil {
-		if errors.Is(err, raftfsm.ErrNotFound) {
+		if errors.Is(err, catalog.ErrNotFound) {
 			return &Error{Status: http.StatusNotFound}
 		}
 		return err

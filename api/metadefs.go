@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Document kinds of the metadefs catalog.
@@ -147,7 +147,7 @@ func mdEnforceList(ctx context.Context, act string) error {
 }
 
 // mdDecode decodes a namespace document.
-func mdDecode(d *raftfsm.Doc) (*mdNamespace, error) {
+func mdDecode(d *catalog.Doc) (*mdNamespace, error) {
 	var ns mdNamespace
 	if err := json.Unmarshal(d.Body, &ns); err != nil {
 		return nil, fmt.Errorf("decode metadef namespace %s: %w", d.ID, err)
@@ -156,12 +156,12 @@ func mdDecode(d *raftfsm.Doc) (*mdNamespace, error) {
 }
 
 // mdDoc wraps a namespace into its catalog document.
-func mdDoc(ns *mdNamespace) (*raftfsm.Doc, error) {
+func mdDoc(ns *mdNamespace) (*catalog.Doc, error) {
 	body, err := json.Marshal(ns)
 	if err != nil {
 		return nil, fmt.Errorf("encode metadef namespace %s: %w", ns.Namespace, err)
 	}
-	d := &raftfsm.Doc{Kind: mdKindNamespace, ID: ns.Namespace, Body: body, CreatedAt: ns.CreatedAt, UpdatedAt: ns.UpdatedAt}
+	d := &catalog.Doc{Kind: mdKindNamespace, ID: ns.Namespace, Body: body, CreatedAt: ns.CreatedAt, UpdatedAt: ns.UpdatedAt}
 	if ns.Owner != nil {
 		d.Owner = *ns.Owner
 	}
@@ -172,7 +172,7 @@ func mdDoc(ns *mdNamespace) (*raftfsm.Doc, error) {
 // fresh, the local replica first catches up with every committed write
 // (before a read-modify-write); without, a miss is retried after a Sync so
 // a namespace just created through another node is found.
-func (s *Server) mdLoad(ctx context.Context, name string, fresh bool) (*mdNamespace, *raftfsm.Doc, error) {
+func (s *Server) mdLoad(ctx context.Context, name string, fresh bool) (*mdNamespace, *catalog.Doc, error) {
 	b := s.cfg.Backend
 	if fresh {
 		if err := b.Sync(ctx); err != nil {
@@ -180,13 +180,13 @@ func (s *Server) mdLoad(ctx context.Context, name string, fresh bool) (*mdNamesp
 		}
 	}
 	d, err := b.Doc(ctx, mdKindNamespace, name)
-	if errors.Is(err, raftfsm.ErrNotFound) && !fresh {
+	if errors.Is(err, catalog.ErrNotFound) && !fresh {
 		if err := b.Sync(ctx); err != nil {
 			return nil, nil, err
 		}
 		d, err = b.Doc(ctx, mdKindNamespace, name)
 	}
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, nil, mdNotFound(name)
 	}
 	if err != nil {
@@ -225,11 +225,11 @@ func (s *Server) mdUpdate(ctx context.Context, name, act string, change func(ns 
 		next.CreatedAt = d.CreatedAt
 		_, err = s.cfg.Backend.PutDoc(ctx, next, false, d.Revision)
 		switch {
-		case errors.Is(err, raftfsm.ErrConflict) && attempt < rewriteRetries:
+		case errors.Is(err, catalog.ErrConflict) && attempt < rewriteRetries:
 			continue
-		case errors.Is(err, raftfsm.ErrConflict):
+		case errors.Is(err, catalog.ErrConflict):
 			return nil, &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Metadata definition namespace=%s was changed by concurrent requests; retry.", name), Err: err}
-		case errors.Is(err, raftfsm.ErrNotFound):
+		case errors.Is(err, catalog.ErrNotFound):
 			return nil, mdNotFound(name)
 		case err != nil:
 			return nil, err
@@ -253,8 +253,8 @@ func ensureResourceTypes(ctx context.Context, b Backend, names []string, protect
 		if err != nil {
 			return fmt.Errorf("encode resource type %s: %w", name, err)
 		}
-		_, err = b.PutDoc(ctx, &raftfsm.Doc{Kind: mdKindResourceType, ID: name, Body: body, CreatedAt: now, UpdatedAt: now}, true, 0)
-		if err != nil && !errors.Is(err, raftfsm.ErrExists) {
+		_, err = b.PutDoc(ctx, &catalog.Doc{Kind: mdKindResourceType, ID: name, Body: body, CreatedAt: now, UpdatedAt: now}, true, 0)
+		if err != nil && !errors.Is(err, catalog.ErrExists) {
 			return fmt.Errorf("create resource type %s: %w", name, err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // metadefRoutes returns the routes of the metadefs API and its schemas
@@ -274,7 +274,7 @@ func (s *Server) mdCreate(r *http.Request, ns *mdNamespace) error {
 	// Refused before the resource types it names are created: a 409
 	// changes nothing.
 	if _, err := s.cfg.Backend.Doc(ctx, d.Kind, d.ID); err == nil {
-		return exists(raftfsm.ErrExists)
+		return exists(catalog.ErrExists)
 	}
 	var rts []string
 	for _, a := range ns.Associations {
@@ -284,7 +284,7 @@ func (s *Server) mdCreate(r *http.Request, ns *mdNamespace) error {
 		return err
 	}
 	_, err = s.cfg.Backend.PutDoc(ctx, d, true, 0)
-	if errors.Is(err, raftfsm.ErrExists) {
+	if errors.Is(err, catalog.ErrExists) {
 		return exists(err)
 	}
 	return err
@@ -373,12 +373,12 @@ func (s *Server) mdUpdateNamespace(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Backend.PutDoc(ctx, d, true, 0); errors.Is(err, raftfsm.ErrExists) {
+	if _, err := s.cfg.Backend.PutDoc(ctx, d, true, 0); errors.Is(err, catalog.ErrExists) {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Invalid update. It would result in a duplicate metadata definition namespace with the same name of %s", in.Namespace), Err: err}
 	} else if err != nil {
 		return err
 	}
-	if err := s.cfg.Backend.DeleteDoc(ctx, mdKindNamespace, name); err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
+	if err := s.cfg.Backend.DeleteDoc(ctx, mdKindNamespace, name); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err
 	}
 	return mdWrite(w, http.StatusOK, mdBaseView(ns))
@@ -402,7 +402,7 @@ func (s *Server) mdDeleteNamespace(w http.ResponseWriter, r *http.Request) error
 	if err := mdRejectProtected(ns, "namespace", name); err != nil {
 		return err
 	}
-	if err := s.cfg.Backend.DeleteDoc(ctx, mdKindNamespace, name); errors.Is(err, raftfsm.ErrNotFound) {
+	if err := s.cfg.Backend.DeleteDoc(ctx, mdKindNamespace, name); errors.Is(err, catalog.ErrNotFound) {
 		return mdNotFound(name)
 	} else if err != nil {
 		return err

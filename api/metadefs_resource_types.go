@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Resource types and their associations with namespaces
@@ -36,7 +36,7 @@ func (s *Server) mdListResourceTypes(w http.ResponseWriter, r *http.Request) err
 		UpdatedAt string `json:"updated_at,omitempty"`
 	}
 	docs = slices.Clone(docs)
-	slices.SortStableFunc(docs, func(a, b *raftfsm.Doc) int {
+	slices.SortStableFunc(docs, func(a, b *catalog.Doc) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}

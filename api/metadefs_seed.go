@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // metadefsDefault holds the definitions a new cluster starts with: the
@@ -82,12 +82,12 @@ func SeedMetadefs(ctx context.Context, b Backend) error {
 		if err != nil {
 			return err
 		}
-		if _, err := b.PutDoc(ctx, d, true, 0); err != nil && !errors.Is(err, raftfsm.ErrExists) {
+		if _, err := b.PutDoc(ctx, d, true, 0); err != nil && !errors.Is(err, catalog.ErrExists) {
 			return fmt.Errorf("seed metadefs: create namespace %s: %w", ns.Namespace, err)
 		}
 	}
-	marker := &raftfsm.Doc{Kind: mdKindSeed, ID: mdSeedID, Body: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now}
-	if _, err := b.PutDoc(ctx, marker, true, 0); err != nil && !errors.Is(err, raftfsm.ErrExists) {
+	marker := &catalog.Doc{Kind: mdKindSeed, ID: mdSeedID, Body: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now}
+	if _, err := b.PutDoc(ctx, marker, true, 0); err != nil && !errors.Is(err, catalog.ErrExists) {
 		return fmt.Errorf("seed metadefs: record: %w", err)
 	}
 	return nil

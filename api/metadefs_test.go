@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // docBackend is memBackend with documents kept in a map and the FSM's
@@ -18,39 +18,39 @@ import (
 type docBackend struct {
 	*memBackend
 	dmu       sync.Mutex
-	docs      map[[2]string]*raftfsm.Doc
+	docs      map[[2]string]*catalog.Doc
 	conflicts int // the next n replacing PutDoc calls fail with ErrConflict
 	puts      int
 	rev       uint64
 }
 
 func newDocBackend() *docBackend {
-	return &docBackend{memBackend: &memBackend{images: map[string]*raftfsm.Image{}}, docs: map[[2]string]*raftfsm.Doc{}}
+	return &docBackend{memBackend: &memBackend{images: map[string]*catalog.Image{}}, docs: map[[2]string]*catalog.Doc{}}
 }
 
-func (b *docBackend) Doc(_ context.Context, kind, id string) (*raftfsm.Doc, error) {
+func (b *docBackend) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
 	b.dmu.Lock()
 	defer b.dmu.Unlock()
 	if d, ok := b.docs[[2]string{kind, id}]; ok {
 		return d, nil
 	}
-	return nil, raftfsm.ErrNotFound
+	return nil, catalog.ErrNotFound
 }
 
-func (b *docBackend) Docs(_ context.Context, kind string) ([]*raftfsm.Doc, error) {
+func (b *docBackend) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
 	b.dmu.Lock()
 	defer b.dmu.Unlock()
-	var out []*raftfsm.Doc
+	var out []*catalog.Doc
 	for k, d := range b.docs {
 		if k[0] == kind {
 			out = append(out, d)
 		}
 	}
-	slices.SortFunc(out, func(a, b *raftfsm.Doc) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *catalog.Doc) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-func (b *docBackend) PutDoc(_ context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error) {
+func (b *docBackend) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
 	b.dmu.Lock()
 	defer b.dmu.Unlock()
 	b.puts++
@@ -58,14 +58,14 @@ func (b *docBackend) PutDoc(_ context.Context, d *raftfsm.Doc, create bool, expe
 	cur, ok := b.docs[k]
 	switch {
 	case create && ok:
-		return nil, raftfsm.ErrExists
+		return nil, catalog.ErrExists
 	case !create && !ok:
-		return nil, raftfsm.ErrNotFound
+		return nil, catalog.ErrNotFound
 	case !create && b.conflicts > 0:
 		b.conflicts--
-		return nil, raftfsm.ErrConflict
+		return nil, catalog.ErrConflict
 	case !create && expect != 0 && cur.Revision != expect:
-		return nil, raftfsm.ErrConflict
+		return nil, catalog.ErrConflict
 	}
 	cp := *d
 	b.rev++
@@ -79,7 +79,7 @@ func (b *docBackend) DeleteDoc(_ context.Context, kind, id string) error {
 	defer b.dmu.Unlock()
 	k := [2]string{kind, id}
 	if _, ok := b.docs[k]; !ok {
-		return raftfsm.ErrNotFound
+		return catalog.ErrNotFound
 	}
 	delete(b.docs, k)
 	return nil

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // JSON-patch media types Glance accepts on PATCH /v2/images/{id}.
@@ -130,7 +130,7 @@ func validatePatchOp(op patchOp) error {
 	case op.op == "remove" || key == "locations":
 		return nil
 	}
-	scratch := &raftfsm.Image{}
+	scratch := &catalog.Image{}
 	return setAttr(&Auth{Admin: true}, scratch, op.path, op.value)
 }
 
@@ -197,7 +197,7 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	img.UpdatedAt = time.Now().UTC()
-	if lp.touched && cur.Status == raftfsm.StatusQueued && len(img.Locations) > 0 {
+	if lp.touched && cur.Status == catalog.StatusQueued && len(img.Locations) > 0 {
 		return s.finishLocationPatch(w, r, cur, img, &lp)
 	}
 	out, err := s.cfg.Backend.UpdateImage(r.Context(), img, cur.Revision)
@@ -208,7 +208,7 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyPatchOp applies one change to img with Glance's rules.
-func applyPatchOp(a *Auth, img *raftfsm.Image, op patchOp, mediaType string) error {
+func applyPatchOp(a *Auth, img *catalog.Image, op patchOp, mediaType string) error {
 	key := op.path
 	switch {
 	case key == "locations":
@@ -218,7 +218,7 @@ func applyPatchOp(a *Auth, img *raftfsm.Image, op patchOp, mediaType string) err
 	case isReserved(key):
 		return errReserved(key)
 	}
-	if (key == "disk_format" || key == "container_format") && img.Status != raftfsm.StatusQueued && img.Status != raftfsm.StatusImporting {
+	if (key == "disk_format" || key == "container_format") && img.Status != catalog.StatusQueued && img.Status != catalog.StatusImporting {
 		return &Error{Status: http.StatusForbidden, Detail: fmt.Sprintf("Attribute %s can be only replaced for a queued image.", key)}
 	}
 	base := baseAttrs[key]

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // action names a Glance policy rule.
@@ -39,11 +39,11 @@ const (
 // caller's membership of the image (nil when it has none).
 type subject struct {
 	auth   *Auth
-	img    *raftfsm.Image
-	member *raftfsm.Member
+	img    *catalog.Image
+	member *catalog.Member
 }
 
-func ownedBy(a *Auth, img *raftfsm.Image) bool {
+func ownedBy(a *Auth, img *catalog.Image) bool {
 	return img.Owner != nil && a.Project != "" && *img.Owner == a.Project
 }
 
@@ -61,9 +61,9 @@ func (s subject) visible() bool {
 		return true
 	}
 	switch img.Visibility {
-	case raftfsm.VisibilityPublic, raftfsm.VisibilityCommunity:
+	case catalog.VisibilityPublic, catalog.VisibilityCommunity:
 		return true
-	case raftfsm.VisibilityShared:
+	case catalog.VisibilityShared:
 		return s.member != nil
 	}
 	return false
@@ -108,9 +108,9 @@ func allowed(act action, s subject) bool {
 
 // subjectFor loads the caller's membership of img (only shared images
 // have members that matter).
-func (s *Server) subjectFor(ctx context.Context, img *raftfsm.Image) subject {
+func (s *Server) subjectFor(ctx context.Context, img *catalog.Image) subject {
 	sub := subject{auth: authFrom(ctx), img: img}
-	if sub.auth.Project != "" && !sub.auth.Admin && img.Visibility == raftfsm.VisibilityShared {
+	if sub.auth.Project != "" && !sub.auth.Admin && img.Visibility == catalog.VisibilityShared {
 		if m, err := s.cfg.Backend.Member(ctx, img.ID, sub.auth.Project); err == nil {
 			sub.member = m
 		}
@@ -120,7 +120,7 @@ func (s *Server) subjectFor(ctx context.Context, img *raftfsm.Image) subject {
 
 // enforce checks act for the caller on img. Like Glance, a refused action
 // on an image the caller cannot even see answers 404, not 403.
-func (s *Server) enforce(ctx context.Context, act action, img *raftfsm.Image) error {
+func (s *Server) enforce(ctx context.Context, act action, img *catalog.Image) error {
 	sub := s.subjectFor(ctx, img)
 	if allowed(act, sub) {
 		return nil

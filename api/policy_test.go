@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // TestPolicyMatrix checks every image rule for every combination of
@@ -69,15 +69,15 @@ func TestPolicyMatrix(t *testing.T) {
 			for _, rel := range relations {
 				for _, vis := range visibilities {
 					owner := "p-owner"
-					img := &raftfsm.Image{ID: "img", Owner: &owner, Visibility: vis}
+					img := &catalog.Image{ID: "img", Owner: &owner, Visibility: vis}
 					a := &Auth{Project: "p-caller", Roles: c.roles, Admin: c.name == "admin"}
-					var m *raftfsm.Member
+					var m *catalog.Member
 					switch rel {
 					case "owner":
 						a.Project = owner
 					case "member-of-image":
 						if vis == "shared" {
-							m = &raftfsm.Member{ImageID: "img", MemberID: a.Project, Status: raftfsm.MemberPending}
+							m = &catalog.Member{ImageID: "img", MemberID: a.Project, Status: catalog.MemberPending}
 						}
 					}
 					got := allowed(act, subject{auth: a, img: img, member: m})
@@ -98,13 +98,13 @@ func TestPolicyMatrix(t *testing.T) {
 // TestForbiddenInvisibleIsNotFound: a refused action on an image the
 // caller cannot see answers 404, on a visible one 403.
 func TestForbiddenInvisibleIsNotFound(t *testing.T) {
-	s := &Server{cfg: Config{Backend: &memBackend{images: map[string]*raftfsm.Image{}}}}
+	s := &Server{cfg: Config{Backend: &memBackend{images: map[string]*catalog.Image{}}}}
 	owner := "p1"
 	for _, tc := range []struct {
 		vis  string
 		want int
 	}{{"private", 404}, {"shared", 404}, {"public", 403}, {"community", 403}} {
-		img := &raftfsm.Image{ID: "i", Owner: &owner, Visibility: tc.vis}
+		img := &catalog.Image{ID: "i", Owner: &owner, Visibility: tc.vis}
 		ctx := contextWithAuth(&Auth{Project: "p2", Roles: []string{"member", "reader"}})
 		err := s.enforce(ctx, actModifyImage, img)
 		e, ok := err.(*Error)

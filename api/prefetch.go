@@ -5,63 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
-
-// Prefetch job states.
-const (
-	PrefetchRunning   = "running"
-	PrefetchDone      = "done"
-	PrefetchFailed    = "failed"
-	PrefetchCancelled = "cancelled"
-)
-
-// PrefetchTarget selects the nodes a pre-seeding job fills: every node, or
-// those matching all of zone, rack and labels that are set.
-type PrefetchTarget struct {
-	All    bool              `json:"all,omitempty"`
-	Zone   string            `json:"zone,omitempty"`
-	Rack   string            `json:"rack,omitempty"`
-	Labels map[string]string `json:"labels,omitempty"`
-}
-
-// PrefetchNode is one target node's progress in a job.
-type PrefetchNode struct {
-	ID          string `json:"id"`
-	State       string `json:"state"` // pending, running, done, failed, cancelled
-	BytesDone   int64  `json:"bytes_done"`
-	BytesTotal  int64  `json:"bytes_total"`
-	ChunksDone  int    `json:"chunks_done"`
-	ChunksTotal int    `json:"chunks_total"`
-	Error       string `json:"error,omitempty"`
-}
-
-// PrefetchJob is a pre-seeding job: put an image on a set of nodes.
-type PrefetchJob struct {
-	ID        string         `json:"id"`
-	ImageID   string         `json:"image_id"`
-	Target    PrefetchTarget `json:"target"`
-	State     string         `json:"state"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
-	Nodes     []PrefetchNode `json:"nodes"`
-}
 
 // Prefetcher is the part of a Backend that runs pre-seeding jobs.
 type Prefetcher interface {
 	// StartPrefetch records a new job in the catalog; every matching
 	// node (including nodes that join later) carries it out.
-	StartPrefetch(ctx context.Context, imageID string, target PrefetchTarget) (*PrefetchJob, error)
+	StartPrefetch(ctx context.Context, imageID string, target catalog.PrefetchTarget) (*catalog.PrefetchJob, error)
 	// Prefetch returns a job with the live progress of every target node.
-	Prefetch(ctx context.Context, id string) (*PrefetchJob, error)
+	Prefetch(ctx context.Context, id string) (*catalog.PrefetchJob, error)
 	// Prefetches lists every job (without live per-node progress).
-	Prefetches(ctx context.Context) ([]*PrefetchJob, error)
+	Prefetches(ctx context.Context) ([]*catalog.PrefetchJob, error)
 	// CancelPrefetch cancels a job; nodes stop working on it.
-	CancelPrefetch(ctx context.Context, id string) (*PrefetchJob, error)
+	CancelPrefetch(ctx context.Context, id string) (*catalog.PrefetchJob, error)
 }
 
 func (s *Server) prefetchRoutes() []route {
@@ -77,8 +36,8 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		ImageID string          `json:"image_id"`
-		Target  *PrefetchTarget `json:"target"`
+		ImageID string                  `json:"image_id"`
+		Target  *catalog.PrefetchTarget `json:"target"`
 	}
 	if err := readJSON(r, &body); err != nil {
 		return err
@@ -102,7 +61,7 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	}
 	// An active image whose data is still only at its locations is
 	// pulled first by the job (Backend.PullImage).
-	if img.Status != raftfsm.StatusActive || img.Manifest == nil && len(img.Locations) == 0 {
+	if img.Status != catalog.StatusActive || img.Manifest == nil && len(img.Locations) == 0 {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image %s is %s; only active images can be prefetched.", img.ID, img.Status)}
 	}
 	job, err := s.prefetcher().StartPrefetch(r.Context(), img.ID, *body.Target)
@@ -125,7 +84,7 @@ func (s *Server) listPrefetch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if jobs == nil {
-		jobs = []*PrefetchJob{}
+		jobs = []*catalog.PrefetchJob{}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
 }
@@ -136,7 +95,7 @@ func (s *Server) showPrefetch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	job, err := s.prefetcher().Prefetch(r.Context(), mux.Vars(r)["id"])
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Explanation: "No prefetch job with ID " + mux.Vars(r)["id"]}
 	}
 	if err != nil {
@@ -151,7 +110,7 @@ func (s *Server) cancelPrefetch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	job, err := s.prefetcher().CancelPrefetch(r.Context(), mux.Vars(r)["id"])
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Explanation: "No prefetch job with ID " + mux.Vars(r)["id"]}
 	}
 	if err != nil {

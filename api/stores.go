@@ -10,15 +10,14 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // imageView is what an image's JSON depends on besides the image: the
 // location settings and the stores (which nodes count for which store).
 type imageView struct {
 	locations LocationSettings
-	stores    []Store
+	stores    []catalog.Store
 }
 
 // imageView returns the view of this request's images. Without the store
@@ -36,13 +35,13 @@ func (s *Server) imageView(ctx context.Context) *imageView {
 // storesOf returns the stores holding an image's data, as the "stores"
 // attribute lists them: the default store once the image has data, then
 // every zone store one of whose nodes holds a durable copy.
-func (v *imageView) storesOf(img *raftfsm.Image) []string {
+func (v *imageView) storesOf(img *catalog.Image) []string {
 	if v == nil || img.Manifest == nil || len(v.stores) == 0 {
 		return nil
 	}
-	out := []string{DefaultStore}
+	out := []string{catalog.DefaultStore}
 	for _, st := range v.stores {
-		if st.ID != DefaultStore && slices.ContainsFunc(st.Nodes, func(id string) bool { return slices.Contains(img.Placement, id) }) {
+		if st.ID != catalog.DefaultStore && slices.ContainsFunc(st.Nodes, func(id string) bool { return slices.Contains(img.Placement, id) }) {
 			out = append(out, st.ID)
 		}
 	}
@@ -59,7 +58,7 @@ func (s *Server) checkUploadStore(ctx context.Context, store string) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(stores, func(st Store) bool { return st.ID == store }) {
+	if !slices.ContainsFunc(stores, func(st catalog.Store) bool { return st.ID == store }) {
 		return badRequest("Unknown scheme '%s' found in URI", store)
 	}
 	return nil
@@ -80,14 +79,14 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(stores, func(st Store) bool { return st.ID == storeID })
+	i := slices.IndexFunc(stores, func(st catalog.Store) bool { return st.ID == storeID })
 	if i < 0 {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("The selected store %s is not available on this node.", storeID)}
 	}
 	store := stores[i]
 	view := &imageView{stores: stores}
 	onlyStore := &Error{Status: http.StatusForbidden, Explanation: "Cannot delete image data from the only store containing it. Consider deleting the image instead."}
-	for attempt := 0; ; attempt++ {
+	err = catalog.RetryOnConflict(ctx, rewriteRetries, nil, func(ctx context.Context) error {
 		cur, err := s.visibleImage(r, id, true)
 		if err != nil {
 			var e *Error
@@ -102,7 +101,7 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 		if err := s.enforce(ctx, actDelImageLocation, cur); err != nil {
 			return err
 		}
-		if cur.Status != raftfsm.StatusActive {
+		if cur.Status != catalog.StatusActive {
 			return &Error{Status: http.StatusConflict, Explanation: "It's not allowed to remove image data from store if image status is not 'active'"}
 		}
 		held := view.storesOf(cur)
@@ -111,7 +110,7 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 			return onlyStore
 		case !slices.Contains(held, storeID):
 			return &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("Image %s is not stored in store %s.", id, storeID)}
-		case storeID == DefaultStore:
+		case storeID == catalog.DefaultStore:
 			return &Error{Status: http.StatusForbidden, Explanation: "The default store holds every durable copy of the image's data and cannot be deleted from. Consider deleting the image instead."}
 		}
 		next := cur.Clone()
@@ -121,24 +120,22 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 		}
 		next.UpdatedAt = time.Now().UTC()
 		_, err = s.cfg.Backend.UpdateImage(ctx, next, cur.Revision)
-		if errors.Is(err, raftfsm.ErrConflict) && attempt < rewriteRetries {
-			continue
-		}
-		if errors.Is(err, raftfsm.ErrNotFound) {
-			return &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("Failed to find image %s", id)}
-		}
-		if err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return err
+	})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Explanation: fmt.Sprintf("Failed to find image %s", id)}
 	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // upload stores an upload's data: in the default store (R copies
 // anywhere), or with one copy in the zone of store (X-Image-Meta-Store).
-func (s *Server) upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
-	if store == "" || store == DefaultStore {
+func (s *Server) upload(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error) {
+	if store == "" || store == catalog.DefaultStore {
 		return s.cfg.Backend.Upload(ctx, img, r, sizeHint)
 	}
 	return s.cfg.Backend.UploadToStore(ctx, img, r, sizeHint, store)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // rewriteRetries bounds the read-modify-write retries of a tag change or
@@ -25,7 +26,7 @@ func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 	if len([]rune(tag)) > maxStringLen {
 		return errSchema("'%s' is too long (tags)", tag)
 	}
-	return s.rewriteImage(w, r, actModifyImage, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actModifyImage, func(img *catalog.Image) error {
 		if slices.Contains(img.Tags, tag) {
 			return errUnchanged
 		}
@@ -41,7 +42,7 @@ func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 // the image has no such tag.
 func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	tag := mux.Vars(r)["tag"]
-	return s.rewriteImage(w, r, actModifyImage, func(img *raftfsm.Image) error {
+	return s.rewriteImage(w, r, actModifyImage, func(img *catalog.Image) error {
 		i := slices.Index(img.Tags, tag)
 		if i < 0 {
 			return &Error{Status: http.StatusNotFound}
@@ -56,12 +57,12 @@ var errUnchanged = errors.New("image unchanged")
 
 // rewriteImage applies change to a clone of the image the caller may
 // modify, writes it back (retrying on a revision conflict) and answers 204.
-func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, act action, change func(*raftfsm.Image) error) error {
+func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, act action, change func(*catalog.Image) error) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
 	id := mux.Vars(r)["id"]
-	for attempt := 0; ; attempt++ {
+	err := catalog.RetryOnConflict(r.Context(), rewriteRetries, nil, func(ctx context.Context) error {
 		cur, err := s.visibleImage(r, id, true)
 		if err != nil {
 			return err
@@ -75,23 +76,20 @@ func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, act action
 		}
 		err = change(img)
 		if errors.Is(err, errUnchanged) {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 		img.UpdatedAt = time.Now().UTC()
-		_, err = s.cfg.Backend.UpdateImage(r.Context(), img, cur.Revision)
-		if errors.Is(err, raftfsm.ErrConflict) && attempt < rewriteRetries {
-			continue
-		}
-		if errors.Is(err, raftfsm.ErrNotFound) {
-			return errNotFoundImage(id)
-		}
-		if err != nil {
-			return err
-		}
-		break
+		_, err = s.cfg.Backend.UpdateImage(ctx, img, cur.Revision)
+		return err
+	})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return errNotFoundImage(id)
+	}
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // memBackend is a one-replica Backend for handler tests: images in a map,
@@ -18,28 +18,28 @@ import (
 type memBackend struct {
 	mu     sync.Mutex
 	rev    uint64
-	images map[string]*raftfsm.Image
+	images map[string]*catalog.Image
 	// conflicts makes the next n UpdateImage calls fail with ErrConflict.
 	conflicts int
 }
 
-func (b *memBackend) Image(_ context.Context, id string) (*raftfsm.Image, error) {
+func (b *memBackend) Image(_ context.Context, id string) (*catalog.Image, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	img, ok := b.images[id]
 	if !ok {
-		return nil, raftfsm.ErrNotFound
+		return nil, catalog.ErrNotFound
 	}
 	return img, nil
 }
 
-func (b *memBackend) ListImages(context.Context, raftfsm.ListQuery) ([]*raftfsm.Image, error) {
+func (b *memBackend) ListImages(context.Context, catalog.ListQuery) ([]*catalog.Image, error) {
 	return nil, nil
 }
 
 func (b *memBackend) Sync(context.Context) error { return nil }
 
-func (b *memBackend) CreateImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+func (b *memBackend) CreateImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.rev++
@@ -48,16 +48,16 @@ func (b *memBackend) CreateImage(_ context.Context, img *raftfsm.Image) (*raftfs
 	return img, nil
 }
 
-func (b *memBackend) UpdateImage(_ context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error) {
+func (b *memBackend) UpdateImage(_ context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cur, ok := b.images[img.ID]
 	if !ok {
-		return nil, raftfsm.ErrNotFound
+		return nil, catalog.ErrNotFound
 	}
 	if b.conflicts > 0 || cur.Revision != expect {
 		b.conflicts--
-		return nil, raftfsm.ErrConflict
+		return nil, catalog.ErrConflict
 	}
 	b.rev++
 	img.Revision = b.rev
@@ -72,15 +72,15 @@ func (b *memBackend) DeleteImage(_ context.Context, id string, _ uint64) error {
 	return nil
 }
 
-func (b *memBackend) Upload(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
-	return nil, ErrUnavailable
+func (b *memBackend) Upload(context.Context, *catalog.Image, io.Reader, int64) (*catalog.Image, error) {
+	return nil, catalog.ErrUnavailable
 }
 
-func (b *memBackend) OpenImage(context.Context, *raftfsm.Image, int64, int64) (io.ReadCloser, error) {
-	return nil, ErrUnavailable
+func (b *memBackend) OpenImage(context.Context, *catalog.Image, int64, int64) (io.ReadCloser, error) {
+	return nil, catalog.ErrUnavailable
 }
 
-func (b *memBackend) PullImage(_ context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+func (b *memBackend) PullImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
 	return img, nil
 }
 
@@ -90,8 +90,8 @@ const testImageID = "11111111-2222-3333-4444-555555555555"
 
 func newMemServer(t *testing.T, status string, tags ...string) (*Server, *memBackend) {
 	t.Helper()
-	b := &memBackend{images: map[string]*raftfsm.Image{}}
-	_, _ = b.CreateImage(context.Background(), &raftfsm.Image{ID: testImageID, Status: status, Visibility: raftfsm.VisibilityShared, Tags: tags})
+	b := &memBackend{images: map[string]*catalog.Image{}}
+	_, _ = b.CreateImage(context.Background(), &catalog.Image{ID: testImageID, Status: status, Visibility: catalog.VisibilityShared, Tags: tags})
 	s, err := New(Config{Backend: b})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func memDo(t *testing.T, s *Server, method, path, body string, hdr ...string) *h
 }
 
 func TestImageTags(t *testing.T) {
-	s, b := newMemServer(t, raftfsm.StatusActive, "a")
+	s, b := newMemServer(t, catalog.StatusActive, "a")
 	tagURL := "/v2/images/" + testImageID + "/tags/"
 	steps := []struct {
 		method, tag, body string
@@ -158,17 +158,17 @@ func TestImageTags(t *testing.T) {
 }
 
 func TestImageActions(t *testing.T) {
-	s, b := newMemServer(t, raftfsm.StatusActive)
+	s, b := newMemServer(t, catalog.StatusActive)
 	base := "/v2/images/" + testImageID + "/actions/"
 	steps := []struct {
 		action string
 		want   int
 		status string
 	}{
-		{"deactivate", http.StatusNoContent, raftfsm.StatusDeactivated},
-		{"deactivate", http.StatusNoContent, raftfsm.StatusDeactivated},
-		{"reactivate", http.StatusNoContent, raftfsm.StatusActive},
-		{"reactivate", http.StatusNoContent, raftfsm.StatusActive},
+		{"deactivate", http.StatusNoContent, catalog.StatusDeactivated},
+		{"deactivate", http.StatusNoContent, catalog.StatusDeactivated},
+		{"reactivate", http.StatusNoContent, catalog.StatusActive},
+		{"reactivate", http.StatusNoContent, catalog.StatusActive},
 	}
 	for _, st := range steps {
 		if rec := memDo(t, s, "POST", base+st.action, ""); rec.Code != st.want {
@@ -181,7 +181,7 @@ func TestImageActions(t *testing.T) {
 	if rec := memDo(t, s, "GET", base+"deactivate", ""); rec.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET deactivate: %d, want 405", rec.Code)
 	}
-	q, _ := newMemServer(t, raftfsm.StatusQueued)
+	q, _ := newMemServer(t, catalog.StatusQueued)
 	for _, a := range []string{"deactivate", "reactivate"} {
 		if rec := memDo(t, q, "POST", base+a, ""); rec.Code != http.StatusForbidden {
 			t.Fatalf("%s of a queued image: %d, want 403", a, rec.Code)
@@ -189,56 +189,64 @@ func TestImageActions(t *testing.T) {
 	}
 }
 
-func (b *memBackend) Member(_ context.Context, imageID, memberID string) (*raftfsm.Member, error) {
-	return nil, raftfsm.ErrNotFound
+func (b *memBackend) Member(_ context.Context, imageID, memberID string) (*catalog.Member, error) {
+	return nil, catalog.ErrNotFound
 }
 
-func (b *memBackend) Members(context.Context, string) ([]*raftfsm.Member, error) { return nil, nil }
+func (b *memBackend) Members(context.Context, string) ([]*catalog.Member, error) { return nil, nil }
 
-func (b *memBackend) Memberships(context.Context, string) (map[string]*raftfsm.Member, error) {
+func (b *memBackend) Memberships(context.Context, string) (map[string]*catalog.Member, error) {
 	return nil, nil
 }
 
-func (b *memBackend) PutMember(context.Context, *raftfsm.Member, bool, uint64) (*raftfsm.Member, error) {
-	return nil, ErrUnavailable
+func (b *memBackend) PutMember(context.Context, *catalog.Member, bool, uint64) (*catalog.Member, error) {
+	return nil, catalog.ErrUnavailable
 }
 
-func (b *memBackend) DeleteMember(context.Context, string, string) error { return ErrUnavailable }
-
-func (b *memBackend) Doc(context.Context, string, string) (*raftfsm.Doc, error) {
-	return nil, raftfsm.ErrNotFound
+func (b *memBackend) DeleteMember(context.Context, string, string) error {
+	return catalog.ErrUnavailable
 }
 
-func (b *memBackend) Docs(context.Context, string) ([]*raftfsm.Doc, error) { return nil, nil }
-
-func (b *memBackend) PutDoc(context.Context, *raftfsm.Doc, bool, uint64) (*raftfsm.Doc, error) {
-	return nil, ErrUnavailable
+func (b *memBackend) Doc(context.Context, string, string) (*catalog.Doc, error) {
+	return nil, catalog.ErrNotFound
 }
 
-func (b *memBackend) DeleteDoc(context.Context, string, string) error { return ErrUnavailable }
+func (b *memBackend) Docs(context.Context, string) ([]*catalog.Doc, error) { return nil, nil }
 
-func (b *memBackend) StageImage(context.Context, *raftfsm.Image, io.Reader, int64) (*raftfsm.Image, error) {
-	return nil, ErrUnavailable
+func (b *memBackend) PutDoc(context.Context, *catalog.Doc, bool, uint64) (*catalog.Doc, error) {
+	return nil, catalog.ErrUnavailable
 }
 
-func (b *memBackend) StartImport(context.Context, *ImportJob) error { return ErrUnavailable }
+func (b *memBackend) DeleteDoc(context.Context, string, string) error { return catalog.ErrUnavailable }
+
+func (b *memBackend) StageImage(context.Context, *catalog.Image, io.Reader, int64) (*catalog.Image, error) {
+	return nil, catalog.ErrUnavailable
+}
+
+func (b *memBackend) StartImport(context.Context, *catalog.ImportJob) error {
+	return catalog.ErrUnavailable
+}
 
 func (b *memBackend) ImportMethods() []string {
-	return []string{MethodGlanceDirect, MethodWebDownload, MethodCopyImage}
+	return []string{catalog.MethodGlanceDirect, catalog.MethodWebDownload, catalog.MethodCopyImage}
 }
 
-func (b *memBackend) Stores(context.Context) ([]Store, error) {
-	return []Store{{ID: DefaultStore, Default: true}}, nil
+func (b *memBackend) Stores(context.Context) ([]catalog.Store, error) {
+	return []catalog.Store{{ID: catalog.DefaultStore, Default: true}}, nil
 }
 
-func (b *memBackend) Usage(context.Context, string) (*Usage, error) { return &Usage{}, nil }
-
-func (b *memBackend) Quotas() Usage { return Usage{} }
-
-func (b *memBackend) UploadToStore(context.Context, *raftfsm.Image, io.Reader, int64, string) (*raftfsm.Image, error) {
-	return nil, ErrUnavailable
+func (b *memBackend) Usage(context.Context, string) (*catalog.Usage, error) {
+	return &catalog.Usage{}, nil
 }
 
-func (b *memBackend) StartLocationImport(context.Context, *LocationJob) error { return ErrUnavailable }
+func (b *memBackend) Quotas() catalog.Usage { return catalog.Usage{} }
+
+func (b *memBackend) UploadToStore(context.Context, *catalog.Image, io.Reader, int64, string) (*catalog.Image, error) {
+	return nil, catalog.ErrUnavailable
+}
+
+func (b *memBackend) StartLocationImport(context.Context, *catalog.LocationJob) error {
+	return catalog.ErrUnavailable
+}
 
 func (b *memBackend) LocationSettings() LocationSettings { return LocationSettings{} }

@@ -2,104 +2,20 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
-
-// TaskKind is the catalog document kind that holds tasks.
-const TaskKind = "task"
-
-// Task statuses.
-const (
-	TaskPending    = "pending"
-	TaskProcessing = "processing"
-	TaskSuccess    = "success"
-	TaskFailure    = "failure"
-)
-
-// Task types.
-const (
-	// TaskTypeImport is the legacy tasks API import (POST /v2/tasks).
-	TaskTypeImport = "import"
-	// TaskTypeAPIImageImport is an interoperable import
-	// (POST /v2/images/{id}/import).
-	TaskTypeAPIImageImport = "api_image_import"
-	// TaskTypeLocationImport is Glance's location import (not run here).
-	TaskTypeLocationImport = "location_import"
-)
-
-// TaskTTL is how long a finished task stays listed (Glance's
-// task_time_to_live, 48 hours).
-const TaskTTL = 48 * time.Hour
-
-// Task is a Glance task as stored in a catalog document (kind TaskKind).
-type Task struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Status    string          `json:"status"`
-	Owner     string          `json:"owner,omitempty"`
-	Input     json.RawMessage `json:"input,omitempty"`
-	Result    map[string]any  `json:"result,omitempty"`
-	Message   string          `json:"message,omitempty"`
-	ImageID   string          `json:"image_id,omitempty"`
-	RequestID string          `json:"request_id,omitempty"`
-	UserID    string          `json:"user_id,omitempty"`
-	ExpiresAt *time.Time      `json:"expires_at,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-
-	// Runner is the id of the node running the task, Method the import
-	// method and Target the image it imports into. Never shown.
-	Runner string `json:"runner,omitempty"`
-	Method string `json:"method,omitempty"`
-	Target string `json:"target,omitempty"`
-}
-
-// TaskFromDoc decodes a task document.
-func TaskFromDoc(d *raftfsm.Doc) (*Task, error) {
-	var t Task
-	if err := json.Unmarshal(d.Body, &t); err != nil {
-		return nil, fmt.Errorf("decode task %s: %w", d.ID, err)
-	}
-	return &t, nil
-}
-
-// Doc encodes the task as a catalog document.
-func (t *Task) Doc() (*raftfsm.Doc, error) {
-	body, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("encode task %s: %w", t.ID, err)
-	}
-	return &raftfsm.Doc{Kind: TaskKind, ID: t.ID, Owner: t.Owner, Body: body, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}, nil
-}
-
-// Finished reports whether the task has succeeded or failed.
-func (t *Task) Finished() bool { return t.Status == TaskSuccess || t.Status == TaskFailure }
-
-// Finish ends the task with status (TaskSuccess or TaskFailure), as
-// Glance's task.succeed / task.fail do: it expires TaskTTL later.
-func (t *Task) Finish(status, message string, result map[string]any, now time.Time) {
-	t.Status, t.Message, t.Result = status, message, result
-	exp := now.Add(TaskTTL)
-	t.ExpiresAt = &exp
-	t.UpdatedAt = now
-}
-
-// expired reports whether a finished task is past its expiry.
-func (t *Task) expired(now time.Time) bool { return t.ExpiresAt != nil && t.ExpiresAt.Before(now) }
 
 // newTask is a pending task of the caller, tied to this response's
 // request id.
-func (s *Server) newTask(w http.ResponseWriter, r *http.Request, typ string, input json.RawMessage) *Task {
+func (s *Server) newTask(w http.ResponseWriter, r *http.Request, typ string, input json.RawMessage) *catalog.Task {
 	a := authFrom(r.Context())
 	now := time.Now().UTC()
-	return &Task{
-		ID: uuid.NewString(), Type: typ, Status: TaskPending, Owner: a.Project, Input: input,
+	return &catalog.Task{
+		ID: uuid.NewString(), Type: typ, Status: catalog.TaskPending, Owner: a.Project, Input: input,
 		RequestID: w.Header().Get("X-Openstack-Request-Id"), UserID: a.User, CreatedAt: now, UpdatedAt: now,
 	}
 }
@@ -119,7 +35,7 @@ func nullableString(s string) string {
 }
 
 // taskJSON renders a task as GET /v2/tasks/{id} shows it.
-func taskJSON(t *Task) string {
+func taskJSON(t *catalog.Task) string {
 	o := newObject()
 	o.str("id", t.ID)
 	o.raw("input", pyJSON(t.Input))
@@ -150,7 +66,7 @@ func taskJSON(t *Task) string {
 }
 
 // taskStubJSON renders a task as GET /v2/tasks lists it.
-func taskStubJSON(t *Task) string {
+func taskStubJSON(t *catalog.Task) string {
 	o := newObject()
 	o.str("id", t.ID)
 	o.str("type", t.Type)
@@ -181,7 +97,7 @@ func rowTime(t *time.Time) string {
 
 // taskRowJSON renders a task as a raw database row, the way
 // GET /v2/images/{id}/tasks shows it.
-func taskRowJSON(t *Task) string {
+func taskRowJSON(t *catalog.Task) string {
 	o := newObject()
 	o.str("id", t.ID)
 	o.str("type", t.Type)

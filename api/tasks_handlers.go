@@ -14,34 +14,33 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
-
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Glance's tasks API filters and sort keys.
 var (
-	taskStatuses = []string{TaskPending, TaskProcessing, TaskSuccess, TaskFailure}
-	taskTypes    = []string{TaskTypeImport, TaskTypeAPIImageImport, TaskTypeLocationImport}
+	taskStatuses = []string{catalog.TaskPending, catalog.TaskProcessing, catalog.TaskSuccess, catalog.TaskFailure}
+	taskTypes    = []string{catalog.TaskTypeImport, catalog.TaskTypeAPIImageImport, catalog.TaskTypeLocationImport}
 	taskSortKeys = []string{"id", "type", "status", "owner", "created_at", "updated_at", "expires_at"}
 )
 
 const actTasksAPI = "tasks_api_access"
 
 // tasks returns every stored task, expired ones left out.
-func (s *Server) tasks(ctx context.Context) ([]*Task, error) {
-	docs, err := s.cfg.Backend.Docs(ctx, TaskKind)
+func (s *Server) tasks(ctx context.Context) ([]*catalog.Task, error) {
+	docs, err := s.cfg.Backend.Docs(ctx, catalog.TaskKind)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
-	out := make([]*Task, 0, len(docs))
+	out := make([]*catalog.Task, 0, len(docs))
 	for _, d := range docs {
-		t, err := TaskFromDoc(d)
+		t, err := catalog.TaskFromDoc(d)
 		if err != nil {
 			s.log.Warn("skipping undecodable task", "task", d.ID, "err", err)
 			continue
 		}
-		if !t.expired(now) {
+		if !t.Expired(now) {
 			out = append(out, t)
 		}
 	}
@@ -50,21 +49,21 @@ func (s *Server) tasks(ctx context.Context) ([]*Task, error) {
 
 // task returns one task (404 if unknown), syncing once on a miss so a
 // task just created through another node is found.
-func (s *Server) task(ctx context.Context, id string) (*Task, error) {
-	d, err := s.cfg.Backend.Doc(ctx, TaskKind, id)
-	if errors.Is(err, raftfsm.ErrNotFound) {
+func (s *Server) task(ctx context.Context, id string) (*catalog.Task, error) {
+	d, err := s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+	if errors.Is(err, catalog.ErrNotFound) {
 		if err := s.cfg.Backend.Sync(ctx); err != nil {
 			return nil, err
 		}
-		d, err = s.cfg.Backend.Doc(ctx, TaskKind, id)
+		d, err = s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
 	}
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, &Error{Status: http.StatusNotFound, Explanation: "Could not find task " + id}
 	}
 	if err != nil {
 		return nil, err
 	}
-	return TaskFromDoc(d)
+	return catalog.TaskFromDoc(d)
 }
 
 // showTask serves GET /v2/tasks/{task} (admin only).
@@ -135,17 +134,17 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Invalid status value: %s", status)
 	}
 	typ, _ := last(q, "type")
-	if typ != "" && typ != TaskTypeImport {
+	if typ != "" && typ != catalog.TaskTypeImport {
 		return badRequest("Invalid type value: %s", typ)
 	}
 	all, err := s.tasks(r.Context())
 	if err != nil {
 		return err
 	}
-	tasks := slices.DeleteFunc(all, func(t *Task) bool {
+	tasks := slices.DeleteFunc(all, func(t *catalog.Task) bool {
 		return (status != "" && t.Status != status) || (typ != "" && t.Type != typ)
 	})
-	slices.SortFunc(tasks, func(a, b *Task) int {
+	slices.SortFunc(tasks, func(a, b *catalog.Task) int {
 		c := cmp.Or(compareTaskKey(sortKey, a, b), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 		if desc {
 			return -c
@@ -153,7 +152,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 		return c
 	})
 	if marker != "" {
-		i := slices.IndexFunc(tasks, func(t *Task) bool { return t.ID == marker })
+		i := slices.IndexFunc(tasks, func(t *catalog.Task) bool { return t.ID == marker })
 		if i < 0 {
 			return badRequest("Could not find task %s", marker)
 		}
@@ -180,7 +179,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 }
 
 // compareTaskKey compares two tasks on one sort key.
-func compareTaskKey(key string, a, b *Task) int {
+func compareTaskKey(key string, a, b *catalog.Task) int {
 	switch key {
 	case "id":
 		return cmp.Compare(a.ID, b.ID)
@@ -247,7 +246,7 @@ func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) error {
 	var b strings.Builder
 	b.WriteString(`{"tasks": [`)
 	first := true
-	slices.SortStableFunc(all, func(x, y *Task) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	slices.SortStableFunc(all, func(x, y *catalog.Task) int { return x.CreatedAt.Compare(y.CreatedAt) })
 	for _, t := range all {
 		if t.ImageID != img.ID || (!a.Admin && t.Owner != "" && t.Owner != a.Project) {
 			continue
@@ -287,7 +286,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body["type"], &typ); err != nil || !slices.Contains(taskTypes, typ) {
 		return badRequest("Provided object does not match schema 'task': %s is not one of ['import', 'api_image_import', 'location_import']", string(body["type"]))
 	}
-	if typ != TaskTypeImport {
+	if typ != catalog.TaskTypeImport {
 		return badRequest("Task type %s cannot be created through this API.", typ)
 	}
 	var input map[string]json.RawMessage
@@ -322,10 +321,10 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t := s.newTask(w, r, TaskTypeImport, body["input"])
-	job := &ImportJob{
-		Task: t, ImageID: img.ID, ImageRevision: img.Revision, Method: MethodWebDownload, URI: from,
-		Stores: []string{DefaultStore}, AllStoresMustSucceed: true, MaxSize: maxSize,
+	t := s.newTask(w, r, catalog.TaskTypeImport, body["input"])
+	job := &catalog.ImportJob{
+		Task: t, ImageID: img.ID, ImageRevision: img.Revision, Method: catalog.MethodWebDownload, URI: from,
+		Stores: []string{catalog.DefaultStore}, AllStoresMustSucceed: true, MaxSize: maxSize,
 	}
 	if err := s.cfg.Backend.StartImport(ctx, job); err != nil {
 		return err
@@ -337,10 +336,10 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 // newImageFromProperties builds the queued image of a legacy import task,
 // with the checks of image create. disk_format defaults to the task's
 // import_from_format and container_format to bare.
-func newImageFromProperties(a *Auth, props map[string]json.RawMessage, format string) (*raftfsm.Image, error) {
+func newImageFromProperties(a *Auth, props map[string]json.RawMessage, format string) (*catalog.Image, error) {
 	now := time.Now().UTC()
-	img := &raftfsm.Image{
-		ID: uuid.NewString(), Status: raftfsm.StatusQueued, Visibility: raftfsm.VisibilityShared,
+	img := &catalog.Image{
+		ID: uuid.NewString(), Status: catalog.StatusQueued, Visibility: catalog.VisibilityShared,
 		CreatedAt: now, UpdatedAt: now, Tags: []string{},
 	}
 	if a.Project != "" {

@@ -10,28 +10,29 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 var _ api.Backend = (*Node)(nil)
 
 // Image implements api.Backend from the local replica.
-func (n *Node) Image(_ context.Context, id string) (*raftfsm.Image, error) {
+func (n *Node) Image(_ context.Context, id string) (*catalog.Image, error) {
 	return n.fsm.State().Image(id)
 }
 
 // ListImages implements api.Backend from the local replica.
-func (n *Node) ListImages(_ context.Context, q raftfsm.ListQuery) ([]*raftfsm.Image, error) {
+func (n *Node) ListImages(_ context.Context, q catalog.ListQuery) ([]*catalog.Image, error) {
 	return n.fsm.State().List(q)
 }
 
 // CreateImage implements api.Backend.
-func (n *Node) CreateImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+func (n *Node) CreateImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error) {
 	res, err := n.propose(ctx, &raftfsm.CreateImage{Image: img})
 	if err != nil {
 		return nil, err
 	}
-	if errors.Is(res.Err, raftfsm.ErrExists) {
+	if errors.Is(res.Err, catalog.ErrExists) {
 		// A forwarded create retried after the leader changed may have
 		// committed the first time: the image already there is ours if
 		// it has the creation time this proposal chose.
@@ -43,7 +44,7 @@ func (n *Node) CreateImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Im
 }
 
 // UpdateImage implements api.Backend.
-func (n *Node) UpdateImage(ctx context.Context, img *raftfsm.Image, expect uint64) (*raftfsm.Image, error) {
+func (n *Node) UpdateImage(ctx context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
 	res, err := n.propose(ctx, &raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
 	if err != nil {
 		return nil, err

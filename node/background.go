@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // watchChanges reacts to applied catalog changes: a node in an image's
@@ -33,9 +33,9 @@ func (n *Node) watchChanges(ctx context.Context) {
 			case c.Image == nil:
 				n.gossip.Withdraw(c.ID)
 				gc = true
-			case c.Image.Status == raftfsm.StatusActive && (c.Prev == nil || c.Prev.Status != raftfsm.StatusActive):
+			case c.Image.Status == catalog.StatusActive && (c.Prev == nil || c.Prev.Status != catalog.StatusActive):
 				n.announceHeld(ctx, c.Image)
-			case c.Image.Status == raftfsm.StatusQueued && c.Prev != nil && c.Prev.Status != raftfsm.StatusQueued:
+			case c.Image.Status == catalog.StatusQueued && c.Prev != nil && c.Prev.Status != catalog.StatusQueued:
 				// A failed upload, stage or import (refused data
 				// included) left orphans; the chunks pushed here for it
 				// need no protection any more.
@@ -50,7 +50,7 @@ func (n *Node) watchChanges(ctx context.Context) {
 }
 
 // announceHeld tells gossip which chunks of img this node holds.
-func (n *Node) announceHeld(ctx context.Context, img *raftfsm.Image) {
+func (n *Node) announceHeld(ctx context.Context, img *catalog.Image) {
 	if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 		return
 	}
@@ -74,8 +74,8 @@ func (n *Node) announceHeld(ctx context.Context, img *raftfsm.Image) {
 
 // announceAll announces the holdings of every active image (at start).
 func (n *Node) announceAll(ctx context.Context) {
-	n.fsm.State().Each(func(img *raftfsm.Image) bool {
-		if img.Status == raftfsm.StatusActive || img.Status == raftfsm.StatusDeactivated {
+	n.fsm.State().Each(func(img *catalog.Image) bool {
+		if img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated {
 			n.announceHeld(ctx, img)
 		}
 		return ctx.Err() == nil
@@ -102,10 +102,10 @@ func (n *Node) recoverUploads(ctx context.Context) {
 	n.ready.Store(true)
 	n.kickGC()
 	var mine []string
-	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+	n.fsm.State().Each(func(img *catalog.Image) bool {
 		// Only uploads from before this start: the API already serves, so
 		// a newer one may be in flight here.
-		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id && img.Upload.Started.Before(n.started) {
+		if img.Status == catalog.StatusSaving && img.Upload != nil && img.Upload.Node == n.id && img.Upload.Started.Before(n.started) {
 			mine = append(mine, img.ID)
 		}
 		return true
@@ -138,8 +138,8 @@ func (n *Node) seedCatalog(ctx context.Context) {
 // requeueStale returns an image to queued if its upload is still owned by
 // node.
 func (n *Node) requeueStale(ctx context.Context, id, node string) {
-	_, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
-		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Node != node {
+	_, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
+		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Node != node {
 			return errNoChange
 		}
 		requeue(cur)
@@ -147,7 +147,7 @@ func (n *Node) requeueStale(ctx context.Context, id, node string) {
 	})
 	if err == nil {
 		n.log.Info("requeued image whose upload was interrupted", "image", id, "uploader", node)
-	} else if !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+	} else if !errors.Is(err, errNoChange) && !errors.Is(err, catalog.ErrNotFound) {
 		n.log.Warn("could not requeue interrupted upload", "image", id, "err", err)
 	}
 }
@@ -173,8 +173,8 @@ func (n *Node) leaderLoop(ctx context.Context) {
 		}
 		n.repairPass(ctx, holderGone)
 		var stale [][2]string
-		n.fsm.State().Each(func(img *raftfsm.Image) bool {
-			if img.Status != raftfsm.StatusSaving || img.Upload == nil {
+		n.fsm.State().Each(func(img *catalog.Image) bool {
+			if img.Status != catalog.StatusSaving || img.Upload == nil {
 				return true
 			}
 			up := img.Upload.Node

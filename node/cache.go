@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // The node's cache, as Glance's cache API shows it: a chunk this node
@@ -119,8 +119,8 @@ func (n *Node) CacheState(ctx context.Context) (*api.CacheState, error) {
 		return nil, err
 	}
 	out := &api.CacheState{Cached: []api.CachedImage{}, Queued: []string{}}
-	n.fsm.State().Each(func(img *raftfsm.Image) bool {
-		if img.Status != raftfsm.StatusActive || img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
+	n.fsm.State().Each(func(img *catalog.Image) bool {
+		if img.Status != catalog.StatusActive || img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 			return true
 		}
 		for _, c := range img.Manifest.Chunks {
@@ -219,7 +219,7 @@ func (n *Node) cacheFetch(ctx context.Context, id string) error {
 	if img, err = n.PullImage(ctx, img); err != nil {
 		return err
 	}
-	if img.Status != raftfsm.StatusActive || img.Manifest == nil {
+	if img.Status != catalog.StatusActive || img.Manifest == nil {
 		return fmt.Errorf("image %s is %s, not active", id, img.Status)
 	}
 	digests, index := uniqueChunks(img.Manifest)
@@ -260,7 +260,7 @@ func (n *Node) EvictCache(ctx context.Context, imageID string) (bool, error) {
 	delete(n.cache.stats, imageID)
 	n.cache.mu.Unlock()
 	img, err := n.fsm.State().Image(imageID)
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return queued, nil // its chunks are garbage: GC takes them
 	}
 	if err != nil {
@@ -307,7 +307,7 @@ func (n *Node) CleanCache(ctx context.Context) error {
 	st := n.fsm.State()
 	n.cache.mu.Lock()
 	for _, id := range slices.Clone(n.cache.queue) {
-		if img, err := st.Image(id); err != nil || img.Status != raftfsm.StatusActive {
+		if img, err := st.Image(id); err != nil || img.Status != catalog.StatusActive {
 			n.cache.dequeueLocked(id)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -16,7 +17,7 @@ import (
 type cachedChunk struct {
 	d       chunkstore.Digest
 	size    int64
-	users   []*raftfsm.Image
+	users   []*catalog.Image
 	lastUse time.Time // filled by evictOver
 }
 
@@ -24,10 +25,10 @@ type cachedChunk struct {
 // images whose placement names it (or names no one: durability unknown),
 // and of staged data it holds durably — and the images each manifest
 // chunk belongs to.
-func (n *Node) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chunkstore.Digest][]*raftfsm.Image) {
+func (n *Node) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chunkstore.Digest][]*catalog.Image) {
 	pinned := map[chunkstore.Digest]bool{}
-	users := map[chunkstore.Digest][]*raftfsm.Image{}
-	st.Each(func(img *raftfsm.Image) bool {
+	users := map[chunkstore.Digest][]*catalog.Image{}
+	st.Each(func(img *catalog.Image) bool {
 		if m := img.Manifest; m != nil {
 			pin := len(img.Placement) == 0 || slices.Contains(img.Placement, n.id)
 			for _, c := range m.Chunks {
@@ -87,7 +88,7 @@ func (n *Node) evictWith(ctx context.Context, choose func([]cachedChunk) []cache
 	victims := choose(cands)
 	del := make([]chunkstore.Digest, len(victims))
 	var total int64
-	touched := map[string]*raftfsm.Image{}
+	touched := map[string]*catalog.Image{}
 	for i, v := range victims {
 		del[i] = v.d
 		total += v.size

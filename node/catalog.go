@@ -3,26 +3,27 @@ package node
 import (
 	"context"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // Member implements api.Backend from the local replica.
-func (n *Node) Member(_ context.Context, imageID, memberID string) (*raftfsm.Member, error) {
+func (n *Node) Member(_ context.Context, imageID, memberID string) (*catalog.Member, error) {
 	return n.fsm.State().Member(imageID, memberID)
 }
 
 // Members implements api.Backend from the local replica.
-func (n *Node) Members(_ context.Context, imageID string) ([]*raftfsm.Member, error) {
+func (n *Node) Members(_ context.Context, imageID string) ([]*catalog.Member, error) {
 	return n.fsm.State().Members(imageID), nil
 }
 
 // Memberships implements api.Backend from the local replica.
-func (n *Node) Memberships(_ context.Context, project string) (map[string]*raftfsm.Member, error) {
+func (n *Node) Memberships(_ context.Context, project string) (map[string]*catalog.Member, error) {
 	return n.fsm.State().Memberships(project), nil
 }
 
 // PutMember implements api.Backend.
-func (n *Node) PutMember(ctx context.Context, m *raftfsm.Member, create bool, expect uint64) (*raftfsm.Member, error) {
+func (n *Node) PutMember(ctx context.Context, m *catalog.Member, create bool, expect uint64) (*catalog.Member, error) {
 	res, err := n.propose(ctx, &raftfsm.PutMember{Member: m, Create: create, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
@@ -40,17 +41,17 @@ func (n *Node) DeleteMember(ctx context.Context, imageID, memberID string) error
 }
 
 // Doc implements api.Backend from the local replica.
-func (n *Node) Doc(_ context.Context, kind, id string) (*raftfsm.Doc, error) {
+func (n *Node) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
 	return n.fsm.State().Doc(kind, id)
 }
 
 // Docs implements api.Backend from the local replica.
-func (n *Node) Docs(_ context.Context, kind string) ([]*raftfsm.Doc, error) {
+func (n *Node) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
 	return n.fsm.State().Docs(kind), nil
 }
 
 // PutDoc implements api.Backend.
-func (n *Node) PutDoc(ctx context.Context, d *raftfsm.Doc, create bool, expect uint64) (*raftfsm.Doc, error) {
+func (n *Node) PutDoc(ctx context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
 	res, err := n.propose(ctx, &raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
 	if err != nil {
 		return nil, err

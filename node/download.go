@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -23,10 +23,10 @@ import (
 // from peers — with a window of chunks in flight, verifies each, and
 // returns them in order. The first chunk is fetched before OpenImage
 // returns, so "no copy reachable" is reported before any header is sent.
-func (n *Node) OpenImage(ctx context.Context, img *raftfsm.Image, off, length int64) (io.ReadCloser, error) {
+func (n *Node) OpenImage(ctx context.Context, img *catalog.Image, off, length int64) (io.ReadCloser, error) {
 	man := img.Manifest
 	if man == nil {
-		return nil, fmt.Errorf("open image %s: no data: %w", img.ID, raftfsm.ErrNotFound)
+		return nil, fmt.Errorf("open image %s: no data: %w", img.ID, catalog.ErrNotFound)
 	}
 	offs, size := man.Offsets()
 	if off < 0 || length < 0 || off+length > size {
@@ -87,7 +87,7 @@ type streamReader struct {
 	n      *Node
 	ctx    context.Context
 	cancel context.CancelFunc
-	img    *raftfsm.Image
+	img    *catalog.Image
 	offs   []int64
 
 	next, last int   // next chunk index to schedule (feed), last needed
@@ -213,14 +213,14 @@ func (s *streamReader) Close() error {
 // good one. A bad copy is dropped (locally) or skipped and counted (peer),
 // and another holder tried. A chunk fetched from a peer is kept and
 // announced unless NoCache is set.
-func (n *Node) fetchChunk(ctx context.Context, img *raftfsm.Image, idx int) (*buffer, []byte, error) {
+func (n *Node) fetchChunk(ctx context.Context, img *catalog.Image, idx int) (*buffer, []byte, error) {
 	return n.fetchChunkOpt(ctx, img, idx, true)
 }
 
 // fetchChunkOpt is fetchChunk; with waitBusy false it returns errAllBusy
 // at once when every holder of the chunk is at its upload limit, so a
 // caller free to choose its order (a prefetch) can take another chunk.
-func (n *Node) fetchChunkOpt(ctx context.Context, img *raftfsm.Image, idx int, waitBusy bool) (*buffer, []byte, error) {
+func (n *Node) fetchChunkOpt(ctx context.Context, img *catalog.Image, idx int, waitBusy bool) (*buffer, []byte, error) {
 	ref := img.Manifest.Chunks[idx]
 	d, err := chunkstore.ParseDigest(ref.Digest)
 	if err != nil {
@@ -269,12 +269,12 @@ const (
 // skipped; when every holder is busy the node waits briefly and asks
 // again (bounded by ctx); a holder that stalls mid-transfer or sends bad
 // bytes is abandoned and demoted.
-func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int, d chunkstore.Digest, size int64, buf []byte, waitBusy bool) ([]byte, error) {
+func (n *Node) fetchFromHolders(ctx context.Context, img *catalog.Image, idx int, d chunkstore.Digest, size int64, buf []byte, waitBusy bool) ([]byte, error) {
 	wait := 20 * time.Millisecond
 	for {
 		ranked := n.rankHolders(n.gossip.Holders(img.ID, idx), img.Placement)
 		if len(ranked) == 0 {
-			return nil, fmt.Errorf("chunk %d of %s: no live holder: %w", idx, img.ID, api.ErrUnavailable)
+			return nil, fmt.Errorf("chunk %d of %s: no live holder: %w", idx, img.ID, catalog.ErrUnavailable)
 		}
 		lastResort := n.origin.lastResort(d)
 		busy := 0
@@ -324,7 +324,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *raftfsm.Image, idx int
 			n.log.Debug("peer fetch failed", "peer", m.Meta.ID, "chunk", idx, "err", err)
 		}
 		if busy == 0 {
-			return nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, api.ErrUnavailable)
+			return nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, catalog.ErrUnavailable)
 		}
 		if !waitBusy && busy == len(tried) {
 			return nil, errAllBusy

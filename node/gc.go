@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // orphanGrace protects chunks pushed for an upload whose saving status
@@ -61,8 +61,8 @@ func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
 	}
 	st := n.fsm.State()
 	live := map[chunkstore.Digest]struct{}{}
-	st.Each(func(img *raftfsm.Image) bool {
-		for _, m := range []*raftfsm.Manifest{img.Manifest, img.Staging} {
+	st.Each(func(img *catalog.Image) bool {
+		for _, m := range []*catalog.Manifest{img.Manifest, img.Staging} {
 			if m == nil {
 				continue
 			}
@@ -82,7 +82,7 @@ func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
 		// (a lock on the image). The uploader's status may not have
 		// reached this node yet, so a recent push stays protected too
 		// unless the image is gone for good.
-		arriving := err == nil && (img.Status == raftfsm.StatusSaving || img.Status == raftfsm.StatusImporting || img.Upload != nil)
+		arriving := err == nil && (img.Status == catalog.StatusSaving || img.Status == catalog.StatusImporting || img.Upload != nil)
 		keep := arriving || (!st.Tombstoned(image) && time.Since(u.touched) < n.cfg.OrphanGrace)
 		if !keep {
 			delete(n.inflight, image)

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/imageformat"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // Image data is checked as Glance checks it (image_format options with
@@ -29,7 +27,7 @@ import (
 
 // inspects reports whether img's data is inspected: Glance inspects bare
 // containers only.
-func inspects(img *raftfsm.Image) bool {
+func inspects(img *catalog.Image) bool {
 	return img.DiskFormat != nil && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
 }
 
@@ -43,7 +41,7 @@ func inspectStream(r io.Reader) (io.Reader, *imageformat.Inspector) {
 // checkData finishes in (which saw all of img's data) and applies
 // Glance's rule for img: the virtual size to record (0: none), or an
 // *imageformat.Rejection. Data of an image that is not inspected passes.
-func checkData(img *raftfsm.Image, in *imageformat.Inspector) (int64, error) {
+func checkData(img *catalog.Image, in *imageformat.Inspector) (int64, error) {
 	if !inspects(img) {
 		return 0, nil
 	}
@@ -57,14 +55,14 @@ func checkData(img *raftfsm.Image, in *imageformat.Inspector) (int64, error) {
 func uploadRefusal(err error) error {
 	var rej *imageformat.Rejection
 	if errors.As(err, &rej) {
-		return &api.Error{Status: http.StatusUnsupportedMediaType, Detail: rej.Reason, Err: err}
+		return &catalog.FormatError{Reason: rej.Reason, Err: err}
 	}
 	return err
 }
 
 // setVirtualSize records a checked virtual size (0 leaves it unset, as
 // Glance does).
-func setVirtualSize(img *raftfsm.Image, vsize int64) {
+func setVirtualSize(img *catalog.Image, vsize int64) {
 	if vsize > 0 {
 		img.VirtualSize = &vsize
 	}
@@ -72,11 +70,11 @@ func setVirtualSize(img *raftfsm.Image, vsize int64) {
 
 // checkStored applies Glance's rule to data already stored as man, held
 // by placement, reading only the chunks the inspector needs.
-func (n *Node) checkStored(ctx context.Context, img *raftfsm.Image, man *raftfsm.Manifest, placement []string) (int64, error) {
+func (n *Node) checkStored(ctx context.Context, img *catalog.Image, man *catalog.Manifest, placement []string) (int64, error) {
 	if !inspects(img) {
 		return 0, nil
 	}
-	r := newManifestReader(ctx, n, &raftfsm.Image{ID: img.ID, Manifest: man, Placement: placement})
+	r := newManifestReader(ctx, n, &catalog.Image{ID: img.ID, Manifest: man, Placement: placement})
 	defer r.release()
 	in, err := imageformat.InspectAt(r, man.Size)
 	if err != nil {
@@ -90,14 +88,14 @@ func (n *Node) checkStored(ctx context.Context, img *raftfsm.Image, man *raftfsm
 type manifestReader struct {
 	ctx    context.Context
 	n      *Node
-	src    *raftfsm.Image
+	src    *catalog.Image
 	starts []int64 // offset of each chunk
 	idx    int
 	buf    *buffer
 	data   []byte
 }
 
-func newManifestReader(ctx context.Context, n *Node, src *raftfsm.Image) *manifestReader {
+func newManifestReader(ctx context.Context, n *Node, src *catalog.Image) *manifestReader {
 	r := &manifestReader{ctx: ctx, n: n, src: src, idx: -1}
 	var off int64
 	for _, c := range src.Manifest.Chunks {

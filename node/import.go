@@ -9,9 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/imageformat"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // importer runs a node's imports in the background. Its zero value is
@@ -28,7 +27,7 @@ type importer struct {
 }
 
 // errImportStopped means the node is not running (yet, or any more).
-var errImportStopped = fmt.Errorf("node is not running imports: %w", api.ErrUnavailable)
+var errImportStopped = fmt.Errorf("node is not running imports: %w", catalog.ErrUnavailable)
 
 // open starts accepting imports under ctx.
 func (im *importer) open(ctx context.Context) {
@@ -126,17 +125,17 @@ func (n *Node) runImports(ctx context.Context) {
 // StartImport implements api.Backend: it locks the image for the import
 // (status importing unless copy-image), records the task and runs the
 // import in the background.
-func (n *Node) StartImport(ctx context.Context, job *api.ImportJob) error {
-	return n.startTask(ctx, job.Task, job.Method, job.ImageID, job.ImageRevision, func(cur *raftfsm.Image) *raftfsm.Image {
+func (n *Node) StartImport(ctx context.Context, job *catalog.ImportJob) error {
+	return n.startTask(ctx, job.Task, job.Method, job.ImageID, job.ImageRevision, func(cur *catalog.Image) *catalog.Image {
 		locked := cur.Clone()
 		if locked.Properties == nil {
 			locked.Properties = map[string]string{}
 		}
-		locked.Properties[api.PropImportTask] = job.Task.ID
-		locked.Properties[api.PropImportingToStores] = api.JoinStores(job.Stores)
-		locked.Properties[api.PropFailedImport] = api.JoinStores(without(api.SplitStores(locked.Properties[api.PropFailedImport]), job.Stores))
-		if job.Method != api.MethodCopyImage {
-			locked.Status = raftfsm.StatusImporting
+		locked.Properties[catalog.PropImportTask] = job.Task.ID
+		locked.Properties[catalog.PropImportingToStores] = catalog.JoinStores(job.Stores)
+		locked.Properties[catalog.PropFailedImport] = catalog.JoinStores(without(catalog.SplitStores(locked.Properties[catalog.PropFailedImport]), job.Stores))
+		if job.Method != catalog.MethodCopyImage {
+			locked.Status = catalog.StatusImporting
 		}
 		return locked
 	}, func(ctx context.Context) { n.runImport(ctx, job) })
@@ -148,8 +147,8 @@ func (n *Node) StartImport(ctx context.Context, job *api.ImportJob) error {
 // lock is never taken for a stale task by another node), then run the
 // work in the background under the node's lifetime. If the lock cannot
 // be taken the task is dropped: it never ran, and the caller answers.
-func (n *Node) startTask(ctx context.Context, t *api.Task, method, imageID string, rev uint64,
-	lock func(cur *raftfsm.Image) *raftfsm.Image, run func(context.Context)) error {
+func (n *Node) startTask(ctx context.Context, t *catalog.Task, method, imageID string, rev uint64,
+	lock func(cur *catalog.Image) *catalog.Image, run func(context.Context)) error {
 	if !n.imports.running() {
 		return errImportStopped
 	}
@@ -168,7 +167,7 @@ func (n *Node) startTask(ctx context.Context, t *api.Task, method, imageID strin
 		return err
 	}
 	if cur.Revision != rev {
-		return fmt.Errorf("lock image %s for %s: %w", imageID, method, raftfsm.ErrConflict)
+		return fmt.Errorf("lock image %s for %s: %w", imageID, method, catalog.ErrConflict)
 	}
 	locked := lock(cur)
 	locked.UpdatedAt = time.Now().UTC()
@@ -180,7 +179,7 @@ func (n *Node) startTask(ctx context.Context, t *api.Task, method, imageID strin
 		return err
 	}
 	if _, err := n.UpdateImage(ctx, locked, rev); err != nil {
-		if derr := n.DeleteDoc(context.WithoutCancel(ctx), api.TaskKind, t.ID); derr != nil {
+		if derr := n.DeleteDoc(context.WithoutCancel(ctx), catalog.TaskKind, t.ID); derr != nil {
 			n.log.Warn("could not drop the task of an import that did not start", "task", t.ID, "method", method, "err", derr)
 		}
 		return err
@@ -210,7 +209,7 @@ func without(list, drop []string) []string {
 
 // runImport does one import and records its outcome on the task and the
 // image.
-func (n *Node) runImport(ctx context.Context, job *api.ImportJob) {
+func (n *Node) runImport(ctx context.Context, job *catalog.ImportJob) {
 	n.runTask(ctx, job.Task.ID, job.ImageID, job.Method, func(ctx context.Context) error { return n.doImport(ctx, job) })
 }
 
@@ -218,8 +217,8 @@ func (n *Node) runImport(ctx context.Context, job *api.ImportJob) {
 // then to success, or to failure with the image back to queued.
 func (n *Node) runTask(ctx context.Context, taskID, imageID, method string, work func(context.Context) error) {
 	log := n.log.With("task", taskID, "image", imageID, "method", method)
-	err := n.updateTask(ctx, taskID, func(t *api.Task) error {
-		t.Status = api.TaskProcessing
+	err := n.updateTask(ctx, taskID, func(t *catalog.Task) error {
+		t.Status = catalog.TaskProcessing
 		return nil
 	})
 	if err == nil {
@@ -232,8 +231,8 @@ func (n *Node) runTask(ctx context.Context, taskID, imageID, method string, work
 	}
 	fctx, cancel := n.finishContext()
 	defer cancel()
-	err = n.updateTask(fctx, taskID, func(t *api.Task) error {
-		t.Finish(api.TaskSuccess, "", map[string]any{"image_id": imageID}, time.Now().UTC())
+	err = n.updateTask(fctx, taskID, func(t *catalog.Task) error {
+		t.Finish(catalog.TaskSuccess, "", map[string]any{"image_id": imageID}, time.Now().UTC())
 		return nil
 	})
 	if err != nil {
@@ -249,29 +248,29 @@ func (n *Node) finishContext() (context.Context, context.CancelFunc) {
 }
 
 // doImport moves the data of an import and commits it.
-func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
+func (n *Node) doImport(ctx context.Context, job *catalog.ImportJob) error {
 	img, err := n.lockedImage(job.ImageID, job.Task.ID)
 	if err != nil {
 		return err
 	}
 	var (
-		man       *raftfsm.Manifest
+		man       *catalog.Manifest
 		placement []string
-		meta      func(*raftfsm.Image)
+		meta      func(*catalog.Image)
 		insp      *imageformat.Inspector // nil: inspect the stored data
 	)
 	switch job.Method {
-	case api.MethodGlanceDirect:
+	case catalog.MethodGlanceDirect:
 		if img.Staging == nil {
 			return fmt.Errorf("image %s has no staged data", job.ImageID)
 		}
 		man, placement = img.Staging, img.StagingPlacement
-	case api.MethodCopyImage:
+	case catalog.MethodCopyImage:
 		return n.copyImage(ctx, job)
-	case api.MethodWebDownload:
+	case catalog.MethodWebDownload:
 		defer n.unprotect(job.ImageID)
 		man, placement, insp, err = n.fetchInto(ctx, job, job.URI, nil)
-	case api.MethodGlanceDownload:
+	case catalog.MethodGlanceDownload:
 		defer n.unprotect(job.ImageID)
 		man, placement, insp, meta, err = n.glanceDownload(ctx, job)
 	default:
@@ -299,14 +298,14 @@ func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
 	if err != nil {
 		return err
 	}
-	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
-		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
+	_, err = n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
+		if cur.Properties[catalog.PropImportTask] != job.Task.ID || cur.Status != catalog.StatusImporting {
 			return fmt.Errorf("image %s is %s and no longer locked by this import", job.ImageID, cur.Status)
 		}
 		if meta != nil {
 			meta(cur)
 		}
-		cur.Status = raftfsm.StatusActive
+		cur.Status = catalog.StatusActive
 		cur.Manifest, cur.Placement = man, placement
 		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Staging, cur.StagingPlacement, cur.Upload = nil, nil, nil
@@ -319,19 +318,19 @@ func (n *Node) doImport(ctx context.Context, job *api.ImportJob) error {
 		cur.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return fmt.Errorf("image %s was deleted during the import", job.ImageID)
 	}
 	return err
 }
 
 // lockedImage returns the image if the task still holds its lock.
-func (n *Node) lockedImage(id, task string) (*raftfsm.Image, error) {
+func (n *Node) lockedImage(id, task string) (*catalog.Image, error) {
 	img, err := n.fsm.State().Image(id)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", id, err)
 	}
-	if img.Properties[api.PropImportTask] != task {
+	if img.Properties[catalog.PropImportTask] != task {
 		return nil, fmt.Errorf("image %s is no longer locked by task %s", id, task)
 	}
 	return img, nil
@@ -339,13 +338,13 @@ func (n *Node) lockedImage(id, task string) (*raftfsm.Image, error) {
 
 // unlockImport ends an import's bookkeeping on the image: no store left
 // to import to, the failed ones listed, the lock dropped.
-func unlockImport(img *raftfsm.Image, failed []string) {
+func unlockImport(img *catalog.Image, failed []string) {
 	if img.Properties == nil {
 		img.Properties = map[string]string{}
 	}
-	img.Properties[api.PropImportingToStores] = ""
-	img.Properties[api.PropFailedImport] = api.JoinStores(append(api.SplitStores(img.Properties[api.PropFailedImport]), failed...))
-	delete(img.Properties, api.PropImportTask)
+	img.Properties[catalog.PropImportingToStores] = ""
+	img.Properties[catalog.PropFailedImport] = catalog.JoinStores(append(catalog.SplitStores(img.Properties[catalog.PropFailedImport]), failed...))
+	delete(img.Properties, catalog.PropImportTask)
 }
 
 // failImport records a failed import: the task fails with the reason and,
@@ -355,31 +354,31 @@ func unlockImport(img *raftfsm.Image, failed []string) {
 func (n *Node) failImport(imageID, taskID, method string, cause error) {
 	ctx, cancel := n.finishContext()
 	defer cancel()
-	_, err := n.mutateImage(ctx, imageID, func(cur *raftfsm.Image) error {
-		if cur.Properties[api.PropImportTask] != taskID {
+	_, err := n.mutateImage(ctx, imageID, func(cur *catalog.Image) error {
+		if cur.Properties[catalog.PropImportTask] != taskID {
 			return errNoChange
 		}
-		if method != api.MethodCopyImage && (cur.Status == raftfsm.StatusImporting || cur.Status == raftfsm.StatusUploading) {
+		if method != catalog.MethodCopyImage && (cur.Status == catalog.StatusImporting || cur.Status == catalog.StatusUploading) {
 			requeue(cur)
 			cur.Staging, cur.StagingPlacement = nil, nil
 			cur.Manifest, cur.Placement = nil, nil
 			cur.Checksum, cur.OSHashAlgo, cur.OSHashValue = nil, nil, nil
 		}
-		unlockImport(cur, api.SplitStores(cur.Properties[api.PropImportingToStores]))
+		unlockImport(cur, catalog.SplitStores(cur.Properties[catalog.PropImportingToStores]))
 		cur.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, catalog.ErrNotFound) {
 		n.log.Error("could not release image after failed import", "image", imageID, "task", taskID, "err", err)
 	}
-	err = n.updateTask(ctx, taskID, func(t *api.Task) error {
+	err = n.updateTask(ctx, taskID, func(t *catalog.Task) error {
 		if t.Finished() {
 			return errNoChange
 		}
-		t.Finish(api.TaskFailure, importFailureMessage(cause), nil, time.Now().UTC())
+		t.Finish(catalog.TaskFailure, importFailureMessage(cause), nil, time.Now().UTC())
 		return nil
 	})
-	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, catalog.ErrNotFound) {
 		n.log.Error("could not record import failure", "task", taskID, "err", err)
 	}
 	n.kickGC()
@@ -388,7 +387,7 @@ func (n *Node) failImport(imageID, taskID, method string, cause error) {
 // importFailureMessage is the task message of a failed import.
 func importFailureMessage(err error) string {
 	switch {
-	case errors.Is(err, api.ErrTooLarge):
+	case errors.Is(err, catalog.ErrTooLarge):
 		return "Image import failed: the image data exceeds the image size cap or the storage quota."
 	case errors.Is(err, context.Canceled):
 		return "Image import failed: the node running it stopped."
@@ -398,14 +397,13 @@ func importFailureMessage(err error) string {
 
 // updateTask applies fn to the stored task and saves it, retrying on a
 // concurrent change. fn returning errNoChange leaves the task alone.
-func (n *Node) updateTask(ctx context.Context, id string, fn func(*api.Task) error) error {
-	var lastErr error
-	for range 8 {
-		d, err := n.fsm.State().Doc(api.TaskKind, id)
+func (n *Node) updateTask(ctx context.Context, id string, fn func(*catalog.Task) error) error {
+	return catalog.RetryOnConflict(ctx, nodeRewriteRetries, n.Sync, func(ctx context.Context) error {
+		d, err := n.fsm.State().Doc(catalog.TaskKind, id)
 		if err != nil {
 			return err
 		}
-		t, err := api.TaskFromDoc(d)
+		t, err := catalog.TaskFromDoc(d)
 		if err != nil {
 			return err
 		}
@@ -419,13 +417,6 @@ func (n *Node) updateTask(ctx context.Context, id string, fn func(*api.Task) err
 		}
 		nd.CreatedAt = d.CreatedAt
 		_, err = n.PutDoc(ctx, nd, false, d.Revision)
-		if !errors.Is(err, raftfsm.ErrConflict) {
-			return err
-		}
-		lastErr = err
-		if err := n.Sync(ctx); err != nil {
-			return err
-		}
-	}
-	return lastErr
+		return err
+	})
 }

@@ -7,8 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/p2pglance/p2pglance/api"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // validateImport reports errors in the import and quota settings.
@@ -48,27 +47,27 @@ func ParseGlanceEndpoints(s string) (map[string]string, error) {
 // ImportMethods implements api.Backend: Glance's default methods, plus
 // glance-download when some region has an endpoint.
 func (n *Node) ImportMethods() []string {
-	m := []string{api.MethodGlanceDirect, api.MethodWebDownload, api.MethodCopyImage}
+	m := []string{catalog.MethodGlanceDirect, catalog.MethodWebDownload, catalog.MethodCopyImage}
 	if len(n.cfg.GlanceDownloadEndpoints) > 0 {
-		m = append(m, api.MethodGlanceDownload)
+		m = append(m, catalog.MethodGlanceDownload)
 	}
 	return m
 }
 
 // Stores implements api.Backend: the default store (R copies anywhere),
 // then one store per zone that any known node is labelled with.
-func (n *Node) Stores(_ context.Context) ([]api.Store, error) {
+func (n *Node) Stores(_ context.Context) ([]catalog.Store, error) {
 	members := n.gossip.Members()
 	zones := map[string][]string{}
 	all := make([]string, 0, len(members))
 	for _, m := range members {
 		all = append(all, m.Meta.ID)
-		if z := m.Meta.Zone; z != "" && z != api.DefaultStore {
+		if z := m.Meta.Zone; z != "" && z != catalog.DefaultStore {
 			zones[z] = append(zones[z], m.Meta.ID)
 		}
 	}
-	out := []api.Store{{
-		ID:          api.DefaultStore,
+	out := []catalog.Store{{
+		ID:          catalog.DefaultStore,
 		Description: fmt.Sprintf("%d durable copies of every chunk, spread over zones and racks", n.cfg.Replicas),
 		Default:     true,
 		Type:        "p2p",
@@ -81,7 +80,7 @@ func (n *Node) Stores(_ context.Context) ([]api.Store, error) {
 	}
 	sort.Strings(names)
 	for _, z := range names {
-		out = append(out, api.Store{
+		out = append(out, catalog.Store{
 			ID:          z,
 			Description: "A durable copy on a node of zone " + z,
 			Type:        "p2p",
@@ -93,8 +92,8 @@ func (n *Node) Stores(_ context.Context) ([]api.Store, error) {
 }
 
 // Quotas implements api.Backend: the configured quotas.
-func (n *Node) Quotas() api.Usage {
-	var u api.Usage
+func (n *Node) Quotas() catalog.Usage {
+	var u catalog.Usage
 	u.ImageCountTotal.Limit = n.cfg.QuotaImageCount
 	u.ImageSizeTotal.Limit = n.cfg.QuotaImageSizeTotal
 	u.ImageStageTotal.Limit = n.cfg.QuotaStageTotal
@@ -104,10 +103,10 @@ func (n *Node) Quotas() api.Usage {
 // Usage implements api.Backend from the local replica: the project's
 // images (owner-less ones for ""), their stored and staged bytes, and the
 // configured quotas.
-func (n *Node) Usage(_ context.Context, project string) (*api.Usage, error) {
+func (n *Node) Usage(_ context.Context, project string) (*catalog.Usage, error) {
 	q := n.Quotas()
 	u := &q
-	count := func(img *raftfsm.Image) bool {
+	count := func(img *catalog.Image) bool {
 		if (img.Owner == nil) != (project == "") || (img.Owner != nil && *img.Owner != project) {
 			return true
 		}
@@ -119,7 +118,7 @@ func (n *Node) Usage(_ context.Context, project string) (*api.Usage, error) {
 			u.ImageStageTotal.Usage += img.Staging.Size
 		}
 		switch img.Status {
-		case raftfsm.StatusSaving, raftfsm.StatusUploading, raftfsm.StatusImporting:
+		case catalog.StatusSaving, catalog.StatusUploading, catalog.StatusImporting:
 			u.ImageCountUploading.Usage++
 		}
 		return true
@@ -129,7 +128,7 @@ func (n *Node) Usage(_ context.Context, project string) (*api.Usage, error) {
 		st.Each(count)
 		return u, nil
 	}
-	imgs, err := st.List(raftfsm.ListQuery{IndexField: "owner", IndexValue: project})
+	imgs, err := st.List(catalog.ListQuery{IndexField: "owner", IndexValue: project})
 	if err != nil {
 		return nil, fmt.Errorf("usage of %s: %w", project, err)
 	}

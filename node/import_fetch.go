@@ -9,13 +9,12 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/imageformat"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // errOverCap means a download brought more bytes than its cap.
-var errOverCap = fmt.Errorf("image data over the size limit: %w", api.ErrTooLarge)
+var errOverCap = fmt.Errorf("image data over the size limit: %w", catalog.ErrTooLarge)
 
 // capReader passes at most left bytes of r and fails with errOverCap if r
 // has more.
@@ -45,7 +44,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 // import: chunks stored here and replicated R times, at most job.MaxSize
 // bytes. It returns the manifest and placement, not yet committed, and
 // the format inspector that watched the data.
-func (n *Node) fetchInto(ctx context.Context, job *api.ImportJob, url string, hdr http.Header) (*raftfsm.Manifest, []string, *imageformat.Inspector, error) {
+func (n *Node) fetchInto(ctx context.Context, job *catalog.ImportJob, url string, hdr http.Header) (*catalog.Manifest, []string, *imageformat.Inspector, error) {
 	resp, err := n.importGet(ctx, url, hdr)
 	if err != nil {
 		return nil, nil, nil, err
@@ -104,7 +103,7 @@ const maxCopiedProperties = 128
 // data checked against the remote hashes. It returns the data (not yet
 // committed), the format inspector that watched it, and the metadata to
 // copy onto the image at commit.
-func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm.Manifest, []string, *imageformat.Inspector, func(*raftfsm.Image), error) {
+func (n *Node) glanceDownload(ctx context.Context, job *catalog.ImportJob) (*catalog.Manifest, []string, *imageformat.Inspector, func(*catalog.Image), error) {
 	ep, ok := n.cfg.GlanceDownloadEndpoints[job.Region]
 	if !ok {
 		return nil, nil, nil, nil, fmt.Errorf("no Glance endpoint is configured for region %q", job.Region)
@@ -126,7 +125,7 @@ func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("decode image %s of region %s: %w", job.RemoteImageID, job.Region, err)
 	}
-	if st, _ := remote["status"].(string); st != raftfsm.StatusActive {
+	if st, _ := remote["status"].(string); st != catalog.StatusActive {
 		return nil, nil, nil, nil, fmt.Errorf("image %s in region %s is %q, not active", job.RemoteImageID, job.Region, st)
 	}
 	hdr.Del("Accept")
@@ -143,12 +142,12 @@ func (n *Node) glanceDownload(ctx context.Context, job *api.ImportJob) (*raftfsm
 	case sum != "" && sum != man.Checksum:
 		return nil, nil, nil, nil, errors.New("the data does not match the remote image's checksum")
 	}
-	return man, placement, insp, func(img *raftfsm.Image) { copyRemoteMetadata(img, remote) }, nil
+	return man, placement, insp, func(img *catalog.Image) { copyRemoteMetadata(img, remote) }, nil
 }
 
 // copyRemoteMetadata sets the formats, minimums and custom properties of
 // a remote Glance image on img.
-func copyRemoteMetadata(img *raftfsm.Image, remote map[string]any) {
+func copyRemoteMetadata(img *catalog.Image, remote map[string]any) {
 	if img.Properties == nil {
 		img.Properties = map[string]string{}
 	}

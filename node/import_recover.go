@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/p2pglance/p2pglance/api"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // recoverImports runs until ctx ends. Once the replica has caught up,
@@ -61,8 +59,8 @@ func (n *Node) recoverImports(ctx context.Context) {
 // stale(owner) and that this node is not running.
 func (n *Node) recoverStale(ctx context.Context, stale func(owner string) bool) {
 	st := n.fsm.State()
-	for _, d := range st.Docs(api.TaskKind) {
-		t, err := api.TaskFromDoc(d)
+	for _, d := range st.Docs(catalog.TaskKind) {
+		t, err := catalog.TaskFromDoc(d)
 		if err != nil || t.Finished() || t.Runner == "" || n.imports.isActive(t.ID) || !stale(t.Runner) {
 			continue
 		}
@@ -72,14 +70,14 @@ func (n *Node) recoverStale(ctx context.Context, stale func(owner string) bool) 
 			return
 		}
 	}
-	var stages, uploads []*raftfsm.Image
-	st.Each(func(img *raftfsm.Image) bool {
-		if img.Status == raftfsm.StatusUploading && img.Upload != nil && !n.imports.isActive(img.Upload.Session) && stale(img.Upload.Node) {
+	var stages, uploads []*catalog.Image
+	st.Each(func(img *catalog.Image) bool {
+		if img.Status == catalog.StatusUploading && img.Upload != nil && !n.imports.isActive(img.Upload.Session) && stale(img.Upload.Node) {
 			stages = append(stages, img)
 		}
 		// An upload of this node that ended without requeuing its image
 		// (no leader was reachable then, e.g. during a partition).
-		if img.Status == raftfsm.StatusSaving && img.Upload != nil && img.Upload.Node == n.id && !n.imports.isActive(img.Upload.Session) {
+		if img.Status == catalog.StatusSaving && img.Upload != nil && img.Upload.Node == n.id && !n.imports.isActive(img.Upload.Session) {
 			uploads = append(uploads, img)
 		}
 		return ctx.Err() == nil
@@ -92,7 +90,7 @@ func (n *Node) recoverStale(ctx context.Context, stale func(owner string) bool) 
 	for _, img := range stages {
 		owner, session := img.Upload.Node, img.Upload.Session
 		n.log.Warn("requeuing image whose stage was interrupted", "image", img.ID, "stager", owner)
-		n.requeueStage(ctx, img.ID, func(cur *raftfsm.Image) bool { return stagedBy(cur, session) })
+		n.requeueStage(ctx, img.ID, func(cur *catalog.Image) bool { return stagedBy(cur, session) })
 	}
 }
 

@@ -9,10 +9,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // A store is where copies of an image count: the default store is the R
@@ -32,10 +31,10 @@ func (n *Node) zoneHolds(zone string, placement []string) bool {
 // placeInStores makes sure every store of the import holds the data
 // (man, held by placement) and returns the placement grown by the zone
 // copies, and the stores that failed when failures are allowed.
-func (n *Node) placeInStores(ctx context.Context, job *api.ImportJob, man *raftfsm.Manifest, placement []string) ([]string, []string, error) {
+func (n *Node) placeInStores(ctx context.Context, job *catalog.ImportJob, man *catalog.Manifest, placement []string) ([]string, []string, error) {
 	var failed []string
 	for _, store := range job.Stores {
-		if store == api.DefaultStore || n.zoneHolds(store, placement) {
+		if store == catalog.DefaultStore || n.zoneHolds(store, placement) {
 			continue
 		}
 		target, err := n.copyToZone(ctx, job.ImageID, man, placement, store)
@@ -58,7 +57,7 @@ func (n *Node) placeInStores(ctx context.Context, job *api.ImportJob, man *raftf
 // it on every import, then for each requested store that does not hold
 // the image yet, a node of that zone gets every chunk and joins the
 // image's placement. Progress is recorded store by store.
-func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
+func (n *Node) copyImage(ctx context.Context, job *catalog.ImportJob) error {
 	img, err := n.lockedImage(job.ImageID, job.Task.ID)
 	if err != nil {
 		return err
@@ -80,7 +79,7 @@ func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
 			return fmt.Errorf("image %s has no data to copy (status %s)", job.ImageID, img.Status)
 		}
 		target, cerr := "", error(nil)
-		if store != api.DefaultStore && !n.zoneHolds(store, img.Placement) {
+		if store != catalog.DefaultStore && !n.zoneHolds(store, img.Placement) {
 			target, cerr = n.copyToZone(ctx, job.ImageID, img.Manifest, img.Placement, store)
 		}
 		if cerr != nil && (ctx.Err() != nil || job.AllStoresMustSucceed) {
@@ -89,16 +88,16 @@ func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
 		if cerr != nil {
 			n.log.Warn("copy-image to store failed", "image", job.ImageID, "store", store, "err", cerr)
 		}
-		_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
-			if cur.Properties[api.PropImportTask] != job.Task.ID {
+		_, err = n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
+			if cur.Properties[catalog.PropImportTask] != job.Task.ID {
 				return fmt.Errorf("image %s is no longer locked by task %s", job.ImageID, job.Task.ID)
 			}
 			if target != "" && !slices.Contains(cur.Placement, target) {
 				cur.Placement = append(cur.Placement, target)
 			}
-			cur.Properties[api.PropImportingToStores] = api.JoinStores(without(api.SplitStores(cur.Properties[api.PropImportingToStores]), []string{store}))
+			cur.Properties[catalog.PropImportingToStores] = catalog.JoinStores(without(catalog.SplitStores(cur.Properties[catalog.PropImportingToStores]), []string{store}))
 			if cerr != nil {
-				cur.Properties[api.PropFailedImport] = api.JoinStores(append(api.SplitStores(cur.Properties[api.PropFailedImport]), store))
+				cur.Properties[catalog.PropFailedImport] = catalog.JoinStores(append(catalog.SplitStores(cur.Properties[catalog.PropFailedImport]), store))
 			}
 			cur.UpdatedAt = time.Now().UTC()
 			return nil
@@ -107,8 +106,8 @@ func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
 			return fmt.Errorf("record copy to store %s: %w", store, err)
 		}
 	}
-	_, err = n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
-		if cur.Properties[api.PropImportTask] != job.Task.ID {
+	_, err = n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
+		if cur.Properties[catalog.PropImportTask] != job.Task.ID {
 			return errNoChange
 		}
 		unlockImport(cur, nil)
@@ -123,7 +122,7 @@ func (n *Node) copyImage(ctx context.Context, job *api.ImportJob) error {
 
 // copyToZone puts a durable copy of every chunk of man on a live node of
 // zone and returns that node's id. sources hold the chunks.
-func (n *Node) copyToZone(ctx context.Context, imageID string, man *raftfsm.Manifest, sources []string, zone string) (string, error) {
+func (n *Node) copyToZone(ctx context.Context, imageID string, man *catalog.Manifest, sources []string, zone string) (string, error) {
 	var cands []gossip.Member
 	for _, m := range n.gossip.Members() {
 		if m.Alive && m.Meta.Zone == zone && !slices.Contains(sources, m.Meta.ID) {
@@ -131,7 +130,7 @@ func (n *Node) copyToZone(ctx context.Context, imageID string, man *raftfsm.Mani
 		}
 	}
 	if len(cands) == 0 {
-		return "", fmt.Errorf("no live node in zone %s: %w", zone, api.ErrUnavailable)
+		return "", fmt.Errorf("no live node in zone %s: %w", zone, catalog.ErrUnavailable)
 	}
 	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	var errs []error
@@ -154,7 +153,7 @@ func (n *Node) copyToZone(ctx context.Context, imageID string, man *raftfsm.Mani
 }
 
 // uniqueChunks maps each distinct digest of man to its first index.
-func uniqueChunks(man *raftfsm.Manifest) ([]string, map[string]int) {
+func uniqueChunks(man *catalog.Manifest) ([]string, map[string]int) {
 	index := map[string]int{}
 	var digests []string
 	for i, c := range man.Chunks {
@@ -169,8 +168,8 @@ func uniqueChunks(man *raftfsm.Manifest) ([]string, map[string]int) {
 // copyToPeer pushes to t every chunk of man it lacks — read locally or
 // fetched (verified) from the holders — until t reports holding all of
 // them durably.
-func (n *Node) copyToPeer(ctx context.Context, imageID string, man *raftfsm.Manifest, sources []string, t gossip.Member) error {
-	src := &raftfsm.Image{ID: imageID, Manifest: man, Placement: sources}
+func (n *Node) copyToPeer(ctx context.Context, imageID string, man *catalog.Manifest, sources []string, t gossip.Member) error {
+	src := &catalog.Image{ID: imageID, Manifest: man, Placement: sources}
 	digests, index := uniqueChunks(man)
 	body, err := json.Marshal(missingRequest{Image: imageID, Digests: digests})
 	if err != nil {
@@ -207,8 +206,8 @@ func (n *Node) copyToPeer(ctx context.Context, imageID string, man *raftfsm.Mani
 }
 
 // copyToSelf stores on this node every chunk of man it lacks.
-func (n *Node) copyToSelf(ctx context.Context, imageID string, man *raftfsm.Manifest, sources []string) error {
-	src := &raftfsm.Image{ID: imageID, Manifest: man, Placement: sources}
+func (n *Node) copyToSelf(ctx context.Context, imageID string, man *catalog.Manifest, sources []string) error {
+	src := &catalog.Image{ID: imageID, Manifest: man, Placement: sources}
 	digests, index := uniqueChunks(man)
 	for _, s := range digests {
 		d, err := chunkstore.ParseDigest(s)

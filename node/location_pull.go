@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/p2pglance/p2pglance/api"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Lazy locations: an active image whose data lives only at its http(s)
@@ -37,7 +35,7 @@ const pullPoll = 100 * time.Millisecond
 
 // errOriginMismatch means a location's data is not what the catalog
 // records for the image (size or hashes): it is never served.
-var errOriginMismatch = fmt.Errorf("the location's data does not match the image's recorded size or checksums: %w", api.ErrUnavailable)
+var errOriginMismatch = fmt.Errorf("the location's data does not match the image's recorded size or checksums: %w", catalog.ErrUnavailable)
 
 // errPullLost means another node took a pull's lock over before it
 // committed: the pull waits for that node instead.
@@ -47,7 +45,7 @@ var errPullLost = errors.New("the pull's lock was taken over by another node")
 // that needs the image meanwhile.
 type pullCall struct {
 	done chan struct{}
-	img  *raftfsm.Image
+	img  *catalog.Image
 	err  error
 }
 
@@ -58,16 +56,16 @@ type pullGroup struct {
 }
 
 // originBacked reports an image whose data is only at its locations.
-func originBacked(img *raftfsm.Image) bool {
+func originBacked(img *catalog.Image) bool {
 	return img.Manifest == nil && len(img.Locations) > 0 &&
-		(img.Status == raftfsm.StatusActive || img.Status == raftfsm.StatusDeactivated)
+		(img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated)
 }
 
 // PullImage implements api.Backend: it returns img unchanged when its
 // data is in the cluster, and otherwise brings it in from the image's
 // locations (or waits while another node does) and returns the image
 // with its manifest.
-func (n *Node) PullImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Image, error) {
+func (n *Node) PullImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error) {
 	if !originBacked(img) {
 		return img, nil
 	}
@@ -106,7 +104,7 @@ func (n *Node) PullImage(ctx context.Context, img *raftfsm.Image) (*raftfsm.Imag
 // node that holds the pull lock, until the manifest is committed. It
 // runs under the node's lifetime, not a request's: the requests waiting
 // for it may come and go.
-func (n *Node) pull(ctx context.Context, id string) (*raftfsm.Image, error) {
+func (n *Node) pull(ctx context.Context, id string) (*catalog.Image, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.LocationPullTimeout)
 	defer cancel()
 	for {
@@ -116,7 +114,7 @@ func (n *Node) pull(ctx context.Context, id string) (*raftfsm.Image, error) {
 		}
 		if !originBacked(cur) {
 			if cur.Manifest == nil {
-				return nil, fmt.Errorf("image %s is %s and has no data: %w", id, cur.Status, raftfsm.ErrNotFound)
+				return nil, fmt.Errorf("image %s is %s and has no data: %w", id, cur.Status, catalog.ErrNotFound)
 			}
 			return cur, nil
 		}
@@ -152,7 +150,7 @@ func (n *Node) pull(ctx context.Context, id string) (*raftfsm.Image, error) {
 // pullHolderLive reports whether the node holding a pull lock is still
 // working on it: another node that gossip sees alive, or this node in
 // this process.
-func (n *Node) pullHolderLive(l *raftfsm.UploadLock) bool {
+func (n *Node) pullHolderLive(l *catalog.UploadLock) bool {
 	if l.Node == n.id {
 		return l.Started.After(n.started) && n.imports.isActive(l.Session)
 	}
@@ -165,9 +163,9 @@ func (n *Node) pullHolderLive(l *raftfsm.UploadLock) bool {
 // lock, or one cut by a restart. Other nodes see this node alive and
 // would otherwise wait on such a lock until LocationPullTimeout.
 func (n *Node) releaseStalePulls(ctx context.Context) {
-	var stale []*raftfsm.UploadLock
+	var stale []*catalog.UploadLock
 	var ids []string
-	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+	n.fsm.State().Each(func(img *catalog.Image) bool {
 		if l := img.Upload; l != nil && l.Node == n.id && originBacked(img) &&
 			strings.HasPrefix(l.Session, pullSessionPrefix) && !n.imports.isActive(l.Session) {
 			stale, ids = append(stale, l), append(ids, img.ID)
@@ -187,11 +185,11 @@ func (n *Node) releaseStalePulls(ctx context.Context) {
 // holder gone). It reports false when another node got it first.
 func (n *Node) claimPull(ctx context.Context, id, session string) (bool, error) {
 	n.imports.begin(session)
-	_, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
+	_, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
 		if !originBacked(cur) || (cur.Upload != nil && n.pullHolderLive(cur.Upload)) {
 			return errNoChange
 		}
-		cur.Upload = &raftfsm.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
+		cur.Upload = &catalog.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
 		return nil
 	})
 	if err != nil {
@@ -210,14 +208,14 @@ func (n *Node) releasePull(id, session string) {
 	defer n.imports.done(session)
 	ctx, cancel := n.finishContext()
 	defer cancel()
-	_, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
+	_, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
 		if cur.Upload == nil || cur.Upload.Session != session {
 			return errNoChange
 		}
 		cur.Upload = nil
 		return nil
 	})
-	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, catalog.ErrNotFound) {
 		n.log.Warn("could not release a location pull", "image", id, "err", err)
 	}
 	n.kickGC()
@@ -226,7 +224,7 @@ func (n *Node) releasePull(id, session string) {
 // pullFromLocations reads the first location that answers into the
 // cluster, verifies it and commits the manifest; the caller holds the
 // pull lock as session.
-func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raftfsm.Image, error) {
+func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*catalog.Image, error) {
 	defer n.imports.done(session)
 	defer n.unprotect(id)
 	img, err := n.fsm.State().Image(id)
@@ -245,7 +243,7 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 			}
 			continue
 		}
-		out, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
+		out, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
 			if cur.Upload == nil || cur.Upload.Session != session || cur.Manifest != nil {
 				return fmt.Errorf("image %s: %w", id, errPullLost)
 			}
@@ -278,12 +276,12 @@ func (n *Node) pullFromLocations(ctx context.Context, id, session string) (*raft
 	}
 	// No location could be read (or none held the right data): the
 	// image's data is unavailable for now, not a server fault.
-	return nil, fmt.Errorf("pull image %s: %w: %w", id, api.ErrUnavailable, errors.Join(errs...))
+	return nil, fmt.Errorf("pull image %s: %w: %w", id, catalog.ErrUnavailable, errors.Join(errs...))
 }
 
 // pullOne reads one location through the chunk pipeline and checks the
 // data against what the catalog records for img.
-func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*pulled, error) {
+func (n *Node) pullOne(ctx context.Context, img *catalog.Image, url string) (*pulled, error) {
 	resp, err := n.importGet(ctx, url, nil)
 	if err != nil {
 		return nil, err
@@ -298,7 +296,7 @@ func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*pu
 	}
 	var extra hash.Hash
 	if img.OSHashAlgo != nil && *img.OSHashAlgo != "sha512" {
-		extra = api.NewHash(*img.OSHashAlgo)
+		extra = catalog.NewHash(*img.OSHashAlgo)
 	}
 	var body io.Reader = &capReader{r: resp.Body, left: limit}
 	if extra != nil {
@@ -336,7 +334,7 @@ func (n *Node) pullOne(ctx context.Context, img *raftfsm.Image, url string) (*pu
 
 // pulled is the data of one location, stored and checked.
 type pulled struct {
-	man       *raftfsm.Manifest
+	man       *catalog.Manifest
 	placement []string
 	vsize     int64 // from the format inspector; 0: unknown
 }

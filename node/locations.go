@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/api"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Location imports: a queued image gets an http(s) location and a
@@ -35,8 +35,8 @@ const methodLocationImport = "location-import"
 // StartLocationImport implements api.Backend: it records the task, locks
 // the image (status importing, with a PATCH's other changes when the job
 // carries them) and runs the import in the background on this node.
-func (n *Node) StartLocationImport(ctx context.Context, job *api.LocationJob) error {
-	return n.startTask(ctx, job.Task, methodLocationImport, job.ImageID, job.ImageRevision, func(cur *raftfsm.Image) *raftfsm.Image {
+func (n *Node) StartLocationImport(ctx context.Context, job *catalog.LocationJob) error {
+	return n.startTask(ctx, job.Task, methodLocationImport, job.ImageID, job.ImageRevision, func(cur *catalog.Image) *catalog.Image {
 		base := cur
 		if job.Image != nil {
 			base = job.Image
@@ -46,15 +46,15 @@ func (n *Node) StartLocationImport(ctx context.Context, job *api.LocationJob) er
 		if locked.Properties == nil {
 			locked.Properties = map[string]string{}
 		}
-		locked.Properties[api.PropImportTask] = job.Task.ID
-		locked.Status = raftfsm.StatusImporting
+		locked.Properties[catalog.PropImportTask] = job.Task.ID
+		locked.Status = catalog.StatusImporting
 		return locked
 	}, func(ctx context.Context) { n.runLocationImport(ctx, job) })
 }
 
 // runLocationImport does one location import and records its outcome on
 // the task and the image (back to queued on failure).
-func (n *Node) runLocationImport(ctx context.Context, job *api.LocationJob) {
+func (n *Node) runLocationImport(ctx context.Context, job *catalog.LocationJob) {
 	n.runTask(ctx, job.Task.ID, job.ImageID, methodLocationImport, func(ctx context.Context) error {
 		if n.cfg.EagerLocations {
 			return n.doLocationImport(ctx, job)
@@ -69,7 +69,7 @@ var errValidation = errors.New("the data does not match the validation data")
 
 // doLocationImport reads the location into the cluster, verifies it and
 // commits the image as active.
-func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error {
+func (n *Node) doLocationImport(ctx context.Context, job *catalog.LocationJob) error {
 	img, err := n.lockedImage(job.ImageID, job.Task.ID)
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 	vd := job.Validation
 	var extra hash.Hash // the validation algorithm, when the pipeline does not compute it
 	if vd.OSHashAlgo != "" && vd.OSHashAlgo != "md5" && vd.OSHashAlgo != "sha512" {
-		extra = api.NewHash(vd.OSHashAlgo)
+		extra = catalog.NewHash(vd.OSHashAlgo)
 	}
 	var body io.Reader = &capReader{r: resp.Body, left: job.MaxSize}
 	if extra != nil {
@@ -119,7 +119,7 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 	if err != nil {
 		return err
 	}
-	return n.commitLocation(ctx, job, func(cur *raftfsm.Image) {
+	return n.commitLocation(ctx, job, func(cur *catalog.Image) {
 		cur.Manifest, cur.Placement = man, placement
 		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Size = &man.Size
@@ -131,19 +131,19 @@ func (n *Node) doLocationImport(ctx context.Context, job *api.LocationJob) error
 
 // commitLocation makes the image a location import locked active with
 // the job's locations, after set has filled in its data attributes.
-func (n *Node) commitLocation(ctx context.Context, job *api.LocationJob, set func(cur *raftfsm.Image)) error {
-	_, err := n.mutateImage(ctx, job.ImageID, func(cur *raftfsm.Image) error {
-		if cur.Properties[api.PropImportTask] != job.Task.ID || cur.Status != raftfsm.StatusImporting {
+func (n *Node) commitLocation(ctx context.Context, job *catalog.LocationJob, set func(cur *catalog.Image)) error {
+	_, err := n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
+		if cur.Properties[catalog.PropImportTask] != job.Task.ID || cur.Status != catalog.StatusImporting {
 			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
 		}
-		cur.Status = raftfsm.StatusActive
+		cur.Status = catalog.StatusActive
 		set(cur)
 		cur.Locations = job.Locations
-		delete(cur.Properties, api.PropImportTask)
+		delete(cur.Properties, catalog.PropImportTask)
 		cur.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		return fmt.Errorf("image %s was deleted during the location import", job.ImageID)
 	}
 	return err
@@ -154,7 +154,7 @@ func (n *Node) commitLocation(ctx context.Context, job *api.LocationJob, set fun
 // when given, becomes the image's size and must fit the size cap), and
 // the validation data become the image's hashes, checked when the data
 // is pulled.
-func (n *Node) activateLocation(ctx context.Context, job *api.LocationJob) error {
+func (n *Node) activateLocation(ctx context.Context, job *catalog.LocationJob) error {
 	if _, err := n.lockedImage(job.ImageID, job.Task.ID); err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (n *Node) activateLocation(ctx context.Context, job *api.LocationJob) error
 		return fmt.Errorf("location %s: %d bytes: %w", job.URL, size, errOverCap)
 	}
 	vd := job.Validation
-	return n.commitLocation(ctx, job, func(cur *raftfsm.Image) {
+	return n.commitLocation(ctx, job, func(cur *catalog.Image) {
 		cur.Manifest, cur.Placement, cur.Upload = nil, nil, nil
 		cur.Size, cur.VirtualSize = nil, nil
 		if size >= 0 {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // UploadToStore implements api.Backend: an upload (X-Image-Meta-Store)
@@ -16,14 +16,14 @@ import (
 // image becomes active, and one copy outside the zone leaves the
 // placement so the image keeps R durable copies (the copy it leaves stays
 // on its node as cache). Any failure puts the image back to queued.
-func (n *Node) UploadToStore(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
+func (n *Node) UploadToStore(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error) {
 	return n.uploadTo(ctx, img, r, sizeHint, store)
 }
 
 // placeInZone copies man (held by placement) to a live node of zone and
 // returns the new placement: that node added and, past R copies, the last
 // copy outside the zone removed.
-func (n *Node) placeInZone(ctx context.Context, imageID string, man *raftfsm.Manifest, placement []string, zone string) ([]string, error) {
+func (n *Node) placeInZone(ctx context.Context, imageID string, man *catalog.Manifest, placement []string, zone string) ([]string, error) {
 	target, err := n.copyToZone(ctx, imageID, man, placement, zone)
 	if err != nil {
 		return nil, fmt.Errorf("copy to store %s: %w", zone, err)

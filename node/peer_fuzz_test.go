@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -70,7 +71,7 @@ func FuzzPeerRequests(f *testing.F) {
 	}
 	handler := n.peerRoutes()
 
-	create, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &raftfsm.Image{ID: "fuzz-image", Status: raftfsm.StatusQueued, Tags: []string{}}})
+	create, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: "fuzz-image", Status: catalog.StatusQueued, Tags: []string{}}})
 	f.Add(uint8(peerOpJoin), "", []byte(`{"id": "n1", "raft_addr": "127.0.0.1:1", "gossip_addr": "127.0.0.1:2"}`))
 	f.Add(uint8(peerOpJoin), "", []byte(`{"id": "n 1", "raft_addr": "nowhere"}`))
 	f.Add(uint8(peerOpJoin), "", []byte(`{"id": "n1", "raft_addr": "127.0.0.1:1"} {}`))
@@ -180,7 +181,7 @@ func TestApplyRefusesUndecodable(t *testing.T) {
 			t.Fatalf("apply %q: %d, want 400", body, resp.StatusCode)
 		}
 	}
-	data, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &raftfsm.Image{ID: "after", Status: raftfsm.StatusQueued, Tags: []string{}}})
+	data, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: "after", Status: catalog.StatusQueued, Tags: []string{}}})
 	resp, err := http.Post(srv.URL+"/internal/v1/apply", "application/octet-stream", bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)

@@ -16,9 +16,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 var _ api.Prefetcher = (*Node)(nil)
@@ -29,11 +29,11 @@ const kindPrefetch = "prefetch"
 // prefetchDoc is a job as the catalog stores it: the job, and the final
 // result of every node that finished its part.
 type prefetchDoc struct {
-	api.PrefetchJob
-	Results map[string]api.PrefetchNode `json:"results,omitempty"`
+	catalog.PrefetchJob
+	Results map[string]catalog.PrefetchNode `json:"results,omitempty"`
 }
 
-func decodePrefetch(d *raftfsm.Doc) (*prefetchDoc, error) {
+func decodePrefetch(d *catalog.Doc) (*prefetchDoc, error) {
 	var pd prefetchDoc
 	if err := json.Unmarshal(d.Body, &pd); err != nil {
 		return nil, fmt.Errorf("decode prefetch job %s: %w", d.ID, err)
@@ -51,7 +51,7 @@ type prefetchRun struct {
 }
 
 // matches reports whether a node is a target of t.
-func matches(t api.PrefetchTarget, m gossip.Meta) bool {
+func matches(t catalog.PrefetchTarget, m gossip.Meta) bool {
 	if t.All {
 		return true
 	}
@@ -70,16 +70,16 @@ func matches(t api.PrefetchTarget, m gossip.Meta) bool {
 }
 
 // StartPrefetch implements api.Prefetcher.
-func (n *Node) StartPrefetch(ctx context.Context, imageID string, target api.PrefetchTarget) (*api.PrefetchJob, error) {
+func (n *Node) StartPrefetch(ctx context.Context, imageID string, target catalog.PrefetchTarget) (*catalog.PrefetchJob, error) {
 	now := time.Now().UTC()
-	pd := &prefetchDoc{PrefetchJob: api.PrefetchJob{
-		ID: uuid.NewString(), ImageID: imageID, Target: target, State: api.PrefetchRunning, CreatedAt: now, UpdatedAt: now,
+	pd := &prefetchDoc{PrefetchJob: catalog.PrefetchJob{
+		ID: uuid.NewString(), ImageID: imageID, Target: target, State: catalog.PrefetchRunning, CreatedAt: now, UpdatedAt: now,
 	}}
 	body, err := json.Marshal(pd)
 	if err != nil {
 		return nil, fmt.Errorf("encode prefetch job: %w", err)
 	}
-	if _, err := n.PutDoc(ctx, &raftfsm.Doc{Kind: kindPrefetch, ID: pd.ID, Body: body, CreatedAt: now, UpdatedAt: now}, true, 0); err != nil {
+	if _, err := n.PutDoc(ctx, &catalog.Doc{Kind: kindPrefetch, ID: pd.ID, Body: body, CreatedAt: now, UpdatedAt: now}, true, 0); err != nil {
 		return nil, err
 	}
 	n.kickPrefetch()
@@ -87,8 +87,8 @@ func (n *Node) StartPrefetch(ctx context.Context, imageID string, target api.Pre
 }
 
 // Prefetches implements api.Prefetcher.
-func (n *Node) Prefetches(_ context.Context) ([]*api.PrefetchJob, error) {
-	var out []*api.PrefetchJob
+func (n *Node) Prefetches(_ context.Context) ([]*catalog.PrefetchJob, error) {
+	var out []*catalog.PrefetchJob
 	for _, d := range n.fsm.State().Docs(kindPrefetch) {
 		pd, err := decodePrefetch(d)
 		if err != nil {
@@ -96,15 +96,15 @@ func (n *Node) Prefetches(_ context.Context) ([]*api.PrefetchJob, error) {
 		}
 		out = append(out, n.jobView(pd, nil))
 	}
-	slices.SortFunc(out, func(a, b *api.PrefetchJob) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(out, func(a, b *catalog.PrefetchJob) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
 }
 
 // Prefetch implements api.Prefetcher: the job with every target node's
 // live progress, asked from the nodes themselves.
-func (n *Node) Prefetch(ctx context.Context, id string) (*api.PrefetchJob, error) {
+func (n *Node) Prefetch(ctx context.Context, id string) (*catalog.PrefetchJob, error) {
 	d, err := n.fsm.State().Doc(kindPrefetch, id)
-	if errors.Is(err, raftfsm.ErrNotFound) {
+	if errors.Is(err, catalog.ErrNotFound) {
 		if serr := n.Sync(ctx); serr == nil {
 			d, err = n.fsm.State().Doc(kindPrefetch, id)
 		}
@@ -116,7 +116,7 @@ func (n *Node) Prefetch(ctx context.Context, id string) (*api.PrefetchJob, error
 	if err != nil {
 		return nil, err
 	}
-	live := map[string]api.PrefetchNode{}
+	live := map[string]catalog.PrefetchNode{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
@@ -131,7 +131,7 @@ func (n *Node) Prefetch(ctx context.Context, id string) (*api.PrefetchJob, error
 			defer func() { <-sem }()
 			p, err := n.progressOf(ctx, m, id)
 			if err != nil {
-				p = api.PrefetchNode{ID: m.Meta.ID, State: "unknown", Error: err.Error()}
+				p = catalog.PrefetchNode{ID: m.Meta.ID, State: "unknown", Error: err.Error()}
 			}
 			mu.Lock()
 			live[m.Meta.ID] = p
@@ -143,7 +143,7 @@ func (n *Node) Prefetch(ctx context.Context, id string) (*api.PrefetchJob, error
 }
 
 // progressOf asks node m (or this node) how far it is with job id.
-func (n *Node) progressOf(ctx context.Context, m gossip.Member, id string) (api.PrefetchNode, error) {
+func (n *Node) progressOf(ctx context.Context, m gossip.Member, id string) (catalog.PrefetchNode, error) {
 	if m.Meta.ID == n.id {
 		return n.localProgress(id), nil
 	}
@@ -151,29 +151,29 @@ func (n *Node) progressOf(ctx context.Context, m gossip.Member, id string) (api.
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.peerURL(m.Meta.PeerAddr, "/internal/v1/prefetch/"+id), nil)
 	if err != nil {
-		return api.PrefetchNode{}, fmt.Errorf("build progress request: %w", err)
+		return catalog.PrefetchNode{}, fmt.Errorf("build progress request: %w", err)
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return api.PrefetchNode{}, fmt.Errorf("ask %s: %w", m.Meta.ID, err)
+		return catalog.PrefetchNode{}, fmt.Errorf("ask %s: %w", m.Meta.ID, err)
 	}
 	defer resp.Body.Close()
-	var p api.PrefetchNode
+	var p catalog.PrefetchNode
 	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		return api.PrefetchNode{}, fmt.Errorf("decode progress of %s: %w", m.Meta.ID, err)
+		return catalog.PrefetchNode{}, fmt.Errorf("decode progress of %s: %w", m.Meta.ID, err)
 	}
 	return p, nil
 }
 
 // localProgress is this node's progress on a job.
-func (n *Node) localProgress(id string) api.PrefetchNode {
+func (n *Node) localProgress(id string) catalog.PrefetchNode {
 	n.prefetchMu.Lock()
 	run := n.prefetchRuns[id]
 	n.prefetchMu.Unlock()
 	if run == nil {
-		return api.PrefetchNode{ID: n.id, State: "pending"}
+		return catalog.PrefetchNode{ID: n.id, State: "pending"}
 	}
-	return api.PrefetchNode{
+	return catalog.PrefetchNode{
 		ID: n.id, State: "running",
 		ChunksDone: int(run.chunksDone.Load()), ChunksTotal: run.chunksTotal,
 		BytesDone: run.bytesDone.Load(), BytesTotal: run.bytesTotal,
@@ -200,9 +200,9 @@ func (n *Node) targets(pd *prefetchDoc) []gossip.Member {
 
 // jobView builds the API view: per-node entries from final results, live
 // progress, or pending; the job state from those.
-func (n *Node) jobView(pd *prefetchDoc, live map[string]api.PrefetchNode) *api.PrefetchJob {
+func (n *Node) jobView(pd *prefetchDoc, live map[string]catalog.PrefetchNode) *catalog.PrefetchJob {
 	job := pd.PrefetchJob
-	job.Nodes = []api.PrefetchNode{}
+	job.Nodes = []catalog.PrefetchNode{}
 	finished, failed := 0, 0
 	targets := n.targets(pd)
 	for _, m := range targets {
@@ -210,32 +210,32 @@ func (n *Node) jobView(pd *prefetchDoc, live map[string]api.PrefetchNode) *api.P
 		if !final {
 			p = live[m.Meta.ID]
 			if p.ID == "" {
-				p = api.PrefetchNode{ID: m.Meta.ID, State: "pending"}
+				p = catalog.PrefetchNode{ID: m.Meta.ID, State: "pending"}
 			}
-			if job.State == api.PrefetchCancelled {
-				p.State = api.PrefetchCancelled
+			if job.State == catalog.PrefetchCancelled {
+				p.State = catalog.PrefetchCancelled
 			}
 		} else {
 			finished++
-			if p.State == api.PrefetchFailed {
+			if p.State == catalog.PrefetchFailed {
 				failed++
 			}
 		}
 		job.Nodes = append(job.Nodes, p)
 	}
-	if job.State == api.PrefetchRunning && finished == len(targets) && len(targets) > 0 {
-		job.State = api.PrefetchDone
+	if job.State == catalog.PrefetchRunning && finished == len(targets) && len(targets) > 0 {
+		job.State = catalog.PrefetchDone
 		if failed > 0 {
-			job.State = api.PrefetchFailed
+			job.State = catalog.PrefetchFailed
 		}
 	}
 	return &job
 }
 
 // CancelPrefetch implements api.Prefetcher.
-func (n *Node) CancelPrefetch(ctx context.Context, id string) (*api.PrefetchJob, error) {
+func (n *Node) CancelPrefetch(ctx context.Context, id string) (*catalog.PrefetchJob, error) {
 	pd, err := n.mutatePrefetch(ctx, id, func(pd *prefetchDoc) error {
-		pd.State = api.PrefetchCancelled
+		pd.State = catalog.PrefetchCancelled
 		return nil
 	})
 	if err != nil {
@@ -248,45 +248,42 @@ func (n *Node) CancelPrefetch(ctx context.Context, id string) (*api.PrefetchJob,
 // mutatePrefetch applies fn to a fresh copy of a job and writes it back,
 // retrying on conflicts.
 func (n *Node) mutatePrefetch(ctx context.Context, id string, fn func(*prefetchDoc) error) (*prefetchDoc, error) {
-	var lastErr error
-	for attempt := range 30 {
-		if attempt > 0 {
-			// Every target node records its result in the same
-			// document: spread retries out.
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(rand.Int64N(int64(20*time.Millisecond) * int64(min(attempt, 10))))):
-			}
+	// Every target node records its result in the same document: spread
+	// the retries out.
+	retry := 0
+	backoff := func(ctx context.Context) error {
+		retry++
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(rand.Int64N(int64(20*time.Millisecond) * int64(min(retry, 10))))):
+			return n.Sync(ctx)
 		}
+	}
+	var pd *prefetchDoc
+	err := catalog.RetryOnConflict(ctx, 29, backoff, func(ctx context.Context) error {
 		d, err := n.fsm.State().Doc(kindPrefetch, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		pd, err := decodePrefetch(d)
+		pd, err = decodePrefetch(d)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := fn(pd); err != nil {
-			return nil, err
+			return err
 		}
 		pd.UpdatedAt = time.Now().UTC()
 		body, err := json.Marshal(pd)
 		if err != nil {
-			return nil, fmt.Errorf("encode prefetch job: %w", err)
+			return fmt.Errorf("encode prefetch job: %w", err)
 		}
 		next := *d
 		next.Body, next.UpdatedAt = body, pd.UpdatedAt
 		_, err = n.PutDoc(ctx, &next, false, d.Revision)
-		if !errors.Is(err, raftfsm.ErrConflict) {
-			return pd, err
-		}
-		lastErr = err
-		if err := n.Sync(ctx); err != nil {
-			return nil, err
-		}
-	}
-	return nil, lastErr
+		return err
+	})
+	return pd, err
 }
 
 func (n *Node) kickPrefetch() {
@@ -327,7 +324,7 @@ func (n *Node) prefetchLoop(ctx context.Context) {
 			n.prefetchMu.Unlock()
 			_, done := pd.Results[n.id]
 			switch {
-			case pd.State == api.PrefetchCancelled:
+			case pd.State == catalog.PrefetchCancelled:
 				if run != nil {
 					run.cancel()
 				}
@@ -354,7 +351,7 @@ func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *pre
 	go func() {
 		defer wg.Done()
 		defer cancel()
-		res := api.PrefetchNode{ID: n.id, State: api.PrefetchDone, ChunksTotal: run.chunksTotal, BytesTotal: run.bytesTotal}
+		res := catalog.PrefetchNode{ID: n.id, State: catalog.PrefetchDone, ChunksTotal: run.chunksTotal, BytesTotal: run.bytesTotal}
 		var perr error
 		if err == nil && originBacked(img) {
 			// Data still only at its location: one node pulls it, the
@@ -365,26 +362,26 @@ func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *pre
 		}
 		switch {
 		case perr != nil:
-			res.State, res.Error = api.PrefetchFailed, perr.Error()
+			res.State, res.Error = catalog.PrefetchFailed, perr.Error()
 			if rctx.Err() != nil {
-				res.State = api.PrefetchCancelled
+				res.State = catalog.PrefetchCancelled
 			}
 		case err != nil || img.Manifest == nil:
-			res.State, res.Error = api.PrefetchFailed, fmt.Sprintf("image %s has no data (deleted or not active)", pd.ImageID)
+			res.State, res.Error = catalog.PrefetchFailed, fmt.Sprintf("image %s has no data (deleted or not active)", pd.ImageID)
 		default:
 			if ferr := n.prefetchImage(rctx, img, run); ferr != nil {
-				res.State, res.Error = api.PrefetchFailed, ferr.Error()
+				res.State, res.Error = catalog.PrefetchFailed, ferr.Error()
 				if rctx.Err() != nil {
-					res.State = api.PrefetchCancelled
+					res.State = catalog.PrefetchCancelled
 				}
 			}
 		}
 		res.ChunksDone, res.BytesDone = int(run.chunksDone.Load()), run.bytesDone.Load()
-		if ctx.Err() == nil && res.State != api.PrefetchCancelled {
+		if ctx.Err() == nil && res.State != catalog.PrefetchCancelled {
 			wctx, wcancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
 			_, werr := n.mutatePrefetch(wctx, pd.ID, func(d *prefetchDoc) error {
 				if d.Results == nil {
-					d.Results = map[string]api.PrefetchNode{}
+					d.Results = map[string]catalog.PrefetchNode{}
 				}
 				d.Results[n.id] = res
 				return nil
@@ -405,7 +402,7 @@ func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *pre
 // equals), so across a fleet each node starts on different chunks and
 // copies spread from peers instead of all coming from the durable
 // holders. Chunks already held count as done at once (idempotent).
-func (n *Node) prefetchImage(ctx context.Context, img *raftfsm.Image, run *prefetchRun) error {
+func (n *Node) prefetchImage(ctx context.Context, img *catalog.Image, run *prefetchRun) error {
 	var todo []int
 	for i, c := range img.Manifest.Chunks {
 		d, err := chunkstore.ParseDigest(c.Digest)
@@ -495,7 +492,7 @@ func (n *Node) prefetchImage(ctx context.Context, img *raftfsm.Image, run *prefe
 
 // sortRarestFirst orders chunk indexes by how many live nodes hold them,
 // random among equals.
-func (n *Node) sortRarestFirst(img *raftfsm.Image, idxs []int) {
+func (n *Node) sortRarestFirst(img *catalog.Image, idxs []int) {
 	count := make(map[int]int, len(idxs))
 	for _, i := range idxs {
 		count[i] = len(n.gossip.Holders(img.ID, i))

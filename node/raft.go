@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
 )
@@ -111,7 +111,7 @@ func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("propose: no leader within %s: %w", n.cfg.WriteTimeout, api.ErrNoQuorum)
+			return nil, fmt.Errorf("propose: no leader within %s: %w", n.cfg.WriteTimeout, catalog.ErrNoQuorum)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -119,7 +119,7 @@ func (n *Node) propose(ctx context.Context, cmd any) (*raftfsm.Result, error) {
 		return nil, err
 	}
 	if err := n.fsm.WaitApplied(ctx, res.Index); err != nil {
-		return nil, fmt.Errorf("propose: %w: %w", api.ErrUnavailable, err)
+		return nil, fmt.Errorf("propose: %w: %w", catalog.ErrUnavailable, err)
 	}
 	if res.Err == nil {
 		fillCommitted(res, cmd)
@@ -139,7 +139,7 @@ func fillCommitted(res *raftfsm.Result, cmd any) {
 	switch c := cmd.(type) {
 	case *raftfsm.PutMember:
 		if res.Member == nil && c.Member != nil {
-			var m raftfsm.Member
+			var m catalog.Member
 			if roundTrip(c.Member, &m) {
 				m.Revision = res.Index
 				res.Member = &m
@@ -147,7 +147,7 @@ func fillCommitted(res *raftfsm.Result, cmd any) {
 		}
 	case *raftfsm.PutDoc:
 		if res.Doc == nil && c.Doc != nil {
-			var d raftfsm.Doc
+			var d catalog.Doc
 			if roundTrip(c.Doc, &d) {
 				d.Revision = res.Index
 				res.Doc = &d
@@ -167,8 +167,8 @@ func roundTrip(in, out any) bool {
 // image at revision idx, as the FSM applies it. Looking it up in the
 // replica instead could find a later write's version, or nothing if the
 // image was deleted meanwhile.
-func committedImage(cmd any, idx uint64) *raftfsm.Image {
-	var img *raftfsm.Image
+func committedImage(cmd any, idx uint64) *catalog.Image {
+	var img *catalog.Image
 	switch c := cmd.(type) {
 	case *raftfsm.CreateImage:
 		img = c.Image
@@ -184,7 +184,7 @@ func committedImage(cmd any, idx uint64) *raftfsm.Image {
 	if err != nil {
 		return nil
 	}
-	out := &raftfsm.Image{}
+	out := &catalog.Image{}
 	if err := json.Unmarshal(data, out); err != nil {
 		return nil
 	}
@@ -227,9 +227,9 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 			}
 			if errors.Is(err, raft.ErrLeadershipLost) {
 				// Typically a leader cut off from its quorum stepping down.
-				return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, api.ErrNoQuorum, err)
+				return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, catalog.ErrNoQuorum, err)
 			}
-			return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, api.ErrUnavailable, err)
+			return nil, fmt.Errorf("apply: %w: %w: %w", errUnknownOutcome, catalog.ErrUnavailable, err)
 		}
 		return f.Response().(*raftfsm.Result), nil
 	}
@@ -243,9 +243,9 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 			return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, api.ErrNoQuorum, err)
+			return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, catalog.ErrNoQuorum, err)
 		}
-		return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, api.ErrUnavailable, err)
+		return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, catalog.ErrUnavailable, err)
 	}
 	if out.Code == "not_leader" {
 		return nil, fmt.Errorf("forward: %w", errRetry)

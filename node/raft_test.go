@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -14,7 +15,7 @@ import (
 // a later write's version.
 func TestCommittedImage(t *testing.T) {
 	name := "x"
-	img := &raftfsm.Image{ID: "3f1b4cb1-cdc0-4e0b-a8eb-d024fcdc09b0", Name: &name, Status: raftfsm.StatusQueued,
+	img := &catalog.Image{ID: "3f1b4cb1-cdc0-4e0b-a8eb-d024fcdc09b0", Name: &name, Status: catalog.StatusQueued,
 		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Properties: map[string]string{"k": "v"}, Revision: 3}
 	for _, cmd := range []any{&raftfsm.CreateImage{Image: img}, &raftfsm.UpdateImage{Image: img, ExpectRevision: 3}} {
 		got := committedImage(cmd, 42)
@@ -38,20 +39,20 @@ func TestCommittedImage(t *testing.T) {
 // the commit's revision, without looking at the replica.
 func TestFillCommitted(t *testing.T) {
 	at := time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC)
-	m := &raftfsm.Member{ImageID: "img", MemberID: "p2", Status: "pending", CreatedAt: at, UpdatedAt: at, Revision: 7}
+	m := &catalog.Member{ImageID: "img", MemberID: "p2", Status: "pending", CreatedAt: at, UpdatedAt: at, Revision: 7}
 	res := &raftfsm.Result{Index: 42}
 	fillCommitted(res, &raftfsm.PutMember{Member: m})
 	if got := res.Member; got == nil || got == m || got.Revision != 42 || got.Status != "pending" || !got.CreatedAt.Equal(at) || got.MemberID != "p2" {
 		t.Fatalf("filled member %+v from %+v", got, m)
 	}
-	d := &raftfsm.Doc{Kind: "task", ID: "t1", Body: json.RawMessage(`{"a":1}`), CreatedAt: at}
+	d := &catalog.Doc{Kind: "task", ID: "t1", Body: json.RawMessage(`{"a":1}`), CreatedAt: at}
 	res = &raftfsm.Result{Index: 43}
 	fillCommitted(res, &raftfsm.PutDoc{Doc: d})
 	if got := res.Doc; got == nil || got.Revision != 43 || got.ID != "t1" || string(got.Body) != `{"a":1}` {
 		t.Fatalf("filled doc %+v", got)
 	}
 	// A result that carries the stored object keeps it.
-	stored := &raftfsm.Member{ImageID: "img", MemberID: "p2", Status: "accepted", Revision: 44}
+	stored := &catalog.Member{ImageID: "img", MemberID: "p2", Status: "accepted", Revision: 44}
 	res = &raftfsm.Result{Index: 44, Member: stored}
 	fillCommitted(res, &raftfsm.PutMember{Member: m})
 	if res.Member != stored {

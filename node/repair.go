@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
-	"github.com/p2pglance/p2pglance/raftfsm"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -29,8 +29,8 @@ func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 			delete(goneSince, m.Meta.ID)
 		}
 	}
-	var todo []*raftfsm.Image
-	n.fsm.State().Each(func(img *raftfsm.Image) bool {
+	var todo []*catalog.Image
+	n.fsm.State().Each(func(img *catalog.Image) bool {
 		if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 			return true
 		}
@@ -66,14 +66,14 @@ const repairParallel = 4
 // when every repair it started has ended. Each next image is the one
 // whose live holders (the copy's sources) the repairs in flight use
 // least, so the copies spread over the survivors' uplinks.
-func (n *Node) repairAll(ctx context.Context, todo []*raftfsm.Image, alive map[string]gossip.Member) {
+func (n *Node) repairAll(ctx context.Context, todo []*catalog.Image, alive map[string]gossip.Member) {
 	var (
 		mu   sync.Mutex
 		busy = map[string]int{} // live holder -> repairs in flight reading from it
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, repairParallel)
 	)
-	sources := func(img *raftfsm.Image) []string {
+	sources := func(img *catalog.Image) []string {
 		var out []string
 		for _, p := range img.Placement {
 			if _, ok := alive[p]; ok {
@@ -136,7 +136,7 @@ func (n *Node) repairAll(ctx context.Context, todo []*raftfsm.Image, alive map[s
 
 // repairImage copies img to new holders and rewrites its placement to the
 // live holders plus the new ones.
-func (n *Node) repairImage(ctx context.Context, img *raftfsm.Image, alive map[string]gossip.Member) ([]string, error) {
+func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[string]gossip.Member) ([]string, error) {
 	var live []string
 	var used []gossip.Meta
 	for _, p := range img.Placement {
@@ -178,7 +178,7 @@ func (n *Node) repairImage(ctx context.Context, img *raftfsm.Image, alive map[st
 			gone = append(gone, p)
 		}
 	}
-	_, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
+	_, err := n.mutateImage(ctx, img.ID, func(cur *catalog.Image) error {
 		var next []string
 		for _, p := range cur.Placement {
 			if !slices.Contains(gone, p) {

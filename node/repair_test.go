@@ -10,19 +10,19 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node"
-	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
 // uploadImage creates a raw image through node n and uploads data to it.
-func uploadImage(t *testing.T, n *node.Node, data []byte) *raftfsm.Image {
+func uploadImage(t *testing.T, n *node.Node, data []byte) *catalog.Image {
 	t.Helper()
 	ctx := context.Background()
 	raw, bare, owner := "raw", "bare", "p1"
 	now := time.Now().UTC()
-	img, err := n.CreateImage(ctx, &raftfsm.Image{
-		ID: uuid.NewString(), Status: raftfsm.StatusQueued, Visibility: raftfsm.VisibilityPrivate,
+	img, err := n.CreateImage(ctx, &catalog.Image{
+		ID: uuid.NewString(), Status: catalog.StatusQueued, Visibility: catalog.VisibilityPrivate,
 		DiskFormat: &raw, ContainerFormat: &bare, Owner: &owner,
 		CreatedAt: now, UpdatedAt: now, Properties: map[string]string{},
 	})

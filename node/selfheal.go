@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // healLoop keeps this node's durable copies complete: every chunk of an
@@ -54,9 +54,9 @@ func (n *Node) kickHeal() {
 // durable holder of; it returns how many it restored and how many it
 // could not.
 func (n *Node) healPass(ctx context.Context) (restoredAll, failed int) {
-	var mine []*raftfsm.Image
-	n.fsm.State().Each(func(img *raftfsm.Image) bool {
-		if (img.Status == raftfsm.StatusActive || img.Status == raftfsm.StatusDeactivated) &&
+	var mine []*catalog.Image
+	n.fsm.State().Each(func(img *catalog.Image) bool {
+		if (img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated) &&
 			img.Manifest != nil && slices.Contains(img.Placement, n.id) {
 			mine = append(mine, img)
 		}

@@ -18,10 +18,9 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // Upload implements api.Backend: queued -> saving, stream into chunks
@@ -29,21 +28,21 @@ import (
 // the data is what disk_format says and safe (see imagecheck.go), then
 // commit the manifest (active). Any failure puts the image back to
 // queued.
-func (n *Node) Upload(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64) (*raftfsm.Image, error) {
+func (n *Node) Upload(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64) (*catalog.Image, error) {
 	return n.uploadTo(ctx, img, r, sizeHint, "")
 }
 
 // uploadTo is Upload; a zone store (not "" or default) additionally gets
 // one of the durable copies on a node of that zone before the commit.
-func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, sizeHint int64, store string) (*raftfsm.Image, error) {
+func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error) {
 	session := uuid.NewString()
 	// Registered as running, so recoverStale requeues the image if this
 	// upload ends without managing to (no leader reachable then).
 	n.imports.begin(session)
 	defer n.imports.done(session)
 	saving := img.Clone()
-	saving.Status = raftfsm.StatusSaving
-	saving.Upload = &raftfsm.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
+	saving.Status = catalog.StatusSaving
+	saving.Upload = &catalog.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
 	saving.UpdatedAt = time.Now().UTC()
 	if _, err := n.UpdateImage(ctx, saving, img.Revision); err != nil {
 		return nil, err
@@ -52,7 +51,7 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 	r, insp := inspectStream(r)
 	man, placement, err := n.ingest(ctx, img.ID, r)
 	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
-		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, api.ErrSizeMismatch)
+		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, catalog.ErrSizeMismatch)
 	}
 	var vsize int64
 	if err == nil {
@@ -61,18 +60,18 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 			err = uploadRefusal(err)
 		}
 	}
-	if err == nil && store != "" && store != api.DefaultStore && !n.zoneHolds(store, placement) {
+	if err == nil && store != "" && store != catalog.DefaultStore && !n.zoneHolds(store, placement) {
 		placement, err = n.placeInZone(ctx, img.ID, man, placement, store)
 	}
 	if err != nil {
 		n.abortUpload(img.ID, session)
 		return nil, err
 	}
-	out, err := n.mutateImage(ctx, img.ID, func(cur *raftfsm.Image) error {
-		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
-			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, api.ErrGone)
+	out, err := n.mutateImage(ctx, img.ID, func(cur *catalog.Image) error {
+		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
+			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, catalog.ErrGone)
 		}
-		cur.Status = raftfsm.StatusActive
+		cur.Status = catalog.StatusActive
 		cur.Upload = nil
 		cur.Manifest = man
 		cur.Placement = placement
@@ -85,8 +84,8 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		cur.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	if errors.Is(err, raftfsm.ErrNotFound) {
-		return nil, fmt.Errorf("commit upload of %s: %w", img.ID, api.ErrGone)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("commit upload of %s: %w", img.ID, catalog.ErrGone)
 	}
 	if err != nil {
 		// The commit may still win (its outcome is unknown when the
@@ -94,7 +93,7 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 		// in the log, settles which; a commit that won is a success.
 		n.abortUpload(img.ID, session)
 		cur, cerr := n.fsm.State().Image(img.ID)
-		if cerr != nil || cur.Status != raftfsm.StatusActive || cur.Upload != nil || !sameManifest(cur.Manifest, man) {
+		if cerr != nil || cur.Status != catalog.StatusActive || cur.Upload != nil || !sameManifest(cur.Manifest, man) {
 			return nil, err
 		}
 		out = cur
@@ -107,7 +106,7 @@ func (n *Node) uploadTo(ctx context.Context, img *raftfsm.Image, r io.Reader, si
 
 // isRawBare reports a raw disk in a bare container: the one case whose
 // virtual size (its byte count) is known without reading the data.
-func isRawBare(img *raftfsm.Image) bool {
+func isRawBare(img *catalog.Image) bool {
 	return img.DiskFormat != nil && *img.DiskFormat == "raw" && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
 }
 
@@ -117,14 +116,14 @@ func isRawBare(img *raftfsm.Image) bool {
 func (n *Node) abortUpload(id, session string) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
 	defer cancel()
-	_, err := n.mutateImage(ctx, id, func(cur *raftfsm.Image) error {
-		if cur.Status != raftfsm.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
+	_, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
+		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
 			return errNoChange
 		}
 		requeue(cur)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, raftfsm.ErrNotFound) {
+	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, catalog.ErrNotFound) {
 		n.log.Error("could not requeue image after failed upload", "image", id, "err", err)
 	}
 	n.kickGC()
@@ -132,8 +131,8 @@ func (n *Node) abortUpload(id, session string) {
 
 // requeue puts an image back to queued, as Glance does after a failed
 // upload: size and virtual size are cleared.
-func requeue(img *raftfsm.Image) {
-	img.Status = raftfsm.StatusQueued
+func requeue(img *catalog.Image) {
+	img.Status = catalog.StatusQueued
 	img.Upload = nil
 	img.Size = nil
 	img.VirtualSize = nil
@@ -141,7 +140,7 @@ func requeue(img *raftfsm.Image) {
 }
 
 // sameManifest reports whether two manifests describe the same data.
-func sameManifest(a, b *raftfsm.Manifest) bool {
+func sameManifest(a, b *catalog.Manifest) bool {
 	if a == nil || b == nil || a.Size != b.Size || a.Checksum != b.Checksum || a.OSHashValue != b.OSHashValue || len(a.Chunks) != len(b.Chunks) {
 		return false
 	}
@@ -160,28 +159,29 @@ var errNoChange = errors.New("no change")
 // the revision it read, retrying on conflict (after syncing) a few times.
 // It is for the node's own bookkeeping writes, whose changes are
 // recomputed from fresh state on every attempt.
-func (n *Node) mutateImage(ctx context.Context, id string, fn func(*raftfsm.Image) error) (*raftfsm.Image, error) {
-	var lastErr error
-	for range 8 {
+func (n *Node) mutateImage(ctx context.Context, id string, fn func(*catalog.Image) error) (*catalog.Image, error) {
+	var out *catalog.Image
+	err := catalog.RetryOnConflict(ctx, nodeRewriteRetries, n.Sync, func(ctx context.Context) error {
 		cur, err := n.fsm.State().Image(id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		next := cur.Clone()
 		if err := fn(next); err != nil {
-			return nil, err
+			return err
 		}
-		out, err := n.UpdateImage(ctx, next, cur.Revision)
-		if !errors.Is(err, raftfsm.ErrConflict) {
-			return out, err
-		}
-		lastErr = err
-		if err := n.Sync(ctx); err != nil {
-			return nil, err
-		}
+		out, err = n.UpdateImage(ctx, next, cur.Revision)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return out, nil
 }
+
+// nodeRewriteRetries bounds the retries of a node's own read-modify-write
+// of an image or task that lost a race (catalog.RetryOnConflict).
+const nodeRewriteRetries = 7
 
 // chunkJob is one chunk moving through the upload pipeline; its buffer
 // goes back to the pool when the last of its users is done.
@@ -196,7 +196,7 @@ type chunkJob struct {
 // locally and pushed to R-1 peers, while md5 and sha512 run over the
 // stream; at the end every replica is checked to hold every chunk
 // durably. It returns the manifest and the placement (node ids).
-func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfsm.Manifest, []string, error) {
+func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*catalog.Manifest, []string, error) {
 	targets := n.pickReplicas(n.replicaCount()-1, nil)
 	g, gctx := errgroup.WithContext(ctx)
 	md5h, shah := md5.New(), sha512.New()
@@ -214,7 +214,7 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 	g.Go(hashLoop(shah, shaCh))
 
 	var mu sync.Mutex
-	var chunks []raftfsm.ChunkRef
+	var chunks []catalog.ChunkRef
 	sem := make(chan struct{}, 4)
 	var total int64
 	readErr := func() error {
@@ -239,7 +239,7 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 					return gctx.Err()
 				}
 				mu.Lock()
-				chunks = append(chunks, raftfsm.ChunkRef{Size: int64(k)})
+				chunks = append(chunks, catalog.ChunkRef{Size: int64(k)})
 				mu.Unlock()
 				g.Go(func() error {
 					defer func() { <-sem; j.refs.Done() }()
@@ -261,7 +261,7 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 				if errors.As(err, &mbe) {
 					return err
 				}
-				return fmt.Errorf("read upload stream: %w: %w", api.ErrUploadInterrupted, err)
+				return fmt.Errorf("read upload stream: %w: %w", catalog.ErrUploadInterrupted, err)
 			}
 		}
 	}()
@@ -274,7 +274,7 @@ func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*raftfs
 	if err := n.chunks.Sync(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sync chunks: %w", err)
 	}
-	man := &raftfsm.Manifest{
+	man := &catalog.Manifest{
 		Chunks:      chunks,
 		Size:        total,
 		Checksum:    hex.EncodeToString(md5h.Sum(nil)),
@@ -352,7 +352,7 @@ func (n *Node) pushChunk(ctx context.Context, peerAddr, imageID string, idx, tot
 // pushes that from its local copies, and an unreachable target is
 // replaced by another live peer. It returns the placement: this node and
 // the targets that hold everything.
-func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *raftfsm.Manifest, targets []gossip.Member) ([]string, error) {
+func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *catalog.Manifest, targets []gossip.Member) ([]string, error) {
 	want := n.replicaCount() - 1
 	placement := []string{n.id}
 	tried := map[string]bool{n.id: true}
@@ -361,7 +361,7 @@ func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *raftfsm.
 		if len(queue) == 0 {
 			queue = n.pickReplicas(want-(len(placement)-1), tried)
 			if len(queue) == 0 {
-				return nil, fmt.Errorf("store %s: only %d of %d copies possible: %w", imageID, len(placement), want+1, api.ErrUnavailable)
+				return nil, fmt.Errorf("store %s: only %d of %d copies possible: %w", imageID, len(placement), want+1, catalog.ErrUnavailable)
 			}
 		}
 		t := queue[0]
@@ -381,7 +381,7 @@ func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *raftfsm.
 
 // fillReplica pushes to t whatever chunks of man it lacks, until it
 // reports holding all of them durably.
-func (n *Node) fillReplica(ctx context.Context, imageID string, man *raftfsm.Manifest, t gossip.Member) error {
+func (n *Node) fillReplica(ctx context.Context, imageID string, man *catalog.Manifest, t gossip.Member) error {
 	index := map[string]int{}
 	req := missingRequest{Image: imageID}
 	for i, c := range man.Chunks {

@@ -75,13 +75,13 @@ func (applier) apply(st *State, idx uint64, data []byte) *Result {
 	switch c := cmd.(type) {
 	case *CreateImage:
 		img, err := st.createImage(idx, c.Image)
-		return &Result{Index: idx, Image: img, Err: err, id: img.idOrEmpty()}
+		return &Result{Index: idx, Image: img, Err: err, id: idOrEmpty(img)}
 	case *UpdateImage:
 		prev, img, err := st.updateImage(idx, c.Image, c.ExpectRevision)
-		return &Result{Index: idx, Image: img, Err: err, id: img.idOrEmpty(), prev: prev}
+		return &Result{Index: idx, Image: img, Err: err, id: idOrEmpty(img), prev: prev}
 	case *DeleteImage:
 		prev, err := st.deleteImage(idx, c.ID, c.ExpectRevision, c.DeletedAt)
-		return &Result{Index: idx, Err: err, id: prev.idOrEmpty(), prev: prev}
+		return &Result{Index: idx, Err: err, id: idOrEmpty(prev), prev: prev}
 	case *PutMember:
 		m, err := st.putMember(idx, c)
 		return &Result{Index: idx, Member: m, Err: err}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // CommandType is the first byte of every log entry this FSM applies.
@@ -25,14 +27,14 @@ const (
 // CreateImage adds a new image. It fails with ErrExists if the id is, or
 // was ever, in use.
 type CreateImage struct {
-	Image *Image `json:"image"`
+	Image *catalog.Image `json:"image"`
 }
 
 // UpdateImage replaces an image's record with Image, provided its current
 // revision equals ExpectRevision; otherwise it fails with ErrConflict.
 type UpdateImage struct {
-	Image          *Image `json:"image"`
-	ExpectRevision uint64 `json:"expect_revision"`
+	Image          *catalog.Image `json:"image"`
+	ExpectRevision uint64         `json:"expect_revision"`
 }
 
 // DeleteImage removes an image and leaves a tombstone. ExpectRevision 0
@@ -79,22 +81,22 @@ func Encode(cmd any) ([]byte, error) {
 // error if the command was refused.
 type Result struct {
 	Index  uint64
-	Image  *Image
-	Member *Member
-	Doc    *Doc
+	Image  *catalog.Image
+	Member *catalog.Member
+	Doc    *catalog.Doc
 	Err    error
 
-	id      string // the image (or document) the command touched
-	prev    *Image // the image before the command
-	docKind string // set when the command touched a document
+	id      string         // the image (or document) the command touched
+	prev    *catalog.Image // the image before the command
+	docKind string         // set when the command touched a document
 }
 
 // errorCodes names sentinel errors so a refused command's outcome can
 // cross the wire when a write is forwarded to the leader.
 var errorCodes = map[string]error{
-	"not_found":   ErrNotFound,
-	"exists":      ErrExists,
-	"conflict":    ErrConflict,
+	"not_found":   catalog.ErrNotFound,
+	"exists":      catalog.ErrExists,
+	"conflict":    catalog.ErrConflict,
 	"bad_command": ErrBadCommand,
 }
 

@@ -1,6 +1,6 @@
-// Package raftfsm holds p2pglance's image catalog: the domain types
-// (images, their manifests and durable placement), the commands that change
-// them, the deterministic hashicorp/raft FSM that applies those commands,
+// Package raftfsm replicates p2pglance's image catalog: the commands that
+// change the records of package catalog (images, members, documents), the
+// deterministic hashicorp/raft FSM that applies those commands, snapshots,
 // and an in-memory index (hashicorp/go-memdb) that answers reads, lists,
 // filters and pagination from the local replica.
 //
@@ -11,6 +11,6 @@
 // has changed since, so concurrent writers never silently overwrite each
 // other.
 //
-// The package imports only the standard library, hashicorp/raft and
-// hashicorp/go-memdb (the Badger log store lives in raftbadger).
+// The package imports only catalog, the standard library, hashicorp/raft
+// and hashicorp/go-memdb (the Badger log store lives in raftbadger).
 package raftfsm

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // Change describes one image change applied by the FSM, for observers
@@ -18,9 +19,9 @@ type Change struct {
 	// ID) rather than an image; Image and Prev are then nil.
 	DocKind string
 	// Image is the image after the change; nil when it was deleted.
-	Image *Image
+	Image *catalog.Image
 	// Prev is the image before the change; nil when it was created.
-	Prev *Image
+	Prev *catalog.Image
 }
 
 // FSM is the hashicorp/raft finite state machine of the catalog.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 func strp(s string) *string { return &s }
@@ -25,8 +26,8 @@ func apply(t *testing.T, f *FSM, idx uint64, cmd any) *Result {
 	return f.Apply(&raft.Log{Index: idx, Data: data, Type: raft.LogCommand}).(*Result)
 }
 
-func newImage(id string, at time.Time) *Image {
-	return &Image{ID: id, Status: StatusQueued, Visibility: VisibilityShared, CreatedAt: at, UpdatedAt: at, Tags: []string{}}
+func newImage(id string, at time.Time) *catalog.Image {
+	return &catalog.Image{ID: id, Status: catalog.StatusQueued, Visibility: catalog.VisibilityShared, CreatedAt: at, UpdatedAt: at, Tags: []string{}}
 }
 
 func TestApplyLifecycle(t *testing.T) {
@@ -39,7 +40,7 @@ func TestApplyLifecycle(t *testing.T) {
 	if res.Err != nil || res.Image.Revision != 1 {
 		t.Fatalf("create: %+v", res)
 	}
-	if res := apply(t, f, 2, &CreateImage{Image: newImage("a", now)}); !errors.Is(res.Err, ErrExists) {
+	if res := apply(t, f, 2, &CreateImage{Image: newImage("a", now)}); !errors.Is(res.Err, catalog.ErrExists) {
 		t.Fatalf("duplicate create: %v", res.Err)
 	}
 	upd := res.Image.Clone()
@@ -50,7 +51,7 @@ func TestApplyLifecycle(t *testing.T) {
 	// A second writer that read revision 1 loses.
 	upd2 := upd.Clone()
 	upd2.Name = strp("two")
-	if res := apply(t, f, 4, &UpdateImage{Image: upd2, ExpectRevision: 1}); !errors.Is(res.Err, ErrConflict) {
+	if res := apply(t, f, 4, &UpdateImage{Image: upd2, ExpectRevision: 1}); !errors.Is(res.Err, catalog.ErrConflict) {
 		t.Fatalf("stale update: %v", res.Err)
 	}
 	got, _ := f.State().Image("a")
@@ -60,10 +61,10 @@ func TestApplyLifecycle(t *testing.T) {
 	if res := apply(t, f, 5, &DeleteImage{ID: "a", DeletedAt: now}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if _, err := f.State().Image("a"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.State().Image("a"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if res := apply(t, f, 6, &CreateImage{Image: newImage("a", now)}); !errors.Is(res.Err, ErrExists) {
+	if res := apply(t, f, 6, &CreateImage{Image: newImage("a", now)}); !errors.Is(res.Err, catalog.ErrExists) {
 		t.Fatalf("id reuse after delete: %v", res.Err)
 	}
 	if res := apply(t, f, 7, nil); res.Err != nil || res.Index != 7 {
@@ -123,7 +124,7 @@ func randomCatalog(t testing.TB, f *FSM, n int, rng *rand.Rand) {
 		if rng.IntN(2) == 0 {
 			sz := int64(rng.IntN(1000))
 			img.Size = &sz
-			img.Status = StatusActive
+			img.Status = catalog.StatusActive
 		}
 		img.UpdatedAt = img.CreatedAt.Add(time.Duration(rng.IntN(100)) * time.Second)
 		data, _ := Encode(&CreateImage{Image: img})
@@ -132,14 +133,14 @@ func randomCatalog(t testing.TB, f *FSM, n int, rng *rand.Rand) {
 }
 
 // bruteList is the reference answer for List: filter, sort, paginate.
-func bruteList(st *State, q ListQuery) []*Image {
-	var all []*Image
-	st.Each(func(img *Image) bool { all = append(all, img); return true })
+func bruteList(st *State, q catalog.ListQuery) []*catalog.Image {
+	var all []*catalog.Image
+	st.Each(func(img *catalog.Image) bool { all = append(all, img); return true })
 	key := q.SortKey
 	if key == "" {
 		key = "created_at"
 	}
-	slices.SortFunc(all, func(a, b *Image) int {
+	slices.SortFunc(all, func(a, b *catalog.Image) int {
 		c := bytes.Compare(SortIndexKey(key, a), SortIndexKey(key, b))
 		if q.Desc {
 			return -c
@@ -154,7 +155,7 @@ func bruteList(st *State, q ListQuery) []*Image {
 			}
 		}
 	}
-	var out []*Image
+	var out []*catalog.Image
 	for _, img := range all[start:] {
 		if q.IndexField != "" && !slices.Contains(filterValues(q.IndexField, img), q.IndexValue) {
 			continue
@@ -170,7 +171,7 @@ func bruteList(st *State, q ListQuery) []*Image {
 	return out
 }
 
-func ids(imgs []*Image) []string {
+func ids(imgs []*catalog.Image) []string {
 	out := make([]string, len(imgs))
 	for i, img := range imgs {
 		out[i] = img.ID
@@ -183,10 +184,10 @@ func TestListMatchesBruteForce(t *testing.T) {
 	f := New()
 	randomCatalog(t, f, 600, rng)
 	st := f.State()
-	var all []*Image
-	st.Each(func(img *Image) bool { all = append(all, img); return true })
+	var all []*catalog.Image
+	st.Each(func(img *catalog.Image) bool { all = append(all, img); return true })
 	for i := range 400 {
-		q := ListQuery{SortKey: SortKeys[rng.IntN(len(SortKeys))], Desc: rng.IntN(2) == 0, Limit: 1 + rng.IntN(40)}
+		q := catalog.ListQuery{SortKey: catalog.SortKeys[rng.IntN(len(catalog.SortKeys))], Desc: rng.IntN(2) == 0, Limit: 1 + rng.IntN(40)}
 		if rng.IntN(2) == 0 {
 			q.Marker = all[rng.IntN(len(all))].ID
 		}
@@ -198,7 +199,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 			q.SortKey = "created_at"
 			q.IndexField, q.IndexValue = "disk_format", "qcow2"
 		case 2:
-			q.Match = func(img *Image) bool { return img.Status == StatusActive }
+			q.Match = func(img *catalog.Image) bool { return img.Status == catalog.StatusActive }
 		}
 		got, err := st.List(q)
 		if err != nil {
@@ -209,7 +210,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 			t.Fatalf("query %d %+v:\n got %v\nwant %v", i, q, ids(got), ids(want))
 		}
 	}
-	if _, err := st.List(ListQuery{Marker: "missing"}); !errors.Is(err, ErrNotFound) {
+	if _, err := st.List(catalog.ListQuery{Marker: "missing"}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("missing marker: %v", err)
 	}
 }
@@ -220,7 +221,7 @@ func TestListPagesCoverEverything(t *testing.T) {
 	randomCatalog(t, f, 300, rng)
 	for _, desc := range []bool{false, true} {
 		seen := map[string]bool{}
-		q := ListQuery{SortKey: "name", Desc: desc, Limit: 7}
+		q := catalog.ListQuery{SortKey: "name", Desc: desc, Limit: 7}
 		for {
 			page, err := f.State().List(q)
 			if err != nil {
@@ -257,7 +258,7 @@ func TestSnapshotRestore(t *testing.T) {
 	f := New()
 	randomCatalog(t, f, 200, rng)
 	var victim string
-	f.State().Each(func(img *Image) bool { victim = img.ID; return false })
+	f.State().Each(func(img *catalog.Image) bool { victim = img.ID; return false })
 	apply(t, f, 1000, &DeleteImage{ID: victim, DeletedAt: time.Unix(1, 0)})
 
 	snap, err := f.Snapshot()
@@ -282,11 +283,11 @@ func TestSnapshotRestore(t *testing.T) {
 	if !g.State().Tombstoned(victim) {
 		t.Fatal("tombstone lost in snapshot")
 	}
-	if _, err := g.State().Image("late"); !errors.Is(err, ErrNotFound) {
+	if _, err := g.State().Image("late"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatal("image created after the snapshot leaked into it")
 	}
-	want, _ := f.State().List(ListQuery{})
-	got, _ := g.State().List(ListQuery{})
+	want, _ := f.State().List(catalog.ListQuery{})
+	got, _ := g.State().List(catalog.ListQuery{})
 	if !slices.Equal(ids(got), ids(want)[:0:0]) && len(got) != f.State().Count()-1 {
 		t.Fatalf("restored %d images, want %d", len(got), f.State().Count()-1)
 	}
@@ -301,14 +302,14 @@ func BenchmarkList25(b *testing.B) {
 		randomCatalog(b, f, n, rand.New(rand.NewPCG(7, 8)))
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := f.State().List(ListQuery{Desc: true, Limit: 25}); err != nil {
+				if _, err := f.State().List(catalog.ListQuery{Desc: true, Limit: 25}); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("n=%d/owner", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := f.State().List(ListQuery{Desc: true, Limit: 25, IndexField: "owner", IndexValue: "p2"}); err != nil {
+				if _, err := f.State().List(catalog.ListQuery{Desc: true, Limit: 25, IndexField: "owner", IndexValue: "p2"}); err != nil {
 					b.Fatal(err)
 				}
 			}

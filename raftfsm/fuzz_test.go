@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // fuzzSeedCommands are well-formed log entries of every command type.
@@ -21,9 +22,9 @@ func fuzzSeedCommands(tb testing.TB) [][]byte {
 		&CreateImage{Image: img},
 		&UpdateImage{Image: img, ExpectRevision: 1},
 		&DeleteImage{ID: "seed", DeletedAt: at},
-		&PutMember{Member: &Member{ImageID: "seed", MemberID: "p", Status: MemberPending}, Create: true},
+		&PutMember{Member: &catalog.Member{ImageID: "seed", MemberID: "p", Status: catalog.MemberPending}, Create: true},
 		&DeleteMember{ImageID: "seed", MemberID: "p"},
-		&PutDoc{Doc: &Doc{Kind: "task", ID: "t", Body: []byte(`{"a": 1}`)}, Create: true},
+		&PutDoc{Doc: &catalog.Doc{Kind: "task", ID: "t", Body: []byte(`{"a": 1}`)}, Create: true},
 		&DeleteDoc{Kind: "task", ID: "t"},
 		nil,
 	} {
@@ -70,9 +71,9 @@ func FuzzApply(f *testing.F) {
 			t.Fatalf("Apply answered %#v", res)
 		}
 		st := fsm.State()
-		for _, key := range SortKeys {
+		for _, key := range catalog.SortKeys {
 			for _, desc := range []bool{false, true} {
-				q := ListQuery{SortKey: key, Desc: desc, Then: []SortSpec{{Key: "name"}}}
+				q := catalog.ListQuery{SortKey: key, Desc: desc, Then: []catalog.SortSpec{{Key: "name"}}}
 				if _, err := st.List(q); err != nil {
 					t.Fatalf("list by %s: %v", key, err)
 				}
@@ -89,17 +90,17 @@ func FuzzApply(f *testing.F) {
 				}
 			}
 		}
-		for _, field := range FilterFields {
-			st.Each(func(img *Image) bool {
+		for _, field := range catalog.FilterFields {
+			st.Each(func(img *catalog.Image) bool {
 				for _, v := range filterValues(field, img) {
-					if _, err := st.List(ListQuery{IndexField: field, IndexValue: v, Marker: img.ID}); err != nil {
+					if _, err := st.List(catalog.ListQuery{IndexField: field, IndexValue: v, Marker: img.ID}); err != nil {
 						t.Fatalf("list by %s=%q: %v", field, v, err)
 					}
 				}
 				return true
 			})
 		}
-		st.Each(func(img *Image) bool {
+		st.Each(func(img *catalog.Image) bool {
 			_ = img.Clone()
 			_ = st.Members(img.ID)
 			return true

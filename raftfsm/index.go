@@ -5,23 +5,14 @@ import (
 	"fmt"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/p2pglance/p2pglance/catalog"
 )
-
-// SortKeys are Glance's sort_key values.
-var SortKeys = []string{"created_at", "updated_at", "name", "status", "size", "id", "disk_format", "container_format"}
 
 // indexedSortKeys have an ordered index of their own; lists sorted by the
 // other (rarely used, low-cardinality) keys scan and sort in memory. "id"
 // uses the primary index, whose keys are the same as SortIndexKey's.
 // Every index costs time in Apply, so only the common keys get one.
 var indexedSortKeys = []string{"created_at", "updated_at", "name", "size"}
-
-// FilterFields are the single-valued attributes with an equality index
-// (ordered by created_at within each value), used to answer filtered lists
-// without a scan. Each image has at most one key per filter index, so a
-// prefix check on that key tells whether a lower-bound walk has left the
-// value's range.
-var FilterFields = []string{"owner", "status", "name", "visibility", "disk_format", "container_format"}
 
 const (
 	tableImages     = "images"
@@ -43,12 +34,12 @@ func encString(b []byte, s string) []byte {
 	return append(b, 0)
 }
 
-func encTime(b []byte, img *Image) []byte {
+func encTime(b []byte, img *catalog.Image) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(img.CreatedAt.UnixNano()))
 }
 
 // sortValue appends the encoding of img's value for sort key key.
-func sortValue(b []byte, key string, img *Image) []byte {
+func sortValue(b []byte, key string, img *catalog.Image) []byte {
 	switch key {
 	case "created_at":
 		return binary.BigEndian.AppendUint64(b, uint64(img.CreatedAt.UnixNano()))
@@ -76,7 +67,7 @@ func sortValue(b []byte, key string, img *Image) []byte {
 
 // SortIndexKey is the key of img in the ordered index for sort key key:
 // the key's value, then created_at, then id as tie-breakers.
-func SortIndexKey(key string, img *Image) []byte {
+func SortIndexKey(key string, img *catalog.Image) []byte {
 	b := sortValue(make([]byte, 0, 64), key, img)
 	if key != "created_at" && key != "id" {
 		b = encTime(b, img)
@@ -91,7 +82,7 @@ func FilterPrefix(value string) []byte {
 }
 
 // filterValues returns img's value for a filter field (nil: not indexed).
-func filterValues(field string, img *Image) []string {
+func filterValues(field string, img *catalog.Image) []string {
 	one := func(p *string) []string {
 		if p == nil {
 			return nil
@@ -116,7 +107,7 @@ func filterValues(field string, img *Image) []string {
 }
 
 // FilterIndexKey is img's key in the filter index of field for value.
-func FilterIndexKey(value string, img *Image) []byte {
+func FilterIndexKey(value string, img *catalog.Image) []byte {
 	b := FilterPrefix(value)
 	b = encTime(b, img)
 	return encString(b, img.ID)
@@ -125,11 +116,11 @@ func FilterIndexKey(value string, img *Image) []byte {
 // bytesIndexer indexes an object by a computed byte key; queries pass the
 // key bytes themselves.
 type bytesIndexer struct {
-	keys func(*Image) [][]byte
+	keys func(*catalog.Image) [][]byte
 }
 
 func (x bytesIndexer) FromObject(raw any) (bool, [][]byte, error) {
-	img, ok := raw.(*Image)
+	img, ok := raw.(*catalog.Image)
 	if !ok {
 		return false, nil, fmt.Errorf("index object %T: %w", raw, ErrBadCommand)
 	}
@@ -163,13 +154,13 @@ func schema() *memdb.DBSchema {
 	for _, k := range indexedSortKeys {
 		idx[sortIndexName(k)] = &memdb.IndexSchema{
 			Name: sortIndexName(k), Unique: true,
-			Indexer: bytesIndexer{keys: func(img *Image) [][]byte { return [][]byte{SortIndexKey(k, img)} }},
+			Indexer: bytesIndexer{keys: func(img *catalog.Image) [][]byte { return [][]byte{SortIndexKey(k, img)} }},
 		}
 	}
-	for _, f := range FilterFields {
+	for _, f := range catalog.FilterFields {
 		idx[filterIndexName(f)] = &memdb.IndexSchema{
 			Name: filterIndexName(f), Unique: true, AllowMissing: true,
-			Indexer: bytesIndexer{keys: func(img *Image) [][]byte {
+			Indexer: bytesIndexer{keys: func(img *catalog.Image) [][]byte {
 				vals := filterValues(f, img)
 				out := make([][]byte, len(vals))
 				for i, v := range vals {

@@ -1,41 +1,11 @@
 package raftfsm
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/p2pglance/p2pglance/catalog"
 )
-
-// Member statuses.
-const (
-	MemberPending  = "pending"
-	MemberAccepted = "accepted"
-	MemberRejected = "rejected"
-)
-
-// Member is one project an image is shared with.
-type Member struct {
-	ImageID   string    `json:"image_id"`
-	MemberID  string    `json:"member_id"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Revision  uint64    `json:"revision"`
-}
-
-// Doc is a catalog record other than an image or member — a task, a
-// metadefs namespace, a prefetch job — stored as JSON under (Kind, ID).
-type Doc struct {
-	Kind      string          `json:"kind"`
-	ID        string          `json:"id"`
-	Owner     string          `json:"owner,omitempty"`
-	Body      json.RawMessage `json:"body"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	Revision  uint64          `json:"revision"`
-}
 
 // Member and doc commands.
 const (
@@ -49,9 +19,9 @@ const (
 // replaces one (fails with ErrNotFound if absent, ErrConflict if its
 // revision is not ExpectRevision, unless that is 0). The image must exist.
 type PutMember struct {
-	Member         *Member `json:"member"`
-	Create         bool    `json:"create,omitempty"`
-	ExpectRevision uint64  `json:"expect_revision,omitempty"`
+	Member         *catalog.Member `json:"member"`
+	Create         bool            `json:"create,omitempty"`
+	ExpectRevision uint64          `json:"expect_revision,omitempty"`
 }
 
 // DeleteMember removes a member.
@@ -63,9 +33,9 @@ type DeleteMember struct {
 // PutDoc creates (Create) or replaces a document, with the same
 // preconditions as PutMember.
 type PutDoc struct {
-	Doc            *Doc   `json:"doc"`
-	Create         bool   `json:"create,omitempty"`
-	ExpectRevision uint64 `json:"expect_revision,omitempty"`
+	Doc            *catalog.Doc `json:"doc"`
+	Create         bool         `json:"create,omitempty"`
+	ExpectRevision uint64       `json:"expect_revision,omitempty"`
 }
 
 // DeleteDoc removes a document.
@@ -96,26 +66,26 @@ func memberDocSchema() map[string]*memdb.TableSchema {
 }
 
 // Member returns one member of an image, or ErrNotFound.
-func (s *State) Member(imageID, memberID string) (*Member, error) {
+func (s *State) Member(imageID, memberID string) (*catalog.Member, error) {
 	raw, err := s.db.Txn(false).First(tableMembers, "id", imageID, memberID)
 	if err != nil {
 		return nil, fmt.Errorf("get member: %w", err)
 	}
 	if raw == nil {
-		return nil, fmt.Errorf("member %s of image %s: %w", memberID, imageID, ErrNotFound)
+		return nil, fmt.Errorf("member %s of image %s: %w", memberID, imageID, catalog.ErrNotFound)
 	}
-	return raw.(*Member), nil
+	return raw.(*catalog.Member), nil
 }
 
 // Members returns an image's members, ordered by member id.
-func (s *State) Members(imageID string) []*Member {
+func (s *State) Members(imageID string) []*catalog.Member {
 	it, err := s.db.Txn(false).Get(tableMembers, "id_prefix", imageID)
 	if err != nil {
 		return nil
 	}
-	var out []*Member
+	var out []*catalog.Member
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if m := raw.(*Member); m.ImageID == imageID {
+		if m := raw.(*catalog.Member); m.ImageID == imageID {
 			out = append(out, m)
 		}
 	}
@@ -123,47 +93,47 @@ func (s *State) Members(imageID string) []*Member {
 }
 
 // Memberships returns the images a project is a member of, by image id.
-func (s *State) Memberships(project string) map[string]*Member {
+func (s *State) Memberships(project string) map[string]*catalog.Member {
 	it, err := s.db.Txn(false).Get(tableMembers, "member", project)
 	if err != nil {
 		return nil
 	}
-	out := map[string]*Member{}
+	out := map[string]*catalog.Member{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		m := raw.(*Member)
+		m := raw.(*catalog.Member)
 		out[m.ImageID] = m
 	}
 	return out
 }
 
 // Doc returns a document, or ErrNotFound.
-func (s *State) Doc(kind, id string) (*Doc, error) {
+func (s *State) Doc(kind, id string) (*catalog.Doc, error) {
 	raw, err := s.db.Txn(false).First(tableDocs, "id", kind, id)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", kind, err)
 	}
 	if raw == nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, id, ErrNotFound)
+		return nil, fmt.Errorf("%s %s: %w", kind, id, catalog.ErrNotFound)
 	}
-	return raw.(*Doc), nil
+	return raw.(*catalog.Doc), nil
 }
 
 // Docs returns every document of a kind, ordered by id.
-func (s *State) Docs(kind string) []*Doc {
+func (s *State) Docs(kind string) []*catalog.Doc {
 	it, err := s.db.Txn(false).Get(tableDocs, "id_prefix", kind)
 	if err != nil {
 		return nil
 	}
-	var out []*Doc
+	var out []*catalog.Doc
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if d := raw.(*Doc); d.Kind == kind {
+		if d := raw.(*catalog.Doc); d.Kind == kind {
 			out = append(out, d)
 		}
 	}
 	return out
 }
 
-func (s *State) putMember(idx uint64, c *PutMember) (*Member, error) {
+func (s *State) putMember(idx uint64, c *PutMember) (*catalog.Member, error) {
 	m := c.Member
 	if m == nil || m.ImageID == "" || m.MemberID == "" {
 		return nil, fmt.Errorf("put member: missing ids: %w", ErrBadCommand)
@@ -171,10 +141,10 @@ func (s *State) putMember(idx uint64, c *PutMember) (*Member, error) {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	if raw, _ := txn.First(tableImages, "id", m.ImageID); raw == nil {
-		return nil, fmt.Errorf("put member of image %s: %w", m.ImageID, ErrNotFound)
+		return nil, fmt.Errorf("put member of image %s: %w", m.ImageID, catalog.ErrNotFound)
 	}
 	raw, _ := txn.First(tableMembers, "id", m.ImageID, m.MemberID)
-	if err := checkPut(raw != nil, c.Create, func() uint64 { return raw.(*Member).Revision }, c.ExpectRevision); err != nil {
+	if err := checkPut(raw != nil, c.Create, func() uint64 { return raw.(*catalog.Member).Revision }, c.ExpectRevision); err != nil {
 		return nil, fmt.Errorf("put member %s of image %s: %w", m.MemberID, m.ImageID, err)
 	}
 	cp := *m
@@ -191,11 +161,11 @@ func (s *State) putMember(idx uint64, c *PutMember) (*Member, error) {
 func checkPut(exists, create bool, rev func() uint64, expect uint64) error {
 	switch {
 	case create && exists:
-		return ErrExists
+		return catalog.ErrExists
 	case !create && !exists:
-		return ErrNotFound
+		return catalog.ErrNotFound
 	case !create && expect != 0 && rev() != expect:
-		return ErrConflict
+		return catalog.ErrConflict
 	}
 	return nil
 }
@@ -205,7 +175,7 @@ func (s *State) deleteMember(c *DeleteMember) error {
 	defer txn.Abort()
 	raw, _ := txn.First(tableMembers, "id", c.ImageID, c.MemberID)
 	if raw == nil {
-		return fmt.Errorf("delete member %s of image %s: %w", c.MemberID, c.ImageID, ErrNotFound)
+		return fmt.Errorf("delete member %s of image %s: %w", c.MemberID, c.ImageID, catalog.ErrNotFound)
 	}
 	if err := txn.Delete(tableMembers, raw); err != nil {
 		return fmt.Errorf("delete member: %w", err)
@@ -214,7 +184,7 @@ func (s *State) deleteMember(c *DeleteMember) error {
 	return nil
 }
 
-func (s *State) putDoc(idx uint64, c *PutDoc) (*Doc, error) {
+func (s *State) putDoc(idx uint64, c *PutDoc) (*catalog.Doc, error) {
 	d := c.Doc
 	if d == nil || d.Kind == "" || d.ID == "" {
 		return nil, fmt.Errorf("put doc: missing kind or id: %w", ErrBadCommand)
@@ -222,7 +192,7 @@ func (s *State) putDoc(idx uint64, c *PutDoc) (*Doc, error) {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	raw, _ := txn.First(tableDocs, "id", d.Kind, d.ID)
-	if err := checkPut(raw != nil, c.Create, func() uint64 { return raw.(*Doc).Revision }, c.ExpectRevision); err != nil {
+	if err := checkPut(raw != nil, c.Create, func() uint64 { return raw.(*catalog.Doc).Revision }, c.ExpectRevision); err != nil {
 		return nil, fmt.Errorf("put %s %s: %w", d.Kind, d.ID, err)
 	}
 	cp := *d
@@ -239,7 +209,7 @@ func (s *State) deleteDoc(c *DeleteDoc) error {
 	defer txn.Abort()
 	raw, _ := txn.First(tableDocs, "id", c.Kind, c.ID)
 	if raw == nil {
-		return fmt.Errorf("delete %s %s: %w", c.Kind, c.ID, ErrNotFound)
+		return fmt.Errorf("delete %s %s: %w", c.Kind, c.ID, catalog.ErrNotFound)
 	}
 	if err := txn.Delete(tableDocs, raw); err != nil {
 		return fmt.Errorf("delete doc: %w", err)

@@ -7,41 +7,43 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 func TestMembersAndDocs(t *testing.T) {
 	f := New()
 	now := time.Unix(1700000000, 0).UTC()
 	apply(t, f, 1, &CreateImage{Image: newImage("img", now)})
-	m := &Member{ImageID: "img", MemberID: "p2", Status: MemberPending, CreatedAt: now, UpdatedAt: now}
+	m := &catalog.Member{ImageID: "img", MemberID: "p2", Status: catalog.MemberPending, CreatedAt: now, UpdatedAt: now}
 	if r := apply(t, f, 2, &PutMember{Member: m, Create: true}); r.Err != nil || r.Member.Revision != 2 {
 		t.Fatalf("add member: %+v", r)
 	}
-	if r := apply(t, f, 3, &PutMember{Member: m, Create: true}); !errors.Is(r.Err, ErrExists) {
+	if r := apply(t, f, 3, &PutMember{Member: m, Create: true}); !errors.Is(r.Err, catalog.ErrExists) {
 		t.Fatalf("duplicate member: %v", r.Err)
 	}
-	if r := apply(t, f, 4, &PutMember{Member: &Member{ImageID: "nope", MemberID: "p2"}, Create: true}); !errors.Is(r.Err, ErrNotFound) {
+	if r := apply(t, f, 4, &PutMember{Member: &catalog.Member{ImageID: "nope", MemberID: "p2"}, Create: true}); !errors.Is(r.Err, catalog.ErrNotFound) {
 		t.Fatalf("member of a missing image: %v", r.Err)
 	}
 	acc := *m
-	acc.Status = MemberAccepted
-	if r := apply(t, f, 5, &PutMember{Member: &acc, ExpectRevision: 1}); !errors.Is(r.Err, ErrConflict) {
+	acc.Status = catalog.MemberAccepted
+	if r := apply(t, f, 5, &PutMember{Member: &acc, ExpectRevision: 1}); !errors.Is(r.Err, catalog.ErrConflict) {
 		t.Fatalf("stale member update: %v", r.Err)
 	}
 	if r := apply(t, f, 6, &PutMember{Member: &acc, ExpectRevision: 2}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if got := f.State().Memberships("p2"); got["img"] == nil || got["img"].Status != MemberAccepted {
+	if got := f.State().Memberships("p2"); got["img"] == nil || got["img"].Status != catalog.MemberAccepted {
 		t.Fatalf("memberships of p2: %v", got)
 	}
-	doc := &Doc{Kind: "task", ID: "t1", Body: json.RawMessage(`{"a": 1}`)}
+	doc := &catalog.Doc{Kind: "task", ID: "t1", Body: json.RawMessage(`{"a": 1}`)}
 	if r := apply(t, f, 7, &PutDoc{Doc: doc, Create: true}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if r := apply(t, f, 8, &PutDoc{Doc: &Doc{Kind: "task", ID: "t2"}}); !errors.Is(r.Err, ErrNotFound) {
+	if r := apply(t, f, 8, &PutDoc{Doc: &catalog.Doc{Kind: "task", ID: "t2"}}); !errors.Is(r.Err, catalog.ErrNotFound) {
 		t.Fatalf("replace of a missing doc: %v", r.Err)
 	}
-	apply(t, f, 9, &PutDoc{Doc: &Doc{Kind: "taskx", ID: "t3"}, Create: true})
+	apply(t, f, 9, &PutDoc{Doc: &catalog.Doc{Kind: "taskx", ID: "t3"}, Create: true})
 	if docs := f.State().Docs("task"); len(docs) != 1 || docs[0].ID != "t1" {
 		t.Fatalf("docs of kind task: %v", docs)
 	}
@@ -71,7 +73,7 @@ func TestMembersAndDocs(t *testing.T) {
 	if r := apply(t, f, 11, &DeleteDoc{Kind: "task", ID: "t1"}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if _, err := f.State().Doc("task", "t1"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.State().Doc("task", "t1"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("deleted doc: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // snapshotVersion is written first in every snapshot.
@@ -21,10 +22,10 @@ type snapshotHeader struct {
 
 // snapshotRecord is one line of a snapshot: exactly one field is set.
 type snapshotRecord struct {
-	Image     *Image     `json:"image,omitempty"`
-	Tombstone *Tombstone `json:"tombstone,omitempty"`
-	Member    *Member    `json:"member,omitempty"`
-	Doc       *Doc       `json:"doc,omitempty"`
+	Image     *catalog.Image  `json:"image,omitempty"`
+	Tombstone *Tombstone      `json:"tombstone,omitempty"`
+	Member    *catalog.Member `json:"member,omitempty"`
+	Doc       *catalog.Doc    `json:"doc,omitempty"`
 }
 
 // fsmSnapshot is a point-in-time view of the catalog; Persist writes it
@@ -69,13 +70,13 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			var rec snapshotRecord
 			switch v := raw.(type) {
-			case *Image:
+			case *catalog.Image:
 				rec.Image = v
 			case *Tombstone:
 				rec.Tombstone = v
-			case *Member:
+			case *catalog.Member:
 				rec.Member = v
-			case *Doc:
+			case *catalog.Doc:
 				rec.Doc = v
 			}
 			if err := enc.Encode(rec); err != nil {

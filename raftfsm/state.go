@@ -8,6 +8,7 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // State is the catalog held in memory: images and tombstones, indexed.
@@ -27,15 +28,15 @@ func NewState() *State {
 
 // Image returns the live image with id, or ErrNotFound. The result is
 // shared: callers must Clone it before changing it.
-func (s *State) Image(id string) (*Image, error) {
+func (s *State) Image(id string) (*catalog.Image, error) {
 	raw, err := s.db.Txn(false).First(tableImages, "id", id)
 	if err != nil {
 		return nil, fmt.Errorf("get image: %w", err)
 	}
 	if raw == nil {
-		return nil, fmt.Errorf("get image %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("get image %q: %w", id, catalog.ErrNotFound)
 	}
-	return raw.(*Image), nil
+	return raw.(*catalog.Image), nil
 }
 
 // Tombstoned reports whether id belonged to an image that was deleted.
@@ -58,83 +59,53 @@ func (s *State) Count() int {
 }
 
 // Each calls fn for every live image in id order until fn returns false.
-func (s *State) Each(fn func(*Image) bool) {
+func (s *State) Each(fn func(*catalog.Image) bool) {
 	it, err := s.db.Txn(false).Get(tableImages, "id")
 	if err != nil {
 		return
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if !fn(raw.(*Image)) {
+		if !fn(raw.(*catalog.Image)) {
 			return
 		}
 	}
 }
 
-// SortSpec is one sort key and its direction.
-type SortSpec struct {
-	Key  string
-	Desc bool
-}
-
-// ListQuery selects a page of images.
-type ListQuery struct {
-	// SortKey is one of SortKeys ("" means created_at); ties are broken
-	// by created_at, then id, in the same direction.
-	SortKey string
-	// Desc sorts in descending order.
-	Desc bool
-	// Then are further sort keys, each with its own direction, applied
-	// after SortKey (before the created_at and id tie-breakers). Lists
-	// with Then are answered by a scan.
-	Then []SortSpec
-	// Marker, when set, is the id of the image after which the page
-	// starts; it must exist (ErrNotFound otherwise).
-	Marker string
-	// Limit caps the page (<= 0: no cap).
-	Limit int
-	// IndexField and IndexValue, when set, say that only images whose
-	// FilterFields attribute IndexField equals IndexValue can match; the
-	// index is used when SortKey is created_at.
-	IndexField, IndexValue string
-	// Match selects images; nil matches all.
-	Match func(*Image) bool
-}
-
 // List returns the page of images q selects, in order. The images are
 // shared: callers must not modify them.
-func (s *State) List(q ListQuery) ([]*Image, error) {
+func (s *State) List(q catalog.ListQuery) ([]*catalog.Image, error) {
 	if q.SortKey == "" {
 		q.SortKey = "created_at"
 	}
-	if !slices.Contains(SortKeys, q.SortKey) {
+	if !slices.Contains(catalog.SortKeys, q.SortKey) {
 		return nil, fmt.Errorf("list images: sort key %q: %w", q.SortKey, ErrBadCommand)
 	}
 	txn := s.db.Txn(false)
 	for _, t := range q.Then {
-		if !slices.Contains(SortKeys, t.Key) {
+		if !slices.Contains(catalog.SortKeys, t.Key) {
 			return nil, fmt.Errorf("list images: sort key %q: %w", t.Key, ErrBadCommand)
 		}
 	}
 	if len(q.Then) > 0 || (q.SortKey != "id" && !slices.Contains(indexedSortKeys, q.SortKey)) {
 		return s.listSorted(txn, q)
 	}
-	var marker *Image
+	var marker *catalog.Image
 	if q.Marker != "" {
 		raw, err := txn.First(tableImages, "id", q.Marker)
 		if err != nil || raw == nil {
-			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, ErrNotFound)
+			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, catalog.ErrNotFound)
 		}
-		marker = raw.(*Image)
+		marker = raw.(*catalog.Image)
 	}
 
 	index := sortIndexName(q.SortKey)
-	keyOf := func(img *Image) []byte { return SortIndexKey(q.SortKey, img) }
+	keyOf := func(img *catalog.Image) []byte { return SortIndexKey(q.SortKey, img) }
 	var prefix []byte
-	if q.IndexField != "" && q.SortKey == "created_at" && slices.Contains(FilterFields, q.IndexField) {
+	if q.IndexField != "" && q.SortKey == "created_at" && slices.Contains(catalog.FilterFields, q.IndexField) {
 		index = filterIndexName(q.IndexField)
 		prefix = FilterPrefix(q.IndexValue)
 		field := q.IndexField
-		keyOf = func(img *Image) []byte {
+		keyOf = func(img *catalog.Image) []byte {
 			if v := filterValues(field, img); len(v) == 1 {
 				return FilterIndexKey(v[0], img)
 			}
@@ -169,9 +140,9 @@ func (s *State) List(q ListQuery) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
-	var out []*Image
+	var out []*catalog.Image
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		img := raw.(*Image)
+		img := raw.(*catalog.Image)
 		if markerKey != nil {
 			k := keyOf(img)
 			if !bytes.HasPrefix(k, prefix) {
@@ -193,7 +164,7 @@ func (s *State) List(q ListQuery) ([]*Image, error) {
 }
 
 // idOrEmpty returns img's id, or "" for a nil image.
-func (img *Image) idOrEmpty() string {
+func idOrEmpty(img *catalog.Image) string {
 	if img == nil {
 		return ""
 	}
@@ -202,13 +173,13 @@ func (img *Image) idOrEmpty() string {
 
 // listSorted answers q by scanning every image and sorting the matches:
 // the plan for sort keys without an index of their own.
-func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
-	specs := append([]SortSpec{{Key: q.SortKey, Desc: q.Desc}}, q.Then...)
+func (s *State) listSorted(txn *memdb.Txn, q catalog.ListQuery) ([]*catalog.Image, error) {
+	specs := append([]catalog.SortSpec{{Key: q.SortKey, Desc: q.Desc}}, q.Then...)
 	last := specs[len(specs)-1].Desc
-	specs = append(specs, SortSpec{Key: "created_at", Desc: last}, SortSpec{Key: "id", Desc: last})
+	specs = append(specs, catalog.SortSpec{Key: "created_at", Desc: last}, catalog.SortSpec{Key: "id", Desc: last})
 	// keyOf encodes an image's sort position; descending components are
 	// bit-inverted so one byte comparison orders by every spec.
-	keyOf := func(img *Image) []byte {
+	keyOf := func(img *catalog.Image) []byte {
 		var b []byte
 		for _, sp := range specs {
 			start := len(b)
@@ -228,9 +199,9 @@ func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
 	if q.Marker != "" {
 		raw, err := txn.First(tableImages, "id", q.Marker)
 		if err != nil || raw == nil {
-			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, ErrNotFound)
+			return nil, fmt.Errorf("list images: marker %q: %w", q.Marker, catalog.ErrNotFound)
 		}
-		markerKey = keyOf(raw.(*Image))
+		markerKey = keyOf(raw.(*catalog.Image))
 	}
 	it, err := txn.Get(tableImages, "id")
 	if err != nil {
@@ -238,7 +209,7 @@ func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
 	}
 	var all []keyed
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		img := raw.(*Image)
+		img := raw.(*catalog.Image)
 		if q.IndexField != "" && !slices.Contains(filterValues(q.IndexField, img), q.IndexValue) {
 			continue
 		}
@@ -263,7 +234,7 @@ func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
 		}
 	}
 	slices.SortFunc(all, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
-	out := make([]*Image, len(all))
+	out := make([]*catalog.Image, len(all))
 	for i, k := range all {
 		out[i] = k.img
 	}
@@ -273,7 +244,7 @@ func (s *State) listSorted(txn *memdb.Txn, q ListQuery) ([]*Image, error) {
 // keyed is an image with its sort key.
 type keyed struct {
 	key []byte
-	img *Image
+	img *catalog.Image
 }
 
 // keyHeap is a max-heap of keyed images (largest key on top), used to
@@ -294,7 +265,7 @@ func (h *keyHeap) Pop() any {
 // markerPosition is where a page after marker starts in an index: the
 // marker's own key, or, when the marker lies outside the filtered range,
 // the key it would have there.
-func markerPosition(prefix []byte, keyOf func(*Image) []byte, marker *Image) []byte {
+func markerPosition(prefix []byte, keyOf func(*catalog.Image) []byte, marker *catalog.Image) []byte {
 	if prefix == nil {
 		return keyOf(marker)
 	}
@@ -303,17 +274,17 @@ func markerPosition(prefix []byte, keyOf func(*Image) []byte, marker *Image) []b
 	return encString(b, marker.ID)
 }
 
-func (s *State) createImage(idx uint64, img *Image) (*Image, error) {
+func (s *State) createImage(idx uint64, img *catalog.Image) (*catalog.Image, error) {
 	if img == nil || img.ID == "" {
 		return nil, fmt.Errorf("create image: missing id: %w", ErrBadCommand)
 	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	if raw, _ := txn.First(tableImages, "id", img.ID); raw != nil {
-		return nil, fmt.Errorf("create image %q: %w", img.ID, ErrExists)
+		return nil, fmt.Errorf("create image %q: %w", img.ID, catalog.ErrExists)
 	}
 	if raw, _ := txn.First(tableTombstones, "id", img.ID); raw != nil {
-		return nil, fmt.Errorf("create image %q: %w", img.ID, ErrExists)
+		return nil, fmt.Errorf("create image %q: %w", img.ID, catalog.ErrExists)
 	}
 	img = img.Clone()
 	img.Revision = idx
@@ -324,7 +295,7 @@ func (s *State) createImage(idx uint64, img *Image) (*Image, error) {
 	return img, nil
 }
 
-func (s *State) updateImage(idx uint64, img *Image, expect uint64) (prev, cur *Image, err error) {
+func (s *State) updateImage(idx uint64, img *catalog.Image, expect uint64) (prev, cur *catalog.Image, err error) {
 	if img == nil || img.ID == "" {
 		return nil, nil, fmt.Errorf("update image: missing id: %w", ErrBadCommand)
 	}
@@ -332,11 +303,11 @@ func (s *State) updateImage(idx uint64, img *Image, expect uint64) (prev, cur *I
 	defer txn.Abort()
 	raw, _ := txn.First(tableImages, "id", img.ID)
 	if raw == nil {
-		return nil, nil, fmt.Errorf("update image %q: %w", img.ID, ErrNotFound)
+		return nil, nil, fmt.Errorf("update image %q: %w", img.ID, catalog.ErrNotFound)
 	}
-	prev = raw.(*Image)
+	prev = raw.(*catalog.Image)
 	if prev.Revision != expect {
-		return nil, nil, fmt.Errorf("update image %q: at revision %d, not %d: %w", img.ID, prev.Revision, expect, ErrConflict)
+		return nil, nil, fmt.Errorf("update image %q: at revision %d, not %d: %w", img.ID, prev.Revision, expect, catalog.ErrConflict)
 	}
 	img = img.Clone()
 	img.Revision = idx
@@ -347,16 +318,16 @@ func (s *State) updateImage(idx uint64, img *Image, expect uint64) (prev, cur *I
 	return prev, img, nil
 }
 
-func (s *State) deleteImage(idx uint64, id string, expect uint64, at time.Time) (*Image, error) {
+func (s *State) deleteImage(idx uint64, id string, expect uint64, at time.Time) (*catalog.Image, error) {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	raw, _ := txn.First(tableImages, "id", id)
 	if raw == nil {
-		return nil, fmt.Errorf("delete image %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("delete image %q: %w", id, catalog.ErrNotFound)
 	}
-	cur := raw.(*Image)
+	cur := raw.(*catalog.Image)
 	if expect != 0 && cur.Revision != expect {
-		return nil, fmt.Errorf("delete image %q: at revision %d, not %d: %w", id, cur.Revision, expect, ErrConflict)
+		return nil, fmt.Errorf("delete image %q: at revision %d, not %d: %w", id, cur.Revision, expect, catalog.ErrConflict)
 	}
 	if err := txn.Delete(tableImages, cur); err != nil {
 		return nil, fmt.Errorf("delete image: %w", err)

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -561,7 +561,7 @@ func TestAPIList(t *testing.T) {
 	}
 	// No API call kills an image (v2 uploads fail back to queued): make
 	// one through the node, queued -> saving -> killed.
-	for _, status := range []string{raftfsm.StatusSaving, raftfsm.StatusKilled} {
+	for _, status := range []string{catalog.StatusSaving, catalog.StatusKilled} {
 		img, err := cluster.Node(0).Image(context.Background(), byName["killed"])
 		if err != nil {
 			t.Fatal(err)

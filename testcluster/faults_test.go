@@ -21,8 +21,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node"
-	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -30,7 +30,7 @@ import (
 // nodes exactly when their replicas agree).
 func catalogOf(t *testing.T, c *testcluster.Cluster, i int) string {
 	t.Helper()
-	imgs, err := c.Node(i).ListImages(context.Background(), raftfsm.ListQuery{})
+	imgs, err := c.Node(i).ListImages(context.Background(), catalog.ListQuery{})
 	if err != nil {
 		t.Fatalf("list images on node %d: %v", i, err)
 	}
@@ -224,7 +224,7 @@ func TestPartitionMinorityRefusesWritesAndHeals(t *testing.T) {
 		if st := imageStatus(c, i, queued); st != "queued" {
 			t.Fatalf("node %d: image whose upload was refused is %q", i, st)
 		}
-		imgs, _ := c.Node(i).ListImages(context.Background(), raftfsm.ListQuery{})
+		imgs, _ := c.Node(i).ListImages(context.Background(), catalog.ListQuery{})
 		seen := map[string]int{}
 		for _, img := range imgs {
 			if img.Name != nil {
@@ -617,7 +617,7 @@ func TestNodeRestoredFromOlderDisk(t *testing.T) {
 	var mine []string
 	want := int64(0)
 	seen := map[string]bool{}
-	imgs, _ := c.Node(victim).ListImages(context.Background(), raftfsm.ListQuery{})
+	imgs, _ := c.Node(victim).ListImages(context.Background(), catalog.ListQuery{})
 	for _, img := range imgs {
 		if img.Manifest == nil || !slices.Contains(img.Placement, vid) {
 			continue

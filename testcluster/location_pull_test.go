@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node"
-	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -29,10 +28,10 @@ func setPullLock(t *testing.T, c *testcluster.Cluster, id, holder, session strin
 			t.Fatal(err)
 		}
 		next := cur.Clone()
-		next.Upload = &raftfsm.UploadLock{Node: holder, Session: session, Started: time.Now().UTC()}
+		next.Upload = &catalog.UploadLock{Node: holder, Session: session, Started: time.Now().UTC()}
 		if _, err = c.Node(0).UpdateImage(ctx, next, cur.Revision); err == nil {
 			return
-		} else if !errors.Is(err, raftfsm.ErrConflict) {
+		} else if !errors.Is(err, catalog.ErrConflict) {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +129,7 @@ func TestLocationPullLocks(t *testing.T) {
 		jobID := job.ID
 		testcluster.WaitUntil(t, testTimeout, "the prefetch fails", func() bool {
 			_, job = prefetchCall(t, http.MethodGet, c.URL(0)+"/p2p/v1/prefetch/"+jobID, nil)
-			return job.State == "failed" && len(job.Nodes) == 3 && !slices.ContainsFunc(job.Nodes, func(p api.PrefetchNode) bool { return p.State != "failed" })
+			return job.State == "failed" && len(job.Nodes) == 3 && !slices.ContainsFunc(job.Nodes, func(p catalog.PrefetchNode) bool { return p.State != "failed" })
 		})
 		for _, p := range job.Nodes {
 			if !strings.Contains(p.Error, "does not match") {

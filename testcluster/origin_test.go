@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node"
-	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -119,7 +119,7 @@ func TestDurableHoldersServeEachChunkOnce(t *testing.T) {
 }
 
 // getChunk asks a node's peer port for chunk idx of img, as a peer does.
-func getChunk(t *testing.T, peerAddr string, img *raftfsm.Image, idx int, lastResort bool) (int, http.Header) {
+func getChunk(t *testing.T, peerAddr string, img *catalog.Image, idx int, lastResort bool) (int, http.Header) {
 	t.Helper()
 	u := "http://" + peerAddr + "/internal/v1/chunks/" + img.Manifest.Chunks[idx].Digest + "?image=" + img.ID + "&idx=0"
 	req, err := http.NewRequest(http.MethodGet, u, nil)

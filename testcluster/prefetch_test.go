@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
 // prefetchCall sends a prefetch API request and decodes the job.
-func prefetchCall(t *testing.T, method, url string, body any) (int, *api.PrefetchJob) {
+func prefetchCall(t *testing.T, method, url string, body any) (int, *catalog.PrefetchJob) {
 	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
@@ -32,14 +32,14 @@ func prefetchCall(t *testing.T, method, url string, body any) (int, *api.Prefetc
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var job api.PrefetchJob
+	var job catalog.PrefetchJob
 	_ = json.NewDecoder(resp.Body).Decode(&job)
 	return resp.StatusCode, &job
 }
 
-func waitJob(t *testing.T, c *testcluster.Cluster, i int, id, state string) *api.PrefetchJob {
+func waitJob(t *testing.T, c *testcluster.Cluster, i int, id, state string) *catalog.PrefetchJob {
 	t.Helper()
-	var job *api.PrefetchJob
+	var job *catalog.PrefetchJob
 	c.Eventually(30*time.Second, fmt.Sprintf("job %s is %s", id, state), func() bool {
 		_, job = prefetchCall(t, http.MethodGet, c.URL(i)+"/p2p/v1/prefetch/"+id, nil)
 		return job.State == state
@@ -136,7 +136,7 @@ func TestPrefetchJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list struct{ Jobs []api.PrefetchJob }
+	var list struct{ Jobs []catalog.PrefetchJob }
 	_ = json.NewDecoder(resp.Body).Decode(&list)
 	resp.Body.Close()
 	if len(list.Jobs) != 3 {

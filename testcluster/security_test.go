@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/clusterauth"
 	"github.com/p2pglance/p2pglance/gossip"
@@ -72,7 +73,7 @@ func forgedCreate(t *testing.T) (string, []byte) {
 	t.Helper()
 	id := uuid.NewString()
 	now := time.Now().UTC()
-	b, err := raftfsm.Encode(&raftfsm.CreateImage{Image: &raftfsm.Image{ID: id, Status: "queued", Visibility: "shared", CreatedAt: now, UpdatedAt: now}})
+	b, err := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: id, Status: "queued", Visibility: "shared", CreatedAt: now, UpdatedAt: now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestInternalAPIRefusesOutsiders(t *testing.T) {
 	}
 	// Applied in order: had the outsiders' command gone through, it
 	// would be there by now.
-	if _, err := c.Node(leader).Image(ctx, forgedID); !errors.Is(err, raftfsm.ErrNotFound) {
+	if _, err := c.Node(leader).Image(ctx, forgedID); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("outsiders' command: %v, want not found", err)
 	}
 	for _, call := range calls[4:7] { // missing, replicate, stats
@@ -246,10 +247,10 @@ func TestOutsiderNodeCannotJoin(t *testing.T) {
 			t.Errorf("node %d: %v", i, err)
 		}
 	}
-	if _, err := out.Image(ctx, img.ID); !errors.Is(err, raftfsm.ErrNotFound) {
+	if _, err := out.Image(ctx, img.ID); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("the outsider's catalog: %v, want not found", err)
 	}
-	imgs, err := out.ListImages(ctx, raftfsm.ListQuery{})
+	imgs, err := out.ListImages(ctx, catalog.ListQuery{})
 	if err != nil || len(imgs) != 0 {
 		t.Errorf("the outsider lists %d images (%v)", len(imgs), err)
 	}

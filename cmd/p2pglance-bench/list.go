@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // listQuery is one list request shape.
@@ -52,21 +52,21 @@ type listLoad struct {
 // half raw and half qcow2, every name distinct.
 const listOwners = 100
 
-func listImage(i int) *raftfsm.Image {
+func listImage(i int) *catalog.Image {
 	now := time.Now().UTC()
 	name := fmt.Sprintf("img-%07d", i)
 	owner := fmt.Sprintf("proj-%03d", i%listOwners)
 	df := []string{"raw", "qcow2"}[i%2]
 	cf := "bare"
-	vis := raftfsm.VisibilityShared
+	vis := catalog.VisibilityShared
 	switch {
 	case i%10 == 0:
-		vis = raftfsm.VisibilityPublic
+		vis = catalog.VisibilityPublic
 	case i%3 == 0:
-		vis = raftfsm.VisibilityPrivate
+		vis = catalog.VisibilityPrivate
 	}
-	return &raftfsm.Image{
-		ID: uuid.NewString(), Name: &name, Status: raftfsm.StatusQueued, Visibility: vis,
+	return &catalog.Image{
+		ID: uuid.NewString(), Name: &name, Status: catalog.StatusQueued, Visibility: vis,
 		Owner: &owner, DiskFormat: &df, ContainerFormat: &cf,
 		CreatedAt: now, UpdatedAt: now, Tags: []string{},
 		Properties: map[string]string{"os_distro": []string{"ubuntu", "debian", "cirros", "fedora"}[i%4]},

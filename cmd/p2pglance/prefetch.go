@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
 // labelFlags collects repeated --label k=v flags.
@@ -37,7 +37,7 @@ func runPrefetch(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("prefetch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	labels := labelFlags{}
-	var target api.PrefetchTarget
+	var target catalog.PrefetchTarget
 	nodeURL := fs.String("node", envOr("P2PGLANCE_NODE", "http://127.0.0.1:9292"), "Glance endpoint of any node")
 	fs.BoolVar(&target.All, "all", false, "every node of the fleet")
 	fs.StringVar(&target.Zone, "zone", "", "nodes of this zone")
@@ -64,7 +64,7 @@ func runPrefetch(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("prefetch: give --all, or --zone, --rack or --label")
 	}
 	c := &apiClient{base: strings.TrimRight(*nodeURL, "/"), token: *token}
-	var job api.PrefetchJob
+	var job catalog.PrefetchJob
 	if err := c.do(ctx, http.MethodPost, "/p2p/v1/prefetch", map[string]any{"image_id": fs.Arg(0), "target": target}, &job); err != nil {
 		return fmt.Errorf("start prefetch: %w", err)
 	}
@@ -82,12 +82,12 @@ func runPrefetch(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		printProgress(stdout, &job, tty)
 		switch job.State {
-		case api.PrefetchDone:
+		case catalog.PrefetchDone:
 			fmt.Fprintf(stdout, "done: %d nodes hold image %s\n", len(job.Nodes), job.ImageID)
 			return nil
-		case api.PrefetchFailed, api.PrefetchCancelled:
+		case catalog.PrefetchFailed, catalog.PrefetchCancelled:
 			for _, n := range job.Nodes {
-				if n.State == api.PrefetchFailed {
+				if n.State == catalog.PrefetchFailed {
 					fmt.Fprintf(stdout, "  %s failed: %s\n", n.ID, n.Error)
 				}
 			}
@@ -102,14 +102,14 @@ func runPrefetch(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // printProgress prints the fleet's aggregate and its slowest nodes.
-func printProgress(w io.Writer, job *api.PrefetchJob, tty bool) {
+func printProgress(w io.Writer, job *catalog.PrefetchJob, tty bool) {
 	var done, total int64
 	finished := 0
 	nodes := slices.Clone(job.Nodes)
 	for _, n := range nodes {
 		done += n.BytesDone
 		total += n.BytesTotal
-		if n.State == api.PrefetchDone {
+		if n.State == catalog.PrefetchDone {
 			finished++
 		}
 	}
@@ -117,19 +117,19 @@ func printProgress(w io.Writer, job *api.PrefetchJob, tty bool) {
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)
 	}
-	slices.SortFunc(nodes, func(a, b api.PrefetchNode) int {
+	slices.SortFunc(nodes, func(a, b catalog.PrefetchNode) int {
 		return int(frac(a)*1e6) - int(frac(b)*1e6)
 	})
 	var slow []string
 	for _, n := range nodes[:min(3, len(nodes))] {
-		if n.State != api.PrefetchDone {
+		if n.State != catalog.PrefetchDone {
 			slow = append(slow, fmt.Sprintf("%s %.0f%% (%s)", n.ID, 100*frac(n), n.State))
 		}
 	}
 	line := fmt.Sprintf("%s %5.1f%%  %d/%d nodes done  %s", bar(pct, 30), pct, finished, len(nodes), strings.Join(slow, ", "))
 	if tty {
 		fmt.Fprintf(w, "\r\033[K%s", line)
-		if job.State != api.PrefetchRunning {
+		if job.State != catalog.PrefetchRunning {
 			fmt.Fprintln(w)
 		}
 		return
@@ -137,8 +137,8 @@ func printProgress(w io.Writer, job *api.PrefetchJob, tty bool) {
 	fmt.Fprintln(w, line)
 }
 
-func frac(n api.PrefetchNode) float64 {
-	if n.State == api.PrefetchDone {
+func frac(n catalog.PrefetchNode) float64 {
+	if n.State == catalog.PrefetchDone {
 		return 1
 	}
 	if n.BytesTotal == 0 {
