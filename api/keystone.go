@@ -118,13 +118,17 @@ func newKeystoneAuth(cfg KeystoneConfig, log *slog.Logger) (*keystoneAuth, error
 	if tr == nil {
 		tr = http.DefaultTransport
 	}
+	cache, err := newTokenCache(cfg.CacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("keystone auth: %w", err)
+	}
 	return &keystoneAuth{
 		cfg:    cfg,
 		base:   strings.TrimSuffix(strings.TrimRight(cfg.URL, "/"), "/v3"),
 		client: &http.Client{Transport: tr},
 		log:    log,
 		now:    time.Now,
-		cache:  newTokenCache(cfg.CacheSize),
+		cache:  cache,
 	}, nil
 }
 

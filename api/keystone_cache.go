@@ -1,10 +1,12 @@
 package api
 
 import (
-	"container/list"
 	"crypto/sha256"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // tokenKey names a token in the cache: its SHA-256, so the cache never
@@ -13,43 +15,46 @@ type tokenKey [sha256.Size]byte
 
 func keyOf(token string) tokenKey { return sha256.Sum256([]byte(token)) }
 
-// tokenCache is a size-capped LRU of validation results. An entry is
-// never returned after its deadline (the token's expiry or the cache
-// TTL, whichever is first).
+// tokenCache is a size-capped LRU of validation results
+// (hashicorp/golang-lru's simplelru under one mutex). An entry is never
+// returned after its deadline (the token's expiry or the cache TTL,
+// whichever is first). Deadlines are per entry and read from the caller's
+// clock, so the cache takes now as an argument; golang-lru's expirable
+// LRU has one TTL on the wall clock and a cleanup goroutine that cannot be
+// stopped, so it does not fit.
 type tokenCache struct {
 	mu  sync.Mutex
-	max int
-	ll  *list.List // front: most recently used; values are *tokenEntry
-	m   map[tokenKey]*list.Element
+	lru *simplelru.LRU[tokenKey, tokenEntry]
 }
 
 // tokenEntry is one validation result: the identity, or nil for a token
 // Keystone refused.
 type tokenEntry struct {
-	key   tokenKey
 	auth  *Auth
 	until time.Time
 }
 
-func newTokenCache(max int) *tokenCache {
-	return &tokenCache{max: max, ll: list.New(), m: make(map[tokenKey]*list.Element)}
+// newTokenCache returns a cache of at most max entries (max > 0).
+func newTokenCache(max int) (*tokenCache, error) {
+	l, err := simplelru.NewLRU[tokenKey, tokenEntry](max, nil)
+	if err != nil {
+		return nil, fmt.Errorf("token cache of %d: %w", max, err)
+	}
+	return &tokenCache{lru: l}, nil
 }
 
 // get returns the entry for key if it is still valid at now.
-func (c *tokenCache) get(key tokenKey, now time.Time) (*tokenEntry, bool) {
+func (c *tokenCache) get(key tokenKey, now time.Time) (tokenEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.m[key]
+	e, ok := c.lru.Get(key)
 	if !ok {
-		return nil, false
+		return tokenEntry{}, false
 	}
-	e := el.Value.(*tokenEntry)
 	if !now.Before(e.until) {
-		c.ll.Remove(el)
-		delete(c.m, key)
-		return nil, false
+		c.lru.Remove(key)
+		return tokenEntry{}, false
 	}
-	c.ll.MoveToFront(el)
 	return e, true
 }
 
@@ -58,17 +63,7 @@ func (c *tokenCache) get(key tokenKey, now time.Time) (*tokenEntry, bool) {
 func (c *tokenCache) put(key tokenKey, auth *Auth, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.m[key]; ok {
-		el.Value = &tokenEntry{key: key, auth: auth, until: until}
-		c.ll.MoveToFront(el)
-		return
-	}
-	c.m[key] = c.ll.PushFront(&tokenEntry{key: key, auth: auth, until: until})
-	for c.ll.Len() > c.max {
-		last := c.ll.Back()
-		c.ll.Remove(last)
-		delete(c.m, last.Value.(*tokenEntry).key)
-	}
+	c.lru.Add(key, tokenEntry{auth: auth, until: until})
 }
 
 // len returns the number of entries (expired ones included until looked
@@ -76,5 +71,5 @@ func (c *tokenCache) put(key tokenKey, auth *Auth, until time.Time) {
 func (c *tokenCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.ll.Len()
+	return c.lru.Len()
 }

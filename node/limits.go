@@ -4,45 +4,48 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// rateLimiter is a token bucket over bytes: rate bytes per second, with
-// a burst of one second's worth (at least one chunk). A nil limiter, or
-// one with rate 0, never waits.
+// rateLimiter paces bytes with a token bucket (golang.org/x/time/rate):
+// rate bytes per second, with a burst of one second's worth (at least one
+// chunk). A nil limiter, made for rate 0, never waits.
 type rateLimiter struct {
-	mu     sync.Mutex
-	rate   float64 // bytes per second
-	burst  float64
-	tokens float64
-	last   time.Time
+	lim *rate.Limiter
 }
 
 func newRateLimiter(bytesPerSec int64, minBurst int) *rateLimiter {
 	if bytesPerSec <= 0 {
 		return nil
 	}
-	burst := max(float64(bytesPerSec), float64(minBurst))
-	return &rateLimiter{rate: float64(bytesPerSec), burst: burst, tokens: burst, last: time.Now()}
+	burst := int(max(bytesPerSec, int64(minBurst)))
+	return &rateLimiter{lim: rate.NewLimiter(rate.Limit(bytesPerSec), burst)}
 }
 
-// wait blocks until n bytes may pass, or ctx ends. Tokens may go
-// negative (a debt paid by later callers), so a large n never deadlocks.
+// reserve takes n bytes' worth of tokens at now and returns how long the
+// caller must wait before they may pass. Tokens may go negative (a debt
+// paid by later callers), so a large n never deadlocks: n beyond the
+// burst is reserved in burst-sized pieces, each queued after the last.
+func (l *rateLimiter) reserve(now time.Time, n int) time.Duration {
+	var delay time.Duration
+	burst := l.lim.Burst()
+	for n > 0 {
+		k := min(n, burst)
+		delay = l.lim.ReserveN(now, k).DelayFrom(now)
+		n -= k
+	}
+	return delay
+}
+
+// wait blocks until n bytes may pass, or ctx ends. A wait cut short by ctx
+// keeps its debt (the reservation is not given back).
 func (l *rateLimiter) wait(ctx context.Context, n int) error {
 	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	now := time.Now()
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	l.tokens -= float64(n)
-	var delay time.Duration
-	if l.tokens < 0 {
-		delay = time.Duration(-l.tokens / l.rate * float64(time.Second))
-	}
-	l.mu.Unlock()
+	delay := l.reserve(time.Now(), n)
 	if delay <= 0 {
 		return nil
 	}
