@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,56 @@ func TestFleetSmoke(t *testing.T) {
 	if _, err := png.Decode(f); err != nil {
 		t.Errorf("chart: %v", err)
 	}
+}
+
+// TestFleetPlot draws the chart for made-up runs and checks it is a PNG of the chart's size.
+func TestFleetPlot(t *testing.T) {
+	res := madeUpFleet()
+	path := filepath.Join(t.TempDir(), "fleet.png")
+	if err := writeFleetPlot(path, res); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("chart: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != plotWidthPx || b.Dy() != plotHeightPx {
+		t.Errorf("chart is %dx%d, want %dx%d", b.Dx(), b.Dy(), plotWidthPx, plotHeightPx)
+	}
+	measured, bounds := fleetPlotSeries(res, []int{5, 10, 20, 40})
+	if len(measured) != 4 || len(bounds) != 2 {
+		t.Fatalf("%d measured and %d bound lines, want 4 and 2", len(measured), len(bounds))
+	}
+	if got := measured[0].xys[3].Y; math.Abs(got-196.6/16) > 1e-9 {
+		t.Errorf("single-origin max at N=40: %v, want %v", got, 196.6/16)
+	}
+}
+
+// madeUpFleet is a fleet result with the N=5..40 figures of BENCHMARKS.md
+// (per node p50 and max of each run; S = 32 MiB, B = 2 MiB/s, R = 3).
+func madeUpFleet() *fleetResult {
+	fc := fleetConfig{nodes: []int{40, 5, 10, 20}, size: 32 << 20, upBW: 2 << 20, replicas: 3}
+	res := &fleetResult{cfg: fc}
+	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	for _, r := range []struct {
+		mode     string
+		n        int
+		p50, max float64
+	}{
+		{"p2p", 5, 5.7, 6.1}, {"origin", 5, 9.1, 10.1},
+		{"p2p", 10, 10.1, 10.7}, {"origin", 10, 34.1, 36.6},
+		{"p2p", 20, 13.8, 14.4}, {"origin", 20, 86.0, 90.0},
+		{"p2p", 40, 15.6, 16.5}, {"origin", 40, 187.0, 196.6},
+	} {
+		res.runs = append(res.runs, &fleetRun{mode: fleetModes[r.mode], n: r.n,
+			done: []time.Duration{secs(r.p50 - 1), secs(r.p50), secs(r.max)}})
+	}
+	return res
 }
 
 // TestFleetRunStats checks the per-run arithmetic on a made-up run.
