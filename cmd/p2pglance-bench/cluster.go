@@ -143,3 +143,20 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 	}
 	return nil
 }
+
+// stopNode stops node i and waits (bounded) for it; a later stop of the
+// whole cluster skips it.
+func (c *cluster) stopNode(i int) {
+	c.cancels[i]()
+	select {
+	case err := <-c.dones[i]:
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: node %d stopped with: %v\n", i, err)
+		}
+	case <-time.After(30 * time.Second):
+		fmt.Fprintf(os.Stderr, "bench: node %d did not stop within 30s\n", i)
+	}
+	done := make(chan error, 1)
+	done <- nil
+	c.dones[i] = done
+}

@@ -230,3 +230,27 @@ func procField(path, key string) string {
 	}
 	return "?"
 }
+
+// runqWait sums the time every thread of this process has spent
+// runnable but waiting for a CPU (second field of
+// /proc/self/task/*/schedstat; 0 where the kernel does not report it).
+func runqWait() time.Duration {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			var v int64
+			if _, err := fmt.Sscan(f[1], &v); err == nil {
+				total += v
+			}
+		}
+	}
+	return time.Duration(total)
+}

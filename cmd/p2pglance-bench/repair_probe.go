@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/chunkstore"
+)
+
+// repairedOn reports whether image id is back at want live holders, none
+// of them the victim, each holding every chunk (its store, through
+// CacheState). complete caches holders already seen complete.
+func repairedOn(ctx context.Context, c *cluster, victim int, id string, want int, complete map[[2]string]bool) (bool, error) {
+	lead := c.leader()
+	if lead < 0 || lead == victim {
+		return false, nil
+	}
+	img, err := c.nodes[lead].Image(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	var holders []int
+	for _, p := range img.Placement {
+		k := c.index(p)
+		if k < 0 || k == victim || slices.Contains(holders, k) {
+			return false, nil
+		}
+		holders = append(holders, k)
+	}
+	if len(holders) != want {
+		return false, nil
+	}
+	for _, k := range holders {
+		key := [2]string{c.nodes[k].ID(), id}
+		if complete[key] {
+			continue
+		}
+		st, err := c.nodes[k].CacheState(ctx)
+		if err != nil {
+			return false, err
+		}
+		if !slices.ContainsFunc(st.Cached, func(ci api.CachedImage) bool { return ci.ImageID == id }) {
+			return false, nil
+		}
+		complete[key] = true
+	}
+	return true, nil
+}
+
+// getChunk GETs one chunk from a node's peer endpoint into buf and
+// checks its BLAKE3 digest.
+func getChunk(ctx context.Context, hc *http.Client, peerAddr, image string, idx int, digest string, buf []byte) error {
+	u := "http://" + peerAddr + "/internal/v1/chunks/" + digest + "?image=" + url.QueryEscape(image) + "&idx=" + strconv.Itoa(idx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("get chunk: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("get chunk %d of %s: status %d: %s", idx, image, resp.StatusCode, strings.TrimSpace(string(msg)))
+	}
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		return fmt.Errorf("get chunk %d of %s: %w", idx, image, err)
+	}
+	d, err := chunkstore.ParseDigest(digest)
+	if err != nil {
+		return err
+	}
+	if chunkstore.Sum(buf) != d {
+		return fmt.Errorf("chunk %d of %s: digest mismatch", idx, image)
+	}
+	return nil
+}
