@@ -73,4 +73,10 @@
 // Deleting a chunk only writes tombstones. BadgerStore.Reclaim documents
 // the sequence that really returns the space to the file system; without
 // it the value-log files keep dead chunks indefinitely.
+//
+// # Dependencies
+//
+// chunkstore imports only the standard library, Badger and BLAKE3. It must
+// not import any other p2pglance package: it knows chunks and digests, not
+// images, peers or HTTP, so that node, api and the tests can all use it.
 package chunkstore

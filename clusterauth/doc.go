@@ -20,4 +20,10 @@
 // challenge-response at the start of a connection; a peer that does not
 // know the key is refused before any byte reaches Raft. The handshake
 // authenticates the connection, it does not encrypt it: TLS does that.
+//
+// # Dependencies
+//
+// clusterauth imports only the standard library. It must not import any
+// other p2pglance package: node wires it into its HTTP client and server,
+// memberlist and the Raft transport.
 package clusterauth

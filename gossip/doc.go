@@ -49,4 +49,10 @@
 //
 // Holdings of a node are forgotten as soon as memberlist reports it dead or
 // left, and [Gossip.Holders] only ever returns live nodes.
+//
+// # Dependencies
+//
+// gossip imports only the standard library and hashicorp/memberlist. Its
+// surface is in strings (node ids, image ids, hex digests) so that it
+// never imports chunkstore, raftfsm, api or node; node adapts it.
 package gossip

@@ -1,6 +1,3 @@
-// Package chunkstoretest holds a conformance suite that every
-// chunkstore.Store implementation must pass, and helpers to damage stored
-// chunks in tests.
 package chunkstoretest
 
 import (

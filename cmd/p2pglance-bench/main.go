@@ -1,31 +1,3 @@
-// Command p2pglance-bench measures p2pglance on this machine, each figure
-// side by side with a plain baseline in the same run, and prints the
-// BENCHMARKS.md tables (markdown) on stdout; progress goes to stderr.
-//
-//	p2pglance-bench [flags]
-//
-// The phases (select with -only):
-//
-//	hash    single-core MB/s of md5, sha512, BLAKE3 and memmove (context)
-//	local   1 GiB upload through the Glance API vs write+fsync of a file;
-//	        download of that image vs http.ServeFile of that file
-//	peer    download on a node that fetches every chunk from a peer vs
-//	        download on the node that holds the image (3 nodes, replicas 1)
-//	create  POST /v2/images at concurrency 32 over 3 nodes vs disk fsync rate
-//	list    GET /v2/images latency at 10,000 and 100,000 images
-//	rss     VmRSS/VmHWM of the real binary idle and during a 1 GiB upload
-//	fleet   one image to every node of fleets of 5-40 nodes with capped
-//	        uploads (prefetch job), p2pglance vs single-origin; not in the
-//	        default set (make bench-fleet runs it)
-//	repair  a durable holder of many images lost in a 6-node, 3-zone
-//	        cluster with capped uploads: time until every image is back
-//	        at R complete live holders, vs the survivors' aggregate
-//	        uplink and a measured one-uplink copy; not in the default set
-//	        (make bench-repair runs it)
-//
-// Nodes run in this process (node.New + Run, data on disk under -dir),
-// except in the rss phase, which runs bin/p2pglance agent as a child.
-// Everything listens on 127.0.0.1 ephemeral ports.
 package main
 
 import (

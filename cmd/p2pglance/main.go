@@ -1,9 +1,3 @@
-// Command p2pglance is the p2pglance agent and its tools: one binary that
-// runs on every hypervisor.
-//
-//	p2pglance agent [flags]     run a node (Glance v2 API, catalog replica, chunk store)
-//	p2pglance metadefs load     import metadata definitions (Glance's JSON files) through a node's API
-//	p2pglance version           print the version
 package main
 
 import (

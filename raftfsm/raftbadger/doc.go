@@ -57,4 +57,10 @@
 // (discard ratio 0.5) every five minutes in a background goroutine until it
 // finds nothing more to rewrite. A persisted lower bound on the first index
 // lets Open skip the tombstones that compaction has not yet dropped.
+//
+// # Dependencies
+//
+// raftbadger imports only the standard library, Badger and hashicorp/raft.
+// It stores opaque Raft log entries and must not import raftfsm or any
+// other p2pglance package.
 package raftbadger
