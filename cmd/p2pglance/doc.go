@@ -10,7 +10,7 @@
 // main parses flags into node.Config and runs the node under
 // signal.NotifyContext, exiting non-zero on error; flags live only in this
 // package. The client commands (metadefs load, fetch, prefetch) speak to a node
-// over its HTTP API, using the JSON shapes the node's packages export.
+// over its HTTP API (prefetch reads its job with catalog's Prefetch types).
 //
 // Nothing imports this package. It must not hold node behaviour (that
 // lives in node) and must not reach into raftfsm, chunkstore, gossip or
