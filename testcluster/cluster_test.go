@@ -183,24 +183,30 @@ func TestCorruptChunkIsNeverServed(t *testing.T) {
 
 func TestClusterEndpoint(t *testing.T) {
 	c := testcluster.New(t, 5, testcluster.WithVoters(3), testcluster.WithZones("z1", "z2"), testcluster.WithRacks("r1"))
-	resp, err := http.Get(c.URL(4) + "/p2p/v1/cluster")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	// Node 4 learns the Raft configuration (who votes) from its replica,
+	// which may lag the join that New waited for: poll until it has it.
 	var info api.ClusterInfo
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		t.Fatal(err)
-	}
-	roles := map[string]int{}
+	var roles map[string]int
+	c.Eventually(10*time.Second, "node 4 sees 1 leader, 2 voters and 2 non-voters", func() bool {
+		resp, err := http.Get(c.URL(4) + "/p2p/v1/cluster")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		info = api.ClusterInfo{}
+		if json.NewDecoder(resp.Body).Decode(&info) != nil {
+			return false
+		}
+		roles = map[string]int{}
+		for _, n := range info.Nodes {
+			roles[n.Role]++
+		}
+		return roles["leader"] == 1 && roles["voter"] == 2 && roles["nonvoter"] == 2 && info.Leader != ""
+	})
 	for _, n := range info.Nodes {
-		roles[n.Role]++
 		if !n.Alive || n.APIAddr == "" || n.Zone == "" || n.Rack != "r1" {
 			t.Errorf("node entry %+v incomplete", n)
 		}
-	}
-	if roles["leader"] != 1 || roles["voter"] != 2 || roles["nonvoter"] != 2 || info.Leader == "" {
-		t.Fatalf("roles %v leader %q", roles, info.Leader)
 	}
 	// Store usage of every node: after an upload with R = 3, three nodes
 	// hold it pinned (durable), none as cache.
