@@ -63,6 +63,15 @@ func errSchema(format string, args ...any) *Error {
 
 func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
 
+// shortJSON returns a JSON value's text for a message, cut to 80 bytes.
+func shortJSON(raw json.RawMessage) string {
+	s := string(bytes.TrimSpace(raw))
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return s
+}
+
 func decodeString(key string, v json.RawMessage, nullable bool) (*string, error) {
 	if isNull(v) {
 		if nullable {
@@ -100,7 +109,7 @@ func decodeCustom(key string, v json.RawMessage) (*string, error) {
 	}
 	var s string
 	if isNull(v) || json.Unmarshal(v, &s) != nil {
-		return nil, errSchema("%s is not of type 'string' (%s)", mdShort(v), key)
+		return nil, errSchema("%s is not of type 'string' (%s)", shortJSON(v), key)
 	}
 	if len(s) > maxPropValueLen {
 		return nil, errSchema("the value is longer than %d bytes (%s)", maxPropValueLen, key)

@@ -57,7 +57,8 @@ type Backend interface {
 	PutMember(ctx context.Context, m *catalog.Member, create bool, expect uint64) (*catalog.Member, error)
 	// DeleteMember removes a member.
 	DeleteMember(ctx context.Context, imageID, memberID string) error
-	// Doc returns a catalog document (task, metadefs namespace, ...).
+	// Doc returns a catalog document (a task, or a document of an
+	// Extension).
 	Doc(ctx context.Context, kind, id string) (*catalog.Doc, error)
 	// Docs returns every document of a kind.
 	Docs(ctx context.Context, kind string) ([]*catalog.Doc, error)

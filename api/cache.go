@@ -77,13 +77,13 @@ const (
 
 // cacheRoutes are the routes of the cache API. clean and prune come
 // before {id} so that they are not taken for image ids.
-func (s *Server) cacheRoutes() []route {
-	return []route{
-		{path: "/v2/cache", methods: map[string]handlerFunc{"GET": s.cacheState, "DELETE": s.clearCache}, allow: "GET, DELETE"},
-		{path: "/v2/cache/clean", methods: map[string]handlerFunc{"POST": s.cleanCache}, allow: "POST"},
-		{path: "/v2/cache/prune", methods: map[string]handlerFunc{"POST": s.pruneCache}, allow: "POST"},
-		{path: "/v2/cache/nodes/{id}", methods: map[string]handlerFunc{"GET": s.cacheNodes}, allow: "GET"},
-		{path: "/v2/cache/{id}", methods: map[string]handlerFunc{"PUT": s.queueCache, "DELETE": s.evictCache}, allow: "DELETE, PUT"},
+func (s *Server) cacheRoutes() []Route {
+	return []Route{
+		{Path: "/v2/cache", Methods: map[string]HandlerFunc{"GET": s.cacheState, "DELETE": s.clearCache}, Allow: "GET, DELETE"},
+		{Path: "/v2/cache/clean", Methods: map[string]HandlerFunc{"POST": s.cleanCache}, Allow: "POST"},
+		{Path: "/v2/cache/prune", Methods: map[string]HandlerFunc{"POST": s.pruneCache}, Allow: "POST"},
+		{Path: "/v2/cache/nodes/{id}", Methods: map[string]HandlerFunc{"GET": s.cacheNodes}, Allow: "GET"},
+		{Path: "/v2/cache/{id}", Methods: map[string]HandlerFunc{"PUT": s.queueCache, "DELETE": s.evictCache}, Allow: "DELETE, PUT"},
 	}
 }
 

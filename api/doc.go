@@ -10,5 +10,7 @@
 // sentinel errors — lives in package catalog; api maps those errors to
 // Glance's answers in one table (errmap.go) and reaches the cluster only
 // through the Backend interface it declares, which the node package
-// implements.
+// implements. Another package adds routes through Config.Extensions
+// (extension.go): they run behind the same wrapper and use the helpers
+// exported there.
 package api

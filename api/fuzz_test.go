@@ -21,7 +21,6 @@ import (
 const (
 	fuzzImageID = "11111111-2222-3333-4444-555555555555" // p1's, shared with p2 (pending)
 	fuzzOtherID = "66666666-7777-8888-9999-000000000000" // p2's, private, active
-	fuzzNS      = "fuzz-ns"                              // p1's metadefs namespace
 )
 
 // fuzzCallers are the identities a fuzz input may act as (noauth
@@ -49,9 +48,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	return &fuzzEnv{s: s, b: b}
 }
 
-// reset rebuilds the fixture catalog: two images, a membership, a
-// metadefs namespace with an object, and the marker that keeps the
-// default metadefs from being loaded on every input.
+// reset rebuilds the fixture catalog: two images and a membership.
 func (e *fuzzEnv) reset(tb testing.TB) {
 	tb.Helper()
 	e.b.reset()
@@ -74,17 +71,6 @@ func (e *fuzzEnv) reset(tb testing.TB) {
 	}
 	if _, err := e.b.PutMember(ctx, &catalog.Member{ImageID: fuzzImageID, MemberID: "p2", Status: catalog.MemberPending, CreatedAt: at, UpdatedAt: at}, true, 0); err != nil {
 		tb.Fatal(err)
-	}
-	if _, err := e.b.PutDoc(ctx, &catalog.Doc{Kind: mdKindSeed, ID: mdSeedID, Body: json.RawMessage(`{}`)}, true, 0); err != nil {
-		tb.Fatal(err)
-	}
-	for _, st := range []struct{ path, body string }{
-		{"/v2/metadefs/namespaces", `{"namespace": "` + fuzzNS + `", "visibility": "private", "owner": "p1"}`},
-		{"/v2/metadefs/namespaces/" + fuzzNS + "/objects", `{"name": "obj", "properties": {"p": {"type": "string", "title": "P"}}}`},
-	} {
-		if rec := e.do(st.path, "POST", st.body, fuzzCallers[0], "Content-Type", "application/json"); rec.Code >= 300 {
-			tb.Fatalf("fixture POST %s: %d %s", st.path, rec.Code, rec.Body)
-		}
 	}
 }
 
@@ -153,21 +139,6 @@ var jsonTargets = []jsonTarget{
 	{method: "POST", path: "/v2/images/" + fuzzOtherID + "/import"},
 	{method: "POST", path: "/v2/images/" + fuzzImageID + "/locations"},
 	{method: "POST", path: "/v2/tasks", follow: func(c map[string]any) string { return fmt.Sprintf("/v2/tasks/%v", c["id"]) }},
-	{method: "POST", path: "/v2/metadefs/namespaces", follow: func(c map[string]any) string {
-		return fmt.Sprintf("/v2/metadefs/namespaces/%v", c["namespace"])
-	}},
-	{method: "PUT", path: "/v2/metadefs/namespaces/" + fuzzNS, follow: func(c map[string]any) string {
-		return fmt.Sprintf("/v2/metadefs/namespaces/%v", c["namespace"])
-	}},
-	{method: "POST", path: "/v2/metadefs/namespaces/" + fuzzNS + "/objects", follow: func(c map[string]any) string {
-		return fmt.Sprintf("/v2/metadefs/namespaces/%s/objects/%v", fuzzNS, c["name"])
-	}},
-	{method: "PUT", path: "/v2/metadefs/namespaces/" + fuzzNS + "/objects/obj"},
-	{method: "POST", path: "/v2/metadefs/namespaces/" + fuzzNS + "/properties", follow: func(c map[string]any) string {
-		return fmt.Sprintf("/v2/metadefs/namespaces/%s/properties/%v", fuzzNS, c["name"])
-	}},
-	{method: "POST", path: "/v2/metadefs/namespaces/" + fuzzNS + "/tags"},
-	{method: "POST", path: "/v2/metadefs/namespaces/" + fuzzNS + "/resource_types"},
 	{method: "POST", path: "/p2p/v1/prefetch"},
 }
 
@@ -186,17 +157,10 @@ func FuzzJSONBodies(f *testing.F) {
 		2: {`{"status": "accepted"}`, `{"status": "bogus"}`, `{}`},
 		3: {`{"method": {"name": "web-download", "uri": "http://example.com/x"}}`, `{"method": {"name": "glance-direct"}}`,
 			`{"method": {"name": "web-download", "uri": "http://h/x"}, "stores": ["z1", "nope"]}`, `{"method": {"name": "copy-image"}, "all_stores": true}`},
-		4:  {`{"method": {"name": "copy-image"}, "all_stores": true}`, `{"method": {"name": "copy-image"}, "stores": ["z1"], "all_stores_must_succeed": false}`},
-		5:  {`{"url": "http://example.com/i.img", "validation_data": {"os_hash_algo": "sha256", "os_hash_value": "00"}}`, `{"url": "file:///etc/passwd"}`},
-		6:  {`{"type": "import", "input": {"import_from": "http://example.com/x", "import_from_format": "raw", "image_properties": {"name": "t"}}}`, `{"type": "export"}`},
-		7:  {`{"namespace": "new-ns", "display_name": "N", "protected": true, "properties": {"p": {"type": "integer", "title": "P", "minimum": 1}}}`, `{"namespace": ""}`},
-		8:  {`{"namespace": "fuzz-ns-2", "visibility": "public"}`, `{"namespace": "` + fuzzNS + `", "display_name": "d"}`},
-		9:  {`{"name": "o2", "required": ["p"], "properties": {"p": {"type": "array", "items": {"type": "string", "enum": ["a"]}}}}`},
-		10: {`{"name": "obj", "description": "d"}`},
-		11: {`{"name": "pr", "type": "string", "title": "Pr", "maxLength": 5, "pattern": "^a"}`, `{"name": "pr", "type": "nosuch", "title": "t"}`},
-		12: {`{"tags": [{"name": "t1"}, {"name": "t2"}]}`, `{"tags": [{"name": "t1"}, {"name": "t1"}]}`},
-		13: {`{"name": "OS::Glance::Image", "prefix": "x_"}`},
-		14: {`{"image_id": "` + fuzzOtherID + `", "target": {"labels": {"a": "b"}}}`},
+		4: {`{"method": {"name": "copy-image"}, "all_stores": true}`, `{"method": {"name": "copy-image"}, "stores": ["z1"], "all_stores_must_succeed": false}`},
+		5: {`{"url": "http://example.com/i.img", "validation_data": {"os_hash_algo": "sha256", "os_hash_value": "00"}}`, `{"url": "file:///etc/passwd"}`},
+		6: {`{"type": "import", "input": {"import_from": "http://example.com/x", "import_from_format": "raw", "image_properties": {"name": "t"}}}`, `{"type": "export"}`},
+		7: {`{"image_id": "` + fuzzOtherID + `", "target": {"labels": {"a": "b"}}}`},
 	}
 	for target, bodies := range seeds {
 		for caller := range fuzzCallers {

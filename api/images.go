@@ -99,7 +99,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		return errSchema("%s is not of type 'object'", mdShort(raw))
+		return errSchema("%s is not of type 'object'", shortJSON(raw))
 	}
 	now := time.Now().UTC()
 	img := &catalog.Image{

@@ -14,17 +14,17 @@ import (
 
 // importRoutes are the routes of interoperable import, tasks and
 // discovery.
-func (s *Server) importRoutes() []route {
-	return []route{
-		{path: "/v2/images/{id}/stage", methods: map[string]handlerFunc{"PUT": s.stageImage}, allow: "PUT"},
-		{path: "/v2/images/{id}/import", methods: map[string]handlerFunc{"POST": s.importImage}, allow: "POST"},
-		{path: "/v2/images/{id}/tasks", methods: map[string]handlerFunc{"GET": s.imageTasks}, allow: "GET"},
-		{path: "/v2/tasks", methods: map[string]handlerFunc{"GET": s.listTasks, "POST": s.createTask}, allow: "GET, POST"},
-		{path: "/v2/tasks/{task}", methods: map[string]handlerFunc{"GET": s.showTask, "DELETE": s.deleteTask}, allow: "GET, DELETE"},
-		{path: "/v2/info/import", methods: map[string]handlerFunc{"GET": s.infoImport}, allow: "GET"},
-		{path: "/v2/info/stores", methods: map[string]handlerFunc{"GET": s.infoStores}, allow: "GET"},
-		{path: "/v2/info/stores/detail", methods: map[string]handlerFunc{"GET": s.infoStoresDetail}, allow: "GET"},
-		{path: "/v2/info/usage", methods: map[string]handlerFunc{"GET": s.infoUsage}, allow: "GET"},
+func (s *Server) importRoutes() []Route {
+	return []Route{
+		{Path: "/v2/images/{id}/stage", Methods: map[string]HandlerFunc{"PUT": s.stageImage}, Allow: "PUT"},
+		{Path: "/v2/images/{id}/import", Methods: map[string]HandlerFunc{"POST": s.importImage}, Allow: "POST"},
+		{Path: "/v2/images/{id}/tasks", Methods: map[string]HandlerFunc{"GET": s.imageTasks}, Allow: "GET"},
+		{Path: "/v2/tasks", Methods: map[string]HandlerFunc{"GET": s.listTasks, "POST": s.createTask}, Allow: "GET, POST"},
+		{Path: "/v2/tasks/{task}", Methods: map[string]HandlerFunc{"GET": s.showTask, "DELETE": s.deleteTask}, Allow: "GET, DELETE"},
+		{Path: "/v2/info/import", Methods: map[string]HandlerFunc{"GET": s.infoImport}, Allow: "GET"},
+		{Path: "/v2/info/stores", Methods: map[string]HandlerFunc{"GET": s.infoStores}, Allow: "GET"},
+		{Path: "/v2/info/stores/detail", Methods: map[string]HandlerFunc{"GET": s.infoStoresDetail}, Allow: "GET"},
+		{Path: "/v2/info/usage", Methods: map[string]HandlerFunc{"GET": s.infoUsage}, Allow: "GET"},
 	}
 }
 

@@ -44,10 +44,10 @@ type LocationSettings struct {
 var hashAlgos = map[string]int{"md5": md5.Size, "sha1": sha1.Size, "sha256": sha256.Size, "sha512": sha512.Size}
 
 // locationRoutes are the locations API and the store-level delete.
-func (s *Server) locationRoutes() []route {
-	return []route{
-		{path: "/v2/images/{id}/locations", methods: map[string]handlerFunc{"GET": s.getLocations, "POST": s.addLocation}, allow: "GET, POST"},
-		{path: "/v2/stores/{store}/{id}", methods: map[string]handlerFunc{"DELETE": s.deleteFromStore}, allow: "DELETE"},
+func (s *Server) locationRoutes() []Route {
+	return []Route{
+		{Path: "/v2/images/{id}/locations", Methods: map[string]HandlerFunc{"GET": s.getLocations, "POST": s.addLocation}, Allow: "GET, POST"},
+		{Path: "/v2/stores/{store}/{id}", Methods: map[string]HandlerFunc{"DELETE": s.deleteFromStore}, Allow: "DELETE"},
 	}
 }
 

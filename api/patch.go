@@ -114,7 +114,7 @@ func jsonText(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &s) == nil {
 		return s
 	}
-	return mdShort(raw)
+	return shortJSON(raw)
 }
 
 // validatePatchOp is Glance's _validate_change: read-only and reserved

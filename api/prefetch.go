@@ -23,10 +23,10 @@ type Prefetcher interface {
 	CancelPrefetch(ctx context.Context, id string) (*catalog.PrefetchJob, error)
 }
 
-func (s *Server) prefetchRoutes() []route {
-	return []route{
-		{path: "/p2p/v1/prefetch", methods: map[string]handlerFunc{"GET": s.listPrefetch, "POST": s.createPrefetch}, allow: "GET, POST"},
-		{path: "/p2p/v1/prefetch/{id}", methods: map[string]handlerFunc{"GET": s.showPrefetch, "DELETE": s.cancelPrefetch}, allow: "GET, DELETE"},
+func (s *Server) prefetchRoutes() []Route {
+	return []Route{
+		{Path: "/p2p/v1/prefetch", Methods: map[string]HandlerFunc{"GET": s.listPrefetch, "POST": s.createPrefetch}, Allow: "GET, POST"},
+		{Path: "/p2p/v1/prefetch/{id}", Methods: map[string]HandlerFunc{"GET": s.showPrefetch, "DELETE": s.cancelPrefetch}, Allow: "GET, DELETE"},
 	}
 }
 

@@ -40,7 +40,7 @@ func TestSchemaDocumentsValid(t *testing.T) {
 			t.Errorf("%s: not json.dumps layout: %.60s", name, b)
 		}
 	}
-	if _, ok := schemaJSON("metadefs/namespace"); ok {
+	if _, ok := schemaJSON("nosuch/image"); ok {
 		t.Error("unexpected schema for unknown name")
 	}
 }

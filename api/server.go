@@ -40,6 +40,10 @@ type Config struct {
 	// connection once the answer has started). 0 means
 	// DefaultTransferIdleTimeout, negative means none.
 	TransferIdleTimeout time.Duration
+	// Extensions are served beside the built-in routes (the metadata
+	// definitions API of package metadefs is one); each one's Routes is
+	// called once, by New.
+	Extensions []Extension
 }
 
 // Server is the HTTP handler of the Glance v2 and p2p operator APIs.
@@ -85,45 +89,37 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// handlerFunc is a handler that reports failure by returning an error.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// route is one path with its handlers per method.
-type route struct {
-	path    string
-	methods map[string]handlerFunc
-	allow   string // the Allow header of the 405 answer
-}
-
 // routes registers every route. Each path answers 405 with an Allow
 // header for methods it does not serve, as Glance does.
 func (s *Server) routes() *mux.Router {
 	m := mux.NewRouter()
 	m.StrictSlash(false)
-	table := []route{
-		{path: "/v2/images", methods: map[string]handlerFunc{"GET": s.listImages, "POST": s.createImage}, allow: "GET, POST"},
-		{path: "/v2/images/{id}", methods: map[string]handlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, allow: "GET, PATCH, DELETE"},
-		{path: "/v2/images/{id}/file", methods: map[string]handlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, allow: "GET, PUT"},
-		{path: "/v2/images/{id}/tags/{tag}", methods: map[string]handlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, allow: "PUT, DELETE"},
-		{path: "/v2/images/{id}/actions/deactivate", methods: map[string]handlerFunc{"POST": s.deactivateImage}, allow: "POST"},
-		{path: "/v2/images/{id}/actions/reactivate", methods: map[string]handlerFunc{"POST": s.reactivateImage}, allow: "POST"},
-		{path: "/v2/images/{id}/members", methods: map[string]handlerFunc{"GET": s.listMembers, "POST": s.createMember}, allow: "GET, POST"},
-		{path: "/v2/images/{id}/members/{member}", methods: map[string]handlerFunc{"GET": s.showMember, "PUT": s.updateMember, "DELETE": s.deleteMember}, allow: "GET, PUT, DELETE"},
-		{path: "/v2/schemas/{name}", methods: map[string]handlerFunc{"GET": s.showSchema}, allow: "GET"},
-		{path: "/p2p/v1/cluster", methods: map[string]handlerFunc{"GET": s.showCluster}, allow: "GET"},
+	table := []Route{
+		{Path: "/v2/images", Methods: map[string]HandlerFunc{"GET": s.listImages, "POST": s.createImage}, Allow: "GET, POST"},
+		{Path: "/v2/images/{id}", Methods: map[string]HandlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, Allow: "GET, PATCH, DELETE"},
+		{Path: "/v2/images/{id}/file", Methods: map[string]HandlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, Allow: "GET, PUT"},
+		{Path: "/v2/images/{id}/tags/{tag}", Methods: map[string]HandlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, Allow: "PUT, DELETE"},
+		{Path: "/v2/images/{id}/actions/deactivate", Methods: map[string]HandlerFunc{"POST": s.deactivateImage}, Allow: "POST"},
+		{Path: "/v2/images/{id}/actions/reactivate", Methods: map[string]HandlerFunc{"POST": s.reactivateImage}, Allow: "POST"},
+		{Path: "/v2/images/{id}/members", Methods: map[string]HandlerFunc{"GET": s.listMembers, "POST": s.createMember}, Allow: "GET, POST"},
+		{Path: "/v2/images/{id}/members/{member}", Methods: map[string]HandlerFunc{"GET": s.showMember, "PUT": s.updateMember, "DELETE": s.deleteMember}, Allow: "GET, PUT, DELETE"},
+		{Path: "/v2/schemas/{name}", Methods: map[string]HandlerFunc{"GET": s.showSchema}, Allow: "GET"},
+		{Path: "/p2p/v1/cluster", Methods: map[string]HandlerFunc{"GET": s.showCluster}, Allow: "GET"},
 	}
-	table = append(table, s.metadefRoutes()...)
 	table = append(table, s.importRoutes()...)
 	table = append(table, s.cacheRoutes()...)
 	table = append(table, s.locationRoutes()...)
 	if _, ok := s.cfg.Backend.(Prefetcher); ok {
 		table = append(table, s.prefetchRoutes()...)
 	}
+	for _, ext := range s.cfg.Extensions {
+		table = append(table, ext.Routes()...)
+	}
 	for _, rt := range table {
-		for method, h := range rt.methods {
-			m.Handle(rt.path, s.wrap(h)).Methods(method)
+		for method, h := range rt.Methods {
+			m.Handle(rt.Path, s.wrap(h)).Methods(method)
 		}
-		m.Handle(rt.path, s.wrap(methodNotAllowed(rt.allow)))
+		m.Handle(rt.Path, s.wrap(methodNotAllowed(rt.Allow)))
 	}
 	m.NotFoundHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		switch r.Method {
@@ -163,9 +159,9 @@ func writeVersions(w http.ResponseWriter, r *http.Request, status int) {
 	_, _ = w.Write(versionsBody(baseURL(r)))
 }
 
-// wrap turns a handlerFunc into an http.Handler: it sets the request id
+// wrap turns a HandlerFunc into an http.Handler: it sets the request id
 // and identity, and maps a returned error to Glance's answer.
-func (s *Server) wrap(h handlerFunc) http.Handler {
+func (s *Server) wrap(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := r.Header.Get("X-Openstack-Request-Id")
 		switch {
@@ -204,7 +200,7 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 	})
 }
 
-func methodNotAllowed(allow string) handlerFunc {
+func methodNotAllowed(allow string) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		e := NewError(http.StatusMethodNotAllowed, "")
 		e.Header = http.Header{"Allow": []string{allow}}

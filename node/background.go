@@ -7,9 +7,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/metadefs"
 )
 
 // watchChanges reacts to applied catalog changes: a node in an image's
@@ -122,7 +122,7 @@ func (n *Node) recoverUploads(ctx context.Context) {
 // idempotent. It retries until it succeeds or the node stops.
 func (n *Node) seedCatalog(ctx context.Context) {
 	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-		err := api.SeedMetadefs(ctx, n)
+		err := metadefs.Seed(ctx, n)
 		if err == nil || ctx.Err() != nil {
 			return
 		}

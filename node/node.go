@@ -22,6 +22,7 @@ import (
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/metadefs"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
 )
@@ -173,6 +174,7 @@ func (n *Node) open() error {
 		Backend: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
+		Extensions: []api.Extension{metadefs.New(n, n.log)},
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)

@@ -1,4 +1,4 @@
-package api
+package metadefs
 
 import (
 	"context"
@@ -6,97 +6,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// docBackend is memBackend with documents kept in a map and the FSM's
-// create / replace preconditions.
-type docBackend struct {
-	*memBackend
-	dmu       sync.Mutex
-	docs      map[[2]string]*catalog.Doc
-	conflicts int // the next n replacing PutDoc calls fail with ErrConflict
-	puts      int
-	rev       uint64
-}
-
-func newDocBackend() *docBackend {
-	return &docBackend{memBackend: &memBackend{images: map[string]*catalog.Image{}}, docs: map[[2]string]*catalog.Doc{}}
-}
-
-func (b *docBackend) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
-	b.dmu.Lock()
-	defer b.dmu.Unlock()
-	if d, ok := b.docs[[2]string{kind, id}]; ok {
-		return d, nil
-	}
-	return nil, catalog.ErrNotFound
-}
-
-func (b *docBackend) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
-	b.dmu.Lock()
-	defer b.dmu.Unlock()
-	var out []*catalog.Doc
-	for k, d := range b.docs {
-		if k[0] == kind {
-			out = append(out, d)
-		}
-	}
-	slices.SortFunc(out, func(a, b *catalog.Doc) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}
-
-func (b *docBackend) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
-	b.dmu.Lock()
-	defer b.dmu.Unlock()
-	b.puts++
-	k := [2]string{d.Kind, d.ID}
-	cur, ok := b.docs[k]
-	switch {
-	case create && ok:
-		return nil, catalog.ErrExists
-	case !create && !ok:
-		return nil, catalog.ErrNotFound
-	case !create && b.conflicts > 0:
-		b.conflicts--
-		return nil, catalog.ErrConflict
-	case !create && expect != 0 && cur.Revision != expect:
-		return nil, catalog.ErrConflict
-	}
-	cp := *d
-	b.rev++
-	cp.Revision = b.rev
-	b.docs[k] = &cp
-	return &cp, nil
-}
-
-func (b *docBackend) DeleteDoc(_ context.Context, kind, id string) error {
-	b.dmu.Lock()
-	defer b.dmu.Unlock()
-	k := [2]string{kind, id}
-	if _, ok := b.docs[k]; !ok {
-		return catalog.ErrNotFound
-	}
-	delete(b.docs, k)
-	return nil
-}
-
-func newMetadefServer(t *testing.T) (*Server, *docBackend) {
-	t.Helper()
-	b := newDocBackend()
-	s, err := New(Config{Backend: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, b
-}
-
-func TestMetadefDefaultsAreValid(t *testing.T) {
-	rts, nss, err := mdDefaults(time.Now())
+func TestDefaultsAreValid(t *testing.T) {
+	rts, nss, err := defaults(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +23,7 @@ func TestMetadefDefaultsAreValid(t *testing.T) {
 	var names []string
 	for _, ns := range nss {
 		names = append(names, ns.Namespace)
-		if ns.Visibility != mdPublic || !ns.Protected || ns.Owner == nil || *ns.Owner != mdDefaultOwner {
+		if ns.Visibility != public || !ns.Protected || ns.Owner == nil || *ns.Owner != defaultOwner {
 			t.Errorf("%s: visibility %s protected %v owner %v", ns.Namespace, ns.Visibility, ns.Protected, ns.Owner)
 		}
 		for _, a := range ns.Associations {
@@ -124,35 +39,35 @@ func TestMetadefDefaultsAreValid(t *testing.T) {
 	}
 }
 
-func TestMetadefSeedOnce(t *testing.T) {
+func TestSeedOnce(t *testing.T) {
 	ctx := context.Background()
-	_, b := newMetadefServer(t)
-	if err := SeedMetadefs(ctx, b); err != nil {
+	b := newDocStore()
+	if err := Seed(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Doc(ctx, mdKindNamespace, "OS::Compute::Libvirt"); err != nil {
+	if _, err := b.Doc(ctx, kindNamespace, "OS::Compute::Libvirt"); err != nil {
 		t.Fatalf("default namespace missing: %v", err)
 	}
 	n := len(b.docs)
 	// Deleted defaults do not come back, and a second seed writes nothing.
-	if err := b.DeleteDoc(ctx, mdKindNamespace, "OS::Compute::Libvirt"); err != nil {
+	if err := b.DeleteDoc(ctx, kindNamespace, "OS::Compute::Libvirt"); err != nil {
 		t.Fatal(err)
 	}
 	puts := b.puts
-	if err := SeedMetadefs(ctx, b); err != nil {
+	if err := Seed(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	if b.puts != puts || len(b.docs) != n-1 {
 		t.Fatalf("second seed wrote %d documents; %d documents, want %d", b.puts-puts, len(b.docs), n-1)
 	}
 	// A seed interrupted before its record completes the set.
-	_, b2 := newMetadefServer(t)
-	_, nss, _ := mdDefaults(time.Now())
-	d, _ := mdDoc(nss[0])
+	b2 := newDocStore()
+	_, nss, _ := defaults(time.Now())
+	d, _ := encodeNamespace(nss[0])
 	if _, err := b2.PutDoc(ctx, d, true, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := SeedMetadefs(ctx, b2); err != nil {
+	if err := Seed(ctx, b2); err != nil {
 		t.Fatal(err)
 	}
 	if len(b2.docs) != n {
@@ -160,32 +75,37 @@ func TestMetadefSeedOnce(t *testing.T) {
 	}
 }
 
-func TestMetadefJSONShapes(t *testing.T) {
-	props := mdProps{{Name: "b", Type: "string", Title: "B <x>"}, {Name: "a", Type: "integer", Title: "A", Minimum: json.RawMessage("0")}}
-	b, err := mdMarshal(props)
+func TestJSONShapes(t *testing.T) {
+	props := properties{{Name: "b", Type: "string", Title: "B <x>"}, {Name: "a", Type: "integer", Title: "A", Minimum: json.RawMessage("0")}}
+	b, err := marshal(props)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := string(pySpaced(b)), `{"b": {"type": "string", "title": "B <x>"}, "a": {"type": "integer", "title": "A", "minimum": 0}}`; got != want {
 		t.Fatalf("properties JSON:\n got %s\nwant %s", got, want)
 	}
-	var back mdProps
+	var back properties
 	if err := json.Unmarshal(b, &back); err != nil || len(back) != 2 || back[0].Name != "b" || back[1].Name != "a" {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 	if got := string(pySpaced([]byte(`{"a":"x, y: z\"","b":[1,2]}`))); got != `{"a": "x, y: z\"", "b": [1, 2]}` {
 		t.Fatalf("pySpaced: %s", got)
 	}
-	for name, body := range mdSchemaDocs {
+	for name, body := range schemaDocs {
 		var m map[string]any
 		if err := json.Unmarshal(body, &m); err != nil {
 			t.Fatalf("schema %s: %v", name, err)
 		}
+		// json.dumps's layout, keys in Glance's order.
+		if strings.Contains(string(body), `":"`) || !strings.HasPrefix(string(body), `{"name": "`) {
+			t.Errorf("schema %s: not json.dumps layout: %.60s", name, body)
+		}
 	}
 }
 
-func TestMetadefHandlers(t *testing.T) {
-	s, b := newMetadefServer(t)
+func TestHandlers(t *testing.T) {
+	b := newDocStore()
+	s := newServer(t, b)
 	nsURL := "/v2/metadefs/namespaces/My::NS"
 	steps := []struct {
 		method, path, body string
@@ -211,31 +131,31 @@ func TestMetadefHandlers(t *testing.T) {
 		{"GET", "/v2/schemas/metadefs/bogus", "", nil, http.StatusNotFound},
 	}
 	for _, st := range steps {
-		rec := memDo(t, s, st.method, st.path, st.body, append([]string{"Accept", "application/json"}, st.hdr...)...)
+		rec := serve(t, s, st.method, st.path, st.body, append([]string{"Accept", "application/json"}, st.hdr...)...)
 		if rec.Code != st.want {
 			t.Fatalf("%s %s %s: %d %s, want %d", st.method, st.path, st.body, rec.Code, rec.Body, st.want)
 		}
 	}
 	// A namespace that exists is refused before anything is written:
 	// the new resource type it names is not created.
-	rec409 := memDo(t, s, "POST", "/v2/metadefs/namespaces", `{"namespace": "My::NS", "resource_type_associations": [{"name": "New::Type"}]}`)
+	rec409 := serve(t, s, "POST", "/v2/metadefs/namespaces", `{"namespace": "My::NS", "resource_type_associations": [{"name": "New::Type"}]}`)
 	if rec409.Code != http.StatusConflict {
 		t.Fatalf("existing namespace with a new resource type: %d %s", rec409.Code, rec409.Body)
 	}
-	if rec := memDo(t, s, "GET", "/v2/metadefs/resource_types", ""); strings.Contains(rec.Body.String(), "New::Type") {
+	if rec := serve(t, s, "GET", "/v2/metadefs/resource_types", ""); strings.Contains(rec.Body.String(), "New::Type") {
 		t.Fatalf("a refused namespace create left its resource type: %s", rec.Body)
 	}
 	// A lost race is re-applied to fresh state; too many are a 409.
 	b.conflicts = 2
-	if rec := memDo(t, s, "POST", nsURL+"/tags/t2", ""); rec.Code != http.StatusCreated {
+	if rec := serve(t, s, "POST", nsURL+"/tags/t2", ""); rec.Code != http.StatusCreated {
 		t.Fatalf("tag after 2 conflicts: %d %s", rec.Code, rec.Body)
 	}
 	b.conflicts = rewriteRetries + 1
-	if rec := memDo(t, s, "POST", nsURL+"/tags/t3", ""); rec.Code != http.StatusConflict {
+	if rec := serve(t, s, "POST", nsURL+"/tags/t3", ""); rec.Code != http.StatusConflict {
 		t.Fatalf("tag after endless conflicts: %d %s", rec.Code, rec.Body)
 	}
 	b.conflicts = 0
-	rec := memDo(t, s, "GET", nsURL, "")
+	rec := serve(t, s, "GET", nsURL, "")
 	var got map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)

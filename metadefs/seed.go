@@ -1,4 +1,4 @@
-package api
+package metadefs
 
 import (
 	"context"
@@ -11,33 +11,33 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// metadefsDefault holds the definitions a new cluster starts with: the
+// defaultsJSON holds the definitions a new cluster starts with: the
 // resource types Nova, Cinder and Horizon look for and a few namespaces
 // in the format of Glance's etc/metadefs/*.json files.
 //
-//go:embed metadefs_default.json
-var metadefsDefault []byte
+//go:embed defaults.json
+var defaultsJSON []byte
 
-// mdDefaultOwner owns the default namespaces, as glance-manage's
+// defaultOwner owns the default namespaces, as glance-manage's
 // load_metadefs makes "admin" their owner.
-const mdDefaultOwner = "admin"
+const defaultOwner = "admin"
 
-// mdDefaults parses the embedded default definitions.
-func mdDefaults(now time.Time) (resourceTypes []string, namespaces []*mdNamespace, err error) {
+// defaults parses the embedded default definitions.
+func defaults(now time.Time) (resourceTypes []string, namespaces []*namespace, err error) {
 	var f struct {
 		ResourceTypes []string                     `json:"resource_types"`
 		Namespaces    []map[string]json.RawMessage `json:"namespaces"`
 	}
-	if err := json.Unmarshal(metadefsDefault, &f); err != nil {
+	if err := json.Unmarshal(defaultsJSON, &f); err != nil {
 		return nil, nil, fmt.Errorf("parse default metadefs: %w", err)
 	}
 	for _, body := range f.Namespaces {
-		ns, err := mdParseNamespace(body, now)
+		ns, err := parseNamespace(body, now)
 		if err != nil {
 			return nil, nil, fmt.Errorf("parse default metadefs: %w", err)
 		}
 		if ns.Owner == nil {
-			owner := mdDefaultOwner
+			owner := defaultOwner
 			ns.Owner = &owner
 		}
 		namespaces = append(namespaces, ns)
@@ -45,25 +45,25 @@ func mdDefaults(now time.Time) (resourceTypes []string, namespaces []*mdNamespac
 	return f.ResourceTypes, namespaces, nil
 }
 
-// SeedMetadefs loads the default metadata definitions (resource types
+// Seed loads the default metadata definitions (resource types
 // and namespaces) into the catalog through b, once per cluster: it does
 // nothing when the catalog records that they were loaded, creates only
 // what is absent (a concurrent seeder on another node is harmless), and
 // then records that they were loaded, so namespaces an operator deletes
 // later do not come back. Call it on the Raft leader after start; the API
 // also calls it before serving the metadefs lists.
-func SeedMetadefs(ctx context.Context, b Backend) error {
-	if _, err := b.Doc(ctx, mdKindSeed, mdSeedID); err == nil {
+func Seed(ctx context.Context, b Store) error {
+	if _, err := b.Doc(ctx, kindSeed, seedID); err == nil {
 		return nil
 	}
 	if err := b.Sync(ctx); err != nil {
 		return fmt.Errorf("seed metadefs: %w", err)
 	}
-	if _, err := b.Doc(ctx, mdKindSeed, mdSeedID); err == nil {
+	if _, err := b.Doc(ctx, kindSeed, seedID); err == nil {
 		return nil
 	}
 	now := time.Now().UTC()
-	rts, namespaces, err := mdDefaults(now)
+	rts, namespaces, err := defaults(now)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func SeedMetadefs(ctx context.Context, b Backend) error {
 		if err := ensureResourceTypes(ctx, b, names, true, now); err != nil {
 			return fmt.Errorf("seed metadefs: %w", err)
 		}
-		d, err := mdDoc(ns)
+		d, err := encodeNamespace(ns)
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func SeedMetadefs(ctx context.Context, b Backend) error {
 			return fmt.Errorf("seed metadefs: create namespace %s: %w", ns.Namespace, err)
 		}
 	}
-	marker := &catalog.Doc{Kind: mdKindSeed, ID: mdSeedID, Body: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now}
+	marker := &catalog.Doc{Kind: kindSeed, ID: seedID, Body: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now}
 	if _, err := b.PutDoc(ctx, marker, true, 0); err != nil && !errors.Is(err, catalog.ErrExists) {
 		return fmt.Errorf("seed metadefs: record: %w", err)
 	}

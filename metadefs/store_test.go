@@ -1,0 +1,226 @@
+package metadefs
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/raftfsm"
+)
+
+// docStore is a Store with documents kept in a map and the FSM's create
+// / replace preconditions.
+type docStore struct {
+	mu        sync.Mutex
+	docs      map[[2]string]*catalog.Doc
+	conflicts int // the next n replacing PutDoc calls fail with ErrConflict
+	puts      int
+	rev       uint64
+}
+
+var _ Store = (*docStore)(nil)
+
+func newDocStore() *docStore {
+	return &docStore{docs: map[[2]string]*catalog.Doc{}}
+}
+
+func (b *docStore) Sync(context.Context) error { return nil }
+
+func (b *docStore) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d, ok := b.docs[[2]string{kind, id}]; ok {
+		return d, nil
+	}
+	return nil, catalog.ErrNotFound
+}
+
+func (b *docStore) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*catalog.Doc
+	for k, d := range b.docs {
+		if k[0] == kind {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b *catalog.Doc) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (b *docStore) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.puts++
+	k := [2]string{d.Kind, d.ID}
+	cur, ok := b.docs[k]
+	switch {
+	case create && ok:
+		return nil, catalog.ErrExists
+	case !create && !ok:
+		return nil, catalog.ErrNotFound
+	case !create && b.conflicts > 0:
+		b.conflicts--
+		return nil, catalog.ErrConflict
+	case !create && expect != 0 && cur.Revision != expect:
+		return nil, catalog.ErrConflict
+	}
+	cp := *d
+	b.rev++
+	cp.Revision = b.rev
+	b.docs[k] = &cp
+	return &cp, nil
+}
+
+func (b *docStore) DeleteDoc(_ context.Context, kind, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := [2]string{kind, id}
+	if _, ok := b.docs[k]; !ok {
+		return catalog.ErrNotFound
+	}
+	delete(b.docs, k)
+	return nil
+}
+
+// fsmStore is a Store over the real catalog state machine, without
+// Raft: every write is encoded as the node encodes it, checked with
+// raftfsm.Validate (as a leader checks forwarded commands) and applied at
+// the next log index.
+type fsmStore struct {
+	tb  testing.TB
+	mu  sync.Mutex
+	fsm *raftfsm.FSM
+	idx uint64
+	// changes counts the applied commands the FSM accepted: a refused
+	// one (exists, conflict, not found) is in the log but changes nothing.
+	changes uint64
+}
+
+var _ Store = (*fsmStore)(nil)
+
+func newFSMStore(tb testing.TB) *fsmStore {
+	return &fsmStore{tb: tb, fsm: raftfsm.New()}
+}
+
+// reset starts over from an empty catalog.
+func (b *fsmStore) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fsm, b.idx, b.changes = raftfsm.New(), 0, 0
+}
+
+// index counts the writes that changed the catalog.
+func (b *fsmStore) index() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.changes
+}
+
+// propose encodes, validates and applies one command.
+func (b *fsmStore) propose(cmd any) (*raftfsm.Result, error) {
+	data, err := raftfsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := raftfsm.Validate(data); err != nil {
+		b.tb.Errorf("metadefs proposed a command a leader refuses: %v: %q", err, data)
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.idx++
+	res := b.fsm.Apply(&raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result)
+	if res.Err == nil {
+		b.changes++
+	}
+	return res, nil
+}
+
+func (b *fsmStore) Sync(context.Context) error { return nil }
+
+func (b *fsmStore) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
+	return b.fsm.State().Doc(kind, id)
+}
+
+func (b *fsmStore) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
+	return b.fsm.State().Docs(kind), nil
+}
+
+func (b *fsmStore) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
+	res, err := b.propose(&raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
+	if err != nil {
+		return nil, err
+	}
+	return res.Doc, res.Err
+}
+
+func (b *fsmStore) DeleteDoc(_ context.Context, kind, id string) error {
+	res, err := b.propose(&raftfsm.DeleteDoc{Kind: kind, ID: id})
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// apiBackend is the api.Backend of a test Server: its documents are
+// those of a Store. The metadefs routes use nothing else, so every other
+// Backend method is the nil embedded interface's, and a call to one
+// panics.
+type apiBackend struct {
+	api.Backend
+	st Store
+}
+
+func (b apiBackend) Sync(ctx context.Context) error { return b.st.Sync(ctx) }
+
+func (b apiBackend) Doc(ctx context.Context, kind, id string) (*catalog.Doc, error) {
+	return b.st.Doc(ctx, kind, id)
+}
+
+func (b apiBackend) Docs(ctx context.Context, kind string) ([]*catalog.Doc, error) {
+	return b.st.Docs(ctx, kind)
+}
+
+func (b apiBackend) PutDoc(ctx context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
+	return b.st.PutDoc(ctx, d, create, expect)
+}
+
+func (b apiBackend) DeleteDoc(ctx context.Context, kind, id string) error {
+	return b.st.DeleteDoc(ctx, kind, id)
+}
+
+// newServer returns an API server that serves the metadefs over st, as
+// the node wires it.
+func newServer(tb testing.TB, st Store) *api.Server {
+	tb.Helper()
+	s, err := api.New(api.Config{Backend: apiBackend{st: st}, Extensions: []api.Extension{New(st, nil)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// serve sends one request; hdr are header name, value pairs.
+func serve(tb testing.TB, s *api.Server, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	tb.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	return rec
+}
