@@ -148,35 +148,38 @@ const rewriteRetries = 5
 // update applies change to a fresh copy of the namespace the caller may
 // write (rule act) and stores it with the document's revision as
 // precondition; a lost race re-applies change to the new state, up to
-// rewriteRetries times. change may return an *api.Error to refuse.
+// rewriteRetries times (catalog.RetryOnConflict). change may return an
+// *api.Error to refuse.
 func (s *Service) update(ctx context.Context, name, act string, change func(ns *namespace) error) (*namespace, error) {
-	for attempt := 0; ; attempt++ {
+	var out *namespace
+	err := catalog.RetryOnConflict(ctx, rewriteRetries, nil, func(ctx context.Context) error {
 		ns, d, err := s.load(ctx, name, true)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := enforceWrite(ctx, act, ns); err != nil {
-			return nil, err
+			return err
 		}
 		if err := change(ns); err != nil {
-			return nil, err
+			return err
 		}
 		next, err := encodeNamespace(ns)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		next.CreatedAt = d.CreatedAt
 		_, err = s.store.PutDoc(ctx, next, false, d.Revision)
-		switch {
-		case errors.Is(err, catalog.ErrConflict) && attempt < rewriteRetries:
-			continue
-		case errors.Is(err, catalog.ErrConflict):
-			return nil, &api.Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Metadata definition namespace=%s was changed by concurrent requests; retry.", name), Err: err}
-		case errors.Is(err, catalog.ErrNotFound):
-			return nil, namespaceNotFound(name)
-		case err != nil:
-			return nil, err
+		if errors.Is(err, catalog.ErrNotFound) {
+			return namespaceNotFound(name)
 		}
-		return ns, nil
+		out = ns
+		return err
+	})
+	if errors.Is(err, catalog.ErrConflict) {
+		return nil, &api.Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Metadata definition namespace=%s was changed by concurrent requests; retry.", name), Err: err}
 	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
