@@ -166,6 +166,17 @@ func (img *Image) HasTag(tag string) bool {
 	return slices.Contains(img.Tags, tag)
 }
 
+// Requeue puts img back to queued, as Glance does after a failed upload
+// (or stage, or import): the upload lock, size and virtual size are
+// cleared.
+func (img *Image) Requeue(now time.Time) {
+	img.Status = StatusQueued
+	img.Upload = nil
+	img.Size = nil
+	img.VirtualSize = nil
+	img.UpdatedAt = now
+}
+
 func clonePtr[T any](p *T) *T {
 	if p == nil {
 		return nil

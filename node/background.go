@@ -142,7 +142,7 @@ func (n *Node) requeueStale(ctx context.Context, id, node string) {
 		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Node != node {
 			return errNoChange
 		}
-		requeue(cur)
+		cur.Requeue(time.Now().UTC())
 		return nil
 	})
 	if err == nil {

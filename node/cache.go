@@ -165,7 +165,7 @@ func (n *Node) QueueCache(_ context.Context, imageID string) error {
 	if n.cache.running {
 		return nil
 	}
-	if err := n.imports.spawn("cache-prefetch", n.cacheWorker); err != nil {
+	if err := n.imports.Go("cache-prefetch", n.cacheWorker); err != nil {
 		n.cache.queue = n.cache.queue[:len(n.cache.queue)-1]
 		return err
 	}

@@ -6,6 +6,11 @@
 // uploads into replicated chunks, streams downloads from local or peer
 // chunks, and collects garbage.
 //
+// Imports, stages, location imports and location pulls are the
+// importer's (package node/importer), which node builds over small
+// adapters (imports.go); Glance's data format rule is package
+// node/imagecheck.
+//
 // Lifecycle: New opens stores and binds every listener (so tests learn
 // the ports at once); Run serves until its context ends, then shuts
 // everything down and returns.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
@@ -16,7 +15,10 @@ import (
 
 // A store is where copies of an image count: the default store is the R
 // durable copies anywhere; store "z" is held once some node of zone z is
-// in the image's placement (a durable holder of every chunk).
+// in the image's placement (a durable holder of every chunk). Which
+// stores an import or copy-image needs is the importer's
+// (node/importer/copy.go); the copy of the chunks to a node of a zone is
+// here (importer.Data.CopyToZone).
 
 // zoneHolds reports whether a node of zone is in placement.
 func (n *Node) zoneHolds(zone string, placement []string) bool {
@@ -26,98 +28,6 @@ func (n *Node) zoneHolds(zone string, placement []string) bool {
 		}
 	}
 	return false
-}
-
-// placeInStores makes sure every store of the import holds the data
-// (man, held by placement) and returns the placement grown by the zone
-// copies, and the stores that failed when failures are allowed.
-func (n *Node) placeInStores(ctx context.Context, job *catalog.ImportJob, man *catalog.Manifest, placement []string) ([]string, []string, error) {
-	var failed []string
-	for _, store := range job.Stores {
-		if store == catalog.DefaultStore || n.zoneHolds(store, placement) {
-			continue
-		}
-		target, err := n.copyToZone(ctx, job.ImageID, man, placement, store)
-		switch {
-		case err == nil:
-			placement = append(slices.Clone(placement), target)
-		case ctx.Err() != nil:
-			return nil, nil, ctx.Err()
-		case job.AllStoresMustSucceed:
-			return nil, nil, fmt.Errorf("copy to store %s: %w", store, err)
-		default:
-			n.log.Warn("import to store failed", "image", job.ImageID, "store", store, "err", err)
-			failed = append(failed, store)
-		}
-	}
-	return placement, failed, nil
-}
-
-// copyImage runs copy-image: the data is checked again as Glance checks
-// it on every import, then for each requested store that does not hold
-// the image yet, a node of that zone gets every chunk and joins the
-// image's placement. Progress is recorded store by store.
-func (n *Node) copyImage(ctx context.Context, job *catalog.ImportJob) error {
-	img, err := n.lockedImage(job.ImageID, job.Task.ID)
-	if err != nil {
-		return err
-	}
-	if img.Manifest != nil {
-		if _, err := n.checkStored(ctx, img, img.Manifest, img.Placement); err != nil {
-			return err
-		}
-	}
-	for _, store := range job.Stores {
-		img, err := n.lockedImage(job.ImageID, job.Task.ID)
-		if err != nil {
-			return err
-		}
-		if img, err = n.PullImage(ctx, img); err != nil {
-			return err
-		}
-		if img.Manifest == nil {
-			return fmt.Errorf("image %s has no data to copy (status %s)", job.ImageID, img.Status)
-		}
-		target, cerr := "", error(nil)
-		if store != catalog.DefaultStore && !n.zoneHolds(store, img.Placement) {
-			target, cerr = n.copyToZone(ctx, job.ImageID, img.Manifest, img.Placement, store)
-		}
-		if cerr != nil && (ctx.Err() != nil || job.AllStoresMustSucceed) {
-			return fmt.Errorf("copy to store %s: %w", store, cerr)
-		}
-		if cerr != nil {
-			n.log.Warn("copy-image to store failed", "image", job.ImageID, "store", store, "err", cerr)
-		}
-		_, err = n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
-			if cur.Properties[catalog.PropImportTask] != job.Task.ID {
-				return fmt.Errorf("image %s is no longer locked by task %s", job.ImageID, job.Task.ID)
-			}
-			if target != "" && !slices.Contains(cur.Placement, target) {
-				cur.Placement = append(cur.Placement, target)
-			}
-			cur.Properties[catalog.PropImportingToStores] = catalog.JoinStores(without(catalog.SplitStores(cur.Properties[catalog.PropImportingToStores]), []string{store}))
-			if cerr != nil {
-				cur.Properties[catalog.PropFailedImport] = catalog.JoinStores(append(catalog.SplitStores(cur.Properties[catalog.PropFailedImport]), store))
-			}
-			cur.UpdatedAt = time.Now().UTC()
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("record copy to store %s: %w", store, err)
-		}
-	}
-	_, err = n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
-		if cur.Properties[catalog.PropImportTask] != job.Task.ID {
-			return errNoChange
-		}
-		unlockImport(cur, nil)
-		cur.UpdatedAt = time.Now().UTC()
-		return nil
-	})
-	if errors.Is(err, errNoChange) {
-		return nil
-	}
-	return err
 }
 
 // copyToZone puts a durable copy of every chunk of man on a live node of

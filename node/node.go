@@ -23,6 +23,7 @@ import (
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/metadefs"
+	"github.com/p2pglance/p2pglance/node/importer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
 )
@@ -69,10 +70,10 @@ type Node struct {
 	ready            atomic.Bool // the replica has caught up with the leader once since start
 	started          time.Time   // when New ran
 	changes          *changeQueue
-	imports          importer    // background imports, bounded by Run's context
-	pulls            pullGroup   // location pulls in progress here
 	origin           originGuard // origin protection, as holder and as requester
 	closeErr         error
+
+	imports *importer.Importer // imports, stages and location pulls, bounded by Run's context
 }
 
 // New builds a node: it opens the stores, binds every listener and
@@ -115,6 +116,7 @@ func New(cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
+	n.imports = n.newImporter()
 	return n, nil
 }
 
@@ -254,7 +256,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.leaderLoop(gctx); return nil })
 	g.Go(func() error { n.prefetchLoop(gctx); return nil })
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
-	g.Go(func() error { n.runImports(gctx); return nil })
+	g.Go(func() error { n.imports.Run(gctx); return nil })
 	g.Go(func() error { n.rejoinLoop(gctx); return nil })
 	g.Go(func() error { n.healLoop(gctx); return nil })
 	g.Go(func() error {

@@ -19,6 +19,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/node/importer"
 )
 
 var _ api.Prefetcher = (*Node)(nil)
@@ -353,7 +354,7 @@ func (n *Node) startPrefetchRun(ctx context.Context, wg *sync.WaitGroup, pd *pre
 		defer cancel()
 		res := catalog.PrefetchNode{ID: n.id, State: catalog.PrefetchDone, ChunksTotal: run.chunksTotal, BytesTotal: run.bytesTotal}
 		var perr error
-		if err == nil && originBacked(img) {
+		if err == nil && importer.OriginBacked(img) {
 			// Data still only at its location: one node pulls it, the
 			// others wait and then take it from peers.
 			if img, perr = n.PullImage(rctx, img); perr == nil {

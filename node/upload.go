@@ -21,11 +21,12 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/node/imagecheck"
 )
 
 // Upload implements api.Backend: queued -> saving, stream into chunks
 // replicated R times (the format inspector watching the stream), check
-// the data is what disk_format says and safe (see imagecheck.go), then
+// the data is what disk_format says and safe (package imagecheck), then
 // commit the manifest (active). Any failure puts the image back to
 // queued.
 func (n *Node) Upload(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64) (*catalog.Image, error) {
@@ -38,8 +39,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 	session := uuid.NewString()
 	// Registered as running, so recoverStale requeues the image if this
 	// upload ends without managing to (no leader reachable then).
-	n.imports.begin(session)
-	defer n.imports.done(session)
+	defer n.imports.Track(session)()
 	saving := img.Clone()
 	saving.Status = catalog.StatusSaving
 	saving.Upload = &catalog.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
@@ -48,16 +48,16 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 		return nil, err
 	}
 	defer n.unprotect(img.ID)
-	r, insp := inspectStream(r)
+	r, insp := imagecheck.Watch(r)
 	man, placement, err := n.ingest(ctx, img.ID, r)
 	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
 		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, catalog.ErrSizeMismatch)
 	}
 	var vsize int64
 	if err == nil {
-		if vsize, err = checkData(img, insp); err != nil {
+		if vsize, err = imagecheck.Check(img, insp); err != nil {
 			n.log.Warn("upload refused by the format inspection", "image", img.ID, "disk_format", *img.DiskFormat, "err", err)
-			err = uploadRefusal(err)
+			err = imagecheck.Refusal(err)
 		}
 	}
 	if err == nil && store != "" && store != catalog.DefaultStore && !n.zoneHolds(store, placement) {
@@ -77,7 +77,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 		cur.Placement = placement
 		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Size = &man.Size
-		setVirtualSize(cur, vsize)
+		imagecheck.SetVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo = &man.OSHashAlgo
 		cur.OSHashValue = &man.OSHashValue
@@ -104,12 +104,6 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 	return out, nil
 }
 
-// isRawBare reports a raw disk in a bare container: the one case whose
-// virtual size (its byte count) is known without reading the data.
-func isRawBare(img *catalog.Image) bool {
-	return img.DiskFormat != nil && *img.DiskFormat == "raw" && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
-}
-
 // abortUpload returns an image whose upload failed to queued (if the
 // upload still owns it). It runs on its own context: the request's may
 // already be cancelled.
@@ -120,23 +114,13 @@ func (n *Node) abortUpload(id, session string) {
 		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
 			return errNoChange
 		}
-		requeue(cur)
+		cur.Requeue(time.Now().UTC())
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, catalog.ErrNotFound) {
 		n.log.Error("could not requeue image after failed upload", "image", id, "err", err)
 	}
 	n.kickGC()
-}
-
-// requeue puts an image back to queued, as Glance does after a failed
-// upload: size and virtual size are cleared.
-func requeue(img *catalog.Image) {
-	img.Status = catalog.StatusQueued
-	img.Upload = nil
-	img.Size = nil
-	img.VirtualSize = nil
-	img.UpdatedAt = time.Now().UTC()
 }
 
 // sameManifest reports whether two manifests describe the same data.

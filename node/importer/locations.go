@@ -1,4 +1,4 @@
-package node
+package importer
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/node/imagecheck"
 )
 
 // Location imports: a queued image gets an http(s) location and a
@@ -20,23 +20,22 @@ import (
 // node died). By default the task only checks that the origin answers
 // (HEAD, for the size, as Glance's http store does) and makes the image
 // active with the location, size and validation hashes recorded; the
-// bytes are pulled on the first download (location_pull.go). With
+// bytes are pulled on the first download (pull.go). With
 // Config.EagerLocations the task reads the origin at once through the
-// upload pipeline and checks the validation data, as a web-download does.
-
-// LocationSettings implements api.Backend.
-func (n *Node) LocationSettings() api.LocationSettings {
-	return api.LocationSettings{ShowMultipleLocations: n.cfg.ShowMultipleLocations, ShowImageDirectURL: n.cfg.ShowImageDirectURL}
-}
+// chunk pipeline and checks the validation data, as a web-download does.
 
 // methodLocationImport names location imports in a task's Method.
 const methodLocationImport = "location-import"
 
-// StartLocationImport implements api.Backend: it records the task, locks
-// the image (status importing, with a PATCH's other changes when the job
-// carries them) and runs the import in the background on this node.
-func (n *Node) StartLocationImport(ctx context.Context, job *catalog.LocationJob) error {
-	return n.startTask(ctx, job.Task, methodLocationImport, job.ImageID, job.ImageRevision, func(cur *catalog.Image) *catalog.Image {
+// errValidation means a location's data does not match its validation
+// data.
+var errValidation = errors.New("the data does not match the validation data")
+
+// StartLocationImport records the task, locks the image (status
+// importing, with a PATCH's other changes when the job carries them) and
+// runs the location import in the background on this node.
+func (im *Importer) StartLocationImport(ctx context.Context, job *catalog.LocationJob) error {
+	return im.startTask(ctx, job.Task, methodLocationImport, job.ImageID, job.ImageRevision, func(cur *catalog.Image) *catalog.Image {
 		base := cur
 		if job.Image != nil {
 			base = job.Image
@@ -49,33 +48,29 @@ func (n *Node) StartLocationImport(ctx context.Context, job *catalog.LocationJob
 		locked.Properties[catalog.PropImportTask] = job.Task.ID
 		locked.Status = catalog.StatusImporting
 		return locked
-	}, func(ctx context.Context) { n.runLocationImport(ctx, job) })
+	}, func(ctx context.Context) { im.runLocationImport(ctx, job) })
 }
 
 // runLocationImport does one location import and records its outcome on
 // the task and the image (back to queued on failure).
-func (n *Node) runLocationImport(ctx context.Context, job *catalog.LocationJob) {
-	n.runTask(ctx, job.Task.ID, job.ImageID, methodLocationImport, func(ctx context.Context) error {
-		if n.cfg.EagerLocations {
-			return n.doLocationImport(ctx, job)
+func (im *Importer) runLocationImport(ctx context.Context, job *catalog.LocationJob) {
+	im.runTask(ctx, job.Task.ID, job.ImageID, methodLocationImport, func(ctx context.Context) error {
+		if im.cfg.EagerLocations {
+			return im.doLocationImport(ctx, job)
 		}
-		return n.activateLocation(ctx, job)
+		return im.activateLocation(ctx, job)
 	})
 }
 
-// errValidation means a location's data does not match its validation
-// data.
-var errValidation = errors.New("the data does not match the validation data")
-
 // doLocationImport reads the location into the cluster, verifies it and
 // commits the image as active.
-func (n *Node) doLocationImport(ctx context.Context, job *catalog.LocationJob) error {
-	img, err := n.lockedImage(job.ImageID, job.Task.ID)
+func (im *Importer) doLocationImport(ctx context.Context, job *catalog.LocationJob) error {
+	img, err := im.lockedImage(job.ImageID, job.Task.ID)
 	if err != nil {
 		return err
 	}
-	defer n.unprotect(job.ImageID)
-	resp, err := n.importGet(ctx, job.URL, nil)
+	defer im.data.Unprotect(job.ImageID)
+	resp, err := im.get(ctx, job.URL, nil)
 	if err != nil {
 		return err
 	}
@@ -92,8 +87,8 @@ func (n *Node) doLocationImport(ctx context.Context, job *catalog.LocationJob) e
 	if extra != nil {
 		body = io.TeeReader(body, extra)
 	}
-	body, insp := inspectStream(body)
-	man, placement, err := n.ingest(ctx, job.ImageID, body)
+	body, insp := imagecheck.Watch(body)
+	man, placement, err := im.data.Ingest(ctx, job.ImageID, body)
 	if err != nil {
 		return fmt.Errorf("read location %s: %w", job.URL, err)
 	}
@@ -115,15 +110,15 @@ func (n *Node) doLocationImport(ctx context.Context, job *catalog.LocationJob) e
 	if vd.Checksum != "" && vd.Checksum != man.Checksum {
 		return fmt.Errorf("checksum: (%s) not matched with actual checksum: (%s): %w", vd.Checksum, man.Checksum, errValidation)
 	}
-	vsize, err := checkData(img, insp)
+	vsize, err := imagecheck.Check(img, insp)
 	if err != nil {
 		return err
 	}
-	return n.commitLocation(ctx, job, func(cur *catalog.Image) {
+	return im.commitLocation(ctx, job, func(cur *catalog.Image) {
 		cur.Manifest, cur.Placement = man, placement
-		cur.ShortPlacement = len(placement) < n.cfg.Replicas
+		cur.ShortPlacement = len(placement) < im.cfg.Replicas
 		cur.Size = &man.Size
-		setVirtualSize(cur, vsize)
+		imagecheck.SetVirtualSize(cur, vsize)
 		cur.Checksum = &man.Checksum
 		cur.OSHashAlgo, cur.OSHashValue = &algo, &value
 	})
@@ -131,8 +126,8 @@ func (n *Node) doLocationImport(ctx context.Context, job *catalog.LocationJob) e
 
 // commitLocation makes the image a location import locked active with
 // the job's locations, after set has filled in its data attributes.
-func (n *Node) commitLocation(ctx context.Context, job *catalog.LocationJob, set func(cur *catalog.Image)) error {
-	_, err := n.mutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
+func (im *Importer) commitLocation(ctx context.Context, job *catalog.LocationJob, set func(cur *catalog.Image)) error {
+	_, err := im.cat.MutateImage(ctx, job.ImageID, func(cur *catalog.Image) error {
 		if cur.Properties[catalog.PropImportTask] != job.Task.ID || cur.Status != catalog.StatusImporting {
 			return fmt.Errorf("image %s is %s and no longer locked by this location import", job.ImageID, cur.Status)
 		}
@@ -154,11 +149,11 @@ func (n *Node) commitLocation(ctx context.Context, job *catalog.LocationJob, set
 // when given, becomes the image's size and must fit the size cap), and
 // the validation data become the image's hashes, checked when the data
 // is pulled.
-func (n *Node) activateLocation(ctx context.Context, job *catalog.LocationJob) error {
-	if _, err := n.lockedImage(job.ImageID, job.Task.ID); err != nil {
+func (im *Importer) activateLocation(ctx context.Context, job *catalog.LocationJob) error {
+	if _, err := im.lockedImage(job.ImageID, job.Task.ID); err != nil {
 		return err
 	}
-	size, err := n.locationSize(ctx, job.URL)
+	size, err := im.locationSize(ctx, job.URL)
 	if err != nil {
 		return err
 	}
@@ -166,7 +161,7 @@ func (n *Node) activateLocation(ctx context.Context, job *catalog.LocationJob) e
 		return fmt.Errorf("location %s: %d bytes: %w", job.URL, size, errOverCap)
 	}
 	vd := job.Validation
-	return n.commitLocation(ctx, job, func(cur *catalog.Image) {
+	return im.commitLocation(ctx, job, func(cur *catalog.Image) {
 		cur.Manifest, cur.Placement, cur.Upload = nil, nil, nil
 		cur.Size, cur.VirtualSize = nil, nil
 		if size >= 0 {
@@ -189,15 +184,21 @@ func (n *Node) activateLocation(ctx context.Context, job *catalog.LocationJob) e
 	})
 }
 
+// isRawBare reports a raw disk in a bare container: the one case whose
+// virtual size (its byte count) is known without reading the data.
+func isRawBare(img *catalog.Image) bool {
+	return img.DiskFormat != nil && *img.DiskFormat == "raw" && img.ContainerFormat != nil && *img.ContainerFormat == "bare"
+}
+
 // locationSize asks an origin for its size with a HEAD: -1 when it does
 // not say (or does not take HEAD), an error when it is unreachable or
 // answers anything but success.
-func (n *Node) locationSize(ctx context.Context, url string) (int64, error) {
+func (im *Importer) locationSize(ctx context.Context, url string) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
 	if err != nil {
 		return 0, fmt.Errorf("location %s: %w", url, err)
 	}
-	resp, err := n.imports.httpClient().Do(req)
+	resp, err := im.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("location: %w", err)
 	}

@@ -1,4 +1,4 @@
-package node
+package importer
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/imageformat"
+	"github.com/p2pglance/p2pglance/node/imagecheck"
 )
 
 // errOverCap means a download brought more bytes than its cap.
@@ -44,8 +45,8 @@ func (c *capReader) Read(p []byte) (int, error) {
 // import: chunks stored here and replicated R times, at most job.MaxSize
 // bytes. It returns the manifest and placement, not yet committed, and
 // the format inspector that watched the data.
-func (n *Node) fetchInto(ctx context.Context, job *catalog.ImportJob, url string, hdr http.Header) (*catalog.Manifest, []string, *imageformat.Inspector, error) {
-	resp, err := n.importGet(ctx, url, hdr)
+func (im *Importer) fetchInto(ctx context.Context, job *catalog.ImportJob, url string, hdr http.Header) (*catalog.Manifest, []string, *imageformat.Inspector, error) {
+	resp, err := im.get(ctx, url, hdr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -53,8 +54,8 @@ func (n *Node) fetchInto(ctx context.Context, job *catalog.ImportJob, url string
 	if resp.ContentLength > job.MaxSize {
 		return nil, nil, nil, fmt.Errorf("fetch %s: %d bytes: %w", url, resp.ContentLength, errOverCap)
 	}
-	body, insp := inspectStream(&capReader{r: resp.Body, left: job.MaxSize})
-	man, placement, err := n.ingest(ctx, job.ImageID, body)
+	body, insp := imagecheck.Watch(&capReader{r: resp.Body, left: job.MaxSize})
+	man, placement, err := im.data.Ingest(ctx, job.ImageID, body)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("fetch %s: %w", url, err)
 	}
@@ -64,8 +65,8 @@ func (n *Node) fetchInto(ctx context.Context, job *catalog.ImportJob, url string
 	return man, placement, insp, nil
 }
 
-// importGet sends a GET for an import and fails unless the answer is 200.
-func (n *Node) importGet(ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
+// get sends a GET for an import and fails unless the answer is 200.
+func (im *Importer) get(ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", url, err)
@@ -73,7 +74,7 @@ func (n *Node) importGet(ctx context.Context, url string, hdr http.Header) (*htt
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
-	resp, err := n.imports.httpClient().Do(req)
+	resp, err := im.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
@@ -103,8 +104,8 @@ const maxCopiedProperties = 128
 // data checked against the remote hashes. It returns the data (not yet
 // committed), the format inspector that watched it, and the metadata to
 // copy onto the image at commit.
-func (n *Node) glanceDownload(ctx context.Context, job *catalog.ImportJob) (*catalog.Manifest, []string, *imageformat.Inspector, func(*catalog.Image), error) {
-	ep, ok := n.cfg.GlanceDownloadEndpoints[job.Region]
+func (im *Importer) glanceDownload(ctx context.Context, job *catalog.ImportJob) (*catalog.Manifest, []string, *imageformat.Inspector, func(*catalog.Image), error) {
+	ep, ok := im.cfg.GlanceDownloadEndpoints[job.Region]
 	if !ok {
 		return nil, nil, nil, nil, fmt.Errorf("no Glance endpoint is configured for region %q", job.Region)
 	}
@@ -115,7 +116,7 @@ func (n *Node) glanceDownload(ctx context.Context, job *catalog.ImportJob) (*cat
 		hdr = http.Header{}
 	}
 	hdr.Set("Accept", "application/json")
-	resp, err := n.importGet(ctx, imageURL, hdr)
+	resp, err := im.get(ctx, imageURL, hdr)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("image %s in region %s: %w", job.RemoteImageID, job.Region, err)
 	}
@@ -129,7 +130,7 @@ func (n *Node) glanceDownload(ctx context.Context, job *catalog.ImportJob) (*cat
 		return nil, nil, nil, nil, fmt.Errorf("image %s in region %s is %q, not active", job.RemoteImageID, job.Region, st)
 	}
 	hdr.Del("Accept")
-	man, placement, insp, err := n.fetchInto(ctx, job, imageURL+"/file", hdr)
+	man, placement, insp, err := im.fetchInto(ctx, job, imageURL+"/file", hdr)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
