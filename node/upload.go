@@ -37,8 +37,9 @@ func (n *Node) Upload(ctx context.Context, img *catalog.Image, r io.Reader, size
 // one of the durable copies on a node of that zone before the commit.
 func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error) {
 	session := uuid.NewString()
-	// Registered as running, so recoverStale requeues the image if this
-	// upload ends without managing to (no leader reachable then).
+	// Registered as running, so the importer's recovery pass requeues
+	// the image if this upload ends without managing to (no leader
+	// reachable then).
 	defer n.imports.Track(session)()
 	saving := img.Clone()
 	saving.Status = catalog.StatusSaving
