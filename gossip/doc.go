@@ -50,6 +50,14 @@
 // Holdings of a node are forgotten as soon as memberlist reports it dead or
 // left, and [Gossip.Holders] only ever returns live nodes.
 //
+// # Test seams
+//
+// [Config] holds production settings only ([Config.Timing] tunes
+// memberlist's timers). Tests pass [WithTransport] to [New] to run gossip
+// over a network whose links they can cut: New binds memberlist's UDP and
+// TCP transport itself and hands it to the wrapper (node/nodetest drops
+// packets and refuses streams between partitioned nodes).
+//
 // # Dependencies
 //
 // gossip imports only the standard library and hashicorp/memberlist. Its

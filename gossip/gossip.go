@@ -46,12 +46,9 @@ type Config struct {
 	SecretKey []byte
 	// Logger receives memberlist's and this package's logs; nil discards.
 	Logger *slog.Logger
-	// Fast selects very short probe, gossip and push/pull intervals for
-	// tests, so that failures are noticed within about 1-2 seconds.
-	Fast bool
-	// Links, if set, can cut this node's gossip links to other nodes
-	// (tests partition a cluster with it); nil lets all traffic flow.
-	Links Links
+	// Timing tunes failure detection and dissemination (zero fields:
+	// memberlist's LAN defaults).
+	Timing Timing
 	// OnChange, if set, is called when membership, liveness or a member's
 	// metadata changes. Calls run on a separate goroutine, one at a time,
 	// and bursts of changes are coalesced.
@@ -111,7 +108,12 @@ type Gossip struct {
 
 // New validates cfg, binds the gossip ports and starts memberlist. The node
 // is alone until [Gossip.Join] is called (or another node joins it).
-func New(cfg Config) (*Gossip, error) {
+// Production passes no options (they are test seams).
+func New(cfg Config, opts ...Option) (*Gossip, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	m := cfg.Meta
 	if m.ID == "" || len(m.ID) > MaxNodeIDLen {
 		return nil, fmt.Errorf("validate config: node id must be 1..%d bytes, got %d", MaxNodeIDLen, len(m.ID))
@@ -127,12 +129,8 @@ func New(cfg Config) (*Gossip, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var mc *memberlist.Config
-	if cfg.Fast {
-		mc = fastConfig()
-	} else {
-		mc = memberlist.DefaultLANConfig()
-	}
+	mc := memberlist.DefaultLANConfig()
+	cfg.Timing.apply(mc)
 	if err := applyBind(mc, cfg.BindAddr); err != nil {
 		return nil, err
 	}
@@ -165,12 +163,13 @@ func New(cfg Config) (*Gossip, error) {
 	mc.Ping = d
 	mc.LogOutput = nil
 	mc.Logger = log.New(&logWriter{log: logger.With("component", "memberlist", "node", m.ID)}, "", 0)
-	if cfg.Links != nil {
-		lt, err := newLinkTransport(mc, cfg.Links, mc.Logger)
-		if err != nil {
-			return nil, err
-		}
-		mc.Transport = lt
+	nt, err := bindTransport(mc, mc.Logger)
+	if err != nil {
+		return nil, err
+	}
+	mc.Transport = nt
+	if o.wrap != nil {
+		mc.Transport = o.wrap(nt)
 	}
 
 	if g.onChange != nil {
@@ -179,9 +178,7 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		if mc.Transport != nil {
-			_ = mc.Transport.Shutdown()
-		}
+		_ = mc.Transport.Shutdown()
 		close(g.stop)
 		g.wg.Wait()
 		return nil, fmt.Errorf("create memberlist: %w", err)
@@ -190,22 +187,6 @@ func New(cfg Config) (*Gossip, error) {
 	g.selfAddr = ml.LocalNode().Address()
 	g.log.Debug("gossip started", "addr", g.Addr())
 	return g, nil
-}
-
-// fastConfig is DefaultLocalConfig with much shorter timers, for tests.
-func fastConfig() *memberlist.Config {
-	c := memberlist.DefaultLocalConfig()
-	c.ProbeInterval = 200 * time.Millisecond
-	c.ProbeTimeout = 100 * time.Millisecond
-	c.SuspicionMult = 3           // suspicion lasts >= 600 ms
-	c.SuspicionMaxTimeoutMult = 3 // ... and at most 1.8 s
-	c.GossipInterval = 30 * time.Millisecond
-	c.GossipNodes = 3
-	c.RetransmitMult = 3
-	c.PushPullInterval = time.Second
-	c.GossipToTheDeadTime = 2 * time.Second
-	c.TCPTimeout = time.Second
-	return c
 }
 
 // applyBind sets the bind and advertise address/port from a host:port.

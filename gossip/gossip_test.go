@@ -34,8 +34,23 @@ func testConfig(id string) Config {
 		},
 		BindAddr: "127.0.0.1:0",
 		Logger:   testLogger(),
-		Fast:     true,
+		Timing:   testTiming,
 	}
+}
+
+// testTiming notices a failure within 1-2 seconds: node/nodetest.Timing's
+// gossip timers, which these tests cannot import (nodetest imports gossip).
+var testTiming = Timing{
+	ProbeInterval:           200 * time.Millisecond,
+	ProbeTimeout:            100 * time.Millisecond,
+	IndirectChecks:          1,
+	SuspicionMult:           3, // suspicion lasts >= 600 ms
+	SuspicionMaxTimeoutMult: 3, // ... and at most 1.8 s
+	GossipInterval:          30 * time.Millisecond,
+	RetransmitMult:          3,
+	PushPullInterval:        time.Second,
+	GossipToTheDeadTime:     2 * time.Second,
+	TCPTimeout:              time.Second,
 }
 
 func startNode(t *testing.T, cfg Config) *Gossip {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/p2pglance/p2pglance/api"
@@ -80,11 +79,10 @@ type Config struct {
 	// show_multiple_locations and show_image_direct_url: image JSON
 	// shows "locations" (and PATCH may change them), and "direct_url".
 	ShowMultipleLocations, ShowImageDirectURL bool
-	// InMemory keeps Badger in memory (tests and benchmarks only: nothing
-	// survives a restart).
-	InMemory bool
-	// Fast shortens Raft and gossip timers (tests).
-	Fast bool
+	// Timing tunes Raft's and gossip's timers: how quickly a failed node
+	// is noticed and a new leader elected (zero fields: defaults for a
+	// LAN).
+	Timing Timing
 	// WriteTimeout bounds how long a write waits for the leader (0: 10s):
 	// a node that cannot reach one (no quorum, or on the minority side of
 	// a partition) then refuses the write with 503.
@@ -151,13 +149,6 @@ type Config struct {
 	// chain to, checked both ways (mutual TLS). Every node of a cluster
 	// must use peer TLS or none.
 	PeerTLSCert, PeerTLSKey, PeerTLSCA string
-	// PeerTransport, when set, carries this node's requests to other
-	// nodes (tests wrap it to inject faults); nil uses a default
-	// http.Transport.
-	PeerTransport http.RoundTripper
-	// Links, when set, can cut this node's links to other nodes (tests
-	// partition a cluster with it); nil lets all traffic flow.
-	Links Links
 	// Logger receives the node's logs; nil discards.
 	Logger *slog.Logger
 }
@@ -217,12 +208,17 @@ func (c *Config) applyDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Timing.applyDefaults()
 }
 
 // Validate reports configuration errors.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+// validate is Validate; a node with in-memory stores (the InMemory
+// option) needs no data directory.
+func (c *Config) validate(needDataDir bool) error {
 	var errs []error
-	if c.DataDir == "" && !c.InMemory {
+	if c.DataDir == "" && needDataDir {
 		errs = append(errs, errors.New("data dir is required"))
 	}
 	for name, addr := range map[string]string{"peer": c.PeerAddr, "raft": c.RaftAddr, "gossip": c.GossipAddr} {

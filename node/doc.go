@@ -14,4 +14,23 @@
 // Lifecycle: New opens stores and binds every listener (so tests learn
 // the ports at once); Run serves until its context ends, then shuts
 // everything down and returns.
+//
+// # Test seams
+//
+// Config holds production settings only; Config.Timing holds the Raft
+// and gossip timers, with defaults for a LAN, which tests shorten by
+// setting them. What only tests and benchmarks change comes in as an
+// Option to New, never through Config, and production passes none:
+//
+//   - WithNetwork(nw) carries the node's traffic with other nodes over a
+//     Network (network.go): the internal HTTP and Raft listeners, dials to
+//     peers, the peer HTTP transport and gossip's memberlist transport.
+//     Production uses the host's network (hostNetwork).
+//   - InMemory() keeps the chunk store and the Raft log and snapshots in
+//     memory.
+//
+// The implementations live in node/nodetest (Network, whose links tests
+// cut to partition a cluster, and Timing, short timers for nodes on one
+// host); testcluster wires them into every cluster it starts. gossip has
+// the matching seam, gossip.WithTransport.
 package node

@@ -30,9 +30,11 @@ import (
 
 // Node is one p2pglance agent.
 type Node struct {
-	cfg Config
-	id  string
-	log *slog.Logger
+	cfg      Config
+	id       string
+	log      *slog.Logger
+	net      Network // node-to-node traffic (hostNetwork unless WithNetwork)
+	inMemory bool    // the InMemory option
 
 	fsm       *raftfsm.FSM
 	raft      *raft.Raft
@@ -78,14 +80,21 @@ type Node struct {
 
 // New builds a node: it opens the stores, binds every listener and
 // starts Raft and gossip. Call Run to serve; Run shuts it all down.
-func New(cfg Config) (*Node, error) {
+// Production passes no options (they are test seams).
+func New(cfg Config, opts ...Option) (*Node, error) {
+	o := options{net: hostNetwork{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(!o.inMemory); err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
 	n := &Node{
 		started:  time.Now(),
 		cfg:      cfg,
+		net:      o.net,
+		inMemory: o.inMemory,
 		fsm:      raftfsm.New(),
 		bufs:     newBufferPool(cfg.ChunkSize),
 		inflight: map[string]*inflightUpload{},
@@ -105,13 +114,8 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
 	n.sec = sec
-	n.client = &http.Client{Transport: cfg.PeerTransport}
-	if cfg.PeerTransport == nil {
-		n.client.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
-	}
-	if cfg.Links != nil {
-		n.client.Transport = withLinks(n.client.Transport, cfg.PeerTransport == nil, cfg.Links)
-	}
+	own := &http.Transport{DialContext: n.net.DialContext, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
+	n.client = &http.Client{Transport: n.net.PeerTransport(own)}
 	if err := n.open(); err != nil {
 		n.closeAll()
 		return nil, err
@@ -124,30 +128,27 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) open() error {
 	cfg := n.cfg
 	var err error
-	if !cfg.InMemory {
+	if !n.inMemory {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
 	}
-	if n.id, err = loadNodeID(cfg); err != nil {
+	if n.id, err = loadNodeID(cfg, n.inMemory); err != nil {
 		return err
 	}
 	n.log = cfg.Logger.With("node", n.id)
 	n.signPeerRequests()
 	n.fsm.SetObserver(n.changes.push)
 
-	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: cfg.InMemory, Logger: n.log})
+	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log})
 	if err != nil {
 		return fmt.Errorf("open chunk store: %w", err)
 	}
 	if n.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("listen api: %w", err)
 	}
-	if n.peerLn, err = net.Listen("tcp", cfg.PeerAddr); err != nil {
+	if n.peerLn, err = n.net.Listen("tcp", cfg.PeerAddr); err != nil {
 		return fmt.Errorf("listen peer: %w", err)
-	}
-	if cfg.Links != nil {
-		n.peerLn = linkListener{Listener: n.peerLn, links: cfg.Links}
 	}
 	if n.sec.apiTLS != nil {
 		n.apiLn = tls.NewListener(n.apiLn, n.sec.apiTLS)
@@ -166,9 +167,8 @@ func (n *Node) open() error {
 		BindAddr:  cfg.GossipAddr,
 		SecretKey: n.gossipKey(),
 		Logger:    n.log,
-		Fast:      cfg.Fast,
-		Links:     cfg.Links,
-	})
+		Timing:    cfg.Timing.Gossip,
+	}, gossip.WithTransport(n.net.GossipTransport))
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
@@ -187,12 +187,12 @@ func (n *Node) open() error {
 }
 
 // loadNodeID returns the configured id, or the one saved in the data
-// directory, or a new one (saved).
-func loadNodeID(cfg Config) (string, error) {
+// directory, or a new one (saved unless the node is in memory).
+func loadNodeID(cfg Config, inMemory bool) (string, error) {
 	if cfg.NodeID != "" {
 		return cfg.NodeID, nil
 	}
-	if cfg.InMemory {
+	if inMemory {
 		return uuid.NewString(), nil
 	}
 	path := filepath.Join(cfg.DataDir, "node-id")
@@ -212,7 +212,7 @@ func loadNodeID(cfg Config) (string, error) {
 
 // dataPath is a path under the data directory ("" in memory mode).
 func (n *Node) dataPath(name string) string {
-	if n.cfg.InMemory {
+	if n.inMemory {
 		return ""
 	}
 	return filepath.Join(n.cfg.DataDir, name)

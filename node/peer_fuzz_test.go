@@ -24,9 +24,11 @@ import (
 func startFuzzNode(tb testing.TB) *Node {
 	tb.Helper()
 	n, err := New(Config{
-		NodeID: "fuzz0", InMemory: true, Fast: true, Replicas: 1, Voters: 1,
+		NodeID: "fuzz0", Replicas: 1, Voters: 1,
 		APIAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
-	})
+		// nodetest.Timing's Raft timers (package node's tests cannot import nodetest).
+		Timing: Timing{HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 150 * time.Millisecond, CommitTimeout: 5 * time.Millisecond},
+	}, InMemory())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -24,13 +24,13 @@ import (
 // not told to join.
 func (n *Node) startRaft() error {
 	var err error
-	n.logStore, err = raftbadger.Open(n.dataPath("raft"), raftbadger.Options{InMemory: n.cfg.InMemory, Logger: n.log})
+	n.logStore, err = raftbadger.Open(n.dataPath("raft"), raftbadger.Options{InMemory: n.inMemory, Logger: n.log})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
 	hlog := hclogFor(n.log, "raft")
 	var snaps raft.SnapshotStore
-	if n.cfg.InMemory {
+	if n.inMemory {
 		snaps = raft.NewInmemSnapshotStore()
 	} else if snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "raft"), 2, hlog); err != nil {
 		return fmt.Errorf("open raft snapshots: %w", err)
@@ -42,21 +42,10 @@ func (n *Node) startRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.id)
 	rc.Logger = hlog
-	if n.cfg.Fast {
-		rc.HeartbeatTimeout = 300 * time.Millisecond
-		rc.ElectionTimeout = 300 * time.Millisecond
-		rc.LeaderLeaseTimeout = 150 * time.Millisecond
-		rc.CommitTimeout = 5 * time.Millisecond
-	} else {
-		rc.HeartbeatTimeout = 500 * time.Millisecond
-		rc.ElectionTimeout = 500 * time.Millisecond
-		rc.LeaderLeaseTimeout = 250 * time.Millisecond
-		// A follower that forwarded a write learns that it committed
-		// from the leader's next AppendEntries, sent after at most
-		// CommitTimeout: raft's 50 ms default would add ~50 ms to every
-		// write taken by a follower.
-		rc.CommitTimeout = 15 * time.Millisecond
-	}
+	rc.HeartbeatTimeout = n.cfg.Timing.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.Timing.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.Timing.LeaderLeaseTimeout
+	rc.CommitTimeout = n.cfg.Timing.CommitTimeout
 	rc.SnapshotThreshold = 4096
 	rc.TrailingLogs = 4096
 	if n.cfg.SnapshotThreshold > 0 {

@@ -14,10 +14,7 @@ import (
 // joins the last known gossip address of each Raft server that is not
 // alive in gossip.
 func (n *Node) rejoinLoop(ctx context.Context) {
-	every := 5 * time.Second
-	if n.cfg.Fast {
-		every = 500 * time.Millisecond
-	}
+	every := n.cfg.Timing.RejoinInterval
 	t := time.NewTicker(every)
 	defer t.Stop()
 	known := map[string]string{} // node id -> gossip address last seen

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -34,7 +35,10 @@ type raftStream struct {
 	serverTLS *tls.Config // nil: no TLS
 	clientTLS *tls.Config
 	log       *slog.Logger
-	onReject  func(remote string, err error) // an inbound connection failed its handshake
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error) // Network.DialContext
+	// onReject is told about an inbound connection that failed its
+	// handshake.
+	onReject func(remote string, err error)
 
 	accepted  chan net.Conn
 	closed    chan struct{}
@@ -47,24 +51,20 @@ type raftStream struct {
 var _ raft.StreamLayer = (*raftStream)(nil)
 
 // newRaftTransport binds the Raft port and builds Raft's transport on a
-// raftStream, behind the node's Links when it has some (tests).
+// raftStream.
 func (n *Node) newRaftTransport(hlog hclog.Logger) (*raft.NetworkTransport, error) {
 	s, err := n.newRaftStream()
 	if err != nil {
 		return nil, err
 	}
-	var stream raft.StreamLayer = s
-	if n.cfg.Links != nil {
-		stream = linkStream{StreamLayer: s, links: n.cfg.Links}
-	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		Stream: s, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
 	}), nil
 }
 
 // newRaftStream binds the Raft port and starts accepting on it.
 func (n *Node) newRaftStream() (*raftStream, error) {
-	ln, err := net.Listen("tcp", n.cfg.RaftAddr)
+	ln, err := n.net.Listen("tcp", n.cfg.RaftAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}
@@ -77,6 +77,7 @@ func (n *Node) newRaftStream() (*raftStream, error) {
 		serverTLS: n.sec.peerServerTLS,
 		clientTLS: n.sec.peerClientTLS,
 		log:       n.log,
+		dial:      n.net.DialContext,
 		onReject: func(remote string, err error) {
 			n.metrics.raftRejected.Add(1)
 			n.logRejection("refused a raft connection", "remote", remote, "err", err)
@@ -98,7 +99,9 @@ func (s *raftStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.C
 	if timeout <= 0 || timeout > streamHandshakeTimeout {
 		timeout = streamHandshakeTimeout
 	}
-	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	c, err := s.dial(ctx, "tcp", string(addr))
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("dial raft %s: %w", addr, err)
 	}

@@ -16,7 +16,7 @@ import (
 // streamFor starts a raftStream keyed with secret ("" : no handshake).
 func streamFor(t *testing.T, secret string) (*raftStream, *Node) {
 	t.Helper()
-	n := &Node{cfg: Config{RaftAddr: "127.0.0.1:0"}, sec: &security{}, log: slog.New(slog.DiscardHandler)}
+	n := &Node{cfg: Config{RaftAddr: "127.0.0.1:0"}, net: hostNetwork{}, sec: &security{}, log: slog.New(slog.DiscardHandler)}
 	if secret != "" {
 		k, err := clusterauth.Derive([]byte(secret))
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/chunkstore/chunkstoretest"
 	"github.com/p2pglance/p2pglance/node"
+	"github.com/p2pglance/p2pglance/node/nodetest"
 )
 
 // Option changes how a cluster's nodes are configured.
@@ -27,6 +28,7 @@ type options struct {
 	inMemory         bool
 	secret           *string
 	configure        func(i int, c *node.Config)
+	peerTransport    map[int]http.RoundTripper
 }
 
 // WithReplicas sets the durable copy count (default 3).
@@ -41,8 +43,21 @@ func WithZones(zones ...string) Option { return func(o *options) { o.zones = zon
 // WithRacks labels node i with racks[i % len(racks)].
 func WithRacks(racks ...string) Option { return func(o *options) { o.racks = racks } }
 
-// InMemory keeps every node's Badger stores in memory (restarts lose data).
+// InMemory keeps every node's Badger stores in memory (node.InMemory:
+// restarts lose data).
 func InMemory() Option { return func(o *options) { o.inMemory = true } }
+
+// WithPeerTransport makes node i send its requests to other nodes through
+// rt instead of its own transport (a test injects faults with it); they
+// still pass the cluster's Network, so partitions cut them too.
+func WithPeerTransport(i int, rt http.RoundTripper) Option {
+	return func(o *options) {
+		if o.peerTransport == nil {
+			o.peerTransport = map[int]http.RoundTripper{}
+		}
+		o.peerTransport[i] = rt
+	}
+}
 
 // WithSecret sets the cluster secret of every node ("" runs the cluster
 // without one). By default each cluster gets a random secret, so every
@@ -55,18 +70,21 @@ func WithConfig(fn func(i int, c *node.Config)) Option { return func(o *options)
 
 // Cluster is a set of running nodes.
 type Cluster struct {
-	t     testing.TB
-	mu    sync.Mutex
-	nodes []*Member
-	net   *network
+	t        testing.TB
+	mu       sync.Mutex
+	nodes    []*Member
+	net      *nodetest.Network
+	inMemory bool
 }
 
 // Member is one node of a cluster and its configuration.
 type Member struct {
 	Config node.Config
 	Node   *node.Node // nil while stopped
-	cancel context.CancelFunc
-	done   chan error
+	// peerTransport replaces the node's transport to its peers (nil: its own).
+	peerTransport http.RoundTripper
+	cancel        context.CancelFunc
+	done          chan error
 }
 
 // New starts n nodes: node 0 bootstraps the cluster, the others join it.
@@ -82,7 +100,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		o.secret = &s
 	}
 	base := t.TempDir() // before Cleanup(c.Close): cleanups run last-in first-out
-	c := &Cluster{t: t, net: newNetwork()}
+	c := &Cluster{t: t, net: nodetest.NewNetwork(), inMemory: o.inMemory}
 	t.Cleanup(c.Close)
 	for i := range n {
 		cfg := node.Config{
@@ -94,10 +112,8 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			GossipAddr: "127.0.0.1:0",
 			Replicas:   o.replicas,
 			Voters:     o.voters,
-			InMemory:   o.inMemory,
-			Fast:       true,
+			Timing:     nodetest.Timing(),
 			Logger:     testLogger(t, fmt.Sprintf("node%d", i)),
-			Links:      c.net.links(fmt.Sprintf("node%d", i)),
 
 			ClusterSecret: *o.secret,
 		}
@@ -113,7 +129,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		if o.configure != nil {
 			o.configure(i, &cfg)
 		}
-		m := &Member{Config: cfg}
+		m := &Member{Config: cfg, peerTransport: o.peerTransport[i]}
 		c.nodes = append(c.nodes, m)
 		if err := c.start(m); err != nil {
 			t.Fatalf("start node %d: %v", i, err)
@@ -143,16 +159,24 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// start builds and runs a member's node, then pins the addresses it
-// bound so a restart reuses them.
+// start builds and runs a member's node on the cluster's network, then
+// pins the addresses it bound so a restart reuses them.
 func (c *Cluster) start(m *Member) error {
-	nd, err := node.New(m.Config)
+	var nw node.Network = c.net.Node(m.Config.NodeID)
+	if m.peerTransport != nil {
+		nw = peerTransport{Network: nw, rt: m.peerTransport}
+	}
+	opts := []node.Option{node.WithNetwork(nw)}
+	if c.inMemory {
+		opts = append(opts, node.InMemory())
+	}
+	nd, err := node.New(m.Config, opts...)
 	if err != nil {
 		return err
 	}
 	m.Config.APIAddr, m.Config.PeerAddr = nd.APIAddr(), nd.PeerAddr()
 	m.Config.RaftAddr, m.Config.GossipAddr = nd.RaftAddr(), nd.GossipAddr()
-	c.net.register(nd.ID(), m.Config.APIAddr, m.Config.PeerAddr, m.Config.RaftAddr, m.Config.GossipAddr)
+	c.net.Register(nd.ID(), m.Config.APIAddr, m.Config.PeerAddr, m.Config.RaftAddr, m.Config.GossipAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	m.Node, m.cancel, m.done = nd, cancel, make(chan error, 1)
 	go func() { m.done <- nd.Run(ctx) }()
@@ -169,7 +193,6 @@ func (c *Cluster) Add() int {
 	cfg.DataDir = filepath.Join(filepath.Dir(cfg.DataDir), cfg.NodeID)
 	cfg.APIAddr, cfg.PeerAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Logger = testLogger(c.t, cfg.NodeID)
-	cfg.Links = c.net.links(cfg.NodeID)
 	cfg.Join = nil
 	for _, m := range c.nodes {
 		if m.Node != nil {
@@ -257,10 +280,6 @@ func (c *Cluster) Restart(i int) {
 // connections already open between them are closed. The Glance API
 // stays reachable from the test. A new Partition replaces the last.
 func (c *Cluster) Partition(groups ...[]int) {
-	var ids []string
-	for _, m := range c.nodes {
-		ids = append(ids, m.Config.NodeID)
-	}
 	var named [][]string
 	for _, g := range groups {
 		var gi []string
@@ -269,11 +288,11 @@ func (c *Cluster) Partition(groups ...[]int) {
 		}
 		named = append(named, gi)
 	}
-	c.net.partition(ids, named)
+	c.net.Partition(named...)
 }
 
 // Heal ends a partition: all nodes can reach each other again.
-func (c *Cluster) Heal() { c.net.heal() }
+func (c *Cluster) Heal() { c.net.Heal() }
 
 // Close stops every node.
 func (c *Cluster) Close() {
@@ -344,7 +363,7 @@ func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 // files on disk, and restarts it. It reports whether a copy was found.
 func (c *Cluster) CorruptChunk(i int, prefix []byte) bool {
 	c.t.Helper()
-	if c.nodes[i].Config.InMemory {
+	if c.inMemory {
 		c.t.Fatal("CorruptChunk needs an on-disk cluster")
 	}
 	c.Stop(i)
@@ -361,3 +380,16 @@ var Client = &http.Client{Timeout: 2 * time.Minute}
 
 // ErrTimeout is returned by polling helpers that give up.
 var ErrTimeout = errors.New("timed out")
+
+// peerTransport is a node's Network with its transport to peers replaced
+// (WithPeerTransport): requests go through rt, after the Network's own
+// checks.
+type peerTransport struct {
+	node.Network
+	rt http.RoundTripper
+}
+
+// PeerTransport implements node.Network.
+func (p peerTransport) PeerTransport(http.RoundTripper) http.RoundTripper {
+	return p.Network.PeerTransport(p.rt)
+}

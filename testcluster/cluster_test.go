@@ -263,11 +263,10 @@ func (l *lyingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestLyingPeerIsNeverBelieved(t *testing.T) {
 	lie := &lyingTransport{}
-	c := testcluster.New(t, 3, testcluster.WithReplicas(2),
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2), testcluster.WithPeerTransport(2, lie),
 		testcluster.WithConfig(func(i int, cfg *node.Config) {
 			cfg.ChunkSize = 256 << 10
 			if i == 2 {
-				cfg.PeerTransport = lie
 				cfg.NoCache = true
 			}
 		}))

@@ -22,6 +22,7 @@ import (
 	"github.com/p2pglance/p2pglance/clusterauth"
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/node"
+	"github.com/p2pglance/p2pglance/node/nodetest"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
@@ -185,9 +186,9 @@ func TestInternalAPIRefusesOutsiders(t *testing.T) {
 func startOutsider(t *testing.T, secret string, join []string) *node.Node {
 	t.Helper()
 	n, err := node.New(node.Config{
-		NodeID: "outsider", InMemory: true, Fast: true, Join: join, ClusterSecret: secret,
+		NodeID: "outsider", Timing: nodetest.Timing(), Join: join, ClusterSecret: secret,
 		APIAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
-	})
+	}, node.InMemory())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func isTimeout(err error) bool {
 func TestGossipRefusesOutsiders(t *testing.T) {
 	c := testcluster.New(t, 2, testcluster.WithSecret(clusterSecret))
 	try := func(name string, key []byte) error {
-		g, err := gossip.New(gossip.Config{Meta: gossip.Meta{ID: name}, BindAddr: "127.0.0.1:0", SecretKey: key, Fast: true})
+		g, err := gossip.New(gossip.Config{Meta: gossip.Meta{ID: name}, BindAddr: "127.0.0.1:0", SecretKey: key, Timing: nodetest.Timing().Gossip})
 		if err != nil {
 			t.Fatal(err)
 		}

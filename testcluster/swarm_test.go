@@ -94,12 +94,9 @@ func (h hangingBody) Close() error { return nil }
 // dropped for another, and the download completes.
 func TestStalledPeerIsAbandoned(t *testing.T) {
 	st := &stallingTransport{}
-	c := testcluster.New(t, 3, testcluster.WithReplicas(2), testcluster.WithConfig(func(i int, cfg *node.Config) {
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2), testcluster.WithPeerTransport(2, st), testcluster.WithConfig(func(_ int, cfg *node.Config) {
 		cfg.ChunkSize = 256 << 10
 		cfg.StallTimeout = 300 * time.Millisecond
-		if i == 2 {
-			cfg.PeerTransport = st
-		}
 	}))
 	var img *images.Image
 	var data []byte

@@ -19,10 +19,10 @@ type cluster struct {
 	dones   []chan error
 }
 
-// startCluster starts n nodes under dir: node 0 bootstraps, the others
-// join it. It returns once every node sees every other alive and can
-// commit through the leader.
-func startCluster(ctx context.Context, dir string, n int, configure func(c *node.Config)) (*cluster, error) {
+// startCluster starts n nodes under dir (with opts, test seams such as
+// node.InMemory): node 0 bootstraps, the others join it. It returns once
+// every node sees every other alive and can commit through the leader.
+func startCluster(ctx context.Context, dir string, n int, configure func(c *node.Config), opts ...node.Option) (*cluster, error) {
 	c := &cluster{}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for i := range n {
@@ -41,7 +41,7 @@ func startCluster(ctx context.Context, dir string, n int, configure func(c *node
 		if configure != nil {
 			configure(&cfg)
 		}
-		nd, err := node.New(cfg)
+		nd, err := node.New(cfg, opts...)
 		if err != nil {
 			c.stop()
 			return nil, fmt.Errorf("start node %d: %w", i, err)

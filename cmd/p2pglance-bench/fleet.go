@@ -125,10 +125,14 @@ func fleetOnce(ctx context.Context, fc *fleetConfig, dir string, n int, mode fle
 	t0 := time.Now()
 	fleetLogs.stopping.Store(false)
 	i := 0
+	var opts []node.Option
+	if fc.inMemory {
+		opts = append(opts, node.InMemory())
+	}
 	c, err := startCluster(ctx, dir, n, func(cfg *node.Config) {
 		fleetNodeConfig(fc, mode, i, cfg)
 		i++
-	})
+	}, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/node"
+	"github.com/p2pglance/p2pglance/node/nodetest"
 )
 
 // fleetConfig is the fleet phase's knobs (-fleet-* flags).
@@ -22,8 +23,8 @@ type fleetConfig struct {
 	chunkSize   int           // node.Config.ChunkSize (0: default)
 	fetchWindow int           // node.Config.FetchWindow (0: default)
 	uploadSlots int           // node.Config.UploadSlots (0: default)
-	fast        bool          // node.Config.Fast (short Raft and gossip timers)
-	inMemory    bool          // Badger InMemory instead of on disk under -dir
+	fast        bool          // nodetest.Timing (short Raft and gossip timers)
+	inMemory    bool          // node.InMemory: Badger in memory instead of on disk under -dir
 	poll        time.Duration // how often every node's store is sampled
 	modes       []string      // "p2p", "origin"
 	bootNodes   int           // fleet size whose p2p run also measures boot-time downloads (0: none)
@@ -132,8 +133,9 @@ func fleetNodeConfig(fc *fleetConfig, mode fleetMode, i int, c *node.Config) {
 	c.FetchWindow = fc.fetchWindow
 	c.UploadSlots = fc.uploadSlots
 	c.NoCache = mode.noCache
-	c.Fast = fc.fast
-	c.InMemory = fc.inMemory
+	if fc.fast {
+		c.Timing = nodetest.Timing()
+	}
 	c.GCInterval = time.Hour // nothing to collect; keep GC passes out of the timings
 	c.Logger = slog.New(fleetLogs).With("node", i)
 }

@@ -37,7 +37,7 @@ func (f *fleetResult) print(w io.Writer) {
 	if fc.inMemory {
 		store = "Badger `InMemory` (no disk: the fleet's N copies of the image live in this process's memory)"
 	}
-	timers := "`Fast` (test) Raft and gossip timers"
+	timers := "short (test) Raft and gossip timers (`nodetest.Timing`)"
 	if !fc.fast {
 		timers = "production Raft and gossip timers"
 	}

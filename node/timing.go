@@ -1,0 +1,47 @@
+package node
+
+import (
+	"time"
+
+	"github.com/p2pglance/p2pglance/gossip"
+)
+
+// Timing tunes how quickly the cluster notices a failed node and elects a
+// new leader. A zero field takes its default, given in brackets below and
+// chosen for nodes on a LAN. Nodes on one host can use far shorter timers
+// (node/nodetest.Timing, which tests and the benchmark's fleet use).
+type Timing struct {
+	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout are
+	// hashicorp/raft's settings of the same names [500ms, 500ms, 250ms]:
+	// a follower that hears nothing from the leader for HeartbeatTimeout
+	// starts an election, and a leader that cannot reach a quorum for
+	// LeaderLeaseTimeout steps down.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// CommitTimeout is how long the leader may wait before telling
+	// followers what committed [15ms]. A follower that forwarded a write
+	// learns that it committed from the leader's next AppendEntries, so
+	// raft's own default (50ms) would add ~50ms to every write a
+	// follower takes.
+	CommitTimeout time.Duration
+	// RejoinInterval is how often the node looks for Raft members that
+	// gossip has lost (after a partition that outlasted failure
+	// detection) and joins them again [5s]; see rejoin.go.
+	RejoinInterval time.Duration
+	// Gossip tunes memberlist's failure detection and dissemination
+	// (zero fields: memberlist's LAN defaults).
+	Gossip gossip.Timing
+}
+
+// applyDefaults fills in the zero fields.
+func (t *Timing) applyDefaults() {
+	setDur := func(dst *time.Duration, def time.Duration) {
+		if *dst <= 0 {
+			*dst = def
+		}
+	}
+	setDur(&t.HeartbeatTimeout, 500*time.Millisecond)
+	setDur(&t.ElectionTimeout, 500*time.Millisecond)
+	setDur(&t.LeaderLeaseTimeout, 250*time.Millisecond)
+	setDur(&t.CommitTimeout, 15*time.Millisecond)
+	setDur(&t.RejoinInterval, 5*time.Second)
+}
