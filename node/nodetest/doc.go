@@ -1,6 +1,5 @@
 // Package nodetest holds what tests and benchmarks plug into a node and
-// production never does. Nothing here is compiled into the p2pglance
-// binary; testcluster and the benchmark's fleet import it.
+// production never does; testcluster and the benchmark's fleet import it.
 //
 //   - Timing returns Raft and gossip timers short enough that nodes on one
 //     host notice a failed node and elect a new leader within a second or
@@ -33,4 +32,11 @@
 // know nothing was sent), requests to it fail before they are sent,
 // gossip packets to or from it are dropped, and connections already open
 // across a new partition are closed. The Glance API stays reachable.
+//
+// # Dependencies
+//
+// nodetest imports node and gossip (for the types of their hooks),
+// hashicorp/memberlist and the standard library, but not testing, so the
+// benchmark binary can use Timing. The p2pglance binary and every
+// production package must never import it.
 package nodetest
