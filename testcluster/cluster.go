@@ -149,13 +149,54 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 	if os.Getenv("P2PGLANCE_TEST_LOG") == "debug" {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level})).With("test_node", name)
+	return slog.New(slog.NewTextHandler(tWriter{sinkFor(t)}, &slog.HandlerOptions{Level: level})).With("test_node", name)
 }
 
-type tWriter struct{ t testing.TB }
+// tWriter sends log lines to t.Log while the test runs. A library
+// goroutine that outlives its node's shutdown (memberlist's prober logs
+// after Shutdown returns) may still log once the test has ended, when
+// t.Log panics: from then on its lines go to standard error.
+type tWriter struct{ sink *testSink }
+
+// testSink is one test's log destination, shared by its nodes' loggers.
+type testSink struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+// sinks holds one sink per test, so every logger of a test sees its end.
+var sinks sync.Map // testing.TB -> *testSink
+
+func sinkFor(t testing.TB) *testSink {
+	if s, ok := sinks.Load(t); ok {
+		return s.(*testSink)
+	}
+	s, loaded := sinks.LoadOrStore(t, &testSink{t: t})
+	if !loaded {
+		// Registered with the first logger, before any node starts, so
+		// it runs after every node's shutdown (cleanups run last-in
+		// first-out).
+		t.Cleanup(func() {
+			sink := s.(*testSink)
+			sink.mu.Lock()
+			sink.done = true
+			sink.mu.Unlock()
+			sinks.Delete(t)
+		})
+	}
+	return s.(*testSink)
+}
 
 func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	w.sink.mu.Lock()
+	defer w.sink.mu.Unlock()
+	if w.sink.done {
+		fmt.Fprintf(os.Stderr, "%s (after %s ended)\n", line, w.sink.t.Name())
+		return len(p), nil
+	}
+	w.sink.t.Log(line)
 	return len(p), nil
 }
 
