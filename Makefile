@@ -55,7 +55,7 @@ bench-repair:
 
 ## fuzz: every fuzz target for FUZZTIME each (default 60s), one after the other (their seed corpora run in make test)
 FUZZTIME ?= 60s
-FUZZ_TARGETS := api:FuzzJSONBodies metadefs:FuzzBodies api:FuzzImagePatch api:FuzzListQuery raftfsm:FuzzApply node:FuzzPeerRequests \
+FUZZ_TARGETS := api:FuzzJSONBodies metadefs:FuzzBodies api:FuzzImagePatch api:FuzzListQuery raftfsm:FuzzApply node:FuzzPeerRequests peer:FuzzHandler \
 	gossip:FuzzDecodeUpdate gossip:FuzzDecodeSnapshot imageformat:FuzzInspect
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -13,10 +13,10 @@ func BenchmarkSignVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := &Transport{Key: k.Peer, NodeID: "n1"}
-	v := NewVerifier(k.Peer, nil)
+	tr := &Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}
+	v := NewVerifier(k.Peer, testProtocol, nil)
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodGet, "/internal/v1/chunks/3e34b9fab359a72fcf9c6f6efd66c2a29a2e87030ae034cf9847883ac50642d0?image=x&idx=1", nil)
+		req := httptest.NewRequest(http.MethodGet, "/blobs/3e34b9fab359a72fcf9c6f6efd66c2a29a2e87030ae034cf9847883ac50642d0?image=x&idx=1", nil)
 		if _, err := tr.Sign(req, emptySHA256); err != nil {
 			b.Fatal(err)
 		}

@@ -13,6 +13,18 @@ import (
 	"time"
 )
 
+// testProtocol is a protocol with content-addressed blobs under /blobs/
+// (PUT bodies and GET answers) and X-Test-* headers that steer handlers.
+var testProtocol = Protocol{
+	ContentAddressedRequest: func(method, path string) bool {
+		return method == http.MethodPut && strings.HasPrefix(path, "/blobs/")
+	},
+	ContentAddressedResponse: func(method, path string) bool {
+		return method == http.MethodGet && strings.HasPrefix(path, "/blobs/")
+	},
+	SignedHeader: func(name string) bool { return strings.HasPrefix(name, "X-Test-") },
+}
+
 func mustKeys(t *testing.T, secret string) Keys {
 	t.Helper()
 	k, err := Derive([]byte(secret))
@@ -78,7 +90,7 @@ func (s *server) counts() (int, []string) {
 
 func newServer(t *testing.T, key []byte) *server {
 	s := &server{}
-	v := NewVerifier(key, func(_ *http.Request, reason string) {
+	v := NewVerifier(key, testProtocol, func(_ *http.Request, reason string) {
 		s.mu.Lock()
 		s.rejects = append(s.rejects, reason)
 		s.mu.Unlock()
@@ -120,9 +132,9 @@ func do(t *testing.T, c *http.Client, method, url string, body []byte) (int, str
 func TestSignedRequestsPass(t *testing.T) {
 	k := mustKeys(t, "the cluster secret")
 	s := newServer(t, k.Peer)
-	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1"}}
-	code, body, err := do(t, c, http.MethodPost, s.URL+"/internal/v1/apply?x=1", []byte("command"))
-	if err != nil || code != 200 || body != "POST /internal/v1/apply?x=1 command" {
+	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}}
+	code, body, err := do(t, c, http.MethodPost, s.URL+"/apply?x=1", []byte("command"))
+	if err != nil || code != 200 || body != "POST /apply?x=1 command" {
 		t.Fatalf("signed POST: %d %q %v", code, body, err)
 	}
 	// A handler's error answer is MAC'd too.
@@ -131,10 +143,10 @@ func TestSignedRequestsPass(t *testing.T) {
 	}
 	// A chunk PUT's body is not hashed; the chunk GET's answer not MAC'd.
 	big := bytes.Repeat([]byte{7}, 1<<20)
-	if code, body, err := do(t, c, http.MethodPut, s.URL+"/internal/v1/chunks/abc?idx=1", big); err != nil || code != 200 || len(body) != len("PUT /internal/v1/chunks/abc?idx=1 ")+len(big) {
+	if code, body, err := do(t, c, http.MethodPut, s.URL+"/blobs/abc?idx=1", big); err != nil || code != 200 || len(body) != len("PUT /blobs/abc?idx=1 ")+len(big) {
 		t.Fatalf("chunk PUT: %d %d %v", code, len(body), err)
 	}
-	if code, _, err := do(t, c, http.MethodGet, s.URL+"/internal/v1/chunks/abc", nil); err != nil || code != 200 {
+	if code, _, err := do(t, c, http.MethodGet, s.URL+"/blobs/abc", nil); err != nil || code != 200 {
 		t.Fatalf("chunk GET: %d %v", code, err)
 	}
 	if hits, rejects := s.counts(); hits != 4 || len(rejects) != 0 {
@@ -147,8 +159,8 @@ func TestRefusals(t *testing.T) {
 	other := mustKeys(t, "another cluster secret")
 	s := newServer(t, k.Peer)
 	rec := &recorder{}
-	good := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Next: rec}}
-	if code, _, err := do(t, good, http.MethodPost, s.URL+"/internal/v1/missing", []byte(`{"a":1}`)); err != nil || code != 200 {
+	good := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Next: rec, Protocol: testProtocol}}
+	if code, _, err := do(t, good, http.MethodPost, s.URL+"/missing", []byte(`{"a":1}`)); err != nil || code != 200 {
 		t.Fatalf("signed request: %d %v", code, err)
 	}
 	resend := func(mutate func(r *http.Request, body []byte) []byte) int {
@@ -173,7 +185,7 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"replay", RejectReplay, func(_ *http.Request, b []byte) []byte { return b }},
 		{"unsigned", RejectUnsigned, func(r *http.Request, b []byte) []byte { r.Header.Del(HeaderSignature); return b }},
-		{"other path", RejectBadSig, func(r *http.Request, b []byte) []byte { r.URL.Path = "/internal/v1/apply"; return b }},
+		{"other path", RejectBadSig, func(r *http.Request, b []byte) []byte { r.URL.Path = "/apply"; return b }},
 		{"other query", RejectBadSig, func(r *http.Request, b []byte) []byte { r.URL.RawQuery = "x=2"; return b }},
 		{"other method", RejectBadSig, func(r *http.Request, b []byte) []byte { r.Method = http.MethodPut; return b }},
 		{"other sender", RejectBadSig, func(r *http.Request, b []byte) []byte { r.Header.Set(HeaderNode, "n2"); return b }},
@@ -182,7 +194,7 @@ func TestRefusals(t *testing.T) {
 			return b
 		}},
 		{"added protocol header", RejectBadSig, func(r *http.Request, b []byte) []byte {
-			r.Header.Set("X-P2pglance-Last-Resort", "1")
+			r.Header.Set("X-Test-Steer", "1")
 			return b
 		}},
 		{"other body", RejectBody, func(_ *http.Request, b []byte) []byte { return append(b, ' ') }},
@@ -202,17 +214,17 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 	// Wrong key, no signature at all, and a clock outside the window.
-	wrong := &http.Client{Transport: &Transport{Key: other.Peer, NodeID: "x"}}
-	skewed := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Now: func() time.Time { return time.Now().Add(-MaxClockSkew - time.Minute) }}}
+	wrong := &http.Client{Transport: &Transport{Key: other.Peer, NodeID: "x", Protocol: testProtocol}}
+	skewed := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Now: func() time.Time { return time.Now().Add(-MaxClockSkew - time.Minute) }, Protocol: testProtocol}}
 	for name, c := range map[string]*http.Client{"wrong key": wrong, "skewed clock": skewed} {
-		_, _, err := do(t, c, http.MethodGet, s.URL+"/internal/v1/stats", nil)
+		_, _, err := do(t, c, http.MethodGet, s.URL+"/stats", nil)
 		if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "401") {
 			t.Errorf("%s: err %v, want a 401 refusal", name, err)
 		}
 	}
 	// A valid signature that claims a chunk body where none is allowed.
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/internal/v1/apply", strings.NewReader("command"))
-	if _, err := (&Transport{Key: k.Peer, NodeID: "n1"}).Sign(req, BodyChunk); err != nil {
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/apply", strings.NewReader("command"))
+	if _, err := (&Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}).Sign(req, BodyChunk); err != nil {
 		t.Fatal(err)
 	}
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
@@ -223,7 +235,7 @@ func TestRefusals(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	if code, _, err := do(t, http.DefaultClient, http.MethodGet, s.URL+"/internal/v1/chunks/abc", nil); err != nil || code != http.StatusUnauthorized {
+	if code, _, err := do(t, http.DefaultClient, http.MethodGet, s.URL+"/blobs/abc", nil); err != nil || code != http.StatusUnauthorized {
 		t.Errorf("unsigned chunk GET: %d %v", code, err)
 	}
 	if hits, _ := s.counts(); hits != 1 {
@@ -239,9 +251,48 @@ func TestForgedAnswerRejected(t *testing.T) {
 		_, _ = w.Write([]byte(`{"missing":[]}`))
 	}))
 	defer forger.Close()
-	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1"}}
-	if _, _, err := do(t, c, http.MethodPost, forger.URL+"/internal/v1/missing", []byte("{}")); !errors.Is(err, ErrBadResponse) {
+	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}}
+	if _, _, err := do(t, c, http.MethodPost, forger.URL+"/missing", []byte("{}")); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("forged answer: err %v", err)
+	}
+}
+
+// TestProtocolHooks: what is signed beyond method, URI and body is the
+// protocol's say. Under the zero Protocol no header is signed and no
+// body is content-addressed.
+func TestProtocolHooks(t *testing.T) {
+	k := mustKeys(t, "the cluster secret")
+	sign := func(p Protocol, method, path string, body []byte) *http.Request {
+		t.Helper()
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		tr := &Transport{Key: k.Peer, NodeID: "n1", Protocol: p}
+		out := req.Clone(req.Context())
+		h, err := tr.bodyHash(req, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Sign(out, h); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	check := func(p Protocol, r *http.Request) string {
+		_, reason := NewVerifier(k.Peer, p, nil).check(r)
+		return reason
+	}
+	for name, p := range map[string]Protocol{"zero": {}, "test": testProtocol} {
+		r := sign(p, http.MethodGet, "/stats", nil)
+		r.Header.Set("X-Test-Steer", "1")
+		if got, want := check(p, r), map[string]string{"zero": "", "test": RejectBadSig}[name]; got != want {
+			t.Errorf("%s protocol, unsigned header added: %q, want %q", name, got, want)
+		}
+		r = sign(p, http.MethodPut, "/blobs/abc", []byte("blob"))
+		if got, want := r.Header.Get(HeaderBody), map[string]string{"zero": bodyDigest([]byte("blob")), "test": BodyChunk}[name]; got != want {
+			t.Errorf("%s protocol, blob PUT body signed as %q, want %q", name, got, want)
+		}
+		if reason := check(p, r); reason != "" {
+			t.Errorf("%s protocol, blob PUT refused: %s", name, reason)
+		}
 	}
 }
 

@@ -7,14 +7,15 @@
 //
 // Internal HTTP: [Transport] signs every request (HMAC-SHA256 over the
 // method, path and query, sender, time, a random nonce, the SHA-256 of
-// the body and the protocol's X-P2pglance-* headers) and checks the MAC
-// on every answer; [Verifier] refuses
-// with 401, before any handler runs, a request that is unsigned, badly
-// signed, outside the allowed clock skew or replayed, and MACs the
-// answers it lets through. Chunk bodies are content-addressed (the path
-// names their BLAKE3 digest and the receiver re-hashes them), so a chunk
-// PUT's body and a chunk GET's answer are not hashed again here: see
-// [ContentAddressedRequest] and [ContentAddressedResponse].
+// the body and the headers the protocol signs) and checks the MAC on
+// every answer; [Verifier] refuses with 401, before any handler runs, a
+// request that is unsigned, badly signed, outside the allowed clock skew
+// or replayed, and MACs the answers it lets through. The package knows no
+// route: a [Protocol], given by the protocol carried (package peer for
+// the nodes' internal API), names the headers that are signed and the
+// content-addressed bodies (a chunk named by its digest in the path and
+// re-hashed by the receiver), whose requests and answers are not hashed
+// again here.
 //
 // Streams (Raft): [ClientHandshake] and [ServerHandshake] run a mutual
 // challenge-response at the start of a connection; a peer that does not

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -31,21 +30,34 @@ const BodyChunk = "chunk"
 // nonce is accepted once.
 const MaxClockSkew = 2 * time.Minute
 
-// chunkPrefix is the path of the content-addressed chunk endpoints.
-const chunkPrefix = "/internal/v1/chunks/"
-
-// ContentAddressedRequest reports whether a request's body is a chunk
-// that the receiver verifies against the BLAKE3 digest in its (signed)
-// path, so the signature need not cover the body: PUT of a chunk.
-func ContentAddressedRequest(method, path string) bool {
-	return method == http.MethodPut && strings.HasPrefix(path, chunkPrefix)
+// Protocol tells a Transport and a Verifier what of the protocol they
+// carry needs more than the method, path, query and body: which bodies
+// are content-addressed, and which request headers steer handlers and
+// so are signed. The zero Protocol has no content-addressed bodies and
+// signs no header beyond the authentication headers themselves.
+type Protocol struct {
+	// ContentAddressedRequest reports whether a request's body is
+	// verified by the receiver against a digest in its (signed) path,
+	// so the signature need not cover the body (BodyChunk).
+	ContentAddressedRequest func(method, path string) bool
+	// ContentAddressedResponse reports whether the answer to a request
+	// is verified by the requester against the digest it asked for, so
+	// the answer carries no MAC.
+	ContentAddressedResponse func(method, path string) bool
+	// SignedHeader reports whether a request header (canonical name)
+	// is covered by the signature. The authentication headers never
+	// are: they carry it.
+	SignedHeader func(name string) bool
 }
 
-// ContentAddressedResponse reports whether an answer's body is a chunk
-// the requester verifies against the digest it asked for, so the answer
-// carries no MAC: GET of a chunk.
-func ContentAddressedResponse(method, path string) bool {
-	return method == http.MethodGet && strings.HasPrefix(path, chunkPrefix)
+// contentAddressedRequest is p.ContentAddressedRequest, false if unset.
+func (p Protocol) contentAddressedRequest(method, path string) bool {
+	return p.ContentAddressedRequest != nil && p.ContentAddressedRequest(method, path)
+}
+
+// contentAddressedResponse is p.ContentAddressedResponse, false if unset.
+func (p Protocol) contentAddressedResponse(method, path string) bool {
+	return p.ContentAddressedResponse != nil && p.ContentAddressedResponse(method, path)
 }
 
 // Errors of signing and verification.
@@ -65,15 +77,15 @@ func bodyDigest(b []byte) string {
 }
 
 // requestMAC is the signature of a request's canonical form: method,
-// path and query, sender, time, nonce, body digest, and the protocol's
-// own X-P2pglance-* headers (other than these), which steer handlers.
-func requestMAC(key []byte, method, uri, node string, ts int64, nonce, body string, h http.Header) []byte {
+// path and query, sender, time, nonce, body digest, and the headers the
+// protocol signs (see Protocol.SignedHeader).
+func requestMAC(key []byte, p Protocol, method, uri, node string, ts int64, nonce, body string, h http.Header) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, s := range []string{"p2pglance-request-v1", method, uri, node, strconv.FormatInt(ts, 10), nonce, body} {
 		m.Write([]byte(s))
 		m.Write([]byte{'\n'})
 	}
-	for _, s := range signedHeaders(h) {
+	for _, s := range p.signedHeaders(h) {
 		m.Write([]byte(s))
 		m.Write([]byte{'\n'})
 	}
@@ -83,12 +95,15 @@ func requestMAC(key []byte, method, uri, node string, ts int64, nonce, body stri
 // authHeaders are the headers the signature itself travels in.
 var authHeaders = map[string]bool{HeaderNode: true, HeaderTime: true, HeaderNonce: true, HeaderBody: true, HeaderSignature: true, HeaderResponse: true}
 
-// signedHeaders lists, sorted, "name: value" of every X-P2pglance-*
-// header of h that is not an authentication header.
-func signedHeaders(h http.Header) []string {
+// signedHeaders lists, sorted, "name: value" of every header of h the
+// protocol signs that is not an authentication header.
+func (p Protocol) signedHeaders(h http.Header) []string {
+	if p.SignedHeader == nil {
+		return nil
+	}
 	var out []string
 	for name, vals := range h {
-		if !strings.HasPrefix(name, "X-P2pglance-") || authHeaders[name] {
+		if authHeaders[name] || !p.SignedHeader(name) {
 			continue
 		}
 		for _, v := range vals {

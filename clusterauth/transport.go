@@ -17,9 +17,9 @@ import (
 const MaxBody = 64 << 20
 
 // Transport is an http.RoundTripper that signs every request with the
-// peer key and verifies the MAC of every answer (except a chunk GET's,
-// which the caller verifies by digest). An answer that fails is closed
-// and reported as an error wrapping ErrBadResponse.
+// peer key and verifies the MAC of every answer (except a
+// content-addressed one, which the caller verifies by digest). An answer
+// that fails is closed and reported as an error wrapping ErrBadResponse.
 type Transport struct {
 	// Key is Keys.Peer.
 	Key []byte
@@ -29,6 +29,9 @@ type Transport struct {
 	Next http.RoundTripper
 	// Now is the clock (nil: time.Now); tests skew it.
 	Now func() time.Time
+	// Protocol names the content-addressed bodies and the signed
+	// headers of the protocol carried; the Verifier must use the same.
+	Protocol Protocol
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -52,7 +55,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ContentAddressedResponse(req.Method, req.URL.Path) {
+	if t.Protocol.contentAddressedResponse(req.Method, req.URL.Path) {
 		return resp, nil
 	}
 	if err := checkResponse(t.Key, sig, resp); err != nil {
@@ -74,7 +77,7 @@ func (t *Transport) Sign(req *http.Request, body string) (string, error) {
 	}
 	ts := now().UnixNano()
 	n := hex.EncodeToString(nonce[:])
-	sig := hex.EncodeToString(requestMAC(t.Key, req.Method, req.URL.RequestURI(), t.NodeID, ts, n, body, req.Header))
+	sig := hex.EncodeToString(requestMAC(t.Key, t.Protocol, req.Method, req.URL.RequestURI(), t.NodeID, ts, n, body, req.Header))
 	h := req.Header
 	h.Set(HeaderNode, t.NodeID)
 	h.Set(HeaderTime, strconv.FormatInt(ts, 10))
@@ -87,7 +90,7 @@ func (t *Transport) Sign(req *http.Request, body string) (string, error) {
 // bodyHash digests req's body without consuming it (through GetBody, or
 // by buffering it into out), or names it BodyChunk.
 func (t *Transport) bodyHash(req, out *http.Request) (string, error) {
-	if ContentAddressedRequest(req.Method, req.URL.Path) {
+	if t.Protocol.contentAddressedRequest(req.Method, req.URL.Path) {
 		return BodyChunk, nil
 	}
 	if req.Body == nil || req.Body == http.NoBody {

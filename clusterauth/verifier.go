@@ -25,15 +25,17 @@ const (
 // answers to them.
 type Verifier struct {
 	key      []byte
+	proto    Protocol
 	now      func() time.Time
 	onReject func(r *http.Request, reason string)
 	seen     replayCache
 }
 
-// NewVerifier returns a Verifier for key (Keys.Peer). onReject, if not
-// nil, is called for every refused request (to count and log it).
-func NewVerifier(key []byte, onReject func(r *http.Request, reason string)) *Verifier {
-	return &Verifier{key: key, now: time.Now, onReject: onReject}
+// NewVerifier returns a Verifier for key (Keys.Peer) and the protocol p
+// (as its Transports have it). onReject, if not nil, is called for every
+// refused request (to count and log it).
+func NewVerifier(key []byte, p Protocol, onReject func(r *http.Request, reason string)) *Verifier {
+	return &Verifier{key: key, proto: p, now: time.Now, onReject: onReject}
 }
 
 // Wrap returns h behind the verifier.
@@ -47,7 +49,7 @@ func (v *Verifier) Wrap(h http.Handler) http.Handler {
 			http.Error(w, "cluster authentication failed: "+reason, http.StatusUnauthorized)
 			return
 		}
-		if ContentAddressedResponse(r.Method, r.URL.Path) {
+		if v.proto.contentAddressedResponse(r.Method, r.URL.Path) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -85,12 +87,12 @@ func (v *Verifier) check(r *http.Request) (string, string) {
 	if _, nerr := hex.Decode(nonce[:], []byte(nonceText)); err != nil || nerr != nil {
 		return "", RejectBadSig
 	}
-	if !hmac.Equal(sig, requestMAC(v.key, r.Method, r.URL.RequestURI(), node, ts, nonceText, body, r.Header)) {
+	if !hmac.Equal(sig, requestMAC(v.key, v.proto, r.Method, r.URL.RequestURI(), node, ts, nonceText, body, r.Header)) {
 		return "", RejectBadSig
 	}
 	// The signature holds, so the headers are a peer's: now the body.
 	if body == BodyChunk {
-		if !ContentAddressedRequest(r.Method, r.URL.Path) {
+		if !v.proto.contentAddressedRequest(r.Method, r.URL.Path) {
 			return "", RejectBody
 		}
 	} else {

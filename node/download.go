@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -286,27 +284,24 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *catalog.Image, idx int
 			}
 			tried[m.Meta.ID] = true
 			data, err := n.fetchFromPeer(ctx, m.Meta.ID, m.Meta.PeerAddr, chunkRef{img.ID, idx, d, size}, buf, lastResort)
-			var refused *originRefused
+			var refused *peer.BusyError
+			errors.As(err, &refused)
 			switch {
 			case err == nil:
 				n.origin.got(d)
 				return data, nil
 			case ctx.Err() != nil:
 				return nil, ctx.Err()
-			case errors.As(err, &refused):
+			case refused != nil && refused.Origin:
 				// A durable holder that served the chunk already: the
 				// cached copies it names come next.
 				busy++
 				n.metrics.originSkips.Add(1)
 				n.origin.noteRefused(d)
-			case errors.Is(err, errPeerBusy):
+			case refused != nil:
 				busy++
 				n.metrics.busySkips.Add(1)
 				n.peers.markBusy(m.Meta.ID, busyPenalty)
-				var hinted *busyRefused
-				if errors.As(err, &hinted) {
-					refused = &originRefused{try: hinted.try}
-				}
 			case errors.Is(err, errStalled):
 				n.metrics.stalls.Add(1)
 				n.peers.markSuspect(m.Meta.ID, suspectPenalty)
@@ -315,7 +310,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, img *catalog.Image, idx int
 			}
 			if refused != nil {
 				// The copies the refusing node named come next.
-				for _, id := range refused.try {
+				for _, id := range refused.Try {
 					if pm, ok := n.gossip.Member(id); ok && id != n.id && !tried[id] && pm.Alive && pm.Meta.PeerAddr != "" {
 						ranked = slices.Insert(ranked, i+1, pm)
 					}
@@ -346,11 +341,10 @@ type chunkRef struct {
 	size   int64
 }
 
-// Errors of one peer fetch.
+// Errors of one peer fetch (besides a peer.BusyError refusal).
 var (
-	errPeerBusy = errors.New("peer at its upload limit")
-	errStalled  = errors.New("peer transfer stalled")
-	errAllBusy  = errors.New("every holder of the chunk is busy")
+	errStalled = errors.New("peer transfer stalled")
+	errAllBusy = errors.New("every holder of the chunk is busy")
 )
 
 // errBadPeerData marks a peer that sent bytes not matching the digest.
@@ -358,7 +352,8 @@ var errBadPeerData = errors.New("peer sent data that does not match its digest")
 
 // fetchFromPeer GETs a chunk from a peer into buf and verifies it,
 // through the node's download limiter; a transfer that makes no progress
-// for StallTimeout is abandoned.
+// for StallTimeout is abandoned. A refusal is a *peer.BusyError (busy, or
+// origin protection) naming the nodes to ask next.
 func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, c chunkRef, buf []byte, lastResort bool) ([]byte, error) {
 	d, size := c.digest, c.size
 	if size > int64(cap(buf)) {
@@ -370,37 +365,16 @@ func (n *Node) fetchFromPeer(ctx context.Context, peerID, peerAddr string, c chu
 	defer cancel(nil)
 	stall := time.AfterFunc(n.cfg.StallTimeout, func() { cancel(errStalled) })
 	defer stall.Stop()
-	q := "?image=" + url.QueryEscape(c.image) + "&idx=" + strconv.Itoa(c.idx)
+	req := peer.ChunkRequest{Digest: d.String(), Image: c.image, Idx: c.idx, LastResort: lastResort}
 	if !n.cfg.NoCache {
-		q += "&from=" + url.QueryEscape(n.id) // this node keeps the chunk: others may be sent here
+		req.From = n.id // this node keeps the chunk: others may be sent here
 	}
-	u := n.peerURL(peerAddr, "/internal/v1/chunks/"+d.String()+q)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("build fetch: %w", err)
-	}
-	if lastResort {
-		req.Header.Set(lastResortHeader, "1")
-	}
-	resp, err := n.client.Do(req)
+	rc, err := n.peerClient.GetChunk(ctx, peerAddr, req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch chunk: %w", stalledOr(ctx, err))
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(originHeader) != "" {
-			return nil, &originRefused{try: parseTry(resp.Header.Get(tryHeader))}
-		}
-		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(busyHeader) != "" {
-			if try := parseTry(resp.Header.Get(tryHeader)); len(try) > 0 {
-				return nil, &busyRefused{try: try}
-			}
-			return nil, errPeerBusy
-		}
-		return nil, fmt.Errorf("fetch chunk: status %d", resp.StatusCode)
-	}
-	var body io.Reader = progressReader{r: resp.Body, onProgress: func() { stall.Reset(n.cfg.StallTimeout) }}
+	defer rc.Close()
+	var body io.Reader = progressReader{r: rc, onProgress: func() { stall.Reset(n.cfg.StallTimeout) }}
 	if n.downLimit != nil {
 		body = limitedReader{ctx: ctx, r: body, l: n.downLimit}
 	}

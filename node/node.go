@@ -24,6 +24,7 @@ import (
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/metadefs"
 	"github.com/p2pglance/p2pglance/node/importer"
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
 )
@@ -46,7 +47,8 @@ type Node struct {
 	apiLn, peerLn net.Listener
 	apiSrv        *http.Server
 	peerSrv       *http.Server
-	client        *http.Client // node-to-node HTTP
+	client        *http.Client // node-to-node HTTP, under peerClient
+	peerClient    *peer.Client // the internal API of other nodes
 
 	sec     *security // cluster secret and TLS (security.go)
 	bufs    *bufferPool
@@ -137,7 +139,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.log = cfg.Logger.With("node", n.id)
-	n.signPeerRequests()
+	n.startPeerClient()
 	n.fsm.SetObserver(n.changes.push)
 
 	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log})

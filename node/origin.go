@@ -2,14 +2,12 @@ package node
 
 import (
 	"math/rand/v2"
-	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/peer"
 )
 
 // Origin protection: the durable holders of an image are its origin, and
@@ -22,19 +20,9 @@ import (
 // about R x S bytes in a fleet fetch, whatever the fleet's size. A
 // requester that got no chunk from any named peer within originPatience
 // asks again as a last resort, which a holder always serves: liveness
-// never depends on gossip being up to date.
-
-// Headers of the origin protocol on GET /internal/v1/chunks/{digest}
-// (whose query also names the image, idx and, from a node that keeps
-// what it fetches, from=its id).
-const (
-	originHeader     = "X-P2pglance-Origin"      // on a 503: "served already, take it from a peer"
-	tryHeader        = "X-P2pglance-Try"         // on a 503 (origin or busy): ids of nodes holding copies
-	lastResortHeader = "X-P2pglance-Last-Resort" // on a request: serve even if served before
-)
-
-// originTryMax bounds the peers named in one refusal.
-const originTryMax = 4
+// never depends on gossip being up to date. The refusal and the last
+// resort travel in package peer's chunk GET (peer.BusyError,
+// peer.ChunkRequest.LastResort).
 
 // originPatience is how long a requester keeps taking "ask a peer" for
 // an answer before it asks the durable holders as a last resort.
@@ -131,17 +119,14 @@ func (g *originGuard) got(d chunkstore.Digest) {
 
 // originRefusal decides whether this node, asked for chunk d by a peer,
 // should send it to the cached copies instead; it returns those nodes'
-// ids (none: serve). The request names the image and chunk index in its
-// query (image, idx); without them, or when this node is not one of the
-// image's durable holders, it serves.
-func (n *Node) originRefusal(r *http.Request, d chunkstore.Digest) []string {
-	if r.Header.Get(lastResortHeader) != "" || n.origin.count(d) == 0 {
+// ids (none: serve). The request names the image and chunk index; without
+// them, or when this node is not one of the image's durable holders, it
+// serves.
+func (n *Node) originRefusal(req peer.ChunkRequest, d chunkstore.Digest) []string {
+	if req.LastResort || n.origin.count(d) == 0 || !req.Located() {
 		return nil
 	}
-	imageID, idx, ok := chunkOf(r)
-	if !ok {
-		return nil
-	}
+	imageID, idx := req.Image, req.Idx
 	img, err := n.fsm.State().Image(imageID)
 	if err != nil || !slices.Contains(img.Placement, n.id) || img.Manifest == nil ||
 		idx >= len(img.Manifest.Chunks) || img.Manifest.Chunks[idx].Digest != d.String() {
@@ -150,7 +135,7 @@ func (n *Node) originRefusal(r *http.Request, d chunkstore.Digest) []string {
 	return n.copiesOf(imageID, idx, d, img.Placement)
 }
 
-// copiesOf names up to originTryMax live nodes other than this one and
+// copiesOf names up to peer.MaxTry live nodes other than this one and
 // the durable holders that hold chunk idx (digest d) of an image: first
 // the nodes this node sent it to lately (no gossip delay), then cached
 // holders gossip knows, in random order.
@@ -164,14 +149,14 @@ func (n *Node) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []
 		return ok && m.Alive && m.Meta.PeerAddr != ""
 	}
 	for _, id := range n.origin.recipients(d) {
-		if len(out) < originTryMax && usable(id) {
+		if len(out) < peer.MaxTry && usable(id) {
 			out = append(out, id)
 		}
 	}
 	gossiped := n.gossip.Holders(imageID, idx)
 	rand.Shuffle(len(gossiped), func(i, j int) { gossiped[i], gossiped[j] = gossiped[j], gossiped[i] })
 	for _, id := range gossiped {
-		if len(out) < originTryMax && usable(id) {
+		if len(out) < peer.MaxTry && usable(id) {
 			out = append(out, id)
 		}
 	}
@@ -179,60 +164,15 @@ func (n *Node) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []
 }
 
 // busyHints names, for a busy refusal of chunk d, nodes that have it
-// (see copiesOf); the request's image and idx query name the chunk.
-func (n *Node) busyHints(r *http.Request, d chunkstore.Digest) []string {
-	imageID, idx, ok := chunkOf(r)
-	if !ok {
+// (see copiesOf); the request's image and idx name the chunk.
+func (n *Node) busyHints(req peer.ChunkRequest, d chunkstore.Digest) []string {
+	if !req.Located() {
 		return nil
 	}
+	imageID, idx := req.Image, req.Idx
 	var durable []string
 	if img, err := n.fsm.State().Image(imageID); err == nil {
 		durable = img.Placement
 	}
 	return n.copiesOf(imageID, idx, d, durable)
-}
-
-// refuseAsOrigin answers a chunk request with the origin refusal.
-func refuseAsOrigin(w http.ResponseWriter, try []string) {
-	w.Header().Set(busyHeader, "1")
-	w.Header().Set(originHeader, "1")
-	w.Header().Set(tryHeader, strings.Join(try, ","))
-	http.Error(w, "served already: take it from a cached copy", http.StatusServiceUnavailable)
-}
-
-// originRefused is a fetch error carrying the peers an origin named.
-type originRefused struct{ try []string }
-
-func (e *originRefused) Error() string {
-	return "durable holder served the chunk already; cached copies at " + strings.Join(e.try, ",")
-}
-
-// busyRefused is a busy answer (errors.Is errPeerBusy) with the peers the
-// busy node named as holding the chunk.
-type busyRefused struct{ try []string }
-
-func (e *busyRefused) Error() string {
-	return errPeerBusy.Error() + "; copies at " + strings.Join(e.try, ",")
-}
-
-func (e *busyRefused) Unwrap() error { return errPeerBusy }
-
-// parseTry reads the peers of a refusal.
-func parseTry(h string) []string {
-	var out []string
-	for _, id := range strings.Split(h, ",") {
-		if id = strings.TrimSpace(id); id != "" && len(out) < originTryMax {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// chunkOf reads the image and chunk index a chunk request names in its
-// query (image, idx).
-func chunkOf(r *http.Request) (imageID string, idx int, ok bool) {
-	q := r.URL.Query()
-	imageID = q.Get("image")
-	idx, err := strconv.Atoi(q.Get("idx"))
-	return imageID, idx, imageID != "" && err == nil && idx >= 0
 }

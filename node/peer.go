@@ -2,75 +2,78 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/peer"
+	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
-// peerRoutes registers the internal API other nodes call.
-func (n *Node) peerRoutes() http.Handler {
-	m := mux.NewRouter()
-	m.HandleFunc("/internal/v1/apply", n.handleApply).Methods(http.MethodPost)
-	m.HandleFunc("/internal/v1/join", n.handleJoin).Methods(http.MethodPost)
-	m.HandleFunc("/internal/v1/chunks/{digest}", n.handleGetChunk).Methods(http.MethodGet)
-	m.HandleFunc("/internal/v1/chunks/{digest}", n.handlePutChunk).Methods(http.MethodPut)
-	m.HandleFunc("/internal/v1/missing", n.handleMissing).Methods(http.MethodPost)
-	m.HandleFunc("/internal/v1/prefetch/{id}", n.handlePrefetchProgress).Methods(http.MethodGet)
-	m.HandleFunc("/internal/v1/replicate", n.handleReplicate).Methods(http.MethodPost)
-	m.HandleFunc("/internal/v1/stats", n.handleStats).Methods(http.MethodGet)
-	return m
+// peerServer is what this node does for its peers: package peer's routes
+// call it with decoded requests (peer.Handler).
+type peerServer struct{ n *Node }
+
+var _ peer.Server = peerServer{}
+
+// peerRoutes is the internal API other nodes call.
+func (n *Node) peerRoutes() http.Handler { return peer.Handler(peerServer{n}) }
+
+// Apply proposes a forwarded command on the leader.
+func (s peerServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, error) {
+	n := s.n
+	// Only well-formed commands may be proposed: a committed entry that
+	// does not decode would stop every replica.
+	if err := raftfsm.Validate(cmd); err != nil {
+		return peer.ApplyResponse{}, fmt.Errorf("%w: command: %w", peer.ErrBadRequest, err)
+	}
+	if n.raft.State() != raft.Leader {
+		return peer.ApplyResponse{Code: peer.CodeNotLeader}, nil
+	}
+	f := n.raft.Apply(cmd, n.cfg.WriteTimeout)
+	if err := f.Error(); err != nil {
+		if notAppended(err) {
+			return peer.ApplyResponse{Code: peer.CodeNotLeader}, nil
+		}
+		// Outcome unknown: the forwarding node must not propose again.
+		return peer.ApplyResponse{}, fmt.Errorf("apply forwarded command: %w", err)
+	}
+	res := f.Response().(*raftfsm.Result)
+	out := peer.ApplyResponse{Index: res.Index, Code: raftfsm.ErrorCode(res.Err)}
+	if res.Err != nil {
+		out.Msg = res.Err.Error()
+	}
+	return out, nil
 }
 
-// joinRequest asks the cluster to add a node to the Raft configuration.
-type joinRequest struct {
-	ID         string `json:"id"`
-	RaftAddr   string `json:"raft_addr"`
-	GossipAddr string `json:"gossip_addr"`
-}
-
-// joinResponse tells a joining node whom to gossip with.
-type joinResponse struct {
-	GossipAddrs []string `json:"gossip_addrs"`
-	Suffrage    string   `json:"suffrage"`
-}
-
-// handleJoin serves POST /internal/v1/join: the leader adds the node (as
-// a voter while there are fewer than Voters, else as a non-voter); any
-// other node forwards to the leader.
-func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
-	req, err := parseJoinRequest(r.Body)
-	if err != nil {
-		http.Error(w, "bad join request", http.StatusBadRequest)
-		return
+// Join adds a node: the leader adds it (as a voter while there are fewer
+// than Voters, else as a non-voter); any other node forwards to the
+// leader.
+func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinResponse, error) {
+	n := s.n
+	if !validNodeID(req.ID) {
+		return peer.JoinResponse{}, fmt.Errorf("%w: node id %q", peer.ErrBadRequest, req.ID)
 	}
 	n.warnInsecure()
-	var resp joinResponse
+	var resp peer.JoinResponse
 	if n.raft.State() != raft.Leader {
 		leader := n.leaderPeerAddr()
 		if leader == "" {
-			http.Error(w, "no leader", http.StatusServiceUnavailable)
-			return
+			return resp, errors.New("no leader")
 		}
-		body, _ := json.Marshal(req)
-		if err := n.peerCall(r.Context(), leader, "/internal/v1/join", body, &resp); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
+		var err error
+		if resp, err = n.peerClient.Join(ctx, leader, req); err != nil {
+			return resp, fmt.Errorf("forward join: %w", err)
 		}
 	} else {
 		suffrage, err := n.addServer(req)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
+			return resp, err
 		}
 		resp.Suffrage = suffrage
 	}
@@ -79,11 +82,11 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 			resp.GossipAddrs = append(resp.GossipAddrs, m.Addr)
 		}
 	}
-	writeJSONResp(w, resp)
+	return resp, nil
 }
 
 // addServer adds a node to the Raft configuration on the leader.
-func (n *Node) addServer(req joinRequest) (string, error) {
+func (n *Node) addServer(req peer.JoinRequest) (string, error) {
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return "", fmt.Errorf("read raft configuration: %w", err)
@@ -118,13 +121,12 @@ func (n *Node) joinCluster(ctx context.Context) error {
 	if len(n.cfg.Join) == 0 {
 		return nil
 	}
-	req, _ := json.Marshal(joinRequest{ID: n.id, RaftAddr: n.RaftAddr(), GossipAddr: n.GossipAddr()})
+	req := peer.JoinRequest{ID: n.id, RaftAddr: n.RaftAddr(), GossipAddr: n.GossipAddr()}
 	backoff := 100 * time.Millisecond
 	for {
 		for _, addr := range n.cfg.Join {
-			var resp joinResponse
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			err := n.peerCall(cctx, addr, "/internal/v1/join", req, &resp)
+			resp, err := n.peerClient.Join(cctx, addr, req)
 			cancel()
 			if err != nil {
 				n.log.Debug("join attempt failed", "peer", addr, "err", err)
@@ -146,33 +148,28 @@ func (n *Node) joinCluster(ctx context.Context) error {
 	}
 }
 
-// handleGetChunk serves a verified chunk to a peer.
-func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
-	d, err := chunkstore.ParseDigest(mux.Vars(r)["digest"])
+// GetChunk serves a verified chunk to a peer, unless origin protection
+// or the upload slots refuse it.
+func (s peerServer) GetChunk(ctx context.Context, req peer.ChunkRequest, body peer.ChunkBody) error {
+	n := s.n
+	d, err := chunkstore.ParseDigest(req.Digest)
 	if err != nil {
-		http.Error(w, "bad digest", http.StatusBadRequest)
-		return
+		return fmt.Errorf("%w: %w", peer.ErrBadRequest, err)
 	}
-	if try := n.originRefusal(r, d); len(try) > 0 {
+	if try := n.originRefusal(req, d); len(try) > 0 {
 		n.metrics.originRefusals.Add(1)
-		refuseAsOrigin(w, try)
-		return
+		return &peer.BusyError{Origin: true, Try: try}
 	}
 	if !n.upSlots.tryAcquire() {
 		// At the limit: say so at once, so the peer asks another holder
 		// instead of queueing here.
 		n.metrics.busyRefusals.Add(1)
-		w.Header().Set(busyHeader, "1")
-		if try := n.busyHints(r, d); len(try) > 0 {
-			w.Header().Set(tryHeader, strings.Join(try, ","))
-		}
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-		return
+		return &peer.BusyError{Try: n.busyHints(req, d)}
 	}
 	defer n.upSlots.release()
 	buf := n.bufs.get()
 	defer n.bufs.put(buf)
-	data, err := n.chunks.Get(r.Context(), d, buf.b)
+	data, err := n.chunks.Get(ctx, d, buf.b)
 	if err != nil {
 		if errors.Is(err, chunkstore.ErrCorrupt) {
 			n.metrics.corruptLocal.Add(1)
@@ -180,111 +177,88 @@ func (n *Node) handleGetChunk(w http.ResponseWriter, r *http.Request) {
 			n.kickHeal() // a durable copy is fetched again
 		}
 		if errors.Is(err, chunkstore.ErrNotFound) || errors.Is(err, chunkstore.ErrCorrupt) {
-			http.Error(w, "chunk not held", http.StatusNotFound)
-			return
+			return peer.ErrNotFound
 		}
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return err
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	var werr error
+	w := body(len(data))
 	if n.upLimit != nil {
-		_, werr = limitedWriter{ctx: r.Context(), w: w, l: n.upLimit}.Write(data)
-	} else {
-		_, werr = w.Write(data)
+		w = limitedWriter{ctx: ctx, w: w, l: n.upLimit}
 	}
-	if werr == nil {
-		n.metrics.servedChunks.Add(1)
-		n.metrics.servedBytes.Add(int64(len(data)))
-		if r.Header.Get(lastResortHeader) != "" {
-			n.metrics.lastResort.Add(int64(len(data)))
-			n.origin.forgetRecipients(d)
-		}
-		// The requester's id is a hint only: kept if gossip knows it.
-		from := r.URL.Query().Get("from")
-		if _, known := n.gossip.Member(from); !known {
-			from = ""
-		}
-		n.origin.add(d, from)
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("send chunk: %w", err)
 	}
+	n.metrics.servedChunks.Add(1)
+	n.metrics.servedBytes.Add(int64(len(data)))
+	if req.LastResort {
+		n.metrics.lastResort.Add(int64(len(data)))
+		n.origin.forgetRecipients(d)
+	}
+	// The requester's id is a hint only: kept if gossip knows it.
+	from := req.From
+	if _, known := n.gossip.Member(from); !known {
+		from = ""
+	}
+	n.origin.add(d, from)
+	return nil
 }
 
-// busyHeader marks a 503 that means "every upload slot is taken".
-const busyHeader = "X-P2pglance-Busy"
-
-// handlePutChunk stores a chunk pushed by an uploading node. The query
-// names the image and chunk index so the chunk is protected from garbage
+// PutChunk stores a chunk pushed by an uploading node. The request names
+// the image and chunk index so the chunk is protected from garbage
 // collection until the upload ends, and announced by gossip.
-func (n *Node) handlePutChunk(w http.ResponseWriter, r *http.Request) {
-	d, err := chunkstore.ParseDigest(mux.Vars(r)["digest"])
+func (s peerServer) PutChunk(ctx context.Context, req peer.ChunkPut, size int64, r io.Reader) error {
+	n := s.n
+	d, err := chunkstore.ParseDigest(req.Digest)
 	if err != nil {
-		http.Error(w, "bad digest", http.StatusBadRequest)
-		return
+		return fmt.Errorf("%w: %w", peer.ErrBadRequest, err)
 	}
-	if r.ContentLength < 0 || r.ContentLength > int64(n.cfg.ChunkSize) {
-		http.Error(w, "bad chunk length", http.StatusBadRequest)
-		return
+	if size > int64(n.cfg.ChunkSize) {
+		return fmt.Errorf("%w: chunk of %d bytes", peer.ErrBadRequest, size)
 	}
-	image := r.URL.Query().Get("image")
-	idx, _ := strconv.Atoi(r.URL.Query().Get("idx"))
-	total, _ := strconv.Atoi(r.URL.Query().Get("total"))
 	buf := n.bufs.get()
 	defer n.bufs.put(buf)
-	data := buf.b[:r.ContentLength]
-	if _, err := io.ReadFull(r.Body, data); err != nil {
-		http.Error(w, "short chunk", http.StatusBadRequest)
-		return
+	data := buf.b[:size]
+	if _, err := io.ReadFull(r, data); err != nil {
+		return fmt.Errorf("%w: short chunk: %w", peer.ErrBadRequest, err)
 	}
-	if image != "" {
-		n.protect(image, d)
+	if req.Image != "" {
+		n.protect(req.Image, d)
 	}
-	if err := n.chunks.Put(r.Context(), d, data); err != nil {
+	if err := n.chunks.Put(ctx, d, data); err != nil {
 		if errors.Is(err, chunkstore.ErrDigestMismatch) {
-			http.Error(w, "digest mismatch", http.StatusBadRequest)
-			return
+			return fmt.Errorf("%w: %w", peer.ErrMismatch, err)
 		}
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return err
 	}
-	if image != "" && total > 0 {
-		n.gossip.Announce(image, total, []int{idx})
+	if req.Image != "" && req.Total > 0 {
+		n.gossip.Announce(req.Image, req.Total, []int{req.Idx})
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-// missingRequest lists chunks an uploader wants a replica to hold.
-type missingRequest struct {
-	Image   string   `json:"image"`
-	Digests []string `json:"digests"`
-}
-
-// handleMissing answers which of the listed chunks this node lacks, after
-// making everything it holds durable (fsync): an empty answer means the
-// node holds a durable copy of every listed chunk.
-func (n *Node) handleMissing(w http.ResponseWriter, r *http.Request) {
-	req, digests, err := parseMissingRequest(r.Body)
+// Missing answers which of the listed chunks this node lacks, after
+// making everything it holds durable.
+func (s peerServer) Missing(ctx context.Context, req peer.MissingRequest) ([]string, error) {
+	digests, err := checkMissing(req)
 	if err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
+		return nil, err
 	}
-	if err := n.chunks.Sync(r.Context()); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	missing := []string{}
-	for i, d := range digests {
-		if req.Image != "" {
-			n.protect(req.Image, d)
-		}
-		ok, err := n.chunks.Has(r.Context(), d)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if !ok {
-			missing = append(missing, req.Digests[i])
-		}
-	}
-	writeJSONResp(w, map[string][]string{"missing": missing})
+	return s.n.lacking(ctx, req.Image, req.Digests, digests)
 }
+
+// Replicate makes this node a durable holder of an image (the leader's
+// repair asks).
+func (s peerServer) Replicate(ctx context.Context, imageID string) error {
+	if !validImageID(imageID) {
+		return fmt.Errorf("%w: image id %q", peer.ErrBadRequest, imageID)
+	}
+	return s.n.replicateLocal(ctx, imageID)
+}
+
+// PrefetchProgress is this node's progress on a prefetch job.
+func (s peerServer) PrefetchProgress(_ context.Context, id string) peer.Progress {
+	return peer.Progress(s.n.localProgress(id))
+}
+
+// Stats measures this node's store.
+func (s peerServer) Stats(ctx context.Context) (peer.Usage, error) { return s.n.usage(ctx) }

@@ -3,8 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -94,22 +95,22 @@ func FuzzPeerRequests(f *testing.F) {
 		var method, target string
 		switch op % peerOpCount {
 		case peerOpJoin:
-			if _, err := parseJoinRequest(bytes.NewReader(body)); err == nil {
+			if joinAccepted(body) == nil {
 				// A valid join changes the Raft configuration for
 				// good; the parser's acceptance is what is fuzzed.
 				return
 			}
-			method, target = http.MethodPost, "/internal/v1/join"
+			method, target = http.MethodPost, peer.PathJoin
 		case peerOpApply:
-			method, target = http.MethodPost, "/internal/v1/apply"
+			method, target = http.MethodPost, peer.PathApply
 		case peerOpMissing:
-			method, target = http.MethodPost, "/internal/v1/missing"
+			method, target = http.MethodPost, peer.PathMissing
 		case peerOpReplicate:
-			method, target = http.MethodPost, "/internal/v1/replicate"
+			method, target = http.MethodPost, peer.PathReplicate
 		case peerOpGetChunk:
-			method, target, body = http.MethodGet, "/internal/v1/chunks/"+path, nil
+			method, target, body = http.MethodGet, peer.PathChunks+path, nil
 		case peerOpPutChunk:
-			method, target = http.MethodPut, "/internal/v1/chunks/"+path
+			method, target = http.MethodPut, peer.PathChunks+path
 		}
 		u, err := url.Parse(target)
 		if err != nil {
@@ -138,22 +139,22 @@ func FuzzPeerRequests(f *testing.F) {
 				t.Fatalf("apply %q (valid %v): %d %s", body, valid, code, rec.Body)
 			}
 		case peerOpMissing:
-			if _, _, err := parseMissingRequest(bytes.NewReader(body)); (err == nil) != (code == http.StatusOK) {
+			if err := missingAccepted(body); (err == nil) != (code == http.StatusOK) {
 				t.Fatalf("missing %q (parse error %v): %d", body, err, code)
 			}
 		case peerOpReplicate:
-			if _, err := parseReplicateRequest(bytes.NewReader(body)); err != nil && code != http.StatusBadRequest {
+			if err := replicateAccepted(body); err != nil && code != http.StatusBadRequest {
 				t.Fatalf("replicate %q (parse error %v): %d", body, err, code)
 			}
 		case peerOpGetChunk:
 			if code == http.StatusOK {
-				d, err := chunkstore.ParseDigest(strings.TrimPrefix(u.Path, "/internal/v1/chunks/"))
+				d, err := chunkstore.ParseDigest(strings.TrimPrefix(u.Path, peer.PathChunks))
 				if err != nil || chunkstore.Sum(rec.Body.Bytes()) != d {
 					t.Fatalf("GET %q served %d bytes that do not match the digest", target, rec.Body.Len())
 				}
 			}
 		case peerOpPutChunk:
-			d, err := chunkstore.ParseDigest(strings.TrimPrefix(u.Path, "/internal/v1/chunks/"))
+			d, err := chunkstore.ParseDigest(strings.TrimPrefix(u.Path, peer.PathChunks))
 			match := err == nil && chunkstore.Sum(body) == d
 			if match != (code == http.StatusNoContent) {
 				t.Fatalf("PUT %q of %d bytes (digest match %v): %d %s", target, len(body), match, code, rec.Body)
@@ -166,6 +167,34 @@ func FuzzPeerRequests(f *testing.F) {
 	})
 }
 
+// joinAccepted is what a node accepts of a join body: what package peer
+// decodes, with a node id gossip can carry.
+func joinAccepted(body []byte) error {
+	req, err := peer.DecodeJoin(bytes.NewReader(body))
+	if err == nil && !validNodeID(req.ID) {
+		err = fmt.Errorf("node id %q", req.ID)
+	}
+	return err
+}
+
+// missingAccepted is what a node accepts of a missing body.
+func missingAccepted(body []byte) error {
+	req, err := peer.DecodeMissing(bytes.NewReader(body))
+	if err == nil {
+		_, err = checkMissing(req)
+	}
+	return err
+}
+
+// replicateAccepted is what a node accepts of a replicate body.
+func replicateAccepted(body []byte) error {
+	id, err := peer.DecodeReplicate(bytes.NewReader(body))
+	if err == nil && !validImageID(id) {
+		err = fmt.Errorf("image id %q", id)
+	}
+	return err
+}
+
 // TestApplyRefusesUndecodable pins the poison-pill fix: bytes that are
 // not a command are refused with 400 before they reach Raft, and the
 // node keeps committing.
@@ -173,28 +202,21 @@ func TestApplyRefusesUndecodable(t *testing.T) {
 	n := startFuzzNode(t)
 	srv := httptest.NewServer(n.peerRoutes())
 	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	client := peer.NewClient(http.DefaultClient, "http")
+	ctx := context.Background()
 	for _, body := range []string{"\x01{", "\x33", "\x01null trailing", "\x07[]"} {
-		resp, err := http.Post(srv.URL+"/internal/v1/apply", "application/octet-stream", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Fatalf("apply %q: %d, want 400", body, resp.StatusCode)
+		var se *peer.StatusError
+		if _, err := client.Apply(ctx, addr, []byte(body)); !errors.As(err, &se) || se.Code != http.StatusBadRequest || !errors.Is(err, peer.ErrBadRequest) {
+			t.Fatalf("apply %q: %v, want 400", body, err)
 		}
 	}
 	data, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: "after", Status: catalog.StatusQueued, Tags: []string{}}})
-	resp, err := http.Post(srv.URL+"/internal/v1/apply", "application/octet-stream", bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out applyResponse
-	err = json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
+	out, err := client.Apply(ctx, addr, data)
 	if err != nil || out.Code != "" || out.Index == 0 {
 		t.Fatalf("a valid command after the refused ones: %v %+v", err, out)
 	}
-	if _, err := n.Image(context.Background(), "after"); err != nil {
+	if _, err := n.Image(ctx, "after"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -214,16 +236,16 @@ func TestJoinRequestChecks(t *testing.T) {
 		`{"id": "n1", "raft_addr": "127.0.0.1:7000"} trailing`:                        false,
 		`{"id": "` + strings.Repeat("n", 129) + `", "raft_addr": "127.0.0.1:7000"}`:   false,
 	} {
-		if _, err := parseJoinRequest(strings.NewReader(body)); (err == nil) != ok {
+		if err := joinAccepted([]byte(body)); (err == nil) != ok {
 			t.Errorf("join %s: error %v, want ok=%v", body, err, ok)
 		}
 	}
 	// Valid JSON, but over the body cap.
-	padded := `{"id": "n1", "raft_addr": "127.0.0.1:7000"` + strings.Repeat(" ", maxJoinBody) + `}`
-	if _, err := parseJoinRequest(strings.NewReader(padded)); err == nil {
-		t.Errorf("a join body of %d bytes was accepted (cap %d)", len(padded), maxJoinBody)
+	padded := `{"id": "n1", "raft_addr": "127.0.0.1:7000"` + strings.Repeat(" ", peer.MaxJoinBody) + `}`
+	if err := joinAccepted([]byte(padded)); err == nil {
+		t.Errorf("a join body of %d bytes was accepted (cap %d)", len(padded), peer.MaxJoinBody)
 	}
-	if _, err := parseReplicateRequest(strings.NewReader(`{"image_id": "` + strings.Repeat("i", maxReplicateBody) + `"}`)); err == nil {
+	if err := replicateAccepted([]byte(`{"image_id": "` + strings.Repeat("i", peer.MaxReplicateBody) + `"}`)); err == nil {
 		t.Error("a replicate body over its cap was accepted")
 	}
 }

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gorilla/mux"
 
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
@@ -150,20 +148,11 @@ func (n *Node) progressOf(ctx context.Context, m gossip.Member, id string) (cata
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.peerURL(m.Meta.PeerAddr, "/internal/v1/prefetch/"+id), nil)
-	if err != nil {
-		return catalog.PrefetchNode{}, fmt.Errorf("build progress request: %w", err)
-	}
-	resp, err := n.client.Do(req)
+	p, err := n.peerClient.PrefetchProgress(ctx, m.Meta.PeerAddr, id)
 	if err != nil {
 		return catalog.PrefetchNode{}, fmt.Errorf("ask %s: %w", m.Meta.ID, err)
 	}
-	defer resp.Body.Close()
-	var p catalog.PrefetchNode
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		return catalog.PrefetchNode{}, fmt.Errorf("decode progress of %s: %w", m.Meta.ID, err)
-	}
-	return p, nil
+	return catalog.PrefetchNode(p), nil
 }
 
 // localProgress is this node's progress on a job.
@@ -179,11 +168,6 @@ func (n *Node) localProgress(id string) catalog.PrefetchNode {
 		ChunksDone: int(run.chunksDone.Load()), ChunksTotal: run.chunksTotal,
 		BytesDone: run.bytesDone.Load(), BytesTotal: run.bytesTotal,
 	}
-}
-
-// handlePrefetchProgress serves GET /internal/v1/prefetch/{id}.
-func (n *Node) handlePrefetchProgress(w http.ResponseWriter, r *http.Request) {
-	writeJSONResp(w, n.localProgress(mux.Vars(r)["id"]))
 }
 
 // targets lists the live members a job targets, plus every node that

@@ -1,20 +1,18 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
 )
@@ -71,13 +69,6 @@ func (n *Node) startRaft() error {
 		}
 	}
 	return nil
-}
-
-// applyResponse is the internal API's answer to a forwarded command.
-type applyResponse struct {
-	Index uint64 `json:"index"`
-	Code  string `json:"code,omitempty"`
-	Msg   string `json:"msg,omitempty"`
 }
 
 // propose commits a command through Raft — locally on the leader, or
@@ -226,8 +217,8 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 	if leaderPeer == "" {
 		return nil, fmt.Errorf("forward: leader unknown: %w", errRetry)
 	}
-	var out applyResponse
-	if err := n.peerCall(ctx, leaderPeer, "/internal/v1/apply", data, &out); err != nil {
+	out, err := n.peerClient.Apply(ctx, leaderPeer, data)
+	if err != nil {
 		if ctx.Err() == nil && notSent(err) {
 			return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
 		}
@@ -236,7 +227,7 @@ func (n *Node) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, e
 		}
 		return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, catalog.ErrUnavailable, err)
 	}
-	if out.Code == "not_leader" {
+	if out.Code == peer.CodeNotLeader {
 		return nil, fmt.Errorf("forward: %w", errRetry)
 	}
 	return &raftfsm.Result{Index: out.Index, Err: raftfsm.CodeError(out.Code, out.Msg)}, nil
@@ -260,71 +251,6 @@ func (n *Node) leaderPeerAddr() string {
 		return m.Meta.PeerAddr
 	}
 	return ""
-}
-
-// handleApply serves POST /internal/v1/apply on the leader.
-func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err != nil {
-		http.Error(w, "bad command", http.StatusBadRequest)
-		return
-	}
-	// Only well-formed commands may be proposed: a committed entry that
-	// does not decode would stop every replica.
-	if err := raftfsm.Validate(data); err != nil {
-		http.Error(w, "bad command", http.StatusBadRequest)
-		return
-	}
-	if n.raft.State() != raft.Leader {
-		writeJSONResp(w, applyResponse{Code: "not_leader"})
-		return
-	}
-	f := n.raft.Apply(data, n.cfg.WriteTimeout)
-	if err := f.Error(); err != nil {
-		if notAppended(err) {
-			writeJSONResp(w, applyResponse{Code: "not_leader"})
-			return
-		}
-		// Outcome unknown: the forwarding node must not propose again.
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	res := f.Response().(*raftfsm.Result)
-	out := applyResponse{Index: res.Index, Code: raftfsm.ErrorCode(res.Err)}
-	if res.Err != nil {
-		out.Msg = res.Err.Error()
-	}
-	writeJSONResp(w, out)
-}
-
-func writeJSONResp(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// peerCall POSTs body to another node's internal API and decodes the
-// JSON answer into out.
-func (n *Node) peerCall(ctx context.Context, peerAddr, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(peerAddr, path), bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("call %s%s: %w", peerAddr, path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("call %s%s: status %d: %s", peerAddr, path, resp.StatusCode, bytes.TrimSpace(msg))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode %s%s: %w", peerAddr, path, err)
-	}
-	return nil
 }
 
 // Sync makes the local replica current: it commits a no-op through the

@@ -2,17 +2,13 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
-	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
-	"golang.org/x/sync/errgroup"
 )
 
 // repairPass runs on the leader: for every image whose durable holders
@@ -208,8 +204,7 @@ func (n *Node) replicateTo(ctx context.Context, m gossip.Member, imageID string)
 	if m.Meta.ID == n.id {
 		return n.replicateLocal(ctx, imageID)
 	}
-	body, _ := json.Marshal(map[string]string{"image_id": imageID})
-	return n.peerCall(ctx, m.Meta.PeerAddr, "/internal/v1/replicate", body, nil)
+	return n.peerClient.Replicate(ctx, m.Meta.PeerAddr, imageID)
 }
 
 // replicateLocal fetches every chunk of an image this node lacks (from
@@ -231,56 +226,9 @@ func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
 	// Every chunk protected until the new placement is committed, so a
 	// cache eviction here cannot undo the copy; then the missing ones
 	// fetched (verified) FetchWindow at a time, spread over the holders.
-	digests, index := uniqueChunks(img.Manifest)
-	var missing []int
-	for _, s := range digests {
-		d, err := chunkstore.ParseDigest(s)
-		if err != nil {
-			return fmt.Errorf("replicate %s chunk %d: %w", imageID, index[s], err)
-		}
-		n.protect(imageID, d)
-		if ok, _ := n.chunks.Has(ctx, d); !ok {
-			missing = append(missing, index[s])
-		}
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(n.cfg.FetchWindow)
-	for _, i := range missing {
-		g.Go(func() error {
-			buf, data, err := n.fetchChunk(gctx, img, i)
-			if err != nil {
-				return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
-			}
-			defer n.bufs.put(buf)
-			if n.cfg.NoCache {
-				if err := n.chunks.Put(gctx, chunkstore.Sum(data), data); err != nil {
-					return fmt.Errorf("replicate %s chunk %d: %w", imageID, i, err)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if err := n.chunks.Sync(ctx); err != nil {
+	if err := n.fillReplica(ctx, localReplica{n}, imageID, img.Manifest, n.holderSource(img), n.cfg.FetchWindow); err != nil {
 		return fmt.Errorf("replicate %s: %w", imageID, err)
 	}
 	n.gossip.AnnounceAll(imageID, len(img.Manifest.Chunks))
 	return nil
-}
-
-// handleReplicate serves POST /internal/v1/replicate: the leader asks
-// this node to become a durable holder of an image.
-func (n *Node) handleReplicate(w http.ResponseWriter, r *http.Request) {
-	req, err := parseReplicateRequest(r.Body)
-	if err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	if err := n.replicateLocal(r.Context(), req.ImageID); err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	writeJSONResp(w, map[string]string{"image_id": req.ImageID})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/clusterauth"
+	"github.com/p2pglance/p2pglance/peer"
 )
 
 // security is what the cluster secret and the TLS settings make of a
@@ -101,18 +102,14 @@ func (n *Node) gossipKey() []byte {
 	return n.sec.keys.Gossip
 }
 
-// peerURL is the URL of path (with any query) on a peer's internal API.
-func (n *Node) peerURL(peerAddr, path string) string {
-	return n.sec.peerScheme + "://" + peerAddr + path
-}
-
-// signPeerRequests makes the node's peer client sign what it sends and
-// check what it gets back, when there is a cluster secret.
-func (n *Node) signPeerRequests() {
-	if n.sec.keys == nil {
-		return
+// startPeerClient builds the node's client of the internal API: over
+// peer TLS if set, signing what it sends and checking what it gets back
+// when there is a cluster secret.
+func (n *Node) startPeerClient() {
+	if n.sec.keys != nil {
+		n.client.Transport = peer.SignTransport(n.sec.keys.Peer, n.id, n.client.Transport)
 	}
-	n.client.Transport = &clusterauth.Transport{Key: n.sec.keys.Peer, NodeID: n.id, Next: n.client.Transport}
+	n.peerClient = peer.NewClient(n.client, n.sec.peerScheme)
 }
 
 // guardPeer puts the internal API behind the cluster secret: requests
@@ -121,7 +118,7 @@ func (n *Node) guardPeer(h http.Handler) http.Handler {
 	if n.sec.keys == nil {
 		return h
 	}
-	return clusterauth.NewVerifier(n.sec.keys.Peer, n.peerRejected).Wrap(h)
+	return peer.Guard(n.sec.keys.Peer, n.peerRejected, h)
 }
 
 // peerRejected counts a refused internal request and logs it (at most

@@ -1,12 +1,10 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -22,6 +20,7 @@ import (
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/node/imagecheck"
+	"github.com/p2pglance/p2pglance/peer"
 )
 
 // Upload implements api.Backend: queued -> saving, stream into chunks
@@ -302,34 +301,14 @@ func (n *Node) storeAndPush(ctx context.Context, imageID string, j *chunkJob, ta
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := n.pushChunk(ctx, t.Meta.PeerAddr, imageID, j.idx, 0, d, j.data); err != nil {
+			put := peer.ChunkPut{Digest: d.String(), Image: imageID, Idx: j.idx}
+			if err := n.peerClient.PutChunk(ctx, t.Meta.PeerAddr, put, j.data); err != nil {
 				n.log.Debug("chunk push failed; will retry", "peer", t.Meta.ID, "chunk", j.idx, "err", err)
 			}
 		}()
 	}
 	wg.Wait()
 	return d, nil
-}
-
-// pushChunk PUTs one chunk to a peer.
-func (n *Node) pushChunk(ctx context.Context, peerAddr, imageID string, idx, total int, d chunkstore.Digest, data []byte) error {
-	url := n.peerURL(peerAddr, fmt.Sprintf("/internal/v1/chunks/%s?image=%s&idx=%d&total=%d", d, imageID, idx, total))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("build push: %w", err)
-	}
-	req.ContentLength = int64(len(data))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("push chunk to %s: %w", peerAddr, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("push chunk to %s: status %d", peerAddr, resp.StatusCode)
-	}
-	return nil
 }
 
 // ensureReplicas makes sure R-1 peers hold durable copies of every chunk
@@ -352,7 +331,7 @@ func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *catalog.
 		t := queue[0]
 		queue = queue[1:]
 		tried[t.Meta.ID] = true
-		if err := n.fillReplica(ctx, imageID, man, t); err != nil {
+		if err := n.fillReplica(ctx, peerReplica{n, t}, imageID, man, n.localSource(), 1); err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("replicate %s: %w", imageID, ctx.Err())
 			}
@@ -362,51 +341,4 @@ func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *catalog.
 		placement = append(placement, t.Meta.ID)
 	}
 	return placement, nil
-}
-
-// fillReplica pushes to t whatever chunks of man it lacks, until it
-// reports holding all of them durably.
-func (n *Node) fillReplica(ctx context.Context, imageID string, man *catalog.Manifest, t gossip.Member) error {
-	index := map[string]int{}
-	req := missingRequest{Image: imageID}
-	for i, c := range man.Chunks {
-		if _, dup := index[c.Digest]; !dup {
-			index[c.Digest] = i
-			req.Digests = append(req.Digests, c.Digest)
-		}
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encode missing request: %w", err)
-	}
-	for attempt := 0; attempt < 3; attempt++ {
-		var resp struct {
-			Missing []string `json:"missing"`
-		}
-		if err := n.peerCall(ctx, t.Meta.PeerAddr, "/internal/v1/missing", body, &resp); err != nil {
-			return err
-		}
-		if len(resp.Missing) == 0 {
-			return nil
-		}
-		buf := n.bufs.get()
-		for _, s := range resp.Missing {
-			d, err := chunkstore.ParseDigest(s)
-			if err != nil {
-				n.bufs.put(buf)
-				return fmt.Errorf("peer reported bad digest: %w", err)
-			}
-			data, err := n.chunks.Get(ctx, d, buf.b)
-			if err != nil {
-				n.bufs.put(buf)
-				return fmt.Errorf("read local chunk for replica: %w", err)
-			}
-			if err := n.pushChunk(ctx, t.Meta.PeerAddr, imageID, index[s], len(man.Chunks), d, data); err != nil {
-				n.bufs.put(buf)
-				return err
-			}
-		}
-		n.bufs.put(buf)
-	}
-	return fmt.Errorf("peer %s still lacks chunks after 3 rounds", t.Meta.ID)
 }

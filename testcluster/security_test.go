@@ -23,6 +23,7 @@ import (
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/node/nodetest"
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
@@ -44,9 +45,7 @@ func keysOf(t *testing.T, secret string) clusterauth.Keys {
 // peerClient signs internal requests with secret's key, as a node does
 // (tlsCfg, if set, for peer TLS).
 func peerClient(t *testing.T, secret string, tlsCfg *tls.Config) *http.Client {
-	return &http.Client{Timeout: time.Minute, Transport: &clusterauth.Transport{
-		Key: keysOf(t, secret).Peer, NodeID: "test", Next: &http.Transport{TLSClientConfig: tlsCfg},
-	}}
+	return &http.Client{Timeout: time.Minute, Transport: peer.SignTransport(keysOf(t, secret).Peer, "test", &http.Transport{TLSClientConfig: tlsCfg})}
 }
 
 // peerDo sends one internal request and returns its status and body; an

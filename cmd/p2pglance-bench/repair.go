@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/node"
+	"github.com/p2pglance/p2pglance/peer"
 )
 
 // repairConfig is the repair phase's knobs (-repair-* flags).
@@ -242,7 +243,7 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 	buf := make([]byte, res.chunk)
 	res.baseline, err = measure(res.lostBytes, func() error {
 		for _, ch := range lostChunks {
-			if err := getChunk(ctx, hc, victim.PeerAddr(), ch.image, ch.idx, ch.d, buf[:ch.size]); err != nil {
+			if err := getChunk(ctx, peer.NewClient(hc, "http"), victim.PeerAddr(), ch.image, ch.idx, ch.d, buf[:ch.size]); err != nil {
 				return err
 			}
 		}

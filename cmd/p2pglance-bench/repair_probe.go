@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/peer"
 )
 
 // repairedOn reports whether image id is back at want live holders, none
@@ -56,22 +53,13 @@ func repairedOn(ctx context.Context, c *cluster, victim int, id string, want int
 
 // getChunk GETs one chunk from a node's peer endpoint into buf and
 // checks its BLAKE3 digest.
-func getChunk(ctx context.Context, hc *http.Client, peerAddr, image string, idx int, digest string, buf []byte) error {
-	u := "http://" + peerAddr + "/internal/v1/chunks/" + digest + "?image=" + url.QueryEscape(image) + "&idx=" + strconv.Itoa(idx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func getChunk(ctx context.Context, pc *peer.Client, peerAddr, image string, idx int, digest string, buf []byte) error {
+	body, err := pc.GetChunk(ctx, peerAddr, peer.ChunkRequest{Digest: digest, Image: image, Idx: idx})
 	if err != nil {
-		return err
+		return fmt.Errorf("get chunk %d of %s: %w", idx, image, err)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("get chunk: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("get chunk %d of %s: status %d: %s", idx, image, resp.StatusCode, strings.TrimSpace(string(msg)))
-	}
-	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+	defer body.Close()
+	if _, err := io.ReadFull(body, buf); err != nil {
 		return fmt.Errorf("get chunk %d of %s: %w", idx, image, err)
 	}
 	d, err := chunkstore.ParseDigest(digest)

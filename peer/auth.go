@@ -1,0 +1,39 @@
+package peer
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/p2pglance/p2pglance/clusterauth"
+)
+
+// authProtocol is what the cluster secret protects of the internal API
+// beyond method, path, query and body: a chunk PUT's body and a chunk
+// GET's answer are content-addressed (the receiver re-hashes them
+// against the digest in the signed path), so they are not hashed again;
+// every X-P2pglance-* header of a request steers a handler, so it is
+// signed.
+var authProtocol = clusterauth.Protocol{
+	ContentAddressedRequest: func(method, path string) bool {
+		return method == http.MethodPut && strings.HasPrefix(path, PathChunks)
+	},
+	ContentAddressedResponse: func(method, path string) bool {
+		return method == http.MethodGet && strings.HasPrefix(path, PathChunks)
+	},
+	SignedHeader: func(name string) bool { return strings.HasPrefix(name, headerPrefix) },
+}
+
+// SignTransport returns a RoundTripper that signs every request to the
+// internal API with key (clusterauth.Keys.Peer) as node nodeID, sends it
+// through next (nil: http.DefaultTransport) and verifies the answer's
+// MAC (a chunk's answer is verified by its digest instead).
+func SignTransport(key []byte, nodeID string, next http.RoundTripper) *clusterauth.Transport {
+	return &clusterauth.Transport{Key: key, NodeID: nodeID, Next: next, Protocol: authProtocol}
+}
+
+// Guard puts h behind the cluster secret: a request not signed with key
+// (by a SignTransport) is refused with 401 before h runs, and onReject
+// (if not nil) is told why.
+func Guard(key []byte, onReject func(r *http.Request, reason string), h http.Handler) http.Handler {
+	return clusterauth.NewVerifier(key, authProtocol, onReject).Wrap(h)
+}

@@ -1,0 +1,191 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Client calls other nodes' internal API. Addresses are their peer
+// addresses (host:port); the http.Client given carries TLS, the request
+// signature (SignTransport) and whatever else the caller layers.
+type Client struct {
+	hc     *http.Client
+	scheme string
+}
+
+// NewClient returns a Client that sends through hc with scheme ("http",
+// or "https" for peer TLS).
+func NewClient(hc *http.Client, scheme string) *Client {
+	return &Client{hc: hc, scheme: scheme}
+}
+
+// CloseIdleConnections closes the idle connections of the http.Client.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+func (c *Client) url(addr, path string, q url.Values) string {
+	u := c.scheme + "://" + addr + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// do sends a request and returns the answer if its status is want; any
+// other answer is a *StatusError (its body read up to 4 KiB).
+func (c *Client) do(req *http.Request, addr, path string, want int) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("call %s%s: %w", addr, path, err)
+	}
+	if resp.StatusCode != want {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return resp, &StatusError{Addr: addr, Path: path, Code: resp.StatusCode, Msg: string(bytes.TrimSpace(msg))}
+	}
+	return resp, nil
+}
+
+// call sends method path with body (nil: none) and decodes the JSON
+// answer into out (nil: discarded).
+func (c *Client) call(ctx context.Context, method, addr, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(addr, path, nil), rd)
+	if err != nil {
+		return fmt.Errorf("build request %s: %w", path, err)
+	}
+	resp, err := c.do(req, addr, path, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s%s: %w", addr, path, err)
+	}
+	return nil
+}
+
+// callJSON is call with in encoded as the JSON body.
+func (c *Client) callJSON(ctx context.Context, addr, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", path, err)
+	}
+	return c.call(ctx, http.MethodPost, addr, path, body, out)
+}
+
+// Apply forwards cmd (an encoded raftfsm command) to the leader at addr.
+// An error that wraps a dial error means the command never left.
+func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (ApplyResponse, error) {
+	var out ApplyResponse
+	err := c.call(ctx, http.MethodPost, addr, PathApply, cmd, &out)
+	return out, err
+}
+
+// Join asks the node at addr to add a node to the cluster.
+func (c *Client) Join(ctx context.Context, addr string, req JoinRequest) (JoinResponse, error) {
+	var out JoinResponse
+	err := c.callJSON(ctx, addr, PathJoin, req, &out)
+	return out, err
+}
+
+// Missing asks the node at addr which of req.Digests it lacks, after it
+// made everything it holds durable; none means it holds a durable copy
+// of every one. The chunks are protected there for req.Image.
+func (c *Client) Missing(ctx context.Context, addr string, req MissingRequest) ([]string, error) {
+	var out missingResponse
+	err := c.callJSON(ctx, addr, PathMissing, req, &out)
+	return out.Missing, err
+}
+
+// Replicate asks the node at addr to become a durable holder of an
+// image; it returns once the node holds every chunk durably.
+func (c *Client) Replicate(ctx context.Context, addr, imageID string) error {
+	return c.callJSON(ctx, addr, PathReplicate, replicateRequest{ImageID: imageID}, nil)
+}
+
+// Stats asks the node at addr how its chunk store is used.
+func (c *Client) Stats(ctx context.Context, addr string) (Usage, error) {
+	var out Usage
+	err := c.call(ctx, http.MethodGet, addr, PathStats, nil, &out)
+	return out, err
+}
+
+// PrefetchProgress asks the node at addr how far it is with prefetch
+// job id.
+func (c *Client) PrefetchProgress(ctx context.Context, addr, id string) (Progress, error) {
+	var out Progress
+	err := c.call(ctx, http.MethodGet, addr, PathPrefetch+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// GetChunk asks the node at addr for a chunk and returns the answer's
+// body, which the caller reads (the chunk's bytes, not yet verified
+// against the digest) and closes. A refusal is a *BusyError (busy, or
+// origin protection, with the nodes to try), a chunk not held a
+// *StatusError matching ErrNotFound.
+func (c *Client) GetChunk(ctx context.Context, addr string, req ChunkRequest) (io.ReadCloser, error) {
+	q := url.Values{}
+	if req.Image != "" {
+		q.Set(queryImage, req.Image)
+		q.Set(queryIdx, strconv.Itoa(req.Idx))
+	}
+	if req.From != "" {
+		q.Set(queryFrom, req.From)
+	}
+	path := PathChunks + url.PathEscape(req.Digest)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(addr, path, q), nil)
+	if err != nil {
+		return nil, fmt.Errorf("build chunk request: %w", err)
+	}
+	if req.LastResort {
+		hr.Header.Set(HeaderLastResort, "1")
+	}
+	resp, err := c.do(hr, addr, path, http.StatusOK)
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+			switch {
+			case resp.Header.Get(HeaderOrigin) != "":
+				return nil, &BusyError{Origin: true, Try: parseTry(resp.Header.Get(HeaderTry))}
+			case resp.Header.Get(HeaderBusy) != "":
+				return nil, &BusyError{Try: parseTry(resp.Header.Get(HeaderTry))}
+			}
+		}
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// PutChunk pushes a chunk to the node at addr, which verifies it
+// against put.Digest (ErrMismatch) and stores it.
+func (c *Client) PutChunk(ctx context.Context, addr string, put ChunkPut, data []byte) error {
+	q := url.Values{}
+	q.Set(queryImage, put.Image)
+	q.Set(queryIdx, strconv.Itoa(put.Idx))
+	q.Set(queryTotal, strconv.Itoa(put.Total))
+	path := PathChunks + url.PathEscape(put.Digest)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.url(addr, path, q), bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("build chunk push: %w", err)
+	}
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.do(req, addr, path, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}

@@ -1,0 +1,69 @@
+package peer
+
+import "strings"
+
+// Paths of the internal API. The chunk and prefetch paths take the
+// digest or the job id as their last element.
+const (
+	PathApply     = "/internal/v1/apply"     // POST: a forwarded write (a raftfsm command) to the leader
+	PathJoin      = "/internal/v1/join"      // POST: add a node to the cluster
+	PathChunks    = "/internal/v1/chunks/"   // GET, PUT + digest: one chunk
+	PathMissing   = "/internal/v1/missing"   // POST: which of these chunks do you lack (durably)?
+	PathPrefetch  = "/internal/v1/prefetch/" // GET + job id: this node's progress on a prefetch job
+	PathReplicate = "/internal/v1/replicate" // POST: become a durable holder of an image
+	PathStats     = "/internal/v1/stats"     // GET: the node's store usage
+)
+
+// Headers of the protocol. Every header with headerPrefix is covered by
+// the request signature (auth.go): they steer handlers.
+const (
+	headerPrefix = "X-P2pglance-"
+	// HeaderBusy marks a 503 that means "every upload slot is taken" (or,
+	// with HeaderOrigin, "served already").
+	HeaderBusy = "X-P2pglance-Busy"
+	// HeaderOrigin marks a 503 of origin protection: the durable holder
+	// served the chunk already, take it from a cached copy.
+	HeaderOrigin = "X-P2pglance-Origin"
+	// HeaderTry lists, on a 503 (origin or busy), ids of nodes holding
+	// copies of the chunk, comma-separated.
+	HeaderTry = "X-P2pglance-Try"
+	// HeaderLastResort on a chunk GET asks to be served even if the
+	// chunk was served before.
+	HeaderLastResort = "X-P2pglance-Last-Resort"
+)
+
+// Query parameters of the chunk routes.
+const (
+	queryImage = "image" // the image the chunk belongs to
+	queryIdx   = "idx"   // the chunk's index in the image
+	queryTotal = "total" // PUT: the image's chunk count (for the announcement)
+	queryFrom  = "from"  // GET: the requester's id, when it keeps what it fetches
+)
+
+// MaxTry bounds the nodes named in one busy or origin answer.
+const MaxTry = 4
+
+// Body caps of the JSON requests (a longer body is refused with 400).
+const (
+	MaxJoinBody      = 64 << 10
+	MaxReplicateBody = 4 << 10
+	// MaxMissingBody fits the digests of a 1 TiB image (262,144 chunks
+	// of 4 MiB, about 70 bytes each as JSON) with room to spare.
+	MaxMissingBody = 64 << 20
+	// MaxApplyBody is as much of a forwarded command as is read.
+	MaxApplyBody = 16 << 20
+)
+
+// joinTry renders the nodes of a busy or origin answer.
+func joinTry(try []string) string { return strings.Join(try, ",") }
+
+// parseTry reads the nodes of a busy or origin answer (at most MaxTry).
+func parseTry(h string) []string {
+	var out []string
+	for _, id := range strings.Split(h, ",") {
+		if id = strings.TrimSpace(id); id != "" && len(out) < MaxTry {
+			out = append(out, id)
+		}
+	}
+	return out
+}

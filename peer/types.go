@@ -1,0 +1,97 @@
+package peer
+
+// JoinRequest asks the cluster to add a node to the Raft configuration.
+type JoinRequest struct {
+	ID         string `json:"id"`
+	RaftAddr   string `json:"raft_addr"`
+	GossipAddr string `json:"gossip_addr"`
+}
+
+// JoinResponse tells a joining node whom to gossip with, and whether it
+// joined as a voter.
+type JoinResponse struct {
+	GossipAddrs []string `json:"gossip_addrs"`
+	Suffrage    string   `json:"suffrage"`
+}
+
+// CodeNotLeader in ApplyResponse.Code: the node asked is not the leader
+// (the command was not appended; the sender may propose it again).
+const CodeNotLeader = "not_leader"
+
+// ApplyResponse is the outcome of a forwarded command: the log index it
+// committed at and the command's own result (Code and Msg as raftfsm's
+// ErrorCode and error text), or CodeNotLeader.
+type ApplyResponse struct {
+	Index uint64 `json:"index"`
+	Code  string `json:"code,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+}
+
+// MissingRequest lists chunks (hex digests) that a node should hold
+// durably for an image.
+type MissingRequest struct {
+	Image   string   `json:"image"`
+	Digests []string `json:"digests"`
+}
+
+// missingResponse lists the chunks a node lacks.
+type missingResponse struct {
+	Missing []string `json:"missing"`
+}
+
+// replicateRequest asks a node to become a durable holder of an image;
+// the answer repeats the image id.
+type replicateRequest struct {
+	ImageID string `json:"image_id"`
+}
+
+// Usage is how a node's chunk store is used.
+type Usage struct {
+	Chunks      int64 `json:"chunks"`
+	Bytes       int64 `json:"bytes"`
+	PinnedBytes int64 `json:"pinned_bytes"` // chunks held as durable copies
+	CacheBytes  int64 `json:"cache_bytes"`  // everything else: evictable cache
+	CacheBudget int64 `json:"cache_budget"` // 0: unlimited
+}
+
+// Progress is one node's progress on a prefetch job (the fields of the
+// Glance extension's per-node entry).
+type Progress struct {
+	ID          string `json:"id"`
+	State       string `json:"state"` // pending, running, done, failed, cancelled
+	BytesDone   int64  `json:"bytes_done"`
+	BytesTotal  int64  `json:"bytes_total"`
+	ChunksDone  int    `json:"chunks_done"`
+	ChunksTotal int    `json:"chunks_total"`
+	Error       string `json:"error,omitempty"`
+}
+
+// ChunkRequest is a GET of one chunk.
+type ChunkRequest struct {
+	// Digest is the chunk's hex BLAKE3 digest.
+	Digest string
+	// Image and Idx name the image and the chunk's index in it, for
+	// origin protection and busy hints; Idx is -1 when the request
+	// names no valid index.
+	Image string
+	Idx   int
+	// From is the requester's id when it keeps what it fetches (others
+	// may be sent to it); "" otherwise.
+	From string
+	// LastResort asks to be served even if the chunk was served before.
+	LastResort bool
+}
+
+// Located reports whether the request names an image and a chunk index.
+func (r ChunkRequest) Located() bool { return r.Image != "" && r.Idx >= 0 }
+
+// ChunkPut is a PUT of one chunk pushed by an uploading (or replicating)
+// node. Image, when set, protects the chunk from garbage collection while
+// the upload runs; with Total > 0 the receiver also announces chunk Idx
+// of Total.
+type ChunkPut struct {
+	Digest string
+	Image  string
+	Idx    int
+	Total  int
+}
