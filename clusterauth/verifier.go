@@ -38,6 +38,10 @@ func NewVerifier(key []byte, p Protocol, onReject func(r *http.Request, reason s
 	return &Verifier{key: key, proto: p, now: time.Now, onReject: onReject}
 }
 
+// Sender is the node id a request claims to come from (informational:
+// every node holds the key).
+func Sender(r *http.Request) string { return r.Header.Get(HeaderNode) }
+
 // Wrap returns h behind the verifier.
 func (v *Verifier) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -126,7 +126,7 @@ func (n *Node) guardPeer(h http.Handler) http.Handler {
 func (n *Node) peerRejected(r *http.Request, reason string) {
 	n.metrics.authRejected.Add(1)
 	n.logRejection("refused an internal request without valid cluster authentication",
-		"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "sender", r.Header.Get(clusterauth.HeaderNode), "reason", reason)
+		"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "sender", clusterauth.Sender(r), "reason", reason)
 }
 
 // logRejection logs a refused peer as a warning, at most every 10
