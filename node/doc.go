@@ -1,10 +1,13 @@
 // Package node wires one p2pglance agent together and does its work: it
 // runs hashicorp/raft over the catalog FSM (raftfsm), stores chunks
 // (chunkstore), gossips membership and chunk availability (gossip),
-// serves the Glance API (api) and the internal peer API, and implements
-// api.Backend: it proposes or forwards writes to the leader, streams
-// uploads into replicated chunks, streams downloads from local or peer
-// chunks, and collects garbage.
+// serves the Glance API (api) and the internal peer API (peer: node is
+// its Server and speaks to other nodes through its Client), and
+// implements api.Backend: it proposes or forwards writes to the leader,
+// streams uploads into replicated chunks, streams downloads from local
+// or peer chunks, and collects garbage. One fillReplica (replicate.go)
+// makes a node a durable holder of an image for upload, copy-image and
+// repair.
 //
 // Imports, stages, location imports and location pulls are the
 // importer's (package node/importer), which node builds over small

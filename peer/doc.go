@@ -14,13 +14,16 @@
 // package clusterauth the content-addressed chunk routes and the signed
 // headers: auth.go).
 //
-// It deals in strings, byte slices and readers: digests are hex strings
-// (the Server parses and checks them), chunk data is read and written by
-// the caller, so the package depends on neither the node nor the chunk
-// store.
-//
 // Origin protection and busy answers: a node at its upload limit, or a
 // durable holder that served a chunk already, answers a chunk GET with
 // 503 and the nodes holding copies ([BusyError] with Try); a requester
 // sets LastResort to be served regardless.
+//
+// # Dependencies
+//
+// peer imports only the standard library, gorilla/mux and clusterauth.
+// It deals in strings, byte slices and readers — digests are hex strings
+// the Server parses and checks, chunk data is read and written by the
+// caller — so it must not import node, api, chunkstore or gossip: node
+// implements Server and uses Client.
 package peer
