@@ -127,6 +127,12 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 		job.Task.ImageID = img.ID
 		return s.cfg.Backend.StartImport(ctx, job)
 	})
+	return acceptedOr(w, id, err)
+}
+
+// acceptedOr answers 202 for a job started (err nil), Glance's 404 for an
+// image gone meanwhile, or err.
+func acceptedOr(w http.ResponseWriter, id string, err error) error {
 	if errors.Is(err, catalog.ErrNotFound) {
 		return errNotFoundImage(id)
 	}

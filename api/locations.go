@@ -197,14 +197,7 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 		job.Task.ImageID = img.ID
 		return s.cfg.Backend.StartLocationImport(ctx, job)
 	})
-	if errors.Is(err, catalog.ErrNotFound) {
-		return errNotFoundImage(id)
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusAccepted)
-	return nil
+	return acceptedOr(w, id, err)
 }
 
 // getLocations serves GET /v2/images/{id}/locations (service or admin):
