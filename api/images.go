@@ -144,6 +144,9 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	if err := roleRule(a, actAddImage, "member"); err != nil {
+		return err
+	}
 	if img.ID == "" {
 		img.ID = uuid.NewString()
 	}

@@ -334,6 +334,9 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := roleRule(a, actGetImages, "reader"); err != nil {
+		return err
+	}
 	var shared map[string]*catalog.Member
 	if a.Project != "" && !a.Admin {
 		if shared, err = s.cfg.Backend.Memberships(r.Context(), a.Project); err != nil {

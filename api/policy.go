@@ -33,6 +33,11 @@ const (
 	actDelImageLocation action = "delete_image_location"
 	actAddImageLocation action = "add_image_location"
 	actFetchLocation    action = "fetch_image_location"
+	// Rules that look at the caller only: the image a create makes is
+	// the caller's own (setAttr refuses another owner), and a list is
+	// of the caller's project.
+	actAddImage  action = "add_image"
+	actGetImages action = "get_images"
 )
 
 // subject is what a rule looks at: the caller, the image, and the
@@ -127,6 +132,17 @@ func (s *Server) enforce(ctx context.Context, act action, img *catalog.Image) er
 	}
 	if !allowed(actGetImage, sub) {
 		return errNotFoundImage(img.ID)
+	}
+	return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("You are not authorized to complete %s action.", act)}
+}
+
+// roleRule checks a rule of Glance's defaults that asks only for a role
+// in the caller's own project ("role:admin or (role:R and
+// project_id:%(project_id)s)", as add_image and get_images): 403
+// otherwise.
+func roleRule(a *Auth, act action, role string) error {
+	if a.Admin || a.HasRole(role) {
+		return nil
 	}
 	return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("You are not authorized to complete %s action.", act)}
 }
