@@ -13,10 +13,9 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// Cache is the part of a Backend that manages the node's image cache, as
-// Glance's /v2/cache API does for one API worker's image_cache_dir. A
-// Backend without it answers that API as a Glance without a cache does
-// (404).
+// Cache manages the node's image cache (Config.Cache), as Glance's
+// /v2/cache API does for one API worker's image_cache_dir. Without one
+// the API answers as a Glance without a cache does (404).
 type Cache interface {
 	// CacheState lists the active images this node holds every chunk of,
 	// and the images queued for prefetch into this node.
@@ -88,13 +87,13 @@ func (s *Server) cacheRoutes() []Route {
 }
 
 // cacheFor checks a cache policy rule (admin only), then that this
-// backend has a cache, as Glance's CacheController._enforce does.
+// server has a cache, as Glance's CacheController._enforce does.
 func (s *Server) cacheFor(ctx context.Context, act string) (Cache, error) {
 	if err := adminOnly(ctx, act); err != nil {
 		return nil, err
 	}
-	c, ok := s.cfg.Backend.(Cache)
-	if !ok {
+	c := s.cfg.Cache
+	if c == nil {
 		return nil, &Error{Status: http.StatusNotFound, Explanation: "Caching via API is not supported at this site."}
 	}
 	return c, nil
@@ -194,7 +193,7 @@ func (s *Server) evictCache(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !known {
 		queued := false
-		if c, ok := s.cfg.Backend.(Cache); ok {
+		if c := s.cfg.Cache; c != nil {
 			st, err := c.CacheState(ctx)
 			if err != nil {
 				return err

@@ -130,7 +130,7 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer body.Close()
-	if c, ok := s.cfg.Backend.(Cache); ok {
+	if c := s.cfg.Cache; c != nil {
 		c.RecordDownload(img.ID)
 	}
 	h := w.Header()

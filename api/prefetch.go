@@ -10,7 +10,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// Prefetcher is the part of a Backend that runs pre-seeding jobs.
+// Prefetcher runs pre-seeding jobs (Config.Prefetcher).
 type Prefetcher interface {
 	// StartPrefetch records a new job in the catalog; every matching
 	// node (including nodes that join later) carries it out.
@@ -72,7 +72,7 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusAccepted, job)
 }
 
-func (s *Server) prefetcher() Prefetcher { return s.cfg.Backend.(Prefetcher) }
+func (s *Server) prefetcher() Prefetcher { return s.cfg.Prefetcher }
 
 // listPrefetch serves GET /p2p/v1/prefetch.
 func (s *Server) listPrefetch(w http.ResponseWriter, r *http.Request) error {

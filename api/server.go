@@ -17,6 +17,12 @@ import (
 type Config struct {
 	// Backend is the node the API drives. Required.
 	Backend Backend
+	// Cache serves the cache API (/v2/cache); nil answers it as a Glance
+	// without a cache does (404).
+	Cache Cache
+	// Prefetcher serves the pre-seeding jobs API (/p2p/v1/prefetch); nil
+	// serves no such route.
+	Prefetcher Prefetcher
 	// Logger receives request errors; nil discards.
 	Logger *slog.Logger
 	// Auth is the auth mode; "" means AuthNoauth.
@@ -109,7 +115,7 @@ func (s *Server) routes() *mux.Router {
 	table = append(table, s.importRoutes()...)
 	table = append(table, s.cacheRoutes()...)
 	table = append(table, s.locationRoutes()...)
-	if _, ok := s.cfg.Backend.(Prefetcher); ok {
+	if s.cfg.Prefetcher != nil {
 		table = append(table, s.prefetchRoutes()...)
 	}
 	for _, ext := range s.cfg.Extensions {

@@ -175,7 +175,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("start gossip: %w", err)
 	}
 	apiSrv, err := api.New(api.Config{
-		Backend: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
+		Backend: n, Cache: n, Prefetcher: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
 		Extensions: []api.Extension{metadefs.New(n, n.log)},
