@@ -28,7 +28,7 @@ func (n *Node) watchChanges(ctx context.Context) {
 			case c.DocKind == kindPrefetch:
 				// A job started, finished or cancelled: act now, not on
 				// the next tick.
-				n.kickPrefetch()
+				n.prefetcher.kick()
 			case c.DocKind != "":
 			case c.Image == nil:
 				n.gossip.Withdraw(c.ID)
@@ -153,7 +153,7 @@ func (n *Node) requeueStale(ctx context.Context, id, node string) {
 }
 
 // leaderLoop does the leader's periodic duties: images whose durable
-// holders are gone get new ones (repairPass), and images whose uploader
+// holders are gone get new ones (repairer.pass), and images whose uploader
 // is gone (dead in gossip for UploadGrace) go back to queued.
 func (n *Node) leaderLoop(ctx context.Context) {
 	t := time.NewTicker(min(5*time.Second, n.cfg.UploadGrace/4, n.cfg.RepairGrace/4))
@@ -171,7 +171,7 @@ func (n *Node) leaderLoop(ctx context.Context) {
 			clear(holderGone)
 			continue
 		}
-		n.repairPass(ctx, holderGone)
+		n.repairer.pass(ctx, holderGone)
 		var stale [][2]string
 		n.fsm.State().Each(func(img *catalog.Image) bool {
 			if img.Status != catalog.StatusSaving || img.Upload == nil {

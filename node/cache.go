@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,20 +16,22 @@ import (
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
-// The node's cache, as Glance's cache API shows it: a chunk this node
-// holds as one of an image's durable copies (it is in the image's
-// placement) is pinned; every other chunk of an image it holds is cache,
-// which the cache API may evict. A cached image is an active image whose
-// every chunk the node holds, durable or not. Hits and access times are
-// kept in memory only: they start from zero when the node restarts.
+// cache is the node's cache, as Glance's cache API shows it (api.Cache):
+// a chunk this node holds as one of an image's durable copies (it is in
+// the image's placement) is pinned; every other chunk of an image it
+// holds is cache, which the cache API may evict (cache_evict.go). A
+// cached image is an active image whose every chunk the node holds,
+// durable or not. cache owns the prefetch queue and its worker (started
+// through spawn, so bounded by the node's Run context), the hits and
+// access times (kept in memory only: they start from zero when the node
+// restarts) and every eviction.
+type cache struct {
+	cacheDeps
 
-var _ api.Cache = (*Node)(nil)
-
-// nodeCache is the cache API's bookkeeping on one node. Its zero value is
-// ready.
-type nodeCache struct {
 	mu      sync.Mutex
 	stats   map[string]*cacheStat // image id -> use on this node
 	queue   []string              // images waiting for prefetch, in order; the head may be in progress
@@ -35,8 +39,66 @@ type nodeCache struct {
 	cancel  context.CancelFunc    // stops the prefetch of current
 	running bool                  // a worker drains the queue
 
-	evictMu sync.Mutex // one eviction (delete, clear, prune) at a time
+	evictMu sync.Mutex // one eviction (delete, clear, prune, budget) at a time
 }
+
+// cacheDeps is what the cache needs from the node, which wires it in
+// New.
+type cacheDeps struct {
+	self        string
+	log         *slog.Logger
+	fetchWindow int    // chunks fetched at once (Config.FetchWindow)
+	noCache     bool   // fetched chunks are not kept unless stored here (Config.NoCache)
+	budget      int64  // bytes of cached chunks to keep at most (Config.CacheBudget); 0 none
+	apiScheme   string // "http" or "https", for CacheNodes' URLs
+	// sinceCheck counts the bytes cached since the last budget check (the
+	// download path adds to it and kicks the collector past budget/8).
+	sinceCheck *atomic.Int64
+
+	// state is the catalog replica, read-only.
+	state    func() *raftfsm.State
+	chunks   cacheStore
+	cluster  cacheCluster
+	inflight cacheGuard
+	// announce tells gossip which chunks of img this node holds.
+	announce func(ctx context.Context, img *catalog.Image)
+	// pull brings an image whose data is still only at its locations into
+	// the cluster (api.Backend.PullImage).
+	pull func(ctx context.Context, img *catalog.Image) (*catalog.Image, error)
+	// fetch returns chunk idx of img, verified, fetched from its holders
+	// unless held here (and then kept unless noCache); release gives its
+	// buffer back.
+	fetch func(ctx context.Context, img *catalog.Image, idx int) (data []byte, release func(), err error)
+	// spawn runs fn in the background under the node's Run context.
+	spawn func(name string, fn func(ctx context.Context)) error
+	// collect deletes the chunks no image references (the garbage
+	// collector's pass).
+	collect func(ctx context.Context) (int, error)
+}
+
+// cacheStore is the local chunk store as the cache uses it.
+type cacheStore interface {
+	Has(ctx context.Context, d chunkstore.Digest) (bool, error)
+	Put(ctx context.Context, d chunkstore.Digest, data []byte) error
+	Delete(ctx context.Context, ds ...chunkstore.Digest) error
+	List(ctx context.Context, fn func(d chunkstore.Digest, size int64) error) error
+	Reclaim(ctx context.Context) error
+}
+
+// cacheCluster is the membership and chunk availability the cache reads
+// and updates (*gossip.Gossip).
+type cacheCluster interface {
+	Member(id string) (gossip.Member, bool)
+	FullHolders(imageID string) []string
+	Withdraw(imageID string)
+}
+
+// cacheGuard is the chunks uploads in progress protect (inflightSet).
+type cacheGuard interface {
+	hold(fn func(protected map[chunkstore.Digest]bool))
+}
+
+var _ api.Cache = (*cache)(nil)
 
 // cacheStat is one image's use on this node since the node started.
 type cacheStat struct {
@@ -46,7 +108,7 @@ type cacheStat struct {
 }
 
 // statLocked returns the stat of an image, creating it.
-func (c *nodeCache) statLocked(id string) *cacheStat {
+func (c *cache) statLocked(id string) *cacheStat {
 	if c.stats == nil {
 		c.stats = map[string]*cacheStat{}
 	}
@@ -59,7 +121,7 @@ func (c *nodeCache) statLocked(id string) *cacheStat {
 }
 
 // lastUse is when an image was last used here (zero if never seen).
-func (c *nodeCache) lastUse(id string) time.Time {
+func (c *cache) lastUse(id string) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.stats[id]
@@ -74,7 +136,7 @@ func (c *nodeCache) lastUse(id string) time.Time {
 
 // dequeueLocked removes id from the queue and stops its prefetch if it
 // runs; it reports whether id was queued.
-func (c *nodeCache) dequeueLocked(id string) bool {
+func (c *cache) dequeueLocked(id string) bool {
 	i := slices.Index(c.queue, id)
 	if i < 0 {
 		return false
@@ -87,10 +149,10 @@ func (c *nodeCache) dequeueLocked(id string) bool {
 }
 
 // RecordDownload implements api.Cache.
-func (n *Node) RecordDownload(imageID string) {
-	n.cache.mu.Lock()
-	defer n.cache.mu.Unlock()
-	st := n.cache.statLocked(imageID)
+func (c *cache) RecordDownload(imageID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.statLocked(imageID)
 	now := time.Now()
 	st.hits++
 	st.lastAccessed = now
@@ -99,27 +161,14 @@ func (n *Node) RecordDownload(imageID string) {
 	}
 }
 
-// localChunks lists the chunks this node holds, with their sizes.
-func (n *Node) localChunks(ctx context.Context) (map[chunkstore.Digest]int64, error) {
-	held := map[chunkstore.Digest]int64{}
-	err := n.chunks.List(ctx, func(d chunkstore.Digest, size int64) error {
-		held[d] = size
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list chunks: %w", err)
-	}
-	return held, nil
-}
-
 // CacheState implements api.Cache.
-func (n *Node) CacheState(ctx context.Context) (*api.CacheState, error) {
-	held, err := n.localChunks(ctx)
+func (c *cache) CacheState(ctx context.Context) (*api.CacheState, error) {
+	held, err := c.localChunks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &api.CacheState{Cached: []api.CachedImage{}, Queued: []string{}}
-	n.fsm.State().Each(func(img *catalog.Image) bool {
+	c.state().Each(func(img *catalog.Image) bool {
 		if img.Status != catalog.StatusActive || img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 			return true
 		}
@@ -130,15 +179,15 @@ func (n *Node) CacheState(ctx context.Context) (*api.CacheState, error) {
 			}
 		}
 		ci := api.CachedImage{ImageID: img.ID, Size: img.Manifest.Size, LastModified: img.UpdatedAt}
-		n.cache.mu.Lock()
-		if st := n.cache.stats[img.ID]; st != nil {
+		c.mu.Lock()
+		if st := c.stats[img.ID]; st != nil {
 			ci.Hits = st.hits
 			if !st.cachedAt.IsZero() {
 				ci.LastModified = st.cachedAt
 			}
 			ci.LastAccessed = st.lastAccessed
 		}
-		n.cache.mu.Unlock()
+		c.mu.Unlock()
 		if ci.LastAccessed.Before(ci.LastModified) {
 			ci.LastAccessed = ci.LastModified
 		}
@@ -146,102 +195,105 @@ func (n *Node) CacheState(ctx context.Context) (*api.CacheState, error) {
 		return true
 	})
 	slices.SortFunc(out.Cached, func(a, b api.CachedImage) int { return cmp.Compare(a.ImageID, b.ImageID) })
-	n.cache.mu.Lock()
-	out.Queued = append(out.Queued, n.cache.queue...)
-	n.cache.mu.Unlock()
+	c.mu.Lock()
+	out.Queued = append(out.Queued, c.queue...)
+	c.mu.Unlock()
 	return out, nil
 }
 
 // QueueCache implements api.Cache: the image joins the queue, and a
 // worker (one per node, living as long as the node runs) fetches every
 // chunk this node lacks through the peer fetch path, image by image.
-func (n *Node) QueueCache(_ context.Context, imageID string) error {
-	n.cache.mu.Lock()
-	defer n.cache.mu.Unlock()
-	if slices.Contains(n.cache.queue, imageID) {
+func (c *cache) QueueCache(_ context.Context, imageID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if slices.Contains(c.queue, imageID) {
 		return nil
 	}
-	n.cache.queue = append(n.cache.queue, imageID)
-	if n.cache.running {
+	c.queue = append(c.queue, imageID)
+	if c.running {
 		return nil
 	}
-	if err := n.imports.Go("cache-prefetch", n.cacheWorker); err != nil {
-		n.cache.queue = n.cache.queue[:len(n.cache.queue)-1]
+	if err := c.spawn("cache-prefetch", c.worker); err != nil {
+		c.queue = c.queue[:len(c.queue)-1]
 		return err
 	}
-	n.cache.running = true
+	c.running = true
 	return nil
 }
 
-// cacheWorker prefetches the queued images one after the other until the
+// worker prefetches the queued images one after the other until the
 // queue is empty or the node stops.
-func (n *Node) cacheWorker(ctx context.Context) {
+func (c *cache) worker(ctx context.Context) {
 	for {
-		n.cache.mu.Lock()
-		if len(n.cache.queue) == 0 || ctx.Err() != nil {
-			n.cache.running = false
-			n.cache.mu.Unlock()
+		c.mu.Lock()
+		if len(c.queue) == 0 || ctx.Err() != nil {
+			c.running = false
+			c.mu.Unlock()
 			return
 		}
-		id := n.cache.queue[0]
+		id := c.queue[0]
 		ictx, cancel := context.WithCancel(ctx)
-		n.cache.current, n.cache.cancel = id, cancel
-		n.cache.mu.Unlock()
+		c.current, c.cancel = id, cancel
+		c.mu.Unlock()
 
-		err := n.cacheFetch(ictx, id)
+		err := c.fetchImage(ictx, id)
 		cancel()
 
-		n.cache.mu.Lock()
-		n.cache.current, n.cache.cancel = "", nil
-		n.cache.dequeueLocked(id)
+		c.mu.Lock()
+		c.current, c.cancel = "", nil
+		c.dequeueLocked(id)
 		if err == nil {
-			n.cache.statLocked(id).cachedAt = time.Now()
+			c.statLocked(id).cachedAt = time.Now()
 		}
-		n.cache.mu.Unlock()
+		c.mu.Unlock()
 		switch {
 		case err == nil:
-			n.log.Info("image cached", "image", id)
+			c.log.Info("image cached", "image", id)
 		case ictx.Err() != nil && ctx.Err() == nil:
-			n.log.Info("image prefetch cancelled", "image", id)
+			c.log.Info("image prefetch cancelled", "image", id)
 		default:
-			n.log.Warn("image prefetch failed", "image", id, "err", err)
+			c.log.Warn("image prefetch failed", "image", id, "err", err)
 		}
 	}
 }
 
-// cacheFetch brings every chunk of an active image to this node, up to
-// FetchWindow chunks at a time, each verified by fetchChunk.
-func (n *Node) cacheFetch(ctx context.Context, id string) error {
-	img, err := n.fsm.State().Image(id)
+// fetchImage brings every chunk of an active image to this node, up to
+// fetchWindow chunks at a time, each verified by fetch.
+func (c *cache) fetchImage(ctx context.Context, id string) error {
+	img, err := c.state().Image(id)
 	if err != nil {
 		return err
 	}
-	if img, err = n.PullImage(ctx, img); err != nil {
+	if img, err = c.pull(ctx, img); err != nil {
 		return err
 	}
 	if img.Status != catalog.StatusActive || img.Manifest == nil {
 		return fmt.Errorf("image %s is %s, not active", id, img.Status)
 	}
-	digests, index := uniqueChunks(img.Manifest)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(n.cfg.FetchWindow)
-	for _, s := range digests {
-		d, err := chunkstore.ParseDigest(s)
-		if err != nil {
-			return fmt.Errorf("chunk %q of %s: %w", s, id, err)
+	g.SetLimit(c.fetchWindow)
+	seen := map[string]bool{}
+	for idx, ref := range img.Manifest.Chunks {
+		if seen[ref.Digest] {
+			continue // the first index of each distinct chunk
 		}
-		if ok, err := n.chunks.Has(ctx, d); err == nil && ok {
+		seen[ref.Digest] = true
+		d, err := chunkstore.ParseDigest(ref.Digest)
+		if err != nil {
+			return fmt.Errorf("chunk %q of %s: %w", ref.Digest, id, err)
+		}
+		if ok, err := c.chunks.Has(ctx, d); err == nil && ok {
 			continue
 		}
-		idx := index[s]
 		g.Go(func() error {
-			buf, data, err := n.fetchChunk(gctx, img, idx)
+			data, release, err := c.fetch(gctx, img, idx)
 			if err != nil {
 				return err
 			}
-			defer n.bufs.put(buf)
-			if n.cfg.NoCache { // an explicit request: keep it anyway
-				if err := n.chunks.Put(gctx, d, data); err != nil {
+			defer release()
+			if c.noCache { // an explicit request: keep it anyway
+				if err := c.chunks.Put(gctx, d, data); err != nil {
 					return fmt.Errorf("store chunk %d of %s: %w", idx, id, err)
 				}
 			}
@@ -249,17 +301,17 @@ func (n *Node) cacheFetch(ctx context.Context, id string) error {
 		})
 	}
 	err = g.Wait()
-	n.announceHeld(context.WithoutCancel(ctx), img)
+	c.announce(context.WithoutCancel(ctx), img)
 	return err
 }
 
 // EvictCache implements api.Cache.
-func (n *Node) EvictCache(ctx context.Context, imageID string) (bool, error) {
-	n.cache.mu.Lock()
-	queued := n.cache.dequeueLocked(imageID)
-	delete(n.cache.stats, imageID)
-	n.cache.mu.Unlock()
-	img, err := n.fsm.State().Image(imageID)
+func (c *cache) EvictCache(ctx context.Context, imageID string) (bool, error) {
+	c.mu.Lock()
+	queued := c.dequeueLocked(imageID)
+	delete(c.stats, imageID)
+	c.mu.Unlock()
+	img, err := c.state().Image(imageID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return queued, nil // its chunks are garbage: GC takes them
 	}
@@ -270,32 +322,32 @@ func (n *Node) EvictCache(ctx context.Context, imageID string) (bool, error) {
 		return queued, nil
 	}
 	want := map[chunkstore.Digest]bool{}
-	for _, c := range img.Manifest.Chunks {
-		if d, err := chunkstore.ParseDigest(c.Digest); err == nil {
+	for _, ref := range img.Manifest.Chunks {
+		if d, err := chunkstore.ParseDigest(ref.Digest); err == nil {
 			want[d] = true
 		}
 	}
-	_, _, err = n.evict(ctx, func(d chunkstore.Digest, _ int64) bool { return want[d] })
+	_, _, err = c.evict(ctx, func(d chunkstore.Digest, _ int64) bool { return want[d] })
 	return queued, err
 }
 
 // ClearCache implements api.Cache.
-func (n *Node) ClearCache(ctx context.Context, cache, queue bool) error {
+func (c *cache) ClearCache(ctx context.Context, cached, queue bool) error {
 	if queue {
-		n.cache.mu.Lock()
-		n.cache.queue = nil
-		if n.cache.cancel != nil {
-			n.cache.cancel()
+		c.mu.Lock()
+		c.queue = nil
+		if c.cancel != nil {
+			c.cancel()
 		}
-		n.cache.mu.Unlock()
+		c.mu.Unlock()
 	}
-	if !cache {
+	if !cached {
 		return nil
 	}
-	n.cache.mu.Lock()
-	n.cache.stats = nil
-	n.cache.mu.Unlock()
-	_, _, err := n.evict(ctx, func(chunkstore.Digest, int64) bool { return true })
+	c.mu.Lock()
+	c.stats = nil
+	c.mu.Unlock()
+	_, _, err := c.evict(ctx, func(chunkstore.Digest, int64) bool { return true })
 	return err
 }
 
@@ -303,16 +355,16 @@ func (n *Node) ClearCache(ctx context.Context, cache, queue bool) error {
 // stalled cache files; here that is the chunks no image references (the
 // garbage collector's work, run now) and queue entries for images that
 // are no longer active.
-func (n *Node) CleanCache(ctx context.Context) error {
-	st := n.fsm.State()
-	n.cache.mu.Lock()
-	for _, id := range slices.Clone(n.cache.queue) {
+func (c *cache) CleanCache(ctx context.Context) error {
+	st := c.state()
+	c.mu.Lock()
+	for _, id := range slices.Clone(c.queue) {
 		if img, err := st.Image(id); err != nil || img.Status != catalog.StatusActive {
-			n.cache.dequeueLocked(id)
+			c.dequeueLocked(id)
 		}
 	}
-	n.cache.mu.Unlock()
-	_, err := n.CollectGarbage(ctx)
+	c.mu.Unlock()
+	_, err := c.collect(ctx)
 	return err
 }
 
@@ -322,22 +374,22 @@ func (n *Node) CleanCache(ctx context.Context) error {
 // latest use of any image it belongs to; an image never used since the
 // node started counts as used when its data was committed. Without a
 // budget nothing is pruned. Files are chunks.
-func (n *Node) PruneCache(ctx context.Context) (*api.PruneResult, error) {
-	budget := n.cfg.CacheBudget
+func (c *cache) PruneCache(ctx context.Context) (*api.PruneResult, error) {
+	budget := c.budget
 	if budget <= 0 {
 		return &api.PruneResult{}, nil
 	}
-	files, bytes, err := n.evictOver(ctx, budget)
+	files, bytes, err := c.evictOver(ctx, budget)
 	return &api.PruneResult{Files: files, Bytes: bytes}, err
 }
 
 // CacheNodes implements api.Cache: the live nodes whose gossip says they
 // hold every chunk of the image.
-func (n *Node) CacheNodes(_ context.Context, imageID string) ([]string, error) {
+func (c *cache) CacheNodes(_ context.Context, imageID string) ([]string, error) {
 	out := []string{}
-	for _, id := range n.gossip.FullHolders(imageID) {
-		if m, ok := n.gossip.Member(id); ok && m.Meta.APIAddr != "" {
-			out = append(out, n.sec.apiScheme+"://"+m.Meta.APIAddr)
+	for _, id := range c.cluster.FullHolders(imageID) {
+		if m, ok := c.cluster.Member(id); ok && m.Meta.APIAddr != "" {
+			out = append(out, c.apiScheme+"://"+m.Meta.APIAddr)
 		}
 	}
 	slices.Sort(out)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
@@ -25,14 +26,14 @@ type cachedChunk struct {
 // images whose placement names it (or names no one: durability unknown),
 // and of staged data it holds durably — and the images each manifest
 // chunk belongs to.
-func (n *Node) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chunkstore.Digest][]*catalog.Image) {
+func (c *cache) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chunkstore.Digest][]*catalog.Image) {
 	pinned := map[chunkstore.Digest]bool{}
 	users := map[chunkstore.Digest][]*catalog.Image{}
 	st.Each(func(img *catalog.Image) bool {
 		if m := img.Manifest; m != nil {
-			pin := len(img.Placement) == 0 || slices.Contains(img.Placement, n.id)
-			for _, c := range m.Chunks {
-				d, err := chunkstore.ParseDigest(c.Digest)
+			pin := len(img.Placement) == 0 || slices.Contains(img.Placement, c.self)
+			for _, ref := range m.Chunks {
+				d, err := chunkstore.ParseDigest(ref.Digest)
 				if err != nil {
 					continue
 				}
@@ -44,9 +45,9 @@ func (n *Node) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chun
 				}
 			}
 		}
-		if m := img.Staging; m != nil && (len(img.StagingPlacement) == 0 || slices.Contains(img.StagingPlacement, n.id)) {
-			for _, c := range m.Chunks {
-				if d, err := chunkstore.ParseDigest(c.Digest); err == nil {
+		if m := img.Staging; m != nil && (len(img.StagingPlacement) == 0 || slices.Contains(img.StagingPlacement, c.self)) {
+			for _, ref := range m.Chunks {
+				if d, err := chunkstore.ParseDigest(ref.Digest); err == nil {
 					pinned[d] = true
 				}
 			}
@@ -62,44 +63,42 @@ func (n *Node) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chun
 //
 // Chunks held as durable copies, and chunks an upload, copy or
 // replication in progress has protected, are never candidates: the
-// catalog is read and the chunks deleted under inflightMu, so a chunk a
-// peer has just been told this node holds (handleMissing protects it
-// first) is never deleted behind its back.
-func (n *Node) evictWith(ctx context.Context, choose func([]cachedChunk) []cachedChunk) (int64, int64, error) {
-	n.cache.evictMu.Lock()
-	defer n.cache.evictMu.Unlock()
-	held, err := n.localChunks(ctx)
+// catalog is read and the chunks deleted while the inflight set is held,
+// so a chunk a peer has just been told this node holds (Missing protects
+// it first) is never deleted behind its back.
+func (c *cache) evictWith(ctx context.Context, choose func([]cachedChunk) []cachedChunk) (int64, int64, error) {
+	c.evictMu.Lock()
+	defer c.evictMu.Unlock()
+	held, err := c.localChunks(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	n.inflightMu.Lock()
-	pinned, users := n.chunkUse(n.fsm.State())
-	for _, u := range n.inflight {
-		for d := range u.digests {
-			pinned[d] = true
+	var (
+		del     []chunkstore.Digest
+		total   int64
+		touched = map[string]*catalog.Image{}
+	)
+	c.inflight.hold(func(protected map[chunkstore.Digest]bool) {
+		pinned, users := c.chunkUse(c.state())
+		var cands []cachedChunk
+		for d, size := range held {
+			if len(users[d]) > 0 && !pinned[d] && !protected[d] {
+				cands = append(cands, cachedChunk{d: d, size: size, users: users[d]})
+			}
 		}
-	}
-	var cands []cachedChunk
-	for d, size := range held {
-		if len(users[d]) > 0 && !pinned[d] {
-			cands = append(cands, cachedChunk{d: d, size: size, users: users[d]})
+		victims := choose(cands)
+		del = make([]chunkstore.Digest, len(victims))
+		for i, v := range victims {
+			del[i] = v.d
+			total += v.size
+			for _, img := range v.users {
+				touched[img.ID] = img
+			}
 		}
-	}
-	victims := choose(cands)
-	del := make([]chunkstore.Digest, len(victims))
-	var total int64
-	touched := map[string]*catalog.Image{}
-	for i, v := range victims {
-		del[i] = v.d
-		total += v.size
-		for _, img := range v.users {
-			touched[img.ID] = img
+		if len(del) > 0 {
+			err = c.chunks.Delete(ctx, del...)
 		}
-	}
-	if len(del) > 0 {
-		err = n.chunks.Delete(ctx, del...)
-	}
-	n.inflightMu.Unlock()
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("evict cached chunks: %w", err)
 	}
@@ -107,47 +106,47 @@ func (n *Node) evictWith(ctx context.Context, choose func([]cachedChunk) []cache
 		return 0, 0, nil
 	}
 	for id, img := range touched {
-		n.gossip.Withdraw(id)
-		n.announceHeld(ctx, img)
+		c.cluster.Withdraw(id)
+		c.announce(ctx, img)
 	}
-	if err := n.chunks.Reclaim(ctx); err != nil {
-		n.log.Warn("reclaiming space after cache eviction failed", "err", err)
+	if err := c.chunks.Reclaim(ctx); err != nil {
+		c.log.Warn("reclaiming space after cache eviction failed", "err", err)
 	}
-	n.log.Info("evicted cached chunks", "chunks", len(del), "bytes", total, "images", len(touched))
+	c.log.Info("evicted cached chunks", "chunks", len(del), "bytes", total, "images", len(touched))
 	return int64(len(del)), total, nil
 }
 
 // evict evicts the cached chunks for which pick is true.
-func (n *Node) evict(ctx context.Context, pick func(d chunkstore.Digest, size int64) bool) (int64, int64, error) {
-	return n.evictWith(ctx, func(cands []cachedChunk) []cachedChunk {
-		return slices.DeleteFunc(cands, func(c cachedChunk) bool { return !pick(c.d, c.size) })
+func (c *cache) evict(ctx context.Context, pick func(d chunkstore.Digest, size int64) bool) (int64, int64, error) {
+	return c.evictWith(ctx, func(cands []cachedChunk) []cachedChunk {
+		return slices.DeleteFunc(cands, func(cand cachedChunk) bool { return !pick(cand.d, cand.size) })
 	})
 }
 
 // evictOver evicts cached chunks, least recently used first, until the
 // cached bytes left are at most budget.
-func (n *Node) evictOver(ctx context.Context, budget int64) (int64, int64, error) {
-	return n.evictWith(ctx, func(cands []cachedChunk) []cachedChunk {
+func (c *cache) evictOver(ctx context.Context, budget int64) (int64, int64, error) {
+	return c.evictWith(ctx, func(cands []cachedChunk) []cachedChunk {
 		var total int64
-		for _, c := range cands {
-			total += c.size
+		for _, cand := range cands {
+			total += cand.size
 		}
 		if total <= budget {
 			return nil
 		}
 		uses := map[string]time.Time{}
 		for i := range cands {
-			c := &cands[i]
-			for _, img := range c.users {
+			cand := &cands[i]
+			for _, img := range cand.users {
 				u, ok := uses[img.ID]
 				if !ok {
-					if u = n.cache.lastUse(img.ID); u.IsZero() {
+					if u = c.lastUse(img.ID); u.IsZero() {
 						u = img.UpdatedAt
 					}
 					uses[img.ID] = u
 				}
-				if u.After(c.lastUse) {
-					c.lastUse = u
+				if u.After(cand.lastUse) {
+					cand.lastUse = u
 				}
 			}
 		}
@@ -164,4 +163,53 @@ func (n *Node) evictOver(ctx context.Context, budget int64) (int64, int64, error
 		}
 		return cands[:k]
 	})
+}
+
+// enforceBudget evicts cached chunks, least recently used first, until
+// those left fit the cache budget (none: nothing to do). The garbage
+// collector's loop calls it after each pass.
+func (c *cache) enforceBudget(ctx context.Context) {
+	budget := c.budget
+	if budget <= 0 {
+		return
+	}
+	c.sinceCheck.Store(0)
+	if chunks, bytes, err := c.evictOver(ctx, budget); err != nil && ctx.Err() == nil {
+		c.log.Warn("cache eviction failed", "err", err)
+	} else if chunks > 0 {
+		c.log.Info("evicted cached chunks over the cache budget", "chunks", chunks, "bytes", bytes, "budget", budget)
+	}
+}
+
+// localChunks lists the chunks this node holds, with their sizes.
+func (c *cache) localChunks(ctx context.Context) (map[chunkstore.Digest]int64, error) {
+	held := map[chunkstore.Digest]int64{}
+	err := c.chunks.List(ctx, func(d chunkstore.Digest, size int64) error {
+		held[d] = size
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list chunks: %w", err)
+	}
+	return held, nil
+}
+
+// usage measures this node's store: pinned (durable) and cached bytes.
+func (c *cache) usage(ctx context.Context) (peer.Usage, error) {
+	local, err := c.localChunks(ctx)
+	if err != nil {
+		return peer.Usage{}, err
+	}
+	keep, _ := c.chunkUse(c.state())
+	u := peer.Usage{CacheBudget: c.budget}
+	for d, size := range local {
+		u.Chunks++
+		u.Bytes += size
+		if keep[d] {
+			u.PinnedBytes += size
+		} else {
+			u.CacheBytes += size
+		}
+	}
+	return u, nil
 }

@@ -4,10 +4,18 @@
 // serves the Glance API (api) and the internal peer API (peer: node is
 // its Server and speaks to other nodes through its Client), and
 // implements api.Backend: it proposes or forwards writes to the leader,
-// streams uploads into replicated chunks, streams downloads from local
-// or peer chunks, and collects garbage. One fillReplica (replicate.go)
-// makes a node a durable holder of an image for upload, copy-image and
-// repair.
+// streams uploads into replicated chunks and streams downloads from
+// local or peer chunks. One fillReplica (replicate.go) makes a node a
+// durable holder of an image for upload, copy-image and repair.
+//
+// The background jobs are components with their own files, each
+// declaring the narrow dependencies it needs, which jobs.go wires over
+// the node: the prefetcher runs pre-seeding jobs (api.Prefetcher), the
+// cache serves Glance's cache API and evicts cached chunks (api.Cache),
+// the collector deletes garbage chunks, the healer restores missing
+// chunks of this node's durable copies and the repairer gives images
+// whose durable holders are lost new ones. Their loops run under Run's
+// context.
 //
 // Imports, stages, location imports and location pulls are the
 // importer's (package node/importer), which node builds over small

@@ -16,5 +16,5 @@ func (n *Node) RepairImage(ctx context.Context, img *catalog.Image, alive []stri
 			members[id] = m
 		}
 	}
-	return n.repairImage(ctx, img, members)
+	return n.repairer.repairImage(ctx, img, members)
 }

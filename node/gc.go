@@ -3,79 +3,120 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // orphanGrace protects chunks pushed for an upload whose saving status
 // this node may not have applied yet.
 const orphanGrace = 2 * time.Minute
 
-// kickGC asks the GC loop to run soon.
-func (n *Node) kickGC() {
+// collector is the node's garbage collector: it deletes the local chunks
+// no image references and no upload in progress needs, every interval
+// and when kicked, then has the cache keep its cached chunks within the
+// cache budget. Its loop is bounded by the context given to run (the
+// node's Run context).
+type collector struct {
+	collectorDeps
+	kicked chan struct{}
+}
+
+// collectorDeps is what the collector needs from the node, which wires
+// it in New.
+type collectorDeps struct {
+	log         *slog.Logger
+	interval    time.Duration // between passes (Config.GCInterval)
+	orphanGrace time.Duration // how long an upload's pushed chunks stay protected (Config.OrphanGrace)
+	deleted     *atomic.Int64 // counts the chunks deleted (Metrics.GCDeleted)
+
+	// state is the catalog replica, read-only.
+	state func() *raftfsm.State
+	// ready reports whether the replica has caught up once since start.
+	ready    func() bool
+	chunks   collectorStore
+	inflight collectorGuard
+	// enforceBudget evicts cached chunks over the cache budget.
+	enforceBudget func(ctx context.Context)
+}
+
+// collectorStore is the local chunk store as the collector uses it.
+type collectorStore interface {
+	List(ctx context.Context, fn func(d chunkstore.Digest, size int64) error) error
+	Delete(ctx context.Context, ds ...chunkstore.Digest) error
+	Reclaim(ctx context.Context) error
+}
+
+// collectorGuard is the chunks uploads in progress protect (inflightSet).
+type collectorGuard interface {
+	retain(keep func(image string, touched time.Time) bool, live func(chunkstore.Digest))
+}
+
+func newCollector(d collectorDeps) *collector {
+	return &collector{collectorDeps: d, kicked: make(chan struct{}, 1)}
+}
+
+// kick asks the loop to run soon.
+func (c *collector) kick() {
 	select {
-	case n.gcKick <- struct{}{}:
+	case c.kicked <- struct{}{}:
 	default:
 	}
 }
 
-// gcLoop collects garbage every GCInterval and when kicked, then keeps
-// cached (non-durable) chunks within CacheBudget, least recently used
-// evicted first.
-func (n *Node) gcLoop(ctx context.Context) {
-	t := time.NewTicker(n.cfg.GCInterval)
+// run collects garbage every interval and when kicked, then keeps cached
+// (non-durable) chunks within the cache budget, least recently used
+// evicted first, until ctx ends.
+func (c *collector) run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-n.gcKick:
+		case <-c.kicked:
 		}
-		if _, err := n.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
-			n.log.Warn("garbage collection failed", "err", err)
+		if _, err := c.collect(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("garbage collection failed", "err", err)
 		}
-		if budget := n.cfg.CacheBudget; budget > 0 && n.ready.Load() {
-			n.cachedSinceEvict.Store(0)
-			if chunks, bytes, err := n.evictOver(ctx, budget); err != nil && ctx.Err() == nil {
-				n.log.Warn("cache eviction failed", "err", err)
-			} else if chunks > 0 {
-				n.log.Info("evicted cached chunks over the cache budget", "chunks", chunks, "bytes", bytes, "budget", budget)
-			}
+		if c.ready() {
+			c.enforceBudget(ctx)
 		}
 	}
 }
 
-// CollectGarbage deletes every local chunk that no image references and
-// no upload in progress needs, then gives the space back to the file
+// collect deletes every local chunk that no image references and no
+// upload in progress needs, then gives the space back to the file
 // system. It returns the number of chunks deleted.
 //
 // It does nothing until the node's replica has caught up with the leader
 // after start: before that, a chunk of a committed image could look
 // unreferenced.
-func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
-	if !n.ready.Load() {
+func (c *collector) collect(ctx context.Context) (int, error) {
+	if !c.ready() {
 		return 0, nil
 	}
-	st := n.fsm.State()
+	st := c.state()
 	live := map[chunkstore.Digest]struct{}{}
 	st.Each(func(img *catalog.Image) bool {
 		for _, m := range []*catalog.Manifest{img.Manifest, img.Staging} {
 			if m == nil {
 				continue
 			}
-			for _, c := range m.Chunks {
-				if d, err := chunkstore.ParseDigest(c.Digest); err == nil {
+			for _, ref := range m.Chunks {
+				if d, err := chunkstore.ParseDigest(ref.Digest); err == nil {
 					live[d] = struct{}{}
 				}
 			}
 		}
 		return true
 	})
-	n.inflightMu.Lock()
-	for image, u := range n.inflight {
+	c.inflight.retain(func(image string, touched time.Time) bool {
 		img, err := st.Image(image)
 		// Data still arriving stays protected however long its stream
 		// stalls: an upload (saving), a stage, import or location pull
@@ -83,19 +124,11 @@ func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
 		// reached this node yet, so a recent push stays protected too
 		// unless the image is gone for good.
 		arriving := err == nil && (img.Status == catalog.StatusSaving || img.Status == catalog.StatusImporting || img.Upload != nil)
-		keep := arriving || (!st.Tombstoned(image) && time.Since(u.touched) < n.cfg.OrphanGrace)
-		if !keep {
-			delete(n.inflight, image)
-			continue
-		}
-		for d := range u.digests {
-			live[d] = struct{}{}
-		}
-	}
-	n.inflightMu.Unlock()
+		return arriving || (!st.Tombstoned(image) && time.Since(touched) < c.orphanGrace)
+	}, func(d chunkstore.Digest) { live[d] = struct{}{} })
 
 	var dead []chunkstore.Digest
-	err := n.chunks.List(ctx, func(d chunkstore.Digest, _ int64) error {
+	err := c.chunks.List(ctx, func(d chunkstore.Digest, _ int64) error {
 		if _, ok := live[d]; !ok {
 			dead = append(dead, d)
 		}
@@ -107,13 +140,13 @@ func (n *Node) CollectGarbage(ctx context.Context) (int, error) {
 	if len(dead) == 0 {
 		return 0, nil
 	}
-	if err := n.chunks.Delete(ctx, dead...); err != nil {
+	if err := c.chunks.Delete(ctx, dead...); err != nil {
 		return 0, fmt.Errorf("delete garbage chunks: %w", err)
 	}
-	n.metrics.gcDeleted.Add(int64(len(dead)))
-	if err := n.chunks.Reclaim(ctx); err != nil {
+	c.deleted.Add(int64(len(dead)))
+	if err := c.chunks.Reclaim(ctx); err != nil {
 		return len(dead), fmt.Errorf("reclaim space: %w", err)
 	}
-	n.log.Info("collected garbage", "chunks", len(dead))
+	c.log.Info("collected garbage", "chunks", len(dead))
 	return len(dead), nil
 }

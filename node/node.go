@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,17 +57,15 @@ type Node struct {
 	upLimit, downLimit *rateLimiter
 	upSlots            *slots
 
-	prefetchMu   sync.Mutex
-	prefetchRuns map[string]*prefetchRun // job id -> this node's work on it
-	prefetchKick chan struct{}
+	inflight *inflightSet // chunks of uploads in progress, kept from GC and eviction
 
-	inflightMu sync.Mutex
-	inflight   map[string]*inflightUpload // image id -> chunks of an upload in progress
+	// The background jobs (jobs.go wires them).
+	prefetcher *prefetcher // pre-seeding jobs (api.Prefetcher)
+	cache      *cache      // the Glance cache API and eviction (api.Cache)
+	collector  *collector  // garbage collection
+	healer     *healer     // restores missing chunks of this node's durable copies
+	repairer   *repairer   // gives images with lost durable holders new ones
 
-	cache nodeCache // Glance cache API bookkeeping (cache.go)
-
-	gcKick   chan struct{}
-	healKick chan struct{} // a durable copy was dropped (selfheal.go)
 	// cachedSinceEvict counts bytes cached since the last budget check.
 	cachedSinceEvict atomic.Int64
 	ready            atomic.Bool // the replica has caught up with the leader once since start
@@ -99,14 +96,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		inMemory: o.inMemory,
 		fsm:      raftfsm.New(),
 		bufs:     newBufferPool(cfg.ChunkSize),
-		inflight: map[string]*inflightUpload{},
-		gcKick:   make(chan struct{}, 1),
-		healKick: make(chan struct{}, 1),
+		inflight: newInflightSet(),
 		changes:  newChangeQueue(),
 		peers:    newPeerStats(),
-
-		prefetchRuns: map[string]*prefetchRun{},
-		prefetchKick: make(chan struct{}, 1),
 	}
 	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
 	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
@@ -174,8 +166,9 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
+	n.wireJobs()
 	apiSrv, err := api.New(api.Config{
-		Backend: n, Cache: n, Prefetcher: n, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
+		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
 		Extensions: []api.Extension{metadefs.New(n, n.log)},
@@ -254,13 +247,13 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return n.joinCluster(gctx) })
 	g.Go(func() error { n.watchChanges(gctx); return nil })
-	g.Go(func() error { n.gcLoop(gctx); return nil })
+	g.Go(func() error { n.collector.run(gctx); return nil })
 	g.Go(func() error { n.leaderLoop(gctx); return nil })
-	g.Go(func() error { n.prefetchLoop(gctx); return nil })
+	g.Go(func() error { n.prefetcher.run(gctx); return nil })
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
 	g.Go(func() error { n.imports.Run(gctx); return nil })
 	g.Go(func() error { n.rejoinLoop(gctx); return nil })
-	g.Go(func() error { n.healLoop(gctx); return nil })
+	g.Go(func() error { n.healer.run(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		// Let requests in flight finish for a moment, then cut them.

@@ -252,13 +252,13 @@ func (s peerServer) Replicate(ctx context.Context, imageID string) error {
 	if !validImageID(imageID) {
 		return fmt.Errorf("%w: image id %q", peer.ErrBadRequest, imageID)
 	}
-	return s.n.replicateLocal(ctx, imageID)
+	return s.n.repairer.replicateLocal(ctx, imageID)
 }
 
 // PrefetchProgress is this node's progress on a prefetch job.
 func (s peerServer) PrefetchProgress(_ context.Context, id string) peer.Progress {
-	return peer.Progress(s.n.localProgress(id))
+	return peer.Progress(s.n.prefetcher.localProgress(id))
 }
 
 // Stats measures this node's store.
-func (s peerServer) Stats(ctx context.Context) (peer.Usage, error) { return s.n.usage(ctx) }
+func (s peerServer) Stats(ctx context.Context) (peer.Usage, error) { return s.n.cache.usage(ctx) }

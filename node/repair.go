@@ -3,34 +3,84 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
-// repairPass runs on the leader: for every image whose durable holders
+// repairer gives images whose durable holders are lost new ones: on the
+// leader, its pass (called by the leader loop) has surviving or new nodes
+// copy each such image and records the new placement; on every node,
+// replicateLocal is this node's part when the leader asks it to hold a
+// copy. Its copies are bounded by the context of the pass.
+type repairer struct{ repairerDeps }
+
+// repairerDeps is what the repairer needs from the node, which wires it
+// in New.
+type repairerDeps struct {
+	self        string
+	log         *slog.Logger
+	replicas    int           // durable copies of an image (Config.Replicas)
+	repairGrace time.Duration // how long a holder may be gone before it is replaced (Config.RepairGrace)
+	repairs     *atomic.Int64 // counts the images repaired (Metrics.Repairs)
+
+	// state is the catalog replica, read-only; sync waits until it has
+	// applied every committed write.
+	state func() *raftfsm.State
+	sync  func(ctx context.Context) error
+	// mutateImage applies fn to a fresh copy of an image and writes it
+	// back, retrying on conflicts; fn returns errNoChange to write
+	// nothing.
+	mutateImage func(ctx context.Context, id string, fn func(*catalog.Image) error) (*catalog.Image, error)
+	// isLeader reports whether this node leads the cluster.
+	isLeader func() bool
+	cluster  repairCluster
+	// spread chooses up to k of cands for durable copies, spread over
+	// the zones and racks of the holders used (spreadPick).
+	spread func(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Member
+	// replicatePeer asks the node at peer address addr to hold a durable
+	// copy of an image (its replicateLocal).
+	replicatePeer func(ctx context.Context, addr, imageID string) error
+	// fill makes this node hold a durable copy of every chunk of img,
+	// fetching what it lacks from img's holders (verified) and protecting
+	// every chunk until the new placement is committed.
+	fill func(ctx context.Context, img *catalog.Image) error
+}
+
+// repairCluster is the membership and chunk availability the repairer
+// reads and updates (*gossip.Gossip).
+type repairCluster interface {
+	Members() []gossip.Member
+	AnnounceAll(imageID string, total int)
+}
+
+// pass runs on the leader: for every image whose durable holders
 // include a node gone (not alive in gossip) for RepairGrace, or whose
 // data was committed on fewer than R nodes (ShortPlacement: nodes were
 // down then) and is older than RepairGrace, it has surviving or new nodes
 // copy the image until it has as many live holders as before (R for a
-// short placement), spreading over zones, and records the new placement. goneSince tracks when each node was first seen gone.
-func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
+// short placement), spreading over zones, and records the new placement.
+// goneSince tracks when each node was first seen gone.
+func (r *repairer) pass(ctx context.Context, goneSince map[string]time.Time) {
 	alive := map[string]gossip.Member{}
-	for _, m := range n.gossip.Members() {
+	for _, m := range r.cluster.Members() {
 		if m.Alive {
 			alive[m.Meta.ID] = m
 			delete(goneSince, m.Meta.ID)
 		}
 	}
 	var todo []*catalog.Image
-	n.fsm.State().Each(func(img *catalog.Image) bool {
+	r.state().Each(func(img *catalog.Image) bool {
 		if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
 			return true
 		}
-		if img.ShortPlacement && len(img.Placement) < min(n.cfg.Replicas, len(alive)) && time.Since(img.UpdatedAt) >= n.cfg.RepairGrace {
+		if img.ShortPlacement && len(img.Placement) < min(r.replicas, len(alive)) && time.Since(img.UpdatedAt) >= r.repairGrace {
 			// Placed with fewer than R copies (nodes were down then):
 			// topped up now that enough nodes are alive.
 			todo = append(todo, img)
@@ -43,14 +93,14 @@ func (n *Node) repairPass(ctx context.Context, goneSince map[string]time.Time) {
 			if _, seen := goneSince[p]; !seen {
 				goneSince[p] = time.Now()
 			}
-			if time.Since(goneSince[p]) >= n.cfg.RepairGrace {
+			if time.Since(goneSince[p]) >= r.repairGrace {
 				todo = append(todo, img)
 				break
 			}
 		}
 		return ctx.Err() == nil
 	})
-	n.repairAll(ctx, todo, alive)
+	r.repairAll(ctx, todo, alive)
 }
 
 // repairParallel is how many images the leader repairs at once. A copy
@@ -62,7 +112,7 @@ const repairParallel = 4
 // when every repair it started has ended. Each next image is the one
 // whose live holders (the copy's sources) the repairs in flight use
 // least, so the copies spread over the survivors' uplinks.
-func (n *Node) repairAll(ctx context.Context, todo []*catalog.Image, alive map[string]gossip.Member) {
+func (r *repairer) repairAll(ctx context.Context, todo []*catalog.Image, alive map[string]gossip.Member) {
 	var (
 		mu   sync.Mutex
 		busy = map[string]int{} // live holder -> repairs in flight reading from it
@@ -85,7 +135,7 @@ func (n *Node) repairAll(ctx context.Context, todo []*catalog.Image, alive map[s
 		case <-ctx.Done():
 			return
 		}
-		if ctx.Err() != nil || !n.IsLeader() {
+		if ctx.Err() != nil || !r.isLeader() {
 			<-sem
 			return
 		}
@@ -119,20 +169,20 @@ func (n *Node) repairAll(ctx context.Context, todo []*catalog.Image, alive map[s
 				<-sem
 			}()
 			start := time.Now()
-			added, err := n.repairImage(ctx, img, alive)
+			added, err := r.repairImage(ctx, img, alive)
 			if err != nil {
-				n.log.Warn("repair failed; will retry", "image", img.ID, "err", err)
+				r.log.Warn("repair failed; will retry", "image", img.ID, "err", err)
 				return
 			}
-			n.metrics.repairs.Add(1)
-			n.log.Info("repaired image placement", "image", img.ID, "added", added, "took", time.Since(start))
+			r.repairs.Add(1)
+			r.log.Info("repaired image placement", "image", img.ID, "added", added, "took", time.Since(start))
 		}()
 	}
 }
 
 // repairImage copies img to new holders and rewrites its placement to the
 // live holders plus the new ones.
-func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[string]gossip.Member) ([]string, error) {
+func (r *repairer) repairImage(ctx context.Context, img *catalog.Image, alive map[string]gossip.Member) ([]string, error) {
 	var live []string
 	var used []gossip.Meta
 	for _, p := range img.Placement {
@@ -146,7 +196,7 @@ func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[st
 	// or to R for a placement committed short.
 	target := len(img.Placement)
 	if img.ShortPlacement {
-		target = max(target, n.cfg.Replicas)
+		target = max(target, r.replicas)
 	}
 	want := min(target, len(alive))
 	var cands []gossip.Member
@@ -156,9 +206,9 @@ func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[st
 		}
 	}
 	var added []string
-	for _, m := range spreadPick(want-len(live), cands, used) {
-		if err := n.replicateTo(ctx, m, img.ID); err != nil {
-			n.log.Warn("repair copy failed", "image", img.ID, "target", m.Meta.ID, "err", err)
+	for _, m := range r.spread(want-len(live), cands, used) {
+		if err := r.replicateTo(ctx, m, img.ID); err != nil {
+			r.log.Warn("repair copy failed", "image", img.ID, "target", m.Meta.ID, "err", err)
 			continue
 		}
 		added = append(added, m.Meta.ID)
@@ -174,7 +224,7 @@ func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[st
 			gone = append(gone, p)
 		}
 	}
-	_, err := n.mutateImage(ctx, img.ID, func(cur *catalog.Image) error {
+	_, err := r.mutateImage(ctx, img.ID, func(cur *catalog.Image) error {
 		var next []string
 		for _, p := range cur.Placement {
 			if !slices.Contains(gone, p) {
@@ -186,7 +236,7 @@ func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[st
 				next = append(next, a)
 			}
 		}
-		short := cur.ShortPlacement && len(next) < n.cfg.Replicas
+		short := cur.ShortPlacement && len(next) < r.replicas
 		if slices.Equal(next, cur.Placement) && short == cur.ShortPlacement {
 			return errNoChange
 		}
@@ -200,23 +250,24 @@ func (n *Node) repairImage(ctx context.Context, img *catalog.Image, alive map[st
 }
 
 // replicateTo makes node m hold every chunk of an image durably.
-func (n *Node) replicateTo(ctx context.Context, m gossip.Member, imageID string) error {
-	if m.Meta.ID == n.id {
-		return n.replicateLocal(ctx, imageID)
+func (r *repairer) replicateTo(ctx context.Context, m gossip.Member, imageID string) error {
+	if m.Meta.ID == r.self {
+		return r.replicateLocal(ctx, imageID)
 	}
-	return n.peerClient.Replicate(ctx, m.Meta.PeerAddr, imageID)
+	return r.replicatePeer(ctx, m.Meta.PeerAddr, imageID)
 }
 
 // replicateLocal fetches every chunk of an image this node lacks (from
-// peers, verified) and makes the store durable.
-func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
-	img, err := n.fsm.State().Image(imageID)
+// peers, verified) and makes the store durable: this node's part of a
+// repair (the leader asks through the peer API's Replicate).
+func (r *repairer) replicateLocal(ctx context.Context, imageID string) error {
+	img, err := r.state().Image(imageID)
 	if err != nil || img.Manifest == nil {
 		// This replica may not have applied the image's commit yet.
-		if serr := n.Sync(ctx); serr != nil {
+		if serr := r.sync(ctx); serr != nil {
 			return serr
 		}
-		if img, err = n.fsm.State().Image(imageID); err != nil {
+		if img, err = r.state().Image(imageID); err != nil {
 			return err
 		}
 	}
@@ -226,9 +277,9 @@ func (n *Node) replicateLocal(ctx context.Context, imageID string) error {
 	// Every chunk protected until the new placement is committed, so a
 	// cache eviction here cannot undo the copy; then the missing ones
 	// fetched (verified) FetchWindow at a time, spread over the holders.
-	if err := n.fillReplica(ctx, localReplica{n}, imageID, img.Manifest, n.holderSource(img), n.cfg.FetchWindow); err != nil {
+	if err := r.fill(ctx, img); err != nil {
 		return fmt.Errorf("replicate %s: %w", imageID, err)
 	}
-	n.gossip.AnnounceAll(imageID, len(img.Manifest.Chunks))
+	r.cluster.AnnounceAll(imageID, len(img.Manifest.Chunks))
 	return nil
 }

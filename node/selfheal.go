@@ -2,21 +2,61 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
-// healLoop keeps this node's durable copies complete: every chunk of an
+// healer keeps this node's durable copies complete: every chunk of an
 // image whose placement names this node and that the node lacks — lost
 // with its disk (restored from an older copy), or dropped when found
-// corrupt — is fetched again from the other holders. It runs once the
-// replica has caught up, whenever kicked (a corrupt durable copy was
-// dropped) and every GCInterval.
-func (n *Node) healLoop(ctx context.Context) {
-	for !n.ready.Load() {
+// corrupt — is fetched again from the other holders. Its loop is bounded
+// by the context given to run (the node's Run context).
+type healer struct {
+	healerDeps
+	kicked chan struct{} // a durable copy was dropped
+}
+
+// healerDeps is what the healer needs from the node, which wires it in
+// New.
+type healerDeps struct {
+	self     string
+	log      *slog.Logger
+	interval time.Duration // between passes (Config.GCInterval)
+	healed   *atomic.Int64 // counts the chunks restored (Metrics.Healed)
+
+	// state is the catalog replica, read-only.
+	state func() *raftfsm.State
+	// ready reports whether the replica has caught up once since start.
+	ready  func() bool
+	chunks healerStore
+	// fetchFromHolders returns chunk idx of img (digest d, size bytes),
+	// verified, from the best of its other holders, waiting for a busy
+	// one; release gives its buffer back.
+	fetchFromHolders func(ctx context.Context, img *catalog.Image, idx int, d chunkstore.Digest, size int64) (data []byte, release func(), err error)
+	// announce tells gossip which chunks of img this node holds.
+	announce func(ctx context.Context, img *catalog.Image)
+}
+
+// healerStore is the local chunk store as the healer uses it.
+type healerStore interface {
+	Has(ctx context.Context, d chunkstore.Digest) (bool, error)
+	Put(ctx context.Context, d chunkstore.Digest, data []byte) error
+}
+
+func newHealer(d healerDeps) *healer {
+	return &healer{healerDeps: d, kicked: make(chan struct{}, 1)}
+}
+
+// run heals once the replica has caught up, whenever kicked (a corrupt
+// durable copy was dropped) and every interval, until ctx ends.
+func (h *healer) run(ctx context.Context) {
+	for !h.ready() {
 		select {
 		case <-ctx.Done():
 			return
@@ -25,11 +65,11 @@ func (n *Node) healLoop(ctx context.Context) {
 	}
 	retry := time.Second
 	for {
-		wait := n.cfg.GCInterval
-		if _, failed := n.healPass(ctx); failed > 0 {
+		wait := h.interval
+		if _, failed := h.pass(ctx); failed > 0 {
 			// Holders may be unreachable for now: come back sooner.
 			wait = min(retry, wait)
-			retry = min(2*retry, n.cfg.GCInterval)
+			retry = min(2*retry, h.interval)
 		} else {
 			retry = time.Second
 		}
@@ -37,27 +77,26 @@ func (n *Node) healLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
-		case <-n.healKick:
+		case <-h.kicked:
 		}
 	}
 }
 
-// kickHeal schedules a heal pass soon.
-func (n *Node) kickHeal() {
+// kick schedules a heal pass soon.
+func (h *healer) kick() {
 	select {
-	case n.healKick <- struct{}{}:
+	case h.kicked <- struct{}{}:
 	default:
 	}
 }
 
-// healPass fetches the missing chunks of the images this node is a
-// durable holder of; it returns how many it restored and how many it
-// could not.
-func (n *Node) healPass(ctx context.Context) (restoredAll, failed int) {
+// pass fetches the missing chunks of the images this node is a durable
+// holder of; it returns how many it restored and how many it could not.
+func (h *healer) pass(ctx context.Context) (restoredAll, failed int) {
 	var mine []*catalog.Image
-	n.fsm.State().Each(func(img *catalog.Image) bool {
+	h.state().Each(func(img *catalog.Image) bool {
 		if (img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated) &&
-			img.Manifest != nil && slices.Contains(img.Placement, n.id) {
+			img.Manifest != nil && slices.Contains(img.Placement, h.self) {
 			mine = append(mine, img)
 		}
 		return ctx.Err() == nil
@@ -72,26 +111,25 @@ func (n *Node) healPass(ctx context.Context) (restoredAll, failed int) {
 			if err != nil {
 				continue
 			}
-			if ok, err := n.chunks.Has(ctx, d); ok || err != nil {
+			if ok, err := h.chunks.Has(ctx, d); ok || err != nil {
 				continue
 			}
-			buf := n.bufs.get()
-			data, err := n.fetchFromHolders(ctx, img, idx, d, ref.Size, buf.b, true)
+			data, release, err := h.fetchFromHolders(ctx, img, idx, d, ref.Size)
 			if err == nil {
-				err = n.chunks.Put(ctx, d, data)
+				err = h.chunks.Put(ctx, d, data)
+				release()
 			}
-			n.bufs.put(buf)
 			if err != nil {
-				n.log.Warn("cannot restore a durable chunk; will retry", "image", img.ID, "chunk", idx, "err", err)
+				h.log.Warn("cannot restore a durable chunk; will retry", "image", img.ID, "chunk", idx, "err", err)
 				failed++
 				continue
 			}
 			restored++
-			n.metrics.healed.Add(1)
+			h.healed.Add(1)
 		}
 		if restored > 0 {
-			n.log.Info("restored missing durable chunks", "image", img.ID, "chunks", restored)
-			n.announceHeld(ctx, img)
+			h.log.Info("restored missing durable chunks", "image", img.ID, "chunks", restored)
+			h.announce(ctx, img)
 			restoredAll += restored
 		}
 	}

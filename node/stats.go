@@ -9,26 +9,6 @@ import (
 	"github.com/p2pglance/p2pglance/peer"
 )
 
-// usage measures this node's store: pinned (durable) and cached bytes.
-func (n *Node) usage(ctx context.Context) (peer.Usage, error) {
-	local, err := n.localChunks(ctx)
-	if err != nil {
-		return peer.Usage{}, err
-	}
-	keep, _ := n.chunkUse(n.fsm.State())
-	u := peer.Usage{CacheBudget: n.cfg.CacheBudget}
-	for d, size := range local {
-		u.Chunks++
-		u.Bytes += size
-		if keep[d] {
-			u.PinnedBytes += size
-		} else {
-			u.CacheBytes += size
-		}
-	}
-	return u, nil
-}
-
 // usageOf asks every live node for its usage, in parallel, bounded.
 func (n *Node) usageOf(ctx context.Context, peers map[string]string) map[string]peer.Usage {
 	out := map[string]peer.Usage{}
@@ -44,7 +24,7 @@ func (n *Node) usageOf(ctx context.Context, peers map[string]string) map[string]
 			var u peer.Usage
 			var err error
 			if id == n.id {
-				u, err = n.usage(ctx)
+				u, err = n.cache.usage(ctx)
 			} else {
 				u, err = n.fetchUsage(ctx, addr)
 			}

@@ -3,7 +3,6 @@ package node
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/raftfsm"
@@ -45,7 +44,7 @@ type metrics struct {
 	lastResort     atomic.Int64 // bytes served to peers that asked as a last resort
 	stalls         atomic.Int64 // peer transfers abandoned for making no progress
 	repairs        atomic.Int64 // images whose placement the leader repaired
-	healed         atomic.Int64 // missing durable chunks fetched again (healLoop)
+	healed         atomic.Int64 // missing durable chunks fetched again (healer)
 	authRejected   atomic.Int64 // internal HTTP requests refused: no valid cluster authentication
 	raftRejected   atomic.Int64 // inbound Raft connections refused: failed TLS or secret handshake
 }
@@ -90,32 +89,11 @@ func (n *Node) Metrics() Metrics {
 	}
 }
 
-// inflightUpload protects the chunks of an upload in progress from
-// garbage collection until its manifest is committed or it fails.
-type inflightUpload struct {
-	digests map[chunkstore.Digest]struct{}
-	touched time.Time
-}
-
 // protect records d as part of an upload of image in progress.
-func (n *Node) protect(image string, d chunkstore.Digest) {
-	n.inflightMu.Lock()
-	defer n.inflightMu.Unlock()
-	u := n.inflight[image]
-	if u == nil {
-		u = &inflightUpload{digests: map[chunkstore.Digest]struct{}{}}
-		n.inflight[image] = u
-	}
-	u.digests[d] = struct{}{}
-	u.touched = time.Now()
-}
+func (n *Node) protect(image string, d chunkstore.Digest) { n.inflight.protect(image, d) }
 
 // unprotect forgets the upload of image.
-func (n *Node) unprotect(image string) {
-	n.inflightMu.Lock()
-	delete(n.inflight, image)
-	n.inflightMu.Unlock()
-}
+func (n *Node) unprotect(image string) { n.inflight.unprotect(image) }
 
 // changeQueue buffers FSM changes for the node's watcher: Apply pushes
 // without blocking, the watcher drains.

@@ -1,0 +1,113 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/chunkstore"
+)
+
+// The node's background jobs are components, each in its own files with
+// the dependencies it needs declared next to it: the prefetcher
+// (prefetch_jobs.go, prefetch_run.go), the cache (cache.go,
+// cache_evict.go), the garbage collector (gc.go), the healer of this
+// node's durable copies (selfheal.go) and the repairer of lost durable
+// holders (repair.go). wireJobs builds them over the node; the node only
+// starts their loops in Run and forwards to them.
+
+// wireJobs builds the job components. The stores, gossip and the peer
+// client must be open; the importer may come later (it is reached
+// through the node when used).
+func (n *Node) wireJobs() {
+	cfg := n.cfg
+	state := n.fsm.State
+	n.cache = &cache{cacheDeps: cacheDeps{
+		self: n.id, log: n.log.With("component", "cache"),
+		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, budget: cfg.CacheBudget, apiScheme: n.sec.apiScheme,
+		sinceCheck: &n.cachedSinceEvict,
+		state:      state, chunks: n.chunks, cluster: n.gossip, inflight: n.inflight,
+		announce: n.announceHeld,
+		pull:     n.PullImage,
+		fetch:    importData{n}.FetchChunk,
+		spawn: func(name string, fn func(context.Context)) error {
+			return n.imports.Go(name, fn)
+		},
+		collect: n.CollectGarbage,
+	}}
+	n.collector = newCollector(collectorDeps{
+		log: n.log.With("component", "gc"), interval: cfg.GCInterval, orphanGrace: cfg.OrphanGrace, deleted: &n.metrics.gcDeleted,
+		state: state, ready: n.ready.Load, chunks: n.chunks, inflight: n.inflight,
+		enforceBudget: n.cache.enforceBudget,
+	})
+	n.healer = newHealer(healerDeps{
+		self: n.id, log: n.log.With("component", "heal"), interval: cfg.GCInterval, healed: &n.metrics.healed,
+		state: state, ready: n.ready.Load, chunks: n.chunks,
+		fetchFromHolders: func(ctx context.Context, img *catalog.Image, idx int, d chunkstore.Digest, size int64) ([]byte, func(), error) {
+			buf := n.bufs.get()
+			data, err := n.fetchFromHolders(ctx, img, idx, d, size, buf.b, true)
+			if err != nil {
+				n.bufs.put(buf)
+				return nil, nil, err
+			}
+			return data, func() { n.bufs.put(buf) }, nil
+		},
+		announce: n.announceHeld,
+	})
+	n.repairer = &repairer{repairerDeps{
+		self: n.id, log: n.log.With("component", "repair"), replicas: cfg.Replicas, repairGrace: cfg.RepairGrace, repairs: &n.metrics.repairs,
+		state: state, sync: n.Sync, mutateImage: n.mutateImage, isLeader: n.IsLeader,
+		cluster:       n.gossip,
+		spread:        spreadPick,
+		replicatePeer: n.peerClient.Replicate,
+		fill: func(ctx context.Context, img *catalog.Image) error {
+			return n.fillReplica(ctx, localReplica{n}, img.ID, img.Manifest, n.holderSource(img), cfg.FetchWindow)
+		},
+	}}
+	n.prefetcher = newPrefetcher(prefetchDeps{
+		self: n.id, log: n.log.With("component", "prefetch"),
+		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: busyPenalty,
+		state: state, putDoc: n.PutDoc, sync: n.Sync, ready: n.ready.Load,
+		cluster: n.gossip, chunks: n.chunks,
+		pull: n.PullImage,
+		fetchNoWait: func(ctx context.Context, img *catalog.Image, idx int) ([]byte, func(), error) {
+			buf, data, err := n.fetchChunkOpt(ctx, img, idx, false)
+			if errors.Is(err, errAllBusy) {
+				return nil, nil, errHoldersBusy
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			return data, func() { n.bufs.put(buf) }, nil
+		},
+		progressOf: func(ctx context.Context, addr, id string) (catalog.PrefetchNode, error) {
+			p, err := n.peerClient.PrefetchProgress(ctx, addr, id)
+			return catalog.PrefetchNode(p), err
+		},
+	})
+}
+
+// kickGC asks the garbage collector to run soon.
+func (n *Node) kickGC() { n.collector.kick() }
+
+// kickHeal asks the healer to look for missing durable chunks soon.
+func (n *Node) kickHeal() { n.healer.kick() }
+
+// CollectGarbage deletes every local chunk that no image references and
+// no upload in progress needs, then gives the space back to the file
+// system. It returns the number of chunks deleted. It does nothing until
+// the node's replica has caught up with the leader after start.
+func (n *Node) CollectGarbage(ctx context.Context) (int, error) { return n.collector.collect(ctx) }
+
+// CacheState lists the active images this node holds every chunk of, and
+// the images queued for prefetch into it (the cache API's GET /v2/cache).
+func (n *Node) CacheState(ctx context.Context) (*api.CacheState, error) {
+	return n.cache.CacheState(ctx)
+}
+
+// CacheNodes returns the Glance API URLs of the live nodes that hold
+// every chunk of the image, sorted.
+func (n *Node) CacheNodes(ctx context.Context, imageID string) ([]string, error) {
+	return n.cache.CacheNodes(ctx, imageID)
+}
