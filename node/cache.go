@@ -100,6 +100,8 @@ type cacheGuard interface {
 
 var _ api.Cache = (*cache)(nil)
 
+func newCache(d cacheDeps) *cache { return &cache{cacheDeps: d} }
+
 // cacheStat is one image's use on this node since the node started.
 type cacheStat struct {
 	hits         int64

@@ -23,7 +23,7 @@ import (
 func (n *Node) wireJobs() {
 	cfg := n.cfg
 	state := n.fsm.State
-	n.cache = &cache{cacheDeps: cacheDeps{
+	n.cache = newCache(cacheDeps{
 		self: n.id, log: n.log.With("component", "cache"),
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, budget: cfg.CacheBudget, apiScheme: n.sec.apiScheme,
 		sinceCheck: &n.cachedSinceEvict,
@@ -35,7 +35,7 @@ func (n *Node) wireJobs() {
 			return n.imports.Go(name, fn)
 		},
 		collect: n.CollectGarbage,
-	}}
+	})
 	n.collector = newCollector(collectorDeps{
 		log: n.log.With("component", "gc"), interval: cfg.GCInterval, orphanGrace: cfg.OrphanGrace, deleted: &n.metrics.gcDeleted,
 		state: state, ready: n.ready.Load, chunks: n.chunks, inflight: n.inflight,
@@ -55,7 +55,7 @@ func (n *Node) wireJobs() {
 		},
 		announce: n.announceHeld,
 	})
-	n.repairer = &repairer{repairerDeps{
+	n.repairer = newRepairer(repairerDeps{
 		self: n.id, log: n.log.With("component", "repair"), replicas: cfg.Replicas, repairGrace: cfg.RepairGrace, repairs: &n.metrics.repairs,
 		state: state, sync: n.Sync, mutateImage: n.mutateImage, isLeader: n.IsLeader,
 		cluster:       n.gossip,
@@ -64,7 +64,7 @@ func (n *Node) wireJobs() {
 		fill: func(ctx context.Context, img *catalog.Image) error {
 			return n.fillReplica(ctx, localReplica{n}, img.ID, img.Manifest, n.holderSource(img), cfg.FetchWindow)
 		},
-	}}
+	})
 	n.prefetcher = newPrefetcher(prefetchDeps{
 		self: n.id, log: n.log.With("component", "prefetch"),
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: busyPenalty,

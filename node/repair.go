@@ -53,6 +53,8 @@ type repairerDeps struct {
 	fill func(ctx context.Context, img *catalog.Image) error
 }
 
+func newRepairer(d repairerDeps) *repairer { return &repairer{d} }
+
 // repairCluster is the membership and chunk availability the repairer
 // reads and updates (*gossip.Gossip).
 type repairCluster interface {
