@@ -2,65 +2,16 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 var _ api.Backend = (*Node)(nil)
-
-// Image implements api.Backend from the local replica.
-func (n *Node) Image(_ context.Context, id string) (*catalog.Image, error) {
-	return n.fsm.State().Image(id)
-}
-
-// ListImages implements api.Backend from the local replica.
-func (n *Node) ListImages(_ context.Context, q catalog.ListQuery) ([]*catalog.Image, error) {
-	return n.fsm.State().List(q)
-}
-
-// CreateImage implements api.Backend.
-func (n *Node) CreateImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error) {
-	res, err := n.propose(ctx, &raftfsm.CreateImage{Image: img})
-	if err != nil {
-		return nil, err
-	}
-	if errors.Is(res.Err, catalog.ErrExists) {
-		// A forwarded create retried after the leader changed may have
-		// committed the first time: the image already there is ours if
-		// it has the creation time this proposal chose.
-		if cur, err := n.fsm.State().Image(img.ID); err == nil && cur.CreatedAt.Equal(img.CreatedAt) && cur.Revision <= res.Index {
-			return cur, nil
-		}
-	}
-	return res.Image, res.Err
-}
-
-// UpdateImage implements api.Backend.
-func (n *Node) UpdateImage(ctx context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
-	res, err := n.propose(ctx, &raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
-	if err != nil {
-		return nil, err
-	}
-	return res.Image, res.Err
-}
-
-// DeleteImage implements api.Backend. The image's chunks become garbage
-// that every node collects.
-func (n *Node) DeleteImage(ctx context.Context, id string, expect uint64) error {
-	res, err := n.propose(ctx, &raftfsm.DeleteImage{ID: id, ExpectRevision: expect, DeletedAt: time.Now().UTC()})
-	if err != nil {
-		return err
-	}
-	return res.Err
-}
 
 // Cluster implements api.Backend: the Raft configuration joined with
 // gossip's view of who is alive and where.
@@ -120,4 +71,92 @@ func (n *Node) AliveMembers() int {
 		}
 	}
 	return k
+}
+
+// The catalog calls of api.Backend: the replica answers them (reads
+// from the local FSM, writes through Raft).
+
+// Image implements api.Backend.
+func (n *Node) Image(ctx context.Context, id string) (*catalog.Image, error) {
+	return n.replica.Image(ctx, id)
+}
+
+// ListImages implements api.Backend.
+func (n *Node) ListImages(ctx context.Context, q catalog.ListQuery) ([]*catalog.Image, error) {
+	return n.replica.ListImages(ctx, q)
+}
+
+// Sync implements api.Backend: a read barrier.
+func (n *Node) Sync(ctx context.Context) error { return n.replica.Sync(ctx) }
+
+// CreateImage implements api.Backend.
+func (n *Node) CreateImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error) {
+	return n.replica.CreateImage(ctx, img)
+}
+
+// UpdateImage implements api.Backend.
+func (n *Node) UpdateImage(ctx context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
+	return n.replica.UpdateImage(ctx, img, expect)
+}
+
+// DeleteImage implements api.Backend.
+func (n *Node) DeleteImage(ctx context.Context, id string, expect uint64) error {
+	return n.replica.DeleteImage(ctx, id, expect)
+}
+
+// Member implements api.Backend.
+func (n *Node) Member(ctx context.Context, imageID, memberID string) (*catalog.Member, error) {
+	return n.replica.Member(ctx, imageID, memberID)
+}
+
+// Members implements api.Backend.
+func (n *Node) Members(ctx context.Context, imageID string) ([]*catalog.Member, error) {
+	return n.replica.Members(ctx, imageID)
+}
+
+// Memberships implements api.Backend.
+func (n *Node) Memberships(ctx context.Context, project string) (map[string]*catalog.Member, error) {
+	return n.replica.Memberships(ctx, project)
+}
+
+// PutMember implements api.Backend.
+func (n *Node) PutMember(ctx context.Context, m *catalog.Member, create bool, expect uint64) (*catalog.Member, error) {
+	return n.replica.PutMember(ctx, m, create, expect)
+}
+
+// DeleteMember implements api.Backend.
+func (n *Node) DeleteMember(ctx context.Context, imageID, memberID string) error {
+	return n.replica.DeleteMember(ctx, imageID, memberID)
+}
+
+// Doc implements api.Backend.
+func (n *Node) Doc(ctx context.Context, kind, id string) (*catalog.Doc, error) {
+	return n.replica.Doc(ctx, kind, id)
+}
+
+// Docs implements api.Backend.
+func (n *Node) Docs(ctx context.Context, kind string) ([]*catalog.Doc, error) {
+	return n.replica.Docs(ctx, kind)
+}
+
+// PutDoc implements api.Backend.
+func (n *Node) PutDoc(ctx context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
+	return n.replica.PutDoc(ctx, d, create, expect)
+}
+
+// DeleteDoc implements api.Backend.
+func (n *Node) DeleteDoc(ctx context.Context, kind, id string) error {
+	return n.replica.DeleteDoc(ctx, kind, id)
+}
+
+// peerAddrOf returns a node's peer address from gossip ("" when gossip
+// does not know it).
+func (n *Node) peerAddrOf(id string) string {
+	if n.gossip == nil {
+		return ""
+	}
+	if m, ok := n.gossip.Member(id); ok {
+		return m.Meta.PeerAddr
+	}
+	return ""
 }

@@ -88,7 +88,7 @@ func (n *Node) announceAll(ctx context.Context) {
 func (n *Node) recoverUploads(ctx context.Context) {
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := n.Sync(sctx)
+		err := n.replica.Sync(sctx)
 		cancel()
 		if err == nil {
 			break
@@ -122,7 +122,7 @@ func (n *Node) recoverUploads(ctx context.Context) {
 // idempotent. It retries until it succeeds or the node stops.
 func (n *Node) seedCatalog(ctx context.Context) {
 	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-		err := metadefs.Seed(ctx, n)
+		err := metadefs.Seed(ctx, n.replica)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -138,7 +138,7 @@ func (n *Node) seedCatalog(ctx context.Context) {
 // requeueStale returns an image to queued if its upload is still owned by
 // node.
 func (n *Node) requeueStale(ctx context.Context, id, node string) {
-	_, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
+	_, err := n.replica.mutateImage(ctx, id, func(cur *catalog.Image) error {
 		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Node != node {
 			return errNoChange
 		}

@@ -73,18 +73,18 @@ func (c importCatalog) Doc(kind, id string) (*catalog.Doc, error) {
 }
 func (c importCatalog) Docs(kind string) []*catalog.Doc { return c.n.fsm.State().Docs(kind) }
 func (c importCatalog) UpdateImage(ctx context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
-	return c.n.UpdateImage(ctx, img, expect)
+	return c.n.replica.UpdateImage(ctx, img, expect)
 }
 func (c importCatalog) MutateImage(ctx context.Context, id string, fn func(*catalog.Image) error) (*catalog.Image, error) {
-	return c.n.mutateImage(ctx, id, fn)
+	return c.n.replica.mutateImage(ctx, id, fn)
 }
 func (c importCatalog) PutDoc(ctx context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
-	return c.n.PutDoc(ctx, d, create, expect)
+	return c.n.replica.PutDoc(ctx, d, create, expect)
 }
 func (c importCatalog) DeleteDoc(ctx context.Context, kind, id string) error {
-	return c.n.DeleteDoc(ctx, kind, id)
+	return c.n.replica.DeleteDoc(ctx, kind, id)
 }
-func (c importCatalog) Sync(ctx context.Context) error { return c.n.Sync(ctx) }
+func (c importCatalog) Sync(ctx context.Context) error { return c.n.replica.Sync(ctx) }
 func (c importCatalog) Ready() bool                    { return c.n.ready.Load() }
 
 // importData is the node's data path as importer.Data.

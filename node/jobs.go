@@ -57,7 +57,7 @@ func (n *Node) wireJobs() {
 	})
 	n.repairer = newRepairer(repairerDeps{
 		self: n.id, log: n.log.With("component", "repair"), replicas: cfg.Replicas, repairGrace: cfg.RepairGrace, repairs: &n.metrics.repairs,
-		state: state, sync: n.Sync, mutateImage: n.mutateImage, isLeader: n.IsLeader,
+		state: state, sync: n.replica.Sync, mutateImage: n.replica.mutateImage, isLeader: n.IsLeader,
 		cluster:       n.gossip,
 		spread:        spreadPick,
 		replicatePeer: n.peerClient.Replicate,
@@ -68,7 +68,7 @@ func (n *Node) wireJobs() {
 	n.prefetcher = newPrefetcher(prefetchDeps{
 		self: n.id, log: n.log.With("component", "prefetch"),
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: busyPenalty,
-		state: state, putDoc: n.PutDoc, sync: n.Sync, ready: n.ready.Load,
+		state: state, putDoc: n.replica.PutDoc, sync: n.replica.Sync, ready: n.ready.Load,
 		cluster: n.gossip, chunks: n.chunks,
 		pull: n.PullImage,
 		fetchNoWait: func(ctx context.Context, img *catalog.Image, idx int) ([]byte, func(), error) {

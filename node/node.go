@@ -37,6 +37,7 @@ type Node struct {
 	inMemory bool    // the InMemory option
 
 	fsm       *raftfsm.FSM
+	replica   *replica // the catalog as the API and the node's parts read and write it
 	raft      *raft.Raft
 	logStore  *raftbadger.Store
 	transport *raft.NetworkTransport
@@ -100,6 +101,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		changes:  newChangeQueue(),
 		peers:    newPeerStats(),
 	}
+	n.replica = &replica{fsm: n.fsm, writeTimeout: cfg.WriteTimeout, peerAddr: n.peerAddrOf}
 	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
 	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
 	n.upSlots = newSlots(cfg.UploadSlots)
@@ -153,6 +155,7 @@ func (n *Node) open() error {
 	if err := n.startRaft(); err != nil {
 		return err
 	}
+	n.replica.raft, n.replica.forward = n.raft, n.peerClient
 	n.gossip, err = gossip.New(gossip.Config{
 		Meta: gossip.Meta{
 			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
@@ -171,7 +174,7 @@ func (n *Node) open() error {
 		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
-		Extensions: []api.Extension{metadefs.New(n, n.log)},
+		Extensions: []api.Extension{metadefs.New(n.replica, n.log)},
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)

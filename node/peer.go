@@ -62,7 +62,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 	n.warnInsecure()
 	var resp peer.JoinResponse
 	if n.raft.State() != raft.Leader {
-		leader := n.leaderPeerAddr()
+		leader := n.replica.leaderPeerAddr()
 		if leader == "" {
 			return resp, errors.New("no leader")
 		}

@@ -44,7 +44,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 	saving.Status = catalog.StatusSaving
 	saving.Upload = &catalog.UploadLock{Node: n.id, Session: session, Started: time.Now().UTC()}
 	saving.UpdatedAt = time.Now().UTC()
-	if _, err := n.UpdateImage(ctx, saving, img.Revision); err != nil {
+	if _, err := n.replica.UpdateImage(ctx, saving, img.Revision); err != nil {
 		return nil, err
 	}
 	defer n.unprotect(img.ID)
@@ -67,7 +67,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 		n.abortUpload(img.ID, session)
 		return nil, err
 	}
-	out, err := n.mutateImage(ctx, img.ID, func(cur *catalog.Image) error {
+	out, err := n.replica.mutateImage(ctx, img.ID, func(cur *catalog.Image) error {
 		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
 			return fmt.Errorf("commit upload of %s (now %s): %w", img.ID, cur.Status, catalog.ErrGone)
 		}
@@ -110,7 +110,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 func (n *Node) abortUpload(id, session string) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
 	defer cancel()
-	_, err := n.mutateImage(ctx, id, func(cur *catalog.Image) error {
+	_, err := n.replica.mutateImage(ctx, id, func(cur *catalog.Image) error {
 		if cur.Status != catalog.StatusSaving || cur.Upload == nil || cur.Upload.Session != session {
 			return errNoChange
 		}
@@ -138,34 +138,6 @@ func sameManifest(a, b *catalog.Manifest) bool {
 
 // errNoChange tells mutateImage that fn decided to leave the image alone.
 var errNoChange = errors.New("no change")
-
-// mutateImage applies fn to a fresh copy of the image and commits it with
-// the revision it read, retrying on conflict (after syncing) a few times.
-// It is for the node's own bookkeeping writes, whose changes are
-// recomputed from fresh state on every attempt.
-func (n *Node) mutateImage(ctx context.Context, id string, fn func(*catalog.Image) error) (*catalog.Image, error) {
-	var out *catalog.Image
-	err := catalog.RetryOnConflict(ctx, nodeRewriteRetries, n.Sync, func(ctx context.Context) error {
-		cur, err := n.fsm.State().Image(id)
-		if err != nil {
-			return err
-		}
-		next := cur.Clone()
-		if err := fn(next); err != nil {
-			return err
-		}
-		out, err = n.UpdateImage(ctx, next, cur.Revision)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// nodeRewriteRetries bounds the retries of a node's own read-modify-write
-// of an image or task that lost a race (catalog.RetryOnConflict).
-const nodeRewriteRetries = 7
 
 // chunkJob is one chunk moving through the upload pipeline; its buffer
 // goes back to the pool when the last of its users is done.
