@@ -105,7 +105,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
 	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
 	n.upSlots = newSlots(cfg.UploadSlots)
-	sec, err := newSecurity(cfg)
+	sec, err := newSecurity(cfg, cfg.Logger, &n.metrics.authRejected)
 	if err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
@@ -133,7 +133,8 @@ func (n *Node) open() error {
 		return err
 	}
 	n.log = cfg.Logger.With("node", n.id)
-	n.startPeerClient()
+	n.sec.log = n.log
+	n.peerClient = n.sec.peerClient(n.client, n.id)
 	n.fsm.SetObserver(n.changes.push)
 
 	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log})
@@ -162,7 +163,7 @@ func (n *Node) open() error {
 			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
 		},
 		BindAddr:  cfg.GossipAddr,
-		SecretKey: n.gossipKey(),
+		SecretKey: n.sec.gossipKey(),
 		Logger:    n.log,
 		Timing:    cfg.Timing.Gossip,
 	}, gossip.WithTransport(n.net.GossipTransport))
@@ -180,7 +181,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("build api: %w", err)
 	}
 	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
-	n.peerSrv = &http.Server{Handler: n.guardPeer(n.peerRoutes()), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
+	n.peerSrv = &http.Server{Handler: n.sec.guardPeer(n.peerRoutes()), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
 	return nil
 }
 
@@ -246,7 +247,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(serve(n.apiSrv, n.apiLn))
 	g.Go(serve(n.peerSrv, n.peerLn))
 	if len(n.cfg.Join) > 0 {
-		n.warnInsecure()
+		n.sec.warnInsecure()
 	}
 	g.Go(func() error { return n.joinCluster(gctx) })
 	g.Go(func() error { n.watchChanges(gctx); return nil })

@@ -59,7 +59,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 	if !validNodeID(req.ID) {
 		return peer.JoinResponse{}, fmt.Errorf("%w: node id %q", peer.ErrBadRequest, req.ID)
 	}
-	n.warnInsecure()
+	n.sec.warnInsecure()
 	var resp peer.JoinResponse
 	if n.raft.State() != raft.Leader {
 		leader := n.replica.leaderPeerAddr()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -29,11 +30,15 @@ type security struct {
 
 	insecureWarn  sync.Once
 	lastRejectLog atomic.Int64 // Unix nanoseconds of the last logged refusal
+
+	log      *slog.Logger  // refusals and the insecure-cluster warning
+	rejected *atomic.Int64 // counts refused internal requests (Metrics.AuthRejected)
 }
 
-// newSecurity derives the keys and loads the certificates cfg names.
-func newSecurity(cfg Config) (*security, error) {
-	s := &security{apiScheme: "http", peerScheme: "http"}
+// newSecurity derives the keys and loads the certificates cfg names;
+// refusals are logged to log and counted in rejected.
+func newSecurity(cfg Config, log *slog.Logger, rejected *atomic.Int64) (*security, error) {
+	s := &security{apiScheme: "http", peerScheme: "http", log: log, rejected: rejected}
 	if cfg.ClusterSecret != "" {
 		k, err := clusterauth.Derive([]byte(cfg.ClusterSecret))
 		if err != nil {
@@ -95,59 +100,59 @@ func (c *Config) validateSecurity() []error {
 }
 
 // gossipKey is the memberlist keyring key (nil: gossip in the clear).
-func (n *Node) gossipKey() []byte {
-	if n.sec.keys == nil {
+func (s *security) gossipKey() []byte {
+	if s.keys == nil {
 		return nil
 	}
-	return n.sec.keys.Gossip
+	return s.keys.Gossip
 }
 
-// startPeerClient builds the node's client of the internal API: over
-// peer TLS if set, signing what it sends and checking what it gets back
-// when there is a cluster secret.
-func (n *Node) startPeerClient() {
-	if n.sec.keys != nil {
-		n.client.Transport = peer.SignTransport(n.sec.keys.Peer, n.id, n.client.Transport)
+// peerClient builds the node's client of the internal API on c: over
+// peer TLS if set, signing what it sends (as self) and checking what it
+// gets back when there is a cluster secret.
+func (s *security) peerClient(c *http.Client, self string) *peer.Client {
+	if s.keys != nil {
+		c.Transport = peer.SignTransport(s.keys.Peer, self, c.Transport)
 	}
-	n.peerClient = peer.NewClient(n.client, n.sec.peerScheme)
+	return peer.NewClient(c, s.peerScheme)
 }
 
 // guardPeer puts the internal API behind the cluster secret: requests
 // not signed with it are refused with 401 before any handler runs.
-func (n *Node) guardPeer(h http.Handler) http.Handler {
-	if n.sec.keys == nil {
+func (s *security) guardPeer(h http.Handler) http.Handler {
+	if s.keys == nil {
 		return h
 	}
-	return peer.Guard(n.sec.keys.Peer, n.peerRejected, h)
+	return peer.Guard(s.keys.Peer, s.peerRejected, h)
 }
 
 // peerRejected counts a refused internal request and logs it (at most
 // one warning every 10 seconds; the rest at debug level).
-func (n *Node) peerRejected(r *http.Request, reason string) {
-	n.metrics.authRejected.Add(1)
-	n.logRejection("refused an internal request without valid cluster authentication",
+func (s *security) peerRejected(r *http.Request, reason string) {
+	s.rejected.Add(1)
+	s.logRejection("refused an internal request without valid cluster authentication",
 		"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "sender", clusterauth.Sender(r), "reason", reason)
 }
 
 // logRejection logs a refused peer as a warning, at most every 10
 // seconds, so a flood of them cannot flood the log.
-func (n *Node) logRejection(msg string, args ...any) {
+func (s *security) logRejection(msg string, args ...any) {
 	now := time.Now().UnixNano()
-	last := n.sec.lastRejectLog.Load()
-	if now-last >= int64(10*time.Second) && n.sec.lastRejectLog.CompareAndSwap(last, now) {
-		n.log.Warn(msg, args...)
+	last := s.lastRejectLog.Load()
+	if now-last >= int64(10*time.Second) && s.lastRejectLog.CompareAndSwap(last, now) {
+		s.log.Warn(msg, args...)
 		return
 	}
-	n.log.Debug(msg, args...)
+	s.log.Debug(msg, args...)
 }
 
 // warnInsecure warns, once, that a node of a multi-node cluster runs
 // without a cluster secret.
-func (n *Node) warnInsecure() {
-	if n.sec.keys != nil {
+func (s *security) warnInsecure() {
+	if s.keys != nil {
 		return
 	}
-	n.sec.insecureWarn.Do(func() {
-		n.log.Warn("no cluster secret: internal endpoints, chunk transfer and Raft are unauthenticated and gossip is unencrypted; set --cluster-secret on every node")
+	s.insecureWarn.Do(func() {
+		s.log.Warn("no cluster secret: internal endpoints, chunk transfer and Raft are unauthenticated and gossip is unencrypted; set --cluster-secret on every node")
 	})
 }

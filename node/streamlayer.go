@@ -80,7 +80,7 @@ func (n *Node) newRaftStream() (*raftStream, error) {
 		dial:      n.net.DialContext,
 		onReject: func(remote string, err error) {
 			n.metrics.raftRejected.Add(1)
-			n.logRejection("refused a raft connection", "remote", remote, "err", err)
+			n.sec.logRejection("refused a raft connection", "remote", remote, "err", err)
 		},
 		accepted: make(chan net.Conn),
 		closed:   make(chan struct{}),
