@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/catalog"
-	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/metadefs"
 )
 
@@ -34,7 +33,7 @@ func (n *Node) watchChanges(ctx context.Context) {
 				n.gossip.Withdraw(c.ID)
 				gc = true
 			case c.Image.Status == catalog.StatusActive && (c.Prev == nil || c.Prev.Status != catalog.StatusActive):
-				n.announceHeld(ctx, c.Image)
+				n.holdings.announce(ctx, c.Image)
 			case c.Image.Status == catalog.StatusQueued && c.Prev != nil && c.Prev.Status != catalog.StatusQueued:
 				// A failed upload, stage or import (refused data
 				// included) left orphans; the chunks pushed here for it
@@ -47,39 +46,6 @@ func (n *Node) watchChanges(ctx context.Context) {
 			n.kickGC()
 		}
 	}
-}
-
-// announceHeld tells gossip which chunks of img this node holds.
-func (n *Node) announceHeld(ctx context.Context, img *catalog.Image) {
-	if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
-		return
-	}
-	var have []int
-	for i, c := range img.Manifest.Chunks {
-		d, err := chunkstore.ParseDigest(c.Digest)
-		if err != nil {
-			continue
-		}
-		if ok, _ := n.chunks.Has(ctx, d); ok {
-			have = append(have, i)
-		}
-	}
-	switch {
-	case len(have) == len(img.Manifest.Chunks):
-		n.gossip.AnnounceAll(img.ID, len(have))
-	case len(have) > 0:
-		n.gossip.Announce(img.ID, len(img.Manifest.Chunks), have)
-	}
-}
-
-// announceAll announces the holdings of every active image (at start).
-func (n *Node) announceAll(ctx context.Context) {
-	n.fsm.State().Each(func(img *catalog.Image) bool {
-		if img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated {
-			n.announceHeld(ctx, img)
-		}
-		return ctx.Err() == nil
-	})
 }
 
 // recoverUploads runs once the node has caught up with the log: images
@@ -113,7 +79,7 @@ func (n *Node) recoverUploads(ctx context.Context) {
 	for _, id := range mine {
 		n.requeueStale(ctx, id, n.id)
 	}
-	n.announceAll(ctx)
+	n.holdings.announceAll(ctx)
 	n.seedCatalog(ctx)
 }
 

@@ -28,7 +28,7 @@ func (n *Node) wireJobs() {
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, budget: cfg.CacheBudget, apiScheme: n.sec.apiScheme,
 		sinceCheck: &n.cachedSinceEvict,
 		state:      state, chunks: n.chunks, cluster: n.gossip, inflight: n.inflight,
-		announce: n.announceHeld,
+		announce: n.holdings.announce,
 		pull:     n.PullImage,
 		fetch:    importData{n}.FetchChunk,
 		spawn: func(name string, fn func(context.Context)) error {
@@ -53,7 +53,7 @@ func (n *Node) wireJobs() {
 			}
 			return data, func() { n.bufs.put(buf) }, nil
 		},
-		announce: n.announceHeld,
+		announce: n.holdings.announce,
 	})
 	n.repairer = newRepairer(repairerDeps{
 		self: n.id, log: n.log.With("component", "repair"), replicas: cfg.Replicas, repairGrace: cfg.RepairGrace, repairs: &n.metrics.repairs,

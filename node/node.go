@@ -37,7 +37,9 @@ type Node struct {
 	inMemory bool    // the InMemory option
 
 	fsm       *raftfsm.FSM
-	replica   *replica // the catalog as the API and the node's parts read and write it
+	replica   *replica    // the catalog as the API and the node's parts read and write it
+	members   *membership // joins, voters, rejoining lost gossip members
+	holdings  *holdings   // what gossip says this node holds
 	raft      *raft.Raft
 	logStore  *raftbadger.Store
 	transport *raft.NetworkTransport
@@ -170,6 +172,11 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
+	n.holdings = &holdings{chunks: n.chunks, gossip: n.gossip, fsm: n.fsm}
+	n.members = &membership{
+		self: n.id, raftAddr: n.RaftAddr(), join: cfg.Join, voters: cfg.Voters, rejoinEvery: cfg.Timing.RejoinInterval,
+		raft: n.raft, gossip: n.gossip, client: n.peerClient, log: n.log,
+	}
 	n.wireJobs()
 	apiSrv, err := api.New(api.Config{
 		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
@@ -249,14 +256,14 @@ func (n *Node) Run(ctx context.Context) error {
 	if len(n.cfg.Join) > 0 {
 		n.sec.warnInsecure()
 	}
-	g.Go(func() error { return n.joinCluster(gctx) })
+	g.Go(func() error { return n.members.joinCluster(gctx) })
 	g.Go(func() error { n.watchChanges(gctx); return nil })
 	g.Go(func() error { n.collector.run(gctx); return nil })
 	g.Go(func() error { n.leaderLoop(gctx); return nil })
 	g.Go(func() error { n.prefetcher.run(gctx); return nil })
 	g.Go(func() error { n.recoverUploads(gctx); return nil })
 	g.Go(func() error { n.imports.Run(gctx); return nil })
-	g.Go(func() error { n.rejoinLoop(gctx); return nil })
+	g.Go(func() error { n.members.rejoinLoop(gctx); return nil })
 	g.Go(func() error { n.healer.run(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()

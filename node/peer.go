@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -71,7 +70,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 			return resp, fmt.Errorf("forward join: %w", err)
 		}
 	} else {
-		suffrage, err := n.addServer(req)
+		suffrage, err := n.members.addServer(req)
 		if err != nil {
 			return resp, err
 		}
@@ -83,69 +82,6 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 		}
 	}
 	return resp, nil
-}
-
-// addServer adds a node to the Raft configuration on the leader.
-func (n *Node) addServer(req peer.JoinRequest) (string, error) {
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return "", fmt.Errorf("read raft configuration: %w", err)
-	}
-	voters := 0
-	for _, s := range f.Configuration().Servers {
-		if s.ID == raft.ServerID(req.ID) && s.Address == raft.ServerAddress(req.RaftAddr) {
-			return s.Suffrage.String(), nil // already a member (a restart)
-		}
-		if s.Suffrage == raft.Voter && s.ID != raft.ServerID(req.ID) {
-			voters++
-		}
-	}
-	if voters < n.cfg.Voters {
-		if err := n.raft.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second).Error(); err != nil {
-			return "", fmt.Errorf("add voter %s: %w", req.ID, err)
-		}
-		n.log.Info("added voter", "id", req.ID, "raft", req.RaftAddr)
-		return raft.Voter.String(), nil
-	}
-	if err := n.raft.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second).Error(); err != nil {
-		return "", fmt.Errorf("add nonvoter %s: %w", req.ID, err)
-	}
-	n.log.Info("added non-voter", "id", req.ID, "raft", req.RaftAddr)
-	return raft.Nonvoter.String(), nil
-}
-
-// joinCluster joins the nodes in cfg.Join (Raft and gossip), retrying
-// until it succeeds or ctx ends. Without Join it only rejoins the gossip
-// peers remembered from an earlier run.
-func (n *Node) joinCluster(ctx context.Context) error {
-	if len(n.cfg.Join) == 0 {
-		return nil
-	}
-	req := peer.JoinRequest{ID: n.id, RaftAddr: n.RaftAddr(), GossipAddr: n.GossipAddr()}
-	backoff := 100 * time.Millisecond
-	for {
-		for _, addr := range n.cfg.Join {
-			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			resp, err := n.peerClient.Join(cctx, addr, req)
-			cancel()
-			if err != nil {
-				n.log.Debug("join attempt failed", "peer", addr, "err", err)
-				continue
-			}
-			if _, err := n.gossip.Join(ctx, resp.GossipAddrs); err != nil {
-				n.log.Warn("gossip join failed", "err", err)
-				continue
-			}
-			n.log.Info("joined cluster", "via", addr, "suffrage", resp.Suffrage)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
 }
 
 // GetChunk serves a verified chunk to a peer, unless origin protection

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // streamFor starts a raftStream keyed with secret ("" : no handshake).
 func streamFor(t *testing.T, secret string) (*raftStream, *Node) {
 	t.Helper()
-	n := &Node{cfg: Config{RaftAddr: "127.0.0.1:0"}, net: hostNetwork{}, sec: &security{}, log: slog.New(slog.DiscardHandler)}
+	n := &Node{cfg: Config{RaftAddr: "127.0.0.1:0"}, net: hostNetwork{}, sec: &security{log: slog.New(slog.DiscardHandler), rejected: new(atomic.Int64)}, log: slog.New(slog.DiscardHandler)}
 	if secret != "" {
 		k, err := clusterauth.Derive([]byte(secret))
 		if err != nil {

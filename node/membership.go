@@ -1,0 +1,148 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/peer"
+)
+
+// membership keeps this node in the cluster: it answers joins (new nodes
+// become voters up to the configured count, non-voters after), joins the
+// nodes it is told to at start, and brings Raft members that gossip lost
+// back into gossip.
+type membership struct {
+	self     string // this node's id
+	raftAddr string // this node's Raft address, as joins announce it
+	join     []string
+	voters   int
+	// rejoinEvery is how often rejoinLoop looks for lost members.
+	rejoinEvery time.Duration
+
+	raft   *raft.Raft
+	gossip *gossip.Gossip
+	client *peer.Client
+	log    *slog.Logger
+}
+
+// addServer adds a node to the Raft configuration on the leader.
+func (m *membership) addServer(req peer.JoinRequest) (string, error) {
+	f := m.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return "", fmt.Errorf("read raft configuration: %w", err)
+	}
+	voters := 0
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(req.ID) && s.Address == raft.ServerAddress(req.RaftAddr) {
+			return s.Suffrage.String(), nil // already a member (a restart)
+		}
+		if s.Suffrage == raft.Voter && s.ID != raft.ServerID(req.ID) {
+			voters++
+		}
+	}
+	if voters < m.voters {
+		if err := m.raft.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second).Error(); err != nil {
+			return "", fmt.Errorf("add voter %s: %w", req.ID, err)
+		}
+		m.log.Info("added voter", "id", req.ID, "raft", req.RaftAddr)
+		return raft.Voter.String(), nil
+	}
+	if err := m.raft.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second).Error(); err != nil {
+		return "", fmt.Errorf("add nonvoter %s: %w", req.ID, err)
+	}
+	m.log.Info("added non-voter", "id", req.ID, "raft", req.RaftAddr)
+	return raft.Nonvoter.String(), nil
+}
+
+// joinCluster joins the nodes in cfg.Join (Raft and gossip), retrying
+// until it succeeds or ctx ends. Without Join it only rejoins the gossip
+// peers remembered from an earlier run.
+func (m *membership) joinCluster(ctx context.Context) error {
+	if len(m.join) == 0 {
+		return nil
+	}
+	req := peer.JoinRequest{ID: m.self, RaftAddr: m.raftAddr, GossipAddr: m.gossip.Addr()}
+	backoff := 100 * time.Millisecond
+	for {
+		for _, addr := range m.join {
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			resp, err := m.client.Join(cctx, addr, req)
+			cancel()
+			if err != nil {
+				m.log.Debug("join attempt failed", "peer", addr, "err", err)
+				continue
+			}
+			if _, err := m.gossip.Join(ctx, resp.GossipAddrs); err != nil {
+				m.log.Warn("gossip join failed", "err", err)
+				continue
+			}
+			m.log.Info("joined cluster", "via", addr, "suffrage", resp.Suffrage)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// rejoinLoop brings the members of the Raft configuration that gossip
+// lost back into gossip. After a network partition that outlasted
+// failure detection, each side has declared the other dead, and
+// memberlist never contacts a dead node again on its own: without this
+// the two sides would stay apart in gossip (no chunk holdings, no leader
+// address to forward writes to) although Raft has healed. Every pass
+// joins the last known gossip address of each Raft server that is not
+// alive in gossip.
+func (m *membership) rejoinLoop(ctx context.Context) {
+	every := m.rejoinEvery
+	t := time.NewTicker(every)
+	defer t.Stop()
+	known := map[string]string{} // node id -> gossip address last seen
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.rejoinPass(ctx, known, every)
+	}
+}
+
+func (m *membership) rejoinPass(ctx context.Context, known map[string]string, timeout time.Duration) {
+	alive := map[string]bool{}
+	for _, mem := range m.gossip.Members() {
+		if mem.Addr != "" {
+			known[mem.Meta.ID] = mem.Addr
+		}
+		alive[mem.Meta.ID] = mem.Alive
+	}
+	f := m.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	var addrs []string
+	for _, s := range f.Configuration().Servers {
+		id := string(s.ID)
+		if id != m.self && !alive[id] && known[id] != "" {
+			addrs = append(addrs, known[id])
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	jctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if k, err := m.gossip.Join(jctx, addrs); k > 0 {
+		m.log.Info("rejoined lost gossip members", "tried", len(addrs), "reached", k)
+	} else {
+		m.log.Debug("gossip rejoin failed", "addrs", addrs, "err", err)
+	}
+}
