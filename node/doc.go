@@ -4,9 +4,16 @@
 // serves the Glance API (api) and the internal peer API (peer: node is
 // its Server and speaks to other nodes through its Client), and
 // implements api.Backend: it proposes or forwards writes to the leader,
-// streams uploads into replicated chunks and streams downloads from
-// local or peer chunks. One fillReplica (replicate.go) makes a node a
-// durable holder of an image for upload, copy-image and repair.
+// and commits uploads.
+//
+// How chunks move — the upload ingest, the download stream, the fetch
+// from holders, the one replica fill that serves upload, copy-image and
+// repair, placement, origin protection, limits, and the serving side of
+// the peer chunk routes — is package node/transfer's: node builds one
+// Transfer over small adapters (transfer.go: gossip as its cluster view,
+// the replica's catalog, GC protection, heal and cache-budget events),
+// delegates OpenImage and the peer chunk routes to it, and commits what
+// its Ingest returns (upload.go).
 //
 // The background jobs are components with their own files, each
 // declaring the narrow dependencies it needs, which jobs.go wires over

@@ -93,17 +93,17 @@ type importData struct{ n *Node }
 var _ importer.Data = importData{}
 
 func (d importData) Ingest(ctx context.Context, imageID string, r io.Reader) (*catalog.Manifest, []string, error) {
-	return d.n.ingest(ctx, imageID, r)
+	return d.n.xfer.Ingest(ctx, imageID, r)
 }
 func (d importData) FetchChunk(ctx context.Context, src *catalog.Image, idx int) ([]byte, func(), error) {
-	buf, data, err := d.n.fetchChunk(ctx, src, idx)
+	buf, data, err := d.n.xfer.FetchChunk(ctx, src, idx)
 	if err != nil {
 		return nil, nil, err
 	}
-	return data, func() { d.n.bufs.put(buf) }, nil
+	return data, buf.Release, nil
 }
 func (d importData) CopyToZone(ctx context.Context, imageID string, man *catalog.Manifest, sources []string, zone string) (string, error) {
-	return d.n.copyToZone(ctx, imageID, man, sources, zone)
+	return d.n.xfer.CopyToZone(ctx, imageID, man, sources, zone)
 }
 func (d importData) Unprotect(imageID string)            { d.n.unprotect(imageID) }
 func (d importData) KickGC()                             { d.n.kickGC() }
@@ -119,8 +119,10 @@ func (c importCluster) Alive(id string) bool {
 	m, ok := c.n.gossip.Member(id)
 	return ok && m.Alive
 }
-func (c importCluster) IsLeader() bool                             { return c.n.IsLeader() }
-func (c importCluster) ZoneHolds(zone string, nodes []string) bool { return c.n.zoneHolds(zone, nodes) }
+func (c importCluster) IsLeader() bool { return c.n.IsLeader() }
+func (c importCluster) ZoneHolds(zone string, nodes []string) bool {
+	return c.n.xfer.ZoneHolds(zone, nodes)
+}
 func (c importCluster) AnnounceAll(imageID string, chunks int) {
 	c.n.gossip.AnnounceAll(imageID, chunks)
 }

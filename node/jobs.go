@@ -7,6 +7,7 @@ import (
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/node/transfer"
 )
 
 // The node's background jobs are components, each in its own files with
@@ -17,9 +18,9 @@ import (
 // holders (repair.go). wireJobs builds them over the node; the node only
 // starts their loops in Run and forwards to them.
 
-// wireJobs builds the job components. The stores, gossip and the peer
-// client must be open; the importer may come later (it is reached
-// through the node when used).
+// wireJobs builds the job components. The stores, gossip, the peer
+// client and the transfer must be open; the importer may come later (it
+// is reached through the node when used).
 func (n *Node) wireJobs() {
 	cfg := n.cfg
 	state := n.fsm.State
@@ -44,14 +45,12 @@ func (n *Node) wireJobs() {
 	n.healer = newHealer(healerDeps{
 		self: n.id, log: n.log.With("component", "heal"), interval: cfg.GCInterval, healed: &n.metrics.healed,
 		state: state, ready: n.ready.Load, chunks: n.chunks,
-		fetchFromHolders: func(ctx context.Context, img *catalog.Image, idx int, d chunkstore.Digest, size int64) ([]byte, func(), error) {
-			buf := n.bufs.get()
-			data, err := n.fetchFromHolders(ctx, img, idx, d, size, buf.b, true)
+		fetchFromHolders: func(ctx context.Context, img *catalog.Image, idx int, _ chunkstore.Digest, _ int64) ([]byte, func(), error) {
+			buf, data, err := n.xfer.FetchFromHolders(ctx, img, idx)
 			if err != nil {
-				n.bufs.put(buf)
 				return nil, nil, err
 			}
-			return data, func() { n.bufs.put(buf) }, nil
+			return data, buf.Release, nil
 		},
 		announce: n.holdings.announce,
 	})
@@ -62,24 +61,24 @@ func (n *Node) wireJobs() {
 		spread:        spreadPick,
 		replicatePeer: n.peerClient.Replicate,
 		fill: func(ctx context.Context, img *catalog.Image) error {
-			return n.fillReplica(ctx, localReplica{n}, img.ID, img.Manifest, n.holderSource(img), cfg.FetchWindow)
+			return n.xfer.FillLocal(ctx, img, cfg.FetchWindow)
 		},
 	})
 	n.prefetcher = newPrefetcher(prefetchDeps{
 		self: n.id, log: n.log.With("component", "prefetch"),
-		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: busyPenalty,
+		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: transfer.BusyPenalty,
 		state: state, putDoc: n.replica.PutDoc, sync: n.replica.Sync, ready: n.ready.Load,
 		cluster: n.gossip, chunks: n.chunks,
 		pull: n.PullImage,
 		fetchNoWait: func(ctx context.Context, img *catalog.Image, idx int) ([]byte, func(), error) {
-			buf, data, err := n.fetchChunkOpt(ctx, img, idx, false)
-			if errors.Is(err, errAllBusy) {
+			buf, data, err := n.xfer.TryFetchChunk(ctx, img, idx)
+			if errors.Is(err, transfer.ErrAllBusy) {
 				return nil, nil, errHoldersBusy
 			}
 			if err != nil {
 				return nil, nil, err
 			}
-			return data, func() { n.bufs.put(buf) }, nil
+			return data, buf.Release, nil
 		},
 		progressOf: func(ctx context.Context, addr, id string) (catalog.PrefetchNode, error) {
 			p, err := n.peerClient.PrefetchProgress(ctx, addr, id)

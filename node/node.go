@@ -23,6 +23,7 @@ import (
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/metadefs"
 	"github.com/p2pglance/p2pglance/node/importer"
+	"github.com/p2pglance/p2pglance/node/transfer"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
@@ -53,12 +54,8 @@ type Node struct {
 	peerClient    *peer.Client // the internal API of other nodes
 
 	sec     *security // cluster secret and TLS (security.go)
-	bufs    *bufferPool
 	metrics metrics
-	peers   *peerStats // this node's view of each peer as a chunk source
-
-	upLimit, downLimit *rateLimiter
-	upSlots            *slots
+	xfer    *transfer.Transfer // how chunks move (package node/transfer; wired in transfer.go)
 
 	inflight *inflightSet // chunks of uploads in progress, kept from GC and eviction
 
@@ -74,7 +71,6 @@ type Node struct {
 	ready            atomic.Bool // the replica has caught up with the leader once since start
 	started          time.Time   // when New ran
 	changes          *changeQueue
-	origin           originGuard // origin protection, as holder and as requester
 	closeErr         error
 
 	imports *importer.Importer // imports, stages and location pulls, bounded by Run's context
@@ -98,15 +94,10 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		net:      o.net,
 		inMemory: o.inMemory,
 		fsm:      raftfsm.New(),
-		bufs:     newBufferPool(cfg.ChunkSize),
 		inflight: newInflightSet(),
 		changes:  newChangeQueue(),
-		peers:    newPeerStats(),
 	}
 	n.replica = &replica{fsm: n.fsm, writeTimeout: cfg.WriteTimeout, peerAddr: n.peerAddrOf}
-	n.upLimit = newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize)
-	n.downLimit = newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize)
-	n.upSlots = newSlots(cfg.UploadSlots)
 	sec, err := newSecurity(cfg, cfg.Logger, &n.metrics.authRejected)
 	if err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
@@ -177,6 +168,7 @@ func (n *Node) open() error {
 		self: n.id, raftAddr: n.RaftAddr(), join: cfg.Join, voters: cfg.Voters, rejoinEvery: cfg.Timing.RejoinInterval,
 		raft: n.raft, gossip: n.gossip, client: n.peerClient, log: n.log,
 	}
+	n.xfer = n.newTransfer()
 	n.wireJobs()
 	apiSrv, err := api.New(api.Config{
 		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,

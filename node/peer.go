@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -85,91 +84,15 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 }
 
 // GetChunk serves a verified chunk to a peer, unless origin protection
-// or the upload slots refuse it.
+// or the upload slots refuse it (transfer.Transfer.ServeChunk).
 func (s peerServer) GetChunk(ctx context.Context, req peer.ChunkRequest, body peer.ChunkBody) error {
-	n := s.n
-	d, err := chunkstore.ParseDigest(req.Digest)
-	if err != nil {
-		return fmt.Errorf("%w: %w", peer.ErrBadRequest, err)
-	}
-	if try := n.originRefusal(req, d); len(try) > 0 {
-		n.metrics.originRefusals.Add(1)
-		return &peer.BusyError{Origin: true, Try: try}
-	}
-	if !n.upSlots.tryAcquire() {
-		// At the limit: say so at once, so the peer asks another holder
-		// instead of queueing here.
-		n.metrics.busyRefusals.Add(1)
-		return &peer.BusyError{Try: n.busyHints(req, d)}
-	}
-	defer n.upSlots.release()
-	buf := n.bufs.get()
-	defer n.bufs.put(buf)
-	data, err := n.chunks.Get(ctx, d, buf.b)
-	if err != nil {
-		if errors.Is(err, chunkstore.ErrCorrupt) {
-			n.metrics.corruptLocal.Add(1)
-			n.log.Warn("dropped corrupt local chunk", "digest", d.String())
-			n.kickHeal() // a durable copy is fetched again
-		}
-		if errors.Is(err, chunkstore.ErrNotFound) || errors.Is(err, chunkstore.ErrCorrupt) {
-			return peer.ErrNotFound
-		}
-		return err
-	}
-	w := body(len(data))
-	if n.upLimit != nil {
-		w = limitedWriter{ctx: ctx, w: w, l: n.upLimit}
-	}
-	if _, err := w.Write(data); err != nil {
-		return fmt.Errorf("send chunk: %w", err)
-	}
-	n.metrics.servedChunks.Add(1)
-	n.metrics.servedBytes.Add(int64(len(data)))
-	if req.LastResort {
-		n.metrics.lastResort.Add(int64(len(data)))
-		n.origin.forgetRecipients(d)
-	}
-	// The requester's id is a hint only: kept if gossip knows it.
-	from := req.From
-	if _, known := n.gossip.Member(from); !known {
-		from = ""
-	}
-	n.origin.add(d, from)
-	return nil
+	return s.n.xfer.ServeChunk(ctx, req, body)
 }
 
-// PutChunk stores a chunk pushed by an uploading node. The request names
-// the image and chunk index so the chunk is protected from garbage
-// collection until the upload ends, and announced by gossip.
+// PutChunk stores a chunk pushed by an uploading node
+// (transfer.Transfer.PutChunk).
 func (s peerServer) PutChunk(ctx context.Context, req peer.ChunkPut, size int64, r io.Reader) error {
-	n := s.n
-	d, err := chunkstore.ParseDigest(req.Digest)
-	if err != nil {
-		return fmt.Errorf("%w: %w", peer.ErrBadRequest, err)
-	}
-	if size > int64(n.cfg.ChunkSize) {
-		return fmt.Errorf("%w: chunk of %d bytes", peer.ErrBadRequest, size)
-	}
-	buf := n.bufs.get()
-	defer n.bufs.put(buf)
-	data := buf.b[:size]
-	if _, err := io.ReadFull(r, data); err != nil {
-		return fmt.Errorf("%w: short chunk: %w", peer.ErrBadRequest, err)
-	}
-	if req.Image != "" {
-		n.protect(req.Image, d)
-	}
-	if err := n.chunks.Put(ctx, d, data); err != nil {
-		if errors.Is(err, chunkstore.ErrDigestMismatch) {
-			return fmt.Errorf("%w: %w", peer.ErrMismatch, err)
-		}
-		return err
-	}
-	if req.Image != "" && req.Total > 0 {
-		n.gossip.Announce(req.Image, req.Total, []int{req.Idx})
-	}
-	return nil
+	return s.n.xfer.PutChunk(ctx, req, size, r)
 }
 
 // Missing answers which of the listed chunks this node lacks, after
@@ -179,7 +102,7 @@ func (s peerServer) Missing(ctx context.Context, req peer.MissingRequest) ([]str
 	if err != nil {
 		return nil, err
 	}
-	return s.n.lacking(ctx, req.Image, req.Digests, digests)
+	return s.n.xfer.Lacking(ctx, req.Image, req.Digests, digests)
 }
 
 // Replicate makes this node a durable holder of an image (the leader's

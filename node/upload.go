@@ -2,25 +2,15 @@ package node
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/p2pglance/p2pglance/catalog"
-	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/node/imagecheck"
-	"github.com/p2pglance/p2pglance/peer"
 )
 
 // Upload implements api.Backend: queued -> saving, stream into chunks
@@ -49,7 +39,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 	}
 	defer n.unprotect(img.ID)
 	r, insp := imagecheck.Watch(r)
-	man, placement, err := n.ingest(ctx, img.ID, r)
+	man, placement, err := n.xfer.Ingest(ctx, img.ID, r)
 	if err == nil && sizeHint >= 0 && man.Size != sizeHint {
 		err = fmt.Errorf("received %d bytes, announced %d: %w", man.Size, sizeHint, catalog.ErrSizeMismatch)
 	}
@@ -60,8 +50,8 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 			err = imagecheck.Refusal(err)
 		}
 	}
-	if err == nil && store != "" && store != catalog.DefaultStore && !n.zoneHolds(store, placement) {
-		placement, err = n.placeInZone(ctx, img.ID, man, placement, store)
+	if err == nil && store != "" && store != catalog.DefaultStore && !n.xfer.ZoneHolds(store, placement) {
+		placement, err = n.xfer.PlaceInZone(ctx, img.ID, man, placement, store)
 	}
 	if err != nil {
 		n.abortUpload(img.ID, session)
@@ -138,179 +128,3 @@ func sameManifest(a, b *catalog.Manifest) bool {
 
 // errNoChange tells mutateImage that fn decided to leave the image alone.
 var errNoChange = errors.New("no change")
-
-// chunkJob is one chunk moving through the upload pipeline; its buffer
-// goes back to the pool when the last of its users is done.
-type chunkJob struct {
-	idx  int
-	data []byte
-	buf  *buffer
-	refs sync.WaitGroup
-}
-
-// ingest reads r into chunks: each chunk is hashed (BLAKE3), stored
-// locally and pushed to R-1 peers, while md5 and sha512 run over the
-// stream; at the end every replica is checked to hold every chunk
-// durably. It returns the manifest and the placement (node ids).
-func (n *Node) ingest(ctx context.Context, imageID string, r io.Reader) (*catalog.Manifest, []string, error) {
-	targets := n.pickReplicas(n.replicaCount()-1, nil)
-	g, gctx := errgroup.WithContext(ctx)
-	md5h, shah := md5.New(), sha512.New()
-	md5Ch, shaCh := make(chan *chunkJob, 4), make(chan *chunkJob, 4)
-	hashLoop := func(h hash.Hash, ch chan *chunkJob) func() error {
-		return func() error {
-			for j := range ch {
-				h.Write(j.data)
-				j.refs.Done()
-			}
-			return nil
-		}
-	}
-	g.Go(hashLoop(md5h, md5Ch))
-	g.Go(hashLoop(shah, shaCh))
-
-	var mu sync.Mutex
-	var chunks []catalog.ChunkRef
-	sem := make(chan struct{}, 4)
-	var total int64
-	readErr := func() error {
-		defer close(md5Ch)
-		defer close(shaCh)
-		for idx := 0; ; idx++ {
-			buf := n.bufs.get()
-			k, err := fillBuffer(r, buf.b)
-			if k == 0 {
-				n.bufs.put(buf)
-			} else {
-				total += int64(k)
-				j := &chunkJob{idx: idx, data: buf.b[:k], buf: buf}
-				j.refs.Add(3)
-				go func() { j.refs.Wait(); n.bufs.put(j.buf) }()
-				md5Ch <- j
-				shaCh <- j
-				select {
-				case sem <- struct{}{}:
-				case <-gctx.Done():
-					j.refs.Done()
-					return gctx.Err()
-				}
-				mu.Lock()
-				chunks = append(chunks, catalog.ChunkRef{Size: int64(k)})
-				mu.Unlock()
-				g.Go(func() error {
-					defer func() { <-sem; j.refs.Done() }()
-					d, err := n.storeAndPush(gctx, imageID, j, targets)
-					if err != nil {
-						return err
-					}
-					mu.Lock()
-					chunks[j.idx].Digest = d.String()
-					mu.Unlock()
-					return nil
-				})
-			}
-			switch {
-			case err == io.EOF:
-				return nil
-			case err != nil:
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					return err
-				}
-				return fmt.Errorf("read upload stream: %w: %w", catalog.ErrUploadInterrupted, err)
-			}
-		}
-	}()
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
-	if readErr != nil {
-		return nil, nil, readErr
-	}
-	if err := n.chunks.Sync(ctx); err != nil {
-		return nil, nil, fmt.Errorf("sync chunks: %w", err)
-	}
-	man := &catalog.Manifest{
-		Chunks:      chunks,
-		Size:        total,
-		Checksum:    hex.EncodeToString(md5h.Sum(nil)),
-		OSHashAlgo:  "sha512",
-		OSHashValue: hex.EncodeToString(shah.Sum(nil)),
-	}
-	placement, err := n.ensureReplicas(ctx, imageID, man, targets)
-	if err != nil {
-		return nil, nil, err
-	}
-	return man, placement, nil
-}
-
-// fillBuffer reads from r until buf is full (nil error) or r ends. Only
-// a clean io.EOF from r ends the stream: any other error — including
-// io.ErrUnexpectedEOF from a truncated chunked request body — is a
-// failed upload, never a shorter image.
-func fillBuffer(r io.Reader, buf []byte) (int, error) {
-	k := 0
-	for k < len(buf) {
-		m, err := r.Read(buf[k:])
-		k += m
-		if err != nil {
-			return k, err
-		}
-	}
-	return k, nil
-}
-
-// storeAndPush stores one chunk locally and pushes it to the targets. A
-// failed push is not an error here: ensureReplicas repairs it.
-func (n *Node) storeAndPush(ctx context.Context, imageID string, j *chunkJob, targets []gossip.Member) (chunkstore.Digest, error) {
-	d := chunkstore.Sum(j.data)
-	n.protect(imageID, d)
-	if err := n.chunks.Put(ctx, d, j.data); err != nil {
-		return d, fmt.Errorf("store chunk %d: %w", j.idx, err)
-	}
-	var wg sync.WaitGroup
-	for _, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			put := peer.ChunkPut{Digest: d.String(), Image: imageID, Idx: j.idx}
-			if err := n.peerClient.PutChunk(ctx, t.Meta.PeerAddr, put, j.data); err != nil {
-				n.log.Debug("chunk push failed; will retry", "peer", t.Meta.ID, "chunk", j.idx, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-	return d, nil
-}
-
-// ensureReplicas makes sure R-1 peers hold durable copies of every chunk
-// of man: each target reports what it lacks (after an fsync), the node
-// pushes that from its local copies, and an unreachable target is
-// replaced by another live peer. It returns the placement: this node and
-// the targets that hold everything.
-func (n *Node) ensureReplicas(ctx context.Context, imageID string, man *catalog.Manifest, targets []gossip.Member) ([]string, error) {
-	want := n.replicaCount() - 1
-	placement := []string{n.id}
-	tried := map[string]bool{n.id: true}
-	queue := append([]gossip.Member(nil), targets...)
-	for len(placement)-1 < want {
-		if len(queue) == 0 {
-			queue = n.pickReplicas(want-(len(placement)-1), tried)
-			if len(queue) == 0 {
-				return nil, fmt.Errorf("store %s: only %d of %d copies possible: %w", imageID, len(placement), want+1, catalog.ErrUnavailable)
-			}
-		}
-		t := queue[0]
-		queue = queue[1:]
-		tried[t.Meta.ID] = true
-		if err := n.fillReplica(ctx, peerReplica{n, t}, imageID, man, n.localSource(), 1); err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("replicate %s: %w", imageID, ctx.Err())
-			}
-			n.log.Warn("replica target failed; choosing another", "peer", t.Meta.ID, "err", err)
-			continue
-		}
-		placement = append(placement, t.Meta.ID)
-	}
-	return placement, nil
-}

@@ -1,4 +1,4 @@
-package node
+package transfer
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/peer"
 )
 
@@ -35,13 +34,21 @@ type replicaTarget interface {
 }
 
 // chunkSource reads chunk idx (digest d) of the image being copied, its
-// bytes verified, in a pooled buffer the caller puts back.
-type chunkSource func(ctx context.Context, idx int, d chunkstore.Digest) (*buffer, []byte, error)
+// bytes verified, in a pooled buffer the caller releases.
+type chunkSource func(ctx context.Context, idx int, d chunkstore.Digest) (*Buffer, []byte, error)
 
-// fillReplica makes t hold a durable copy of every chunk of man, sending
-// what it lacks from src, window chunks at a time.
-func (n *Node) fillReplica(ctx context.Context, t replicaTarget, imageID string, man *catalog.Manifest, src chunkSource, window int) error {
-	digests, index := uniqueChunks(man)
+// FillLocal makes this node a durable holder of every chunk of img: the
+// chunks it lacks are fetched (verified) from the holders, window at a
+// time, and every chunk is protected for the image (Protector) so a
+// cache eviction cannot undo the copy before the new placement commits.
+func (t *Transfer) FillLocal(ctx context.Context, img *catalog.Image, window int) error {
+	return t.fill(ctx, localReplica{t}, img.ID, img.Manifest, t.holderSource(img), window)
+}
+
+// fill makes tg hold a durable copy of every chunk of man, sending what
+// it lacks from src, window chunks at a time.
+func (t *Transfer) fill(ctx context.Context, tg replicaTarget, imageID string, man *catalog.Manifest, src chunkSource, window int) error {
+	digests, index := UniqueChunks(man)
 	ds := make([]chunkstore.Digest, len(digests))
 	parsed := make(map[string]chunkstore.Digest, len(digests))
 	for i, s := range digests {
@@ -52,7 +59,7 @@ func (n *Node) fillReplica(ctx context.Context, t replicaTarget, imageID string,
 		ds[i], parsed[s] = d, d
 	}
 	for range fillRounds {
-		missing, err := t.lacking(ctx, imageID, digests, ds)
+		missing, err := tg.lacking(ctx, imageID, digests, ds)
 		if err != nil {
 			return err
 		}
@@ -61,7 +68,7 @@ func (n *Node) fillReplica(ctx context.Context, t replicaTarget, imageID string,
 		}
 		for _, s := range missing {
 			if _, ok := parsed[s]; !ok {
-				return fmt.Errorf("node %s reported an unknown chunk %q", t.name(), s)
+				return fmt.Errorf("node %s reported an unknown chunk %q", tg.name(), s)
 			}
 		}
 		g, gctx := errgroup.WithContext(ctx)
@@ -76,19 +83,20 @@ func (n *Node) fillReplica(ctx context.Context, t replicaTarget, imageID string,
 				if err != nil {
 					return err
 				}
-				defer n.bufs.put(buf)
-				return t.put(gctx, imageID, idx, len(man.Chunks), d, data)
+				defer buf.Release()
+				return tg.put(gctx, imageID, idx, len(man.Chunks), d, data)
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
 		}
 	}
-	return fmt.Errorf("node %s still lacks chunks of %s after %d rounds", t.name(), imageID, fillRounds)
+	return fmt.Errorf("node %s still lacks chunks of %s after %d rounds", tg.name(), imageID, fillRounds)
 }
 
-// uniqueChunks maps each distinct digest of man to its first index.
-func uniqueChunks(man *catalog.Manifest) ([]string, map[string]int) {
+// UniqueChunks maps each distinct digest of man to its first index; the
+// digests come in manifest order.
+func UniqueChunks(man *catalog.Manifest) ([]string, map[string]int) {
 	index := map[string]int{}
 	var digests []string
 	for i, c := range man.Chunks {
@@ -102,12 +110,12 @@ func uniqueChunks(man *catalog.Manifest) ([]string, map[string]int) {
 
 // localSource reads the chunks from this node's store (an upload's
 // replicas).
-func (n *Node) localSource() chunkSource {
-	return func(ctx context.Context, _ int, d chunkstore.Digest) (*buffer, []byte, error) {
-		buf := n.bufs.get()
-		data, err := n.chunks.Get(ctx, d, buf.b)
+func (t *Transfer) localSource() chunkSource {
+	return func(ctx context.Context, _ int, d chunkstore.Digest) (*Buffer, []byte, error) {
+		buf := t.bufs.get()
+		data, err := t.chunks.Get(ctx, d, buf.b)
 		if err != nil {
-			n.bufs.put(buf)
+			buf.Release()
 			return nil, nil, fmt.Errorf("read local chunk for replica: %w", err)
 		}
 		return buf, data, nil
@@ -115,69 +123,46 @@ func (n *Node) localSource() chunkSource {
 }
 
 // holderSource reads the chunks of img locally or from its holders,
-// verified (fetchChunk).
-func (n *Node) holderSource(img *catalog.Image) chunkSource {
-	return func(ctx context.Context, idx int, _ chunkstore.Digest) (*buffer, []byte, error) {
-		return n.fetchChunk(ctx, img, idx)
+// verified (FetchChunk).
+func (t *Transfer) holderSource(img *catalog.Image) chunkSource {
+	return func(ctx context.Context, idx int, _ chunkstore.Digest) (*Buffer, []byte, error) {
+		return t.FetchChunk(ctx, img, idx)
 	}
 }
 
 // peerReplica is another node as a fill's target.
 type peerReplica struct {
-	n *Node
-	m gossip.Member
+	t *Transfer
+	m Member
 }
 
 func (p peerReplica) lacking(ctx context.Context, imageID string, digests []string, _ []chunkstore.Digest) ([]string, error) {
-	return p.n.peerClient.Missing(ctx, p.m.Meta.PeerAddr, peer.MissingRequest{Image: imageID, Digests: digests})
+	return p.t.peers.Missing(ctx, p.m.PeerAddr, peer.MissingRequest{Image: imageID, Digests: digests})
 }
 
 func (p peerReplica) put(ctx context.Context, imageID string, idx, total int, d chunkstore.Digest, data []byte) error {
-	return p.n.peerClient.PutChunk(ctx, p.m.Meta.PeerAddr, peer.ChunkPut{Digest: d.String(), Image: imageID, Idx: idx, Total: total}, data)
+	return p.t.peers.PutChunk(ctx, p.m.PeerAddr, peer.ChunkPut{Digest: d.String(), Image: imageID, Idx: idx, Total: total}, data)
 }
 
-func (p peerReplica) name() string { return p.m.Meta.ID }
+func (p peerReplica) name() string { return p.m.ID }
 
 // localReplica is this node as a fill's target.
-type localReplica struct{ n *Node }
+type localReplica struct{ t *Transfer }
 
 func (l localReplica) lacking(ctx context.Context, imageID string, digests []string, ds []chunkstore.Digest) ([]string, error) {
-	return l.n.lacking(ctx, imageID, digests, ds)
+	return l.t.Lacking(ctx, imageID, digests, ds)
 }
 
-// put stores the chunk unless the source already did (fetchChunk keeps
+// put stores the chunk unless the source already did (FetchChunk keeps
 // what it fetches unless NoCache).
 func (l localReplica) put(ctx context.Context, _ string, idx, _ int, d chunkstore.Digest, data []byte) error {
-	if ok, err := l.n.chunks.Has(ctx, d); err == nil && ok {
+	if ok, err := l.t.chunks.Has(ctx, d); err == nil && ok {
 		return nil
 	}
-	if err := l.n.chunks.Put(ctx, d, data); err != nil {
+	if err := l.t.chunks.Put(ctx, d, data); err != nil {
 		return fmt.Errorf("store chunk %d: %w", idx, err)
 	}
 	return nil
 }
 
-func (l localReplica) name() string { return l.n.id }
-
-// lacking makes everything this node holds durable (fsync), protects the
-// chunks ds (digests, parsed) for imageID (if set), and returns those it
-// lacks: none means it holds a durable copy of every one.
-func (n *Node) lacking(ctx context.Context, imageID string, digests []string, ds []chunkstore.Digest) ([]string, error) {
-	if err := n.chunks.Sync(ctx); err != nil {
-		return nil, fmt.Errorf("sync chunks: %w", err)
-	}
-	var missing []string
-	for i, d := range ds {
-		if imageID != "" {
-			n.protect(imageID, d)
-		}
-		ok, err := n.chunks.Has(ctx, d)
-		if err != nil {
-			return nil, fmt.Errorf("look up chunk: %w", err)
-		}
-		if !ok {
-			missing = append(missing, digests[i])
-		}
-	}
-	return missing, nil
-}
+func (l localReplica) name() string { return l.t.self() }

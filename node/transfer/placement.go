@@ -1,53 +1,52 @@
-package node
+package transfer
 
 import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
-
-	"github.com/p2pglance/p2pglance/gossip"
 )
 
-// aliveMembers returns the live members other than this node.
-func (n *Node) alivePeers() []gossip.Member {
-	var out []gossip.Member
-	for _, m := range n.gossip.Members() {
-		if m.Alive && m.Meta.ID != n.id {
+// alivePeers returns the live members other than this node.
+func (t *Transfer) alivePeers() []Member {
+	self := t.self()
+	var out []Member
+	for _, m := range t.cluster.Members() {
+		if m.Alive && m.ID != self {
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// replicaCount is R = min(configured replicas, live nodes).
-func (n *Node) replicaCount() int {
-	return min(n.cfg.Replicas, len(n.alivePeers())+1)
+// ReplicaCount is R = min(configured replicas, live nodes).
+func (t *Transfer) ReplicaCount() int {
+	return min(t.cfg.Replicas, len(t.alivePeers())+1)
 }
 
-// pickReplicas chooses up to k live peers, not in exclude, to hold
-// durable copies alongside this node (see spreadPick).
-func (n *Node) pickReplicas(k int, exclude map[string]bool) []gossip.Member {
-	self, _ := n.gossip.Member(n.id)
-	used := []gossip.Meta{self.Meta}
+// PickReplicas chooses up to k live peers, not in exclude, to hold
+// durable copies alongside this node (see SpreadPick).
+func (t *Transfer) PickReplicas(k int, exclude map[string]bool) []Member {
+	self, _ := t.cluster.Member(t.self())
+	used := []Member{self}
 	for id := range exclude {
-		if m, ok := n.gossip.Member(id); ok {
-			used = append(used, m.Meta)
+		if m, ok := t.cluster.Member(id); ok {
+			used = append(used, m)
 		}
 	}
-	var cands []gossip.Member
-	for _, m := range n.alivePeers() {
-		if !exclude[m.Meta.ID] {
+	var cands []Member
+	for _, m := range t.alivePeers() {
+		if !exclude[m.ID] {
 			cands = append(cands, m)
 		}
 	}
-	return spreadPick(k, cands, used)
+	return SpreadPick(k, cands, used)
 }
 
-// spreadPick chooses up to k of cands for durable copies, given the nodes
+// SpreadPick chooses up to k of cands for durable copies, given the nodes
 // already holding copies (used): zones not yet used first, then racks not
 // yet used, random among equals, so copies spread across failure
 // domains.
-func spreadPick(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Member {
+func SpreadPick(k int, cands, used []Member) []Member {
 	usedZones := map[string]bool{}
 	usedRacks := map[string]bool{}
 	for _, m := range used {
@@ -56,17 +55,17 @@ func spreadPick(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Membe
 	}
 	cands = slices.Clone(cands)
 	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	score := func(m gossip.Member) int {
+	score := func(m Member) int {
 		s := 0
-		if !usedZones[m.Meta.Zone] {
+		if !usedZones[m.Zone] {
 			s += 2
 		}
-		if !usedRacks[m.Meta.Zone+"/"+m.Meta.Rack] {
+		if !usedRacks[m.Zone+"/"+m.Rack] {
 			s++
 		}
 		return s
 	}
-	var out []gossip.Member
+	var out []Member
 	for len(out) < k && len(cands) > 0 {
 		best := 0
 		for i := range cands {
@@ -76,14 +75,14 @@ func spreadPick(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Membe
 		}
 		m := cands[best]
 		cands = slices.Delete(cands, best, best+1)
-		usedZones[m.Meta.Zone] = true
-		usedRacks[m.Meta.Zone+"/"+m.Meta.Rack] = true
+		usedZones[m.Zone] = true
+		usedRacks[m.Zone+"/"+m.Rack] = true
 		out = append(out, m)
 	}
 	return out
 }
 
-// rankHolders orders candidate source nodes for a chunk: holders known to
+// RankHolders orders candidate source nodes for a chunk: holders known to
 // be busy (at their upload limit) or suspect (stalled, sent bad data)
 // last; then by nearness (same rack, same zone, elsewhere) plus the
 // fetches this node already has in flight there, so one download spreads
@@ -91,29 +90,30 @@ func spreadPick(k int, cands []gossip.Member, used []gossip.Meta) []gossip.Membe
 // durable holders (durable copies are read about once per zone and the
 // fleet feeds itself); then the lowest measured RTT; random among equals.
 // Dead nodes and this node are dropped.
-func (n *Node) rankHolders(ids []string, durable []string) []gossip.Member {
-	self, _ := n.gossip.Member(n.id)
+func (t *Transfer) RankHolders(ids []string, durable []string) []Member {
+	selfID := t.self()
+	self, _ := t.cluster.Member(selfID)
 	type cand struct {
-		m               gossip.Member
+		m               Member
 		prox, dur, load int
 		rttMs           int64
 	}
 	var cs []cand
-	seen := map[string]bool{n.id: true}
+	seen := map[string]bool{selfID: true}
 	for _, id := range append(ids, durable...) {
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		m, ok := n.gossip.Member(id)
-		if !ok || !m.Alive || m.Meta.PeerAddr == "" {
+		m, ok := t.cluster.Member(id)
+		if !ok || !m.Alive || m.PeerAddr == "" {
 			continue
 		}
-		c := cand{m: m, prox: 2, load: n.peers.load(id), rttMs: m.RTT.Milliseconds()}
+		c := cand{m: m, prox: 2, load: t.stats.load(id), rttMs: m.RTT.Milliseconds()}
 		switch {
-		case m.Meta.Zone == self.Meta.Zone && m.Meta.Rack == self.Meta.Rack:
+		case m.Zone == self.Zone && m.Rack == self.Rack:
 			c.prox = 0
-		case m.Meta.Zone == self.Meta.Zone:
+		case m.Zone == self.Zone:
 			c.prox = 1
 		}
 		if slices.Contains(durable, id) {
@@ -131,7 +131,7 @@ func (n *Node) rankHolders(ids []string, durable []string) []gossip.Member {
 		pa, pb := a.load/1000, b.load/1000
 		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(a.dur, b.dur), cmp.Compare(a.prox+a.load%1000, b.prox+b.load%1000), cmp.Compare(a.rttMs, b.rttMs))
 	})
-	out := make([]gossip.Member, len(cs))
+	out := make([]Member, len(cs))
 	for i, c := range cs {
 		out[i] = c.m
 	}

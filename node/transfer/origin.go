@@ -1,4 +1,4 @@
-package node
+package transfer
 
 import (
 	"math/rand/v2"
@@ -122,38 +122,39 @@ func (g *originGuard) got(d chunkstore.Digest) {
 // ids (none: serve). The request names the image and chunk index; without
 // them, or when this node is not one of the image's durable holders, it
 // serves.
-func (n *Node) originRefusal(req peer.ChunkRequest, d chunkstore.Digest) []string {
-	if req.LastResort || n.origin.count(d) == 0 || !req.Located() {
+func (t *Transfer) originRefusal(req peer.ChunkRequest, d chunkstore.Digest) []string {
+	if req.LastResort || t.origin.count(d) == 0 || !req.Located() {
 		return nil
 	}
 	imageID, idx := req.Image, req.Idx
-	img, err := n.fsm.State().Image(imageID)
-	if err != nil || !slices.Contains(img.Placement, n.id) || img.Manifest == nil ||
+	img, err := t.catalog.Image(imageID)
+	if err != nil || !slices.Contains(img.Placement, t.self()) || img.Manifest == nil ||
 		idx >= len(img.Manifest.Chunks) || img.Manifest.Chunks[idx].Digest != d.String() {
 		return nil
 	}
-	return n.copiesOf(imageID, idx, d, img.Placement)
+	return t.copiesOf(imageID, idx, d, img.Placement)
 }
 
 // copiesOf names up to peer.MaxTry live nodes other than this one and
 // the durable holders that hold chunk idx (digest d) of an image: first
 // the nodes this node sent it to lately (no gossip delay), then cached
 // holders gossip knows, in random order.
-func (n *Node) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []string) []string {
+func (t *Transfer) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []string) []string {
+	self := t.self()
 	var out []string
 	usable := func(id string) bool {
-		if id == n.id || slices.Contains(durable, id) || slices.Contains(out, id) {
+		if id == self || slices.Contains(durable, id) || slices.Contains(out, id) {
 			return false
 		}
-		m, ok := n.gossip.Member(id)
-		return ok && m.Alive && m.Meta.PeerAddr != ""
+		m, ok := t.cluster.Member(id)
+		return ok && m.Alive && m.PeerAddr != ""
 	}
-	for _, id := range n.origin.recipients(d) {
+	for _, id := range t.origin.recipients(d) {
 		if len(out) < peer.MaxTry && usable(id) {
 			out = append(out, id)
 		}
 	}
-	gossiped := n.gossip.Holders(imageID, idx)
+	gossiped := t.cluster.Holders(imageID, idx)
 	rand.Shuffle(len(gossiped), func(i, j int) { gossiped[i], gossiped[j] = gossiped[j], gossiped[i] })
 	for _, id := range gossiped {
 		if len(out) < peer.MaxTry && usable(id) {
@@ -165,14 +166,14 @@ func (n *Node) copiesOf(imageID string, idx int, d chunkstore.Digest, durable []
 
 // busyHints names, for a busy refusal of chunk d, nodes that have it
 // (see copiesOf); the request's image and idx name the chunk.
-func (n *Node) busyHints(req peer.ChunkRequest, d chunkstore.Digest) []string {
+func (t *Transfer) busyHints(req peer.ChunkRequest, d chunkstore.Digest) []string {
 	if !req.Located() {
 		return nil
 	}
 	imageID, idx := req.Image, req.Idx
 	var durable []string
-	if img, err := n.fsm.State().Image(imageID); err == nil {
+	if img, err := t.catalog.Image(imageID); err == nil {
 		durable = img.Placement
 	}
-	return n.copiesOf(imageID, idx, d, durable)
+	return t.copiesOf(imageID, idx, d, durable)
 }
