@@ -52,7 +52,7 @@ func (f *fleetResult) print(w io.Writer) {
 		"\"all delivered\" = the last node's. Ratios are to S/B. Each fleet is fresh (new nodes, empty stores).\n\n",
 		size(fc.size), size(fc.upBW), down, fc.replicas, fc.replicas, size(int64(orDefault(fc.chunkSize, 4<<20))), orDefaultStr(fc.fetchWindow, "4 (default)"), orDefaultStr(fc.uploadSlots, fmt.Sprintf("%d (default)", node.DefaultUploadSlots)),
 		fc.zones, fc.racks, fc.zones, store, timers, fmtDur(ideal), fmtDur(fc.poll))
-	fmt.Fprintf(w, "Single-origin = the same fleet with `NoCache` on every node: a prefetching node still stores each chunk (so its completion is measured the same way) but never announces it, so its peers never learn it holds anything and only the %d durable holders (the image's placement, always a candidate in `rankHolders`) serve; the \"others served\" column confirms it.\n\n", fc.replicas)
+	fmt.Fprintf(w, "Single-origin = the same fleet with `NoCache` on every node: a prefetching node still stores each chunk (so its completion is measured the same way) but never announces it, so its peers never learn it holds anything and only the %d durable holders (the image's placement, always a candidate in `RankHolders`, `node/transfer/placement.go`) serve; the \"others served\" column confirms it.\n\n", fc.replicas)
 
 	fmt.Fprintf(w, "| N | fetching nodes | p2pglance: all delivered | per node p50 | per node max | single-origin: all delivered | per node p50 | per node max | holders served (p2pglance) | holders served (single-origin) | (N-%d) x S | process cores p2pglance / single-origin |\n", fc.replicas)
 	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
