@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
-	"sort"
 
 	"github.com/hashicorp/raft"
 
@@ -13,65 +11,14 @@ import (
 
 var _ api.Backend = (*Node)(nil)
 
-// Cluster implements api.Backend: the Raft configuration joined with
-// gossip's view of who is alive and where.
-func (n *Node) Cluster(ctx context.Context) (*api.ClusterInfo, error) {
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return nil, fmt.Errorf("read raft configuration: %w", err)
-	}
-	_, leader := n.raft.LeaderWithID()
-	info := &api.ClusterInfo{Self: n.id, Leader: string(leader)}
-	nodes := map[string]*api.ClusterNode{}
-	for _, s := range f.Configuration().Servers {
-		role := "nonvoter"
-		if s.Suffrage == raft.Voter {
-			role = "voter"
-		}
-		if s.ID == leader {
-			role = "leader"
-		}
-		nodes[string(s.ID)] = &api.ClusterNode{ID: string(s.ID), RaftAddr: string(s.Address), Role: role}
-	}
-	for _, m := range n.gossip.Members() {
-		cn := nodes[m.Meta.ID]
-		if cn == nil {
-			cn = &api.ClusterNode{ID: m.Meta.ID, Role: "none", RaftAddr: m.Meta.RaftAddr}
-			nodes[m.Meta.ID] = cn
-		}
-		cn.APIAddr, cn.PeerAddr = m.Meta.APIAddr, m.Meta.PeerAddr
-		cn.Zone, cn.Rack, cn.Alive = m.Meta.Zone, m.Meta.Rack, m.Alive
-	}
-	peers := map[string]string{}
-	for id, cn := range nodes {
-		if cn.Alive {
-			peers[id] = cn.PeerAddr
-		}
-	}
-	for id, u := range n.usageOf(ctx, peers) {
-		cn := nodes[id]
-		cn.Chunks, cn.Bytes, cn.PinnedBytes, cn.CacheBytes, cn.CacheBudget = u.Chunks, u.Bytes, u.PinnedBytes, u.CacheBytes, u.CacheBudget
-	}
-	for _, cn := range nodes {
-		info.Nodes = append(info.Nodes, *cn)
-	}
-	sort.Slice(info.Nodes, func(i, j int) bool { return info.Nodes[i].ID < info.Nodes[j].ID })
-	return info, nil
-}
+// Cluster implements api.Backend.
+func (n *Node) Cluster(ctx context.Context) (*api.ClusterInfo, error) { return n.view.info(ctx) }
+
+// AliveMembers returns how many nodes gossip sees alive (self included).
+func (n *Node) AliveMembers() int { return n.view.aliveMembers() }
 
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
-
-// AliveMembers returns how many nodes gossip sees alive (self included).
-func (n *Node) AliveMembers() int {
-	k := 0
-	for _, m := range n.gossip.Members() {
-		if m.Alive {
-			k++
-		}
-	}
-	return k
-}
 
 // The catalog calls of api.Backend: the replica answers them (reads
 // from the local FSM, writes through Raft).
@@ -147,16 +94,4 @@ func (n *Node) PutDoc(ctx context.Context, d *catalog.Doc, create bool, expect u
 // DeleteDoc implements api.Backend.
 func (n *Node) DeleteDoc(ctx context.Context, kind, id string) error {
 	return n.replica.DeleteDoc(ctx, kind, id)
-}
-
-// peerAddrOf returns a node's peer address from gossip ("" when gossip
-// does not know it).
-func (n *Node) peerAddrOf(id string) string {
-	if n.gossip == nil {
-		return ""
-	}
-	if m, ok := n.gossip.Member(id); ok {
-		return m.Meta.PeerAddr
-	}
-	return ""
 }

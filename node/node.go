@@ -38,9 +38,11 @@ type Node struct {
 	inMemory bool    // the InMemory option
 
 	fsm       *raftfsm.FSM
-	replica   *replica    // the catalog as the API and the node's parts read and write it
-	members   *membership // joins, voters, rejoining lost gossip members
-	holdings  *holdings   // what gossip says this node holds
+	replica   *replica     // the catalog as the API and the node's parts read and write it
+	members   *membership  // joins, voters, rejoining lost gossip members
+	holdings  *holdings    // what gossip says this node holds
+	view      *clusterView // the cluster as this node sees it
+	upkeep    *upkeep      // start-up catch-up, the leader's periodic duties
 	raft      *raft.Raft
 	logStore  *raftbadger.Store
 	transport *raft.NetworkTransport
@@ -97,7 +99,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		inflight: newInflightSet(),
 		changes:  newChangeQueue(),
 	}
-	n.replica = &replica{fsm: n.fsm, writeTimeout: cfg.WriteTimeout, peerAddr: n.peerAddrOf}
+	n.replica = &replica{fsm: n.fsm, writeTimeout: cfg.WriteTimeout, peerAddr: func(id string) string { return n.view.peerAddr(id) }}
 	sec, err := newSecurity(cfg, cfg.Logger, &n.metrics.authRejected)
 	if err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
@@ -163,6 +165,7 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
+	n.view = &clusterView{self: n.id, raft: n.raft, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
 	n.holdings = &holdings{chunks: n.chunks, gossip: n.gossip, fsm: n.fsm}
 	n.members = &membership{
 		self: n.id, raftAddr: n.RaftAddr(), join: cfg.Join, voters: cfg.Voters, rejoinEvery: cfg.Timing.RejoinInterval,
@@ -170,6 +173,11 @@ func (n *Node) open() error {
 	}
 	n.xfer = n.newTransfer()
 	n.wireJobs()
+	n.upkeep = &upkeep{
+		self: n.id, started: n.started, uploadGrace: cfg.UploadGrace, repairGrace: cfg.RepairGrace,
+		replica: n.replica, gossip: n.gossip, ready: &n.ready, log: n.log,
+		kickGC: n.kickGC, announceAll: n.holdings.announceAll, repair: n.repairer.pass,
+	}
 	apiSrv, err := api.New(api.Config{
 		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
@@ -251,9 +259,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.members.joinCluster(gctx) })
 	g.Go(func() error { n.watchChanges(gctx); return nil })
 	g.Go(func() error { n.collector.run(gctx); return nil })
-	g.Go(func() error { n.leaderLoop(gctx); return nil })
+	g.Go(func() error { n.upkeep.leaderLoop(gctx); return nil })
 	g.Go(func() error { n.prefetcher.run(gctx); return nil })
-	g.Go(func() error { n.recoverUploads(gctx); return nil })
+	g.Go(func() error { n.upkeep.recoverUploads(gctx); return nil })
 	g.Go(func() error { n.imports.Run(gctx); return nil })
 	g.Go(func() error { n.members.rejoinLoop(gctx); return nil })
 	g.Go(func() error { n.healer.run(gctx); return nil })

@@ -1,0 +1,136 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/peer"
+)
+
+// clusterView is the cluster as this node sees it: the Raft
+// configuration, gossip's members, and the store usage each live node
+// reports. It answers GET /p2p/v1/cluster and finds the peer address of
+// a node by id.
+type clusterView struct {
+	self   string
+	raft   *raft.Raft
+	gossip *gossip.Gossip
+	client *peer.Client
+	// localUsage is this node's own store usage (not asked over HTTP).
+	localUsage func(context.Context) (peer.Usage, error)
+}
+
+// info is GET /p2p/v1/cluster: the Raft configuration joined with
+// gossip's view of who is alive and where, and every live node's store
+// usage.
+func (v *clusterView) info(ctx context.Context) (*api.ClusterInfo, error) {
+	f := v.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("read raft configuration: %w", err)
+	}
+	_, leader := v.raft.LeaderWithID()
+	info := &api.ClusterInfo{Self: v.self, Leader: string(leader)}
+	nodes := map[string]*api.ClusterNode{}
+	for _, s := range f.Configuration().Servers {
+		role := "nonvoter"
+		if s.Suffrage == raft.Voter {
+			role = "voter"
+		}
+		if s.ID == leader {
+			role = "leader"
+		}
+		nodes[string(s.ID)] = &api.ClusterNode{ID: string(s.ID), RaftAddr: string(s.Address), Role: role}
+	}
+	for _, m := range v.gossip.Members() {
+		cn := nodes[m.Meta.ID]
+		if cn == nil {
+			cn = &api.ClusterNode{ID: m.Meta.ID, Role: "none", RaftAddr: m.Meta.RaftAddr}
+			nodes[m.Meta.ID] = cn
+		}
+		cn.APIAddr, cn.PeerAddr = m.Meta.APIAddr, m.Meta.PeerAddr
+		cn.Zone, cn.Rack, cn.Alive = m.Meta.Zone, m.Meta.Rack, m.Alive
+	}
+	peers := map[string]string{}
+	for id, cn := range nodes {
+		if cn.Alive {
+			peers[id] = cn.PeerAddr
+		}
+	}
+	for id, u := range v.usageOf(ctx, peers) {
+		cn := nodes[id]
+		cn.Chunks, cn.Bytes, cn.PinnedBytes, cn.CacheBytes, cn.CacheBudget = u.Chunks, u.Bytes, u.PinnedBytes, u.CacheBytes, u.CacheBudget
+	}
+	for _, cn := range nodes {
+		info.Nodes = append(info.Nodes, *cn)
+	}
+	sort.Slice(info.Nodes, func(i, j int) bool { return info.Nodes[i].ID < info.Nodes[j].ID })
+	return info, nil
+}
+
+// aliveMembers returns how many nodes gossip sees alive (self included).
+func (v *clusterView) aliveMembers() int {
+	k := 0
+	for _, m := range v.gossip.Members() {
+		if m.Alive {
+			k++
+		}
+	}
+	return k
+}
+
+// peerAddr returns a node's peer address from gossip ("" when gossip
+// does not know it).
+func (v *clusterView) peerAddr(id string) string {
+	if m, ok := v.gossip.Member(id); ok {
+		return m.Meta.PeerAddr
+	}
+	return ""
+}
+
+// usageOf asks every live node for its usage, in parallel, bounded.
+func (v *clusterView) usageOf(ctx context.Context, peers map[string]string) map[string]peer.Usage {
+	out := map[string]peer.Usage{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for id, addr := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var u peer.Usage
+			var err error
+			if id == v.self {
+				u, err = v.localUsage(ctx)
+			} else {
+				u, err = v.fetchUsage(ctx, addr)
+			}
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			out[id] = u
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (v *clusterView) fetchUsage(ctx context.Context, addr string) (peer.Usage, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	u, err := v.client.Stats(ctx, addr)
+	if err != nil {
+		return peer.Usage{}, fmt.Errorf("stats of %s: %w", addr, err)
+	}
+	return u, nil
+}
