@@ -74,25 +74,36 @@ const (
 	actCacheNodes = "list_cached_nodes"
 )
 
-// cacheRoutes are the routes of the cache API. clean and prune come
-// before {id} so that they are not taken for image ids.
-func (s *Server) cacheRoutes() []Route {
+// cacheAPI serves Glance's cache API (/v2/cache, admin only) over the
+// node's Cache. Its routes are served without a cache too, answering as
+// a Glance without one does (404).
+type cacheAPI struct {
+	srv     *Server // the shared core: image visibility
+	backend Backend
+	cache   Cache // nil: no cache at this node
+}
+
+var _ Extension = (*cacheAPI)(nil)
+
+// Routes are the routes of the cache API. clean and prune come before
+// {id} so that they are not taken for image ids.
+func (ca *cacheAPI) Routes() []Route {
 	return []Route{
-		{Path: "/v2/cache", Methods: map[string]HandlerFunc{"GET": s.cacheState, "DELETE": s.clearCache}, Allow: "GET, DELETE"},
-		{Path: "/v2/cache/clean", Methods: map[string]HandlerFunc{"POST": s.cleanCache}, Allow: "POST"},
-		{Path: "/v2/cache/prune", Methods: map[string]HandlerFunc{"POST": s.pruneCache}, Allow: "POST"},
-		{Path: "/v2/cache/nodes/{id}", Methods: map[string]HandlerFunc{"GET": s.cacheNodes}, Allow: "GET"},
-		{Path: "/v2/cache/{id}", Methods: map[string]HandlerFunc{"PUT": s.queueCache, "DELETE": s.evictCache}, Allow: "DELETE, PUT"},
+		{Path: "/v2/cache", Methods: map[string]HandlerFunc{"GET": ca.cacheState, "DELETE": ca.clearCache}, Allow: "GET, DELETE"},
+		{Path: "/v2/cache/clean", Methods: map[string]HandlerFunc{"POST": ca.cleanCache}, Allow: "POST"},
+		{Path: "/v2/cache/prune", Methods: map[string]HandlerFunc{"POST": ca.pruneCache}, Allow: "POST"},
+		{Path: "/v2/cache/nodes/{id}", Methods: map[string]HandlerFunc{"GET": ca.cacheNodes}, Allow: "GET"},
+		{Path: "/v2/cache/{id}", Methods: map[string]HandlerFunc{"PUT": ca.queueCache, "DELETE": ca.evictCache}, Allow: "DELETE, PUT"},
 	}
 }
 
 // cacheFor checks a cache policy rule (admin only), then that this
 // server has a cache, as Glance's CacheController._enforce does.
-func (s *Server) cacheFor(ctx context.Context, act string) (Cache, error) {
+func (ca *cacheAPI) cacheFor(ctx context.Context, act string) (Cache, error) {
 	if err := adminOnly(ctx, act); err != nil {
 		return nil, err
 	}
-	c := s.cfg.Cache
+	c := ca.cache
 	if c == nil {
 		return nil, &Error{Status: http.StatusNotFound, Explanation: "Caching via API is not supported at this site."}
 	}
@@ -100,11 +111,11 @@ func (s *Server) cacheFor(ctx context.Context, act string) (Cache, error) {
 }
 
 // cacheState serves GET /v2/cache.
-func (s *Server) cacheState(w http.ResponseWriter, r *http.Request) error {
+func (ca *cacheAPI) cacheState(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	c, err := s.cacheFor(r.Context(), actCacheList)
+	c, err := ca.cacheFor(r.Context(), actCacheList)
 	if err != nil {
 		return err
 	}
@@ -152,9 +163,9 @@ func errCacheImageNotFound(id string) *Error {
 
 // queueCache serves PUT /v2/cache/{id}: 202, the image's chunks are
 // fetched into this node in the background.
-func (s *Server) queueCache(w http.ResponseWriter, r *http.Request) error {
+func (ca *cacheAPI) queueCache(w http.ResponseWriter, r *http.Request) error {
 	id := mux.Vars(r)["id"]
-	img, err := s.visibleImage(r, id, true)
+	img, err := ca.srv.visibleImage(r, id, true)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status == http.StatusNotFound {
@@ -162,7 +173,7 @@ func (s *Server) queueCache(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	c, err := s.cacheFor(r.Context(), actCacheImage)
+	c, err := ca.cacheFor(r.Context(), actCacheImage)
 	if err != nil {
 		return err
 	}
@@ -180,20 +191,20 @@ func (s *Server) queueCache(w http.ResponseWriter, r *http.Request) error {
 // queue, and this node drops its cached chunks of it (not the chunks it
 // holds as a durable copy). 404 only when the image is unknown both to
 // the catalog and to this node's queue, as in Glance.
-func (s *Server) evictCache(w http.ResponseWriter, r *http.Request) error {
+func (ca *cacheAPI) evictCache(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := mux.Vars(r)["id"]
-	if err := s.cfg.Backend.Sync(ctx); err != nil {
+	if err := ca.backend.Sync(ctx); err != nil {
 		return err
 	}
-	_, err := s.cfg.Backend.Image(ctx, id)
+	_, err := ca.backend.Image(ctx, id)
 	known := err == nil
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return err
 	}
 	if !known {
 		queued := false
-		if c := s.cfg.Cache; c != nil {
+		if c := ca.cache; c != nil {
 			st, err := c.CacheState(ctx)
 			if err != nil {
 				return err
@@ -206,7 +217,7 @@ func (s *Server) evictCache(w http.ResponseWriter, r *http.Request) error {
 			return errCacheImageNotFound(id)
 		}
 	}
-	c, err := s.cacheFor(ctx, actCacheDel)
+	c, err := ca.cacheFor(ctx, actCacheDel)
 	if err != nil {
 		return err
 	}
@@ -219,8 +230,8 @@ func (s *Server) evictCache(w http.ResponseWriter, r *http.Request) error {
 
 // clearCache serves DELETE /v2/cache: 204. x-image-cache-clear-target
 // picks what is cleared: "cache", "queue", or both when empty.
-func (s *Server) clearCache(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cacheFor(r.Context(), actCacheDel)
+func (ca *cacheAPI) clearCache(w http.ResponseWriter, r *http.Request) error {
+	c, err := ca.cacheFor(r.Context(), actCacheDel)
 	if err != nil {
 		return err
 	}
@@ -243,8 +254,8 @@ func (s *Server) clearCache(w http.ResponseWriter, r *http.Request) error {
 }
 
 // cleanCache serves POST /v2/cache/clean: 200 without a body.
-func (s *Server) cleanCache(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cacheFor(r.Context(), actCacheClean)
+func (ca *cacheAPI) cleanCache(w http.ResponseWriter, r *http.Request) error {
+	c, err := ca.cacheFor(r.Context(), actCacheClean)
 	if err != nil {
 		return err
 	}
@@ -256,8 +267,8 @@ func (s *Server) cleanCache(w http.ResponseWriter, r *http.Request) error {
 }
 
 // pruneCache serves POST /v2/cache/prune: 200 with what was evicted.
-func (s *Server) pruneCache(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cacheFor(r.Context(), actCachePrune)
+func (ca *cacheAPI) pruneCache(w http.ResponseWriter, r *http.Request) error {
+	c, err := ca.cacheFor(r.Context(), actCachePrune)
 	if err != nil {
 		return err
 	}
@@ -275,16 +286,16 @@ func (s *Server) pruneCache(w http.ResponseWriter, r *http.Request) error {
 // that hold the whole image. (Glance answers 409 unless its cache runs on
 // the centralized_db driver, whose list this mirrors: every node here
 // knows who holds what through gossip.)
-func (s *Server) cacheNodes(w http.ResponseWriter, r *http.Request) error {
+func (ca *cacheAPI) cacheNodes(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	c, err := s.cacheFor(r.Context(), actCacheNodes)
+	c, err := ca.cacheFor(r.Context(), actCacheNodes)
 	if err != nil {
 		return err
 	}
 	id := mux.Vars(r)["id"]
-	img, err := s.visibleImage(r, id, false)
+	img, err := ca.srv.visibleImage(r, id, false)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status == http.StatusNotFound {

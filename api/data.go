@@ -38,7 +38,7 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := requireFormats(img); err != nil {
 		return err
 	}
-	limit, err := s.dataLimit(r.Context(), quotaImageSize, sizeHint)
+	limit, err := s.quota.dataLimit(r.Context(), quotaImageSize, sizeHint)
 	if err != nil {
 		return err
 	}

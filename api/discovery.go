@@ -5,40 +5,60 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/p2pglance/p2pglance/catalog"
 )
 
+// discoveryAPI serves what a client asks before it imports: the import
+// methods, the stores and the caller's quota usage (/v2/info/*).
+type discoveryAPI struct {
+	backend Backend
+}
+
+var _ Extension = (*discoveryAPI)(nil)
+
+// Routes are the discovery routes.
+func (da *discoveryAPI) Routes() []Route {
+	return []Route{
+		{Path: "/v2/info/import", Methods: map[string]HandlerFunc{"GET": da.infoImport}, Allow: "GET"},
+		{Path: "/v2/info/stores", Methods: map[string]HandlerFunc{"GET": da.infoStores}, Allow: "GET"},
+		{Path: "/v2/info/stores/detail", Methods: map[string]HandlerFunc{"GET": da.infoStoresDetail}, Allow: "GET"},
+		{Path: "/v2/info/usage", Methods: map[string]HandlerFunc{"GET": da.infoUsage}, Allow: "GET"},
+	}
+}
+
 // infoImport serves GET /v2/info/import: the enabled import methods.
-func (s *Server) infoImport(w http.ResponseWriter, r *http.Request) error {
+func (da *discoveryAPI) infoImport(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
 	o := newObject()
 	o.str("description", "Import methods available.")
 	o.str("type", "array")
-	o.raw("value", importMethodsJSON(s.cfg.Backend.ImportMethods()))
+	o.raw("value", importMethodsJSON(da.backend.ImportMethods()))
 	return writeRawJSON(w, http.StatusOK, `{"import-methods": `+o.close()+`}`)
 }
 
 // infoStores serves GET /v2/info/stores: the default store and one store
 // per zone. "default" is the string "true", present only when true.
-func (s *Server) infoStores(w http.ResponseWriter, r *http.Request) error {
-	return s.writeStores(w, r, false)
+func (da *discoveryAPI) infoStores(w http.ResponseWriter, r *http.Request) error {
+	return da.writeStores(w, r, false)
 }
 
 // infoStoresDetail serves GET /v2/info/stores/detail (admin or service
 // role): the stores with their type, weight and properties.
-func (s *Server) infoStoresDetail(w http.ResponseWriter, r *http.Request) error {
+func (da *discoveryAPI) infoStoresDetail(w http.ResponseWriter, r *http.Request) error {
 	if a := authFrom(r.Context()); !a.Admin && !a.HasRole("service") {
 		return &Error{Status: http.StatusForbidden, Explanation: "You are not authorized to complete stores_info_detail action."}
 	}
-	return s.writeStores(w, r, true)
+	return da.writeStores(w, r, true)
 }
 
-func (s *Server) writeStores(w http.ResponseWriter, r *http.Request, detail bool) error {
+func (da *discoveryAPI) writeStores(w http.ResponseWriter, r *http.Request, detail bool) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	stores, err := s.cfg.Backend.Stores(r.Context())
+	stores, err := da.backend.Stores(r.Context())
 	if err != nil {
 		return err
 	}
@@ -67,4 +87,34 @@ func (s *Server) writeStores(w http.ResponseWriter, r *http.Request, detail bool
 		items = append(items, o.close())
 	}
 	return writeRawJSON(w, http.StatusOK, `{"stores": [`+strings.Join(items, ", ")+`]}`)
+}
+
+// infoUsage serves GET /v2/info/usage: the caller's project usage with
+// its limits, sizes in MiB, -1 for unlimited.
+func (da *discoveryAPI) infoUsage(w http.ResponseWriter, r *http.Request) error {
+	if err := rejectBody(r); err != nil {
+		return err
+	}
+	u, err := da.backend.Usage(r.Context(), authFrom(r.Context()).Project)
+	if err != nil {
+		return err
+	}
+	item := func(it catalog.UsageItem, size bool) string {
+		usage, limit := it.Usage, it.Limit
+		if size {
+			usage, limit = usage/mib, ceilMiB(limit)
+		}
+		if it.Limit <= 0 {
+			limit = -1
+		}
+		return fmt.Sprintf(`{"limit": %d, "usage": %d}`, limit, usage)
+	}
+	o := newObject()
+	o.raw("image_size_total", item(u.ImageSizeTotal, true))
+	o.raw("image_stage_total", item(u.ImageStageTotal, true))
+	o.raw("image_count_total", item(u.ImageCountTotal, false))
+	o.raw("image_count_uploading", item(u.ImageCountUploading, false))
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write([]byte(`{"usage": ` + o.close() + `}`))
+	return err
 }

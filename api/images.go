@@ -150,7 +150,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	if img.ID == "" {
 		img.ID = uuid.NewString()
 	}
-	if err := s.checkImageCount(r.Context()); err != nil {
+	if err := s.quota.checkImageCount(r.Context()); err != nil {
 		return err
 	}
 	out, err := s.cfg.Backend.CreateImage(r.Context(), img)

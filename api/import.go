@@ -12,8 +12,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// importRoutes are the routes of interoperable import, tasks and
-// discovery.
+// importRoutes are the routes of interoperable import and tasks.
 func (s *Server) importRoutes() []Route {
 	return []Route{
 		{Path: "/v2/images/{id}/stage", Methods: map[string]HandlerFunc{"PUT": s.stageImage}, Allow: "PUT"},
@@ -21,10 +20,6 @@ func (s *Server) importRoutes() []Route {
 		{Path: "/v2/images/{id}/tasks", Methods: map[string]HandlerFunc{"GET": s.imageTasks}, Allow: "GET"},
 		{Path: "/v2/tasks", Methods: map[string]HandlerFunc{"GET": s.listTasks, "POST": s.createTask}, Allow: "GET, POST"},
 		{Path: "/v2/tasks/{task}", Methods: map[string]HandlerFunc{"GET": s.showTask, "DELETE": s.deleteTask}, Allow: "GET, DELETE"},
-		{Path: "/v2/info/import", Methods: map[string]HandlerFunc{"GET": s.infoImport}, Allow: "GET"},
-		{Path: "/v2/info/stores", Methods: map[string]HandlerFunc{"GET": s.infoStores}, Allow: "GET"},
-		{Path: "/v2/info/stores/detail", Methods: map[string]HandlerFunc{"GET": s.infoStoresDetail}, Allow: "GET"},
-		{Path: "/v2/info/usage", Methods: map[string]HandlerFunc{"GET": s.infoUsage}, Allow: "GET"},
 	}
 }
 
@@ -85,7 +80,7 @@ func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
 	if img.Staging != nil {
 		return &Error{Status: http.StatusConflict, Explanation: "The image data has already been staged."}
 	}
-	limit, err := s.dataLimit(r.Context(), quotaStage, sizeHint)
+	limit, err := s.quota.dataLimit(r.Context(), quotaStage, sizeHint)
 	if err != nil {
 		return err
 	}
@@ -195,7 +190,7 @@ func (s *Server) prepareImport(r *http.Request, img *catalog.Image, req *importR
 		if req.method == catalog.MethodGlanceDirect {
 			staged = img.Staging.Size
 		}
-		if job.MaxSize, err = s.importLimit(ctx, staged); err != nil {
+		if job.MaxSize, err = s.quota.importLimit(ctx, staged); err != nil {
 			return nil, err
 		}
 	}

@@ -183,7 +183,7 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 		if err := s.checkImportLock(ctx, img); err != nil {
 			return err
 		}
-		maxSize, err := s.importLimit(ctx, 0)
+		maxSize, err := s.quota.importLimit(ctx, 0)
 		if err != nil {
 			return err
 		}

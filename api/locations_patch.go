@@ -250,7 +250,7 @@ func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur
 	if err := s.checkImportLock(ctx, cur); err != nil {
 		return err
 	}
-	maxSize, err := s.importLimit(ctx, 0)
+	maxSize, err := s.quota.importLimit(ctx, 0)
 	if err != nil {
 		return err
 	}

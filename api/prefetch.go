@@ -23,15 +23,25 @@ type Prefetcher interface {
 	CancelPrefetch(ctx context.Context, id string) (*catalog.PrefetchJob, error)
 }
 
-func (s *Server) prefetchRoutes() []Route {
+// prefetchAPI serves the pre-seeding jobs API (/p2p/v1/prefetch, admin
+// only), registered when Config.Prefetcher is set.
+type prefetchAPI struct {
+	srv        *Server // the shared core: image visibility
+	prefetcher Prefetcher
+}
+
+var _ Extension = (*prefetchAPI)(nil)
+
+// Routes are the prefetch routes.
+func (pa *prefetchAPI) Routes() []Route {
 	return []Route{
-		{Path: "/p2p/v1/prefetch", Methods: map[string]HandlerFunc{"GET": s.listPrefetch, "POST": s.createPrefetch}, Allow: "GET, POST"},
-		{Path: "/p2p/v1/prefetch/{id}", Methods: map[string]HandlerFunc{"GET": s.showPrefetch, "DELETE": s.cancelPrefetch}, Allow: "GET, DELETE"},
+		{Path: "/p2p/v1/prefetch", Methods: map[string]HandlerFunc{"GET": pa.listPrefetch, "POST": pa.createPrefetch}, Allow: "GET, POST"},
+		{Path: "/p2p/v1/prefetch/{id}", Methods: map[string]HandlerFunc{"GET": pa.showPrefetch, "DELETE": pa.cancelPrefetch}, Allow: "GET, DELETE"},
 	}
 }
 
 // createPrefetch serves POST /p2p/v1/prefetch: 202 with the job.
-func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
+func (pa *prefetchAPI) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), "prefetch"); err != nil {
 		return err
 	}
@@ -51,7 +61,7 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if body.Target.All && (body.Target.Zone != "" || body.Target.Rack != "" || len(body.Target.Labels) > 0) {
 		return badRequest(`target "all" cannot be combined with zone, rack or labels.`)
 	}
-	img, err := s.visibleImage(r, body.ImageID, true)
+	img, err := pa.srv.visibleImage(r, body.ImageID, true)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status == http.StatusNotFound {
@@ -64,7 +74,7 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if img.Status != catalog.StatusActive || img.Manifest == nil && len(img.Locations) == 0 {
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("Image %s is %s; only active images can be prefetched.", img.ID, img.Status)}
 	}
-	job, err := s.prefetcher().StartPrefetch(r.Context(), img.ID, *body.Target)
+	job, err := pa.prefetcher.StartPrefetch(r.Context(), img.ID, *body.Target)
 	if err != nil {
 		return err
 	}
@@ -72,14 +82,12 @@ func (s *Server) createPrefetch(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusAccepted, job)
 }
 
-func (s *Server) prefetcher() Prefetcher { return s.cfg.Prefetcher }
-
 // listPrefetch serves GET /p2p/v1/prefetch.
-func (s *Server) listPrefetch(w http.ResponseWriter, r *http.Request) error {
+func (pa *prefetchAPI) listPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), "prefetch"); err != nil {
 		return err
 	}
-	jobs, err := s.prefetcher().Prefetches(r.Context())
+	jobs, err := pa.prefetcher.Prefetches(r.Context())
 	if err != nil {
 		return err
 	}
@@ -90,11 +98,11 @@ func (s *Server) listPrefetch(w http.ResponseWriter, r *http.Request) error {
 }
 
 // showPrefetch serves GET /p2p/v1/prefetch/{id}.
-func (s *Server) showPrefetch(w http.ResponseWriter, r *http.Request) error {
+func (pa *prefetchAPI) showPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), "prefetch"); err != nil {
 		return err
 	}
-	job, err := s.prefetcher().Prefetch(r.Context(), mux.Vars(r)["id"])
+	job, err := pa.prefetcher.Prefetch(r.Context(), mux.Vars(r)["id"])
 	if errors.Is(err, catalog.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Explanation: "No prefetch job with ID " + mux.Vars(r)["id"]}
 	}
@@ -105,11 +113,11 @@ func (s *Server) showPrefetch(w http.ResponseWriter, r *http.Request) error {
 }
 
 // cancelPrefetch serves DELETE /p2p/v1/prefetch/{id}: 200 with the job.
-func (s *Server) cancelPrefetch(w http.ResponseWriter, r *http.Request) error {
+func (pa *prefetchAPI) cancelPrefetch(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), "prefetch"); err != nil {
 		return err
 	}
-	job, err := s.prefetcher().CancelPrefetch(r.Context(), mux.Vars(r)["id"])
+	job, err := pa.prefetcher.CancelPrefetch(r.Context(), mux.Vars(r)["id"])
 	if errors.Is(err, catalog.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Explanation: "No prefetch job with ID " + mux.Vars(r)["id"]}
 	}

@@ -59,6 +59,7 @@ type Server struct {
 	router   *mux.Router
 	keystone *keystoneAuth // nil unless Auth is AuthKeystone
 	slots    limiter       // request slots (MaxConcurrentRequests)
+	quota    *quotas
 }
 
 // New returns a Server for cfg.
@@ -79,7 +80,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "api"), slots: newLimiter(cfg.MaxConcurrentRequests)}
+	s := &Server{
+		cfg: cfg, log: log.With("component", "api"), slots: newLimiter(cfg.MaxConcurrentRequests),
+		quota: &quotas{backend: cfg.Backend, maxImageSize: cfg.MaxImageSize},
+	}
 	switch cfg.Auth {
 	case AuthNoauth:
 	case AuthKeystone:
@@ -113,10 +117,11 @@ func (s *Server) routes() *mux.Router {
 		{Path: "/p2p/v1/cluster", Methods: map[string]HandlerFunc{"GET": s.showCluster}, Allow: "GET"},
 	}
 	table = append(table, s.importRoutes()...)
-	table = append(table, s.cacheRoutes()...)
+	table = append(table, (&discoveryAPI{backend: s.cfg.Backend}).Routes()...)
+	table = append(table, (&cacheAPI{srv: s, backend: s.cfg.Backend, cache: s.cfg.Cache}).Routes()...)
 	table = append(table, s.locationRoutes()...)
 	if s.cfg.Prefetcher != nil {
-		table = append(table, s.prefetchRoutes()...)
+		table = append(table, (&prefetchAPI{srv: s, prefetcher: s.cfg.Prefetcher}).Routes()...)
 	}
 	for _, ext := range s.cfg.Extensions {
 		table = append(table, ext.Routes()...)

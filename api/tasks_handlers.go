@@ -310,10 +310,10 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkImageCount(ctx); err != nil {
+	if err := s.quota.checkImageCount(ctx); err != nil {
 		return err
 	}
-	maxSize, err := s.importLimit(ctx, 0)
+	maxSize, err := s.quota.importLimit(ctx, 0)
 	if err != nil {
 		return err
 	}

@@ -35,14 +35,23 @@ func overLimit(project, resource string, item catalog.UsageItem, delta int64, si
 
 func ceilMiB(b int64) int64 { return (b + mib - 1) / mib }
 
+// quotas checks the caller's project quotas (Glance's unified limits:
+// image_size_total, image_stage_total, image_count_total) and caps the
+// data a request may bring at the image size cap. Image create, upload,
+// stage, import, location imports and the tasks API share one.
+type quotas struct {
+	backend      Backend
+	maxImageSize int64 // Config.MaxImageSize
+}
+
 // usageIf returns the caller's project and its usage when limited(quotas)
 // holds, or a nil usage (and counts nothing) when that quota is off.
-func (s *Server) usageIf(ctx context.Context, limited func(catalog.Usage) bool) (*catalog.Usage, string, error) {
+func (qs *quotas) usageIf(ctx context.Context, limited func(catalog.Usage) bool) (*catalog.Usage, string, error) {
 	project := authFrom(ctx).Project
-	if !limited(s.cfg.Backend.Quotas()) {
+	if !limited(qs.backend.Quotas()) {
 		return nil, project, nil
 	}
-	u, err := s.cfg.Backend.Usage(ctx, project)
+	u, err := qs.backend.Usage(ctx, project)
 	return u, project, err
 }
 
@@ -50,18 +59,18 @@ func (s *Server) usageIf(ctx context.Context, limited func(catalog.Usage) bool) 
 // received (upload or stage) and returns the cap for the stream: the
 // image size cap, and what is left of the quota, so that a stream without
 // a size is stopped (413) once it goes over.
-func (s *Server) dataLimit(ctx context.Context, kind quotaKind, sizeHint int64) (int64, error) {
-	if sizeHint > s.cfg.MaxImageSize {
+func (qs *quotas) dataLimit(ctx context.Context, kind quotaKind, sizeHint int64) (int64, error) {
+	if sizeHint > qs.maxImageSize {
 		return 0, fmt.Errorf("data of %d bytes: %w", sizeHint, catalog.ErrTooLarge)
 	}
-	u, project, err := s.usageIf(ctx, func(q catalog.Usage) bool {
+	u, project, err := qs.usageIf(ctx, func(q catalog.Usage) bool {
 		if kind == quotaStage {
 			return q.ImageStageTotal.Limit > 0
 		}
 		return q.ImageSizeTotal.Limit > 0
 	})
 	if err != nil || u == nil {
-		return s.cfg.MaxImageSize, err
+		return qs.maxImageSize, err
 	}
 	item, name := u.ImageSizeTotal, "image_size_total"
 	if kind == quotaStage {
@@ -71,28 +80,28 @@ func (s *Server) dataLimit(ctx context.Context, kind quotaKind, sizeHint int64) 
 	if item.Usage >= item.Limit || item.Usage+delta > item.Limit {
 		return 0, overLimit(project, name, item, delta, true)
 	}
-	return min(s.cfg.MaxImageSize, item.Limit-item.Usage), nil
+	return min(qs.maxImageSize, item.Limit-item.Usage), nil
 }
 
 // importLimit checks image_size_total before an import that brings data
 // in (staged bytes for glance-direct, unknown for downloads) and returns
 // the cap for what a download may bring.
-func (s *Server) importLimit(ctx context.Context, staged int64) (int64, error) {
-	u, project, err := s.usageIf(ctx, func(q catalog.Usage) bool { return q.ImageSizeTotal.Limit > 0 })
+func (qs *quotas) importLimit(ctx context.Context, staged int64) (int64, error) {
+	u, project, err := qs.usageIf(ctx, func(q catalog.Usage) bool { return q.ImageSizeTotal.Limit > 0 })
 	if err != nil || u == nil {
-		return s.cfg.MaxImageSize, err
+		return qs.maxImageSize, err
 	}
 	item := u.ImageSizeTotal
 	if item.Usage >= item.Limit || item.Usage+staged > item.Limit {
 		return 0, overLimit(project, "image_size_total", item, staged, true)
 	}
-	return min(s.cfg.MaxImageSize, item.Limit-item.Usage), nil
+	return min(qs.maxImageSize, item.Limit-item.Usage), nil
 }
 
 // checkImageCount refuses a new image once the caller's project holds
 // image_count_total images.
-func (s *Server) checkImageCount(ctx context.Context) error {
-	u, project, err := s.usageIf(ctx, func(q catalog.Usage) bool { return q.ImageCountTotal.Limit > 0 })
+func (qs *quotas) checkImageCount(ctx context.Context) error {
+	u, project, err := qs.usageIf(ctx, func(q catalog.Usage) bool { return q.ImageCountTotal.Limit > 0 })
 	if err != nil || u == nil {
 		return err
 	}
@@ -100,34 +109,4 @@ func (s *Server) checkImageCount(ctx context.Context) error {
 		return overLimit(project, "image_count_total", item, 1, false)
 	}
 	return nil
-}
-
-// infoUsage serves GET /v2/info/usage: the caller's project usage with
-// its limits, sizes in MiB, -1 for unlimited.
-func (s *Server) infoUsage(w http.ResponseWriter, r *http.Request) error {
-	if err := rejectBody(r); err != nil {
-		return err
-	}
-	u, err := s.cfg.Backend.Usage(r.Context(), authFrom(r.Context()).Project)
-	if err != nil {
-		return err
-	}
-	item := func(it catalog.UsageItem, size bool) string {
-		usage, limit := it.Usage, it.Limit
-		if size {
-			usage, limit = usage/mib, ceilMiB(limit)
-		}
-		if it.Limit <= 0 {
-			limit = -1
-		}
-		return fmt.Sprintf(`{"limit": %d, "usage": %d}`, limit, usage)
-	}
-	o := newObject()
-	o.raw("image_size_total", item(u.ImageSizeTotal, true))
-	o.raw("image_stage_total", item(u.ImageStageTotal, true))
-	o.raw("image_count_total", item(u.ImageCountTotal, false))
-	o.raw("image_count_uploading", item(u.ImageCountUploading, false))
-	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write([]byte(`{"usage": ` + o.close() + `}`))
-	return err
 }
