@@ -12,14 +12,23 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// importRoutes are the routes of interoperable import and tasks.
-func (s *Server) importRoutes() []Route {
+// importAPI serves interoperable image import: staging an image's data
+// (/v2/images/{id}/stage) and starting an import (/v2/images/{id}/import)
+// by any of the enabled methods.
+type importAPI struct {
+	srv          *Server // the shared core: image visibility, policy
+	backend      Backend
+	quota        *quotas
+	maxImageSize int64 // Config.MaxImageSize: the cap of a copy
+}
+
+var _ Extension = (*importAPI)(nil)
+
+// Routes are the import routes.
+func (ip *importAPI) Routes() []Route {
 	return []Route{
-		{Path: "/v2/images/{id}/stage", Methods: map[string]HandlerFunc{"PUT": s.stageImage}, Allow: "PUT"},
-		{Path: "/v2/images/{id}/import", Methods: map[string]HandlerFunc{"POST": s.importImage}, Allow: "POST"},
-		{Path: "/v2/images/{id}/tasks", Methods: map[string]HandlerFunc{"GET": s.imageTasks}, Allow: "GET"},
-		{Path: "/v2/tasks", Methods: map[string]HandlerFunc{"GET": s.listTasks, "POST": s.createTask}, Allow: "GET, POST"},
-		{Path: "/v2/tasks/{task}", Methods: map[string]HandlerFunc{"GET": s.showTask, "DELETE": s.deleteTask}, Allow: "GET, DELETE"},
+		{Path: "/v2/images/{id}/stage", Methods: map[string]HandlerFunc{"PUT": ip.stageImage}, Allow: "PUT"},
+		{Path: "/v2/images/{id}/import", Methods: map[string]HandlerFunc{"POST": ip.importImage}, Allow: "POST"},
 	}
 }
 
@@ -59,7 +68,7 @@ func imageSizeHint(r *http.Request) (int64, error) {
 // stageImage serves PUT /v2/images/{id}/stage: queued -> uploading, the
 // data chunked and replicated like an upload, and recorded as staged so
 // that any node can import it.
-func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
+func (ip *importAPI) stageImage(w http.ResponseWriter, r *http.Request) error {
 	if err := requireOctetStream(r); err != nil {
 		return err
 	}
@@ -67,11 +76,11 @@ func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	img, err := ip.srv.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(r.Context(), actModifyImage, img); err != nil {
+	if err := ip.srv.enforce(r.Context(), actModifyImage, img); err != nil {
 		return err
 	}
 	if img.Status != catalog.StatusQueued {
@@ -80,12 +89,12 @@ func (s *Server) stageImage(w http.ResponseWriter, r *http.Request) error {
 	if img.Staging != nil {
 		return &Error{Status: http.StatusConflict, Explanation: "The image data has already been staged."}
 	}
-	limit, err := s.quota.dataLimit(r.Context(), quotaStage, sizeHint)
+	limit, err := ip.quota.dataLimit(r.Context(), quotaStage, sizeHint)
 	if err != nil {
 		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	if _, err := s.cfg.Backend.StageImage(r.Context(), img, body, sizeHint); err != nil {
+	if _, err := ip.backend.StageImage(r.Context(), img, body, sizeHint); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("stage: %w", catalog.ErrTooLarge)
@@ -103,24 +112,24 @@ const importRetries = 3
 // importImage serves POST /v2/images/{id}/import: 202 with an empty body
 // once the import is locked in and its task recorded; the work runs in
 // the background on this node.
-func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
-	req, err := s.parseImportRequest(r)
+func (ip *importAPI) importImage(w http.ResponseWriter, r *http.Request) error {
+	req, err := ip.parseImportRequest(r)
 	if err != nil {
 		return err
 	}
 	id := mux.Vars(r)["id"]
 	err = catalog.RetryOnConflict(r.Context(), importRetries, nil, func(ctx context.Context) error {
-		img, err := s.visibleImage(r, id, true)
+		img, err := ip.srv.visibleImage(r, id, true)
 		if err != nil {
 			return err
 		}
-		job, err := s.prepareImport(r, img, req)
+		job, err := ip.prepareImport(r, img, req)
 		if err != nil || job == nil { // nil: copy-image to all stores, all of which hold it
 			return err
 		}
-		job.Task = s.newTask(w, r, catalog.TaskTypeAPIImageImport, importTaskInput(img.ID, req.raw, job.Stores))
+		job.Task = newTask(w, r, catalog.TaskTypeAPIImageImport, importTaskInput(img.ID, req.raw, job.Stores))
 		job.Task.ImageID = img.ID
-		return s.cfg.Backend.StartImport(ctx, job)
+		return ip.backend.StartImport(ctx, job)
 	})
 	return acceptedOr(w, id, err)
 }
@@ -141,7 +150,7 @@ func acceptedOr(w http.ResponseWriter, id string, err error) error {
 // prepareImport applies Glance's checks on the image (409s, policy, the
 // lock, stores, quota) and returns the job to start; nil means there is
 // nothing to do.
-func (s *Server) prepareImport(r *http.Request, img *catalog.Image, req *importRequest) (*catalog.ImportJob, error) {
+func (ip *importAPI) prepareImport(r *http.Request, img *catalog.Image, req *importRequest) (*catalog.ImportJob, error) {
 	ctx := r.Context()
 	conflict := func(msg string) error { return &Error{Status: http.StatusConflict, Explanation: msg} }
 	switch {
@@ -162,25 +171,25 @@ func (s *Server) prepareImport(r *http.Request, img *catalog.Image, req *importR
 	if req.method == catalog.MethodCopyImage {
 		act = actCopyImage
 	}
-	if err := s.enforce(ctx, act, img); err != nil {
+	if err := ip.srv.enforce(ctx, act, img); err != nil {
 		return nil, err
 	}
-	stores, err := s.resolveStores(ctx, req)
+	stores, err := ip.resolveStores(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	if req.method == catalog.MethodCopyImage {
-		if stores, err = s.storesToCopy(ctx, img, stores, req.allStores); err != nil || len(stores) == 0 {
+		if stores, err = ip.storesToCopy(ctx, img, stores, req.allStores); err != nil || len(stores) == 0 {
 			return nil, err
 		}
 	}
-	if err := s.checkImportLock(ctx, img); err != nil {
+	if err := checkImportLock(ctx, ip.backend, img); err != nil {
 		return nil, err
 	}
 	job := &catalog.ImportJob{
 		ImageID: img.ID, ImageRevision: img.Revision, Method: req.method, URI: req.uri,
 		Stores: stores, AllStoresMustSucceed: req.mustSucceed,
-		Region: req.region, RemoteImageID: req.remoteID, MaxSize: s.cfg.MaxImageSize,
+		Region: req.region, RemoteImageID: req.remoteID, MaxSize: ip.maxImageSize,
 	}
 	if req.method == catalog.MethodGlanceDownload {
 		job.Forward = forwardHeaders(r)
@@ -190,7 +199,7 @@ func (s *Server) prepareImport(r *http.Request, img *catalog.Image, req *importR
 		if req.method == catalog.MethodGlanceDirect {
 			staged = img.Staging.Size
 		}
-		if job.MaxSize, err = s.quota.importLimit(ctx, staged); err != nil {
+		if job.MaxSize, err = ip.quota.importLimit(ctx, staged); err != nil {
 			return nil, err
 		}
 	}
@@ -198,12 +207,12 @@ func (s *Server) prepareImport(r *http.Request, img *catalog.Image, req *importR
 }
 
 // checkImportLock answers 409 while another import holds the image.
-func (s *Server) checkImportLock(ctx context.Context, img *catalog.Image) error {
+func checkImportLock(ctx context.Context, b Backend, img *catalog.Image) error {
 	id := img.Properties[catalog.PropImportTask]
 	if id == "" {
 		return nil
 	}
-	d, err := s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+	d, err := b.Doc(ctx, catalog.TaskKind, id)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil // a lock whose task is gone holds nothing
 	}
@@ -235,8 +244,8 @@ func forwardHeaders(r *http.Request) http.Header {
 // resolveStores turns the request's stores (body, X-Image-Meta-Store
 // header, all_stores) into store ids; an unknown store is 409 as in
 // Glance.
-func (s *Server) resolveStores(ctx context.Context, req *importRequest) ([]string, error) {
-	all, err := s.cfg.Backend.Stores(ctx)
+func (ip *importAPI) resolveStores(ctx context.Context, req *importRequest) ([]string, error) {
+	all, err := ip.backend.Stores(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -272,8 +281,8 @@ func (s *Server) resolveStores(ctx context.Context, req *importRequest) ([]strin
 
 // storesToCopy drops the stores that already hold an active image: with
 // all_stores they are skipped, otherwise naming one is 400.
-func (s *Server) storesToCopy(ctx context.Context, img *catalog.Image, stores []string, allStores bool) ([]string, error) {
-	all, err := s.cfg.Backend.Stores(ctx)
+func (ip *importAPI) storesToCopy(ctx context.Context, img *catalog.Image, stores []string, allStores bool) ([]string, error) {
+	all, err := ip.backend.Stores(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ type importRequest struct {
 // (_validate_import_body and get_stores_from_request): every failure is
 // 400. Keys it does not know are ignored (gophercloud sends "uri": "" with
 // glance-direct).
-func (s *Server) parseImportRequest(r *http.Request) (*importRequest, error) {
+func (ip *importAPI) parseImportRequest(r *http.Request) (*importRequest, error) {
 	var doc json.RawMessage
 	if err := readJSON(r, &doc); err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (s *Server) parseImportRequest(r *http.Request) (*importRequest, error) {
 	if !ok {
 		return nil, badRequest("Import request requires a 'name' field.")
 	}
-	if err := json.Unmarshal(nraw, &req.method); err != nil || !slices.Contains(s.cfg.Backend.ImportMethods(), req.method) {
+	if err := json.Unmarshal(nraw, &req.method); err != nil || !slices.Contains(ip.backend.ImportMethods(), req.method) {
 		return nil, badRequest("Unknown import method name '%s'.", strings.Trim(string(nraw), `"`))
 	}
 	// In Glance's order; null is not a boolean either.

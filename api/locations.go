@@ -180,7 +180,7 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 		if err := requireFormats(img); err != nil {
 			return err
 		}
-		if err := s.checkImportLock(ctx, img); err != nil {
+		if err := checkImportLock(ctx, s.cfg.Backend, img); err != nil {
 			return err
 		}
 		maxSize, err := s.quota.importLimit(ctx, 0)
@@ -193,7 +193,7 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 			Locations:  []catalog.Location{{URL: url, Metadata: map[string]string{}}},
 			Validation: vd, MaxSize: maxSize,
 		}
-		job.Task = s.newTask(w, r, catalog.TaskTypeLocationImport, input)
+		job.Task = newTask(w, r, catalog.TaskTypeLocationImport, input)
 		job.Task.ImageID = img.ID
 		return s.cfg.Backend.StartLocationImport(ctx, job)
 	})

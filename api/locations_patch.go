@@ -247,7 +247,7 @@ func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur
 	if err := requireFormats(img); err != nil {
 		return err
 	}
-	if err := s.checkImportLock(ctx, cur); err != nil {
+	if err := checkImportLock(ctx, s.cfg.Backend, cur); err != nil {
 		return err
 	}
 	maxSize, err := s.quota.importLimit(ctx, 0)
@@ -260,7 +260,7 @@ func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur
 		ImageID: cur.ID, ImageRevision: cur.Revision, Image: img, URL: url,
 		Locations: img.Locations, Validation: lp.vd, MaxSize: maxSize,
 	}
-	job.Task = s.newTask(w, r, catalog.TaskTypeLocationImport, input)
+	job.Task = newTask(w, r, catalog.TaskTypeLocationImport, input)
 	job.Task.ImageID = img.ID
 	if err := s.cfg.Backend.StartLocationImport(ctx, job); err != nil {
 		return err

@@ -34,10 +34,27 @@ func writeMember(w http.ResponseWriter, m *catalog.Member) error {
 	return err
 }
 
+// memberAPI serves an image's members (/v2/images/{id}/members): the
+// projects a shared image is shared with, and their acceptance.
+type memberAPI struct {
+	srv     *Server // the shared core: image visibility, policy
+	backend Backend
+}
+
+var _ Extension = (*memberAPI)(nil)
+
+// Routes are the member routes.
+func (ma *memberAPI) Routes() []Route {
+	return []Route{
+		{Path: "/v2/images/{id}/members", Methods: map[string]HandlerFunc{"GET": ma.listMembers, "POST": ma.createMember}, Allow: "GET, POST"},
+		{Path: "/v2/images/{id}/members/{member}", Methods: map[string]HandlerFunc{"GET": ma.showMember, "PUT": ma.updateMember, "DELETE": ma.deleteMember}, Allow: "GET, PUT, DELETE"},
+	}
+}
+
 // sharedImage loads a visible image for a member call and checks it is
 // shared (Glance: "Only shared images have members.").
-func (s *Server) sharedImage(r *http.Request, fresh bool) (*catalog.Image, error) {
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], fresh)
+func (ma *memberAPI) sharedImage(r *http.Request, fresh bool) (*catalog.Image, error) {
+	img, err := ma.srv.visibleImage(r, mux.Vars(r)["id"], fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -49,19 +66,19 @@ func (s *Server) sharedImage(r *http.Request, fresh bool) (*catalog.Image, error
 
 // listMembers serves GET /v2/images/{id}/members: the owner (or an
 // admin) sees every member, a member only its own record.
-func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
+func (ma *memberAPI) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
 	ctx := r.Context()
-	img, err := s.sharedImage(r, false)
+	img, err := ma.sharedImage(r, false)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(ctx, actGetMembers, img); err != nil {
+	if err := ma.srv.enforce(ctx, actGetMembers, img); err != nil {
 		return err
 	}
-	members, err := s.cfg.Backend.Members(ctx, img.ID)
+	members, err := ma.backend.Members(ctx, img.ID)
 	if err != nil {
 		return err
 	}
@@ -79,7 +96,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 
 // createMember serves POST /v2/images/{id}/members: 200 (not 201, as
 // Glance) with the new member, status pending.
-func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
+func (ma *memberAPI) createMember(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	body, err := readMemberBody(r, `Expected a member in the form: {"member": "image_id"}`)
 	if err != nil {
@@ -99,17 +116,17 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 	if len(memberID) > maxStringLen {
 		return badRequest("'%s' is too long", memberID)
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	img, err := ma.srv.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(ctx, actAddMember, img); err != nil {
+	if err := ma.srv.enforce(ctx, actAddMember, img); err != nil {
 		return err
 	}
 	if img.Visibility != catalog.VisibilityShared {
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s could not be shared: only shared images have members.", img.ID)}
 	}
-	members, err := s.cfg.Backend.Members(ctx, img.ID)
+	members, err := ma.backend.Members(ctx, img.ID)
 	if err != nil {
 		return err
 	}
@@ -117,7 +134,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: fmt.Sprintf("The limit has been exceeded on the number of allowed image members for this image (%d).", maxMembers)}
 	}
 	now := time.Now().UTC()
-	m, err := s.cfg.Backend.PutMember(ctx, &catalog.Member{
+	m, err := ma.backend.PutMember(ctx, &catalog.Member{
 		ImageID: img.ID, MemberID: memberID, Status: catalog.MemberPending, CreatedAt: now, UpdatedAt: now,
 	}, true, 0)
 	switch {
@@ -147,7 +164,7 @@ func readMemberBody(r *http.Request, notObject string) (map[string]json.RawMessa
 
 // memberFor loads the member named in the path if the caller may see it:
 // the image owner (or an admin), or that member itself; else 404.
-func (s *Server) memberFor(r *http.Request, img *catalog.Image) (*catalog.Member, error) {
+func (ma *memberAPI) memberFor(r *http.Request, img *catalog.Image) (*catalog.Member, error) {
 	ctx := r.Context()
 	memberID := mux.Vars(r)["member"]
 	a := authFrom(ctx)
@@ -155,7 +172,7 @@ func (s *Server) memberFor(r *http.Request, img *catalog.Image) (*catalog.Member
 	if !a.Admin && !ownedBy(a, img) && memberID != a.Project {
 		return nil, notFound
 	}
-	m, err := s.cfg.Backend.Member(ctx, img.ID, memberID)
+	m, err := ma.backend.Member(ctx, img.ID, memberID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, notFound
 	}
@@ -163,25 +180,25 @@ func (s *Server) memberFor(r *http.Request, img *catalog.Image) (*catalog.Member
 }
 
 // showMember serves GET /v2/images/{id}/members/{member}.
-func (s *Server) showMember(w http.ResponseWriter, r *http.Request) error {
+func (ma *memberAPI) showMember(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	img, err := ma.srv.visibleImage(r, mux.Vars(r)["id"], false)
 	if err != nil {
 		return err
 	}
 	if img.Visibility != catalog.VisibilityShared {
 		return &Error{Status: http.StatusNotFound, Explanation: "Only shared images have members."}
 	}
-	if err := s.enforce(r.Context(), actGetMember, img); err != nil {
+	if err := ma.srv.enforce(r.Context(), actGetMember, img); err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status == http.StatusForbidden {
 			return &Error{Status: http.StatusNotFound}
 		}
 		return err
 	}
-	m, err := s.memberFor(r, img)
+	m, err := ma.memberFor(r, img)
 	if err != nil {
 		return err
 	}
@@ -190,7 +207,7 @@ func (s *Server) showMember(w http.ResponseWriter, r *http.Request) error {
 
 // updateMember serves PUT /v2/images/{id}/members/{member}: only the
 // member itself (or an admin) may set its status; the owner gets 403.
-func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
+func (ma *memberAPI) updateMember(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	body, err := readMemberBody(r, `Expected a status in the form: {"status": "status"}`)
 	if err != nil {
@@ -206,25 +223,25 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return badRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 	}
-	img, err := s.sharedImage(r, true)
+	img, err := ma.sharedImage(r, true)
 	if err != nil {
 		return err
 	}
 	a := authFrom(ctx)
-	m, err := s.memberFor(r, img)
+	m, err := ma.memberFor(r, img)
 	if err != nil {
 		return err
 	}
 	if !a.Admin && m.MemberID != a.Project {
 		return &Error{Status: http.StatusForbidden, Explanation: "You are not permitted to modify 'status' on this image member."}
 	}
-	if err := s.enforce(ctx, actModifyMember, img); err != nil {
+	if err := ma.srv.enforce(ctx, actModifyMember, img); err != nil {
 		return err
 	}
 	next := *m
 	next.Status = status
 	next.UpdatedAt = time.Now().UTC()
-	out, err := s.cfg.Backend.PutMember(ctx, &next, false, m.Revision)
+	out, err := ma.backend.PutMember(ctx, &next, false, m.Revision)
 	if err != nil {
 		return err
 	}
@@ -233,22 +250,22 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 
 // deleteMember serves DELETE /v2/images/{id}/members/{member}: the owner
 // (or an admin) only; 204.
-func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
+func (ma *memberAPI) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	img, err := s.sharedImage(r, true)
+	img, err := ma.sharedImage(r, true)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(r.Context(), actDeleteMember, img); err != nil {
+	if err := ma.srv.enforce(r.Context(), actDeleteMember, img); err != nil {
 		return err
 	}
-	m, err := s.memberFor(r, img)
+	m, err := ma.memberFor(r, img)
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Backend.DeleteMember(r.Context(), img.ID, m.MemberID); err != nil {
+	if err := ma.backend.DeleteMember(r.Context(), img.ID, m.MemberID); err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return &Error{Status: http.StatusNotFound}
 		}

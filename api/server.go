@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,22 +105,27 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() *mux.Router {
 	m := mux.NewRouter()
 	m.StrictSlash(false)
-	table := []Route{
-		{Path: "/v2/images", Methods: map[string]HandlerFunc{"GET": s.listImages, "POST": s.createImage}, Allow: "GET, POST"},
-		{Path: "/v2/images/{id}", Methods: map[string]HandlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, Allow: "GET, PATCH, DELETE"},
-		{Path: "/v2/images/{id}/file", Methods: map[string]HandlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, Allow: "GET, PUT"},
-		{Path: "/v2/images/{id}/tags/{tag}", Methods: map[string]HandlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, Allow: "PUT, DELETE"},
-		{Path: "/v2/images/{id}/actions/deactivate", Methods: map[string]HandlerFunc{"POST": s.deactivateImage}, Allow: "POST"},
-		{Path: "/v2/images/{id}/actions/reactivate", Methods: map[string]HandlerFunc{"POST": s.reactivateImage}, Allow: "POST"},
-		{Path: "/v2/images/{id}/members", Methods: map[string]HandlerFunc{"GET": s.listMembers, "POST": s.createMember}, Allow: "GET, POST"},
-		{Path: "/v2/images/{id}/members/{member}", Methods: map[string]HandlerFunc{"GET": s.showMember, "PUT": s.updateMember, "DELETE": s.deleteMember}, Allow: "GET, PUT, DELETE"},
-		{Path: "/v2/schemas/{name}", Methods: map[string]HandlerFunc{"GET": s.showSchema}, Allow: "GET"},
-		{Path: "/p2p/v1/cluster", Methods: map[string]HandlerFunc{"GET": s.showCluster}, Allow: "GET"},
-	}
-	table = append(table, s.importRoutes()...)
-	table = append(table, (&discoveryAPI{backend: s.cfg.Backend}).Routes()...)
-	table = append(table, (&cacheAPI{srv: s, backend: s.cfg.Backend, cache: s.cfg.Cache}).Routes()...)
-	table = append(table, s.locationRoutes()...)
+	b := s.cfg.Backend
+	table := slices.Concat(
+		[]Route{
+			{Path: "/v2/images", Methods: map[string]HandlerFunc{"GET": s.listImages, "POST": s.createImage}, Allow: "GET, POST"},
+			{Path: "/v2/images/{id}", Methods: map[string]HandlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, Allow: "GET, PATCH, DELETE"},
+			{Path: "/v2/images/{id}/file", Methods: map[string]HandlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, Allow: "GET, PUT"},
+			{Path: "/v2/images/{id}/tags/{tag}", Methods: map[string]HandlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, Allow: "PUT, DELETE"},
+			{Path: "/v2/images/{id}/actions/deactivate", Methods: map[string]HandlerFunc{"POST": s.deactivateImage}, Allow: "POST"},
+			{Path: "/v2/images/{id}/actions/reactivate", Methods: map[string]HandlerFunc{"POST": s.reactivateImage}, Allow: "POST"},
+		},
+		(&memberAPI{srv: s, backend: b}).Routes(),
+		[]Route{
+			{Path: "/v2/schemas/{name}", Methods: map[string]HandlerFunc{"GET": s.showSchema}, Allow: "GET"},
+			{Path: "/p2p/v1/cluster", Methods: map[string]HandlerFunc{"GET": s.showCluster}, Allow: "GET"},
+		},
+		(&importAPI{srv: s, backend: b, quota: s.quota, maxImageSize: s.cfg.MaxImageSize}).Routes(),
+		(&taskAPI{srv: s, backend: b, quota: s.quota, log: s.log}).Routes(),
+		(&discoveryAPI{backend: b}).Routes(),
+		(&cacheAPI{srv: s, backend: b, cache: s.cfg.Cache}).Routes(),
+		s.locationRoutes(),
+	)
 	if s.cfg.Prefetcher != nil {
 		table = append(table, (&prefetchAPI{srv: s, prefetcher: s.cfg.Prefetcher}).Routes()...)
 	}

@@ -11,7 +11,7 @@ import (
 
 // newTask is a pending task of the caller, tied to this response's
 // request id.
-func (s *Server) newTask(w http.ResponseWriter, r *http.Request, typ string, input json.RawMessage) *catalog.Task {
+func newTask(w http.ResponseWriter, r *http.Request, typ string, input json.RawMessage) *catalog.Task {
 	a := authFrom(r.Context())
 	now := time.Now().UTC()
 	return &catalog.Task{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,9 +27,29 @@ var (
 
 const actTasksAPI = "tasks_api_access"
 
+// taskAPI serves Glance's tasks API (/v2/tasks, admin only, with the
+// legacy import task) and an image's tasks (/v2/images/{id}/tasks).
+type taskAPI struct {
+	srv     *Server // the shared core: image visibility
+	backend Backend
+	quota   *quotas
+	log     *slog.Logger
+}
+
+var _ Extension = (*taskAPI)(nil)
+
+// Routes are the task routes.
+func (ta *taskAPI) Routes() []Route {
+	return []Route{
+		{Path: "/v2/images/{id}/tasks", Methods: map[string]HandlerFunc{"GET": ta.imageTasks}, Allow: "GET"},
+		{Path: "/v2/tasks", Methods: map[string]HandlerFunc{"GET": ta.listTasks, "POST": ta.createTask}, Allow: "GET, POST"},
+		{Path: "/v2/tasks/{task}", Methods: map[string]HandlerFunc{"GET": ta.showTask, "DELETE": ta.deleteTask}, Allow: "GET, DELETE"},
+	}
+}
+
 // tasks returns every stored task, expired ones left out.
-func (s *Server) tasks(ctx context.Context) ([]*catalog.Task, error) {
-	docs, err := s.cfg.Backend.Docs(ctx, catalog.TaskKind)
+func (ta *taskAPI) tasks(ctx context.Context) ([]*catalog.Task, error) {
+	docs, err := ta.backend.Docs(ctx, catalog.TaskKind)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +58,7 @@ func (s *Server) tasks(ctx context.Context) ([]*catalog.Task, error) {
 	for _, d := range docs {
 		t, err := catalog.TaskFromDoc(d)
 		if err != nil {
-			s.log.Warn("skipping undecodable task", "task", d.ID, "err", err)
+			ta.log.Warn("skipping undecodable task", "task", d.ID, "err", err)
 			continue
 		}
 		if !t.Expired(now) {
@@ -49,13 +70,13 @@ func (s *Server) tasks(ctx context.Context) ([]*catalog.Task, error) {
 
 // task returns one task (404 if unknown), syncing once on a miss so a
 // task just created through another node is found.
-func (s *Server) task(ctx context.Context, id string) (*catalog.Task, error) {
-	d, err := s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+func (ta *taskAPI) task(ctx context.Context, id string) (*catalog.Task, error) {
+	d, err := ta.backend.Doc(ctx, catalog.TaskKind, id)
 	if errors.Is(err, catalog.ErrNotFound) {
-		if err := s.cfg.Backend.Sync(ctx); err != nil {
+		if err := ta.backend.Sync(ctx); err != nil {
 			return nil, err
 		}
-		d, err = s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+		d, err = ta.backend.Doc(ctx, catalog.TaskKind, id)
 	}
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, &Error{Status: http.StatusNotFound, Explanation: "Could not find task " + id}
@@ -67,14 +88,14 @@ func (s *Server) task(ctx context.Context, id string) (*catalog.Task, error) {
 }
 
 // showTask serves GET /v2/tasks/{task} (admin only).
-func (s *Server) showTask(w http.ResponseWriter, r *http.Request) error {
+func (ta *taskAPI) showTask(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), actTasksAPI); err != nil {
 		return err
 	}
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	t, err := s.task(r.Context(), mux.Vars(r)["task"])
+	t, err := ta.task(r.Context(), mux.Vars(r)["task"])
 	if err != nil {
 		return err
 	}
@@ -82,7 +103,7 @@ func (s *Server) showTask(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteTask serves DELETE /v2/tasks/{task}: always 405, as in Glance.
-func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) error {
+func (ta *taskAPI) deleteTask(w http.ResponseWriter, r *http.Request) error {
 	return &Error{
 		Status: http.StatusMethodNotAllowed,
 		Explanation: "This operation is currently not permitted on Glance Tasks. " +
@@ -95,7 +116,7 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) error {
 // listTasks serves GET /v2/tasks (admin only): filters status and type,
 // sort_key / sort_dir, limit, marker, with first and next links. Like
 // Glance, it ignores a request body.
-func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
+func (ta *taskAPI) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if err := adminOnly(r.Context(), actTasksAPI); err != nil {
 		return err
 	}
@@ -137,7 +158,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if typ != "" && typ != catalog.TaskTypeImport {
 		return badRequest("Invalid type value: %s", typ)
 	}
-	all, err := s.tasks(r.Context())
+	all, err := ta.tasks(r.Context())
 	if err != nil {
 		return err
 	}
@@ -230,15 +251,15 @@ func taskPageLink(q url.Values, marker string) string {
 
 // imageTasks serves GET /v2/images/{id}/tasks: the image's tasks the
 // caller may see (admins all, others their project's), as raw rows.
-func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) error {
+func (ta *taskAPI) imageTasks(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	img, err := ta.srv.visibleImage(r, mux.Vars(r)["id"], false)
 	if err != nil {
 		return err
 	}
-	all, err := s.tasks(r.Context())
+	all, err := ta.tasks(r.Context())
 	if err != nil {
 		return err
 	}
@@ -264,7 +285,7 @@ func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) error {
 // createTask serves POST /v2/tasks (admin only): a legacy "import" task
 // creates an image from input.image_properties and fills it from
 // input.import_from like web-download. 201 with the pending task.
-func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
+func (ta *taskAPI) createTask(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := adminOnly(ctx, actTasksAPI); err != nil {
 		return err
@@ -310,23 +331,23 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.quota.checkImageCount(ctx); err != nil {
+	if err := ta.quota.checkImageCount(ctx); err != nil {
 		return err
 	}
-	maxSize, err := s.quota.importLimit(ctx, 0)
+	maxSize, err := ta.quota.importLimit(ctx, 0)
 	if err != nil {
 		return err
 	}
-	img, err = s.cfg.Backend.CreateImage(ctx, img)
+	img, err = ta.backend.CreateImage(ctx, img)
 	if err != nil {
 		return err
 	}
-	t := s.newTask(w, r, catalog.TaskTypeImport, body["input"])
+	t := newTask(w, r, catalog.TaskTypeImport, body["input"])
 	job := &catalog.ImportJob{
 		Task: t, ImageID: img.ID, ImageRevision: img.Revision, Method: catalog.MethodWebDownload, URI: from,
 		Stores: []string{catalog.DefaultStore}, AllStoresMustSucceed: true, MaxSize: maxSize,
 	}
-	if err := s.cfg.Backend.StartImport(ctx, job); err != nil {
+	if err := ta.backend.StartImport(ctx, job); err != nil {
 		return err
 	}
 	w.Header().Set("Location", baseURL(r)+"/v2/tasks/"+t.ID)
