@@ -43,11 +43,21 @@ type LocationSettings struct {
 // digest sizes.
 var hashAlgos = map[string]int{"md5": md5.Size, "sha1": sha1.Size, "sha256": sha256.Size, "sha512": sha512.Size}
 
-// locationRoutes are the locations API and the store-level delete.
-func (s *Server) locationRoutes() []Route {
+// locationAPI serves an image's locations: listing and adding them
+// (/v2/images/{id}/locations), and the /locations operations of an image
+// PATCH, which imageAPI hands over (locations_patch.go).
+type locationAPI struct {
+	srv     *Server // the shared core: image visibility, policy, image JSON
+	backend Backend
+	quota   *quotas
+}
+
+var _ Extension = (*locationAPI)(nil)
+
+// Routes are the locations routes.
+func (la *locationAPI) Routes() []Route {
 	return []Route{
-		{Path: "/v2/images/{id}/locations", Methods: map[string]HandlerFunc{"GET": s.getLocations, "POST": s.addLocation}, Allow: "GET, POST"},
-		{Path: "/v2/stores/{store}/{id}", Methods: map[string]HandlerFunc{"DELETE": s.deleteFromStore}, Allow: "DELETE"},
+		{Path: "/v2/images/{id}/locations", Methods: map[string]HandlerFunc{"GET": la.getLocations, "POST": la.addLocation}, Allow: "GET, POST"},
 	}
 }
 
@@ -153,7 +163,7 @@ func compactJSON(raw json.RawMessage) string { return strings.TrimSpace(string(r
 // addLocation serves POST /v2/images/{id}/locations: 202, and a
 // location_import task reads the URL into the cluster and activates the
 // image.
-func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
+func (la *locationAPI) addLocation(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	url, vd, err := parseAddLocation(r)
 	if err != nil {
@@ -161,14 +171,14 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := mux.Vars(r)["id"]
 	err = catalog.RetryOnConflict(ctx, importRetries, nil, func(ctx context.Context) error {
-		img, err := s.visibleImage(r, id, true)
+		img, err := la.srv.visibleImage(r, id, true)
 		if err != nil {
 			return err
 		}
 		if img.Status != catalog.StatusQueued {
 			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to add locations if image status is %s.", img.Status)}
 		}
-		if err := s.enforce(ctx, actAddImageLocation, img); err != nil {
+		if err := la.srv.enforce(ctx, actAddImageLocation, img); err != nil {
 			return err
 		}
 		if !isHTTPURL(url) {
@@ -180,10 +190,10 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 		if err := requireFormats(img); err != nil {
 			return err
 		}
-		if err := checkImportLock(ctx, s.cfg.Backend, img); err != nil {
+		if err := checkImportLock(ctx, la.backend, img); err != nil {
 			return err
 		}
-		maxSize, err := s.quota.importLimit(ctx, 0)
+		maxSize, err := la.quota.importLimit(ctx, 0)
 		if err != nil {
 			return err
 		}
@@ -195,22 +205,22 @@ func (s *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 		}
 		job.Task = newTask(w, r, catalog.TaskTypeLocationImport, input)
 		job.Task.ImageID = img.ID
-		return s.cfg.Backend.StartLocationImport(ctx, job)
+		return la.backend.StartLocationImport(ctx, job)
 	})
 	return acceptedOr(w, id, err)
 }
 
 // getLocations serves GET /v2/images/{id}/locations (service or admin):
 // the image's locations as [{"url", "metadata"}].
-func (s *Server) getLocations(w http.ResponseWriter, r *http.Request) error {
+func (la *locationAPI) getLocations(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	img, err := la.srv.visibleImage(r, mux.Vars(r)["id"], false)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(r.Context(), actFetchLocation, img); err != nil {
+	if err := la.srv.enforce(r.Context(), actFetchLocation, img); err != nil {
 		return err
 	}
 	return writeRawJSON(w, http.StatusOK, locationsJSON(img.Locations))
@@ -241,9 +251,9 @@ func locationsJSON(locs []catalog.Location) string {
 const taskPoll = 25 * time.Millisecond
 
 // waitTask waits until a task has finished and returns it.
-func (s *Server) waitTask(ctx context.Context, id string) (*catalog.Task, error) {
+func (la *locationAPI) waitTask(ctx context.Context, id string) (*catalog.Task, error) {
 	for {
-		d, err := s.cfg.Backend.Doc(ctx, catalog.TaskKind, id)
+		d, err := la.backend.Doc(ctx, catalog.TaskKind, id)
 		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return nil, err
 		}

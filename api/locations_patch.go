@@ -22,8 +22,8 @@ type locationPatch struct {
 // applyLocationOp applies one /locations operation to img (a clone of
 // cur) with Glance's rules. Locations on a queued image are only
 // recorded here; updateImage then reads them into the cluster.
-func (s *Server) applyLocationOp(r *http.Request, img *catalog.Image, op patchOp, lp *locationPatch) error {
-	show := s.cfg.Backend.LocationSettings().ShowMultipleLocations
+func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op patchOp, lp *locationPatch) error {
+	show := la.backend.LocationSettings().ShowMultipleLocations
 	pos := op.pos
 	switch op.op {
 	case "replace":
@@ -72,7 +72,7 @@ func (s *Server) applyLocationOp(r *http.Request, img *catalog.Image, op patchOp
 		}
 		img.Locations = slices.Insert(img.Locations, at, locs[0])
 	case "remove":
-		if err := s.enforce(r.Context(), actDelImageLocation, img); err != nil {
+		if err := la.srv.enforce(r.Context(), actDelImageLocation, img); err != nil {
 			return err
 		}
 		if !show {
@@ -242,15 +242,15 @@ func mergeValidation(img *catalog.Image, lp *locationPatch, vds []catalog.Valida
 // (with the PATCH's other changes committed as the task starts), and the
 // PATCH answers once the image is active, or 400 with the reason the
 // task failed.
-func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur, img *catalog.Image, lp *locationPatch) error {
+func (la *locationAPI) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur, img *catalog.Image, lp *locationPatch) error {
 	ctx := r.Context()
 	if err := requireFormats(img); err != nil {
 		return err
 	}
-	if err := checkImportLock(ctx, s.cfg.Backend, cur); err != nil {
+	if err := checkImportLock(ctx, la.backend, cur); err != nil {
 		return err
 	}
-	maxSize, err := s.quota.importLimit(ctx, 0)
+	maxSize, err := la.quota.importLimit(ctx, 0)
 	if err != nil {
 		return err
 	}
@@ -262,19 +262,19 @@ func (s *Server) finishLocationPatch(w http.ResponseWriter, r *http.Request, cur
 	}
 	job.Task = newTask(w, r, catalog.TaskTypeLocationImport, input)
 	job.Task.ImageID = img.ID
-	if err := s.cfg.Backend.StartLocationImport(ctx, job); err != nil {
+	if err := la.backend.StartLocationImport(ctx, job); err != nil {
 		return err
 	}
-	t, err := s.waitTask(ctx, job.Task.ID)
+	t, err := la.waitTask(ctx, job.Task.ID)
 	if err != nil {
 		return err
 	}
 	if t.Status != catalog.TaskSuccess {
 		return badRequest("Invalid location %s: %s", url, t.Message)
 	}
-	out, err := s.visibleImage(r, img.ID, true)
+	out, err := la.srv.visibleImage(r, img.ID, true)
 	if err != nil {
 		return err
 	}
-	return s.writeImage(w, r, http.StatusOK, out)
+	return la.srv.writeImage(w, r, http.StatusOK, out)
 }

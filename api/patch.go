@@ -188,7 +188,7 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 	var lp locationPatch
 	for _, op := range ops {
 		if op.path == "locations" {
-			err = s.applyLocationOp(r, img, op, &lp)
+			err = s.locations.applyLocationOp(r, img, op, &lp)
 		} else {
 			err = applyPatchOp(a, img, op, ct)
 		}
@@ -198,7 +198,7 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	img.UpdatedAt = time.Now().UTC()
 	if lp.touched && cur.Status == catalog.StatusQueued && len(img.Locations) > 0 {
-		return s.finishLocationPatch(w, r, cur, img, &lp)
+		return s.locations.finishLocationPatch(w, r, cur, img, &lp)
 	}
 	out, err := s.cfg.Backend.UpdateImage(r.Context(), img, cur.Revision)
 	if err != nil {

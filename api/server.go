@@ -55,12 +55,13 @@ type Config struct {
 
 // Server is the HTTP handler of the Glance v2 and p2p operator APIs.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	router   *mux.Router
-	keystone *keystoneAuth // nil unless Auth is AuthKeystone
-	slots    limiter       // request slots (MaxConcurrentRequests)
-	quota    *quotas
+	cfg       Config
+	log       *slog.Logger
+	router    *mux.Router
+	keystone  *keystoneAuth // nil unless Auth is AuthKeystone
+	slots     limiter       // request slots (MaxConcurrentRequests)
+	quota     *quotas
+	locations *locationAPI
 }
 
 // New returns a Server for cfg.
@@ -96,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("api config: unknown auth mode %q", cfg.Auth)
 	}
+	s.locations = &locationAPI{srv: s, backend: cfg.Backend, quota: s.quota}
 	s.router = s.routes()
 	return s, nil
 }
@@ -124,7 +126,8 @@ func (s *Server) routes() *mux.Router {
 		(&taskAPI{srv: s, backend: b, quota: s.quota, log: s.log}).Routes(),
 		(&discoveryAPI{backend: b}).Routes(),
 		(&cacheAPI{srv: s, backend: b, cache: s.cfg.Cache}).Routes(),
-		s.locationRoutes(),
+		s.locations.Routes(),
+		(&storeAPI{srv: s, backend: b}).Routes(),
 	)
 	if s.cfg.Prefetcher != nil {
 		table = append(table, (&prefetchAPI{srv: s, prefetcher: s.cfg.Prefetcher}).Routes()...)

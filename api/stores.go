@@ -64,18 +64,34 @@ func (s *Server) checkUploadStore(ctx context.Context, store string) error {
 	return nil
 }
 
+// storeAPI serves the store-level delete (/v2/stores/{store}/{id},
+// admin): an image's durable copies leaving one store.
+type storeAPI struct {
+	srv     *Server // the shared core: image visibility, policy
+	backend Backend
+}
+
+var _ Extension = (*storeAPI)(nil)
+
+// Routes are the store routes.
+func (sa *storeAPI) Routes() []Route {
+	return []Route{
+		{Path: "/v2/stores/{store}/{id}", Methods: map[string]HandlerFunc{"DELETE": sa.deleteFromStore}, Allow: "DELETE"},
+	}
+}
+
 // deleteFromStore serves DELETE /v2/stores/{store}/{id} (admin): the
 // image's durable copies in that zone leave its placement (they become
 // evictable cache on their nodes). 204. The default store holds every
 // image as long as it has data, so it cannot be deleted from; nor can
 // the last durable copy.
-func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
+func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
 	ctx := r.Context()
 	storeID, id := mux.Vars(r)["store"], mux.Vars(r)["id"]
-	stores, err := s.cfg.Backend.Stores(ctx)
+	stores, err := sa.backend.Stores(ctx)
 	if err != nil {
 		return err
 	}
@@ -87,7 +103,7 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 	view := &imageView{stores: stores}
 	onlyStore := &Error{Status: http.StatusForbidden, Explanation: "Cannot delete image data from the only store containing it. Consider deleting the image instead."}
 	err = catalog.RetryOnConflict(ctx, rewriteRetries, nil, func(ctx context.Context) error {
-		cur, err := s.visibleImage(r, id, true)
+		cur, err := sa.srv.visibleImage(r, id, true)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) && e.Status == http.StatusNotFound {
@@ -95,10 +111,10 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 			}
 			return err
 		}
-		if err := s.enforce(ctx, actGetImageLocation, cur); err != nil {
+		if err := sa.srv.enforce(ctx, actGetImageLocation, cur); err != nil {
 			return err
 		}
-		if err := s.enforce(ctx, actDelImageLocation, cur); err != nil {
+		if err := sa.srv.enforce(ctx, actDelImageLocation, cur); err != nil {
 			return err
 		}
 		if cur.Status != catalog.StatusActive {
@@ -119,7 +135,7 @@ func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 			return onlyStore
 		}
 		next.UpdatedAt = time.Now().UTC()
-		_, err = s.cfg.Backend.UpdateImage(ctx, next, cur.Revision)
+		_, err = sa.backend.UpdateImage(ctx, next, cur.Revision)
 		return err
 	})
 	if errors.Is(err, catalog.ErrNotFound) {
