@@ -10,8 +10,8 @@ import (
 // deactivateImage serves POST /v2/images/{id}/actions/deactivate: active
 // becomes deactivated (204); already deactivated is a no-op; any other
 // status is 403.
-func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
-	return s.rewriteImage(w, r, actDeactivate, func(img *catalog.Image) error {
+func (ia *imageAPI) deactivateImage(w http.ResponseWriter, r *http.Request) error {
+	return ia.rewriteImage(w, r, actDeactivate, func(img *catalog.Image) error {
 		switch img.Status {
 		case catalog.StatusDeactivated:
 			return errUnchanged
@@ -26,8 +26,8 @@ func (s *Server) deactivateImage(w http.ResponseWriter, r *http.Request) error {
 // reactivateImage serves POST /v2/images/{id}/actions/reactivate:
 // deactivated becomes active (204); already active is a no-op; any other
 // status is 403.
-func (s *Server) reactivateImage(w http.ResponseWriter, r *http.Request) error {
-	return s.rewriteImage(w, r, actReactivate, func(img *catalog.Image) error {
+func (ia *imageAPI) reactivateImage(w http.ResponseWriter, r *http.Request) error {
+	return ia.rewriteImage(w, r, actReactivate, func(img *catalog.Image) error {
 		switch img.Status {
 		case catalog.StatusActive:
 			return errUnchanged

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +15,7 @@ import (
 )
 
 // uploadImage serves PUT /v2/images/{id}/file.
-func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := requireOctetStream(r); err != nil {
 		return err
 	}
@@ -22,14 +24,14 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	store := r.Header.Get("X-Image-Meta-Store")
-	if err := s.checkUploadStore(r.Context(), store); err != nil {
+	if err := ia.checkUploadStore(r.Context(), store); err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	img, err := ia.srv.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(r.Context(), actUploadImage, img); err != nil {
+	if err := ia.srv.enforce(r.Context(), actUploadImage, img); err != nil {
 		return err
 	}
 	if img.Status != catalog.StatusQueued {
@@ -38,12 +40,12 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := requireFormats(img); err != nil {
 		return err
 	}
-	limit, err := s.quota.dataLimit(r.Context(), quotaImageSize, sizeHint)
+	limit, err := ia.quota.dataLimit(r.Context(), quotaImageSize, sizeHint)
 	if err != nil {
 		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	if _, err := s.upload(r.Context(), img, body, sizeHint, store); err != nil {
+	if _, err := ia.upload(r.Context(), img, body, sizeHint, store); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("upload: %w", catalog.ErrTooLarge)
@@ -52,6 +54,31 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// checkUploadStore checks the X-Image-Meta-Store of an upload: "" (none)
+// or a known store, else 400 as Glance answers an unknown scheme.
+func (ia *imageAPI) checkUploadStore(ctx context.Context, store string) error {
+	if store == "" {
+		return nil
+	}
+	stores, err := ia.backend.Stores(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(stores, func(st catalog.Store) bool { return st.ID == store }) {
+		return badRequest("Unknown scheme '%s' found in URI", store)
+	}
+	return nil
+}
+
+// upload stores an upload's data: in the default store (R copies
+// anywhere), or with one copy in the zone of store (X-Image-Meta-Store).
+func (ia *imageAPI) upload(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error) {
+	if store == "" || store == catalog.DefaultStore {
+		return ia.backend.Upload(ctx, img, r, sizeHint)
+	}
+	return ia.backend.UploadToStore(ctx, img, r, sizeHint, store)
 }
 
 // requireOctetStream is Glance's check of an upload's or a stage's
@@ -88,22 +115,22 @@ func requireFormats(img *catalog.Image) error {
 }
 
 // downloadImage serves GET /v2/images/{id}/file, with Range support.
-func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
 	a := authFrom(r.Context())
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	img, err := ia.srv.visibleImage(r, mux.Vars(r)["id"], false)
 	if err != nil {
 		return err
 	}
 	if img.Manifest == nil && img.Status != catalog.StatusActive {
 		// The image may have just become active through another node.
-		if img, err = s.visibleImage(r, img.ID, true); err != nil {
+		if img, err = ia.srv.visibleImage(r, img.ID, true); err != nil {
 			return err
 		}
 	}
-	if err := s.enforce(r.Context(), actDownloadImage, img); err != nil {
+	if err := ia.srv.enforce(r.Context(), actDownloadImage, img); err != nil {
 		return err
 	}
 	if img.Status == catalog.StatusDeactivated && !a.Admin {
@@ -112,7 +139,7 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if img.Manifest == nil && len(img.Locations) > 0 {
 		// Data only at the image's locations: pulled (once, cluster
 		// wide) and verified before any byte is served.
-		if img, err = s.cfg.Backend.PullImage(r.Context(), img); err != nil {
+		if img, err = ia.backend.PullImage(r.Context(), img); err != nil {
 			return err
 		}
 	}
@@ -125,12 +152,12 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.cfg.Backend.OpenImage(r.Context(), img, off, n)
+	body, err := ia.backend.OpenImage(r.Context(), img, off, n)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	if c := s.cfg.Cache; c != nil {
+	if c := ia.cache; c != nil {
 		c.RecordDownload(img.ID)
 	}
 	h := w.Header()
@@ -148,7 +175,7 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request) error {
 	if _, err := io.Copy(w, body); err != nil {
 		// Headers are gone: abort the connection so the client sees a
 		// truncated transfer, never a short body taken as complete.
-		s.log.Warn("download aborted", "image", img.ID, "err", err)
+		ia.log.Warn("download aborted", "image", img.ID, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

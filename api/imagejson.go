@@ -121,3 +121,26 @@ func imageJSON(img *catalog.Image, v *imageView) string {
 	}
 	return w.close()
 }
+
+// imageView is what an image's JSON depends on besides the image: the
+// location settings and the stores (which nodes count for which store).
+type imageView struct {
+	locations LocationSettings
+	stores    []catalog.Store
+}
+
+// storesOf returns the stores holding an image's data, as the "stores"
+// attribute lists them: the default store once the image has data, then
+// every zone store one of whose nodes holds a durable copy.
+func (v *imageView) storesOf(img *catalog.Image) []string {
+	if v == nil || img.Manifest == nil || len(v.stores) == 0 {
+		return nil
+	}
+	out := []string{catalog.DefaultStore}
+	for _, st := range v.stores {
+		if st.ID != catalog.DefaultStore && slices.ContainsFunc(st.Nodes, func(id string) bool { return slices.Contains(img.Placement, id) }) {
+			out = append(out, st.ID)
+		}
+	}
+	return out
+}

@@ -1,97 +1,49 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// readJSON decodes a request body that must be a JSON object or array,
-// at most maxJSONBody bytes of UTF-8.
-func readJSON(r *http.Request, v any) error {
-	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("JSON request bodies are limited to %d bytes.", maxJSONBody)}
-	if r.ContentLength > maxJSONBody {
-		return tooLarge
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
-	if err != nil {
-		return fmt.Errorf("read body: %w", err)
-	}
-	if len(body) > maxJSONBody {
-		return tooLarge
-	}
-	if len(body) == 0 {
-		return &Error{Status: http.StatusBadRequest, Explanation: "Body expected in request."}
-	}
-	var probe any
-	// Go would take invalid UTF-8 inside strings as U+FFFD; Glance's
-	// decoder refuses it as malformed JSON.
-	if err := json.Unmarshal(body, &probe); err != nil || !utf8.Valid(body) {
-		return &Error{Status: http.StatusBadRequest, Explanation: "Malformed JSON in request body."}
-	}
-	switch probe.(type) {
-	case map[string]any, []any:
-	default:
-		return &Error{Status: http.StatusBadRequest, Explanation: "Unexpected body type. Expected list/dict."}
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return &Error{Status: http.StatusBadRequest, Explanation: "Malformed JSON in request body."}
-	}
-	return nil
+// imageAPI serves the image resource: the image list and create
+// (/v2/images), one image (show, PATCH, delete), its data (/file), its
+// tags and its actions (deactivate, reactivate).
+type imageAPI struct {
+	srv       *Server // the shared core: image visibility, policy, image JSON
+	backend   Backend
+	cache     Cache // counts downloads; nil: no cache at this node
+	quota     *quotas
+	locations *locationAPI // the /locations operations of a PATCH
+	log       *slog.Logger
 }
 
-// rejectBody answers 400 when a request that takes no body has one:
-// Glance's has_body sees a Content-Length above 0, or a Transfer-Encoding
-// on a POST, PUT or PATCH only.
-func rejectBody(r *http.Request) error {
-	chunked := r.ContentLength < 0 && len(r.TransferEncoding) > 0 &&
-		(r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
-	if r.ContentLength > 0 || chunked {
-		return &Error{Status: http.StatusBadRequest, Explanation: "A body is not expected with this request."}
-	}
-	return nil
-}
+var _ Extension = (*imageAPI)(nil)
 
-// visibleImage returns the image if the caller may see it, else Glance's
-// 404. A miss in the local replica is retried after Sync, so an image just
-// created through another node is found.
-func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*catalog.Image, error) {
-	ctx := r.Context()
-	if fresh {
-		if err := s.cfg.Backend.Sync(ctx); err != nil {
-			return nil, err
-		}
+// Routes are the image routes.
+func (ia *imageAPI) Routes() []Route {
+	return []Route{
+		{Path: "/v2/images", Methods: map[string]HandlerFunc{"GET": ia.listImages, "POST": ia.createImage}, Allow: "GET, POST"},
+		{Path: "/v2/images/{id}", Methods: map[string]HandlerFunc{"GET": ia.showImage, "PATCH": ia.updateImage, "DELETE": ia.deleteImage}, Allow: "GET, PATCH, DELETE"},
+		{Path: "/v2/images/{id}/file", Methods: map[string]HandlerFunc{"GET": ia.downloadImage, "PUT": ia.uploadImage}, Allow: "GET, PUT"},
+		{Path: "/v2/images/{id}/tags/{tag}", Methods: map[string]HandlerFunc{"PUT": ia.addTag, "DELETE": ia.deleteTag}, Allow: "PUT, DELETE"},
+		{Path: "/v2/images/{id}/actions/deactivate", Methods: map[string]HandlerFunc{"POST": ia.deactivateImage}, Allow: "POST"},
+		{Path: "/v2/images/{id}/actions/reactivate", Methods: map[string]HandlerFunc{"POST": ia.reactivateImage}, Allow: "POST"},
 	}
-	img, err := s.cfg.Backend.Image(ctx, id)
-	if errors.Is(err, catalog.ErrNotFound) && !fresh {
-		if err := s.cfg.Backend.Sync(ctx); err != nil {
-			return nil, err
-		}
-		img, err = s.cfg.Backend.Image(ctx, id)
-	}
-	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, errNotFoundImage(id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !allowed(actGetImage, s.subjectFor(ctx, img)) {
-		return nil, errNotFoundImage(id)
-	}
-	return img, nil
 }
 
 // createImage serves POST /v2/images.
-func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) createImage(w http.ResponseWriter, r *http.Request) error {
 	a := authFrom(r.Context())
 	var raw json.RawMessage
 	if err := readJSON(r, &raw); err != nil {
@@ -150,10 +102,10 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	if img.ID == "" {
 		img.ID = uuid.NewString()
 	}
-	if err := s.quota.checkImageCount(r.Context()); err != nil {
+	if err := ia.quota.checkImageCount(r.Context()); err != nil {
 		return err
 	}
-	out, err := s.cfg.Backend.CreateImage(r.Context(), img)
+	out, err := ia.backend.CreateImage(r.Context(), img)
 	if errors.Is(err, catalog.ErrExists) {
 		return &Error{Status: http.StatusConflict, Explanation: "Image with identifier " + img.ID + " already exists!", Err: err}
 	}
@@ -161,46 +113,55 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", baseURL(r)+"/v2/images/"+out.ID)
-	s.setImportHeaders(r.Context(), w)
-	return s.writeImage(w, r, http.StatusCreated, out)
+	ia.setImportHeaders(r.Context(), w)
+	return ia.srv.writeImage(w, r, http.StatusCreated, out)
 }
 
-// writeImage answers an image's JSON.
-func (s *Server) writeImage(w http.ResponseWriter, r *http.Request, status int, img *catalog.Image) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err := io.WriteString(w, imageJSON(img, s.imageView(r.Context())))
-	return err
+// setImportHeaders adds the headers Glance sends on image create: the
+// enabled import methods and the store ids.
+func (ia *imageAPI) setImportHeaders(ctx context.Context, w http.ResponseWriter) {
+	if m := ia.backend.ImportMethods(); len(m) > 0 {
+		w.Header().Set("OpenStack-image-import-methods", strings.Join(m, ","))
+	}
+	stores, err := ia.backend.Stores(ctx)
+	if err != nil || len(stores) == 0 {
+		return
+	}
+	ids := make([]string, len(stores))
+	for i, st := range stores {
+		ids[i] = st.ID
+	}
+	w.Header().Set("OpenStack-image-store-ids", strings.Join(ids, ","))
 }
 
 // showImage serves GET /v2/images/{id}.
-func (s *Server) showImage(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) showImage(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], false)
+	img, err := ia.srv.visibleImage(r, mux.Vars(r)["id"], false)
 	if err != nil {
 		return err
 	}
-	return s.writeImage(w, r, http.StatusOK, img)
+	return ia.srv.writeImage(w, r, http.StatusOK, img)
 }
 
 // deleteImage serves DELETE /v2/images/{id}.
-func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	img, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	img, err := ia.srv.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(r.Context(), actDeleteImage, img); err != nil {
+	if err := ia.srv.enforce(r.Context(), actDeleteImage, img); err != nil {
 		return err
 	}
 	if img.Protected {
 		return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("Image %s is protected and cannot be deleted.", img.ID)}
 	}
-	if err := s.cfg.Backend.DeleteImage(r.Context(), img.ID, img.Revision); err != nil {
+	if err := ia.backend.DeleteImage(r.Context(), img.ID, img.Revision); err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return errNotFoundImage(img.ID)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/p2pglance/p2pglance/catalog"
@@ -30,23 +29,6 @@ func (ip *importAPI) Routes() []Route {
 		{Path: "/v2/images/{id}/stage", Methods: map[string]HandlerFunc{"PUT": ip.stageImage}, Allow: "PUT"},
 		{Path: "/v2/images/{id}/import", Methods: map[string]HandlerFunc{"POST": ip.importImage}, Allow: "POST"},
 	}
-}
-
-// setImportHeaders adds the headers Glance sends on image create: the
-// enabled import methods and the store ids.
-func (s *Server) setImportHeaders(ctx context.Context, w http.ResponseWriter) {
-	if m := s.cfg.Backend.ImportMethods(); len(m) > 0 {
-		w.Header().Set("OpenStack-image-import-methods", strings.Join(m, ","))
-	}
-	stores, err := s.cfg.Backend.Stores(ctx)
-	if err != nil || len(stores) == 0 {
-		return
-	}
-	ids := make([]string, len(stores))
-	for i, st := range stores {
-		ids[i] = st.ID
-	}
-	w.Header().Set("OpenStack-image-store-ids", strings.Join(ids, ","))
 }
 
 // imageSizeHint reads x-openstack-image-size, falling back to

@@ -327,7 +327,7 @@ func listVisible(a *Auth, img *catalog.Image, vis string, mem *catalog.Member, m
 
 // listImages serves GET /v2/images.
 // Like Glance, it ignores a request body.
-func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) listImages(w http.ResponseWriter, r *http.Request) error {
 	a := authFrom(r.Context())
 	q := r.URL.Query()
 	plan, err := parseList(a, q)
@@ -339,27 +339,27 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	}
 	var shared map[string]*catalog.Member
 	if a.Project != "" && !a.Admin {
-		if shared, err = s.cfg.Backend.Memberships(r.Context(), a.Project); err != nil {
+		if shared, err = ia.backend.Memberships(r.Context(), a.Project); err != nil {
 			return err
 		}
 	}
 	plan.query.Match = plan.match(a, shared)
 	if plan.query.Marker != "" {
-		m, err := s.cfg.Backend.Image(r.Context(), plan.query.Marker)
+		m, err := ia.backend.Image(r.Context(), plan.query.Marker)
 		if err != nil || !allowed(actGetImage, subject{auth: a, img: m, member: shared[m.ID]}) {
 			return badRequest("marker %s could not be found.", plan.query.Marker)
 		}
 	}
 	var imgs []*catalog.Image
 	if plan.limit > 0 {
-		imgs, err = s.cfg.Backend.ListImages(r.Context(), plan.query)
+		imgs, err = ia.backend.ListImages(r.Context(), plan.query)
 		if err != nil {
 			return err
 		}
 	}
 	var b strings.Builder
 	b.WriteString(`{"images": [`)
-	view := s.imageView(r.Context())
+	view := ia.srv.imageView(r.Context())
 	for i, img := range imgs {
 		if i > 0 {
 			b.WriteString(", ")

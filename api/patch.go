@@ -163,7 +163,7 @@ func decodePointer(ptr string) ([]string, error) {
 }
 
 // updateImage serves PATCH /v2/images/{id}.
-func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) updateImage(w http.ResponseWriter, r *http.Request) error {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != patchV20 && ct != patchV21 {
 		return &Error{
@@ -177,18 +177,18 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cur, err := s.visibleImage(r, mux.Vars(r)["id"], true)
+	cur, err := ia.srv.visibleImage(r, mux.Vars(r)["id"], true)
 	if err != nil {
 		return err
 	}
-	if err := s.enforce(r.Context(), actModifyImage, cur); err != nil {
+	if err := ia.srv.enforce(r.Context(), actModifyImage, cur); err != nil {
 		return err
 	}
 	img := cur.Clone()
 	var lp locationPatch
 	for _, op := range ops {
 		if op.path == "locations" {
-			err = s.locations.applyLocationOp(r, img, op, &lp)
+			err = ia.locations.applyLocationOp(r, img, op, &lp)
 		} else {
 			err = applyPatchOp(a, img, op, ct)
 		}
@@ -198,13 +198,13 @@ func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	img.UpdatedAt = time.Now().UTC()
 	if lp.touched && cur.Status == catalog.StatusQueued && len(img.Locations) > 0 {
-		return s.locations.finishLocationPatch(w, r, cur, img, &lp)
+		return ia.locations.finishLocationPatch(w, r, cur, img, &lp)
 	}
-	out, err := s.cfg.Backend.UpdateImage(r.Context(), img, cur.Revision)
+	out, err := ia.backend.UpdateImage(r.Context(), img, cur.Revision)
 	if err != nil {
 		return err
 	}
-	return s.writeImage(w, r, http.StatusOK, out)
+	return ia.srv.writeImage(w, r, http.StatusOK, out)
 }
 
 // applyPatchOp applies one change to img with Glance's rules.

@@ -53,15 +53,19 @@ type Config struct {
 	Extensions []Extension
 }
 
-// Server is the HTTP handler of the Glance v2 and p2p operator APIs.
+// Server is the HTTP handler of the Glance v2 and p2p operator APIs. It
+// is the core every handler shares: the route table and the wrapper
+// every request passes (request id, limits, identity, read barrier,
+// error answers), policy, and the image the caller may see. The handlers
+// of each resource are methods of a small type of their own (imageAPI,
+// memberAPI, importAPI, ...; see the package doc), which reaches the core
+// through a named field.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	router    *mux.Router
-	keystone  *keystoneAuth // nil unless Auth is AuthKeystone
-	slots     limiter       // request slots (MaxConcurrentRequests)
-	quota     *quotas
-	locations *locationAPI
+	cfg      Config
+	log      *slog.Logger
+	router   *mux.Router
+	keystone *keystoneAuth // nil unless Auth is AuthKeystone
+	slots    limiter       // request slots (MaxConcurrentRequests)
 }
 
 // New returns a Server for cfg.
@@ -82,10 +86,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{
-		cfg: cfg, log: log.With("component", "api"), slots: newLimiter(cfg.MaxConcurrentRequests),
-		quota: &quotas{backend: cfg.Backend, maxImageSize: cfg.MaxImageSize},
-	}
+	s := &Server{cfg: cfg, log: log.With("component", "api"), slots: newLimiter(cfg.MaxConcurrentRequests)}
 	switch cfg.Auth {
 	case AuthNoauth:
 	case AuthKeystone:
@@ -97,36 +98,31 @@ func New(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("api config: unknown auth mode %q", cfg.Auth)
 	}
-	s.locations = &locationAPI{srv: s, backend: cfg.Backend, quota: s.quota}
 	s.router = s.routes()
 	return s, nil
 }
 
-// routes registers every route. Each path answers 405 with an Allow
-// header for methods it does not serve, as Glance does.
-func (s *Server) routes() *mux.Router {
-	m := mux.NewRouter()
-	m.StrictSlash(false)
+// table is every route, in the order gorilla/mux tries them: the handler
+// groups' (with the core's own, the schemas and the cluster view, where
+// they always were), the prefetch API's when there is a Prefetcher, then
+// the extensions'.
+func (s *Server) table() []Route {
 	b := s.cfg.Backend
+	quota := &quotas{backend: b, maxImageSize: s.cfg.MaxImageSize}
+	locations := &locationAPI{srv: s, backend: b, quota: quota}
+	images := &imageAPI{srv: s, backend: b, cache: s.cfg.Cache, quota: quota, locations: locations, log: s.log}
 	table := slices.Concat(
-		[]Route{
-			{Path: "/v2/images", Methods: map[string]HandlerFunc{"GET": s.listImages, "POST": s.createImage}, Allow: "GET, POST"},
-			{Path: "/v2/images/{id}", Methods: map[string]HandlerFunc{"GET": s.showImage, "PATCH": s.updateImage, "DELETE": s.deleteImage}, Allow: "GET, PATCH, DELETE"},
-			{Path: "/v2/images/{id}/file", Methods: map[string]HandlerFunc{"GET": s.downloadImage, "PUT": s.uploadImage}, Allow: "GET, PUT"},
-			{Path: "/v2/images/{id}/tags/{tag}", Methods: map[string]HandlerFunc{"PUT": s.addTag, "DELETE": s.deleteTag}, Allow: "PUT, DELETE"},
-			{Path: "/v2/images/{id}/actions/deactivate", Methods: map[string]HandlerFunc{"POST": s.deactivateImage}, Allow: "POST"},
-			{Path: "/v2/images/{id}/actions/reactivate", Methods: map[string]HandlerFunc{"POST": s.reactivateImage}, Allow: "POST"},
-		},
+		images.Routes(),
 		(&memberAPI{srv: s, backend: b}).Routes(),
 		[]Route{
 			{Path: "/v2/schemas/{name}", Methods: map[string]HandlerFunc{"GET": s.showSchema}, Allow: "GET"},
 			{Path: "/p2p/v1/cluster", Methods: map[string]HandlerFunc{"GET": s.showCluster}, Allow: "GET"},
 		},
-		(&importAPI{srv: s, backend: b, quota: s.quota, maxImageSize: s.cfg.MaxImageSize}).Routes(),
-		(&taskAPI{srv: s, backend: b, quota: s.quota, log: s.log}).Routes(),
+		(&importAPI{srv: s, backend: b, quota: quota, maxImageSize: s.cfg.MaxImageSize}).Routes(),
+		(&taskAPI{srv: s, backend: b, quota: quota, log: s.log}).Routes(),
 		(&discoveryAPI{backend: b}).Routes(),
 		(&cacheAPI{srv: s, backend: b, cache: s.cfg.Cache}).Routes(),
-		s.locations.Routes(),
+		locations.Routes(),
 		(&storeAPI{srv: s, backend: b}).Routes(),
 	)
 	if s.cfg.Prefetcher != nil {
@@ -135,7 +131,15 @@ func (s *Server) routes() *mux.Router {
 	for _, ext := range s.cfg.Extensions {
 		table = append(table, ext.Routes()...)
 	}
-	for _, rt := range table {
+	return table
+}
+
+// routes registers every route of the table. Each path answers 405 with
+// an Allow header for methods it does not serve, as Glance does.
+func (s *Server) routes() *mux.Router {
+	m := mux.NewRouter()
+	m.StrictSlash(false)
+	for _, rt := range s.table() {
 		for method, h := range rt.Methods {
 			m.Handle(rt.Path, s.wrap(h)).Methods(method)
 		}

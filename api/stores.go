@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -12,57 +11,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/p2pglance/p2pglance/catalog"
 )
-
-// imageView is what an image's JSON depends on besides the image: the
-// location settings and the stores (which nodes count for which store).
-type imageView struct {
-	locations LocationSettings
-	stores    []catalog.Store
-}
-
-// imageView returns the view of this request's images. Without the store
-// list (an error reading it) the "stores" attribute is left out.
-func (s *Server) imageView(ctx context.Context) *imageView {
-	v := &imageView{locations: s.cfg.Backend.LocationSettings()}
-	stores, err := s.cfg.Backend.Stores(ctx)
-	if err != nil {
-		s.log.Warn("image stores unknown", "err", err)
-	}
-	v.stores = stores
-	return v
-}
-
-// storesOf returns the stores holding an image's data, as the "stores"
-// attribute lists them: the default store once the image has data, then
-// every zone store one of whose nodes holds a durable copy.
-func (v *imageView) storesOf(img *catalog.Image) []string {
-	if v == nil || img.Manifest == nil || len(v.stores) == 0 {
-		return nil
-	}
-	out := []string{catalog.DefaultStore}
-	for _, st := range v.stores {
-		if st.ID != catalog.DefaultStore && slices.ContainsFunc(st.Nodes, func(id string) bool { return slices.Contains(img.Placement, id) }) {
-			out = append(out, st.ID)
-		}
-	}
-	return out
-}
-
-// checkUploadStore checks the X-Image-Meta-Store of an upload: "" (none)
-// or a known store, else 400 as Glance answers an unknown scheme.
-func (s *Server) checkUploadStore(ctx context.Context, store string) error {
-	if store == "" {
-		return nil
-	}
-	stores, err := s.cfg.Backend.Stores(ctx)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(stores, func(st catalog.Store) bool { return st.ID == store }) {
-		return badRequest("Unknown scheme '%s' found in URI", store)
-	}
-	return nil
-}
 
 // storeAPI serves the store-level delete (/v2/stores/{store}/{id},
 // admin): an image's durable copies leaving one store.
@@ -146,13 +94,4 @@ func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) erro
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// upload stores an upload's data: in the default store (R copies
-// anywhere), or with one copy in the zone of store (X-Image-Meta-Store).
-func (s *Server) upload(ctx context.Context, img *catalog.Image, r io.Reader, sizeHint int64, store string) (*catalog.Image, error) {
-	if store == "" || store == catalog.DefaultStore {
-		return s.cfg.Backend.Upload(ctx, img, r, sizeHint)
-	}
-	return s.cfg.Backend.UploadToStore(ctx, img, r, sizeHint, store)
 }

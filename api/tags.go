@@ -18,7 +18,7 @@ import (
 const rewriteRetries = 5
 
 // addTag serves PUT /v2/images/{id}/tags/{tag}: 204, idempotent.
-func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) addTag(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
@@ -26,7 +26,7 @@ func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 	if len([]rune(tag)) > maxStringLen {
 		return errSchema("'%s' is too long (tags)", tag)
 	}
-	return s.rewriteImage(w, r, actModifyImage, func(img *catalog.Image) error {
+	return ia.rewriteImage(w, r, actModifyImage, func(img *catalog.Image) error {
 		if slices.Contains(img.Tags, tag) {
 			return errUnchanged
 		}
@@ -40,9 +40,9 @@ func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 
 // deleteTag serves DELETE /v2/images/{id}/tags/{tag}: 204, or 404 when
 // the image has no such tag.
-func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
+func (ia *imageAPI) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	tag := mux.Vars(r)["tag"]
-	return s.rewriteImage(w, r, actModifyImage, func(img *catalog.Image) error {
+	return ia.rewriteImage(w, r, actModifyImage, func(img *catalog.Image) error {
 		i := slices.Index(img.Tags, tag)
 		if i < 0 {
 			return &Error{Status: http.StatusNotFound}
@@ -57,17 +57,17 @@ var errUnchanged = errors.New("image unchanged")
 
 // rewriteImage applies change to a clone of the image the caller may
 // modify, writes it back (retrying on a revision conflict) and answers 204.
-func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, act action, change func(*catalog.Image) error) error {
+func (ia *imageAPI) rewriteImage(w http.ResponseWriter, r *http.Request, act action, change func(*catalog.Image) error) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
 	id := mux.Vars(r)["id"]
 	err := catalog.RetryOnConflict(r.Context(), rewriteRetries, nil, func(ctx context.Context) error {
-		cur, err := s.visibleImage(r, id, true)
+		cur, err := ia.srv.visibleImage(r, id, true)
 		if err != nil {
 			return err
 		}
-		if err := s.enforce(r.Context(), act, cur); err != nil {
+		if err := ia.srv.enforce(r.Context(), act, cur); err != nil {
 			return err
 		}
 		img := cur.Clone()
@@ -82,7 +82,7 @@ func (s *Server) rewriteImage(w http.ResponseWriter, r *http.Request, act action
 			return err
 		}
 		img.UpdatedAt = time.Now().UTC()
-		_, err = s.cfg.Backend.UpdateImage(ctx, img, cur.Revision)
+		_, err = ia.backend.UpdateImage(ctx, img, cur.Revision)
 		return err
 	})
 	if errors.Is(err, catalog.ErrNotFound) {
