@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/p2pglance/p2pglance/api/keystone"
 )
 
 // Auth modes.
@@ -41,12 +44,38 @@ func authFrom(ctx context.Context) *Auth {
 func (a *Auth) HasRole(role string) bool { return slices.Contains(a.Roles, role) }
 
 // identity resolves the identity a request acts as, in the server's auth
-// mode. An error is the answer to send instead (401, 503).
+// mode. An error is the answer to send instead (httpError maps Keystone's
+// refusal to 401 and its trouble to 503).
 func (s *Server) identity(r *http.Request) (*Auth, error) {
 	if s.keystone != nil {
-		return s.keystone.identity(r)
+		return s.keystoneIdentity(r)
 	}
 	return noauthIdentity(r), nil
+}
+
+// keystoneIdentity validates r's X-Auth-Token (or X-Storage-Token) with
+// Keystone. No token is an error wrapping keystone.ErrTokenInvalid, like
+// a refused one.
+func (s *Server) keystoneIdentity(r *http.Request) (*Auth, error) {
+	tok := firstHeader(r, "X-Auth-Token", "X-Storage-Token")
+	if tok == "" {
+		return nil, fmt.Errorf("no X-Auth-Token: %w", keystone.ErrTokenInvalid)
+	}
+	id, err := s.keystone.Validate(r.Context(), tok)
+	if err != nil {
+		return nil, err // already says what failed
+	}
+	return &Auth{Project: id.Project, User: id.User, Roles: id.Roles, Admin: id.Admin}, nil
+}
+
+// keystoneUnauthorized is Glance's bare 401 with keystonemiddleware's
+// WWW-Authenticate header naming Keystone.
+func (s *Server) keystoneUnauthorized(err error) *Error {
+	e := &Error{Status: http.StatusUnauthorized, Err: err}
+	if s.keystone != nil {
+		e.Header = http.Header{"Www-Authenticate": []string{`Keystone uri="` + s.keystone.URL() + `"`}}
+	}
+	return e
 }
 
 // noauthIdentity builds the identity of a request in noauth mode. With a

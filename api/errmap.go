@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/p2pglance/p2pglance/api/keystone"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
@@ -18,6 +19,10 @@ func (s *Server) httpError(err error) *Error {
 		return e
 	}
 	switch {
+	case errors.Is(err, keystone.ErrTokenInvalid):
+		return s.keystoneUnauthorized(err)
+	case errors.Is(err, keystone.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Explanation: "The Keystone service is temporarily unavailable.", Err: err}
 	case errors.As(err, &fe):
 		return &Error{Status: http.StatusUnsupportedMediaType, Detail: fe.Reason, Err: err}
 	case errors.Is(err, catalog.ErrBodyTimeout):

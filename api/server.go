@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
+
+	"github.com/p2pglance/p2pglance/api/keystone"
 )
 
 // Config configures a Server.
@@ -37,7 +39,7 @@ type Config struct {
 	// means 1 TiB.
 	MaxImageSize int64
 	// Keystone configures token validation when Auth is AuthKeystone.
-	Keystone KeystoneConfig
+	Keystone keystone.Config
 	// MaxConcurrentRequests bounds the requests served at once, data
 	// transfers included; one more is answered 503 with Retry-After. 0
 	// means DefaultMaxConcurrentRequests, negative means no bound.
@@ -64,8 +66,8 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	router   *mux.Router
-	keystone *keystoneAuth // nil unless Auth is AuthKeystone
-	slots    limiter       // request slots (MaxConcurrentRequests)
+	keystone *keystone.Validator // nil unless Auth is AuthKeystone
+	slots    limiter             // request slots (MaxConcurrentRequests)
 }
 
 // New returns a Server for cfg.
@@ -90,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	switch cfg.Auth {
 	case AuthNoauth:
 	case AuthKeystone:
-		ka, err := newKeystoneAuth(cfg.Keystone, s.log.With("auth", "keystone"))
+		ka, err := keystone.New(cfg.Keystone, s.log.With("auth", "keystone"))
 		if err != nil {
 			return nil, fmt.Errorf("api config: %w", err)
 		}

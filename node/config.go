@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/api/keystone"
 	"github.com/p2pglance/p2pglance/gossip"
 )
 
@@ -53,7 +53,7 @@ type Config struct {
 	// Auth is the API auth mode ("noauth" or "keystone").
 	Auth string
 	// Keystone configures token validation when Auth is "keystone".
-	Keystone api.KeystoneConfig
+	Keystone keystone.Config
 	// ChunkSize is the size of image chunks.
 	ChunkSize int
 	// FetchWindow is how many chunks a download keeps in flight.

@@ -1,20 +1,20 @@
-package api
+package keystone
 
 import (
 	"testing"
 	"time"
 )
 
-func TestKeystoneTokenCacheDeadlineAndLRU(t *testing.T) {
+func TestTokenCacheDeadlineAndLRU(t *testing.T) {
 	c, err := newTokenCache(2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	a, b, d := keyOf("a"), keyOf("b"), keyOf("d")
-	c.put(a, &Auth{}, now.Add(time.Minute))
+	c.put(a, &Identity{}, now.Add(time.Minute))
 	c.put(b, nil, now.Add(time.Second))
-	if e, ok := c.get(b, now); !ok || e.auth != nil {
+	if e, ok := c.get(b, now); !ok || e.id != nil {
 		t.Fatalf("refusal before its deadline: %v %v", e, ok)
 	}
 	if _, ok := c.get(b, now.Add(time.Second)); ok {

@@ -1,4 +1,4 @@
-package api
+package keystone
 
 import (
 	"crypto/sha256"
@@ -30,7 +30,7 @@ type tokenCache struct {
 // tokenEntry is one validation result: the identity, or nil for a token
 // Keystone refused.
 type tokenEntry struct {
-	auth  *Auth
+	id    *Identity
 	until time.Time
 }
 
@@ -60,10 +60,10 @@ func (c *tokenCache) get(key tokenKey, now time.Time) (tokenEntry, bool) {
 
 // put stores a result valid until until, evicting the least recently
 // used entries beyond the cap.
-func (c *tokenCache) put(key tokenKey, auth *Auth, until time.Time) {
+func (c *tokenCache) put(key tokenKey, id *Identity, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lru.Add(key, tokenEntry{auth: auth, until: until})
+	c.lru.Add(key, tokenEntry{id: id, until: until})
 }
 
 // len returns the number of entries (expired ones included until looked
