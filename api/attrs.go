@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/p2pglance/p2pglance/api/schema"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
@@ -208,9 +209,9 @@ func setAttr(a *Auth, img *catalog.Image, key string, v json.RawMessage) error {
 			img.MinDisk = n
 		}
 	case "disk_format", "container_format":
-		values := diskFormats
+		values := schema.DiskFormats
 		if key == "container_format" {
-			values = containerFormats
+			values = schema.ContainerFormats
 		}
 		s, err := decodeEnum(key, v, values, true)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/p2pglance/p2pglance/api/schema"
 )
 
 // Error is an HTTP error rendered the way Glance (WebOb) renders it.
@@ -257,11 +259,11 @@ func (e *Error) htmlBody(r *http.Request) string {
 func (e *Error) jsonBody(r *http.Request) string {
 	var b strings.Builder
 	b.WriteString(`{"message": `)
-	b.WriteString(jsonQuoteASCII(e.makeBody(r, nil)))
+	b.WriteString(schema.Quote(e.makeBody(r, nil)))
 	b.WriteString(`, "code": `)
-	b.WriteString(jsonQuoteASCII(e.status()))
+	b.WriteString(schema.Quote(e.status()))
 	b.WriteString(`, "title": `)
-	b.WriteString(jsonQuoteASCII(e.title()))
+	b.WriteString(schema.Quote(e.title()))
 	b.WriteString("}")
 	return b.String()
 }

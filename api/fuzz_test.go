@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pglance/p2pglance/api/schema"
+	"github.com/p2pglance/p2pglance/api/schema/schematest"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
@@ -208,7 +210,7 @@ func FuzzJSONBodies(f *testing.F) {
 		if imageSchema == nil {
 			imageSchema = schemaTestDoc(t, "image")
 		}
-		if errs := schemaTestCheck(imageSchema, created); len(errs) > 0 {
+		if errs := schematest.Check(imageSchema, created); len(errs) > 0 {
 			t.Fatalf("%s: the created image fails the image schema: %v\n%s", what, errs, rec.Body)
 		}
 		id, _ := created["id"].(string)
@@ -292,7 +294,7 @@ func FuzzImagePatch(f *testing.F) {
 				t.Fatalf("%s: read-only %s changed from %v to %v", what, k, was[k], is[k])
 			}
 		}
-		if errs := schemaTestCheck(schemaTestDoc(t, "image"), is); len(errs) > 0 {
+		if errs := schematest.Check(schemaTestDoc(t, "image"), is); len(errs) > 0 {
 			t.Fatalf("%s: the patched image fails the image schema: %v\n%s", what, errs, now.Body)
 		}
 		// Round trip: the operations, written back in the 2.1 form,
@@ -456,4 +458,18 @@ func decodePage(t *testing.T, what string, rec *httptest.ResponseRecorder) listP
 		t.Fatalf("%s: not an image list: %v %s", what, err, rec.Body)
 	}
 	return p
+}
+
+// schemaTestDoc decodes the served schema document name.
+func schemaTestDoc(t *testing.T, name string) map[string]any {
+	t.Helper()
+	b, ok := schema.JSON(name)
+	if !ok {
+		t.Fatalf("schema.JSON(%q) missing", name)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("schema %q is not valid JSON: %v", name, err)
+	}
+	return doc
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/p2pglance/p2pglance/api/keystone"
+	"github.com/p2pglance/p2pglance/api/schema"
 )
 
 // Config configures a Server.
@@ -239,7 +240,7 @@ func (s *Server) showSchema(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	body, ok := schemaJSON(mux.Vars(r)["name"])
+	body, ok := schema.JSON(mux.Vars(r)["name"])
 	if !ok {
 		return NewError(http.StatusNotFound, "")
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"strings"
+
+	"github.com/p2pglance/p2pglance/api/schema"
 )
 
 // versionIDs lists the advertised versions, newest first: v2.18 (CURRENT)
@@ -30,7 +32,7 @@ var advertisedVersions = func() map[string]bool {
 // optionally with a path prefix): Python json.dumps formatting, key order
 // id, status, links, and every href "<base>/v2/" whatever the minor version.
 func versionsBody(baseURL string) []byte {
-	href := jsonQuoteASCII(strings.TrimRight(baseURL, "/") + "/v2/")
+	href := schema.Quote(strings.TrimRight(baseURL, "/") + "/v2/")
 	var b strings.Builder
 	b.Grow(len(versionIDs) * (80 + len(href)))
 	b.WriteString(`{"versions": [`)

@@ -1,34 +1,34 @@
-package api
+package schema
 
-// memberSchemaDoc is glance/api/v2/image_members.py's member schema as
+// memberDoc is glance/api/v2/image_members.py's member schema as
 // served (Schema("member").minimal(): name and properties only).
-func memberSchemaDoc() schemaObj {
-	return schemaObj{
+func memberDoc() Object {
+	return Object{
 		{"name", "member"},
-		{"properties", schemaObj{
-			{"member_id", schemaObj{
+		{"properties", Object{
+			{"member_id", Object{
 				{"type", "string"},
 				{"description", "An identifier for the image member (tenantId)"},
 			}},
-			{"image_id", schemaObj{
+			{"image_id", Object{
 				{"type", "string"},
 				{"description", "An identifier for the image"},
-				{"pattern", schemaUUIDPattern},
+				{"pattern", uuidPattern},
 			}},
-			{"created_at", schemaObj{
+			{"created_at", Object{
 				{"type", "string"},
 				{"description", "Date and time of image member creation"},
 			}},
-			{"updated_at", schemaObj{
+			{"updated_at", Object{
 				{"type", "string"},
 				{"description", "Date and time of last modification of image member"},
 			}},
-			{"status", schemaObj{
+			{"status", Object{
 				{"type", "string"},
 				{"description", "The status of this image member"},
-				{"enum", schemaStrings("pending", "accepted", "rejected")},
+				{"enum", Strings("pending", "accepted", "rejected")},
 			}},
-			{"schema", schemaObj{
+			{"schema", Object{
 				{"readOnly", true},
 				{"type", "string"},
 			}},
@@ -36,76 +36,76 @@ func memberSchemaDoc() schemaObj {
 	}
 }
 
-// membersSchemaDoc is CollectionSchema("members").minimal().
-func membersSchemaDoc() schemaObj {
-	return schemaMinimalCollection("members", memberSchemaDoc())
+// membersDoc is CollectionSchema("members").minimal().
+func membersDoc() Object {
+	return minimalCollection("members", memberDoc())
 }
 
 // taskProperties is glance/api/v2/tasks.py's _TASK_SCHEMA; partial drops
 // input, result and message, as the task list schema does.
-func taskProperties(partial bool) schemaObj {
-	all := schemaObj{
-		{"id", schemaObj{
+func taskProperties(partial bool) Object {
+	all := Object{
+		{"id", Object{
 			{"description", "An identifier for the task"},
-			{"pattern", schemaUUIDPattern},
+			{"pattern", uuidPattern},
 			{"type", "string"},
 		}},
-		{"type", schemaObj{
+		{"type", Object{
 			{"description", "The type of task represented by this content"},
-			{"enum", schemaStrings("import", "api_image_import", "location_import")},
+			{"enum", Strings("import", "api_image_import", "location_import")},
 			{"type", "string"},
 		}},
-		{"status", schemaObj{
+		{"status", Object{
 			{"description", "The current status of this task"},
-			{"enum", schemaStrings("pending", "processing", "success", "failure")},
+			{"enum", Strings("pending", "processing", "success", "failure")},
 			{"type", "string"},
 		}},
-		{"input", schemaObj{
+		{"input", Object{
 			{"description", "The parameters required by task, JSON blob"},
-			{"type", schemaNullable("object")},
+			{"type", nullable("object")},
 		}},
-		{"result", schemaObj{
+		{"result", Object{
 			{"description", "The result of current task, JSON blob"},
-			{"type", schemaNullable("object")},
+			{"type", nullable("object")},
 		}},
-		{"owner", schemaObj{
+		{"owner", Object{
 			{"description", "An identifier for the owner of this task"},
 			{"type", "string"},
 		}},
-		{"message", schemaObj{
+		{"message", Object{
 			{"description", "Human-readable informative message only included when " +
 				"appropriate (usually on failure)"},
 			{"type", "string"},
 		}},
-		{"image_id", schemaObj{
+		{"image_id", Object{
 			{"description", "Image associated with the task"},
 			{"type", "string"},
 		}},
-		{"request_id", schemaObj{
+		{"request_id", Object{
 			{"description", "Human-readable informative request-id"},
 			{"type", "string"},
 		}},
-		{"user_id", schemaObj{
+		{"user_id", Object{
 			{"description", "User associated with the task"},
 			{"type", "string"},
 		}},
-		{"expires_at", schemaObj{
+		{"expires_at", Object{
 			{"description", "Datetime when this resource would be subject to removal"},
-			{"type", schemaNullable("string")},
+			{"type", nullable("string")},
 		}},
-		{"created_at", schemaObj{
+		{"created_at", Object{
 			{"description", "Datetime when this resource was created"},
 			{"type", "string"},
 		}},
-		{"updated_at", schemaObj{
+		{"updated_at", Object{
 			{"description", "Datetime when this resource was updated"},
 			{"type", "string"},
 		}},
-		{"self", schemaObj{
+		{"self", Object{
 			{"readOnly", true},
 			{"type", "string"},
 		}},
-		{"schema", schemaObj{
+		{"schema", Object{
 			{"readOnly", true},
 			{"type", "string"},
 		}},
@@ -113,9 +113,9 @@ func taskProperties(partial bool) schemaObj {
 	if !partial {
 		return all
 	}
-	out := make(schemaObj, 0, len(all))
+	out := make(Object, 0, len(all))
 	for _, kv := range all {
-		switch kv.k {
+		switch kv.Key {
 		case "input", "result", "message":
 			continue
 		}
@@ -124,14 +124,14 @@ func taskProperties(partial bool) schemaObj {
 	return out
 }
 
-// taskSchemaDoc is Schema("task").minimal() of the full task schema.
-func taskSchemaDoc() schemaObj {
-	return schemaObj{{"name", "task"}, {"properties", taskProperties(false)}}
+// taskDoc is Schema("task").minimal() of the full task schema.
+func taskDoc() Object {
+	return Object{{"name", "task"}, {"properties", taskProperties(false)}}
 }
 
-// tasksSchemaDoc is CollectionSchema("tasks").minimal() over the partial
+// tasksDoc is CollectionSchema("tasks").minimal() over the partial
 // task schema (still named "task").
-func tasksSchemaDoc() schemaObj {
-	return schemaMinimalCollection("tasks",
-		schemaObj{{"name", "task"}, {"properties", taskProperties(true)}})
+func tasksDoc() Object {
+	return minimalCollection("tasks",
+		Object{{"name", "task"}, {"properties", taskProperties(true)}})
 }

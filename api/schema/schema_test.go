@@ -1,22 +1,29 @@
-package api
+package schema
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/p2pglance/p2pglance/api/schema/schematest"
 )
+
+// imageSchema returns a fresh copy of the /v2/schemas/image document
+// (objects as map[string]any, arrays as []any).
+func imageSchema() map[string]any {
+	return ToAny(imageDoc()).(map[string]any)
+}
 
 var schemaTestNames = []string{"image", "images", "member", "members", "task", "tasks"}
 
 func schemaTestDoc(t *testing.T, name string) map[string]any {
 	t.Helper()
-	b, ok := schemaJSON(name)
+	b, ok := JSON(name)
 	if !ok {
-		t.Fatalf("schemaJSON(%q) missing", name)
+		t.Fatalf("JSON(%q) missing", name)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(b, &doc); err != nil {
@@ -35,12 +42,12 @@ func TestSchemaDocumentsValid(t *testing.T) {
 			t.Errorf("%s: no properties object", name)
 		}
 		schemaTestWellFormed(t, name, doc)
-		b, _ := schemaJSON(name)
+		b, _ := JSON(name)
 		if strings.Contains(string(b), `":"`) || !strings.HasPrefix(string(b), `{"name": "`+name+`", "properties": {`) {
 			t.Errorf("%s: not json.dumps layout: %.60s", name, b)
 		}
 	}
-	if _, ok := schemaJSON("nosuch/image"); ok {
+	if _, ok := JSON("nosuch/image"); ok {
 		t.Error("unexpected schema for unknown name")
 	}
 }
@@ -147,7 +154,7 @@ func TestImageSchemaProperties(t *testing.T) {
 			t.Errorf("custom property %q missing or not is_base=false", k)
 		}
 	}
-	for prop, formats := range map[string][]string{"disk_format": diskFormats, "container_format": containerFormats} {
+	for prop, formats := range map[string][]string{"disk_format": DiskFormats, "container_format": ContainerFormats} {
 		enum := props[prop].(map[string]any)["enum"].([]any)
 		if len(enum) != len(formats)+1 || enum[0] != nil {
 			t.Errorf("%s enum = %v", prop, enum)
@@ -172,80 +179,6 @@ func TestImageSchemaProperties(t *testing.T) {
 	}
 }
 
-// schemaTestCheck is a tiny structural validator: type, enum, maxLength,
-// pattern, items and additionalProperties, which is what matters for
-// python-glanceclient's validation of our responses.
-func schemaTestCheck(schema map[string]any, doc map[string]any) []string {
-	var errs []string
-	props := schema["properties"].(map[string]any)
-	for k, v := range doc {
-		p, ok := props[k].(map[string]any)
-		if !ok {
-			ap, _ := schema["additionalProperties"].(map[string]any)
-			if ap == nil {
-				errs = append(errs, k+": additional property not allowed")
-				continue
-			}
-			p = ap
-		}
-		errs = append(errs, schemaTestValue(k, p, v)...)
-	}
-	return errs
-}
-
-func schemaTestValue(path string, p map[string]any, v any) []string {
-	var types []string
-	switch ty := p["type"].(type) {
-	case string:
-		types = []string{ty}
-	case []any:
-		for _, x := range ty {
-			types = append(types, x.(string))
-		}
-	}
-	var kind string
-	switch x := v.(type) {
-	case nil:
-		kind = "null"
-	case bool:
-		kind = "boolean"
-	case string:
-		kind = "string"
-	case float64:
-		kind = "number"
-		if x == math.Trunc(x) {
-			kind = "integer"
-		}
-	case []any:
-		kind = "array"
-	case map[string]any:
-		kind = "object"
-	}
-	if len(types) > 0 && !slices.Contains(types, kind) && !(kind == "integer" && slices.Contains(types, "number")) {
-		return []string{fmt.Sprintf("%s: %v is %s, want %v", path, v, kind, types)}
-	}
-	var errs []string
-	if enum, ok := p["enum"].([]any); ok && !slices.Contains(enum, v) {
-		errs = append(errs, fmt.Sprintf("%s: %v not in enum", path, v))
-	}
-	if s, ok := v.(string); ok {
-		if max, ok := p["maxLength"].(float64); ok && float64(len([]rune(s))) > max {
-			errs = append(errs, path+": too long")
-		}
-		if pat, ok := p["pattern"].(string); ok && !regexp.MustCompile(pat).MatchString(s) {
-			errs = append(errs, path+": pattern mismatch")
-		}
-	}
-	if arr, ok := v.([]any); ok {
-		if items, ok := p["items"].(map[string]any); ok {
-			for i, e := range arr {
-				errs = append(errs, schemaTestValue(fmt.Sprintf("%s[%d]", path, i), items, e)...)
-			}
-		}
-	}
-	return errs
-}
-
 // schemaTestImage is §2.1's example image, as a client would decode it.
 const schemaTestImage = `{"os_distro": "ubuntu", "name": "u22", "disk_format": "qcow2", "container_format": "bare",
  "visibility": "shared", "size": 13167616, "virtual_size": 117440512, "status": "active",
@@ -263,19 +196,19 @@ func TestImageSchemaAcceptsExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := imageSchema()
-	if errs := schemaTestCheck(s, img); len(errs) > 0 {
+	if errs := schematest.Check(s, img); len(errs) > 0 {
 		t.Errorf("example image rejected: %v", errs)
 	}
 	// A freshly created image: nulls everywhere they are allowed.
 	fresh := map[string]any{"name": nil, "disk_format": nil, "container_format": nil, "size": nil,
 		"virtual_size": nil, "checksum": nil, "os_hash_algo": nil, "os_hash_value": nil, "owner": nil,
 		"status": "queued", "visibility": "shared", "min_ram": 0.0, "min_disk": 0.0, "tags": []any{}}
-	if errs := schemaTestCheck(s, fresh); len(errs) > 0 {
+	if errs := schematest.Check(s, fresh); len(errs) > 0 {
 		t.Errorf("fresh image rejected: %v", errs)
 	}
 	for k, v := range map[string]any{"custom": 1.0, "min_ram": nil, "disk_format": "qed",
 		"status": "gone", "tags": []any{1.0}, "kernel_id": "nope", "protected": "false"} {
-		if errs := schemaTestCheck(s, map[string]any{k: v}); len(errs) == 0 {
+		if errs := schematest.Check(s, map[string]any{k: v}); len(errs) == 0 {
 			t.Errorf("%s=%v accepted", k, v)
 		}
 	}
@@ -285,17 +218,17 @@ func TestMemberAndTaskSchemas(t *testing.T) {
 	member := schemaTestDoc(t, "member")
 	m := map[string]any{"member_id": "p2", "image_id": "1bea47ed-f6a9-463b-b423-14b9cca9ad27", "status": "pending",
 		"created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z", "schema": "/v2/schemas/member"}
-	if errs := schemaTestCheck(member, m); len(errs) > 0 {
+	if errs := schematest.Check(member, m); len(errs) > 0 {
 		t.Errorf("member rejected: %v", errs)
 	}
-	if errs := schemaTestCheck(member, map[string]any{"status": "maybe"}); len(errs) == 0 {
+	if errs := schematest.Check(member, map[string]any{"status": "maybe"}); len(errs) == 0 {
 		t.Error("bad member status accepted")
 	}
 	task := schemaTestDoc(t, "task")
 	tk := map[string]any{"id": "1bea47ed-f6a9-463b-b423-14b9cca9ad27", "type": "import", "status": "pending",
 		"input": map[string]any{"import_from": "http://x"}, "result": nil, "owner": "p", "message": "",
 		"expires_at": nil, "created_at": "x", "updated_at": "x", "self": "/v2/tasks/x", "schema": "/v2/schemas/task"}
-	if errs := schemaTestCheck(task, tk); len(errs) > 0 {
+	if errs := schematest.Check(task, tk); len(errs) > 0 {
 		t.Errorf("task rejected: %v", errs)
 	}
 	tasks := schemaTestDoc(t, "tasks")
