@@ -16,6 +16,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/api/schema"
 	"github.com/p2pglance/p2pglance/api/schema/schematest"
+	"github.com/p2pglance/p2pglance/api/webob"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
@@ -114,8 +115,7 @@ func checkAnswer(t *testing.T, what string, rec *httptest.ResponseRecorder) {
 	}
 	title, _ := e["title"].(string)
 	_, isMsg := e["message"].(string)
-	st, known := webobStatuses[rec.Code]
-	if !isMsg || !known || title != st.title || e["code"] != fmt.Sprintf("%d %s", rec.Code, title) {
+	if !isMsg || !webob.Known(rec.Code) || title != webob.Title(rec.Code) || e["code"] != fmt.Sprintf("%d %s", rec.Code, title) {
 		t.Fatalf("%s: %d body is not Glance's error for its status: %s", what, rec.Code, rec.Body)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/api/keystone"
 	"github.com/p2pglance/p2pglance/api/keystone/keystonetest"
+	"github.com/p2pglance/p2pglance/api/webob"
 )
 
 // The validator itself (cache, expiry, implied roles, service token,
@@ -79,7 +80,7 @@ func TestKeystoneUnauthorized(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatalf("%s: body %q: %v", tc.name, rec.Body, err)
 		}
-		if body.Code != "401 Unauthorized" || !strings.HasPrefix(body.Message, webobExplain401) {
+		if body.Code != "401 Unauthorized" || !strings.HasPrefix(body.Message, webob.DefaultExplanation(401)) {
 			t.Fatalf("%s: body %+v", tc.name, body)
 		}
 		if rec.Header().Get("X-Openstack-Request-Id") == "" {

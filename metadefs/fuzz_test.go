@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/api/webob"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
@@ -80,13 +81,6 @@ func (e *fuzzEnv) do(path, method, body string, caller []string, hdr ...string) 
 	return rec
 }
 
-// webobTitles are WebOb's titles where they differ from Go's status
-// texts.
-var webobTitles = map[int]string{
-	http.StatusRequestURITooLong:            "Request-URI Too Long",
-	http.StatusRequestedRangeNotSatisfiable: "Request Range Not Satisfiable",
-}
-
 // checkAnswer enforces the properties every fuzzed request shares: no
 // 5xx, and a 4xx is Glance's JSON error document (WebOb's json_body) for
 // its status.
@@ -107,11 +101,7 @@ func checkAnswer(t *testing.T, what string, rec *httptest.ResponseRecorder) {
 	}
 	title, _ := e["title"].(string)
 	_, isMsg := e["message"].(string)
-	want, ok := webobTitles[rec.Code]
-	if !ok {
-		want = http.StatusText(rec.Code)
-	}
-	if !isMsg || want == "" || title != want || e["code"] != fmt.Sprintf("%d %s", rec.Code, title) {
+	if !isMsg || !webob.Known(rec.Code) || title != webob.Title(rec.Code) || e["code"] != fmt.Sprintf("%d %s", rec.Code, title) {
 		t.Fatalf("%s: %d body is not Glance's error for its status: %s", what, rec.Code, rec.Body)
 	}
 }

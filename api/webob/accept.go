@@ -1,19 +1,19 @@
-package api
+package webob
 
 import "strings"
 
-// webobAcceptOffers are the media types WebOb's generate_response offers for
+// acceptOffers are the media types WebOb's generate_response offers for
 // an error body, in order of preference on ties.
-var webobAcceptOffers = [2]string{"text/html", "application/json"}
+var acceptOffers = [2]string{"text/html", "application/json"}
 
-// webobMediaRange is one parsed media range of an Accept header.
-type webobMediaRange struct {
+// mediaRange is one parsed media range of an Accept header.
+type mediaRange struct {
 	typ, sub  string // lower-cased
 	hasParams bool   // media type parameters (before q=) present
 	q         int    // qvalue in thousandths, 0..1000
 }
 
-// webobAcceptMatch returns the error body flavour WebOb picks for an Accept
+// acceptMatch returns the error body flavour WebOb picks for an Accept
 // header value: "text/html", "application/json" or "" (plain text). It
 // follows webob.acceptparse (create_accept_header + acceptable_offers):
 //
@@ -24,13 +24,13 @@ type webobMediaRange struct {
 //     (type/subtype > type/* > */*); a range with media type parameters
 //     (e.g. "application/json; charset=utf-8") does not match the bare
 //     offer; q=0 excludes; the highest q wins, text/html on ties.
-func webobAcceptMatch(header string) string {
-	ranges, ok := webobParseAccept(header)
+func acceptMatch(header string) string {
+	ranges, ok := parseAccept(header)
 	if !ok {
-		return webobAcceptOffers[0]
+		return acceptOffers[0]
 	}
 	best, bestQ := "", 0
-	for _, offer := range webobAcceptOffers {
+	for _, offer := range acceptOffers {
 		typ, sub, _ := strings.Cut(offer, "/")
 		q, spec := 0, 0
 		for _, mr := range ranges {
@@ -59,15 +59,15 @@ func webobAcceptMatch(header string) string {
 	return best
 }
 
-// webobParseAccept parses an Accept header value with the grammar WebOb
+// parseAccept parses an Accept header value with the grammar WebOb
 // validates it against (RFC 7230 #rule list of RFC 7231 media ranges with
 // optional weight and accept-ext parameters). ok is false when the value is
 // invalid.
-func webobParseAccept(v string) (ranges []webobMediaRange, ok bool) {
+func parseAccept(v string) (ranges []mediaRange, ok bool) {
 	if v == "" {
 		return nil, true
 	}
-	p := webobAcceptParser{s: v}
+	p := acceptParser{s: v}
 	// #element => [ ( "," / element ) *( OWS "," [ OWS element ] ) ]
 	if p.peek() == ',' {
 		p.i++
@@ -95,13 +95,13 @@ func webobParseAccept(v string) (ranges []webobMediaRange, ok bool) {
 	return ranges, true
 }
 
-// webobAcceptParser is a cursor over an Accept header value.
-type webobAcceptParser struct {
+// acceptParser is a cursor over an Accept header value.
+type acceptParser struct {
 	s string
 	i int
 }
 
-func (p *webobAcceptParser) peek() byte {
+func (p *acceptParser) peek() byte {
 	if p.i < len(p.s) {
 		return p.s[p.i]
 	}
@@ -109,14 +109,14 @@ func (p *webobAcceptParser) peek() byte {
 }
 
 // ows skips optional whitespace (SP / HTAB).
-func (p *webobAcceptParser) ows() {
+func (p *acceptParser) ows() {
 	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
 		p.i++
 	}
 }
 
 // semicolon consumes OWS ";" OWS, or nothing (returning false).
-func (p *webobAcceptParser) semicolon() bool {
+func (p *acceptParser) semicolon() bool {
 	save := p.i
 	p.ows()
 	if p.peek() != ';' {
@@ -129,16 +129,16 @@ func (p *webobAcceptParser) semicolon() bool {
 }
 
 // token consumes 1*tchar and returns it.
-func (p *webobAcceptParser) token() string {
+func (p *acceptParser) token() string {
 	start := p.i
-	for p.i < len(p.s) && webobIsTchar(p.s[p.i]) {
+	for p.i < len(p.s) && isTchar(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]
 }
 
 // quoted consumes a quoted-string (qdtext / quoted-pair, obs-text allowed).
-func (p *webobAcceptParser) quoted() bool {
+func (p *acceptParser) quoted() bool {
 	save := p.i
 	if p.peek() != '"' {
 		return false
@@ -151,7 +151,7 @@ func (p *webobAcceptParser) quoted() bool {
 			p.i++
 			return true
 		case c == '\\':
-			if p.i+1 < len(p.s) && webobIsQuotedPairChar(p.s[p.i+1]) {
+			if p.i+1 < len(p.s) && isQuotedPairChar(p.s[p.i+1]) {
 				p.i += 2
 				continue
 			}
@@ -169,7 +169,7 @@ func (p *webobAcceptParser) quoted() bool {
 }
 
 // value consumes token / quoted-string.
-func (p *webobAcceptParser) value() bool {
+func (p *acceptParser) value() bool {
 	if p.peek() == '"' {
 		return p.quoted()
 	}
@@ -178,9 +178,9 @@ func (p *webobAcceptParser) value() bool {
 
 // element consumes media-range [ weight *( accept-ext ) ]; on failure the
 // cursor is left where it was.
-func (p *webobAcceptParser) element() (webobMediaRange, bool) {
+func (p *acceptParser) element() (mediaRange, bool) {
 	start := p.i
-	var mr webobMediaRange
+	var mr mediaRange
 	typ := p.token()
 	if typ == "" || p.peek() != '/' {
 		p.i = start
@@ -244,13 +244,13 @@ func (p *webobAcceptParser) element() (webobMediaRange, bool) {
 }
 
 // isWeight reports whether the cursor is at "q=" or "Q=".
-func (p *webobAcceptParser) isWeight() bool {
+func (p *acceptParser) isWeight() bool {
 	return p.i+1 < len(p.s) && (p.s[p.i] == 'q' || p.s[p.i] == 'Q') && p.s[p.i+1] == '='
 }
 
 // qvalue consumes ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) and
 // returns it in thousandths.
-func (p *webobAcceptParser) qvalue() (int, bool) {
+func (p *acceptParser) qvalue() (int, bool) {
 	c := p.peek()
 	if c != '0' && c != '1' {
 		return 0, false
@@ -277,8 +277,8 @@ func (p *webobAcceptParser) qvalue() (int, bool) {
 	return q, true
 }
 
-// webobIsTchar reports whether c is an RFC 7230 tchar.
-func webobIsTchar(c byte) bool {
+// isTchar reports whether c is an RFC 7230 tchar.
+func isTchar(c byte) bool {
 	switch {
 	case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
 		return true
@@ -286,8 +286,8 @@ func webobIsTchar(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-// webobIsQuotedPairChar reports whether c may follow a backslash in a
+// isQuotedPairChar reports whether c may follow a backslash in a
 // quoted-string (HTAB / SP / VCHAR / obs-text).
-func webobIsQuotedPairChar(c byte) bool {
+func isQuotedPairChar(c byte) bool {
 	return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80
 }

@@ -1,4 +1,4 @@
-package api
+package webob
 
 import (
 	"regexp"
@@ -7,10 +7,10 @@ import (
 	"unicode/utf8"
 )
 
-// webobSubstitute implements Python's string.Template.safe_substitute:
+// substitute implements Python's string.Template.safe_substitute:
 // "$$" is a literal "$", "${name}" and "$name" are replaced when lookup
 // knows the name, anything else is left as is.
-func webobSubstitute(tmpl string, lookup func(string) (string, bool)) string {
+func substitute(tmpl string, lookup func(string) (string, bool)) string {
 	var b strings.Builder
 	for i := 0; i < len(tmpl); {
 		c := tmpl[i]
@@ -25,7 +25,7 @@ func webobSubstitute(tmpl string, lookup func(string) (string, bool)) string {
 			i += 2
 			continue
 		case next == '{':
-			if n := webobIdentLen(tmpl[i+2:]); n > 0 && i+2+n < len(tmpl) && tmpl[i+2+n] == '}' {
+			if n := identLen(tmpl[i+2:]); n > 0 && i+2+n < len(tmpl) && tmpl[i+2+n] == '}' {
 				if v, ok := lookup(tmpl[i+2 : i+2+n]); ok {
 					b.WriteString(v)
 					i += n + 3
@@ -33,7 +33,7 @@ func webobSubstitute(tmpl string, lookup func(string) (string, bool)) string {
 				}
 			}
 		default:
-			if n := webobIdentLen(tmpl[i+1:]); n > 0 {
+			if n := identLen(tmpl[i+1:]); n > 0 {
 				if v, ok := lookup(tmpl[i+1 : i+1+n]); ok {
 					b.WriteString(v)
 					i += n + 1
@@ -47,9 +47,9 @@ func webobSubstitute(tmpl string, lookup func(string) (string, bool)) string {
 	return b.String()
 }
 
-// webobIdentLen returns the length of the ASCII identifier
+// identLen returns the length of the ASCII identifier
 // ([_a-zA-Z][_a-zA-Z0-9]*) at the start of s, or 0.
-func webobIdentLen(s string) int {
+func identLen(s string) int {
 	n := 0
 	for n < len(s) {
 		c := s[n]
@@ -63,26 +63,26 @@ func webobIdentLen(s string) int {
 }
 
 var (
-	webobBRRe      = regexp.MustCompile(`(?is)<br.*?>`)
-	webobCommentRe = regexp.MustCompile(`<!--|-->`)
-	webobTagRe     = regexp.MustCompile(`(?s)<.*?>`)
+	brRe      = regexp.MustCompile(`(?is)<br.*?>`)
+	commentRe = regexp.MustCompile(`<!--|-->`)
+	tagRe     = regexp.MustCompile(`(?s)<.*?>`)
 )
 
-// webobStripTags is WebOb's strip_tags: newlines become spaces, CRs are
+// stripTags is WebOb's strip_tags: newlines become spaces, CRs are
 // dropped, each <br ...> becomes a newline, then comments markers and all
 // other tags are removed.
-func webobStripTags(s string) string {
+func stripTags(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	s = strings.ReplaceAll(s, "\r", "")
-	s = webobBRRe.ReplaceAllLiteralString(s, "\n")
-	s = webobCommentRe.ReplaceAllLiteralString(s, "")
-	return webobTagRe.ReplaceAllLiteralString(s, "")
+	s = brRe.ReplaceAllLiteralString(s, "\n")
+	s = commentRe.ReplaceAllLiteralString(s, "")
+	return tagRe.ReplaceAllLiteralString(s, "")
 }
 
-// webobHTMLEscape is WebOb's html_escape: Python's html.escape(s, True)
+// htmlEscape is WebOb's html_escape: Python's html.escape(s, True)
 // followed by an ASCII encoding that turns every non-ASCII character into a
 // decimal character reference.
-func webobHTMLEscape(s string) string {
+func htmlEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
