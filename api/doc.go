@@ -41,4 +41,12 @@
 // it declares, which the node package implements. Another package adds
 // routes through Config.Extensions (extension.go): they run behind the
 // same wrapper and use the helpers exported there.
+//
+// Three self-contained parts live in sub-packages that api imports and
+// that never import api: keystone (Keystone v3 token validation; api
+// reads the token header and answers 401 or 503, in auth.go and
+// errmap.go), webob (Glance's error bodies byte for byte as WebOb renders
+// them; Error renders through it, errors.go) and schema (the /v2/schemas
+// documents and the json.dumps-compatible ordered encoder, which metadefs
+// uses too).
 package api

@@ -1,6 +1,10 @@
 package webob
 
-import "testing"
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
 
 func TestAcceptMatch(t *testing.T) {
 	// Expectations taken from running webob.acceptparse on each value.
@@ -61,5 +65,23 @@ func TestTitle(t *testing.T) {
 		if got := DefaultExplanation(code); got != want {
 			t.Errorf("DefaultExplanation(%d) = %q, want %q", code, got, want)
 		}
+	}
+}
+
+func TestRenderHeadAndNilRequest(t *testing.T) {
+	head := httptest.NewRequest(http.MethodHead, "/x", nil)
+	head.Header.Set("Accept", "application/json")
+	if ct, body := Render(head, Exception{Status: 404}); ct != "text/html; charset=UTF-8" || len(body) != 0 {
+		t.Errorf("HEAD: %q %q", ct, body)
+	}
+	ct, body := Render(nil, Exception{Status: 415, Detail: "d"})
+	if want := "415 Unsupported Media Type\n\nThe request media type  is not supported by this server. \n\n d"; ct != "text/plain; charset=UTF-8" || string(body) != want {
+		t.Errorf("nil request: %q %q, want %q", ct, body, want)
+	}
+	get := httptest.NewRequest(http.MethodGet, "/x", nil)
+	get.Header.Set("Accept", "application/json")
+	_, body = Render(get, Exception{Status: 409, Explanation: "é <b>", Template: "${explanation}"})
+	if want := `{"message": "\u00e9 <b>", "code": "409 Conflict", "title": "Conflict"}`; string(body) != want {
+		t.Errorf("json = %s, want %s", body, want)
 	}
 }
