@@ -48,32 +48,33 @@ func (a *Auth) HasRole(role string) bool { return slices.Contains(a.Roles, role)
 // refusal to 401 and its trouble to 503).
 func (s *Server) identity(r *http.Request) (*Auth, error) {
 	if s.keystone != nil {
-		return s.keystoneIdentity(r)
+		return keystoneIdentity(s.keystone, r)
 	}
 	return noauthIdentity(r), nil
 }
 
 // keystoneIdentity validates r's X-Auth-Token (or X-Storage-Token) with
-// Keystone. No token is an error wrapping keystone.ErrTokenInvalid, like
-// a refused one.
-func (s *Server) keystoneIdentity(r *http.Request) (*Auth, error) {
+// v. No token is an error wrapping keystone.ErrTokenInvalid, like a
+// refused one.
+func keystoneIdentity(v *keystone.Validator, r *http.Request) (*Auth, error) {
 	tok := firstHeader(r, "X-Auth-Token", "X-Storage-Token")
 	if tok == "" {
 		return nil, fmt.Errorf("no X-Auth-Token: %w", keystone.ErrTokenInvalid)
 	}
-	id, err := s.keystone.Validate(r.Context(), tok)
+	id, err := v.Validate(r.Context(), tok)
 	if err != nil {
 		return nil, err // already says what failed
 	}
 	return &Auth{Project: id.Project, User: id.User, Roles: id.Roles, Admin: id.Admin}, nil
 }
 
-// keystoneUnauthorized is Glance's bare 401 with keystonemiddleware's
-// WWW-Authenticate header naming Keystone.
-func (s *Server) keystoneUnauthorized(err error) *Error {
+// keystoneUnauthorized is Glance's bare 401 for err, with
+// keystonemiddleware's WWW-Authenticate header naming v's Keystone (none
+// when v is nil).
+func keystoneUnauthorized(v *keystone.Validator, err error) *Error {
 	e := &Error{Status: http.StatusUnauthorized, Err: err}
-	if s.keystone != nil {
-		e.Header = http.Header{"Www-Authenticate": []string{`Keystone uri="` + s.keystone.URL() + `"`}}
+	if v != nil {
+		e.Header = http.Header{"Www-Authenticate": []string{`Keystone uri="` + v.URL() + `"`}}
 	}
 	return e
 }

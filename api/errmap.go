@@ -20,7 +20,7 @@ func (s *Server) httpError(err error) *Error {
 	}
 	switch {
 	case errors.Is(err, keystone.ErrTokenInvalid):
-		return s.keystoneUnauthorized(err)
+		return keystoneUnauthorized(s.keystone, err)
 	case errors.Is(err, keystone.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Explanation: "The Keystone service is temporarily unavailable.", Err: err}
 	case errors.As(err, &fe):
