@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,8 +53,8 @@ func (c *Client) do(req *http.Request, addr, path string, want int) (*http.Respo
 }
 
 // call sends method path with body (nil: none) and decodes the JSON
-// answer into out (nil: discarded).
-func (c *Client) call(ctx context.Context, method, addr, path string, body []byte, out any) error {
+// answer, of at most limit bytes, into out (nil: discarded).
+func (c *Client) call(ctx context.Context, method, addr, path string, body []byte, limit int64, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -70,33 +71,50 @@ func (c *Client) call(ctx context.Context, method, addr, path string, body []byt
 	if out == nil {
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := decodeAnswer(resp.Body, limit, out); err != nil {
 		return fmt.Errorf("decode %s%s: %w", addr, path, err)
 	}
 	return nil
 }
 
+// decodeAnswer decodes one JSON value of at most limit bytes from r into
+// out: a longer answer, or anything after the value, is an error.
+func decodeAnswer(r io.Reader, limit int64, out any) error {
+	lr := &io.LimitedReader{R: r, N: limit + 1}
+	dec := json.NewDecoder(lr)
+	err := dec.Decode(out)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("data after the JSON answer")
+		}
+	}
+	if err != nil && lr.N == 0 {
+		return fmt.Errorf("answer over %d bytes", limit)
+	}
+	return err
+}
+
 // callJSON is call with in encoded as the JSON body.
-func (c *Client) callJSON(ctx context.Context, addr, path string, in, out any) error {
+func (c *Client) callJSON(ctx context.Context, addr, path string, in any, limit int64, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", path, err)
 	}
-	return c.call(ctx, http.MethodPost, addr, path, body, out)
+	return c.call(ctx, http.MethodPost, addr, path, body, limit, out)
 }
 
 // Apply forwards cmd (an encoded raftfsm command) to the leader at addr.
 // An error that wraps a dial error means the command never left.
 func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (ApplyResponse, error) {
 	var out ApplyResponse
-	err := c.call(ctx, http.MethodPost, addr, PathApply, cmd, &out)
+	err := c.call(ctx, http.MethodPost, addr, PathApply, cmd, MaxAnswerBody, &out)
 	return out, err
 }
 
 // Join asks the node at addr to add a node to the cluster.
 func (c *Client) Join(ctx context.Context, addr string, req JoinRequest) (JoinResponse, error) {
 	var out JoinResponse
-	err := c.callJSON(ctx, addr, PathJoin, req, &out)
+	err := c.callJSON(ctx, addr, PathJoin, req, MaxAnswerBody, &out)
 	return out, err
 }
 
@@ -105,20 +123,20 @@ func (c *Client) Join(ctx context.Context, addr string, req JoinRequest) (JoinRe
 // of every one. The chunks are protected there for req.Image.
 func (c *Client) Missing(ctx context.Context, addr string, req MissingRequest) ([]string, error) {
 	var out missingResponse
-	err := c.callJSON(ctx, addr, PathMissing, req, &out)
+	err := c.callJSON(ctx, addr, PathMissing, req, MaxMissingAnswerBody, &out)
 	return out.Missing, err
 }
 
 // Replicate asks the node at addr to become a durable holder of an
 // image; it returns once the node holds every chunk durably.
 func (c *Client) Replicate(ctx context.Context, addr, imageID string) error {
-	return c.callJSON(ctx, addr, PathReplicate, replicateRequest{ImageID: imageID}, nil)
+	return c.callJSON(ctx, addr, PathReplicate, replicateRequest{ImageID: imageID}, MaxAnswerBody, nil)
 }
 
 // Stats asks the node at addr how its chunk store is used.
 func (c *Client) Stats(ctx context.Context, addr string) (Usage, error) {
 	var out Usage
-	err := c.call(ctx, http.MethodGet, addr, PathStats, nil, &out)
+	err := c.call(ctx, http.MethodGet, addr, PathStats, nil, MaxAnswerBody, &out)
 	return out, err
 }
 
@@ -126,7 +144,7 @@ func (c *Client) Stats(ctx context.Context, addr string) (Usage, error) {
 // job id.
 func (c *Client) PrefetchProgress(ctx context.Context, addr, id string) (Progress, error) {
 	var out Progress
-	err := c.call(ctx, http.MethodGet, addr, PathPrefetch+url.PathEscape(id), nil, &out)
+	err := c.call(ctx, http.MethodGet, addr, PathPrefetch+url.PathEscape(id), nil, MaxAnswerBody, &out)
 	return out, err
 }
 

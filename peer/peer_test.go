@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/p2pglance/p2pglance/peer"
@@ -266,6 +267,66 @@ func TestWire(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestAnswerCaps: the Client decodes at most a capped answer, whether or
+// not it is signed: an endless answer from a peer is an error, not a
+// read without end; trailing data after the value is refused too.
+func TestAnswerCaps(t *testing.T) {
+	var mode atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch mode.Load() {
+		case "endless":
+			// A JSON string that never ends: the handler stops when the
+			// client hangs up.
+			if _, err := io.WriteString(w, `{"chunks": 1, "gossip_addrs": ["`); err != nil {
+				return
+			}
+			pad := bytes.Repeat([]byte("a"), 64<<10)
+			for {
+				if _, err := w.Write(pad); err != nil {
+					return
+				}
+			}
+		case "under the cap":
+			_, _ = io.WriteString(w, `{"chunks": 1, "gossip_addrs": ["`+strings.Repeat("a", peer.MaxAnswerBody-100)+`"], "missing": ["aa"]}`)
+		case "trailing":
+			_, _ = io.WriteString(w, `{"chunks": 1} {"chunks": 2}`)
+		}
+	}))
+	defer srv.Close()
+	c := peer.NewClient(srv.Client(), "http")
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"apply": func() error { _, err := c.Apply(ctx, addr, []byte{1}); return err },
+		"join": func() error {
+			_, err := c.Join(ctx, addr, peer.JoinRequest{ID: "n9", RaftAddr: "127.0.0.1:7000"})
+			return err
+		},
+		"stats":    func() error { _, err := c.Stats(ctx, addr); return err },
+		"progress": func() error { _, err := c.PrefetchProgress(ctx, addr, "job"); return err },
+		"missing":  func() error { _, err := c.Missing(ctx, addr, peer.MissingRequest{Image: "i"}); return err },
+	}
+	mode.Store("endless")
+	for name, call := range calls {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "answer over") {
+			t.Errorf("%s, endless answer: %v", name, err)
+		}
+	}
+	mode.Store("under the cap")
+	for name, call := range calls {
+		if err := call(); err != nil {
+			t.Errorf("%s, answer under the cap: %v", name, err)
+		}
+	}
+	mode.Store("trailing")
+	for name, call := range calls {
+		if err := call(); err == nil {
+			t.Errorf("%s, trailing data accepted", name)
 		}
 	}
 }

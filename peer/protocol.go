@@ -54,6 +54,15 @@ const (
 	MaxApplyBody = 16 << 20
 )
 
+// Body caps of the JSON answers the Client decodes (a longer answer is
+// an error, whether or not the cluster secret signs it): a missing
+// answer lists at most the digests asked about, so it has the request's
+// cap; every other answer is small.
+const (
+	MaxAnswerBody        = 1 << 20
+	MaxMissingAnswerBody = MaxMissingBody
+)
+
 // joinTry renders the nodes of a busy or origin answer.
 func joinTry(try []string) string { return strings.Join(try, ",") }
 
