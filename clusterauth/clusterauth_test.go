@@ -88,9 +88,9 @@ func (s *server) counts() (int, []string) {
 	return s.hits, append([]string(nil), s.rejects...)
 }
 
-func newServer(t *testing.T, key []byte) *server {
+func newServer(t *testing.T, keys ...[]byte) *server {
 	s := &server{}
-	v := NewVerifier(key, testProtocol, func(_ *http.Request, reason string) {
+	v := NewVerifier(keys, testProtocol, func(_ *http.Request, reason string) {
 		s.mu.Lock()
 		s.rejects = append(s.rejects, reason)
 		s.mu.Unlock()
@@ -132,7 +132,7 @@ func do(t *testing.T, c *http.Client, method, url string, body []byte) (int, str
 func TestSignedRequestsPass(t *testing.T) {
 	k := mustKeys(t, "the cluster secret")
 	s := newServer(t, k.Peer)
-	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}}
+	c := &http.Client{Transport: &Transport{Keys: [][]byte{k.Peer}, NodeID: "n1", Protocol: testProtocol}}
 	code, body, err := do(t, c, http.MethodPost, s.URL+"/apply?x=1", []byte("command"))
 	if err != nil || code != 200 || body != "POST /apply?x=1 command" {
 		t.Fatalf("signed POST: %d %q %v", code, body, err)
@@ -159,7 +159,7 @@ func TestRefusals(t *testing.T) {
 	other := mustKeys(t, "another cluster secret")
 	s := newServer(t, k.Peer)
 	rec := &recorder{}
-	good := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Next: rec, Protocol: testProtocol}}
+	good := &http.Client{Transport: &Transport{Keys: [][]byte{k.Peer}, NodeID: "n1", Next: rec, Protocol: testProtocol}}
 	if code, _, err := do(t, good, http.MethodPost, s.URL+"/missing", []byte(`{"a":1}`)); err != nil || code != 200 {
 		t.Fatalf("signed request: %d %v", code, err)
 	}
@@ -214,8 +214,8 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 	// Wrong key, no signature at all, and a clock outside the window.
-	wrong := &http.Client{Transport: &Transport{Key: other.Peer, NodeID: "x", Protocol: testProtocol}}
-	skewed := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Now: func() time.Time { return time.Now().Add(-MaxClockSkew - time.Minute) }, Protocol: testProtocol}}
+	wrong := &http.Client{Transport: &Transport{Keys: [][]byte{other.Peer}, NodeID: "x", Protocol: testProtocol}}
+	skewed := &http.Client{Transport: &Transport{Keys: [][]byte{k.Peer}, NodeID: "n1", Now: func() time.Time { return time.Now().Add(-MaxClockSkew - time.Minute) }, Protocol: testProtocol}}
 	for name, c := range map[string]*http.Client{"wrong key": wrong, "skewed clock": skewed} {
 		_, _, err := do(t, c, http.MethodGet, s.URL+"/stats", nil)
 		if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "401") {
@@ -224,7 +224,7 @@ func TestRefusals(t *testing.T) {
 	}
 	// A valid signature that claims a chunk body where none is allowed.
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/apply", strings.NewReader("command"))
-	if _, err := (&Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}).Sign(req, BodyChunk); err != nil {
+	if _, err := (&Transport{Keys: [][]byte{k.Peer}, NodeID: "n1", Protocol: testProtocol}).Sign(req, BodyChunk); err != nil {
 		t.Fatal(err)
 	}
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
@@ -251,7 +251,7 @@ func TestForgedAnswerRejected(t *testing.T) {
 		_, _ = w.Write([]byte(`{"missing":[]}`))
 	}))
 	defer forger.Close()
-	c := &http.Client{Transport: &Transport{Key: k.Peer, NodeID: "n1", Protocol: testProtocol}}
+	c := &http.Client{Transport: &Transport{Keys: [][]byte{k.Peer}, NodeID: "n1", Protocol: testProtocol}}
 	if _, _, err := do(t, c, http.MethodPost, forger.URL+"/missing", []byte("{}")); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("forged answer: err %v", err)
 	}
@@ -265,7 +265,7 @@ func TestProtocolHooks(t *testing.T) {
 	sign := func(p Protocol, method, path string, body []byte) *http.Request {
 		t.Helper()
 		req := httptest.NewRequest(method, path, bytes.NewReader(body))
-		tr := &Transport{Key: k.Peer, NodeID: "n1", Protocol: p}
+		tr := &Transport{Keys: [][]byte{k.Peer}, NodeID: "n1", Protocol: p}
 		out := req.Clone(req.Context())
 		h, err := tr.bodyHash(req, out)
 		if err != nil {
@@ -277,7 +277,7 @@ func TestProtocolHooks(t *testing.T) {
 		return out
 	}
 	check := func(p Protocol, r *http.Request) string {
-		_, reason := NewVerifier(k.Peer, p, nil).check(r)
+		_, _, reason := NewVerifier([][]byte{k.Peer}, p, nil).check(r)
 		return reason
 	}
 	for name, p := range map[string]Protocol{"zero": {}, "test": testProtocol} {
@@ -296,39 +296,174 @@ func TestProtocolHooks(t *testing.T) {
 	}
 }
 
+// handshake runs the client side with keys ck against the server side
+// with keys sk over a pipe.
+func handshake(ck, sk [][]byte) (cerr, serr error) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() {
+		err := ServerHandshake(b, sk, 5*time.Second)
+		if err != nil {
+			b.Close()
+		}
+		done <- err
+	}()
+	cerr = ClientHandshake(a, ck, 5*time.Second)
+	if cerr != nil {
+		a.Close()
+	}
+	return cerr, <-done
+}
+
 func TestHandshake(t *testing.T) {
 	k := mustKeys(t, "the cluster secret")
 	other := mustKeys(t, "another cluster secret")
-	run := func(ck, sk []byte) (cerr, serr error) {
-		a, b := net.Pipe()
-		defer a.Close()
-		defer b.Close()
-		done := make(chan error, 1)
-		go func() {
-			err := ServerHandshake(b, sk, 5*time.Second)
-			if err != nil {
-				b.Close()
-			}
-			done <- err
-		}()
-		cerr = ClientHandshake(a, ck, 5*time.Second)
-		if cerr != nil {
-			a.Close()
-		}
-		return cerr, <-done
-	}
-	if cerr, serr := run(k.Raft, k.Raft); cerr != nil || serr != nil {
+	run := handshake
+	if cerr, serr := run([][]byte{k.Raft}, [][]byte{k.Raft}); cerr != nil || serr != nil {
 		t.Fatalf("same key: client %v, server %v", cerr, serr)
 	}
-	if cerr, serr := run(other.Raft, k.Raft); cerr == nil || serr == nil {
+	if cerr, serr := run([][]byte{other.Raft}, [][]byte{k.Raft}); cerr == nil || serr == nil {
 		t.Fatalf("wrong key: client %v, server %v", cerr, serr)
 	}
 	// Something that is not a handshake is refused at once.
 	a, b := net.Pipe()
 	defer a.Close()
 	go func() { _, _ = a.Write([]byte("GET / HTTP/1.1\r\n\r\n" + strings.Repeat("x", 64))) }()
-	if err := ServerHandshake(b, k.Raft, 5*time.Second); !errors.Is(err, ErrHandshake) {
+	if err := ServerHandshake(b, [][]byte{k.Raft}, 5*time.Second); !errors.Is(err, ErrHandshake) {
 		t.Fatalf("garbage: %v", err)
 	}
 	b.Close()
+}
+
+// TestRotation: while the secret goes from old to new (every node first
+// restarted with the new secret and the old one as previous, then with
+// the new one alone), any two nodes that share a key talk, over signed
+// HTTP (requests and answers) and the Raft handshake; a node with only
+// the old secret and one with only the new do not.
+func TestRotation(t *testing.T) {
+	old, next := mustKeys(t, "the old cluster secret"), mustKeys(t, "the new cluster secret")
+	sides := map[string][]Keys{"old": {old}, "new+old": {next, old}, "new": {next}}
+	peerKeys := func(ks []Keys) [][]byte {
+		var out [][]byte
+		for _, k := range ks {
+			out = append(out, k.Peer)
+		}
+		return out
+	}
+	raftKeys := func(ks []Keys) [][]byte {
+		var out [][]byte
+		for _, k := range ks {
+			out = append(out, k.Raft)
+		}
+		return out
+	}
+	for sname, sk := range sides {
+		s := newServer(t, peerKeys(sk)...)
+		for cname, ck := range sides {
+			want := !(sname == "old" && cname == "new" || sname == "new" && cname == "old")
+			c := &http.Client{Transport: &Transport{Keys: peerKeys(ck), NodeID: "n1", Protocol: testProtocol}}
+			code, body, err := do(t, c, http.MethodPost, s.URL+"/apply", []byte("command"))
+			if got := err == nil && code == 200 && body == "POST /apply command"; got != want {
+				t.Errorf("HTTP, client %s, server %s: %d %q %v; want ok=%v", cname, sname, code, body, err, want)
+			}
+			if code, _, err := do(t, c, http.MethodGet, s.URL+"/fail", nil); (err == nil && code == http.StatusConflict) != want {
+				t.Errorf("HTTP error answer, client %s, server %s: %d %v; want ok=%v", cname, sname, code, err, want)
+			}
+			cerr, serr := handshake(raftKeys(ck), raftKeys(sk))
+			if got := cerr == nil && serr == nil; got != want {
+				t.Errorf("handshake, client %s, server %s: client %v, server %v; want ok=%v", cname, sname, cerr, serr, want)
+			}
+		}
+	}
+}
+
+// TestLegacyHandshake: a client whose nonce is random through (no key
+// tag: an older node) completes the handshake with a single-key server,
+// and a server that sends its proof under its only key satisfies a
+// client that tags its nonce: one key, the same handshake as before.
+func TestLegacyHandshake(t *testing.T) {
+	k := mustKeys(t, "the cluster secret").Raft
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() { done <- ServerHandshake(b, [][]byte{k}, 5*time.Second) }()
+	hello := []byte(handshakeMagic + strings.Repeat("\x5a", nonceLen))
+	if _, err := a.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, nonceLen+macLen)
+	if _, err := io.ReadFull(a, reply); err != nil {
+		t.Fatal(err)
+	}
+	nc, ns := hello[len(handshakeMagic):], reply[:nonceLen]
+	if !bytes.Equal(reply[nonceLen:], handshakeMAC(k, "server", nc, ns)) {
+		t.Fatal("server proof is not under its key")
+	}
+	if _, err := a.Write(handshakeMAC(k, "client", nc, ns)); err != nil {
+		t.Fatal(err)
+	}
+	ok := make([]byte, 1)
+	if _, err := io.ReadFull(a, ok); err != nil || ok[0] != handshakeOK {
+		t.Fatalf("ok byte %v %v", ok, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+
+	// A legacy server: reads the hello, proves under its key.
+	c, d := net.Pipe()
+	defer c.Close()
+	defer d.Close()
+	go func() {
+		hello := make([]byte, len(handshakeMagic)+nonceLen)
+		if _, err := io.ReadFull(d, hello); err != nil {
+			return
+		}
+		ns := bytes.Repeat([]byte{7}, nonceLen)
+		_, _ = d.Write(append(append([]byte(nil), ns...), handshakeMAC(k, "server", hello[len(handshakeMagic):], ns)...))
+		proof := make([]byte, macLen)
+		if _, err := io.ReadFull(d, proof); err != nil || !bytes.Equal(proof, handshakeMAC(k, "client", hello[len(handshakeMagic):], ns)) {
+			return
+		}
+		_, _ = d.Write([]byte{handshakeOK})
+	}()
+	if err := ClientHandshake(c, [][]byte{k}, 5*time.Second); err != nil {
+		t.Fatalf("client against a legacy server: %v", err)
+	}
+}
+
+// TestSignatureHeader pins the wire: one key, one hex signature (as
+// before rotation existed); two keys, two, comma-separated; more
+// signatures than MaxKeys are refused.
+func TestSignatureHeader(t *testing.T) {
+	old, next := mustKeys(t, "the old cluster secret"), mustKeys(t, "the new cluster secret")
+	for n, keys := range map[int][][]byte{1: {next.Peer}, 2: {next.Peer, old.Peer}} {
+		req := httptest.NewRequest(http.MethodGet, "/stats", nil)
+		sigs, err := (&Transport{Keys: keys, NodeID: "n1", Protocol: testProtocol}).Sign(req, emptySHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := req.Header.Get(HeaderSignature)
+		if len(sigs) != n || h != strings.Join(sigs, ",") || len(h) != n*64+n-1 {
+			t.Errorf("%d keys: header %q, signatures %q", n, h, sigs)
+		}
+		if _, _, reason := NewVerifier([][]byte{old.Peer}, testProtocol, nil).check(req); (reason == "") != (n == 2) {
+			t.Errorf("%d keys, verifier with the old key: %q", n, reason)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/stats", nil)
+	sigs, err := (&Transport{Keys: [][]byte{next.Peer}, NodeID: "n1", Protocol: testProtocol}).Sign(req, emptySHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(HeaderSignature, strings.Repeat("00,", MaxKeys)+sigs[0])
+	if _, _, reason := NewVerifier([][]byte{next.Peer}, testProtocol, nil).check(req); reason != RejectBadSig {
+		t.Errorf("%d signatures: %q, want %q", MaxKeys+1, reason, RejectBadSig)
+	}
+	if _, err := (&Transport{NodeID: "n1"}).Sign(req, emptySHA256); err == nil {
+		t.Error("a transport without a key signed")
+	}
 }

@@ -22,6 +22,13 @@
 // know the key is refused before any byte reaches Raft. The handshake
 // authenticates the connection, it does not encrypt it: TLS does that.
 //
+// Rotation: a node may hold the keys of two secrets, the current one and
+// one being rotated out. [Transport] then signs each request with both,
+// [Verifier] accepts a request signed with any key it holds and MACs the
+// answer with that key, and the handshake settles on a key both sides
+// hold; so while the secret changes node by node, any two nodes that
+// share a key talk. With one key, the wire is what it was before.
+//
 // # Dependencies
 //
 // clusterauth imports only the standard library. It must not import any

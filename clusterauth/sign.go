@@ -17,13 +17,18 @@ const (
 	HeaderTime      = "X-P2pglance-Time"      // sender's clock, Unix nanoseconds
 	HeaderNonce     = "X-P2pglance-Nonce"     // 16 random bytes, hex
 	HeaderBody      = "X-P2pglance-Body"      // hex SHA-256 of the body, or BodyChunk
-	HeaderSignature = "X-P2pglance-Signature" // hex HMAC-SHA256 of the canonical request
+	HeaderSignature = "X-P2pglance-Signature" // hex HMAC-SHA256 of the canonical request, one per key, comma-separated
 	HeaderResponse  = "X-P2pglance-Response"  // hex HMAC-SHA256 of the canonical answer
 )
 
 // BodyChunk in HeaderBody marks a content-addressed chunk body: the
 // receiver verifies it against the digest in the path instead.
 const BodyChunk = "chunk"
+
+// MaxKeys bounds the keys a Transport signs with and a Verifier
+// accepts (the current secret's and one being rotated out fit), and so
+// the signatures a request may carry.
+const MaxKeys = 4
 
 // MaxClockSkew is how far a request's time may be from the receiver's
 // clock; requests outside the window are refused, and within it every

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,12 +18,15 @@ import (
 const MaxBody = 64 << 20
 
 // Transport is an http.RoundTripper that signs every request with the
-// peer key and verifies the MAC of every answer (except a
+// peer keys and verifies the MAC of every answer (except a
 // content-addressed one, which the caller verifies by digest). An answer
 // that fails is closed and reported as an error wrapping ErrBadResponse.
 type Transport struct {
-	// Key is Keys.Peer.
-	Key []byte
+	// Keys are Keys.Peer of the cluster secrets the node holds, the
+	// current one first, then the one being rotated out (if any). Every
+	// request carries one signature per key, so a node that knows only
+	// one of them accepts it; an answer MAC'd with any of them passes.
+	Keys [][]byte
 	// NodeID names the sender.
 	NodeID string
 	// Next carries the signed request; nil is http.DefaultTransport.
@@ -43,7 +47,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	sig, err := t.Sign(out, body)
+	sigs, err := t.Sign(out, body)
 	if err != nil {
 		return nil, err
 	}
@@ -58,18 +62,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Protocol.contentAddressedResponse(req.Method, req.URL.Path) {
 		return resp, nil
 	}
-	if err := checkResponse(t.Key, sig, resp); err != nil {
+	if err := checkResponse(t.Keys, sigs, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
 // Sign sets the authentication headers of req, whose body has the hex
-// SHA-256 digest body (or BodyChunk), and returns the signature.
-func (t *Transport) Sign(req *http.Request, body string) (string, error) {
+// SHA-256 digest body (or BodyChunk), and returns its signatures, one
+// per key of t.Keys in that order.
+func (t *Transport) Sign(req *http.Request, body string) ([]string, error) {
+	if len(t.Keys) == 0 || len(t.Keys) > MaxKeys {
+		return nil, fmt.Errorf("sign request: %d keys, want 1 to %d", len(t.Keys), MaxKeys)
+	}
 	var nonce [16]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
-		return "", fmt.Errorf("sign request: %w", err)
+		return nil, fmt.Errorf("sign request: %w", err)
 	}
 	now := time.Now
 	if t.Now != nil {
@@ -77,14 +85,17 @@ func (t *Transport) Sign(req *http.Request, body string) (string, error) {
 	}
 	ts := now().UnixNano()
 	n := hex.EncodeToString(nonce[:])
-	sig := hex.EncodeToString(requestMAC(t.Key, t.Protocol, req.Method, req.URL.RequestURI(), t.NodeID, ts, n, body, req.Header))
+	sigs := make([]string, len(t.Keys))
+	for i, k := range t.Keys {
+		sigs[i] = hex.EncodeToString(requestMAC(k, t.Protocol, req.Method, req.URL.RequestURI(), t.NodeID, ts, n, body, req.Header))
+	}
 	h := req.Header
 	h.Set(HeaderNode, t.NodeID)
 	h.Set(HeaderTime, strconv.FormatInt(ts, 10))
 	h.Set(HeaderNonce, n)
 	h.Set(HeaderBody, body)
-	h.Set(HeaderSignature, sig)
-	return sig, nil
+	h.Set(HeaderSignature, strings.Join(sigs, ","))
+	return sigs, nil
 }
 
 // bodyHash digests req's body without consuming it (through GetBody, or
@@ -120,9 +131,10 @@ func (t *Transport) bodyHash(req, out *http.Request) (string, error) {
 	return bodyDigest(b), nil
 }
 
-// checkResponse reads resp's body and checks its MAC; on success the
-// body is replaced by the bytes read.
-func checkResponse(key []byte, reqSig string, resp *http.Response) error {
+// checkResponse reads resp's body and checks its MAC, made with one of
+// keys over the request's signature under that key (sigs[i] is keys[i]'s);
+// on success the body is replaced by the bytes read.
+func checkResponse(keys [][]byte, sigs []string, resp *http.Response) error {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	_ = resp.Body.Close()
 	if err != nil {
@@ -131,13 +143,16 @@ func checkResponse(key []byte, reqSig string, resp *http.Response) error {
 	if len(b) > MaxBody {
 		return fmt.Errorf("%w: body over %d bytes", ErrBadResponse, MaxBody)
 	}
-	got, err := hex.DecodeString(resp.Header.Get(HeaderResponse))
-	if err != nil || !hmac.Equal(got, responseMAC(key, reqSig, resp.StatusCode, b)) {
-		return fmt.Errorf("%w (status %d: %.200q)", ErrBadResponse, resp.StatusCode, bytes.TrimSpace(b))
+	if got, err := hex.DecodeString(resp.Header.Get(HeaderResponse)); err == nil {
+		for i, k := range keys {
+			if hmac.Equal(got, responseMAC(k, sigs[i], resp.StatusCode, b)) {
+				resp.Body = io.NopCloser(bytes.NewReader(b))
+				resp.ContentLength = int64(len(b))
+				return nil
+			}
+		}
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	return nil
+	return fmt.Errorf("%w (status %d: %.200q)", ErrBadResponse, resp.StatusCode, bytes.TrimSpace(b))
 }
 
 // CloseIdleConnections closes Next's idle connections, if it can.

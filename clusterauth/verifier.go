@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,21 +22,23 @@ const (
 )
 
 // Verifier is HTTP middleware that lets through only requests signed by
-// a Transport with the same key, at most once each, and MACs the
-// answers to them.
+// a Transport with one of its keys, at most once each, and MACs the
+// answers to them with the key the request was signed with.
 type Verifier struct {
-	key      []byte
+	keys     [][]byte
 	proto    Protocol
 	now      func() time.Time
 	onReject func(r *http.Request, reason string)
 	seen     replayCache
 }
 
-// NewVerifier returns a Verifier for key (Keys.Peer) and the protocol p
-// (as its Transports have it). onReject, if not nil, is called for every
-// refused request (to count and log it).
-func NewVerifier(key []byte, p Protocol, onReject func(r *http.Request, reason string)) *Verifier {
-	return &Verifier{key: key, proto: p, now: time.Now, onReject: onReject}
+// NewVerifier returns a Verifier that accepts requests signed with any
+// of keys (Keys.Peer of the cluster secrets accepted: the current one,
+// and one being rotated out) under the protocol p (as its Transports
+// have it). onReject, if not nil, is called for every refused request
+// (to count and log it).
+func NewVerifier(keys [][]byte, p Protocol, onReject func(r *http.Request, reason string)) *Verifier {
+	return &Verifier{keys: keys, proto: p, now: time.Now, onReject: onReject}
 }
 
 // Sender is the node id a request claims to come from (informational:
@@ -45,7 +48,7 @@ func Sender(r *http.Request) string { return r.Header.Get(HeaderNode) }
 // Wrap returns h behind the verifier.
 func (v *Verifier) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sig, reason := v.check(r)
+		key, sig, reason := v.check(r)
 		if reason != "" {
 			if v.onReject != nil {
 				v.onReject(r, reason)
@@ -59,57 +62,76 @@ func (v *Verifier) Wrap(h http.Handler) http.Handler {
 		}
 		bw := &bufferedWriter{header: w.Header(), status: http.StatusOK}
 		h.ServeHTTP(bw, r)
-		w.Header().Set(HeaderResponse, hex.EncodeToString(responseMAC(v.key, sig, bw.status, bw.body.Bytes())))
+		w.Header().Set(HeaderResponse, hex.EncodeToString(responseMAC(key, sig, bw.status, bw.body.Bytes())))
 		w.Header().Set("Content-Length", strconv.Itoa(bw.body.Len()))
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(bw.body.Bytes())
 	})
 }
 
-// check verifies r's signature, body and freshness; it returns the
-// signature, or the reason r is refused. A verified body is buffered
-// back into r.Body.
-func (v *Verifier) check(r *http.Request) (string, string) {
+// check verifies r's signature, body and freshness; it returns the key
+// and the signature (of those r carries) that hold, or the reason r is
+// refused. A verified body is buffered back into r.Body.
+func (v *Verifier) check(r *http.Request) ([]byte, string, string) {
 	h := r.Header
 	node, tsText, nonceText, body, sigText := h.Get(HeaderNode), h.Get(HeaderTime), h.Get(HeaderNonce), h.Get(HeaderBody), h.Get(HeaderSignature)
 	if tsText == "" || nonceText == "" || body == "" || sigText == "" {
-		return "", RejectUnsigned
+		return nil, "", RejectUnsigned
 	}
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return "", RejectUnsigned
+		return nil, "", RejectUnsigned
 	}
 	now := v.now()
 	if d := now.Sub(time.Unix(0, ts)); d > MaxClockSkew || d < -MaxClockSkew {
-		return "", RejectSkew
+		return nil, "", RejectSkew
 	}
 	var nonce [16]byte
-	if len(nonceText) != hex.EncodedLen(len(nonce)) {
-		return "", RejectBadSig
+	sigs := strings.Split(sigText, ",")
+	if len(nonceText) != hex.EncodedLen(len(nonce)) || len(sigs) > MaxKeys {
+		return nil, "", RejectBadSig
 	}
-	sig, err := hex.DecodeString(sigText)
-	if _, nerr := hex.Decode(nonce[:], []byte(nonceText)); err != nil || nerr != nil {
-		return "", RejectBadSig
+	if _, err := hex.Decode(nonce[:], []byte(nonceText)); err != nil {
+		return nil, "", RejectBadSig
 	}
-	if !hmac.Equal(sig, requestMAC(v.key, v.proto, r.Method, r.URL.RequestURI(), node, ts, nonceText, body, r.Header)) {
-		return "", RejectBadSig
+	key, sig := v.match(r, sigs, node, ts, nonceText, body)
+	if key == nil {
+		return nil, "", RejectBadSig
 	}
 	// The signature holds, so the headers are a peer's: now the body.
 	if body == BodyChunk {
 		if !v.proto.contentAddressedRequest(r.Method, r.URL.Path) {
-			return "", RejectBody
+			return nil, "", RejectBody
 		}
 	} else {
 		b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 		if err != nil || len(b) > MaxBody || bodyDigest(b) != body {
-			return "", RejectBody
+			return nil, "", RejectBody
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	if v.seen.replayed(nonce, now) {
-		return "", RejectReplay
+		return nil, "", RejectReplay
 	}
-	return sigText, ""
+	return key, sig, ""
+}
+
+// match returns the first of the verifier's keys that made one of sigs
+// (hex) over r's canonical form, and that signature; nil if none did.
+func (v *Verifier) match(r *http.Request, sigs []string, node string, ts int64, nonce, body string) ([]byte, string) {
+	raw := make([][]byte, len(sigs))
+	for i, s := range sigs {
+		raw[i], _ = hex.DecodeString(s) // a bad one matches nothing
+	}
+	for _, k := range v.keys {
+		want := requestMAC(k, v.proto, r.Method, r.URL.RequestURI(), node, ts, nonce, body, r.Header)
+		for i, got := range raw {
+			if hmac.Equal(got, want) {
+				return k, sigs[i]
+			}
+		}
+	}
+	return nil, ""
 }
 
 // bufferedWriter holds an answer until its MAC is computed.

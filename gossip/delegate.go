@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -77,28 +76,26 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	g.mu.Unlock()
 }
 
-// metaOf decodes a node's metadata, falling back to its name as id.
-func metaOf(n *memberlist.Node) Meta {
-	var m Meta
-	if len(n.Meta) > 0 {
-		_ = json.Unmarshal(n.Meta, &m) // best effort: a bad peer still gets listed
-	}
+// memberOf decodes a node's metadata, with its name as id, into what
+// Gossip keeps of it.
+func memberOf(n *memberlist.Node, alive bool) *memberInfo {
+	m, keys := decodeMeta(n.Meta)
 	m.ID = n.Name
-	return m
+	return &memberInfo{meta: m, keys: keys, addr: n.Address(), alive: alive}
 }
 
 // NotifyJoin records a (re)joined node.
 func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	g := d.g
-	m := metaOf(n)
 	g.mu.Lock()
 	mi := g.members[n.Name]
 	if mi == nil || !mi.alive {
 		g.numAlive.Add(1)
 	}
-	g.members[n.Name] = &memberInfo{meta: m, addr: n.Address(), alive: true}
+	g.members[n.Name] = memberOf(n, true)
 	g.mu.Unlock()
 	g.log.Debug("member joined", "member", n.Name, "addr", n.Address())
+	g.settleKey()
 	g.changed()
 }
 
@@ -111,7 +108,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	g.mu.Lock()
 	mi := g.members[n.Name]
 	if mi == nil {
-		mi = &memberInfo{meta: metaOf(n), addr: n.Address()}
+		mi = memberOf(n, false)
 		g.members[n.Name] = mi
 	} else if mi.alive {
 		g.numAlive.Add(-1)
@@ -122,22 +119,23 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	delete(g.rtt, n.Name)
 	g.mu.Unlock()
 	g.log.Debug("member left or failed", "member", n.Name, "state", n.State)
+	g.settleKey()
 	g.changed()
 }
 
 // NotifyUpdate records changed metadata.
 func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 	g := d.g
-	m := metaOf(n)
 	g.mu.Lock()
 	if mi := g.members[n.Name]; mi != nil {
-		mi.meta = m
-		mi.addr = n.Address()
+		nm := memberOf(n, mi.alive)
+		mi.meta, mi.keys, mi.addr = nm.meta, nm.keys, nm.addr
 	} else {
-		g.members[n.Name] = &memberInfo{meta: m, addr: n.Address(), alive: true}
+		g.members[n.Name] = memberOf(n, true)
 		g.numAlive.Add(1)
 	}
 	g.mu.Unlock()
+	g.settleKey()
 	g.changed()
 }
 

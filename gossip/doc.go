@@ -50,6 +50,16 @@
 // Holdings of a node are forgotten as soon as memberlist reports it dead or
 // left, and [Gossip.Holders] only ever returns live nodes.
 //
+// # Encryption and key rotation
+//
+// With [Config.SecretKey] every message is encrypted and authenticated
+// by memberlist's keyring. While a key is rotated out ([Config.PreviousKey])
+// a node accepts both keys and announces, in its metadata, short ids of
+// the keys it holds; it sends under the previous key until every other
+// member holds the new one (keys.go), so nodes restarted one by one onto
+// a new key, then again without the old, never send what another member
+// cannot decrypt.
+//
 // # Test seams
 //
 // [Config] holds production settings only ([Config.Timing] tunes

@@ -44,6 +44,12 @@ type Config struct {
 	// encrypted (AES) with memberlist's keyring and unencrypted or
 	// differently keyed traffic is rejected.
 	SecretKey []byte
+	// PreviousKey, if set (with SecretKey), is the key of a cluster
+	// secret being rotated out: gossip under either key is accepted,
+	// and gossip is sent under PreviousKey until every other live
+	// member announces that it holds SecretKey too, then under
+	// SecretKey (keys.go).
+	PreviousKey []byte
 	// Logger receives memberlist's and this package's logs; nil discards.
 	Logger *slog.Logger
 	// Timing tunes failure detection and dissemination (zero fields:
@@ -68,7 +74,8 @@ type Member struct {
 // memberInfo is Gossip's own view of a member, fed by the EventDelegate.
 type memberInfo struct {
 	meta   Meta
-	addr   string // memberlist address host:port
+	keys   []string // ids of the gossip keys it holds (keyID)
+	addr   string   // memberlist address host:port
 	alive  bool
 	deadAt time.Time
 }
@@ -83,6 +90,7 @@ type Gossip struct {
 	deadKeep time.Duration // how long dead members stay listed
 
 	ml       *memberlist.Memberlist
+	rot      *rotation // nil unless a previous key is being rotated out
 	queue    *memberlist.TransmitLimitedQueue
 	selfAddr string // our bound address, fixed at New (read without memberlist's locks)
 
@@ -118,7 +126,10 @@ func New(cfg Config, opts ...Option) (*Gossip, error) {
 	if m.ID == "" || len(m.ID) > MaxNodeIDLen {
 		return nil, fmt.Errorf("validate config: node id must be 1..%d bytes, got %d", MaxNodeIDLen, len(m.ID))
 	}
-	meta, err := json.Marshal(m)
+	if len(cfg.PreviousKey) > 0 && len(cfg.SecretKey) == 0 {
+		return nil, errors.New("validate config: a previous key needs a secret key")
+	}
+	meta, err := json.Marshal(wireMeta{Meta: m, Keys: keyIDs(cfg.SecretKey, cfg.PreviousKey)})
 	if err != nil {
 		return nil, fmt.Errorf("encode meta: %w", err)
 	}
@@ -134,12 +145,13 @@ func New(cfg Config, opts ...Option) (*Gossip, error) {
 	if err := applyBind(mc, cfg.BindAddr); err != nil {
 		return nil, err
 	}
+	var rot *rotation
 	if len(cfg.SecretKey) > 0 {
-		kr, err := memberlist.NewKeyring(nil, cfg.SecretKey)
+		r, kr, err := newRotation(cfg.SecretKey, cfg.PreviousKey, logger.With("component", "gossip", "node", m.ID))
 		if err != nil {
 			return nil, fmt.Errorf("create keyring: %w", err)
 		}
-		mc.Keyring = kr
+		rot, mc.Keyring = r, kr
 		mc.GossipVerifyIncoming = true
 		mc.GossipVerifyOutgoing = true
 	}
@@ -148,6 +160,7 @@ func New(cfg Config, opts ...Option) (*Gossip, error) {
 		meta:     meta,
 		log:      logger.With("component", "gossip", "node", m.ID),
 		onChange: cfg.OnChange,
+		rot:      rot,
 		deadKeep: mc.GossipToTheDeadTime,
 		st:       newState(),
 		members:  make(map[string]*memberInfo),
@@ -229,17 +242,21 @@ func (g *Gossip) Join(ctx context.Context, addrs []string) (int, error) {
 	}
 	n := 0
 	var errs []error
-	for _, a := range addrs {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+	g.tryKeys(func() bool {
+		errs = nil
+		for _, a := range addrs {
+			if err := ctx.Err(); err != nil {
+				errs = append(errs, err)
+				break
+			}
+			k, err := g.ml.Join([]string{a})
+			n += k
+			if err != nil {
+				errs = append(errs, fmt.Errorf("join %s: %w", a, err))
+			}
 		}
-		k, err := g.ml.Join([]string{a})
-		n += k
-		if err != nil {
-			errs = append(errs, fmt.Errorf("join %s: %w", a, err))
-		}
-	}
+		return n > 0 || len(addrs) == 0 || ctx.Err() != nil
+	})
 	if n == 0 && len(addrs) > 0 {
 		return 0, fmt.Errorf("join cluster: %w", errors.Join(errs...))
 	}

@@ -155,6 +155,11 @@ func TestNewValidates(t *testing.T) {
 		t.Error("bad key length accepted")
 	}
 	cfg = testConfig("x")
+	cfg.PreviousKey = []byte("0123456789abcdef")
+	if _, err := New(cfg); err == nil {
+		t.Error("a previous key without a secret key accepted")
+	}
+	cfg = testConfig("x")
 	cfg.BindAddr = "not an address"
 	if _, err := New(cfg); err == nil {
 		t.Error("bad bind address accepted")
@@ -402,5 +407,133 @@ func TestShutdownStopsGoroutines(t *testing.T) {
 	}
 	if err := nodes[0].Leave(context.Background()); err == nil {
 		t.Error("leave after shutdown succeeded")
+	}
+}
+
+// decryptCounter is a slog handler that counts the records telling of
+// gossip a node could not decrypt (memberlist's "No installed keys could
+// decrypt the message"), and passes every record on to next (nil: none).
+type decryptCounter struct {
+	n    *atomic.Int64
+	next slog.Handler
+}
+
+func (h decryptCounter) Enabled(ctx context.Context, l slog.Level) bool { return true }
+
+func (h decryptCounter) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(strings.ToLower(r.Message), "decrypt") {
+		h.n.Add(1)
+	}
+	if h.next != nil && h.next.Enabled(ctx, r.Level) {
+		return h.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h decryptCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	if h.next != nil {
+		h.next = h.next.WithAttrs(as)
+	}
+	return h
+}
+
+func (h decryptCounter) WithGroup(name string) slog.Handler {
+	if h.next != nil {
+		h.next = h.next.WithGroup(name)
+	}
+	return h
+}
+
+// TestKeyRotation: three nodes go from the old key to the new one as an
+// operator rotates the cluster secret: each restarted with the new key
+// and the old as previous, then each again with the new key alone.
+// Throughout, membership holds and holdings announced on any node reach
+// every other, and no node ever receives gossip it cannot decrypt; at
+// the end a node with only the old key is refused.
+func TestKeyRotation(t *testing.T) {
+	oldKey := []byte("0123456789abcdef0123456789abcdef")
+	newKey := []byte("fedcba9876543210fedcba9876543210")
+	var undecryptable atomic.Int64
+	var next slog.Handler
+	if l := testLogger(); l != nil {
+		next = l.Handler()
+	}
+	logger := slog.New(decryptCounter{n: &undecryptable, next: next})
+	nodes := startCluster(t, 3, func(c *Config) { c.SecretKey, c.Logger = oldKey, logger })
+	ids := []string{"n0", "n1", "n2"}
+	round := 0
+	// restart replaces node i by one with the keys given, on the same
+	// address, joined through the others, and checks that gossip flows
+	// both ways.
+	restart := func(i int, key, previous []byte) {
+		t.Helper()
+		addr := nodes[i].Addr()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = nodes[i].Leave(ctx)
+		cancel()
+		if err := nodes[i].Shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(ids[i])
+		cfg.BindAddr, cfg.SecretKey, cfg.PreviousKey, cfg.Logger = addr, key, previous, logger
+		var g *Gossip
+		waitFor(t, 5*time.Second, "the address to be free again", func() bool {
+			var err error
+			g, err = New(cfg)
+			return err == nil
+		})
+		t.Cleanup(func() { _ = g.Shutdown() })
+		nodes[i] = g
+		var others []string
+		for j, o := range nodes {
+			if j != i {
+				others = append(others, o.Addr())
+			}
+		}
+		jctx, jcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer jcancel()
+		if _, err := g.Join(jctx, others); err != nil {
+			t.Fatalf("rejoin %s: %v", ids[i], err)
+		}
+		waitConverged(t, nodes, ids)
+		round++
+		img := fmt.Sprintf("img%d", round)
+		g.Announce(img, 8, []int{1})
+		nodes[(i+1)%3].Announce(img, 8, []int{2})
+		waitFor(t, 5*time.Second, "holdings both ways", func() bool {
+			return holdersEverywhere(nodes, img, 1, ids[i])() && holdersEverywhere(nodes, img, 2, ids[(i+1)%3])()
+		})
+	}
+	usingCurrent := func(i int) bool { return nodes[i].rot != nil && nodes[i].rot.usingCurrent.Load() }
+
+	restart(0, newKey, oldKey)
+	if usingCurrent(0) {
+		t.Fatal("n0 sends under the new key while n1 and n2 know only the old one")
+	}
+	restart(1, newKey, oldKey)
+	if usingCurrent(0) || usingCurrent(1) {
+		t.Fatal("a node sends under the new key while n2 knows only the old one")
+	}
+	restart(2, newKey, oldKey)
+	waitFor(t, 5*time.Second, "every node to send under the new key", func() bool {
+		return usingCurrent(0) && usingCurrent(1) && usingCurrent(2)
+	})
+	for i := range 3 {
+		restart(i, newKey, nil)
+	}
+	if got := undecryptable.Load(); got != 0 {
+		t.Errorf("%d gossip messages could not be decrypted during the rotation", got)
+	}
+
+	cfg := testConfig("old-only")
+	cfg.SecretKey = oldKey
+	stale := startNode(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := stale.Join(ctx, []string{nodes[0].Addr()}); err == nil || n != 0 {
+		t.Errorf("a node with only the old key joined (n=%d)", n)
+	}
+	if _, ok := nodes[0].Member("old-only"); ok {
+		t.Error("a node with only the old key became a member")
 	}
 }

@@ -141,6 +141,14 @@ type Config struct {
 	// refused. Empty: none of that (a warning is logged once when the
 	// node is part of a cluster).
 	ClusterSecret string
+	// ClusterSecretPrevious, set while the cluster secret is rotated,
+	// is the secret being replaced: the node accepts requests, answers,
+	// Raft connections and gossip under either secret, and signs with
+	// both (gossip is sent under the previous one until every member
+	// holds the current one), so nodes restarted one by one with the
+	// new secret as ClusterSecret and the old as ClusterSecretPrevious,
+	// then once more without it, never refuse each other.
+	ClusterSecretPrevious string
 	// TLSCert and TLSKey (PEM files) serve the Glance API over HTTPS.
 	TLSCert, TLSKey string
 	// PeerTLSCert and PeerTLSKey (PEM files) serve the internal HTTP

@@ -152,15 +152,17 @@ func (n *Node) open() error {
 		return err
 	}
 	n.replica.raft, n.replica.forward = n.raft, n.peerClient
+	gossipKey, gossipPrevious := n.sec.gossipKeys()
 	n.gossip, err = gossip.New(gossip.Config{
 		Meta: gossip.Meta{
 			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
 			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
 		},
-		BindAddr:  cfg.GossipAddr,
-		SecretKey: n.sec.gossipKey(),
-		Logger:    n.log,
-		Timing:    cfg.Timing.Gossip,
+		BindAddr:    cfg.GossipAddr,
+		SecretKey:   gossipKey,
+		PreviousKey: gossipPrevious,
+		Logger:      n.log,
+		Timing:      cfg.Timing.Gossip,
 	}, gossip.WithTransport(n.net.GossipTransport))
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)

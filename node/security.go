@@ -20,7 +20,10 @@ import (
 // node: the derived keys and the TLS configurations of its listeners and
 // of its client to peers.
 type security struct {
-	keys *clusterauth.Keys // nil: no cluster secret, nothing authenticated
+	// keys are derived from the cluster secret and, while one is
+	// rotated out, the previous secret (second); none: no cluster
+	// secret, nothing authenticated.
+	keys []clusterauth.Keys
 
 	apiTLS        *tls.Config // nil: plain HTTP Glance API
 	peerServerTLS *tls.Config // nil: plain internal HTTP and Raft
@@ -39,12 +42,15 @@ type security struct {
 // refusals are logged to log and counted in rejected.
 func newSecurity(cfg Config, log *slog.Logger, rejected *atomic.Int64) (*security, error) {
 	s := &security{apiScheme: "http", peerScheme: "http", log: log, rejected: rejected}
-	if cfg.ClusterSecret != "" {
-		k, err := clusterauth.Derive([]byte(cfg.ClusterSecret))
+	for _, secret := range []string{cfg.ClusterSecret, cfg.ClusterSecretPrevious} {
+		if secret == "" {
+			continue
+		}
+		k, err := clusterauth.Derive([]byte(secret))
 		if err != nil {
 			return nil, fmt.Errorf("cluster secret: %w", err)
 		}
-		s.keys = &k
+		s.keys = append(s.keys, k)
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -87,6 +93,15 @@ func (c *Config) validateSecurity() []error {
 	if c.ClusterSecret != "" && len(c.ClusterSecret) < clusterauth.MinSecretLen {
 		errs = append(errs, fmt.Errorf("cluster secret must be at least %d bytes", clusterauth.MinSecretLen))
 	}
+	switch p := c.ClusterSecretPrevious; {
+	case p == "":
+	case c.ClusterSecret == "":
+		errs = append(errs, errors.New("a previous cluster secret needs a current one"))
+	case len(p) < clusterauth.MinSecretLen:
+		errs = append(errs, fmt.Errorf("previous cluster secret must be at least %d bytes", clusterauth.MinSecretLen))
+	case p == c.ClusterSecret:
+		errs = append(errs, errors.New("the previous cluster secret is the current one"))
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("api tls needs both a certificate and a key"))
 	}
@@ -99,20 +114,42 @@ func (c *Config) validateSecurity() []error {
 	return errs
 }
 
-// gossipKey is the memberlist keyring key (nil: gossip in the clear).
-func (s *security) gossipKey() []byte {
-	if s.keys == nil {
-		return nil
+// gossipKeys are the memberlist keyring keys: the current secret's and
+// the previous one's (nil: none; gossip in the clear).
+func (s *security) gossipKeys() (current, previous []byte) {
+	if len(s.keys) > 0 {
+		current = s.keys[0].Gossip
 	}
-	return s.keys.Gossip
+	if len(s.keys) > 1 {
+		previous = s.keys[1].Gossip
+	}
+	return current, previous
+}
+
+// peerKeys are the internal HTTP keys, the current secret's first.
+func (s *security) peerKeys() [][]byte {
+	var out [][]byte
+	for _, k := range s.keys {
+		out = append(out, k.Peer)
+	}
+	return out
+}
+
+// raftKeys are the Raft handshake keys, the current secret's first.
+func (s *security) raftKeys() [][]byte {
+	var out [][]byte
+	for _, k := range s.keys {
+		out = append(out, k.Raft)
+	}
+	return out
 }
 
 // peerClient builds the node's client of the internal API on c: over
 // peer TLS if set, signing what it sends (as self) and checking what it
 // gets back when there is a cluster secret.
 func (s *security) peerClient(c *http.Client, self string) *peer.Client {
-	if s.keys != nil {
-		c.Transport = peer.SignTransport(s.keys.Peer, self, c.Transport)
+	if len(s.keys) > 0 {
+		c.Transport = peer.SignTransport(s.peerKeys(), self, c.Transport)
 	}
 	return peer.NewClient(c, s.peerScheme)
 }
@@ -120,10 +157,10 @@ func (s *security) peerClient(c *http.Client, self string) *peer.Client {
 // guardPeer puts the internal API behind the cluster secret: requests
 // not signed with it are refused with 401 before any handler runs.
 func (s *security) guardPeer(h http.Handler) http.Handler {
-	if s.keys == nil {
+	if len(s.keys) == 0 {
 		return h
 	}
-	return peer.Guard(s.keys.Peer, s.peerRejected, h)
+	return peer.Guard(s.peerKeys(), s.peerRejected, h)
 }
 
 // peerRejected counts a refused internal request and logs it (at most
@@ -149,7 +186,7 @@ func (s *security) logRejection(msg string, args ...any) {
 // warnInsecure warns, once, that a node of a multi-node cluster runs
 // without a cluster secret.
 func (s *security) warnInsecure() {
-	if s.keys != nil {
+	if len(s.keys) > 0 {
 		return
 	}
 	s.insecureWarn.Do(func() {

@@ -31,7 +31,7 @@ const streamHandshakeTimeout = 5 * time.Second
 // others) and queues it for Accept.
 type raftStream struct {
 	ln        net.Listener
-	key       []byte      // Raft handshake key; nil: none
+	keys      [][]byte    // Raft handshake keys, the current secret's first; none: no handshake
 	serverTLS *tls.Config // nil: no TLS
 	clientTLS *tls.Config
 	log       *slog.Logger
@@ -86,9 +86,7 @@ func (n *Node) newRaftStream() (*raftStream, error) {
 		closed:   make(chan struct{}),
 		pending:  map[net.Conn]struct{}{},
 	}
-	if n.sec.keys != nil {
-		s.key = n.sec.keys.Raft
-	}
+	s.keys = n.sec.raftKeys()
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
@@ -196,12 +194,12 @@ func (s *raftStream) secure(c net.Conn, server bool, addr string, timeout time.D
 		}
 		c = tc
 	}
-	if s.key != nil {
+	if len(s.keys) > 0 {
 		handshake := clusterauth.ClientHandshake
 		if server {
 			handshake = clusterauth.ServerHandshake
 		}
-		if err := handshake(c, s.key, time.Until(deadline)); err != nil {
+		if err := handshake(c, s.keys, time.Until(deadline)); err != nil {
 			return nil, err
 		}
 	}

@@ -23,7 +23,7 @@ func streamFor(t *testing.T, secret string) (*raftStream, *Node) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.sec.keys = &k
+		n.sec.keys = []clusterauth.Keys{k}
 	}
 	s, err := n.newRaftStream()
 	if err != nil {

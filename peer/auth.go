@@ -24,16 +24,17 @@ var authProtocol = clusterauth.Protocol{
 }
 
 // SignTransport returns a RoundTripper that signs every request to the
-// internal API with key (clusterauth.Keys.Peer) as node nodeID, sends it
+// internal API with keys (clusterauth.Keys.Peer of the current secret,
+// then of one being rotated out, if any) as node nodeID, sends it
 // through next (nil: http.DefaultTransport) and verifies the answer's
 // MAC (a chunk's answer is verified by its digest instead).
-func SignTransport(key []byte, nodeID string, next http.RoundTripper) *clusterauth.Transport {
-	return &clusterauth.Transport{Key: key, NodeID: nodeID, Next: next, Protocol: authProtocol}
+func SignTransport(keys [][]byte, nodeID string, next http.RoundTripper) *clusterauth.Transport {
+	return &clusterauth.Transport{Keys: keys, NodeID: nodeID, Next: next, Protocol: authProtocol}
 }
 
-// Guard puts h behind the cluster secret: a request not signed with key
-// (by a SignTransport) is refused with 401 before h runs, and onReject
-// (if not nil) is told why.
-func Guard(key []byte, onReject func(r *http.Request, reason string), h http.Handler) http.Handler {
-	return clusterauth.NewVerifier(key, authProtocol, onReject).Wrap(h)
+// Guard puts h behind the cluster secret: a request not signed with one
+// of keys (by a SignTransport) is refused with 401 before h runs, and
+// onReject (if not nil) is told why.
+func Guard(keys [][]byte, onReject func(r *http.Request, reason string), h http.Handler) http.Handler {
+	return clusterauth.NewVerifier(keys, authProtocol, onReject).Wrap(h)
 }

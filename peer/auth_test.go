@@ -57,7 +57,7 @@ func TestSigning(t *testing.T) {
 	f := &fakeServer{chunk: []byte("chunk bytes"), usage: peer.Usage{Chunks: 1}}
 	var mu sync.Mutex
 	var rejects []string
-	srv := httptest.NewServer(peer.Guard(keys.Peer, func(_ *http.Request, reason string) {
+	srv := httptest.NewServer(peer.Guard([][]byte{keys.Peer}, func(_ *http.Request, reason string) {
 		mu.Lock()
 		rejects = append(rejects, reason)
 		mu.Unlock()
@@ -65,7 +65,7 @@ func TestSigning(t *testing.T) {
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	rec := &recorder{}
-	c := peer.NewClient(&http.Client{Transport: peer.SignTransport(keys.Peer, "n1", rec)}, "http")
+	c := peer.NewClient(&http.Client{Transport: peer.SignTransport([][]byte{keys.Peer}, "n1", rec)}, "http")
 	ctx := context.Background()
 
 	if err := c.PutChunk(ctx, addr, peer.ChunkPut{Digest: "cc", Image: "img", Idx: 1, Total: 2}, []byte("pushed")); err != nil {

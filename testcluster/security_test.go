@@ -45,7 +45,7 @@ func keysOf(t *testing.T, secret string) clusterauth.Keys {
 // peerClient signs internal requests with secret's key, as a node does
 // (tlsCfg, if set, for peer TLS).
 func peerClient(t *testing.T, secret string, tlsCfg *tls.Config) *http.Client {
-	return &http.Client{Timeout: time.Minute, Transport: peer.SignTransport(keysOf(t, secret).Peer, "test", &http.Transport{TLSClientConfig: tlsCfg})}
+	return &http.Client{Timeout: time.Minute, Transport: peer.SignTransport([][]byte{keysOf(t, secret).Peer}, "test", &http.Transport{TLSClientConfig: tlsCfg})}
 }
 
 // peerDo sends one internal request and returns its status and body; an
@@ -280,11 +280,11 @@ func TestRaftPortRefusesUnauthenticatedConnections(t *testing.T) {
 		t.Errorf("raw connection: read %d bytes, err %v; want it closed", n, err)
 	}
 	wrong := dial()
-	if err := clusterauth.ClientHandshake(wrong, keysOf(t, outsiderSecret).Raft, 5*time.Second); !errors.Is(err, clusterauth.ErrHandshake) {
+	if err := clusterauth.ClientHandshake(wrong, [][]byte{keysOf(t, outsiderSecret).Raft}, 5*time.Second); !errors.Is(err, clusterauth.ErrHandshake) {
 		t.Errorf("handshake with another secret: %v", err)
 	}
 	wrong.Close()
-	if err := clusterauth.ClientHandshake(dial(), keysOf(t, clusterSecret).Raft, 5*time.Second); err != nil {
+	if err := clusterauth.ClientHandshake(dial(), [][]byte{keysOf(t, clusterSecret).Raft}, 5*time.Second); err != nil {
 		t.Errorf("handshake with the cluster's secret: %v", err)
 	}
 	c.Eventually(10*time.Second, "two refusals counted", func() bool { return c.Node(0).Metrics().RaftRejected == 2 })
