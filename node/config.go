@@ -139,7 +139,9 @@ type Config struct {
 	// requests and answers are signed, Raft connections start with a
 	// mutual handshake, gossip is encrypted; a node without it is
 	// refused. Empty: none of that (a warning is logged once when the
-	// node is part of a cluster).
+	// node is part of a cluster), and Validate refuses a peer, Raft or
+	// gossip address beyond loopback unless mutual peer TLS
+	// authenticates it or Insecure is set.
 	ClusterSecret string
 	// ClusterSecretPrevious, set while the cluster secret is rotated,
 	// is the secret being replaced: the node accepts requests, answers,
@@ -155,8 +157,13 @@ type Config struct {
 	// API and Raft over TLS and are the node's client certificate
 	// towards peers; PeerTLSCA (PEM) is the CA peers' certificates must
 	// chain to, checked both ways (mutual TLS). Every node of a cluster
-	// must use peer TLS or none.
+	// must use peer TLS or none; peer TLS without a CA is refused.
 	PeerTLSCert, PeerTLSKey, PeerTLSCA string
+	// Insecure lets a node start whose peer, Raft or gossip address is
+	// not loopback with neither a cluster secret nor mutual peer TLS:
+	// anyone who reaches those ports is then a member. It is logged as
+	// a warning at start and again when the node joins or is joined.
+	Insecure bool
 	// Logger receives the node's logs; nil discards.
 	Logger *slog.Logger
 }

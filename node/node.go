@@ -129,6 +129,7 @@ func (n *Node) open() error {
 	}
 	n.log = cfg.Logger.With("node", n.id)
 	n.sec.log = n.log
+	n.sec.warnExposed()
 	n.peerClient = n.sec.peerClient(n.client, n.id)
 	n.fsm.SetObserver(n.changes.push)
 

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,11 @@ type security struct {
 	peerClientTLS *tls.Config
 	apiScheme     string // "http" or "https"
 	peerScheme    string
+	// exposed lists the peer, Raft and gossip addresses beyond
+	// loopback that nothing authenticates (Config.Insecure).
+	exposed []string
+	// mutualTLS: peer TLS with a CA authenticates peer HTTP and Raft.
+	mutualTLS bool
 
 	insecureWarn  sync.Once
 	lastRejectLog atomic.Int64 // Unix nanoseconds of the last logged refusal
@@ -41,7 +48,7 @@ type security struct {
 // newSecurity derives the keys and loads the certificates cfg names;
 // refusals are logged to log and counted in rejected.
 func newSecurity(cfg Config, log *slog.Logger, rejected *atomic.Int64) (*security, error) {
-	s := &security{apiScheme: "http", peerScheme: "http", log: log, rejected: rejected}
+	s := &security{apiScheme: "http", peerScheme: "http", log: log, rejected: rejected, exposed: cfg.exposedUnauthenticated()}
 	for _, secret := range []string{cfg.ClusterSecret, cfg.ClusterSecretPrevious} {
 		if secret == "" {
 			continue
@@ -65,24 +72,21 @@ func newSecurity(cfg Config, log *slog.Logger, rejected *atomic.Int64) (*securit
 		if err != nil {
 			return nil, fmt.Errorf("load peer tls certificate: %w", err)
 		}
-		s.peerServerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.peerClientTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if cfg.PeerTLSCA != "" {
-			pem, err := os.ReadFile(cfg.PeerTLSCA)
-			if err != nil {
-				return nil, fmt.Errorf("read peer tls ca: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("peer tls ca %s: no PEM certificate", cfg.PeerTLSCA)
-			}
-			// Mutual TLS: each side presents its certificate and checks
-			// the other's against the cluster's CA.
-			s.peerServerTLS.ClientCAs = pool
-			s.peerServerTLS.ClientAuth = tls.RequireAndVerifyClientCert
-			s.peerClientTLS.RootCAs = pool
+		pem, err := os.ReadFile(cfg.PeerTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("read peer tls ca: %w", err)
 		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("peer tls ca %s: no PEM certificate", cfg.PeerTLSCA)
+		}
+		// Mutual TLS: each side presents its certificate and checks the
+		// other's against the cluster's CA.
+		s.peerServerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+		s.peerClientTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, RootCAs: pool}
 		s.peerScheme = "https"
+		s.mutualTLS = true
 	}
 	return s, nil
 }
@@ -111,7 +115,51 @@ func (c *Config) validateSecurity() []error {
 	if c.PeerTLSCA != "" && c.PeerTLSCert == "" {
 		errs = append(errs, errors.New("peer tls ca needs a peer certificate and key"))
 	}
+	if c.PeerTLSCert != "" && c.PeerTLSCA == "" {
+		errs = append(errs, errors.New("peer tls needs a CA (--peer-tls-ca): without one the peer and Raft ports would check no client certificate"))
+	}
+	if exposed := c.exposedUnauthenticated(); len(exposed) > 0 && !c.Insecure {
+		errs = append(errs, fmt.Errorf("%w: %s; anyone who reaches them could join the cluster, write to the catalog and read or push chunks. "+
+			"Set a cluster secret on every node (--cluster-secret, --cluster-secret-file or P2PGLANCE_CLUSTER_SECRET), "+
+			"or mutual peer TLS (--peer-tls-cert, --peer-tls-key and --peer-tls-ca); or bind them to loopback; --insecure starts anyway",
+			ErrUnauthenticatedCluster, strings.Join(exposed, ", ")))
+	}
 	return errs
+}
+
+// ErrUnauthenticatedCluster is a configuration that would open the
+// node-to-node ports beyond this host with nothing authenticating them.
+var ErrUnauthenticatedCluster = errors.New("node-to-node traffic unauthenticated beyond loopback")
+
+// exposedUnauthenticated lists ("peer address 0.0.0.0:9492") the peer,
+// Raft and gossip addresses that are not loopback when neither a
+// cluster secret nor mutual peer TLS authenticates node-to-node traffic.
+func (c *Config) exposedUnauthenticated() []string {
+	if c.ClusterSecret != "" || (c.PeerTLSCert != "" && c.PeerTLSKey != "" && c.PeerTLSCA != "") {
+		return nil
+	}
+	var out []string
+	for _, a := range []struct{ name, addr string }{{"peer", c.PeerAddr}, {"raft", c.RaftAddr}, {"gossip", c.GossipAddr}} {
+		if a.addr != "" && !isLoopback(a.addr) {
+			out = append(out, fmt.Sprintf("%s address %s is not loopback", a.name, a.addr))
+		}
+	}
+	return out
+}
+
+// isLoopback reports whether a listen address (host:port) binds only
+// loopback: an IP in 127.0.0.0/8 or ::1, or the name localhost. An empty
+// host (every interface), any other name or anything unparsable is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // gossipKeys are the memberlist keyring keys: the current secret's and
@@ -183,6 +231,17 @@ func (s *security) logRejection(msg string, args ...any) {
 	s.log.Debug(msg, args...)
 }
 
+// warnExposed warns, loudly, that the node runs with --insecure and
+// node-to-node ports nothing authenticates beyond loopback; New calls it
+// at start and warnInsecure again when the node joins or is joined.
+func (s *security) warnExposed() {
+	if len(s.exposed) == 0 {
+		return
+	}
+	s.log.Warn("INSECURE (--insecure): " + strings.Join(s.exposed, ", ") + " and nothing authenticates node-to-node traffic: " +
+		"anyone who reaches these ports can join the cluster, write to the catalog and read or push chunks; set --cluster-secret on every node")
+}
+
 // warnInsecure warns, once, that a node of a multi-node cluster runs
 // without a cluster secret.
 func (s *security) warnInsecure() {
@@ -190,6 +249,13 @@ func (s *security) warnInsecure() {
 		return
 	}
 	s.insecureWarn.Do(func() {
-		s.log.Warn("no cluster secret: internal endpoints, chunk transfer and Raft are unauthenticated and gossip is unencrypted; set --cluster-secret on every node")
+		switch {
+		case len(s.exposed) > 0:
+			s.warnExposed()
+		case s.mutualTLS:
+			s.log.Warn("no cluster secret: gossip is unauthenticated and unencrypted (mutual peer TLS authenticates internal endpoints, chunk transfer and Raft); set --cluster-secret on every node")
+		default:
+			s.log.Warn("no cluster secret: internal endpoints, chunk transfer and Raft are unauthenticated and gossip is unencrypted; set --cluster-secret on every node")
+		}
 	})
 }

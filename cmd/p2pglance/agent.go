@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +20,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &node.Config{}
-	var join, logLevel, glanceEndpoints, secretFile string
+	var join, logLevel, glanceEndpoints, secretFile, previousFile string
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory for the chunk store, Raft log and snapshots, and node id")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "node id (default: generated on first start and kept in the data dir)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:9292", "Glance v2 API listen address")
@@ -63,13 +62,16 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.IntVar(&cfg.UploadSlots, "upload-slots", node.DefaultUploadSlots, "concurrent chunk uploads to peers; more requests are told busy (with the peers known to have the chunk) and go elsewhere")
 	fs.DurationVar(&cfg.RepairGrace, "repair-grace", 5*time.Minute, "how long a durable holder may be gone before its images are copied elsewhere")
 	fs.Var(labelFlags(labelsOf(cfg)), "label", "node label key=value for prefetch targeting (repeatable)")
-	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret of the cluster (16+ bytes, the same on every node): signs internal HTTP, authenticates Raft connections, encrypts gossip; nodes without it are refused (prefer P2PGLANCE_CLUSTER_SECRET or --cluster-secret-file)")
+	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret of the cluster (16+ bytes, the same on every node): signs internal HTTP, authenticates Raft connections, encrypts gossip; nodes without it are refused (prefer P2PGLANCE_CLUSTER_SECRET or --cluster-secret-file). Required (or mutual peer TLS) when --peer-addr, --raft-addr or --gossip-addr is not loopback")
 	fs.StringVar(&secretFile, "cluster-secret-file", "", "file holding the cluster secret (surrounding whitespace ignored)")
+	fs.StringVar(&cfg.ClusterSecretPrevious, "cluster-secret-previous", "", "while rotating the cluster secret: the secret being replaced, accepted beside --cluster-secret (restart every node with the new secret and this one, then again without it)")
+	fs.StringVar(&previousFile, "cluster-secret-previous-file", "", "file holding --cluster-secret-previous (surrounding whitespace ignored)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "start even though --peer-addr, --raft-addr or --gossip-addr is not loopback and neither a cluster secret nor mutual peer TLS authenticates node-to-node traffic (anyone who reaches those ports can join; logged as a warning)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve the Glance API over HTTPS; needs --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.PeerTLSCert, "peer-tls-cert", "", "PEM certificate for the peer and Raft ports, also presented to peers as client certificate (needs serverAuth and clientAuth usage); every node must use peer TLS or none")
 	fs.StringVar(&cfg.PeerTLSKey, "peer-tls-key", "", "PEM private key of --peer-tls-cert")
-	fs.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "PEM CA that peers' certificates must chain to, checked both ways (mutual TLS)")
+	fs.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "PEM CA that peers' certificates must chain to, checked both ways (mutual TLS); required with --peer-tls-cert")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
@@ -84,17 +86,11 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if secretFile != "" {
-		if cfg.ClusterSecret != "" {
-			return nil, "", errors.New("give the cluster secret by --cluster-secret or --cluster-secret-file, not both")
-		}
-		b, err := os.ReadFile(secretFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("cluster secret: %w", err)
-		}
-		if cfg.ClusterSecret = strings.TrimSpace(string(b)); cfg.ClusterSecret == "" {
-			return nil, "", fmt.Errorf("cluster secret file %s is empty", secretFile)
-		}
+	if err := secretFromFile(&cfg.ClusterSecret, "cluster-secret", secretFile); err != nil {
+		return nil, "", err
+	}
+	if err := secretFromFile(&cfg.ClusterSecretPrevious, "cluster-secret-previous", previousFile); err != nil {
+		return nil, "", err
 	}
 	if glanceEndpoints != "" {
 		eps, err := node.ParseGlanceEndpoints(glanceEndpoints)
@@ -109,6 +105,26 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 		}
 	}
 	return cfg, logLevel, nil
+}
+
+// secretFromFile sets *secret, given by --flag, from the file named by
+// --flag-file (if any): one or the other, not both; surrounding
+// whitespace ignored; an empty file refused.
+func secretFromFile(secret *string, flag, file string) error {
+	if file == "" {
+		return nil
+	}
+	if *secret != "" {
+		return fmt.Errorf("give --%s or --%s-file, not both", flag, flag)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if *secret = strings.TrimSpace(string(b)); *secret == "" {
+		return fmt.Errorf("%s file %s is empty", flag, file)
+	}
+	return nil
 }
 
 // applyEnv sets flags from P2PGLANCE_* variables before the command line

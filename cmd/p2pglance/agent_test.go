@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -51,11 +56,126 @@ func TestAgentClusterSecretFlags(t *testing.T) {
 			}
 		})
 	}
+	prev := filepath.Join(dir, "previous")
+	if err := os.WriteFile(prev, []byte("the-old-secret-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want string
+		err  bool
+	}{
+		{name: "flag", args: []string{"--cluster-secret-previous", "the-old-secret-0123"}, want: "the-old-secret-0123"},
+		{name: "env", env: "the-old-secret-0123", want: "the-old-secret-0123"},
+		{name: "file", args: []string{"--cluster-secret-previous-file", prev}, want: "the-old-secret-0123"},
+		{name: "both", args: []string{"--cluster-secret-previous", "x", "--cluster-secret-previous-file", prev}, err: true},
+		{name: "empty file", args: []string{"--cluster-secret-previous-file", empty}, err: true},
+	} {
+		t.Run("previous "+tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("P2PGLANCE_CLUSTER_SECRET_PREVIOUS", tc.env)
+			}
+			cfg, _, err := agentFlags(append([]string{"--cluster-secret", "the-new-secret-0123"}, tc.args...), io.Discard)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("accepted: previous secret %q", cfg.ClusterSecretPrevious)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ClusterSecretPrevious != tc.want || cfg.ClusterSecret != "the-new-secret-0123" {
+				t.Fatalf("previous %q, current %q", cfg.ClusterSecretPrevious, cfg.ClusterSecret)
+			}
+		})
+	}
+	for args, want := range map[string]bool{"": false, "--insecure": true} {
+		cfg, _, err := agentFlags(strings.Fields(args), io.Discard)
+		if err != nil || cfg.Insecure != want {
+			t.Errorf("%q: insecure %v, %v", args, cfg.Insecure, err)
+		}
+	}
 	cfg, _, err := agentFlags([]string{"--tls-cert", "a.pem", "--tls-key", "a.key", "--peer-tls-cert", "p.pem", "--peer-tls-key", "p.key", "--peer-tls-ca", "ca.pem"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.TLSCert != "a.pem" || cfg.TLSKey != "a.key" || cfg.PeerTLSCert != "p.pem" || cfg.PeerTLSKey != "p.key" || cfg.PeerTLSCA != "ca.pem" {
 		t.Fatalf("tls flags: %+v", cfg)
+	}
+}
+
+// openClusterFlagNames are what a refusal to start an open cluster must
+// name, so the operator knows what to set.
+var openClusterFlagNames = []string{"--cluster-secret", "--cluster-secret-file", "P2PGLANCE_CLUSTER_SECRET",
+	"--peer-tls-cert", "--peer-tls-key", "--peer-tls-ca", "--insecure"}
+
+// TestAgentRefusesOpenCluster: an agent whose peer, Raft or gossip
+// address is not loopback does not start without a cluster secret or
+// mutual peer TLS, and says which flags to set. The context is already
+// cancelled: an agent that started anyway would stop at once.
+func TestAgentRefusesOpenCluster(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	loopback := func(dir string) []string {
+		return []string{"--data-dir", dir, "--api-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0"}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"peer on every interface", []string{"--peer-addr", "0.0.0.0:0"}, append([]string{"peer address 0.0.0.0:0 is not loopback"}, openClusterFlagNames...)},
+		{"gossip on every interface", []string{"--gossip-addr", ":0"}, append([]string{"gossip address :0 is not loopback"}, openClusterFlagNames...)},
+		{"peer TLS without a CA", []string{"--peer-addr", "0.0.0.0:0", "--peer-tls-cert", "p.pem", "--peer-tls-key", "p.key"}, []string{"--peer-tls-ca", "peer address 0.0.0.0:0 is not loopback"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			args := append([]string{"agent"}, append(loopback(t.TempDir()), tc.args...)...)
+			err := run(ctx, args, io.Discard, &stderr)
+			if err == nil {
+				t.Fatal("the agent started")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not name %q: %v", w, err)
+				}
+			}
+		})
+	}
+	// On loopback without a secret it starts (and stops: the context is
+	// done).
+	if err := run(ctx, append([]string{"agent"}, loopback(t.TempDir())...), io.Discard, io.Discard); err != nil {
+		t.Errorf("loopback without a secret: %v", err)
+	}
+}
+
+// TestAgentExitsOnOpenCluster runs the binary's main (this test binary,
+// re-executed) with a peer address beyond loopback and no secret: it
+// exits non-zero and prints why. The address is a documentation one
+// (192.0.2.0/24), which no host has: even an agent that did not refuse
+// could not bind it.
+func TestAgentExitsOnOpenCluster(t *testing.T) {
+	if os.Getenv("P2PGLANCE_TEST_MAIN") == "1" {
+		os.Args = append([]string{"p2pglance"}, strings.Fields(os.Getenv("P2PGLANCE_TEST_ARGS"))...)
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAgentExitsOnOpenCluster$")
+	cmd.Env = append(os.Environ(), "P2PGLANCE_TEST_MAIN=1", "P2PGLANCE_TEST_ARGS=agent --data-dir "+t.TempDir()+
+		" --api-addr 127.0.0.1:0 --peer-addr 192.0.2.1:9492 --raft-addr 127.0.0.1:0 --gossip-addr 127.0.0.1:0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1; stderr:\n%s", err, stderr.String())
+	}
+	for _, w := range append([]string{"p2pglance: node config:", "peer address 192.0.2.1:9492 is not loopback"}, openClusterFlagNames...) {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr does not name %q:\n%s", w, stderr.String())
+		}
 	}
 }
