@@ -110,7 +110,8 @@ type ClusterInfo struct {
 	Nodes  []ClusterNode `json:"nodes"`
 }
 
-// ClusterNode is one node as GET /p2p/v1/cluster lists it.
+// ClusterNode is one node as GET /p2p/v1/cluster lists it. PeerAddr and
+// RaftAddr, the internal addresses, are shown to admins only.
 type ClusterNode struct {
 	ID       string `json:"id"`
 	APIAddr  string `json:"api_address"`

@@ -249,11 +249,21 @@ func (s *Server) showSchema(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// showCluster serves GET /p2p/v1/cluster.
+// showCluster serves GET /p2p/v1/cluster. The nodes' internal addresses
+// (peer and Raft) are for admins only: others get the list without them.
 func (s *Server) showCluster(w http.ResponseWriter, r *http.Request) error {
 	info, err := s.cfg.Backend.Cluster(r.Context())
 	if err != nil {
 		return err
+	}
+	if !authFrom(r.Context()).Admin {
+		shown := *info
+		shown.Nodes = make([]ClusterNode, len(info.Nodes))
+		for i, n := range info.Nodes {
+			n.PeerAddr, n.RaftAddr = "", ""
+			shown.Nodes[i] = n
+		}
+		info = &shown
 	}
 	return writeJSON(w, http.StatusOK, info)
 }

@@ -421,3 +421,55 @@ func TestPeerTLS(t *testing.T) {
 		t.Errorf("raft port without a client certificate: %v", err)
 	}
 }
+
+// TestClusterViewHidesInternalAddresses: GET /p2p/v1/cluster names each
+// node's peer and Raft addresses to admins only; a project member gets
+// the same list without them (the JSON has no such fields).
+func TestClusterViewHidesInternalAddresses(t *testing.T) {
+	c := testcluster.New(t, 2, testcluster.WithReplicas(1))
+	get := func(headers map[string]string) []map[string]any {
+		t.Helper()
+		var nodes []map[string]any
+		c.Eventually(10*time.Second, "both nodes listed", func() bool {
+			req, _ := http.NewRequest(http.MethodGet, c.URL(1)+"/p2p/v1/cluster", nil)
+			for k, v := range headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Nodes []map[string]any `json:"nodes"`
+			}
+			if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			nodes = body.Nodes
+			return len(nodes) == 2 && nodes[0]["alive"] == true && nodes[1]["alive"] == true
+		})
+		return nodes
+	}
+	for who, headers := range map[string]map[string]string{
+		"noauth admin (no headers)": nil,
+		"project admin":             {"X-Project-Id": "p1", "X-Roles": "admin,member,reader"},
+	} {
+		for _, n := range get(headers) {
+			if n["peer_address"] == nil || n["raft_address"] == nil || n["api_address"] == nil {
+				t.Errorf("%s: node %v without its addresses", who, n)
+			}
+		}
+	}
+	for _, n := range get(map[string]string{"X-Project-Id": "p1", "X-Roles": "member,reader"}) {
+		if _, ok := n["peer_address"]; ok {
+			t.Errorf("a member sees peer_address: %v", n)
+		}
+		if _, ok := n["raft_address"]; ok {
+			t.Errorf("a member sees raft_address: %v", n)
+		}
+		if n["api_address"] == nil || n["id"] == nil || n["role"] == nil {
+			t.Errorf("a member's node entry %v incomplete", n)
+		}
+	}
+}
