@@ -93,7 +93,7 @@ func (ip *importAPI) parseImportRequest(r *http.Request) (*importRequest, error)
 	switch req.method {
 	case catalog.MethodWebDownload:
 		req.uri, _ = methodString("uri")
-		if !validImportURI(req.uri) {
+		if !ip.srv.allowedURL(req.uri) {
 			return nil, badRequest("URI for web-download does not pass filtering: %s", req.uri)
 		}
 	case catalog.MethodGlanceDownload:
@@ -126,6 +126,12 @@ func validImportURI(s string) bool {
 		return true
 	}
 	return false
+}
+
+// allowedURL reports whether the cluster may read u for a user: an http
+// or https URL with a host that Config.AllowURL lets through.
+func (s *Server) allowedURL(u string) bool {
+	return validImportURI(u) && (s.cfg.AllowURL == nil || s.cfg.AllowURL(u))
 }
 
 // importMethodsJSON is the value list of /v2/info/import.

@@ -70,6 +70,12 @@ func errLocationSchema(format string, args ...any) *Error {
 // only locations this cluster can read.
 func isHTTPURL(s string) bool { return validImportURI(s) }
 
+// errLocationFiltered is the 400 for a location the cluster may not
+// read (the import filter).
+func errLocationFiltered(url string) *Error {
+	return badRequest("Invalid location %s: the URI does not pass filtering.", url)
+}
+
 // parseAddLocation decodes and checks the body of POST .../locations.
 func parseAddLocation(r *http.Request) (string, catalog.ValidationData, error) {
 	var body map[string]json.RawMessage
@@ -186,6 +192,9 @@ func (la *locationAPI) addLocation(w http.ResponseWriter, r *http.Request) error
 				return &Error{Status: http.StatusForbidden, Explanation: "http store must be enabled to use location API by normal user."}
 			}
 			return badRequest("Invalid location %s: this cloud reads locations over http and https only.", url)
+		}
+		if !la.srv.allowedURL(url) {
+			return errLocationFiltered(url)
 		}
 		if err := requireFormats(img); err != nil {
 			return err

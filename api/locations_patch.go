@@ -31,6 +31,9 @@ func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op p
 		if err != nil {
 			return err
 		}
+		if err := la.checkFiltered(locs); err != nil {
+			return err
+		}
 		if len(locs) == 0 {
 			return &Error{Status: http.StatusForbidden, Explanation: "Cannot set locations to empty list."}
 		}
@@ -52,6 +55,9 @@ func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op p
 	case "add":
 		locs, vds, err := parseLocationList(json.RawMessage("[" + string(op.value) + "]"))
 		if err != nil {
+			return err
+		}
+		if err := la.checkFiltered(locs); err != nil {
 			return err
 		}
 		if !show {
@@ -116,6 +122,17 @@ func locationPos(pos string, n int, allowEnd bool) (int, bool) {
 		return at, at >= 0 && at <= n
 	}
 	return at, at >= 0 && at < n
+}
+
+// checkFiltered refuses locations the cluster may not read (the import
+// filter).
+func (la *locationAPI) checkFiltered(locs []catalog.Location) error {
+	for _, l := range locs {
+		if !la.srv.allowedURL(l.URL) {
+			return errLocationFiltered(l.URL)
+		}
+	}
+	return nil
 }
 
 // parseLocationList decodes a JSON list of locations as the image

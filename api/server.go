@@ -50,6 +50,12 @@ type Config struct {
 	// connection once the answer has started). 0 means
 	// DefaultTransferIdleTimeout, negative means none.
 	TransferIdleTimeout time.Duration
+	// AllowURL decides whether the cluster may read a URL a user gives
+	// (web-download's uri, an import task's import_from, an http(s)
+	// location), after the API has checked that it is http or https
+	// with a host: Glance's import filtering and the node's own address
+	// checks. nil allows every such URL.
+	AllowURL func(url string) bool
 	// Extensions are served beside the built-in routes (the metadata
 	// definitions API of package metadefs is one); each one's Routes is
 	// called once, by New.

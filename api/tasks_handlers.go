@@ -318,6 +318,9 @@ func (ta *taskAPI) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(input["import_from"], &from); err != nil || !validImportURI(from) {
 		return badRequest("Import from URI %s is not supported: an http or https URL is required.", string(input["import_from"]))
 	}
+	if !ta.srv.allowedURL(from) {
+		return badRequest("Import from URI %s does not pass filtering.", from)
+	}
 	if err := json.Unmarshal(input["import_from_format"], &format); err != nil || format == "" {
 		return badRequest("Input import_from_format is required.")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/api/keystone"
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // Defaults.
@@ -123,6 +124,19 @@ type Config struct {
 	// LocationPullTimeout bounds one pull of an image from its location,
 	// including the wait for another node's pull (0: 1 hour).
 	LocationPullTimeout time.Duration
+	// ImportFilter is Glance's [import_filtering_opts] for every URL the
+	// cluster reads for a user (web-download, import tasks, http(s)
+	// locations) and every redirect: nil lists take Glance's defaults
+	// (schemes http and https, ports 80 and 443), empty ones are empty.
+	// On top, unless a URL's host is in ImportFilter.AllowedHosts, no
+	// internal address (loopback, link-local, private, unique-local,
+	// multicast, ...) and no address of a node of the cluster is
+	// connected to; see package node/importer/urlfilter.
+	ImportFilter urlfilter.Rules
+	// ImportIdleTimeout fails a web-download, glance-download or location
+	// read whose remote sends no byte for that long (0: 60s, as the API's
+	// TransferIdleTimeout; negative: none).
+	ImportIdleTimeout time.Duration
 	// QuotaImageCount, QuotaImageSizeTotal and QuotaStageTotal are the
 	// per-project limits Glance calls image_count_total, image_size_total
 	// and image_stage_total (sizes in bytes); 0 means unlimited.

@@ -2,8 +2,12 @@ package node
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // validateImport reports errors in the import and quota settings.
@@ -19,7 +23,51 @@ func (c *Config) validateImport() []error {
 			errs = append(errs, fmt.Errorf("glance-download endpoint %q=%q: want REGION=http(s)://host[:port]", region, ep))
 		}
 	}
+	if err := c.ImportFilter.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
+}
+
+// newImportFilter builds the import filter: the configured rules, the
+// glance-download endpoints trusted, and the addresses of the cluster's
+// nodes (clusterAddrs) refused.
+func (n *Node) newImportFilter() (*urlfilter.Policy, error) {
+	eps := make([]string, 0, len(n.cfg.GlanceDownloadEndpoints))
+	for _, ep := range n.cfg.GlanceDownloadEndpoints {
+		eps = append(eps, ep)
+	}
+	return urlfilter.New(n.cfg.ImportFilter, urlfilter.WithTrustedOrigins(eps...), urlfilter.WithNodeAddrs(n.clusterAddrs))
+}
+
+// clusterAddrs are the addresses of the nodes this one knows: its own
+// listeners and every gossip member's API, peer, Raft and gossip
+// addresses (those given as IP addresses; names are not resolved).
+func (n *Node) clusterAddrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	add := func(s string) {
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			out = append(out, ap)
+		}
+	}
+	for _, ln := range []net.Listener{n.apiLn, n.peerLn} {
+		if ln != nil {
+			add(ln.Addr().String())
+		}
+	}
+	if n.transport != nil {
+		add(string(n.transport.LocalAddr()))
+	}
+	if n.gossip != nil {
+		add(n.gossip.Addr())
+		for _, m := range n.gossip.Members() {
+			add(m.Meta.APIAddr)
+			add(m.Meta.PeerAddr)
+			add(m.Meta.RaftAddr)
+			add(m.Addr)
+		}
+	}
+	return out
 }
 
 // ParseGlanceEndpoints parses the agent's --glance-download-endpoints

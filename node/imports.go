@@ -13,7 +13,8 @@ import (
 // importer (package node/importer); the node builds it over three small
 // adapters and serves the api.Backend methods by delegating to it.
 
-// newImporter builds the node's importer; n.log and n.id must be set.
+// newImporter builds the node's importer; n.log, n.id and
+// n.importFilter must be set.
 func (n *Node) newImporter() *importer.Importer {
 	return importer.New(importer.Config{
 		Replicas:                n.cfg.Replicas,
@@ -23,6 +24,8 @@ func (n *Node) newImporter() *importer.Importer {
 		MaxImageSize:            n.cfg.MaxImageSize,
 		EagerLocations:          n.cfg.EagerLocations,
 		GlanceDownloadEndpoints: n.cfg.GlanceDownloadEndpoints,
+		Filter:                  n.importFilter,
+		IdleTimeout:             n.cfg.ImportIdleTimeout,
 		Started:                 n.started,
 		Logger:                  n.log.With("component", "importer"),
 	}, importer.Deps{Catalog: importCatalog{n}, Data: importData{n}, Cluster: importCluster{n}})

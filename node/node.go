@@ -23,6 +23,7 @@ import (
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/metadefs"
 	"github.com/p2pglance/p2pglance/node/importer"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 	"github.com/p2pglance/p2pglance/node/transfer"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
@@ -75,7 +76,8 @@ type Node struct {
 	changes          *changeQueue
 	closeErr         error
 
-	imports *importer.Importer // imports, stages and location pulls, bounded by Run's context
+	imports      *importer.Importer // imports, stages and location pulls, bounded by Run's context
+	importFilter *urlfilter.Policy  // which URLs imports and locations may read (import_config.go)
 }
 
 // New builds a node: it opens the stores, binds every listener and
@@ -105,6 +107,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
 	n.sec = sec
+	if n.importFilter, err = n.newImportFilter(); err != nil {
+		return nil, fmt.Errorf("node config: %w", err)
+	}
 	own := &http.Transport{DialContext: n.net.DialContext, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
 	n.client = &http.Client{Transport: n.net.PeerTransport(own)}
 	if err := n.open(); err != nil {
@@ -185,6 +190,7 @@ func (n *Node) open() error {
 		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
+		AllowURL:   func(u string) bool { return n.importFilter.CheckURI(u) == nil },
 		Extensions: []api.Extension{metadefs.New(n.replica, n.log)},
 	})
 	if err != nil {

@@ -29,6 +29,7 @@ type options struct {
 	secret           *string
 	configure        func(i int, c *node.Config)
 	peerTransport    map[int]http.RoundTripper
+	loopbackOrigins  bool
 }
 
 // WithReplicas sets the durable copy count (default 3).
@@ -63,6 +64,13 @@ func WithPeerTransport(i int, rt http.RoundTripper) Option {
 // without one). By default each cluster gets a random secret, so every
 // test runs with authenticated node-to-node traffic.
 func WithSecret(secret string) Option { return func(o *options) { o.secret = &secret } }
+
+// AllowLoopbackOrigins lets the nodes' imports and locations read from
+// 127.0.0.1 on any port (node.Config.ImportFilter: allowed hosts
+// 127.0.0.1, allowed ports empty), where tests run their origin servers:
+// the operator's explicit opt-out of the import filter's refusal of
+// internal addresses. The nodes' own listening addresses stay refused.
+func AllowLoopbackOrigins() Option { return func(o *options) { o.loopbackOrigins = true } }
 
 // WithConfig lets a test adjust node i's configuration. Only the last
 // WithConfig given to New applies.
@@ -119,6 +127,9 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		}
 		if len(o.zones) > 0 {
 			cfg.Zone = o.zones[i%len(o.zones)]
+		}
+		if o.loopbackOrigins {
+			cfg.ImportFilter.AllowedHosts, cfg.ImportFilter.AllowedPorts = []string{"127.0.0.1"}, []int{}
 		}
 		if len(o.racks) > 0 {
 			cfg.Rack = o.racks[i%len(o.racks)]

@@ -69,7 +69,7 @@ func mustQueued(t *testing.T, c *testcluster.Cluster, id string) {
 func TestHostileImagesRefused(t *testing.T) {
 	// importCluster's nodes, reading locations eagerly (through the
 	// upload pipeline, so the inspection applies).
-	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithZones("z1", "z2"), testcluster.WithReplicas(2),
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.AllowLoopbackOrigins(), testcluster.WithZones("z1", "z2"), testcluster.WithReplicas(2),
 		testcluster.WithConfig(func(i int, c *node.Config) {
 			c.ChunkSize = 256 << 10
 			c.MaxImageSize = 4 << 20

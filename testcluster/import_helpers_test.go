@@ -23,7 +23,7 @@ const testTimeout = 20 * time.Second
 // from the Glance at remote (RegionTwo) when remote is set.
 func importCluster(t *testing.T, remote string) *testcluster.Cluster {
 	t.Helper()
-	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithZones("z1", "z2"), testcluster.WithReplicas(2),
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.AllowLoopbackOrigins(), testcluster.WithZones("z1", "z2"), testcluster.WithReplicas(2),
 		testcluster.WithConfig(func(i int, c *node.Config) {
 			c.ChunkSize = 256 << 10
 			c.MaxImageSize = 4 << 20

@@ -534,7 +534,7 @@ func (m *isoMatrix) runGroup(kind isoKind, endpoints ...isoEndpoint) {
 }
 
 func TestTenantIsolationMatrix(t *testing.T) {
-	c := testcluster.New(t, 3, testcluster.InMemory(), smallChunks())
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.AllowLoopbackOrigins(), smallChunks())
 	waitSettled(c)
 	m := &isoMatrix{t: t, c: c, data: randomBytes(31, 1024)}
 	m.src = dataServer(t, m.data, 0).URL + "/img"

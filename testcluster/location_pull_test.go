@@ -41,7 +41,7 @@ func setPullLock(t *testing.T, c *testcluster.Cluster, id, holder, session strin
 // TestLocationPullLocks: the cluster-wide lock of a lazy location pull
 // never strands an image.
 func TestLocationPullLocks(t *testing.T) {
-	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.AllowLoopbackOrigins(), testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
 		cfg.ChunkSize = 256 << 10
 	}))
 	waitSettled(c)

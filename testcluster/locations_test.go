@@ -52,7 +52,7 @@ func locationsOf(t testing.TB, img map[string]any) []map[string]any {
 // whole cluster, verified, and then served from the cluster's chunks.
 // Node 2 reads locations eagerly (Config.EagerLocations).
 func TestLocations(t *testing.T) {
-	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(2), testcluster.WithConfig(func(i int, cfg *node.Config) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.AllowLoopbackOrigins(), testcluster.WithReplicas(2), testcluster.WithConfig(func(i int, cfg *node.Config) {
 		cfg.ChunkSize = 256 << 10
 		cfg.ShowMultipleLocations = i < 2
 		cfg.ShowImageDirectURL = i < 2
@@ -303,7 +303,7 @@ func TestLocations(t *testing.T) {
 		if locs := locationsOf(t, m); len(locs) != 2 || locs[0]["url"] != second || m["direct_url"] != second {
 			t.Fatalf("after adding a second location: %v", m)
 		}
-		patch(a0, id, `[{"op": "add", "path": "/locations/-", "value": {"url": "http://x/z", "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+strings.Repeat("00", 64)+`"}}}]`).
+		patch(a0, id, `[{"op": "add", "path": "/locations/-", "value": {"url": "http://127.0.0.1:9/z", "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+strings.Repeat("00", 64)+`"}}}]`).
 			wantErr(t, http.StatusConflict, "already set with a different value")
 		patch(a0, id, `[{"op": "remove", "path": "/locations/5"}]`).wantErr(t, http.StatusBadRequest, "Invalid position")
 		m = patch(a0, id, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK).obj(t)
@@ -369,7 +369,7 @@ func sha512sum(b []byte) []byte { s := sha512.Sum512(b); return s[:] }
 // the origin stalls (longer than OrphanGrace here), so the committed
 // image has every chunk.
 func TestPullSurvivesLongStall(t *testing.T) {
-	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.AllowLoopbackOrigins(), testcluster.WithReplicas(2), testcluster.WithConfig(func(_ int, cfg *node.Config) {
 		cfg.ChunkSize = 64 << 10
 		cfg.OrphanGrace = 100 * time.Millisecond
 	}))

@@ -247,7 +247,7 @@ func exists(path string) bool {
 }
 
 func TestFetch(t *testing.T) {
-	c := testcluster.New(t, 1, testcluster.WithReplicas(1), testcluster.WithVoters(1))
+	c := testcluster.New(t, 1, testcluster.WithReplicas(1), testcluster.WithVoters(1), testcluster.AllowLoopbackOrigins())
 	node := c.URL(0)
 	proxy := newFetchProxy(t, node)
 	ctx := context.Background()

@@ -22,6 +22,11 @@
 //   - pull.go, pull_origin.go: the cluster-wide pull lock, reading an
 //     origin once for the whole cluster, and verifying what it serves.
 //   - recover.go: the recovery pass over work whose node stopped.
+//   - client.go: the one HTTP client every request to an origin or a
+//     remote Glance goes through: the import filter (package urlfilter)
+//     on the URL, every redirect and the address dialled; credentials
+//     kept at their origin; an idle timeout; remote failures reported to
+//     tasks without remote details.
 //
 // The importer does no I/O of its own besides HTTP to origins and remote
 // Glances. It works through three narrow interfaces it declares (deps.go)
@@ -30,8 +35,8 @@
 // stream into replicated chunks, fetch a verified chunk, copy an image's
 // chunks to a zone, garbage-collection protection) and Cluster (this
 // node's id, who is alive, leadership, zones). It imports catalog,
-// imageformat and node/imagecheck, never node, api, chunkstore, gossip or
-// raftfsm, so its tests run on fakes.
+// imageformat, node/imagecheck and node/importer/urlfilter, never node,
+// api, chunkstore, gossip or raftfsm, so its tests run on fakes.
 //
 // Lifecycle: New builds it; Run accepts work until its context ends, then
 // refuses new work and waits for the running work, whose context ends

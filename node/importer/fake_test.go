@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // fakeCatalog is an in-memory catalog with revisions, as the replicated
@@ -280,12 +281,28 @@ type harness struct {
 	cluster *fakeCluster
 }
 
+// newHarness builds an Importer over fakes. Unless cfg has a Filter, the
+// importer may read from 127.0.0.1 on any port (the test servers): the
+// operator's explicit opt-out of the internal-address check.
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{cat: newFakeCatalog(), data: newFakeData("self"), cluster: &fakeCluster{self: "self", alive: map[string]bool{}}}
 	cfg.Replicas = max(cfg.Replicas, 1)
+	if cfg.Filter == nil {
+		cfg.Filter = mustFilter(t, urlfilter.Rules{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{}})
+	}
 	h.im = New(cfg, Deps{Catalog: h.cat, Data: h.data, Cluster: h.cluster})
 	return h
+}
+
+// mustFilter builds a filter policy or fails the test.
+func mustFilter(t *testing.T, r urlfilter.Rules, opts ...urlfilter.Option) *urlfilter.Policy {
+	t.Helper()
+	p, err := urlfilter.New(r, opts...)
+	if err != nil {
+		t.Fatalf("urlfilter.New: %v", err)
+	}
+	return p
 }
 
 // run runs the importer until the test ends (and waits for it).

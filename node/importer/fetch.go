@@ -12,6 +12,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/imageformat"
 	"github.com/p2pglance/p2pglance/node/imagecheck"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // errOverCap means a download brought more bytes than its cap.
@@ -46,44 +47,24 @@ func (c *capReader) Read(p []byte) (int, error) {
 // bytes. It returns the manifest and placement, not yet committed, and
 // the format inspector that watched the data.
 func (im *Importer) fetchInto(ctx context.Context, job *catalog.ImportJob, url string, hdr http.Header) (*catalog.Manifest, []string, *imageformat.Inspector, error) {
+	safe := urlfilter.Redact(url)
 	resp, err := im.get(ctx, url, hdr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > job.MaxSize {
-		return nil, nil, nil, fmt.Errorf("fetch %s: %d bytes: %w", url, resp.ContentLength, errOverCap)
+		return nil, nil, nil, fmt.Errorf("fetch %s: %d bytes: %w", safe, resp.ContentLength, errOverCap)
 	}
 	body, insp := imagecheck.Watch(&capReader{r: resp.Body, left: job.MaxSize})
 	man, placement, err := im.data.Ingest(ctx, job.ImageID, body)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, nil, nil, fmt.Errorf("fetch %s: %w", safe, err)
 	}
 	if resp.ContentLength >= 0 && man.Size != resp.ContentLength {
-		return nil, nil, nil, fmt.Errorf("fetch %s: got %d of %d bytes", url, man.Size, resp.ContentLength)
+		return nil, nil, nil, fmt.Errorf("fetch %s: %w: got %d of %d bytes", safe, errRemote, man.Size, resp.ContentLength)
 	}
 	return man, placement, insp, nil
-}
-
-// get sends a GET for an import and fails unless the answer is 200.
-func (im *Importer) get(ctx context.Context, url string, hdr http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	resp, err := im.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		return nil, fmt.Errorf("fetch %s: %s", req.URL.Redacted(), resp.Status)
-	}
-	return resp, nil
 }
 
 // remoteBaseKeys are the image attributes glance-download does not copy

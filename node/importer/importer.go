@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // Config configures an Importer. The node passes its own settings; a
@@ -38,6 +39,17 @@ type Config struct {
 	// glance-download imports from; the method is offered when it is not
 	// empty.
 	GlanceDownloadEndpoints map[string]string
+	// Filter decides which URLs the importer reads and where it may
+	// connect (web-download, glance-download, locations); the node
+	// builds it from its import filtering settings and its cluster's
+	// addresses, and trusts the GlanceDownloadEndpoints' origins. nil:
+	// Glance's default rules, nothing trusted.
+	Filter *urlfilter.Policy
+	// IdleTimeout fails a read from a remote (an origin or a remote
+	// Glance) that waits that long for a byte, and a request whose answer
+	// does not start within it. Default 60s (the API's transfer idle
+	// timeout); negative: none.
+	IdleTimeout time.Duration
 	// Started is when the node started: a pull lock this node took
 	// before then was cut by a restart.
 	Started time.Time
@@ -58,10 +70,19 @@ func (c *Config) applyDefaults() {
 	if c.MaxImageSize <= 0 {
 		c.MaxImageSize = 1 << 40
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.Filter == nil {
+		c.Filter, _ = urlfilter.New(urlfilter.Rules{}) // the default rules are valid
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
+
+// DefaultIdleTimeout is Config.IdleTimeout's default.
+const DefaultIdleTimeout = 60 * time.Second
 
 // Deps are what an Importer works through.
 type Deps struct {
@@ -79,7 +100,8 @@ type Importer struct {
 	cat     Catalog
 	data    Data
 	cluster Cluster
-	client  *http.Client // web-download, glance-download and location fetches
+	filter  *urlfilter.Policy
+	client  *http.Client // web-download, glance-download and location fetches (client.go)
 
 	mu      sync.Mutex
 	ctx     context.Context // nil until Run
@@ -99,11 +121,7 @@ func New(cfg Config, deps Deps) *Importer {
 	cfg.applyDefaults()
 	return &Importer{
 		cfg: cfg, log: cfg.Logger, cat: deps.Catalog, data: deps.Data, cluster: deps.Cluster,
-		active: map[string]bool{},
-		client: &http.Client{Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 8,
-			ResponseHeaderTimeout: time.Minute, IdleConnTimeout: 90 * time.Second,
-		}},
+		active: map[string]bool{}, filter: cfg.Filter, client: newClient(cfg.Filter),
 	}
 }
 

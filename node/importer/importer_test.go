@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,7 @@ func TestImportFailureMessage(t *testing.T) {
 		{errOverCap, "Image import failed: the image data exceeds the image size cap or the storage quota."},
 		{context.Canceled, "Image import failed: the node running it stopped."},
 		{errors.New("boom"), "Image import failed: boom"},
+		{fmt.Errorf("fetch http://x: %w: the server answered 404 Not Found", errRemote), "Image import failed: the image data could not be read from its source."},
 	} {
 		if got := importFailureMessage(tc.err); got != tc.want {
 			t.Errorf("importFailureMessage(%v) = %q, want %q", tc.err, got, tc.want)
@@ -151,7 +153,7 @@ func TestFailedImportRequeuesImage(t *testing.T) {
 		maxSize int64
 		message string
 	}{
-		{"origin error", "", http.StatusNotFound, 1 << 20, "404 Not Found"},
+		{"origin error", "", http.StatusNotFound, 1 << 20, "could not be read from its source"},
 		{"over the cap", "0123456789", http.StatusOK, 4, "exceeds the image size cap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node/imagecheck"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // Location imports: a queued image gets an http(s) location and a
@@ -70,13 +71,14 @@ func (im *Importer) doLocationImport(ctx context.Context, job *catalog.LocationJ
 		return err
 	}
 	defer im.data.Unprotect(job.ImageID)
+	safe := urlfilter.Redact(job.URL)
 	resp, err := im.get(ctx, job.URL, nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > job.MaxSize {
-		return fmt.Errorf("location %s: %d bytes: %w", job.URL, resp.ContentLength, errOverCap)
+		return fmt.Errorf("location %s: %d bytes: %w", safe, resp.ContentLength, errOverCap)
 	}
 	vd := job.Validation
 	var extra hash.Hash // the validation algorithm, when the pipeline does not compute it
@@ -90,10 +92,10 @@ func (im *Importer) doLocationImport(ctx context.Context, job *catalog.LocationJ
 	body, insp := imagecheck.Watch(body)
 	man, placement, err := im.data.Ingest(ctx, job.ImageID, body)
 	if err != nil {
-		return fmt.Errorf("read location %s: %w", job.URL, err)
+		return fmt.Errorf("read location %s: %w", safe, err)
 	}
 	if resp.ContentLength >= 0 && man.Size != resp.ContentLength {
-		return fmt.Errorf("read location %s: got %d of %d bytes", job.URL, man.Size, resp.ContentLength)
+		return fmt.Errorf("read location %s: %w: got %d of %d bytes", safe, errRemote, man.Size, resp.ContentLength)
 	}
 	algo, value := man.OSHashAlgo, man.OSHashValue
 	switch vd.OSHashAlgo {
@@ -158,7 +160,7 @@ func (im *Importer) activateLocation(ctx context.Context, job *catalog.LocationJ
 		return err
 	}
 	if size > job.MaxSize {
-		return fmt.Errorf("location %s: %d bytes: %w", job.URL, size, errOverCap)
+		return fmt.Errorf("location %s: %d bytes: %w", urlfilter.Redact(job.URL), size, errOverCap)
 	}
 	vd := job.Validation
 	return im.commitLocation(ctx, job, func(cur *catalog.Image) {
@@ -194,20 +196,16 @@ func isRawBare(img *catalog.Image) bool {
 // not say (or does not take HEAD), an error when it is unreachable or
 // answers anything but success.
 func (im *Importer) locationSize(ctx context.Context, url string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	resp, err := im.send(ctx, http.MethodHead, url, nil)
 	if err != nil {
-		return 0, fmt.Errorf("location %s: %w", url, err)
-	}
-	resp, err := im.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("location: %w", err)
+		return 0, err
 	}
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented:
 		return -1, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return 0, fmt.Errorf("location %s answered %s", url, resp.Status)
+		return 0, fmt.Errorf("location %s: %w: the server answered %s", urlfilter.Redact(url), errRemote, resp.Status)
 	}
 	return resp.ContentLength, nil
 }

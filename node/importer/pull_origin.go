@@ -10,6 +10,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node/imagecheck"
+	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
 )
 
 // errOriginMismatch means a location's data is not what the catalog
@@ -31,7 +32,7 @@ func (im *Importer) pullFromLocations(ctx context.Context, id, session string) (
 	for _, loc := range img.Locations {
 		p, err := im.pullOne(ctx, img, loc.URL)
 		if err != nil {
-			log.Warn("location pull failed", "url", loc.URL, "err", err)
+			log.Warn("location pull failed", "url", urlfilter.Redact(loc.URL), "err", err)
 			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
@@ -66,7 +67,7 @@ func (im *Importer) pullFromLocations(ctx context.Context, id, session string) (
 		if len(p.man.Chunks) > 0 {
 			im.cluster.AnnounceAll(id, len(p.man.Chunks))
 		}
-		log.Info("image pulled from its location", "url", loc.URL, "bytes", p.man.Size)
+		log.Info("image pulled from its location", "url", urlfilter.Redact(loc.URL), "bytes", p.man.Size)
 		return out, nil
 	}
 	// No location could be read (or none held the right data): the
@@ -83,8 +84,9 @@ type pulled struct {
 
 // pullOne reads one location through the chunk pipeline and checks the
 // data against what the catalog records for img.
-func (im *Importer) pullOne(ctx context.Context, img *catalog.Image, url string) (*pulled, error) {
-	resp, err := im.get(ctx, url, nil)
+func (im *Importer) pullOne(ctx context.Context, img *catalog.Image, rawURL string) (*pulled, error) {
+	url := urlfilter.Redact(rawURL) // for messages
+	resp, err := im.get(ctx, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -163,6 +163,11 @@ func importFailureMessage(err error) string {
 		return "Image import failed: the image data exceeds the image size cap or the storage quota."
 	case errors.Is(err, context.Canceled):
 		return "Image import failed: the node running it stopped."
+	case errors.Is(err, errRemote):
+		// Nothing about the remote side (its status, why a connection
+		// failed, which address was refused): Glance says only "Task
+		// failed due to Internal Error".
+		return "Image import failed: " + errRemote.Error() + "."
 	}
 	return "Image import failed: " + err.Error()
 }
