@@ -105,7 +105,7 @@ func (im *Importer) glanceDownload(ctx context.Context, job *catalog.ImportJob) 
 	err = json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&remote)
 	resp.Body.Close()
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("decode image %s of region %s: %w", job.RemoteImageID, job.Region, err)
+		return nil, nil, nil, nil, fmt.Errorf("decode image %s of region %s: %w: %w", job.RemoteImageID, job.Region, errRemote, err)
 	}
 	if st, _ := remote["status"].(string); st != catalog.StatusActive {
 		return nil, nil, nil, nil, fmt.Errorf("image %s in region %s is %q, not active", job.RemoteImageID, job.Region, st)
