@@ -29,6 +29,11 @@ func (c *Config) validateImport() []error {
 	return errs
 }
 
+// DefaultImportFilter returns Glance's default import filtering rules
+// (schemes http and https, ports 80 and 443): what nil lists in
+// Config.ImportFilter stand for.
+func DefaultImportFilter() urlfilter.Rules { return urlfilter.DefaultRules() }
+
 // newImportFilter builds the import filter: the configured rules, the
 // glance-download endpoints trusted, and the addresses of the cluster's
 // nodes (clusterAddrs) refused.

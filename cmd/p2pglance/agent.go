@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,15 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.Int64Var(&cfg.QuotaImageCount, "quota-image-count", 0, "images per project (image_count_total); 0 = unlimited")
 	fs.Int64Var(&cfg.QuotaImageSizeTotal, "quota-image-size-total", 0, "bytes of image data per project (image_size_total); 0 = unlimited")
 	fs.Int64Var(&cfg.QuotaStageTotal, "quota-stage-total", 0, "bytes of staged import data per project (image_stage_total); 0 = unlimited")
-	fs.StringVar(&glanceEndpoints, "glance-download-endpoints", "", "regions the glance-download import method may fetch from, e.g. 'RegionOne=http://glance1:9292,RegionTwo=https://glance2'; empty disables the method")
+	fs.StringVar(&glanceEndpoints, "glance-download-endpoints", "", "regions the glance-download import method may fetch from, e.g. 'RegionOne=http://glance1:9292,RegionTwo=https://glance2'; empty disables the method; these origins pass the import filter, what they redirect to does not")
+	cfg.ImportFilter = node.DefaultImportFilter()
+	fs.Var(listFlag{&cfg.ImportFilter.AllowedSchemes}, "import-allowed-schemes", "URL `schemes` that web-download, import tasks and http(s) locations (and redirects) may use, comma-separated (Glance's [import_filtering_opts] allowed_schemes); when not empty --import-disallowed-schemes is ignored; only http and https are ever read")
+	fs.Var(listFlag{&cfg.ImportFilter.DisallowedSchemes}, "import-disallowed-schemes", "URL `schemes` refused, comma-separated; used only when --import-allowed-schemes is empty")
+	fs.Var(listFlag{&cfg.ImportFilter.AllowedHosts}, "import-allowed-hosts", "the only `hosts` (names or IP addresses, comma-separated) imports and locations may read from; when not empty --import-disallowed-hosts is ignored. A listed host is also exempt from the refusal of loopback, link-local (169.254.169.254 included), private, unique-local, multicast and other internal addresses and of the cluster's own node addresses, a node's listening address excepted")
+	fs.Var(listFlag{&cfg.ImportFilter.DisallowedHosts}, "import-disallowed-hosts", "`hosts` refused, comma-separated, compared with the URL's host as written (not resolved); used only when --import-allowed-hosts is empty")
+	fs.Var(portsFlag{&cfg.ImportFilter.AllowedPorts}, "import-allowed-ports", "`ports` a URL may name, comma-separated (a URL without a port passes); empty: any port but --import-disallowed-ports")
+	fs.Var(portsFlag{&cfg.ImportFilter.DisallowedPorts}, "import-disallowed-ports", "`ports` refused, comma-separated; used only when --import-allowed-ports is empty")
+	fs.DurationVar(&cfg.ImportIdleTimeout, "import-idle-timeout", 0, "fail a web-download, glance-download or location read whose remote sends nothing for this long (0: 60s)")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", 0, "API requests served at once before answering 503 (0: 1024; negative: no bound)")
 	fs.DurationVar(&cfg.TransferIdleTimeout, "transfer-idle-timeout", 0, "end an API body read or response write idle this long (0: 60s)")
 	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", 0, "close a connection whose request headers take longer than this (0: 30s)")
@@ -165,6 +174,58 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	err = n.Run(ctx)
 	cfg.Logger.Info("p2pglance agent stopped")
 	return err
+}
+
+// listFlag is a comma-separated list; an empty value sets an empty (not
+// a default) list.
+type listFlag struct{ p *[]string }
+
+func (f listFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strings.Join(*f.p, ",")
+}
+
+func (f listFlag) Set(s string) error {
+	*f.p = []string{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*f.p = append(*f.p, item)
+		}
+	}
+	return nil
+}
+
+// portsFlag is a comma-separated list of ports; an empty value sets an
+// empty list.
+type portsFlag struct{ p *[]int }
+
+func (f portsFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	s := make([]string, len(*f.p))
+	for i, p := range *f.p {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func (f portsFlag) Set(s string) error {
+	var items []string
+	if err := (listFlag{&items}).Set(s); err != nil {
+		return err
+	}
+	*f.p = []int{}
+	for _, item := range items {
+		p, err := strconv.Atoi(item)
+		if err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("%q is not a port (1-65535)", item)
+		}
+		*f.p = append(*f.p, p)
+	}
+	return nil
 }
 
 // labelsOf gives cfg a label map for the --label flag to fill.

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAgentClusterSecretFlags(t *testing.T) {
@@ -176,6 +178,44 @@ func TestAgentExitsOnOpenCluster(t *testing.T) {
 	for _, w := range append([]string{"p2pglance: node config:", "peer address 192.0.2.1:9492 is not loopback"}, openClusterFlagNames...) {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("stderr does not name %q:\n%s", w, stderr.String())
+		}
+	}
+}
+
+func TestAgentImportFilterFlags(t *testing.T) {
+	cfg, _, err := agentFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.ImportFilter
+	if !slices.Equal(f.AllowedSchemes, []string{"http", "https"}) || !slices.Equal(f.AllowedPorts, []int{80, 443}) ||
+		len(f.DisallowedSchemes)+len(f.AllowedHosts)+len(f.DisallowedHosts)+len(f.DisallowedPorts) != 0 || cfg.ImportIdleTimeout != 0 {
+		t.Fatalf("defaults: %+v, idle %v; want Glance's", f, cfg.ImportIdleTimeout)
+	}
+
+	t.Setenv("P2PGLANCE_IMPORT_ALLOWED_PORTS", "")
+	t.Setenv("P2PGLANCE_IMPORT_DISALLOWED_HOSTS", "evil.example, 10.0.0.1")
+	cfg, _, err = agentFlags([]string{"--import-allowed-schemes", "https", "--import-disallowed-ports", "22,25",
+		"--import-allowed-hosts", " mirror.example ,127.0.0.1", "--import-idle-timeout", "90s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = cfg.ImportFilter
+	switch {
+	case !slices.Equal(f.AllowedSchemes, []string{"https"}):
+		t.Fatalf("allowed schemes %q", f.AllowedSchemes)
+	case f.AllowedPorts == nil || len(f.AllowedPorts) != 0:
+		t.Fatalf("allowed ports %v, want an empty (not default) list from the empty variable", f.AllowedPorts)
+	case !slices.Equal(f.DisallowedPorts, []int{22, 25}):
+		t.Fatalf("disallowed ports %v", f.DisallowedPorts)
+	case !slices.Equal(f.AllowedHosts, []string{"mirror.example", "127.0.0.1"}) || !slices.Equal(f.DisallowedHosts, []string{"evil.example", "10.0.0.1"}):
+		t.Fatalf("hosts %q / %q", f.AllowedHosts, f.DisallowedHosts)
+	case cfg.ImportIdleTimeout != 90*time.Second:
+		t.Fatalf("idle timeout %v", cfg.ImportIdleTimeout)
+	}
+	for _, bad := range []string{"0", "65536", "http", "80,x"} {
+		if _, _, err := agentFlags([]string{"--import-allowed-ports", bad}, io.Discard); err == nil {
+			t.Errorf("--import-allowed-ports %q accepted", bad)
 		}
 	}
 }
