@@ -260,6 +260,7 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	var errs []error
 	for _, a := range ips {
+		a = a.Unmap()
 		if err := p.checkAddr(a, uint16(port), explicit); err != nil {
 			errs = append(errs, err)
 			continue
