@@ -20,6 +20,15 @@ type Backend interface {
 	// Sync waits until the local replica holds every write committed
 	// before the call, so a read-modify-write starts from fresh state.
 	Sync(ctx context.Context) error
+	// AppliedIndex returns the Raft index of the last write the local
+	// replica has applied: every answer of this node reflects at least
+	// that revision of the catalog. It never blocks.
+	AppliedIndex() uint64
+	// WaitApplied waits until the local replica has applied the write
+	// at index idx (or a later one), or ctx ends (the error then wraps
+	// ctx.Err()). It asks nothing of the leader: it waits for
+	// replication already under way.
+	WaitApplied(ctx context.Context, idx uint64) error
 	// CreateImage adds img (id and timestamps already chosen).
 	CreateImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error)
 	// UpdateImage replaces the image with img if its revision is still

@@ -22,8 +22,13 @@ const ConsistencyHeader = "X-P2pglance-Consistency"
 // ConsistencyLinearizable is the one value ConsistencyHeader accepts.
 const ConsistencyLinearizable = "linearizable"
 
-// readBarrier passes the read barrier when the request asks for it.
-func (s *Server) readBarrier(r *http.Request) error {
+// readBarrier holds the request until the local replica has the catalog
+// revision it carries (revision.go), then passes the read barrier when
+// the request asks for it.
+func (s *Server) readBarrier(r *http.Request, rw *revisionWriter) error {
+	if err := s.awaitRevision(r, rw); err != nil {
+		return err
+	}
 	v, ok := r.Header[http.CanonicalHeaderKey(ConsistencyHeader)]
 	if !ok {
 		if s.cfg.LinearizableReads && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

@@ -83,6 +83,19 @@ func (b *fsmBackend) ListImages(_ context.Context, q catalog.ListQuery) ([]*cata
 
 func (b *fsmBackend) Sync(context.Context) error { return nil }
 
+func (b *fsmBackend) AppliedIndex() uint64 { return b.currentFSM().AppliedIndex() }
+
+func (b *fsmBackend) WaitApplied(ctx context.Context, idx uint64) error {
+	return b.currentFSM().WaitApplied(ctx, idx)
+}
+
+// currentFSM is the state machine writes go to now (reset replaces it).
+func (b *fsmBackend) currentFSM() *raftfsm.FSM {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fsm
+}
+
 func (b *fsmBackend) CreateImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
 	res, err := b.propose(&raftfsm.CreateImage{Image: img})
 	if err != nil {

@@ -163,8 +163,11 @@ func readMemberBody(r *http.Request, notObject string) (map[string]json.RawMessa
 }
 
 // memberFor loads the member named in the path if the caller may see it:
-// the image owner (or an admin), or that member itself; else 404.
-func (ma *memberAPI) memberFor(r *http.Request, img *catalog.Image) (*catalog.Member, error) {
+// the image owner (or an admin), or that member itself; else 404. Unless
+// the replica is fresh (img was read after a barrier), a member it does
+// not know is looked for again after a read barrier: one just added
+// through another node is found.
+func (ma *memberAPI) memberFor(r *http.Request, img *catalog.Image, fresh bool) (*catalog.Member, error) {
 	ctx := r.Context()
 	memberID := mux.Vars(r)["member"]
 	a := authFrom(ctx)
@@ -173,6 +176,12 @@ func (ma *memberAPI) memberFor(r *http.Request, img *catalog.Image) (*catalog.Me
 		return nil, notFound
 	}
 	m, err := ma.backend.Member(ctx, img.ID, memberID)
+	if errors.Is(err, catalog.ErrNotFound) && !fresh {
+		if err := ma.backend.Sync(ctx); err != nil {
+			return nil, err
+		}
+		m, err = ma.backend.Member(ctx, img.ID, memberID)
+	}
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, notFound
 	}
@@ -198,7 +207,7 @@ func (ma *memberAPI) showMember(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	m, err := ma.memberFor(r, img)
+	m, err := ma.memberFor(r, img, false)
 	if err != nil {
 		return err
 	}
@@ -228,7 +237,7 @@ func (ma *memberAPI) updateMember(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	a := authFrom(ctx)
-	m, err := ma.memberFor(r, img)
+	m, err := ma.memberFor(r, img, true)
 	if err != nil {
 		return err
 	}
@@ -261,7 +270,7 @@ func (ma *memberAPI) deleteMember(w http.ResponseWriter, r *http.Request) error 
 	if err := ma.srv.enforce(r.Context(), actDeleteMember, img); err != nil {
 		return err
 	}
-	m, err := ma.memberFor(r, img)
+	m, err := ma.memberFor(r, img, true)
 	if err != nil {
 		return err
 	}

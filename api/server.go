@@ -36,6 +36,11 @@ type Config struct {
 	// by a load balancer that must read their own writes, at one Raft
 	// round trip per read.
 	LinearizableReads bool
+	// RevisionWait bounds how long a request that carries a catalog
+	// revision (RevisionHeader, RevisionCookie) waits for the local
+	// replica to apply it before passing a read barrier instead; 0
+	// means DefaultRevisionWait.
+	RevisionWait time.Duration
 	// MaxImageSize caps an image's data (Glance's image_size_cap); 0
 	// means 1 TiB.
 	MaxImageSize int64
@@ -87,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxImageSize <= 0 {
 		cfg.MaxImageSize = 1 << 40
+	}
+	if cfg.RevisionWait <= 0 {
+		cfg.RevisionWait = DefaultRevisionWait
 	}
 	if cfg.TransferIdleTimeout == 0 {
 		cfg.TransferIdleTimeout = DefaultTransferIdleTimeout
@@ -193,7 +201,9 @@ func writeVersions(w http.ResponseWriter, r *http.Request, status int) {
 }
 
 // wrap turns a HandlerFunc into an http.Handler: it sets the request id
-// and identity, and maps a returned error to Glance's answer.
+// and identity, holds the request until the local replica has the
+// catalog revision it carries and stamps a write's answer with the
+// revision (revision.go), and maps a returned error to Glance's answer.
 func (s *Server) wrap(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := r.Header.Get("X-Openstack-Request-Id")
@@ -207,6 +217,8 @@ func (s *Server) wrap(h HandlerFunc) http.Handler {
 			reqID = "req-" + reqID
 		}
 		w.Header().Set("X-Openstack-Request-Id", reqID)
+		rw := newRevisionWriter(w, r, s.cfg.Backend)
+		w = rw
 		err := s.admit(r)
 		if err == nil {
 			defer s.slots.release()
@@ -217,7 +229,7 @@ func (s *Server) wrap(h HandlerFunc) http.Handler {
 			if a, err = s.identity(r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), authKey{}, a))
 				if err = checkURLEncoding(r); err == nil {
-					if err = s.readBarrier(r); err == nil {
+					if err = s.readBarrier(r, rw); err == nil {
 						err = h(w, r)
 					}
 				}

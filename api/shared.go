@@ -63,8 +63,11 @@ func rejectBody(r *http.Request) error {
 }
 
 // visibleImage returns the image if the caller may see it, else Glance's
-// 404. A miss in the local replica is retried after Sync, so an image just
-// created through another node is found.
+// 404. With fresh, the local replica first passes a read barrier (before
+// a read-modify-write). Without, a miss — an id the local replica does
+// not know, or an image it holds but the caller may not see there — is
+// looked at again after a read barrier: an image just created, shared or
+// made public through another node is found.
 func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*catalog.Image, error) {
 	ctx := r.Context()
 	if fresh {
@@ -72,21 +75,34 @@ func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*catalog.
 			return nil, err
 		}
 	}
-	img, err := s.cfg.Backend.Image(ctx, id)
-	if errors.Is(err, catalog.ErrNotFound) && !fresh {
+	img, err := s.seeImage(ctx, id)
+	if err == nil && img == nil && !fresh {
 		if err := s.cfg.Backend.Sync(ctx); err != nil {
 			return nil, err
 		}
-		img, err = s.cfg.Backend.Image(ctx, id)
+		img, err = s.seeImage(ctx, id)
 	}
-	if errors.Is(err, catalog.ErrNotFound) {
+	if err != nil {
+		return nil, err
+	}
+	if img == nil {
 		return nil, errNotFoundImage(id)
+	}
+	return img, nil
+}
+
+// seeImage returns the image from the local replica if the caller may
+// see it there, nil if not (unknown, or invisible to the caller).
+func (s *Server) seeImage(ctx context.Context, id string) (*catalog.Image, error) {
+	img, err := s.cfg.Backend.Image(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !allowed(actGetImage, s.subjectFor(ctx, img)) {
-		return nil, errNotFoundImage(id)
+		return nil, nil
 	}
 	return img, nil
 }

@@ -39,6 +39,17 @@ func (b *memBackend) ListImages(context.Context, catalog.ListQuery) ([]*catalog.
 
 func (b *memBackend) Sync(context.Context) error { return nil }
 
+// AppliedIndex is the revision of the last write: every write is applied
+// at once.
+func (b *memBackend) AppliedIndex() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rev
+}
+
+// WaitApplied never waits: every revision issued is applied.
+func (b *memBackend) WaitApplied(context.Context, uint64) error { return nil }
+
 func (b *memBackend) CreateImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

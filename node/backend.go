@@ -36,6 +36,15 @@ func (n *Node) ListImages(ctx context.Context, q catalog.ListQuery) ([]*catalog.
 // Sync implements api.Backend: a read barrier.
 func (n *Node) Sync(ctx context.Context) error { return n.replica.Sync(ctx) }
 
+// AppliedIndex implements api.Backend.
+func (n *Node) AppliedIndex() uint64 { return n.replica.AppliedIndex() }
+
+// WaitApplied implements api.Backend: it waits for replication, without
+// asking anything of the leader.
+func (n *Node) WaitApplied(ctx context.Context, idx uint64) error {
+	return n.replica.WaitApplied(ctx, idx)
+}
+
 // CreateImage implements api.Backend.
 func (n *Node) CreateImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error) {
 	return n.replica.CreateImage(ctx, img)

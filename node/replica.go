@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -31,6 +32,9 @@ type replica struct {
 	peerAddr func(id string) string
 	// writeTimeout bounds a write, forwarding and retries included.
 	writeTimeout time.Duration
+	// revisionWaits counts the WaitApplied calls that had to wait;
+	// barriers the read barriers (Sync) this node proposed.
+	revisionWaits, barriers atomic.Int64
 }
 
 // IsLeader reports whether this node is the Raft leader.
@@ -39,6 +43,20 @@ func (r *replica) IsLeader() bool { return r.raft.State() == raft.Leader }
 // Image answers from the local replica.
 func (r *replica) Image(_ context.Context, id string) (*catalog.Image, error) {
 	return r.fsm.State().Image(id)
+}
+
+// AppliedIndex returns the index of the last command the local FSM
+// applied.
+func (r *replica) AppliedIndex() uint64 { return r.fsm.AppliedIndex() }
+
+// WaitApplied waits until the local FSM has applied index idx, or ctx
+// ends: it only waits for replication, it proposes nothing.
+func (r *replica) WaitApplied(ctx context.Context, idx uint64) error {
+	if r.fsm.AppliedIndex() >= idx {
+		return nil
+	}
+	r.revisionWaits.Add(1)
+	return r.fsm.WaitApplied(ctx, idx)
 }
 
 // ListImages answers from the local replica.

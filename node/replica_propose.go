@@ -196,6 +196,7 @@ func (r *replica) leaderPeerAddr() string {
 // Sync makes the local replica current: it commits a no-op through the
 // leader and waits until this node has applied it (a read barrier).
 func (r *replica) Sync(ctx context.Context) error {
+	r.barriers.Add(1)
 	_, err := r.propose(ctx, nil)
 	return err
 }

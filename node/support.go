@@ -36,6 +36,11 @@ type Metrics struct {
 	// valid cluster authentication; RaftRejected inbound Raft
 	// connections that failed their TLS or cluster-secret handshake.
 	AuthRejected, RaftRejected int64
+	// RevisionWaits counts the requests that carried a catalog revision
+	// (X-P2pglance-Revision, the p2pglance-rev cookie) this node had not
+	// applied yet and waited for it; Barriers the read barriers this
+	// node proposed (a no-op through the leader: Sync).
+	RevisionWaits, Barriers int64
 }
 
 // Metrics returns the node's counters.
@@ -55,6 +60,7 @@ func (n *Node) Metrics() Metrics {
 		StoredChunks:    st.Chunks, StoredBytes: st.Bytes, StoreCorruptFound: st.CorruptFound, DiskBytes: st.DiskBytes,
 		Healed:       n.metrics.healed.Load(),
 		AuthRejected: n.metrics.authRejected.Load(), RaftRejected: n.metrics.raftRejected.Load(),
+		RevisionWaits: n.replica.revisionWaits.Load(), Barriers: n.replica.barriers.Load(),
 	}
 }
 
