@@ -23,8 +23,9 @@ const (
 // apiClient sends raw HTTP requests to one node's Glance API with a fixed
 // identity (noauth headers).
 type apiClient struct {
-	base string   // e.g. http://127.0.0.1:40123
-	hdr  []string // identity headers, as name/value pairs
+	base string       // e.g. http://127.0.0.1:40123
+	hdr  []string     // identity headers, as name/value pairs
+	hc   *http.Client // nil: testcluster.Client (which keeps no cookies)
 }
 
 // newAPIClient returns a client for node 0 of c acting as the noauth
@@ -38,7 +39,7 @@ func (c apiClient) as(project string, roles ...string) apiClient {
 	if len(roles) > 0 {
 		h = append(h, "X-Roles", strings.Join(roles, ","))
 	}
-	return apiClient{base: c.base, hdr: h}
+	return apiClient{base: c.base, hdr: h, hc: c.hc}
 }
 
 // apiResp is a complete HTTP response.
@@ -83,7 +84,11 @@ func (c apiClient) do(t testing.TB, method, path string, body any, hdr ...string
 		}
 		req.Header.Set(all[i], all[i+1])
 	}
-	resp, err := testcluster.Client.Do(req)
+	hc := c.hc
+	if hc == nil {
+		hc = testcluster.Client
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
