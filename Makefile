@@ -38,7 +38,7 @@ soak:
 	@$(GO) test ./testcluster -run '^TestSoak$$' -count=1 -v -timeout 60m -soak=$(SOAK_DURATION) -soak-ops=$(SOAK_OPS) >bin/soak.log 2>&1; \
 		rc=$$?; grep -v 'level=' bin/soak.log | tail -n 60; exit $$rc
 
-## bench: the BENCHMARKS.md figures (upload, download, peer download, creates, list, RSS)
+## bench: the BENCHMARKS.md figures (upload, download, peer download, creates, list, read-your-writes, RSS)
 bench: build
 	./scripts/bench.sh
 

@@ -2,8 +2,10 @@
 # Measures the figures in BENCHMARKS.md (make bench calls this after
 # building bin/p2pglance). It builds cmd/p2pglance-bench and runs every
 # phase: upload and download vs plain-file baselines, peer download,
-# creates, list latency, and the memory of the real binary. Each figure is
-# taken side by side with its baseline in the same run.
+# creates, list latency, read-your-writes across nodes (GET latency and
+# leader load with and without the revision cookie), and the memory of
+# the real binary. Each figure is taken side by side with its baseline in
+# the same run.
 #
 # Output: markdown tables on stdout, also saved with CPU profiles (one
 # extra, unmeasured run per phase) and their pprof summaries under

@@ -13,6 +13,10 @@
 //	        download on the node that holds the image (3 nodes, replicas 1)
 //	create  POST /v2/images at concurrency 32 over 3 nodes vs disk fsync rate
 //	list    GET /v2/images latency at 10,000 and 100,000 images
+//	ryw     GET of an image on a follower (3 nodes) in steady state and
+//	        right after a write through the other follower: without a
+//	        revision, with the p2pglance-rev cookie, with a read barrier;
+//	        latency and the leader's extra Raft entries
 //	rss     VmRSS/VmHWM of the real binary idle and during a 1 GiB upload
 //	fleet   one image to every node of fleets of 5-40 nodes with capped
 //	        uploads (prefetch job), p2pglance vs single-origin; not in the

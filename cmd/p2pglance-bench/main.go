@@ -25,6 +25,8 @@ type config struct {
 	listSizes    []int
 	listRequests int
 	loaders      int
+	rywReads     int
+	rywWrites    int
 	binary       string
 	profileDir   string
 	settle       time.Duration // pause after loading the list catalog
@@ -48,11 +50,13 @@ func main() {
 	flag.StringVar(&listSizes, "list-sizes", "10000,100000", "catalog sizes at which list latency is measured")
 	flag.IntVar(&cfg.listRequests, "list-requests", 1000, "requests per list query and catalog size")
 	flag.IntVar(&cfg.loaders, "loaders", 64, "goroutines proposing creates when loading the list catalog")
+	flag.IntVar(&cfg.rywReads, "ryw-reads", 2000, "steady-state GETs on a follower per read mode (ryw phase)")
+	flag.IntVar(&cfg.rywWrites, "ryw-writes", 300, "writes through one follower, each read at once through the other, per read mode and write kind (ryw phase)")
 	flag.StringVar(&cfg.binary, "binary", "bin/p2pglance", "p2pglance binary for the rss phase")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write a CPU profile of one extra (unmeasured) run of each phase here")
 	flag.DurationVar(&cfg.settle, "settle", 5*time.Second, "pause between loading the list catalog and measuring")
 	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long the agent idles before its memory is read (rss phase)")
-	flag.StringVar(&only, "only", "hash,local,peer,create,list,rss", "phases to run (comma-separated)")
+	flag.StringVar(&only, "only", "hash,local,peer,create,list,ryw,rss", "phases to run (comma-separated)")
 	finishFleet := fleetFlags(&cfg.fleet)
 	finishRepair := repairFlags(&cfg.repair)
 	flag.Parse()
@@ -114,6 +118,7 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 		{"peer", benchPeer},
 		{"create", benchCreate},
 		{"list", benchList},
+		{"ryw", benchRYW},
 		{"rss", benchRSS},
 		{"fleet", benchFleet},
 		{"repair", benchRepair},

@@ -16,6 +16,7 @@ type report struct {
 	peer    *peerResult
 	create  *createResult
 	list    *listResult
+	ryw     *rywResult
 	rss     *rssResult
 	fleet   *fleetResult
 	repair  *repairResult
@@ -144,6 +145,9 @@ func (r *report) print(w io.Writer, cfg *config) {
 	}
 	if r.repair != nil {
 		r.repair.print(w)
+	}
+	if r.ryw != nil {
+		r.ryw.print(w)
 	}
 }
 
