@@ -4,8 +4,10 @@
 // Server is the core: one function (Server.routes) registers every route
 // of one table (Server.table) with gorilla/mux, and one wrapper runs each
 // request (request id, admission and limits, idle transfer timeout,
-// identity, read barrier), maps a returned error to Glance's status code
-// and body (errmap.go, errors.go) and logs 5xx. Handlers return an error.
+// identity, the catalog revision the request carries and the one its
+// answer tells (revision.go), read barrier), maps a returned error to
+// Glance's status code and body (errmap.go, errors.go) and logs 5xx.
+// Handlers return an error.
 // The core also holds what every handler shares: policy (policy.go), and
 // the image the caller may see and its JSON answer (shared.go).
 //

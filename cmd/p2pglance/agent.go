@@ -45,7 +45,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.IntVar(&cfg.FetchWindow, "fetch-window", 4, "chunks a download keeps in flight")
 	fs.BoolVar(&cfg.NoCache, "no-cache", false, "do not keep chunks fetched from peers")
 	fs.Int64Var(&cfg.CacheBudget, "cache-budget", 0, "bytes of cached chunks (not held as durable copies) that POST /v2/cache/prune keeps, least recently used evicted first; 0 = unlimited")
-	fs.BoolVar(&cfg.LinearizableReads, "linearizable-reads", false, "every API read first passes a read barrier through the Raft leader (read-your-writes across nodes behind a load balancer; one Raft round trip per read)")
+	fs.BoolVar(&cfg.LinearizableReads, "linearizable-reads", false, "every API read first passes a read barrier through the Raft leader: every client sees every acknowledged write through any node, even without the p2pglance-rev cookie that gives cookie-keeping clients their own writes by default; one Raft round trip per read")
 	fs.BoolVar(&cfg.EagerLocations, "eager-locations", false, "read an http(s) location into the cluster when it is added, instead of on the image's first download")
 	fs.BoolVar(&cfg.ShowMultipleLocations, "show-multiple-locations", false, "show image locations in image JSON and allow PATCH of /locations (Glance's show_multiple_locations)")
 	fs.BoolVar(&cfg.ShowImageDirectURL, "show-image-direct-url", false, "show direct_url (the first location) in image JSON (Glance's show_image_direct_url)")
