@@ -88,14 +88,25 @@ def proxy(cloud_prefix, what):
         f.write(line + "\n")
     print("    node%d: openstacksdk %s" % (n, what), file=sys.stderr, flush=True)
     _last_node[0] = "node%d" % n
-    if name not in _conns:
-        _conns[name] = openstack.connect(cloud=name)
-    return _conns[name].image
+    return conn_of(name).image
+
+
+# One user is one client: its connections to the three nodes share one
+# cookie jar, as one keystoneauth session behind a load-balanced endpoint
+# would. So the p2pglance-rev cookie a write's answer sets goes with the
+# next call to any node, and that node answers only once it has applied
+# the write: this user's reads right after its own writes are never stale
+# (reads after another user's writes, or the shell's, still may be).
+_jars = {}
 
 
 def conn_of(cloud):
     if cloud not in _conns:
-        _conns[cloud] = openstack.connect(cloud=cloud)
+        conn = openstack.connect(cloud=cloud)
+        user = cloud.rsplit("-n", 1)[0]
+        jar = _jars.setdefault(user, conn.session.session.cookies)
+        conn.session.session.cookies = jar
+        _conns[cloud] = conn
     return _conns[cloud]
 
 
