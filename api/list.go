@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -327,19 +326,6 @@ func listVisible(a *Auth, img *catalog.Image, vis string, mem *catalog.Member, m
 	return false
 }
 
-// markerVisible reports whether the marker image is in the local replica
-// and visible to the caller (shared: the caller's memberships).
-func (ia *imageAPI) markerVisible(ctx context.Context, a *Auth, id string, shared map[string]*catalog.Member) (bool, error) {
-	m, err := ia.backend.Image(ctx, id)
-	if errors.Is(err, catalog.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return allowed(actGetImage, subject{auth: a, img: m, member: shared[m.ID]}), nil
-}
-
 // listImages serves GET /v2/images.
 // Like Glance, it ignores a request body.
 func (ia *imageAPI) listImages(w http.ResponseWriter, r *http.Request) error {
@@ -360,27 +346,16 @@ func (ia *imageAPI) listImages(w http.ResponseWriter, r *http.Request) error {
 	}
 	plan.query.Match = plan.match(a, shared)
 	if plan.query.Marker != "" {
-		ok, err := ia.markerVisible(r.Context(), a, plan.query.Marker, shared)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		m, err := ia.backend.Image(r.Context(), plan.query.Marker)
+		if errors.Is(err, catalog.ErrNotFound) {
 			// A marker just created through another node: look again
 			// after a read barrier, as for any id.
 			if err := ia.backend.Sync(r.Context()); err != nil {
 				return err
 			}
-			if a.Project != "" && !a.Admin {
-				if shared, err = ia.backend.Memberships(r.Context(), a.Project); err != nil {
-					return err
-				}
-				plan.query.Match = plan.match(a, shared)
-			}
-			if ok, err = ia.markerVisible(r.Context(), a, plan.query.Marker, shared); err != nil {
-				return err
-			}
+			m, err = ia.backend.Image(r.Context(), plan.query.Marker)
 		}
-		if !ok {
+		if err != nil || !allowed(actGetImage, subject{auth: a, img: m, member: shared[m.ID]}) {
 			return badRequest("marker %s could not be found.", plan.query.Marker)
 		}
 	}

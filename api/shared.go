@@ -64,10 +64,13 @@ func rejectBody(r *http.Request) error {
 
 // visibleImage returns the image if the caller may see it, else Glance's
 // 404. With fresh, the local replica first passes a read barrier (before
-// a read-modify-write). Without, a miss — an id the local replica does
-// not know, or an image it holds but the caller may not see there — is
-// looked at again after a read barrier: an image just created, shared or
-// made public through another node is found.
+// a read-modify-write). Without, an id the local replica does not know is
+// looked for again after a read barrier, so an image just created through
+// another node is found. An image the replica holds but the caller may
+// not see is answered 404 at once: a share or a visibility change is the
+// owner's write, not the caller's (a client's own writes carry a
+// revision: revision.go), and a barrier for every refused read would put
+// a scan of other projects' images on the leader.
 func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*catalog.Image, error) {
 	ctx := r.Context()
 	if fresh {
@@ -75,34 +78,21 @@ func (s *Server) visibleImage(r *http.Request, id string, fresh bool) (*catalog.
 			return nil, err
 		}
 	}
-	img, err := s.seeImage(ctx, id)
-	if err == nil && img == nil && !fresh {
+	img, err := s.cfg.Backend.Image(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) && !fresh {
 		if err := s.cfg.Backend.Sync(ctx); err != nil {
 			return nil, err
 		}
-		img, err = s.seeImage(ctx, id)
+		img, err = s.cfg.Backend.Image(ctx, id)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if img == nil {
-		return nil, errNotFoundImage(id)
-	}
-	return img, nil
-}
-
-// seeImage returns the image from the local replica if the caller may
-// see it there, nil if not (unknown, or invisible to the caller).
-func (s *Server) seeImage(ctx context.Context, id string) (*catalog.Image, error) {
-	img, err := s.cfg.Backend.Image(ctx, id)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, nil
+		return nil, errNotFoundImage(id)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !allowed(actGetImage, s.subjectFor(ctx, img)) {
-		return nil, nil
+		return nil, errNotFoundImage(id)
 	}
 	return img, nil
 }

@@ -182,6 +182,13 @@ type apiBackend struct {
 
 func (b apiBackend) Sync(ctx context.Context) error { return b.st.Sync(ctx) }
 
+// AppliedIndex is 0: the test store has no log, so answers carry no
+// revision.
+func (b apiBackend) AppliedIndex() uint64 { return 0 }
+
+// WaitApplied does not wait: every write of the test store is applied.
+func (b apiBackend) WaitApplied(context.Context, uint64) error { return nil }
+
 func (b apiBackend) Doc(ctx context.Context, kind, id string) (*catalog.Doc, error) {
 	return b.st.Doc(ctx, kind, id)
 }
