@@ -60,10 +60,19 @@ func TestImageSharing(t *testing.T) {
 	if _, err := images.Get(ctx, consumer, img.ID).Extract(); statusOf(err) != http.StatusNotFound {
 		t.Fatalf("non-member get: %v", err)
 	}
-	m, err := members.Create(ctx, owner, img.ID, "p2").Extract()
+	added := members.Create(ctx, owner, img.ID, "p2")
+	m, err := added.Extract()
 	if err != nil {
 		t.Fatalf("add member: %v", err)
 	}
+	// The consumer reads through another node and is another client: it
+	// learns of the share out of band, with the revision the owner's
+	// write answered, and its reads wait for that revision there.
+	rev := added.Header.Get("X-P2pglance-Revision")
+	if rev == "" {
+		t.Fatal("member create answered no X-P2pglance-Revision")
+	}
+	consumer.MoreHeaders = map[string]string{"X-P2pglance-Revision": rev}
 	if m.Status != "pending" || m.MemberID != "p2" || m.ImageID != img.ID {
 		t.Fatalf("member %+v", m)
 	}
