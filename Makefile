@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/p2pglance
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run cluster test test-race vet fmt bench bench-fleet fuzz test-clients soak clean
+.PHONY: all build run cluster test test-race test-faults vet fmt bench bench-fleet fuzz test-clients soak clean
 
 all: build
 
@@ -21,6 +21,12 @@ cluster: build
 ## test: vet, then every test (real Raft, Badger, memberlist and HTTP on loopback)
 test: vet
 	$(GO) test -count=1 -timeout 9m ./...
+
+## test-faults: real agent processes (root; ip and nft): SIGKILL, SIGSTOP, network partitions,
+## a full disk and a torn copy of a data directory under load; acknowledged writes checked after
+## each (faults/; a few minutes; make test does not run it)
+test-faults: build
+	$(GO) test ./faults -count=1 -v -timeout 15m -faults -faults.bin=$(abspath $(BIN))
 
 test-race:
 	$(GO) test -race -count=1 -timeout 15m ./...
