@@ -51,16 +51,24 @@ func (a answer) String() string {
 
 // do sends one request to node i's API as the noauth admin.
 func (c *cluster) do(i int, method, path string, body []byte, contentType string) answer {
+	if body == nil {
+		return c.send(i, method, path, nil, 0, contentType)
+	}
+	return c.send(i, method, path, bytes.NewReader(body), int64(len(body)), contentType)
+}
+
+// send is do with a body of n bytes read from rd.
+func (c *cluster) send(i int, method, path string, rd io.Reader, n int64, contentType string) answer {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, method, c.url(i)+path, rd)
 	if err != nil {
 		return answer{err: err}
+	}
+	req.ContentLength = n
+	if rd == nil {
+		req.Body = nil
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -84,7 +92,9 @@ type ledger struct {
 	images map[string]*entry // by id, every image a create was answered for
 	names  map[string]bool   // every name a create was sent with
 	data   map[string][]byte // by id: the bytes an upload sent (acknowledged or not)
-	counts struct{ creates, patches, uploads, refused int }
+	// sending counts the uploads under way through each node.
+	sending map[int]int
+	counts  struct{ creates, patches, uploads, refused int }
 }
 
 // entry is what the cluster acknowledged for one image.
@@ -95,7 +105,7 @@ type entry struct {
 }
 
 func newLedger() *ledger {
-	return &ledger{images: map[string]*entry{}, names: map[string]bool{}, data: map[string][]byte{}}
+	return &ledger{images: map[string]*entry{}, names: map[string]bool{}, data: map[string][]byte{}, sending: map[int]int{}}
 }
 
 // create sends POST /v2/images through node i; id may be "" (the server
@@ -146,12 +156,21 @@ func (l *ledger) patch(c *cluster, i int, id, key, value string) answer {
 }
 
 // upload sends data as image id's file through node i and records it
-// when acknowledged.
-func (l *ledger) upload(c *cluster, i int, id string, data []byte) answer {
+// when acknowledged. A paced upload sends 64 KiB every 50 ms (1.25 MiB/s),
+// so that faults find it under way.
+func (l *ledger) upload(c *cluster, i int, id string, data []byte, paced bool) answer {
 	l.mu.Lock()
 	l.data[id] = data
+	l.sending[i]++
 	l.mu.Unlock()
-	a := c.do(i, http.MethodPut, "/v2/images/"+id+"/file", data, "application/octet-stream")
+	var rd io.Reader = bytes.NewReader(data)
+	if paced {
+		rd = &pacedReader{data: data}
+	}
+	a := c.send(i, http.MethodPut, "/v2/images/"+id+"/file", rd, int64(len(data)), "application/octet-stream")
+	l.mu.Lock()
+	l.sending[i]--
+	l.mu.Unlock()
 	if a.status != http.StatusNoContent {
 		l.refused()
 		return a
@@ -176,6 +195,33 @@ func (l *ledger) acked() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.counts.creates + l.counts.patches + l.counts.uploads
+}
+
+// uploading is how many uploads through node i are under way.
+func (l *ledger) uploading(i int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sending[i]
+}
+
+// pacedReader reads data 64 KiB at a time, one read every 50 ms.
+type pacedReader struct {
+	data []byte
+	pos  int
+	last time.Time
+}
+
+func (r *pacedReader) Read(p []byte) (int, error) {
+	if r.pos >= len(r.data) {
+		return 0, io.EOF
+	}
+	if wait := time.Until(r.last.Add(50 * time.Millisecond)); wait > 0 {
+		time.Sleep(wait) // pacing the body, not waiting for a condition
+	}
+	r.last = time.Now()
+	k := copy(p[:min(len(p), 64<<10)], r.data[r.pos:])
+	r.pos += k
+	return k, nil
 }
 
 // uploads is how many uploads were acknowledged so far.
@@ -211,10 +257,11 @@ func randomData(seed uint64, n int) []byte {
 
 // load is clients writing through a set of nodes until stopped: each
 // uploader creates images (ids of its choosing) and uploads 0.3-1.5 MiB
-// to each; each writer creates images (ids the server chooses) and patches
+// to each (the first uploader paced, see ledger.upload); each writer creates images (ids the server chooses) and patches
 // each three times, each time through the next node.
 type load struct {
 	stop chan struct{}
+	once sync.Once
 	wg   sync.WaitGroup
 }
 
@@ -252,7 +299,7 @@ func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, wri
 				}
 				seed := uint64(w)<<32 | uint64(k)
 				size := 300<<10 + int(seed*7919%(1200<<10))
-				if a := l.upload(c, targets[(w+k+1)%len(targets)], id, randomData(seed^0x5eed, size)); a.status != http.StatusNoContent && !pause() {
+				if a := l.upload(c, targets[(w+k+1)%len(targets)], id, randomData(seed^0x5eed, size), w == 0); a.status != http.StatusNoContent && !pause() {
 					return
 				}
 			}
@@ -281,9 +328,10 @@ func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, wri
 	return ld
 }
 
-// halt stops the clients and waits for their last requests.
+// halt stops the clients and waits for their last requests (a second
+// call only waits).
 func (ld *load) halt() {
-	close(ld.stop)
+	ld.once.Do(func() { close(ld.stop) })
 	ld.wg.Wait()
 }
 
