@@ -320,6 +320,15 @@ func (c *cluster) close() {
 			c.t.Logf("node %d log ends:\n%s", i, c.logTail(i, 60))
 		}
 	}
+	if *logsDir != "" {
+		_ = os.MkdirAll(*logsDir, 0o755)
+		for i, p := range c.nodes {
+			if b, err := os.ReadFile(p.logPath); err == nil {
+				name := fmt.Sprintf("%s-node%d.log", strings.ReplaceAll(c.t.Name(), "/", "_"), i)
+				_ = os.WriteFile(filepath.Join(*logsDir, name), b, 0o644)
+			}
+		}
+	}
 }
 
 // logTail is the last n lines of node i's log.

@@ -260,13 +260,44 @@ func randomData(seed uint64, n int) []byte {
 // to each (the first uploader paced, see ledger.upload); each writer creates images (ids the server chooses) and patches
 // each three times, each time through the next node.
 type load struct {
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	targets []int
+
+	mu      sync.Mutex
+	avoided map[int]bool
+}
+
+// avoid makes the clients send no new request to node i (a frozen node:
+// each request to it would wait), until use(i).
+func (ld *load) avoid(i int) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	ld.avoided[i] = true
+}
+
+// use lets the clients send to node i again.
+func (ld *load) use(i int) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	delete(ld.avoided, i)
+}
+
+// pick is the k-th target, skipping avoided nodes.
+func (ld *load) pick(k int) int {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	for n := range ld.targets {
+		if i := ld.targets[(k+n)%len(ld.targets)]; !ld.avoided[i] {
+			return i
+		}
+	}
+	return ld.targets[k%len(ld.targets)]
 }
 
 func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, writers int) *load {
-	ld := &load{stop: make(chan struct{})}
+	ld := &load{stop: make(chan struct{}), targets: targets, avoided: map[int]bool{}}
 	pause := func() bool { // after a refusal: back off a little, or stop
 		select {
 		case <-ld.stop:
@@ -288,7 +319,7 @@ func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, wri
 		go func() {
 			defer ld.wg.Done()
 			for k := 0; !stopped(); k++ {
-				i := targets[(w+k)%len(targets)]
+				i := ld.pick(w + k)
 				id, a := l.create(c, i, uuid.NewString(), fmt.Sprintf("%s-up-%d-%d", name, w, k))
 				if id == "" {
 					_ = a
@@ -299,7 +330,7 @@ func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, wri
 				}
 				seed := uint64(w)<<32 | uint64(k)
 				size := 300<<10 + int(seed*7919%(1200<<10))
-				if a := l.upload(c, targets[(w+k+1)%len(targets)], id, randomData(seed^0x5eed, size), w == 0); a.status != http.StatusNoContent && !pause() {
+				if a := l.upload(c, ld.pick(w+k+1), id, randomData(seed^0x5eed, size), w == 0); a.status != http.StatusNoContent && !pause() {
 					return
 				}
 			}
@@ -310,7 +341,7 @@ func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, wri
 		go func() {
 			defer ld.wg.Done()
 			for k := 0; !stopped(); k++ {
-				id, _ := l.create(c, targets[(w+k)%len(targets)], "", fmt.Sprintf("%s-meta-%d-%d", name, w, k))
+				id, _ := l.create(c, ld.pick(w+k), "", fmt.Sprintf("%s-meta-%d-%d", name, w, k))
 				if id == "" {
 					if !pause() {
 						return
@@ -318,7 +349,7 @@ func startLoad(c *cluster, l *ledger, name string, targets []int, uploaders, wri
 					continue
 				}
 				for p := range 3 {
-					if a := l.patch(c, targets[(w+k+p+1)%len(targets)], id, fmt.Sprintf("p%d", p), fmt.Sprintf("%s-%d-%d-%d", name, w, k, p)); a.status != http.StatusOK && !pause() {
+					if a := l.patch(c, ld.pick(w+k+p+1), id, fmt.Sprintf("p%d", p), fmt.Sprintf("%s-%d-%d-%d", name, w, k, p)); a.status != http.StatusOK && !pause() {
 						return
 					}
 				}

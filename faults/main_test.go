@@ -13,6 +13,7 @@ import (
 var (
 	enabled = flag.Bool("faults", false, "run the fault tests on real agent processes (needs root, ip and nft)")
 	binFlag = flag.String("faults.bin", "", "the p2pglance binary to run (default: built once from ../cmd/p2pglance)")
+	logsDir = flag.String("faults.logs", "", "directory to keep every node's log in (<test>-node<i>.log)")
 )
 
 // agentBin is the binary every test runs.
