@@ -33,6 +33,9 @@ func (s *Server) httpError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Explanation: "The image was changed by another request; retry with fresh data.", Err: err}
 	case errors.Is(err, catalog.ErrExists):
 		return &Error{Status: http.StatusConflict, Explanation: "An image with this identifier already exists.", Err: err}
+	case errors.Is(err, catalog.ErrStorageFull):
+		// Glance's image_data.py for glance_store.StorageFull.
+		return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: "Image storage media is full: There is not enough disk space on the image storage media.", Err: err}
 	case errors.Is(err, catalog.ErrTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Explanation: "Image exceeds the storage quota: the data is larger than the image size cap.", Err: err}
 	case errors.Is(err, catalog.ErrSizeMismatch):

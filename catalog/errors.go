@@ -45,6 +45,10 @@ var (
 	// disk_format, or is unsafe (format inspection refused it): 415. A
 	// *FormatError carries the reason shown to the client.
 	ErrUnsupportedFormat = errors.New("image data refused by format inspection")
+	// ErrStorageFull means image data could not be stored: this node's
+	// disk, or that of every node that could hold a required copy, is
+	// full: 413, as Glance answers when its store is full.
+	ErrStorageFull = errors.New("image storage media is full")
 )
 
 // FormatError is the refusal of image data by format inspection; it

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/p2pglance/p2pglance/internal/diskfree"
 )
 
 var _ Store = (*BadgerStore)(nil)
@@ -21,6 +23,7 @@ type BadgerStore struct {
 	log     *slog.Logger
 	inMem   bool
 	segSize int64 // largest value written under one segment key
+	reserve int64 // free bytes Put keeps on dir's file system (0: no check)
 
 	// mu is held shared by every operation and exclusively by Close and by
 	// the flush phase of Reclaim (Badger's DropPrefix refuses concurrent
@@ -91,6 +94,9 @@ func (s *BadgerStore) Put(ctx context.Context, d Digest, data []byte) error {
 			return nil
 		}
 		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if err := diskfree.Check(s.dir, s.reserve, int64(len(data))); err != nil {
 			return err
 		}
 		m := chunkMeta{size: int64(len(data)), nseg: segments(int64(len(data)), s.segSize)}

@@ -80,6 +80,13 @@ type BadgerOptions struct {
 	// BlockCacheSize is the block cache size in bytes
 	// (0 = DefaultBlockCacheSize, negative = no cache).
 	BlockCacheSize int64
+	// Reserve is the free space, in bytes, Put keeps on the store's file
+	// system: a new chunk that would leave less is refused with
+	// ErrNoSpace before Badger writes anything (Badger writes through
+	// memory-mapped files: on a full file system the process dies of
+	// SIGBUS). The reserve also leaves room for Badger's own flushes and
+	// compactions. 0: no check; ignored with InMemory.
+	Reserve int64
 }
 
 // OpenBadger opens (creating if needed) a BadgerStore in dir.
@@ -103,6 +110,9 @@ func OpenBadger(dir string, opts BadgerOptions) (*BadgerStore, error) {
 		log:     logger(opts),
 		inMem:   opts.InMemory,
 		segSize: bo.ValueLogFileSize,
+	}
+	if !opts.InMemory {
+		s.reserve = opts.Reserve
 	}
 	if opts.InMemory {
 		s.segSize = inMemorySegment

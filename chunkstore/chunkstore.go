@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/p2pglance/p2pglance/internal/diskfree"
 )
 
 // DigestSize is the size in bytes of a chunk digest (BLAKE3-256).
@@ -28,6 +30,10 @@ var (
 	ErrBadDigest = errors.New("malformed chunk digest")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("chunk store closed")
+	// ErrNoSpace means Put refused a chunk that would leave less free
+	// space on the store's file system than its reserve; nothing was
+	// written.
+	ErrNoSpace = diskfree.ErrNoSpace
 )
 
 // Sum returns the BLAKE3-256 digest of data.

@@ -29,7 +29,8 @@ const (
 // config is how a test's cluster is built.
 type config struct {
 	n, voters, replicas int
-	// dataDir gives node i's data directory (nil: one under t.TempDir()).
+	// dataDir gives node i's data directory (nil or "": one under
+	// t.TempDir()).
 	dataDir func(i int) string
 	// args are extra agent flags for node i.
 	args func(i int) []string
@@ -93,7 +94,7 @@ func newCluster(t *testing.T, cfg config) *cluster {
 	for i := range cfg.n {
 		p := &proc{i: i, id: fmt.Sprintf("node%d", i), logPath: filepath.Join(c.dir, fmt.Sprintf("node%d.log", i))}
 		p.dataDir = filepath.Join(c.dir, p.id)
-		if cfg.dataDir != nil {
+		if cfg.dataDir != nil && cfg.dataDir(i) != "" {
 			p.dataDir = cfg.dataDir(i)
 		}
 		c.nodes = append(c.nodes, p)

@@ -14,7 +14,10 @@ import (
 // Defaults.
 const (
 	DefaultChunkSize = 4 << 20
-	DefaultReplicas  = 3
+	// DefaultDiskReserve is the free space kept on the data directory's
+	// file system (Config.DiskReserve).
+	DefaultDiskReserve = 256 << 20
+	DefaultReplicas    = 3
 	// DefaultUploadSlots is small on purpose: a node serving two chunks
 	// at a time gives each half its bandwidth, so a fetched chunk becomes
 	// a source for others sooner than with many slow transfers (the
@@ -88,6 +91,14 @@ type Config struct {
 	// a node that cannot reach one (no quorum, or on the minority side of
 	// a partition) then refuses the write with 503.
 	WriteTimeout time.Duration
+	// DiskReserve is the free space, in bytes, the node keeps on its data
+	// directory's file system: a chunk write that would leave less is
+	// refused (uploads answer 413, as Glance does when its store is full),
+	// and a Raft log write that would leave less than a quarter of it (the
+	// catalog keeps working on a disk full of chunks), because the stores
+	// write through memory-mapped files and a full disk would kill the
+	// process. 0: DefaultDiskReserve; negative: no check.
+	DiskReserve int64
 	// GCInterval is how often garbage collection runs (0: 1 minute).
 	GCInterval time.Duration
 	// OrphanGrace protects chunks pushed or stored for data whose image
@@ -227,6 +238,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.OrphanGrace <= 0 {
 		c.OrphanGrace = orphanGrace
+	}
+	if c.DiskReserve == 0 {
+		c.DiskReserve = DefaultDiskReserve
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = time.Minute

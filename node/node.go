@@ -138,7 +138,7 @@ func (n *Node) open() error {
 	n.peerClient = n.sec.peerClient(n.client, n.id)
 	n.fsm.SetObserver(n.changes.push)
 
-	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log})
+	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log, Reserve: max(n.cfg.DiskReserve, 0)})
 	if err != nil {
 		return fmt.Errorf("open chunk store: %w", err)
 	}

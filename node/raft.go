@@ -15,7 +15,7 @@ import (
 // not told to join.
 func (n *Node) startRaft() error {
 	var err error
-	n.logStore, err = raftbadger.Open(n.dataPath("raft"), raftbadger.Options{InMemory: n.inMemory, Logger: n.log})
+	n.logStore, err = raftbadger.Open(n.dataPath("raft"), raftbadger.Options{InMemory: n.inMemory, Logger: n.log, Reserve: max(n.cfg.DiskReserve, 0) / 4})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}

@@ -20,6 +20,8 @@ var (
 	// ErrUnavailable is a request the node cannot serve now (no leader,
 	// outcome unknown, copy failed): 503.
 	ErrUnavailable = errors.New("peer unavailable")
+	// ErrNoSpace is a pushed chunk the node has no disk space for: 507.
+	ErrNoSpace = errors.New("no space for the chunk")
 	// ErrBusy is matched by every BusyError.
 	ErrBusy = errors.New("peer at its upload limit")
 )
@@ -67,6 +69,8 @@ func (e *StatusError) Is(target error) bool {
 		return e.Code == http.StatusNotFound
 	case ErrUnavailable:
 		return e.Code == http.StatusServiceUnavailable
+	case ErrNoSpace:
+		return e.Code == http.StatusInsufficientStorage
 	}
 	return false
 }
@@ -83,6 +87,8 @@ func statusOf(err error, fallback int) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, ErrNotFound.Error()
+	case errors.Is(err, ErrNoSpace):
+		return http.StatusInsufficientStorage, err.Error()
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, err.Error()
 	}

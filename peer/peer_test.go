@@ -208,6 +208,10 @@ func TestRefusals(t *testing.T) {
 	if err := put(); errors.Is(err, peer.ErrMismatch) || !errors.Is(err, peer.ErrBadRequest) {
 		t.Fatalf("bad push: %v", err)
 	}
+	f.err = errors.Join(errors.New("put chunk cc"), peer.ErrNoSpace)
+	if err := put(); !errors.As(err, &se) || se.Code != http.StatusInsufficientStorage || !errors.Is(err, peer.ErrNoSpace) || errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("disk full: %v", err)
+	}
 
 	// Where the sender should try again later or elsewhere, a failure is
 	// 503; elsewhere 500.

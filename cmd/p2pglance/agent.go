@@ -69,6 +69,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.Int64Var(&cfg.UploadBandwidth, "upload-bandwidth", 0, "bytes per second this node serves to peers (0: unlimited)")
 	fs.Int64Var(&cfg.DownloadBandwidth, "download-bandwidth", 0, "bytes per second this node fetches from peers (0: unlimited)")
 	fs.IntVar(&cfg.UploadSlots, "upload-slots", node.DefaultUploadSlots, "concurrent chunk uploads to peers; more requests are told busy (with the peers known to have the chunk) and go elsewhere")
+	fs.Int64Var(&cfg.DiskReserve, "disk-reserve", node.DefaultDiskReserve, "bytes kept free on the data directory's file system: chunk writes that would leave less are refused (uploads answer 413 'Image storage media is full'), Raft log writes that would leave less than a quarter of it too (the node then lags until space returns); negative: no check")
 	fs.DurationVar(&cfg.RepairGrace, "repair-grace", 5*time.Minute, "how long a durable holder may be gone before its images are copied elsewhere")
 	fs.Var(labelFlags(labelsOf(cfg)), "label", "node label key=value for prefetch targeting (repeatable)")
 	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret of the cluster (16+ bytes, the same on every node): signs internal HTTP, authenticates Raft connections, encrypts gossip; nodes without it are refused (prefer P2PGLANCE_CLUSTER_SECRET or --cluster-secret-file). Required (or mutual peer TLS) when --peer-addr, --raft-addr or --gossip-addr is not loopback")

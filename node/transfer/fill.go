@@ -160,7 +160,7 @@ func (l localReplica) put(ctx context.Context, _ string, idx, _ int, d chunkstor
 		return nil
 	}
 	if err := l.t.chunks.Put(ctx, d, data); err != nil {
-		return fmt.Errorf("store chunk %d: %w", idx, err)
+		return fmt.Errorf("store chunk %d: %w", idx, storeErr(err))
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func (t *Transfer) storeAndPush(ctx context.Context, imageID string, j *chunkJob
 	d := chunkstore.Sum(j.data)
 	t.protect.Protect(imageID, d)
 	if err := t.chunks.Put(ctx, d, j.data); err != nil {
-		return d, fmt.Errorf("store chunk %d: %w", j.idx, err)
+		return d, fmt.Errorf("store chunk %d: %w", j.idx, storeErr(err))
 	}
 	var wg sync.WaitGroup
 	for _, m := range targets {
@@ -176,11 +176,12 @@ func (t *Transfer) ensureReplicas(ctx context.Context, imageID string, man *cata
 	placement := []string{self}
 	tried := map[string]bool{self: true}
 	queue := append([]Member(nil), targets...)
+	cause := catalog.ErrUnavailable // a target with a full disk makes it ErrStorageFull
 	for len(placement)-1 < want {
 		if len(queue) == 0 {
 			queue = t.PickReplicas(want-(len(placement)-1), tried)
 			if len(queue) == 0 {
-				return nil, fmt.Errorf("store %s: only %d of %d copies possible: %w", imageID, len(placement), want+1, catalog.ErrUnavailable)
+				return nil, fmt.Errorf("store %s: only %d of %d copies possible: %w", imageID, len(placement), want+1, cause)
 			}
 		}
 		m := queue[0]
@@ -191,9 +192,21 @@ func (t *Transfer) ensureReplicas(ctx context.Context, imageID string, man *cata
 				return nil, fmt.Errorf("replicate %s: %w", imageID, ctx.Err())
 			}
 			t.log.Warn("replica target failed; choosing another", "peer", m.ID, "err", err)
+			if errors.Is(err, peer.ErrNoSpace) {
+				cause = catalog.ErrStorageFull
+			}
 			continue
 		}
 		placement = append(placement, m.ID)
 	}
 	return placement, nil
+}
+
+// storeErr is the error of a local chunk write: a full disk is
+// catalog.ErrStorageFull (413, as Glance's full store).
+func storeErr(err error) error {
+	if errors.Is(err, chunkstore.ErrNoSpace) {
+		return fmt.Errorf("%w: %w", catalog.ErrStorageFull, err)
+	}
+	return err
 }

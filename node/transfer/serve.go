@@ -93,6 +93,9 @@ func (t *Transfer) PutChunk(ctx context.Context, req peer.ChunkPut, size int64, 
 		if errors.Is(err, chunkstore.ErrDigestMismatch) {
 			return fmt.Errorf("%w: %w", peer.ErrMismatch, err)
 		}
+		if errors.Is(err, chunkstore.ErrNoSpace) {
+			return fmt.Errorf("%w: %w", peer.ErrNoSpace, err)
+		}
 		return err
 	}
 	if req.Image != "" && req.Total > 0 {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/internal/diskfree"
 )
 
 // FirstIndex implements raft.LogStore. It returns 0 for an empty log.
@@ -57,6 +59,7 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	}
 	kvs := make([]kv, len(logs))
 	lo, hi := uint64(math.MaxUint64), uint64(0)
+	need := int64(0)
 	for i, l := range logs {
 		if l == nil {
 			return fmt.Errorf("store logs: nil entry at position %d", i)
@@ -66,6 +69,10 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 		}
 		lo, hi = min(lo, l.Index), max(hi, l.Index)
 		kvs[i] = kv{key: logKey(l.Index), val: encodeLog(l)}
+		need += int64(len(kvs[i].key) + len(kvs[i].val))
+	}
+	if err := diskfree.Check(s.dir, s.reserve, need); err != nil {
+		return fmt.Errorf("store logs: %w", err)
 	}
 
 	s.writeMu.Lock()

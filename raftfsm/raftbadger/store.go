@@ -10,6 +10,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
+
+	"github.com/p2pglance/p2pglance/internal/diskfree"
 )
 
 // Options configures a Store. The zero value is usable.
@@ -27,7 +29,21 @@ type Options struct {
 	// NoSync skips the fsync after each write. For tests and benchmarks
 	// only: raft requires log entries to be durable when StoreLogs returns.
 	NoSync bool
+
+	// Reserve is the free space, in bytes, StoreLogs keeps on the store's
+	// file system: a batch that would leave less is refused (an error
+	// wrapping ErrNoSpace) before Badger writes anything, as Badger
+	// writes through memory-mapped files and a full file system kills
+	// the process with SIGBUS. Raft answers a refused append with a
+	// failure and retries; a leader steps down. Set and SetUint64 (a few
+	// bytes each; Raft panics when they fail) are not checked: they live
+	// on the reserve. 0: no check; ignored with InMemory.
+	Reserve int64
 }
+
+// ErrNoSpace is wrapped by the error of a StoreLogs refused for lack of
+// space (see Options.Reserve).
+var ErrNoSpace = diskfree.ErrNoSpace
 
 // ErrKeyNotFound is returned by Get for a key that was never set (or was set
 // to nil). It is returned unwrapped and its message is exactly "not found",
@@ -53,8 +69,10 @@ const (
 // for concurrent use. The first and last log indexes are cached in memory
 // and kept exact across StoreLogs, DeleteRange and reopening.
 type Store struct {
-	db     *badger.DB
-	logger *slog.Logger
+	db      *badger.DB
+	logger  *slog.Logger
+	dir     string
+	reserve int64 // free bytes StoreLogs keeps on dir's file system (0: no check)
 
 	// writeMu serialises log mutations (StoreLogs and DeleteRange).
 	writeMu sync.Mutex
@@ -127,7 +145,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger: %w", err)
 	}
-	s := &Store{db: db, logger: logger}
+	s := &Store{db: db, logger: logger, dir: dir}
+	if !opts.InMemory {
+		s.reserve = opts.Reserve
+	}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err

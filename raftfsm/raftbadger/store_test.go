@@ -1043,3 +1043,20 @@ func BenchmarkGetLog(b *testing.B) {
 		}
 	}
 }
+
+// TestReserve: StoreLogs refuses a batch that would leave less free space
+// than the reserve, before writing anything (ErrNoSpace); the stable store
+// is not checked (Raft panics when it fails).
+func TestReserve(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{NoSync: true, Reserve: 1 << 62})
+	err := s.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Type: raft.LogCommand, Data: []byte("x")}})
+	if !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("StoreLogs past the reserve: %v, want ErrNoSpace", err)
+	}
+	if last, err := s.LastIndex(); err != nil || last != 0 {
+		t.Fatalf("LastIndex after a refused StoreLogs: %d %v", last, err)
+	}
+	if err := s.SetUint64([]byte("CurrentTerm"), 2); err != nil {
+		t.Fatalf("SetUint64 past the reserve: %v", err)
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package diskfree
+
+// Bytes cannot tell on this platform.
+func Bytes(string) (int64, bool) { return 0, false }
