@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -244,7 +245,9 @@ func (l *ledger) summaryLocked() string {
 
 // randomData is n pseudo-random bytes from seed.
 func randomData(seed uint64, n int) []byte {
-	r := rand.New(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)}))
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	r := rand.New(rand.NewChaCha8(key))
 	b := make([]byte, n)
 	for k := 0; k < n; k += 8 {
 		v := r.Uint64()
