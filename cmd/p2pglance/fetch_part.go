@@ -57,12 +57,17 @@ type partFile struct {
 	w          *sparseWriter
 }
 
+// partMode is the mode of PATH.part and PATH.part.json when fetch
+// creates them, and so of the fetched image: readable by its owner only
+// (an image may hold a tenant's data).
+const partMode = 0o600
+
 // openPart opens (or creates) the part file of a destination and decides
 // whether its bytes can be resumed; if not, it is emptied and a new record
 // is written.
 func openPart(to string, img *catalogImage, sparse bool) (*partFile, error) {
 	path, recPath := partPaths(to)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, partMode)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -118,7 +123,7 @@ func (p *partFile) restart() error {
 
 // writeSynced writes a small file and syncs it.
 func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|openNoFollow, partMode)
 	if err != nil {
 		return err
 	}
