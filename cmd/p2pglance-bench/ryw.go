@@ -74,6 +74,21 @@ func benchRYW(ctx context.Context, cfg *config, dir string, rep *report) error {
 			}
 		}
 		r := &rywClient{hc: hc, readHdr: m.hdr}
+		// readBack reads image id on follower B right after a write
+		// through A named it name, timing it; a read that does not show
+		// the write is stale.
+		readBack := func(row *rywRow, id, name string) error {
+			t0 := time.Now()
+			status, got, err := r.get(ctx, c.url(fb), id)
+			if err != nil {
+				return err
+			}
+			row.lat = append(row.lat, time.Since(t0))
+			if status != http.StatusOK || got != name {
+				row.stale++
+			}
+			return nil
+		}
 		// Steady state: an image every node has had for a while.
 		id, err := r.create(ctx, c.url(fa), "ryw-steady")
 		if err != nil {
@@ -106,14 +121,8 @@ func benchRYW(ctx context.Context, cfg *config, dir string, rep *report) error {
 				if err != nil {
 					return err
 				}
-				t0 := time.Now()
-				status, got, err := r.get(ctx, c.url(fb), id)
-				if err != nil {
+				if err := readBack(&row, id, name); err != nil {
 					return err
-				}
-				row.lat = append(row.lat, time.Since(t0))
-				if status != http.StatusOK || got != name {
-					row.stale++
 				}
 			}
 			return nil
@@ -132,14 +141,8 @@ func benchRYW(ctx context.Context, cfg *config, dir string, rep *report) error {
 				if err := r.rename(ctx, c.url(fa), id, name); err != nil {
 					return err
 				}
-				t0 := time.Now()
-				status, got, err := r.get(ctx, c.url(fb), id)
-				if err != nil {
+				if err := readBack(&row, id, name); err != nil {
 					return err
-				}
-				row.lat = append(row.lat, time.Since(t0))
-				if status != http.StatusOK || got != name {
-					row.stale++
 				}
 			}
 			return nil
