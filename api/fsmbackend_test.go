@@ -7,10 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/raftfsm/fsmtest"
 )
 
 // fsmBackend is a Backend over the real catalog state machine, without
@@ -19,13 +18,8 @@ import (
 // the next log index. Reads come from the FSM's state, as a node's do.
 // Data transfers are not supported (503).
 type fsmBackend struct {
-	tb  testing.TB
-	mu  sync.Mutex
-	fsm *raftfsm.FSM
-	idx uint64
-	// changes counts the applied commands the FSM accepted: a refused
-	// one (exists, conflict, not found) is in the log but changes nothing.
-	changes uint64
+	*fsmtest.Catalog
+	mu sync.Mutex
 	// jobs are the imports started (the task recorded, nothing run).
 	jobs int
 }
@@ -33,45 +27,22 @@ type fsmBackend struct {
 var _ Backend = (*fsmBackend)(nil)
 
 func newFSMBackend(tb testing.TB) *fsmBackend {
-	return &fsmBackend{tb: tb, fsm: raftfsm.New()}
+	return &fsmBackend{Catalog: fsmtest.New(tb, "the API")}
 }
 
-// reset starts over from an empty catalog.
+// reset starts over from an empty catalog and no jobs.
 func (b *fsmBackend) reset() {
+	b.Catalog.Reset()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.fsm, b.idx, b.changes, b.jobs = raftfsm.New(), 0, 0, 0
+	b.jobs = 0
 }
 
 // index counts the writes that changed the catalog: it moves on every
 // accepted command, not on one the FSM refused.
-func (b *fsmBackend) index() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.changes
-}
+func (b *fsmBackend) index() uint64 { return b.Changes() }
 
-// propose encodes, validates and applies one command.
-func (b *fsmBackend) propose(cmd any) (*raftfsm.Result, error) {
-	data, err := raftfsm.Encode(cmd)
-	if err != nil {
-		return nil, err
-	}
-	if err := raftfsm.Validate(data); err != nil {
-		b.tb.Errorf("the API proposed a command a leader refuses: %v: %q", err, data)
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.idx++
-	res := b.fsm.Apply(&raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result)
-	if res.Err == nil {
-		b.changes++
-	}
-	return res, nil
-}
-
-func (b *fsmBackend) state() *raftfsm.State { return b.fsm.State() }
+func (b *fsmBackend) state() *raftfsm.State { return b.State() }
 
 func (b *fsmBackend) Image(_ context.Context, id string) (*catalog.Image, error) {
 	return b.state().Image(id)
@@ -81,23 +52,14 @@ func (b *fsmBackend) ListImages(_ context.Context, q catalog.ListQuery) ([]*cata
 	return b.state().List(q)
 }
 
-func (b *fsmBackend) Sync(context.Context) error { return nil }
-
-func (b *fsmBackend) AppliedIndex() uint64 { return b.currentFSM().AppliedIndex() }
+func (b *fsmBackend) AppliedIndex() uint64 { return b.FSM().AppliedIndex() }
 
 func (b *fsmBackend) WaitApplied(ctx context.Context, idx uint64) error {
-	return b.currentFSM().WaitApplied(ctx, idx)
-}
-
-// currentFSM is the state machine writes go to now (reset replaces it).
-func (b *fsmBackend) currentFSM() *raftfsm.FSM {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.fsm
+	return b.FSM().WaitApplied(ctx, idx)
 }
 
 func (b *fsmBackend) CreateImage(_ context.Context, img *catalog.Image) (*catalog.Image, error) {
-	res, err := b.propose(&raftfsm.CreateImage{Image: img})
+	res, err := b.Propose(&raftfsm.CreateImage{Image: img})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +67,7 @@ func (b *fsmBackend) CreateImage(_ context.Context, img *catalog.Image) (*catalo
 }
 
 func (b *fsmBackend) UpdateImage(_ context.Context, img *catalog.Image, expect uint64) (*catalog.Image, error) {
-	res, err := b.propose(&raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
+	res, err := b.Propose(&raftfsm.UpdateImage{Image: img, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +75,7 @@ func (b *fsmBackend) UpdateImage(_ context.Context, img *catalog.Image, expect u
 }
 
 func (b *fsmBackend) DeleteImage(_ context.Context, id string, expect uint64) error {
-	res, err := b.propose(&raftfsm.DeleteImage{ID: id, ExpectRevision: expect})
+	res, err := b.Propose(&raftfsm.DeleteImage{ID: id, ExpectRevision: expect})
 	if err != nil {
 		return err
 	}
@@ -149,7 +111,7 @@ func (b *fsmBackend) Memberships(_ context.Context, project string) (map[string]
 }
 
 func (b *fsmBackend) PutMember(_ context.Context, m *catalog.Member, create bool, expect uint64) (*catalog.Member, error) {
-	res, err := b.propose(&raftfsm.PutMember{Member: m, Create: create, ExpectRevision: expect})
+	res, err := b.Propose(&raftfsm.PutMember{Member: m, Create: create, ExpectRevision: expect})
 	if err != nil {
 		return nil, err
 	}
@@ -157,31 +119,7 @@ func (b *fsmBackend) PutMember(_ context.Context, m *catalog.Member, create bool
 }
 
 func (b *fsmBackend) DeleteMember(_ context.Context, imageID, memberID string) error {
-	res, err := b.propose(&raftfsm.DeleteMember{ImageID: imageID, MemberID: memberID})
-	if err != nil {
-		return err
-	}
-	return res.Err
-}
-
-func (b *fsmBackend) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
-	return b.state().Doc(kind, id)
-}
-
-func (b *fsmBackend) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
-	return b.state().Docs(kind), nil
-}
-
-func (b *fsmBackend) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
-	res, err := b.propose(&raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
-	if err != nil {
-		return nil, err
-	}
-	return res.Doc, res.Err
-}
-
-func (b *fsmBackend) DeleteDoc(_ context.Context, kind, id string) error {
-	res, err := b.propose(&raftfsm.DeleteDoc{Kind: kind, ID: id})
+	res, err := b.Propose(&raftfsm.DeleteMember{ImageID: imageID, MemberID: memberID})
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -30,7 +28,6 @@ type revBackend struct {
 	*fsmBackend
 	waiting chan uint64
 	syncErr atomic.Pointer[error]
-	pending []*raft.Log
 }
 
 func newRevBackend(t *testing.T) *revBackend {
@@ -68,26 +65,15 @@ func (b *revBackend) lagCreate(t *testing.T, img *catalog.Image) uint64 {
 // node took it; this replica has not caught up) and returns that index.
 func (b *revBackend) lag(t *testing.T, cmd any) uint64 {
 	t.Helper()
-	data, err := raftfsm.Encode(cmd)
+	idx, err := b.Hold(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.idx++
-	b.pending = append(b.pending, &raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand})
-	return b.idx
+	return idx
 }
 
 // catchUp applies every write held behind.
-func (b *revBackend) catchUp() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, l := range b.pending {
-		b.fsm.Apply(l)
-	}
-	b.pending = nil
-}
+func (b *revBackend) catchUp() { b.CatchUp() }
 
 func newRevServer(t *testing.T, b Backend, wait time.Duration) *httptest.Server {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/api/webob"
 	"github.com/p2pglance/p2pglance/catalog"
+	"github.com/p2pglance/p2pglance/raftfsm/fsmtest"
 )
 
 // fuzzNS is the fixture namespace (p1's, private) the fuzz targets write
@@ -32,11 +33,11 @@ var fuzzCallers = [][]string{
 	{"X-Project-Id", "p2", "X-Roles", "reader,member"},
 }
 
-// fuzzEnv is one server over an fsmStore whose catalog every input
+// fuzzEnv is one server over an fsmtest.Catalog whose catalog every input
 // starts from afresh.
 type fuzzEnv struct {
 	s *api.Server
-	b *fsmStore
+	b *fsmtest.Catalog
 }
 
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
@@ -49,7 +50,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 // every input.
 func (e *fuzzEnv) reset(tb testing.TB) {
 	tb.Helper()
-	e.b.reset()
+	e.b.Reset()
 	if _, err := e.b.PutDoc(context.Background(), &catalog.Doc{Kind: kindSeed, ID: seedID, Body: json.RawMessage(`{}`)}, true, 0); err != nil {
 		tb.Fatal(err)
 	}
@@ -161,12 +162,12 @@ func FuzzBodies(f *testing.F) {
 		env.reset(t)
 		jt := jsonTargets[int(target)%len(jsonTargets)]
 		who := fuzzCallers[int(caller)%len(fuzzCallers)]
-		before := env.b.index()
+		before := env.b.Changes()
 		rec := env.do(jt.path, jt.method, string(body), who, "Content-Type", "application/json")
 		what := fmt.Sprintf("%s %s %q as %v", jt.method, jt.path, body, who)
 		checkAnswer(t, what, rec)
 		if rec.Code >= 400 {
-			if after := env.b.index(); after != before {
+			if after := env.b.Changes(); after != before {
 				t.Fatalf("%s: %d, but %d writes were committed", what, rec.Code, after-before)
 			}
 			return

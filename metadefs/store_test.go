@@ -9,11 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
-	"github.com/p2pglance/p2pglance/raftfsm"
+	"github.com/p2pglance/p2pglance/raftfsm/fsmtest"
 )
 
 // docStore is a Store with documents kept in a map and the FSM's create
@@ -91,85 +89,11 @@ func (b *docStore) DeleteDoc(_ context.Context, kind, id string) error {
 	return nil
 }
 
-// fsmStore is a Store over the real catalog state machine, without
-// Raft: every write is encoded as the node encodes it, checked with
-// raftfsm.Validate (as a leader checks forwarded commands) and applied at
-// the next log index.
-type fsmStore struct {
-	tb  testing.TB
-	mu  sync.Mutex
-	fsm *raftfsm.FSM
-	idx uint64
-	// changes counts the applied commands the FSM accepted: a refused
-	// one (exists, conflict, not found) is in the log but changes nothing.
-	changes uint64
-}
+// A Store over the real catalog state machine, without Raft: package
+// raftfsm/fsmtest.
+var _ Store = (*fsmtest.Catalog)(nil)
 
-var _ Store = (*fsmStore)(nil)
-
-func newFSMStore(tb testing.TB) *fsmStore {
-	return &fsmStore{tb: tb, fsm: raftfsm.New()}
-}
-
-// reset starts over from an empty catalog.
-func (b *fsmStore) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.fsm, b.idx, b.changes = raftfsm.New(), 0, 0
-}
-
-// index counts the writes that changed the catalog.
-func (b *fsmStore) index() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.changes
-}
-
-// propose encodes, validates and applies one command.
-func (b *fsmStore) propose(cmd any) (*raftfsm.Result, error) {
-	data, err := raftfsm.Encode(cmd)
-	if err != nil {
-		return nil, err
-	}
-	if err := raftfsm.Validate(data); err != nil {
-		b.tb.Errorf("metadefs proposed a command a leader refuses: %v: %q", err, data)
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.idx++
-	res := b.fsm.Apply(&raft.Log{Index: b.idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result)
-	if res.Err == nil {
-		b.changes++
-	}
-	return res, nil
-}
-
-func (b *fsmStore) Sync(context.Context) error { return nil }
-
-func (b *fsmStore) Doc(_ context.Context, kind, id string) (*catalog.Doc, error) {
-	return b.fsm.State().Doc(kind, id)
-}
-
-func (b *fsmStore) Docs(_ context.Context, kind string) ([]*catalog.Doc, error) {
-	return b.fsm.State().Docs(kind), nil
-}
-
-func (b *fsmStore) PutDoc(_ context.Context, d *catalog.Doc, create bool, expect uint64) (*catalog.Doc, error) {
-	res, err := b.propose(&raftfsm.PutDoc{Doc: d, Create: create, ExpectRevision: expect})
-	if err != nil {
-		return nil, err
-	}
-	return res.Doc, res.Err
-}
-
-func (b *fsmStore) DeleteDoc(_ context.Context, kind, id string) error {
-	res, err := b.propose(&raftfsm.DeleteDoc{Kind: kind, ID: id})
-	if err != nil {
-		return err
-	}
-	return res.Err
-}
+func newFSMStore(tb testing.TB) *fsmtest.Catalog { return fsmtest.New(tb, "metadefs") }
 
 // apiBackend is the api.Backend of a test Server: its documents are
 // those of a Store. The metadefs routes use nothing else, so every other
