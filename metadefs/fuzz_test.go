@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/p2pglance/p2pglance/api"
-	"github.com/p2pglance/p2pglance/api/webob"
+	"github.com/p2pglance/p2pglance/api/apitest"
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/raftfsm/fsmtest"
 )
@@ -66,45 +64,13 @@ func (e *fuzzEnv) reset(tb testing.TB) {
 
 // do serves one request; hdr pairs are added after the caller's headers.
 func (e *fuzzEnv) do(path, method, body string, caller []string, hdr ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, "/", strings.NewReader(body))
-	req.URL = &url.URL{Path: path}
-	if p, q, ok := strings.Cut(path, "?"); ok {
-		req.URL = &url.URL{Path: p, RawQuery: q}
-	}
-	req.RequestURI = path
-	req.Header.Set("Accept", "application/json")
-	all := append(append([]string(nil), caller...), hdr...)
-	for i := 0; i+1 < len(all); i += 2 {
-		req.Header.Set(all[i], all[i+1])
-	}
-	rec := httptest.NewRecorder()
-	e.s.ServeHTTP(rec, req)
-	return rec
+	return apitest.Do(e.s, path, method, body, append(append([]string(nil), caller...), hdr...)...)
 }
 
-// checkAnswer enforces the properties every fuzzed request shares: no
-// 5xx, and a 4xx is Glance's JSON error document (WebOb's json_body) for
-// its status.
+// checkAnswer is apitest.CheckAnswer.
 func checkAnswer(t *testing.T, what string, rec *httptest.ResponseRecorder) {
 	t.Helper()
-	if rec.Code >= 500 {
-		t.Fatalf("%s: %d %s", what, rec.Code, rec.Body)
-	}
-	if rec.Code < 400 {
-		return
-	}
-	var e map[string]any
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("%s: %d with Content-Type %q", what, rec.Code, ct)
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || len(e) != 3 {
-		t.Fatalf("%s: %d body is not a Glance error: %s", what, rec.Code, rec.Body)
-	}
-	title, _ := e["title"].(string)
-	_, isMsg := e["message"].(string)
-	if !isMsg || !webob.Known(rec.Code) || title != webob.Title(rec.Code) || e["code"] != fmt.Sprintf("%d %s", rec.Code, title) {
-		t.Fatalf("%s: %d body is not Glance's error for its status: %s", what, rec.Code, rec.Body)
-	}
+	apitest.CheckAnswer(t, what, rec)
 }
 
 // jsonTarget is one endpoint that takes a JSON body.
