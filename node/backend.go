@@ -3,8 +3,6 @@ package node
 import (
 	"context"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/catalog"
 )
@@ -18,7 +16,7 @@ func (n *Node) Cluster(ctx context.Context) (*api.ClusterInfo, error) { return n
 func (n *Node) AliveMembers() int { return n.view.aliveMembers() }
 
 // IsLeader reports whether this node is the Raft leader.
-func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+func (n *Node) IsLeader() bool { return n.replica.IsLeader() }
 
 // The catalog calls of api.Backend: the replica answers them (reads
 // from the local FSM, writes through Raft).

@@ -19,10 +19,11 @@ import (
 // reports. It answers GET /p2p/v1/cluster and finds the peer address of
 // a node by id.
 type clusterView struct {
-	self   string
-	raft   *raft.Raft
-	gossip *gossip.Gossip
-	client *peer.Client
+	self     string
+	raft     *raft.Raft // nil on a replica that restarted
+	follower *follower  // active on a replica: the voters it was told of
+	gossip   *gossip.Gossip
+	client   *peer.Client
 	// localUsage is this node's own store usage (not asked over HTTP).
 	localUsage func(context.Context) (peer.Usage, error)
 }
@@ -31,27 +32,14 @@ type clusterView struct {
 // gossip's view of who is alive and where, and every live node's store
 // usage.
 func (v *clusterView) info(ctx context.Context) (*api.ClusterInfo, error) {
-	f := v.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return nil, fmt.Errorf("read raft configuration: %w", err)
-	}
-	_, leader := v.raft.LeaderWithID()
-	info := &api.ClusterInfo{Self: v.self, Leader: string(leader)}
-	nodes := map[string]*api.ClusterNode{}
-	for _, s := range f.Configuration().Servers {
-		role := "nonvoter"
-		if s.Suffrage == raft.Voter {
-			role = "voter"
-		}
-		if s.ID == leader {
-			role = "leader"
-		}
-		nodes[string(s.ID)] = &api.ClusterNode{ID: string(s.ID), RaftAddr: string(s.Address), Role: role}
+	info, nodes, err := v.raftMembers()
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range v.gossip.Members() {
 		cn := nodes[m.Meta.ID]
 		if cn == nil {
-			cn = &api.ClusterNode{ID: m.Meta.ID, Role: "none", RaftAddr: m.Meta.RaftAddr}
+			cn = &api.ClusterNode{ID: m.Meta.ID, Role: "replica", RaftAddr: m.Meta.RaftAddr}
 			nodes[m.Meta.ID] = cn
 		}
 		cn.APIAddr, cn.PeerAddr = m.Meta.APIAddr, m.Meta.PeerAddr
@@ -72,6 +60,39 @@ func (v *clusterView) info(ctx context.Context) (*api.ClusterInfo, error) {
 	}
 	sort.Slice(info.Nodes, func(i, j int) bool { return info.Nodes[i].ID < info.Nodes[j].ID })
 	return info, nil
+}
+
+// raftMembers lists the members of the Raft configuration with their
+// roles: from Raft on a member, from the hints on a replica.
+func (v *clusterView) raftMembers() (*api.ClusterInfo, map[string]*api.ClusterNode, error) {
+	nodes := map[string]*api.ClusterNode{}
+	if v.follower.active.Load() {
+		h := v.follower.Hints()
+		for _, vt := range h.Voters {
+			role := "voter"
+			if vt.ID == h.Leader {
+				role = "leader"
+			}
+			nodes[vt.ID] = &api.ClusterNode{ID: vt.ID, Role: role}
+		}
+		return &api.ClusterInfo{Self: v.self, Leader: h.Leader}, nodes, nil
+	}
+	f := v.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, nil, fmt.Errorf("read raft configuration: %w", err)
+	}
+	_, leader := v.raft.LeaderWithID()
+	for _, s := range f.Configuration().Servers {
+		role := "nonvoter"
+		if s.Suffrage == raft.Voter {
+			role = "voter"
+		}
+		if s.ID == leader {
+			role = "leader"
+		}
+		nodes[string(s.ID)] = &api.ClusterNode{ID: string(s.ID), RaftAddr: string(s.Address), Role: role}
+	}
+	return &api.ClusterInfo{Self: v.self, Leader: string(leader)}, nodes, nil
 }
 
 // aliveMembers returns how many nodes gossip sees alive (self included).

@@ -24,6 +24,9 @@ const (
 	// fleet benchmark: p50 0.99x of S/B with 2 slots, 1.37x with 8).
 	DefaultUploadSlots = 2
 	DefaultVoters      = 3
+	// DefaultCheckpointEvery keeps the log a node holds for the replicas
+	// downstream of it to a few thousand entries.
+	DefaultCheckpointEvery = 2048
 )
 
 // Config configures a Node. Zero values take the defaults in
@@ -52,8 +55,17 @@ type Config struct {
 	Labels map[string]string
 	// Replicas is the number of durable copies of every chunk.
 	Replicas int
-	// Voters is the number of Raft voters; later nodes join as non-voters.
+	// Voters is the number of Raft voters; later nodes join as replicas,
+	// outside Raft, pulling the committed log from their peers.
 	Voters int
+	// CheckpointEvery is how many log entries the leader lets pass
+	// between catalog checkpoints (0: DefaultCheckpointEvery); a replica
+	// further behind than its upstream's log installs one.
+	CheckpointEvery int
+	// FanoutDegree is how many replicas one replica feeds in its rack
+	// (and how many racks or zones a head feeds) in the log's
+	// distribution tree (0: node/fanout's default).
+	FanoutDegree int
 	// Auth is the API auth mode ("noauth" or "keystone").
 	Auth string
 	// Keystone configures token validation when Auth is "keystone".
@@ -202,6 +214,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Voters <= 0 {
 		c.Voters = DefaultVoters
+	}
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = DefaultChunkSize

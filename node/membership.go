@@ -13,9 +13,9 @@ import (
 )
 
 // membership keeps this node in the cluster: it answers joins (new nodes
-// become voters up to the configured count, non-voters after), joins the
-// nodes it is told to at start, and brings Raft members that gossip lost
-// back into gossip.
+// become voters up to the configured count, replicas outside Raft after),
+// joins the nodes it is told to at start, and brings the voters that
+// gossip lost back into gossip.
 type membership struct {
 	self     string // this node's id
 	raftAddr string // this node's Raft address, as joins announce it
@@ -24,10 +24,14 @@ type membership struct {
 	// rejoinEvery is how often rejoinLoop looks for lost members.
 	rejoinEvery time.Duration
 
-	raft   *raft.Raft
+	raft   *raft.Raft // nil on a replica that restarted
 	gossip *gossip.Gossip
 	client *peer.Client
 	log    *slog.Logger
+	// follower is active on a replica; becomeReplica turns a node that
+	// joined with no Raft state into one.
+	follower      *follower
+	becomeReplica func(peer.Hints)
 }
 
 // addServer adds a node to the Raft configuration on the leader.
@@ -52,11 +56,10 @@ func (m *membership) addServer(req peer.JoinRequest) (string, error) {
 		m.log.Info("added voter", "id", req.ID, "raft", req.RaftAddr)
 		return raft.Voter.String(), nil
 	}
-	if err := m.raft.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second).Error(); err != nil {
-		return "", fmt.Errorf("add nonvoter %s: %w", req.ID, err)
-	}
-	m.log.Info("added non-voter", "id", req.ID, "raft", req.RaftAddr)
-	return raft.Nonvoter.String(), nil
+	// Every other node is a replica: it stays out of the Raft
+	// configuration, so the leader's work does not grow with it.
+	m.log.Debug("joined as a replica", "id", req.ID)
+	return peer.SuffrageReplica, nil
 }
 
 // joinCluster joins the nodes in cfg.Join (Raft and gossip), retrying
@@ -81,6 +84,9 @@ func (m *membership) joinCluster(ctx context.Context) error {
 				m.log.Warn("gossip join failed", "err", err)
 				continue
 			}
+			if resp.Suffrage == peer.SuffrageReplica {
+				m.becomeReplica(resp.Hints)
+			}
 			m.log.Info("joined cluster", "via", addr, "suffrage", resp.Suffrage)
 			return nil
 		}
@@ -91,6 +97,26 @@ func (m *membership) joinCluster(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// servers returns the ids of the Raft configuration's members: from Raft
+// on a member, the voters named by the hints on a replica.
+func (m *membership) servers() []string {
+	var ids []string
+	if m.follower.active.Load() {
+		for _, v := range m.follower.Hints().Voters {
+			ids = append(ids, v.ID)
+		}
+		return ids
+	}
+	f := m.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	for _, s := range f.Configuration().Servers {
+		ids = append(ids, string(s.ID))
+	}
+	return ids
 }
 
 // rejoinLoop brings the members of the Raft configuration that gossip
@@ -124,13 +150,8 @@ func (m *membership) rejoinPass(ctx context.Context, known map[string]string, ti
 		}
 		alive[mem.Meta.ID] = mem.Alive
 	}
-	f := m.raft.GetConfiguration()
-	if f.Error() != nil {
-		return
-	}
 	var addrs []string
-	for _, s := range f.Configuration().Servers {
-		id := string(s.ID)
+	for _, id := range m.servers() {
 		if id != m.self && !alive[id] && known[id] != "" {
 			addrs = append(addrs, known[id])
 		}

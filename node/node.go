@@ -38,12 +38,17 @@ type Node struct {
 	net      Network // node-to-node traffic (hostNetwork unless WithNetwork)
 	inMemory bool    // the InMemory option
 
-	fsm       *raftfsm.FSM
-	replica   *replica     // the catalog as the API and the node's parts read and write it
-	members   *membership  // joins, voters, rejoining lost gossip members
-	holdings  *holdings    // what gossip says this node holds
-	view      *clusterView // the cluster as this node sees it
-	upkeep    *upkeep      // start-up catch-up, the leader's periodic duties
+	fsm      *raftfsm.FSM
+	replica  *replica     // the catalog as the API and the node's parts read and write it
+	members  *membership  // joins, voters, rejoining lost gossip members
+	holdings *holdings    // what gossip says this node holds
+	view     *clusterView // the cluster as this node sees it
+	upkeep   *upkeep      // start-up catch-up, the leader's periodic duties
+	follower *follower    // a replica's pull of the log (follower.go)
+	ckpt     *checkpoints // certified catalog checkpoints (checkpoints.go)
+	pollers  chan struct{}
+	// raft is nil on a node that restarted as a replica; on one that
+	// became a replica at its first join it is shut down.
 	raft      *raft.Raft
 	logStore  *raftbadger.Store
 	transport *raft.NetworkTransport
@@ -100,8 +105,10 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		fsm:      raftfsm.New(),
 		inflight: newInflightSet(),
 		changes:  newChangeQueue(),
+		follower: newFollower(),
+		pollers:  make(chan struct{}, maxLogPollers),
 	}
-	n.replica = &replica{fsm: n.fsm, writeTimeout: cfg.WriteTimeout, peerAddr: func(id string) string { return n.view.peerAddr(id) }}
+	n.replica = &replica{fsm: n.fsm, follower: n.follower, writeTimeout: cfg.WriteTimeout, peerAddr: func(id string) string { return n.view.peerAddr(id) }}
 	sec, err := newSecurity(cfg, cfg.Logger, &n.metrics.authRejected)
 	if err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
@@ -154,7 +161,7 @@ func (n *Node) open() error {
 	if n.sec.peerServerTLS != nil {
 		n.peerLn = tls.NewListener(n.peerLn, n.sec.peerServerTLS)
 	}
-	if err := n.startRaft(); err != nil {
+	if err := n.startCatalog(); err != nil {
 		return err
 	}
 	n.replica.raft, n.replica.forward = n.raft, n.peerClient
@@ -162,7 +169,7 @@ func (n *Node) open() error {
 	n.gossip, err = gossip.New(gossip.Config{
 		Meta: gossip.Meta{
 			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
-			RaftAddr: string(n.transport.LocalAddr()), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
+			RaftAddr: n.RaftAddr(), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
 		},
 		BindAddr:    cfg.GossipAddr,
 		SecretKey:   gossipKey,
@@ -173,11 +180,13 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
-	n.view = &clusterView{self: n.id, raft: n.raft, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
+	n.follower.gossip, n.follower.client = n.gossip, n.peerClient
+	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
 	n.holdings = &holdings{chunks: n.chunks, gossip: n.gossip, fsm: n.fsm}
 	n.members = &membership{
 		self: n.id, raftAddr: n.RaftAddr(), join: cfg.Join, voters: cfg.Voters, rejoinEvery: cfg.Timing.RejoinInterval,
 		raft: n.raft, gossip: n.gossip, client: n.peerClient, log: n.log,
+		follower: n.follower, becomeReplica: n.becomeReplica,
 	}
 	n.xfer = n.newTransfer()
 	n.wireJobs()
@@ -245,8 +254,14 @@ func (n *Node) PeerAddr() string { return n.peerLn.Addr().String() }
 // GossipAddr returns the bound memberlist address.
 func (n *Node) GossipAddr() string { return n.gossip.Addr() }
 
-// RaftAddr returns the Raft transport address.
-func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+// RaftAddr returns the Raft transport address ("" on a replica that
+// restarted: it has none).
+func (n *Node) RaftAddr() string {
+	if n.transport == nil {
+		return ""
+	}
+	return string(n.transport.LocalAddr())
+}
 
 // Run serves until ctx ends, then shuts the node down. It returns the
 // first error of any of its servers or loops.
@@ -267,6 +282,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return n.members.joinCluster(gctx) })
 	g.Go(func() error { n.watchChanges(gctx); return nil })
+	g.Go(func() error { n.follower.run(gctx); return nil })
+	g.Go(func() error { n.ckpt.run(gctx); return nil })
 	g.Go(func() error { n.collector.run(gctx); return nil })
 	g.Go(func() error { n.upkeep.leaderLoop(gctx); return nil })
 	g.Go(func() error { n.prefetcher.run(gctx); return nil })

@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/hashicorp/raft"
+	"github.com/gorilla/mux"
 
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
@@ -20,7 +20,12 @@ type peerServer struct{ n *Node }
 var _ peer.Server = peerServer{}
 
 // peerRoutes is the internal API other nodes call.
-func (n *Node) peerRoutes() http.Handler { return peer.Handler(peerServer{n}) }
+func (n *Node) peerRoutes() http.Handler {
+	r := mux.NewRouter()
+	peer.Routes(r, peerServer{n})
+	peer.CatalogRoutes(r, catalogServer{n})
+	return r
+}
 
 // Apply proposes a forwarded command on the leader.
 func (s peerServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, error) {
@@ -30,13 +35,13 @@ func (s peerServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, er
 	if err := raftfsm.Validate(cmd); err != nil {
 		return peer.ApplyResponse{}, fmt.Errorf("%w: command: %w", peer.ErrBadRequest, err)
 	}
-	if n.raft.State() != raft.Leader {
-		return peer.ApplyResponse{Code: peer.CodeNotLeader}, nil
+	if !n.replica.IsLeader() {
+		return peer.ApplyResponse{Code: peer.CodeNotLeader, Leader: n.replica.leaderPeerAddr()}, nil
 	}
 	f := n.raft.Apply(cmd, n.cfg.WriteTimeout)
 	if err := f.Error(); err != nil {
 		if notAppended(err) {
-			return peer.ApplyResponse{Code: peer.CodeNotLeader}, nil
+			return peer.ApplyResponse{Code: peer.CodeNotLeader, Leader: n.replica.leaderPeerAddr()}, nil
 		}
 		// Outcome unknown: the forwarding node must not propose again.
 		return peer.ApplyResponse{}, fmt.Errorf("apply forwarded command: %w", err)
@@ -50,8 +55,8 @@ func (s peerServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, er
 }
 
 // Join adds a node: the leader adds it (as a voter while there are fewer
-// than Voters, else as a non-voter); any other node forwards to the
-// leader.
+// than Voters, else it joins as a replica, outside Raft); any other node
+// forwards to the leader.
 func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinResponse, error) {
 	n := s.n
 	if !validNodeID(req.ID) {
@@ -59,7 +64,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 	}
 	n.sec.warnInsecure()
 	var resp peer.JoinResponse
-	if n.raft.State() != raft.Leader {
+	if !n.replica.IsLeader() {
 		leader := n.replica.leaderPeerAddr()
 		if leader == "" {
 			return resp, errors.New("no leader")
@@ -74,6 +79,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 			return resp, err
 		}
 		resp.Suffrage = suffrage
+		resp.Hints = n.hints()
 	}
 	for _, m := range n.gossip.Members() {
 		if m.Alive && m.Meta.ID != req.ID && m.Addr != "" {

@@ -10,6 +10,41 @@ import (
 	"github.com/p2pglance/p2pglance/raftfsm/raftbadger"
 )
 
+// startCatalog brings the catalog up: a replica (role.go) restores its
+// newest certified checkpoint and will follow its peers from there; any
+// other node starts Raft.
+func (n *Node) startCatalog() error {
+	store, err := newCheckpointStore(n.dataPath("catalog"))
+	if err != nil {
+		return err
+	}
+	c := newCheckpoints(store, n.fsm, n.log)
+	c.isLeader, c.propose, c.onDiverged = n.replica.IsLeader, n.proposeCmd, n.follower.wantResync
+	c.every, c.maxLogBytes = uint64(n.cfg.CheckpointEvery), maxKeptLogBytes
+	n.ckpt = c
+	f := n.follower
+	f.self, f.fsm, f.ckpt, f.log = n.id, n.fsm, c, n.log
+	f.wait, f.degree, f.saveHints = n.cfg.Timing.LogPollWait, n.cfg.FanoutDegree, n.saveRole
+	f.restored = func() { n.kickGC() }
+	replica, hints, err := n.loadRole()
+	if err != nil {
+		return err
+	}
+	if replica {
+		if _, err := c.restoreLocal(); err != nil {
+			return err
+		}
+		f.begin(hints)
+		return nil
+	}
+	c.loadHeld()
+	return n.startRaft()
+}
+
+// maxKeptLogBytes makes the leader take a checkpoint sooner when the
+// commands kept for downstream agents grow past it.
+const maxKeptLogBytes = 4 << 20
+
 // startRaft opens the Raft log, snapshots and transport and starts Raft,
 // bootstrapping a one-voter cluster on the first start of a node that is
 // not told to join.
@@ -67,6 +102,9 @@ func (n *Node) startRaft() error {
 // Snapshot makes Raft take a snapshot of the catalog now and compact its
 // log.
 func (n *Node) Snapshot() error {
+	if n.follower.active.Load() {
+		return errors.New("raft snapshot: this node is a replica, outside Raft")
+	}
 	if err := n.raft.Snapshot().Error(); err != nil {
 		return fmt.Errorf("raft snapshot: %w", err)
 	}

@@ -23,8 +23,11 @@ import (
 type replica struct {
 	fsm *raftfsm.FSM
 	// raft is set once Raft has started (Node.startRaft), before any
-	// write.
+	// write; nil on a replica that restarted (it never starts Raft).
 	raft *raft.Raft
+	// follower is active on a replica: writes go to the leader it
+	// knows of, or to a voter, which redirects.
+	follower *follower
 	// forward sends writes to the leader when this node is not it.
 	forward *peer.Client
 	// peerAddr returns a node's peer address ("" when unknown): how the
@@ -38,7 +41,9 @@ type replica struct {
 }
 
 // IsLeader reports whether this node is the Raft leader.
-func (r *replica) IsLeader() bool { return r.raft.State() == raft.Leader }
+func (r *replica) IsLeader() bool {
+	return r.raft != nil && !r.follower.active.Load() && r.raft.State() == raft.Leader
+}
 
 // Image answers from the local replica.
 func (r *replica) Image(_ context.Context, id string) (*catalog.Image, error) {

@@ -41,13 +41,22 @@ func (r *replica) propose(ctx context.Context, cmd any) (*raftfsm.Result, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.fsm.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.waitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("propose: %w: %w", catalog.ErrUnavailable, err)
 	}
 	if res.Err == nil {
 		fillCommitted(res, cmd)
 	}
 	return res, nil
+}
+
+// waitApplied waits until this node applied idx: on a replica through
+// its follower, which leaves an upstream that holds the entry back.
+func (r *replica) waitApplied(ctx context.Context, idx uint64) error {
+	if r.follower.active.Load() {
+		return r.follower.waitFor(ctx, idx)
+	}
+	return r.fsm.WaitApplied(ctx, idx)
 }
 
 // fillCommitted gives a forwarded write's result (whose answer carries
@@ -141,7 +150,7 @@ func notSent(err error) bool {
 }
 
 func (r *replica) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result, error) {
-	if r.raft.State() == raft.Leader {
+	if r.IsLeader() {
 		timeout := time.Until(deadline(ctx))
 		f := r.raft.Apply(data, timeout)
 		if err := f.Error(); err != nil {
@@ -171,6 +180,9 @@ func (r *replica) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result
 		return nil, fmt.Errorf("forward: %w: %w: %w", errUnknownOutcome, catalog.ErrUnavailable, err)
 	}
 	if out.Code == peer.CodeNotLeader {
+		if r.follower.active.Load() {
+			r.follower.redirect(out.Leader)
+		}
 		return nil, fmt.Errorf("forward: %w", errRetry)
 	}
 	return &raftfsm.Result{Index: out.Index, Err: raftfsm.CodeError(out.Code, out.Msg)}, nil
@@ -184,8 +196,15 @@ func deadline(ctx context.Context) time.Time {
 }
 
 // leaderPeerAddr returns the internal HTTP address of the current leader
-// ("" when unknown), from the leader's gossip metadata.
+// ("" when unknown), from the leader's gossip metadata; on a replica,
+// the leader it was told of, or a voter (which redirects).
 func (r *replica) leaderPeerAddr() string {
+	if r.follower.active.Load() {
+		return r.follower.forwardTarget()
+	}
+	if r.raft == nil {
+		return ""
+	}
 	_, id := r.raft.LeaderWithID()
 	if id == "" {
 		return ""

@@ -15,6 +15,9 @@ type metrics struct {
 	healed       atomic.Int64 // missing durable chunks fetched again (healer)
 	authRejected atomic.Int64 // internal HTTP requests refused: no valid cluster authentication
 	raftRejected atomic.Int64 // inbound Raft connections refused: failed TLS or secret handshake
+	logPolls     atomic.Int64 // log polls answered for downstream replicas
+	ckptServed   atomic.Int64 // checkpoints served to downstream replicas
+	ckptBytes    atomic.Int64 // ... and their bytes
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -36,6 +39,15 @@ type Metrics struct {
 	// valid cluster authentication; RaftRejected inbound Raft
 	// connections that failed their TLS or cluster-secret handshake.
 	AuthRejected, RaftRejected int64
+	// LogPollsServed counts the log polls this node answered for the
+	// replicas downstream of it; CheckpointsServed and
+	// CheckpointBytesServed the certified checkpoints it sent them.
+	LogPollsServed, CheckpointsServed, CheckpointBytesServed int64
+	// CheckpointInstalls counts the certified checkpoints this replica
+	// installed from a peer; CheckpointsCertified its own captures that
+	// matched the certified digest, CheckpointsDiverged those that did
+	// not.
+	CheckpointInstalls, CheckpointsCertified, CheckpointsDiverged int64
 	// RevisionWaits counts the requests that carried a catalog revision
 	// (X-P2pglance-Revision, the p2pglance-rev cookie) this node had not
 	// applied yet and waited for it; Barriers the read barriers this
@@ -61,6 +73,8 @@ func (n *Node) Metrics() Metrics {
 		Healed:       n.metrics.healed.Load(),
 		AuthRejected: n.metrics.authRejected.Load(), RaftRejected: n.metrics.raftRejected.Load(),
 		RevisionWaits: n.replica.revisionWaits.Load(), Barriers: n.replica.barriers.Load(),
+		LogPollsServed: n.metrics.logPolls.Load(), CheckpointsServed: n.metrics.ckptServed.Load(), CheckpointBytesServed: n.metrics.ckptBytes.Load(),
+		CheckpointInstalls: n.follower.installs.Load(), CheckpointsCertified: n.ckpt.certified.Load(), CheckpointsDiverged: n.ckpt.diverged.Load(),
 	}
 }
 

@@ -27,6 +27,11 @@ type Timing struct {
 	// gossip has lost (after a partition that outlasted failure
 	// detection) and joins them again [5s]; see rejoin.go.
 	RejoinInterval time.Duration
+	// LogPollWait is how long a replica's poll of its upstream waits for
+	// a new log entry before it is answered empty [15s]: an idle replica
+	// sends one request per LogPollWait. A replica that has heard from no
+	// upstream for 3 LogPollWait + 2s stops feeding others.
+	LogPollWait time.Duration
 	// Gossip tunes memberlist's failure detection and dissemination
 	// (zero fields: memberlist's LAN defaults).
 	Gossip gossip.Timing
@@ -44,4 +49,5 @@ func (t *Timing) applyDefaults() {
 	setDur(&t.LeaderLeaseTimeout, 250*time.Millisecond)
 	setDur(&t.CommitTimeout, 15*time.Millisecond)
 	setDur(&t.RejoinInterval, 5*time.Second)
+	setDur(&t.LogPollWait, 15*time.Second)
 }

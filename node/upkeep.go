@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/metadefs"
@@ -119,7 +118,7 @@ func (u *upkeep) leaderLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if u.replica.raft.State() != raft.Leader {
+		if !u.replica.IsLeader() {
 			clear(goneSince)
 			clear(holderGone)
 			continue

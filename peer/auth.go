@@ -11,14 +11,15 @@ import (
 // beyond method, path, query and body: a chunk PUT's body and a chunk
 // GET's answer are content-addressed (the receiver re-hashes them
 // against the digest in the signed path), so they are not hashed again;
-// every X-P2pglance-* header of a request steers a handler, so it is
-// signed.
+// so is a checkpoint's answer (verified against the digest that a signed
+// log answer certified); every X-P2pglance-* header of a request steers a
+// handler, so it is signed.
 var authProtocol = clusterauth.Protocol{
 	ContentAddressedRequest: func(method, path string) bool {
 		return method == http.MethodPut && strings.HasPrefix(path, PathChunks)
 	},
 	ContentAddressedResponse: func(method, path string) bool {
-		return method == http.MethodGet && strings.HasPrefix(path, PathChunks)
+		return method == http.MethodGet && (strings.HasPrefix(path, PathChunks) || strings.HasPrefix(path, PathCheckpoints))
 	},
 	SignedHeader: func(name string) bool { return strings.HasPrefix(name, headerPrefix) },
 }

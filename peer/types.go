@@ -11,8 +11,16 @@ type JoinRequest struct {
 // joined as a voter.
 type JoinResponse struct {
 	GossipAddrs []string `json:"gossip_addrs"`
-	Suffrage    string   `json:"suffrage"`
+	// Suffrage is Raft's name for the joining node's place ("Voter",
+	// "Nonvoter"), or SuffrageReplica for an agent outside Raft, which
+	// then gets the catalog from its peers.
+	Suffrage string `json:"suffrage"`
+	Hints
 }
+
+// SuffrageReplica in JoinResponse.Suffrage: the node is not in the Raft
+// configuration; it pulls the committed log from its peers.
+const SuffrageReplica = "Replica"
 
 // CodeNotLeader in ApplyResponse.Code: the node asked is not the leader
 // (the command was not appended; the sender may propose it again).
@@ -25,6 +33,9 @@ type ApplyResponse struct {
 	Index uint64 `json:"index"`
 	Code  string `json:"code,omitempty"`
 	Msg   string `json:"msg,omitempty"`
+	// Leader is, with CodeNotLeader, the peer address of the node the
+	// answering node believes leads ("" if none).
+	Leader string `json:"leader,omitempty"`
 }
 
 // MissingRequest lists chunks (hex digests) that a node should hold

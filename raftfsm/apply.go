@@ -40,6 +40,10 @@ func decode(data []byte) (any, error) {
 		cmd = &PutDoc{}
 	case CmdDeleteDoc:
 		cmd = &DeleteDoc{}
+	case CmdCheckpoint:
+		cmd = &Checkpoint{}
+	case CmdCheckpointDigest:
+		cmd = &CheckpointDigest{}
 	default:
 		if t&IgnoreUnknownFlag != 0 {
 			return skipped{}, nil
@@ -96,6 +100,10 @@ func (applier) apply(st *State, idx uint64, data []byte) *Result {
 		return res
 	case *DeleteDoc:
 		return &Result{Index: idx, Err: st.deleteDoc(c), docKind: c.Kind, id: c.ID}
+	case *Checkpoint:
+		return &Result{Index: idx, checkpoint: true}
+	case *CheckpointDigest:
+		return &Result{Index: idx, certify: c}
 	}
 	return &Result{Index: idx} // skipped
 }

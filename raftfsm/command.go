@@ -64,6 +64,10 @@ func Encode(cmd any) ([]byte, error) {
 		t = CmdPutDoc
 	case *DeleteDoc:
 		t = CmdDeleteDoc
+	case *Checkpoint:
+		t = CmdCheckpoint
+	case *CheckpointDigest:
+		t = CmdCheckpointDigest
 	case nil:
 		return []byte{byte(CmdNoop)}, nil
 	default:
@@ -89,6 +93,10 @@ type Result struct {
 	id      string         // the image (or document) the command touched
 	prev    *catalog.Image // the image before the command
 	docKind string         // set when the command touched a document
+	// checkpoint is set by a Checkpoint command, certify by a
+	// CheckpointDigest (checkpoint.go).
+	checkpoint bool
+	certify    *CheckpointDigest
 }
 
 // errorCodes names sentinel errors so a refused command's outcome can

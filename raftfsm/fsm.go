@@ -32,6 +32,10 @@ type FSM struct {
 	mu       sync.Mutex
 	waitCh   chan struct{} // closed and replaced after every apply
 	observer func(Change)
+	hooks    CheckpointHooks
+
+	// ring keeps recent commands for agents downstream (ring.go).
+	ring ring
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -78,12 +82,20 @@ func (f *FSM) WaitApplied(ctx context.Context, idx uint64) error {
 // Apply applies one committed log entry. It returns a *Result.
 func (f *FSM) Apply(l *raft.Log) any {
 	res := applier{}.apply(f.state.Load(), l.Index, l.Data)
+	f.ring.add(l.Index, l.Data)
 	f.mu.Lock()
 	f.applied.Store(l.Index)
 	close(f.waitCh)
 	f.waitCh = make(chan struct{})
-	obs := f.observer
+	obs, hooks := f.observer, f.hooks
 	f.mu.Unlock()
+	if res.checkpoint && hooks.Capture != nil {
+		snap, _ := f.Snapshot()
+		hooks.Capture(l.Index, snap)
+	}
+	if res.certify != nil && hooks.Certify != nil {
+		hooks.Certify(*res.certify)
+	}
 	if obs != nil && res.Err == nil && res.id != "" {
 		if res.docKind != "" {
 			obs(Change{Index: l.Index, ID: res.id, DocKind: res.docKind})

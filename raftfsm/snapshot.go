@@ -130,6 +130,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	txn.Commit()
 	f.state.Store(st)
+	f.ring.reset(hdr.Applied)
 	f.markApplied(hdr.Applied)
 	return nil
 }

@@ -183,11 +183,12 @@ func TestCorruptChunkIsNeverServed(t *testing.T) {
 
 func TestClusterEndpoint(t *testing.T) {
 	c := testcluster.New(t, 5, testcluster.WithVoters(3), testcluster.WithZones("z1", "z2"), testcluster.WithRacks("r1"))
-	// Node 4 learns the Raft configuration (who votes) from its replica,
-	// which may lag the join that New waited for: poll until it has it.
+	// Node 4, a replica, learns who votes and leads from the hints its
+	// upstream sends, which may lag the join that New waited for: poll
+	// until it has them.
 	var info api.ClusterInfo
 	var roles map[string]int
-	c.Eventually(10*time.Second, "node 4 sees 1 leader, 2 voters and 2 non-voters", func() bool {
+	c.Eventually(10*time.Second, "node 4 sees 1 leader, 2 voters and 2 replicas", func() bool {
 		resp, err := http.Get(c.URL(4) + "/p2p/v1/cluster")
 		if err != nil {
 			return false
@@ -201,7 +202,7 @@ func TestClusterEndpoint(t *testing.T) {
 		for _, n := range info.Nodes {
 			roles[n.Role]++
 		}
-		return roles["leader"] == 1 && roles["voter"] == 2 && roles["nonvoter"] == 2 && info.Leader != ""
+		return roles["leader"] == 1 && roles["voter"] == 2 && roles["replica"] == 2 && info.Leader != ""
 	})
 	for _, n := range info.Nodes {
 		if !n.Alive || n.APIAddr == "" || n.Zone == "" || n.Rack != "r1" {
@@ -229,9 +230,9 @@ func TestClusterEndpoint(t *testing.T) {
 		}
 		return pinned == 3
 	})
-	// A non-voter serves reads of writes made elsewhere.
+	// A replica serves reads of writes made elsewhere.
 	img := createAndUpload(t, glance(c.URL(0), ""), "x", randomBytes(5, 1000))
-	c.Eventually(10*time.Second, "the non-voter sees the image active", func() bool {
+	c.Eventually(10*time.Second, "the replica sees the image active", func() bool {
 		got, err := images.Get(context.Background(), glance(c.URL(4), ""), img.ID).Extract()
 		return err == nil && got.Status == "active"
 	})

@@ -84,7 +84,22 @@ func New(members []Member, degree int) *Tree {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	slices.SortFunc(t.order, compareOrder)
+	hashes := make(map[string]uint64, len(t.order))
+	for _, m := range t.order {
+		hashes[m.ID] = hash(m.ID)
+	}
+	slices.SortFunc(t.order, func(a, b Member) int {
+		if c := cmp.Compare(a.Zone, b.Zone); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Rack, b.Rack); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(hashes[a.ID], hashes[b.ID]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 	t.parent = make([]int, len(t.order))
 	for i, m := range t.order {
 		t.pos[m.ID] = i
@@ -124,19 +139,6 @@ func New(members []Member, degree int) *Tree {
 		zs = ze
 	}
 	return t
-}
-
-func compareOrder(a, b Member) int {
-	if c := cmp.Compare(a.Zone, b.Zone); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Rack, b.Rack); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(hash(a.ID), hash(b.ID)); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.ID, b.ID)
 }
 
 // hash spreads ids over a rack so the heap's shape does not follow how

@@ -18,6 +18,7 @@ func Timing() node.Timing {
 		LeaderLeaseTimeout: 150 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		RejoinInterval:     500 * time.Millisecond,
+		LogPollWait:        time.Second,
 		Gossip: gossip.Timing{
 			ProbeInterval:           200 * time.Millisecond,
 			ProbeTimeout:            100 * time.Millisecond,

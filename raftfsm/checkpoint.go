@@ -1,0 +1,49 @@
+package raftfsm
+
+import "github.com/hashicorp/raft"
+
+// Command types of checkpoints. Both may be skipped by an FSM that does
+// not know them.
+const (
+	CmdCheckpoint       CommandType = 9 | IgnoreUnknownFlag
+	CmdCheckpointDigest CommandType = 10 | IgnoreUnknownFlag
+)
+
+// Checkpoint asks every replica of the catalog to capture its state at
+// the index this command commits at. Every replica holds the same state
+// there, and a snapshot's encoding is deterministic, so every replica
+// writes the same bytes.
+type Checkpoint struct{}
+
+// CheckpointDigest certifies the checkpoint taken at Index: its size and
+// BLAKE3 digest (hex) as the leader wrote it. A replica whose own capture
+// differs has diverged; one that fetches the checkpoint from a peer
+// verifies the bytes against it.
+type CheckpointDigest struct {
+	Index  uint64 `json:"index"`
+	Size   int64  `json:"size"`
+	Digest string `json:"digest"`
+}
+
+// CheckpointHooks are called synchronously from Apply, in log order; they
+// must not block.
+type CheckpointHooks struct {
+	// Capture receives a point-in-time snapshot of the catalog at the
+	// index of a Checkpoint command (applied index idx).
+	Capture func(idx uint64, snap raft.FSMSnapshot)
+	// Certify receives every CheckpointDigest applied.
+	Certify func(d CheckpointDigest)
+}
+
+// SetCheckpointHooks registers the checkpoint hooks.
+func (f *FSM) SetCheckpointHooks(h CheckpointHooks) {
+	f.mu.Lock()
+	f.hooks = h
+	f.mu.Unlock()
+}
+
+// ApplyEntry applies one committed command received from another replica
+// (an agent outside Raft), exactly as Raft would have.
+func (f *FSM) ApplyEntry(e Entry) *Result {
+	return f.Apply(&raft.Log{Index: e.Index, Type: raft.LogCommand, Data: e.Data}).(*Result)
+}
