@@ -128,7 +128,7 @@ type ClusterNode struct {
 	RaftAddr string `json:"raft_address,omitempty"`
 	Zone     string `json:"zone"`
 	Rack     string `json:"rack"`
-	Role     string `json:"role"` // leader, voter, nonvoter, or none (not in the Raft configuration)
+	Role     string `json:"role"` // leader, voter, replica (outside Raft), or nonvoter (a Raft non-voter from before replicas)
 	Alive    bool   `json:"alive"`
 	// Store usage, as the node reports it (absent if it did not answer).
 	Chunks      int64 `json:"chunks,omitempty"`

@@ -26,7 +26,7 @@ const maxLogPollers = 128
 func (s catalogServer) Log(ctx context.Context, after uint64, wait time.Duration) (peer.LogBatch, error) {
 	n := s.n
 	if n.outOfTouch() {
-		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters", peer.ErrUnavailable)
+		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, n.touchState())
 	}
 	select {
 	case n.pollers <- struct{}{}:
@@ -85,8 +85,8 @@ func (n *Node) CatalogUpstream() string {
 
 // outOfTouch reports whether this node's catalog may be falling behind
 // without it knowing: a Raft follower that has not heard from a leader
-// for a while, a candidate, or a replica whose upstreams stopped
-// answering.
+// for 20 heartbeat timeouts (loose: a loaded host delays heartbeats), a
+// candidate, or a replica whose upstreams stopped answering.
 func (n *Node) outOfTouch() bool {
 	if n.follower.active.Load() {
 		return n.follower.stale()
@@ -95,9 +95,17 @@ func (n *Node) outOfTouch() bool {
 	case raft.Leader:
 		return false
 	case raft.Follower:
-		return time.Since(n.raft.LastContact()) > 10*n.cfg.Timing.HeartbeatTimeout
+		return time.Since(n.raft.LastContact()) > 20*n.cfg.Timing.HeartbeatTimeout
 	}
 	return true
+}
+
+// touchState describes why outOfTouch answers as it does.
+func (n *Node) touchState() string {
+	if n.follower.active.Load() {
+		return "replica, last answer from an upstream " + time.Since(n.follower.lastAnswer()).Round(time.Millisecond).String() + " ago"
+	}
+	return "raft " + n.raft.State().String() + ", last contact with a leader " + time.Since(n.raft.LastContact()).Round(time.Millisecond).String() + " ago"
 }
 
 // hints names the voters and the leader as this node knows them: from

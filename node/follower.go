@@ -53,6 +53,7 @@ type follower struct {
 	hints       peer.Hints
 	leaderPeer  string               // where writes go; "" unknown
 	avoid       map[string]time.Time // upstream id -> avoided until
+	strikes     map[string]int       // upstream id -> failures in a row
 	upstream    string               // the current upstream's id
 	ranked      []string             // fanout's upstreams of self, best first (cached)
 	peers       map[string]string    // id -> peer address of the members ranked
@@ -65,7 +66,7 @@ type follower struct {
 }
 
 func newFollower() *follower {
-	return &follower{start: make(chan struct{}), avoid: map[string]time.Time{}}
+	return &follower{start: make(chan struct{}), avoid: map[string]time.Time{}, strikes: map[string]int{}}
 }
 
 // begin turns replica mode on with the voters and leader in h.
@@ -146,7 +147,14 @@ func (f *follower) Hints() peer.Hints {
 func (f *follower) stale() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return time.Since(f.lastContact) > 2*f.wait+5*time.Second
+	return time.Since(f.lastContact) > 3*f.wait+2*time.Second
+}
+
+// lastAnswer returns when an upstream in touch last answered.
+func (f *follower) lastAnswer() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastContact
 }
 
 // wantResync asks the follower to install a certified checkpoint (its
@@ -207,6 +215,7 @@ func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 	}
 	f.mu.Lock()
 	f.lastContact = time.Now()
+	delete(f.strikes, id)
 	f.mu.Unlock()
 	f.noteHints(batch.Hints)
 	if batch.Checkpoint != nil {
@@ -264,10 +273,14 @@ func (f *follower) install(ctx context.Context, addr string, info peer.Checkpoin
 	}
 }
 
-// fail avoids upstream id for a while.
+// fail avoids upstream id for a while: 500 ms after one failure,
+// doubling with every failure in a row up to 10 s (an upstream that is
+// still catching up itself, a voter before an election, is back soon).
 func (f *follower) fail(id string, err error) {
 	f.mu.Lock()
-	f.avoid[id] = time.Now().Add(10 * time.Second)
+	k := min(f.strikes[id], 5)
+	f.strikes[id]++
+	f.avoid[id] = time.Now().Add(min(500*time.Millisecond<<k, 10*time.Second))
 	if f.upstream == id {
 		f.upstream = ""
 	}

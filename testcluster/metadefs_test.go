@@ -341,7 +341,7 @@ func TestMetadefPolicyAndVisibility(t *testing.T) {
 func TestMetadefAnyNodeServes(t *testing.T) {
 	cl := testcluster.New(t, 2, testcluster.WithReplicas(1), testcluster.WithVoters(1))
 	n0, n1 := newAPIClient(cl), apiClient{base: cl.URL(1)}
-	// Node 1 (a non-voter: its writes go to the leader) sees the defaults.
+	// Node 1 (its writes go to the leader) sees the defaults.
 	if names := mdNames(t, n1.do(t, "GET", "/v2/metadefs/namespaces?limit=100", nil).want(t, http.StatusOK).obj(t), "namespaces", "namespace"); !slices.Contains(names, "OS::Compute::Libvirt") {
 		t.Fatalf("node 1 namespaces %v", names)
 	}

@@ -1,8 +1,15 @@
 package testcluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,30 +186,7 @@ func TestLaggingReplicaInstallsACheckpoint(t *testing.T) {
 	ids := createN(t, c.URL(0), "a", 3)
 	seenByAll(t, c, ids)
 	c.Stop(4)
-	// Write until every running node certified three more checkpoints:
-	// each keeps the log back to its older one only.
-	base := make([]int64, 4)
-	for i := range base {
-		base[i] = c.Node(i).Metrics().CheckpointsCertified
-	}
-	advanced := func() bool {
-		for i := range base {
-			if c.Node(i).Metrics().CheckpointsCertified < base[i]+3 {
-				return false
-			}
-		}
-		return true
-	}
-	for round := 0; !advanced(); round++ {
-		if round == 30 {
-			t.Fatal("the nodes did not certify three checkpoints in 30 rounds of writes")
-		}
-		ids = append(ids, createN(t, c.URL(3), fmt.Sprintf("b%d", round), 12)...)
-		deadline := time.Now().Add(3 * time.Second)
-		for !advanced() && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	ids = append(ids, advanceCheckpoints(t, c, 3)...)
 	c.Restart(4)
 	ids = append(ids, createN(t, c.URL(4), "c", 2)...)
 	seenByAll(t, c, ids)
@@ -217,6 +201,121 @@ func TestLaggingReplicaInstallsACheckpoint(t *testing.T) {
 	}
 	if l := c.Leader(); c.Node(l).Metrics().CheckpointsServed != 0 {
 		t.Errorf("the leader served %d checkpoints", c.Node(l).Metrics().CheckpointsServed)
+	}
+}
+
+// advanceCheckpoints writes through node 3 until every running node
+// certified n more checkpoints (each keeps the log back to its older one
+// only), and returns the ids created.
+func advanceCheckpoints(t *testing.T, c *testcluster.Cluster, n int64) []string {
+	t.Helper()
+	base := map[int]int64{}
+	for i := range c.Size() {
+		if c.Node(i) != nil {
+			base[i] = c.Node(i).Metrics().CheckpointsCertified
+		}
+	}
+	advanced := func() bool {
+		for i, b := range base {
+			if c.Node(i).Metrics().CheckpointsCertified < b+n {
+				return false
+			}
+		}
+		return true
+	}
+	var ids []string
+	for round := 0; !advanced(); round++ {
+		if round == 30 {
+			t.Fatalf("the nodes did not certify %d checkpoints in 30 rounds of writes", n)
+		}
+		ids = append(ids, createN(t, c.URL(3), fmt.Sprintf("adv%d", round), 12)...)
+		deadline := time.Now().Add(3 * time.Second)
+		for !advanced() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return ids
+}
+
+// corruptCheckpoints flips a byte in every checkpoint a node receives
+// while on.
+type corruptCheckpoints struct {
+	on   atomic.Bool
+	hits atomic.Int64
+}
+
+func (cc *corruptCheckpoints) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !cc.on.Load() || !strings.Contains(r.URL.Path, "/checkpoints/") || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 0 {
+		body[len(body)/3] ^= 0x20
+		cc.hits.Add(1)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// TestCorruptCheckpointIsNeverInstalled: a replica that receives
+// checkpoints whose bytes do not match the certified digest installs
+// none of them (its catalog stays as it was), and catches up once the
+// bytes are right.
+func TestCorruptCheckpointIsNeverInstalled(t *testing.T) {
+	cc := &corruptCheckpoints{}
+	c := testcluster.New(t, 5, testcluster.WithVoters(3), chain(10), testcluster.WithPeerTransport(4, cc))
+	ids := createN(t, c.URL(0), "a", 3)
+	seenByAll(t, c, ids)
+	c.Stop(4)
+	later := advanceCheckpoints(t, c, 3)
+	cc.on.Store(true)
+	c.Restart(4)
+	testcluster.WaitUntil(t, 20*time.Second, "the replica was sent corrupt checkpoints", func() bool { return cc.hits.Load() >= 2 })
+	if got := c.Node(4).Metrics().CheckpointInstalls; got != 0 {
+		t.Fatalf("the replica installed %d corrupt checkpoints", got)
+	}
+	if _, err := c.Node(4).Image(context.Background(), later[len(later)-1]); err == nil {
+		t.Fatal("the replica holds an image it could only have from a corrupt checkpoint")
+	}
+	cc.on.Store(false)
+	ids = append(ids, later...)
+	seenByAll(t, c, ids)
+	sameCatalog(t, c, ids)
+}
+
+// TestCorruptLocalCheckpointIsDropped: a replica whose own checkpoint
+// file was damaged while it was down does not restore from it; it gets
+// a certified one from a peer instead.
+func TestCorruptLocalCheckpointIsDropped(t *testing.T) {
+	c := testcluster.New(t, 5, testcluster.WithVoters(3), chain(10))
+	ids := advanceCheckpoints(t, c, 2)
+	seenByAll(t, c, ids)
+	c.Stop(4)
+	files, _ := filepath.Glob(filepath.Join(c.DataDir(4), "catalog", "ckpt-*[0-9]"))
+	if len(files) == 0 {
+		t.Fatal("the replica kept no checkpoint")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil || len(data) == 0 {
+			t.Fatalf("read %s: %v", f, err)
+		}
+		data[len(data)/2] ^= 0x01
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids = append(ids, advanceCheckpoints(t, c, 3)...)
+	c.Restart(4)
+	seenByAll(t, c, ids)
+	sameCatalog(t, c, ids)
+	if got := c.Node(4).Metrics().CheckpointInstalls; got == 0 {
+		t.Fatal("the replica caught up without a checkpoint from a peer")
 	}
 }
 
@@ -258,7 +357,18 @@ func TestFullRestart(t *testing.T) {
 	for i := range c.Size() {
 		c.Restart(i)
 	}
-	c.WaitForLeader()
+	leader := c.WaitForLeader()
+	// Every replica restored its own checkpoint and catches up with the
+	// log from its upstream before the next writes.
+	want := c.Node(leader).AppliedIndex()
+	testcluster.WaitUntil(t, 30*time.Second, "the replicas catch up after the restart", func() bool {
+		for i := 3; i < 6; i++ {
+			if c.Node(i).AppliedIndex() < want {
+				return false
+			}
+		}
+		return true
+	})
 	ids = append(ids, createN(t, c.URL(4), "b", 3)...)
 	seenByAll(t, c, ids)
 	sameCatalog(t, c, ids)

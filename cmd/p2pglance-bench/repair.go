@@ -168,7 +168,7 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 		return fmt.Errorf("images not in every catalog: %w", err)
 	}
 
-	// The victim: the Raft non-voter holding durable copies of the most
+	// The victim: the replica (not a Raft voter) holding durable copies of the most
 	// images (the voters and the leader stay, so neither an election nor
 	// a two-of-three quorum is timed along with the repair).
 	res.leader = c.leader()
@@ -206,7 +206,7 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 		}
 	}
 	if res.victim < 0 {
-		return fmt.Errorf("no non-voter among %d nodes (raise -repair-nodes)", rc.nodes)
+		return fmt.Errorf("no replica among %d nodes (raise -repair-nodes)", rc.nodes)
 	}
 	victim := c.nodes[res.victim]
 	type chunkAt struct {
