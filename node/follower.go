@@ -52,6 +52,7 @@ type follower struct {
 	mu          sync.Mutex
 	hints       peer.Hints
 	leaderPeer  string               // where writes go; "" unknown
+	fwdFailed   map[string]time.Time // voter peer address -> when a forward to it failed
 	avoid       map[string]time.Time // upstream id -> avoided until
 	strikes     map[string]int       // upstream id -> failures in a row
 	upstream    string               // the current upstream's id
@@ -66,7 +67,7 @@ type follower struct {
 }
 
 func newFollower() *follower {
-	return &follower{start: make(chan struct{}), avoid: map[string]time.Time{}, strikes: map[string]int{}}
+	return &follower{start: make(chan struct{}), avoid: map[string]time.Time{}, strikes: map[string]int{}, fwdFailed: map[string]time.Time{}}
 }
 
 // begin turns replica mode on with the voters and leader in h.
@@ -122,17 +123,36 @@ func (f *follower) redirect(leaderPeer string) {
 }
 
 // forwardTarget returns where to forward a write: the leader if known,
-// else a voter (which redirects).
+// else a voter (which redirects), one that did not just fail first.
 func (f *follower) forwardTarget() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.leaderPeer != "" {
 		return f.leaderPeer
 	}
-	if n := len(f.hints.Voters); n > 0 {
-		return f.hints.Voters[time.Now().UnixNano()%int64(n)].Peer
+	n := len(f.hints.Voters)
+	if n == 0 {
+		return ""
 	}
-	return ""
+	start := int(time.Now().UnixNano() % int64(n))
+	for k := range n {
+		v := f.hints.Voters[(start+k)%n]
+		if failed, ok := f.fwdFailed[v.Peer]; !ok || time.Since(failed) > 5*time.Second {
+			return v.Peer
+		}
+	}
+	return f.hints.Voters[start].Peer
+}
+
+// forwardFailed records that a write could not be sent to addr (a
+// voter, or the leader, that is down): writes go elsewhere for a while.
+func (f *follower) forwardFailed(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fwdFailed[addr] = time.Now()
+	if f.leaderPeer == addr {
+		f.leaderPeer = ""
+	}
 }
 
 // Hints returns the voters and leader as this replica knows them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -32,10 +33,16 @@ type membership struct {
 	// joined with no Raft state into one.
 	follower      *follower
 	becomeReplica func(peer.Hints)
+
+	// addMu serializes joins on the leader: two at once would both see
+	// a free voter seat.
+	addMu sync.Mutex
 }
 
 // addServer adds a node to the Raft configuration on the leader.
 func (m *membership) addServer(req peer.JoinRequest) (string, error) {
+	m.addMu.Lock()
+	defer m.addMu.Unlock()
 	f := m.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return "", fmt.Errorf("read raft configuration: %w", err)

@@ -172,6 +172,9 @@ func (r *replica) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result
 	out, err := r.forward.Apply(ctx, leaderPeer, data)
 	if err != nil {
 		if ctx.Err() == nil && notSent(err) {
+			if r.follower.active.Load() {
+				r.follower.forwardFailed(leaderPeer)
+			}
 			return nil, fmt.Errorf("forward: %w: %w", errRetry, err)
 		}
 		if ctx.Err() != nil {
