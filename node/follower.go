@@ -47,6 +47,7 @@ type follower struct {
 
 	active atomic.Bool   // this node is a replica
 	start  chan struct{} // closed when it becomes one
+	kick   chan struct{} // wakes a follower waiting for an upstream
 	once   sync.Once
 
 	mu          sync.Mutex
@@ -67,7 +68,7 @@ type follower struct {
 }
 
 func newFollower() *follower {
-	return &follower{start: make(chan struct{}), avoid: map[string]time.Time{}, strikes: map[string]int{}, fwdFailed: map[string]time.Time{}}
+	return &follower{start: make(chan struct{}), kick: make(chan struct{}, 1), avoid: map[string]time.Time{}, strikes: map[string]int{}, fwdFailed: map[string]time.Time{}}
 }
 
 // begin turns replica mode on with the voters and leader in h.
@@ -192,12 +193,17 @@ func (f *follower) run(ctx context.Context) {
 		return
 	case <-f.start:
 	}
-	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		id, addr := f.pick()
 		if addr == "" {
-			sleepCtx(ctx, backoff)
-			backoff = min(2*backoff, 5*time.Second)
+			// Every candidate failed a moment ago: wait for the first
+			// to come back, or a kick (a write waiting on this replica).
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.kick:
+			case <-time.After(f.nextRetry()):
+			}
 			continue
 		}
 		if err := f.pollOnce(ctx, id, addr); err != nil {
@@ -205,12 +211,20 @@ func (f *follower) run(ctx context.Context) {
 				return
 			}
 			f.fail(id, err)
-			sleepCtx(ctx, backoff)
-			backoff = min(2*backoff, 5*time.Second)
-			continue
 		}
-		backoff = 100 * time.Millisecond
 	}
+}
+
+// nextRetry returns how long until the first avoided upstream may be
+// tried again (at least 50 ms, at most 5 s).
+func (f *follower) nextRetry() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wait := 5 * time.Second
+	for _, until := range f.avoid {
+		wait = min(wait, time.Until(until))
+	}
+	return max(wait, 50*time.Millisecond)
 }
 
 // pollOnce asks upstream id at addr for what follows this node's applied
@@ -416,6 +430,10 @@ func (f *follower) switchUpstream() {
 	f.fail(up, errors.New("did not deliver a committed entry in time"))
 	if cancel != nil {
 		cancel()
+	}
+	select {
+	case f.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -13,9 +13,12 @@ import (
 // looked for every half second.
 func Timing() node.Timing {
 	return node.Timing{
-		HeartbeatTimeout:   300 * time.Millisecond,
-		ElectionTimeout:    300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond,
+		// A leader steps down when it has not reached a quorum for
+		// LeaderLeaseTimeout: on a loaded 2-core host (a whole test
+		// run) 150 ms made leaders step down mid-write.
+		HeartbeatTimeout:   400 * time.Millisecond,
+		ElectionTimeout:    400 * time.Millisecond,
+		LeaderLeaseTimeout: 300 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		RejoinInterval:     500 * time.Millisecond,
 		LogPollWait:        time.Second,
