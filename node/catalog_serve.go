@@ -4,18 +4,34 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/p2pglance/p2pglance/peer"
+	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // catalogServer feeds the committed log and certified checkpoints to the
-// agents downstream of this node (peer.CatalogRoutes).
-type catalogServer struct{ n *Node }
+// agents downstream of this node (peer.CatalogRoutes), and tells them
+// where the voters and the leader are.
+type catalogServer struct {
+	fsm      *raftfsm.FSM
+	ckpt     *checkpoints
+	follower *follower // active on a replica
+	// raft is nil on a replica that restarted; heartbeat is its
+	// HeartbeatTimeout.
+	raft      *raft.Raft
+	heartbeat time.Duration
+	// peerAddr finds a voter's peer address by id.
+	peerAddr func(id string) string
 
-var _ peer.CatalogServer = catalogServer{}
+	pollers                   chan struct{} // open polls (maxLogPollers)
+	polls, served, servedSize *atomic.Int64 // Metrics' counters
+}
+
+var _ peer.CatalogServer = (*catalogServer)(nil)
 
 // maxLogPollers bounds the log polls a node holds open at once: its tree
 // children are a few dozen at most; beyond that it refuses and the
@@ -23,32 +39,31 @@ var _ peer.CatalogServer = catalogServer{}
 const maxLogPollers = 128
 
 // Log answers the commands after index after, waiting up to wait for one.
-func (s catalogServer) Log(ctx context.Context, after uint64, wait time.Duration) (peer.LogBatch, error) {
-	n := s.n
-	if n.outOfTouch() {
-		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, n.touchState())
+func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duration) (peer.LogBatch, error) {
+	if s.outOfTouch() {
+		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, s.touchState())
 	}
 	select {
-	case n.pollers <- struct{}{}:
-		defer func() { <-n.pollers }()
+	case s.pollers <- struct{}{}:
+		defer func() { <-s.pollers }()
 	default:
 		return peer.LogBatch{}, fmt.Errorf("%w: too many log pollers", peer.ErrUnavailable)
 	}
-	n.metrics.logPolls.Add(1)
-	if n.fsm.AppliedIndex() <= after && wait > 0 {
+	s.polls.Add(1)
+	if s.fsm.AppliedIndex() <= after && wait > 0 {
 		wctx, cancel := context.WithTimeout(ctx, wait)
-		_ = n.fsm.WaitApplied(wctx, after+1)
+		_ = s.fsm.WaitApplied(wctx, after+1)
 		cancel()
 	}
-	entries, ok := n.fsm.Since(after, peer.MaxLogBatch)
-	batch := peer.LogBatch{Applied: n.fsm.AppliedIndex(), Hints: n.hints()}
+	entries, ok := s.fsm.Since(after, peer.MaxLogBatch)
+	batch := peer.LogBatch{Applied: s.fsm.AppliedIndex(), Hints: s.hints()}
 	if !ok {
-		info, have := n.ckpt.latest()
+		info, have := s.ckpt.latest()
 		if !have {
 			// Nothing to offer one this far behind: have a checkpoint
 			// taken (forwarded to the leader), and refuse for now.
-			n.ckpt.askSoon()
-			return peer.LogBatch{}, fmt.Errorf("%w: log before %d dropped and no checkpoint held yet", peer.ErrUnavailable, n.fsm.LogStart())
+			s.ckpt.askSoon()
+			return peer.LogBatch{}, fmt.Errorf("%w: log before %d dropped and no checkpoint held yet", peer.ErrUnavailable, s.fsm.LogStart())
 		}
 		batch.Checkpoint = &info
 		return batch, nil
@@ -61,79 +76,57 @@ func (s catalogServer) Log(ctx context.Context, after uint64, wait time.Duration
 }
 
 // Checkpoint opens a certified checkpoint this node holds.
-func (s catalogServer) Checkpoint(_ context.Context, index uint64) (peer.CheckpointInfo, io.ReadCloser, error) {
-	info, rc, err := s.n.ckpt.open(index)
+func (s *catalogServer) Checkpoint(_ context.Context, index uint64) (peer.CheckpointInfo, io.ReadCloser, error) {
+	info, rc, err := s.ckpt.open(index)
 	if err == nil {
-		s.n.metrics.ckptServed.Add(1)
-		s.n.metrics.ckptBytes.Add(info.Size)
+		s.served.Add(1)
+		s.servedSize.Add(info.Size)
 	}
 	return info, rc, err
-}
-
-// IsReplica reports whether this node is a replica: outside Raft, its
-// catalog pulled from its peers.
-func (n *Node) IsReplica() bool { return n.follower.active.Load() }
-
-// CatalogUpstream returns the id of the node this replica pulls the log
-// from now ("" on a voter, or when it has none).
-func (n *Node) CatalogUpstream() string {
-	if !n.IsReplica() {
-		return ""
-	}
-	return n.follower.Upstream()
 }
 
 // outOfTouch reports whether this node's catalog may be falling behind
 // without it knowing: a Raft follower that has not heard from a leader
 // for 20 heartbeat timeouts (loose: a loaded host delays heartbeats), a
 // candidate, or a replica whose upstreams stopped answering.
-func (n *Node) outOfTouch() bool {
-	if n.follower.active.Load() {
-		return n.follower.stale()
+func (s *catalogServer) outOfTouch() bool {
+	if s.follower.active.Load() {
+		return s.follower.stale()
 	}
-	switch n.raft.State() {
+	switch s.raft.State() {
 	case raft.Leader:
 		return false
 	case raft.Follower:
-		return time.Since(n.raft.LastContact()) > 20*n.cfg.Timing.HeartbeatTimeout
+		return time.Since(s.raft.LastContact()) > 20*s.heartbeat
 	}
 	return true
 }
 
 // touchState describes why outOfTouch answers as it does.
-func (n *Node) touchState() string {
-	if n.follower.active.Load() {
-		return "replica, last answer from an upstream " + time.Since(n.follower.lastAnswer()).Round(time.Millisecond).String() + " ago"
+func (s *catalogServer) touchState() string {
+	if s.follower.active.Load() {
+		return "replica, last answer from an upstream " + time.Since(s.follower.lastAnswer()).Round(time.Millisecond).String() + " ago"
 	}
-	return "raft " + n.raft.State().String() + ", last contact with a leader " + time.Since(n.raft.LastContact()).Round(time.Millisecond).String() + " ago"
+	return "raft " + s.raft.State().String() + ", last contact with a leader " + time.Since(s.raft.LastContact()).Round(time.Millisecond).String() + " ago"
 }
 
 // hints names the voters and the leader as this node knows them: from
 // Raft on a voter, from its upstream on a replica.
-func (n *Node) hints() peer.Hints {
-	if n.follower.active.Load() {
-		return n.follower.Hints()
+func (s *catalogServer) hints() peer.Hints {
+	if s.follower.active.Load() {
+		return s.follower.Hints()
 	}
 	var h peer.Hints
-	_, leader := n.raft.LeaderWithID()
+	_, leader := s.raft.LeaderWithID()
 	h.Leader = string(leader)
-	f := n.raft.GetConfiguration()
+	f := s.raft.GetConfiguration()
 	if f.Error() != nil {
 		return h
 	}
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			h.Voters = append(h.Voters, peer.Voter{ID: string(s.ID), Peer: n.view.peerAddr(string(s.ID))})
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			h.Voters = append(h.Voters, peer.Voter{ID: string(srv.ID), Peer: s.peerAddr(string(srv.ID))})
 		}
 	}
 	return h
-}
-
-// proposeCmd commits cmd through the replica (used by checkpoints).
-func (n *Node) proposeCmd(ctx context.Context, cmd any) error {
-	res, err := n.replica.propose(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	return res.Err
 }

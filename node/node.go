@@ -39,14 +39,14 @@ type Node struct {
 	inMemory bool    // the InMemory option
 
 	fsm      *raftfsm.FSM
-	replica  *replica     // the catalog as the API and the node's parts read and write it
-	members  *membership  // joins, voters, rejoining lost gossip members
-	holdings *holdings    // what gossip says this node holds
-	view     *clusterView // the cluster as this node sees it
-	upkeep   *upkeep      // start-up catch-up, the leader's periodic duties
-	follower *follower    // a replica's pull of the log (follower.go)
-	ckpt     *checkpoints // certified catalog checkpoints (checkpoints.go)
-	pollers  chan struct{}
+	replica  *replica       // the catalog as the API and the node's parts read and write it
+	members  *membership    // joins, voters, rejoining lost gossip members
+	holdings *holdings      // what gossip says this node holds
+	view     *clusterView   // the cluster as this node sees it
+	upkeep   *upkeep        // start-up catch-up, the leader's periodic duties
+	follower *follower      // a replica's pull of the log (follower.go)
+	ckpt     *checkpoints   // certified catalog checkpoints (checkpoints.go)
+	feed     *catalogServer // feeds downstream replicas (catalog_serve.go)
 	// raft is nil on a node that restarted as a replica; on one that
 	// became a replica at its first join it is shut down.
 	raft      *raft.Raft
@@ -106,7 +106,6 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		inflight: newInflightSet(),
 		changes:  newChangeQueue(),
 		follower: newFollower(),
-		pollers:  make(chan struct{}, maxLogPollers),
 	}
 	n.replica = &replica{fsm: n.fsm, follower: n.follower, writeTimeout: cfg.WriteTimeout, peerAddr: func(id string) string { return n.view.peerAddr(id) }}
 	sec, err := newSecurity(cfg, cfg.Logger, &n.metrics.authRejected)
@@ -181,6 +180,11 @@ func (n *Node) open() error {
 		return fmt.Errorf("start gossip: %w", err)
 	}
 	n.follower.gossip, n.follower.client = n.gossip, n.peerClient
+	n.feed = &catalogServer{
+		fsm: n.fsm, ckpt: n.ckpt, follower: n.follower, raft: n.raft, heartbeat: cfg.Timing.HeartbeatTimeout,
+		peerAddr: func(id string) string { return n.view.peerAddr(id) }, pollers: make(chan struct{}, maxLogPollers),
+		polls: &n.metrics.logPolls, served: &n.metrics.ckptServed, servedSize: &n.metrics.ckptBytes,
+	}
 	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
 	n.holdings = &holdings{chunks: n.chunks, gossip: n.gossip, fsm: n.fsm}
 	n.members = &membership{

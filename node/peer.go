@@ -23,7 +23,7 @@ var _ peer.Server = peerServer{}
 func (n *Node) peerRoutes() http.Handler {
 	r := mux.NewRouter()
 	peer.Routes(r, peerServer{n})
-	peer.CatalogRoutes(r, catalogServer{n})
+	peer.CatalogRoutes(r, n.feed)
 	return r
 }
 
@@ -79,7 +79,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 			return resp, err
 		}
 		resp.Suffrage = suffrage
-		resp.Hints = n.hints()
+		resp.Hints = n.feed.hints()
 	}
 	for _, m := range n.gossip.Members() {
 		if m.Alive && m.Meta.ID != req.ID && m.Addr != "" {

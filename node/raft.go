@@ -19,7 +19,7 @@ func (n *Node) startCatalog() error {
 		return err
 	}
 	c := newCheckpoints(store, n.fsm, n.log)
-	c.isLeader, c.propose, c.onDiverged = n.replica.IsLeader, n.proposeCmd, n.follower.wantResync
+	c.isLeader, c.propose, c.onDiverged = n.replica.IsLeader, n.replica.proposeCmd, n.follower.wantResync
 	c.every, c.maxLogBytes = uint64(n.cfg.CheckpointEvery), maxKeptLogBytes
 	n.ckpt = c
 	f := n.follower

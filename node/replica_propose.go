@@ -222,3 +222,13 @@ func (r *replica) Sync(ctx context.Context) error {
 	_, err := r.propose(ctx, nil)
 	return err
 }
+
+// proposeCmd commits cmd and returns the command's own refusal, if any
+// (the checkpoints' proposals).
+func (r *replica) proposeCmd(ctx context.Context, cmd any) error {
+	res, err := r.propose(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return res.Err
+}

@@ -87,3 +87,16 @@ func (n *Node) becomeReplica(h peer.Hints) {
 	}
 	n.log.Info("joined as a replica: the catalog comes from peers", "voters", len(h.Voters), "leader", h.Leader)
 }
+
+// IsReplica reports whether this node is a replica: outside Raft, its
+// catalog pulled from its peers.
+func (n *Node) IsReplica() bool { return n.follower.active.Load() }
+
+// CatalogUpstream returns the id of the node this replica pulls the log
+// from now ("" on a voter, or when it has none).
+func (n *Node) CatalogUpstream() string {
+	if !n.IsReplica() {
+		return ""
+	}
+	return n.follower.Upstream()
+}
