@@ -140,15 +140,17 @@ func rawExchange(t *testing.T, srv *httptest.Server, head string, pause time.Dur
 }
 
 func TestTransferIdleTimeout(t *testing.T) {
-	srv, b := newLimitServer(t, Config{TransferIdleTimeout: 300 * time.Millisecond})
+	// The idle time is well above the steady body's pauses (150 ms), so
+	// a loaded host that stretches a pause does not cut it.
+	srv, b := newLimitServer(t, Config{TransferIdleTimeout: time.Second})
 	patch := "PATCH /v2/images/" + testImageID + " HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n" +
 		"Content-Type: " + patchV21 + "\r\n"
 	body := `[{"op": "replace", "path": "/name", "value": "steady"}]`
 
 	// A body that stops arriving fails with 408 once the idle time is up.
 	status, took := rawExchange(t, srv, patch+"Content-Length: 200\r\n\r\n"+body[:10], 0)
-	if status != http.StatusRequestTimeout || took > 3*time.Second {
-		t.Fatalf("stalled body: %d after %v, want 408 soon after 300ms", status, took)
+	if status != http.StatusRequestTimeout || took > 6*time.Second {
+		t.Fatalf("stalled body: %d after %v, want 408 soon after 1s", status, took)
 	}
 	status, _ = rawExchange(t, srv, patch+"Transfer-Encoding: chunked\r\n\r\n5\r\n[{\"op\r\n", 0)
 	if status != http.StatusRequestTimeout {
