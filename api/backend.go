@@ -114,9 +114,13 @@ type Backend interface {
 
 // ClusterInfo is the body of GET /p2p/v1/cluster.
 type ClusterInfo struct {
-	Self   string        `json:"self"`
-	Leader string        `json:"leader"`
-	Nodes  []ClusterNode `json:"nodes"`
+	Self   string `json:"self"`
+	Leader string `json:"leader"`
+	// AppliedIndex is the last catalog log index this node applied;
+	// Upstream, on a replica, the node it pulls the log from.
+	AppliedIndex uint64        `json:"applied_index"`
+	Upstream     string        `json:"catalog_upstream,omitempty"`
+	Nodes        []ClusterNode `json:"nodes"`
 }
 
 // ClusterNode is one node as GET /p2p/v1/cluster lists it. PeerAddr and

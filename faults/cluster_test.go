@@ -372,8 +372,9 @@ func (c *cluster) eventuallyWhy(timeout time.Duration, what string, cond func() 
 
 // clusterView is GET /p2p/v1/cluster.
 type clusterView struct {
-	Self   string `json:"self"`
-	Leader string `json:"leader"`
+	Self     string `json:"self"`
+	Leader   string `json:"leader"`
+	Upstream string `json:"catalog_upstream"`
 	Nodes  []struct {
 		ID          string `json:"id"`
 		Role        string `json:"role"`

@@ -24,6 +24,8 @@ type clusterView struct {
 	follower *follower  // active on a replica: the voters it was told of
 	gossip   *gossip.Gossip
 	client   *peer.Client
+	// applied is this node's applied catalog index.
+	applied func() uint64
 	// localUsage is this node's own store usage (not asked over HTTP).
 	localUsage func(context.Context) (peer.Usage, error)
 }
@@ -36,6 +38,10 @@ func (v *clusterView) info(ctx context.Context) (*api.ClusterInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.follower.active.Load() {
+		info.Upstream = v.follower.Upstream()
+	}
+	info.AppliedIndex = v.applied()
 	for _, m := range v.gossip.Members() {
 		cn := nodes[m.Meta.ID]
 		if cn == nil {

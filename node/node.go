@@ -185,7 +185,7 @@ func (n *Node) open() error {
 		peerAddr: func(id string) string { return n.view.peerAddr(id) }, pollers: make(chan struct{}, maxLogPollers),
 		polls: &n.metrics.logPolls, served: &n.metrics.ckptServed, servedSize: &n.metrics.ckptBytes,
 	}
-	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
+	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, applied: n.fsm.AppliedIndex, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
 	n.holdings = &holdings{chunks: n.chunks, gossip: n.gossip, fsm: n.fsm}
 	n.members = &membership{
 		self: n.id, raftAddr: n.RaftAddr(), join: cfg.Join, voters: cfg.Voters, rejoinEvery: cfg.Timing.RejoinInterval,
