@@ -375,7 +375,7 @@ type clusterView struct {
 	Self     string `json:"self"`
 	Leader   string `json:"leader"`
 	Upstream string `json:"catalog_upstream"`
-	Nodes  []struct {
+	Nodes    []struct {
 		ID          string `json:"id"`
 		Role        string `json:"role"`
 		Alive       bool   `json:"alive"`
