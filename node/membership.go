@@ -69,6 +69,29 @@ func (m *membership) addServer(req peer.JoinRequest) (string, error) {
 	return peer.SuffrageReplica, nil
 }
 
+// known places a joining node that restarted without asking the leader:
+// a replica (it has no Raft address), or a node this one's Raft
+// configuration already holds at that address. ok is false for a node
+// the leader must place.
+func (m *membership) known(req peer.JoinRequest) (suffrage string, ok bool) {
+	if req.RaftAddr == "" {
+		return peer.SuffrageReplica, true
+	}
+	if m.follower.active.Load() {
+		return "", false
+	}
+	f := m.raft.GetConfiguration()
+	if f.Error() != nil {
+		return "", false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(req.ID) && s.Address == raft.ServerAddress(req.RaftAddr) {
+			return s.Suffrage.String(), true
+		}
+	}
+	return "", false
+}
+
 // joinCluster joins the nodes in cfg.Join (Raft and gossip), retrying
 // until it succeeds or ctx ends. Without Join it only rejoins the gossip
 // peers remembered from an earlier run.
@@ -78,13 +101,17 @@ func (m *membership) joinCluster(ctx context.Context) error {
 	}
 	req := peer.JoinRequest{ID: m.self, RaftAddr: m.raftAddr, GossipAddr: m.gossip.Addr()}
 	backoff := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		for _, addr := range m.join {
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			resp, err := m.client.Join(cctx, addr, req)
 			cancel()
 			if err != nil {
-				m.log.Debug("join attempt failed", "peer", addr, "err", err)
+				lvl := slog.LevelDebug
+				if attempt%10 == 0 {
+					lvl = slog.LevelWarn // still not in after many rounds: say so
+				}
+				m.log.Log(ctx, lvl, "join attempt failed", "peer", addr, "attempt", attempt, "err", err)
 				continue
 			}
 			if _, err := m.gossip.Join(ctx, resp.GossipAddrs); err != nil {

@@ -64,7 +64,14 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 	}
 	n.sec.warnInsecure()
 	var resp peer.JoinResponse
-	if !n.replica.IsLeader() {
+	if suffrage, ok := n.members.known(req); ok {
+		// A restart of a node this one can place without the leader (a
+		// replica, or a member of the Raft configuration it holds): it
+		// only needs gossip, which may not have formed yet after a full
+		// restart, so the leader's address may be unknown here.
+		resp.Suffrage = suffrage
+		resp.Hints = n.feed.hints()
+	} else if !n.replica.IsLeader() {
 		leader := n.replica.leaderPeerAddr()
 		if leader == "" {
 			return resp, errors.New("no leader")

@@ -43,7 +43,8 @@ func DecodeJoin(r io.Reader) (JoinRequest, error) {
 		return req, err
 	}
 	switch {
-	case !validHostPort(req.RaftAddr):
+	case req.RaftAddr != "" && !validHostPort(req.RaftAddr):
+		// A replica that restarted has no Raft address: it rejoins gossip.
 		return req, fmt.Errorf("%w: raft address %q", ErrBadRequest, req.RaftAddr)
 	case req.GossipAddr != "" && !validHostPort(req.GossipAddr):
 		return req, fmt.Errorf("%w: gossip address %q", ErrBadRequest, req.GossipAddr)

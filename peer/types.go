@@ -2,7 +2,9 @@ package peer
 
 // JoinRequest asks the cluster to add a node to the Raft configuration.
 type JoinRequest struct {
-	ID         string `json:"id"`
+	ID string `json:"id"`
+	// RaftAddr is empty for a replica that restarted: it has no Raft
+	// transport and only rejoins gossip.
 	RaftAddr   string `json:"raft_addr"`
 	GossipAddr string `json:"gossip_addr"`
 }

@@ -336,6 +336,17 @@ func TestReplicaPartitioned(t *testing.T) {
 	sameCatalog(t, c, ids)
 }
 
+// TestReplicaRestartRejoinsGossip: a replica restarts without a Raft
+// address; its join only brings it back into gossip.
+func TestReplicaRestartRejoinsGossip(t *testing.T) {
+	c := testcluster.New(t, 4, testcluster.WithVoters(3))
+	c.Restart(3)
+	c.WaitMembers(4)
+	if !c.Node(3).IsReplica() {
+		t.Fatal("node 3 restarted as a voter")
+	}
+}
+
 // TestFullRestart stops every node and starts them all again: voters from
 // Raft, replicas from their own certified checkpoint and the log their
 // peers kept.
@@ -358,6 +369,7 @@ func TestFullRestart(t *testing.T) {
 		c.Restart(i)
 	}
 	leader := c.WaitForLeader()
+	c.WaitMembers(c.Size()) // gossip formed again, replicas included
 	// Every replica restored its own checkpoint and catches up with the
 	// log from its upstream before the next writes.
 	want := c.Node(leader).AppliedIndex()
