@@ -116,7 +116,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.importFilter, err = n.newImportFilter(); err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
-	own := &http.Transport{DialContext: n.net.DialContext, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
+	own := &http.Transport{DialContext: countDial(n.net.DialContext, &n.metrics.peerNet), MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
 	n.client = &http.Client{Transport: n.net.PeerTransport(own)}
 	if err := n.open(); err != nil {
 		n.closeAll()
@@ -154,6 +154,7 @@ func (n *Node) open() error {
 	if n.peerLn, err = n.net.Listen("tcp", cfg.PeerAddr); err != nil {
 		return fmt.Errorf("listen peer: %w", err)
 	}
+	n.peerLn = countListener(n.peerLn, &n.metrics.peerNet)
 	if n.sec.apiTLS != nil {
 		n.apiLn = tls.NewListener(n.apiLn, n.sec.apiTLS)
 	}

@@ -73,11 +73,11 @@ func (n *Node) newRaftStream() (*raftStream, error) {
 		return nil, fmt.Errorf("raft address %s is not advertisable: bind a specific IP", ln.Addr())
 	}
 	s := &raftStream{
-		ln:        ln,
+		ln:        countListener(ln, &n.metrics.raftNet),
 		serverTLS: n.sec.peerServerTLS,
 		clientTLS: n.sec.peerClientTLS,
 		log:       n.log,
-		dial:      n.net.DialContext,
+		dial:      countDial(n.net.DialContext, &n.metrics.raftNet),
 		onReject: func(remote string, err error) {
 			n.metrics.raftRejected.Add(1)
 			n.sec.logRejection("refused a raft connection", "remote", remote, "err", err)

@@ -18,6 +18,8 @@ type metrics struct {
 	logPolls     atomic.Int64 // log polls answered for downstream replicas
 	ckptServed   atomic.Int64 // checkpoints served to downstream replicas
 	ckptBytes    atomic.Int64 // ... and their bytes
+	peerNet      netBytes     // bytes on internal HTTP connections, accepted and dialed (netcount.go)
+	raftNet      netBytes     // bytes on Raft connections, accepted and dialed
 }
 
 // Metrics is a snapshot of a node's counters.
@@ -53,6 +55,14 @@ type Metrics struct {
 	// applied yet and waited for it; Barriers the read barriers this
 	// node proposed (a no-op through the leader: Sync).
 	RevisionWaits, Barriers int64
+	// PeerSentBytes and PeerReceivedBytes count what this node wrote to
+	// and read from its internal HTTP connections (requests it served
+	// and requests it sent: joins, forwarded writes, chunks), RaftSentBytes
+	// and RaftReceivedBytes the same on its Raft connections; bytes on
+	// the wire, TLS included, since the node started. Gossip is not
+	// counted.
+	PeerSentBytes, PeerReceivedBytes int64
+	RaftSentBytes, RaftReceivedBytes int64
 }
 
 // Metrics returns the node's counters.
@@ -75,6 +85,8 @@ func (n *Node) Metrics() Metrics {
 		RevisionWaits: n.replica.revisionWaits.Load(), Barriers: n.replica.barriers.Load(),
 		LogPollsServed: n.metrics.logPolls.Load(), CheckpointsServed: n.metrics.ckptServed.Load(), CheckpointBytesServed: n.metrics.ckptBytes.Load(),
 		CheckpointInstalls: n.follower.installs.Load(), CheckpointsCertified: n.ckpt.certified.Load(), CheckpointsDiverged: n.ckpt.diverged.Load(),
+		PeerSentBytes: n.metrics.peerNet.sent.Load(), PeerReceivedBytes: n.metrics.peerNet.received.Load(),
+		RaftSentBytes: n.metrics.raftNet.sent.Load(), RaftReceivedBytes: n.metrics.raftNet.received.Load(),
 	}
 }
 

@@ -175,7 +175,9 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", scheme+n.APIAddr(), "peer", n.PeerAddr(),
 		"raft", n.RaftAddr(), "gossip", n.GossipAddr(), "data", cfg.DataDir)
 	err = n.Run(ctx)
-	cfg.Logger.Info("p2pglance agent stopped")
+	m := n.Metrics()
+	cfg.Logger.Info("p2pglance agent stopped", "peer_sent_bytes", m.PeerSentBytes, "peer_received_bytes", m.PeerReceivedBytes,
+		"raft_sent_bytes", m.RaftSentBytes, "raft_received_bytes", m.RaftReceivedBytes)
 	return err
 }
 
