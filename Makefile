@@ -59,6 +59,15 @@ bench-repair:
 	bin/p2pglance-bench -only repair
 
 
+## bench-scale: N real agent processes (production timers) on loopback for N in SCALE_N (default
+## "50 100 200 300"): join time, idle CPU and RSS per agent and of the leader, write visibility on
+## every agent under 50 writes/s, creates/s, leader egress in a full restart vs the snapshot
+## (BENCHMARKS.md, "Scale"; table and chart under bench-results/scale-*/; minutes per N)
+SCALE_N ?= 50 100 200 300
+.PHONY: bench-scale
+bench-scale: build
+	SCALE_N="$(SCALE_N)" BIN=$(BIN) ./scripts/bench-scale.sh
+
 ## fuzz: every fuzz target for FUZZTIME each (default 60s), one after the other (their seed corpora run in make test)
 FUZZTIME ?= 60s
 FUZZ_TARGETS := api:FuzzJSONBodies metadefs:FuzzBodies api:FuzzImagePatch api:FuzzListQuery raftfsm:FuzzApply node:FuzzPeerRequests peer:FuzzHandler \

@@ -26,12 +26,25 @@
 //	        at R complete live holders, vs the survivors' aggregate
 //	        uplink and a measured one-uplink copy; not in the default set
 //	        (make bench-repair runs it)
+//	scale   N real agent processes (the binary, production timers) on
+//	        loopback for each N of -scale-n: time until all joined, idle
+//	        CPU and memory per agent and of the leader, write visibility
+//	        on every agent under a steady load, creates/s through one
+//	        agent, the leader's egress during a full restart vs the
+//	        catalog snapshot; a table with the slope in N and a chart;
+//	        not in the default set (make bench-scale runs it)
 //
 // Nodes run in this process (node.New + Run, data on disk under -dir),
-// except in the rss phase, which runs bin/p2pglance agent as a child.
-// Everything listens on 127.0.0.1 ephemeral ports.
+// except in the rss and scale phases, which run bin/p2pglance agent as
+// children. Everything listens on 127.0.0.1 ephemeral ports (the scale
+// phase's agents on free ports below the ephemeral range: they keep
+// them across a restart). The scale phase also reads the stopped
+// leader's Raft directory (raftbadger, raftfsm) to size its catalog
+// snapshot, and each agent's byte counters from the line it logs when it
+// stops.
 //
-// The fleet chart (-fleet-plot) is drawn with gonum.org/v1/plot.
+// The fleet and scale charts (-fleet-plot, -scale-plot) are drawn with
+// gonum.org/v1/plot.
 //
 // Nothing imports this package. It drives nodes through node's exported
 // API and over HTTP, as a client or an operator would, and may use the

@@ -34,6 +34,7 @@ type config struct {
 	only         map[string]bool
 	fleet        fleetConfig
 	repair       repairConfig
+	scale        scaleConfig
 }
 
 func main() {
@@ -52,18 +53,22 @@ func main() {
 	flag.IntVar(&cfg.loaders, "loaders", 64, "goroutines proposing creates when loading the list catalog")
 	flag.IntVar(&cfg.rywReads, "ryw-reads", 2000, "steady-state GETs on a follower per read mode (ryw phase)")
 	flag.IntVar(&cfg.rywWrites, "ryw-writes", 300, "writes through one follower, each read at once through the other, per read mode and write kind (ryw phase)")
-	flag.StringVar(&cfg.binary, "binary", "bin/p2pglance", "p2pglance binary for the rss phase")
+	flag.StringVar(&cfg.binary, "binary", "bin/p2pglance", "p2pglance binary for the rss and scale phases")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write a CPU profile of one extra (unmeasured) run of each phase here")
 	flag.DurationVar(&cfg.settle, "settle", 5*time.Second, "pause between loading the list catalog and measuring")
 	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "how long the agent idles before its memory is read (rss phase)")
 	flag.StringVar(&only, "only", "hash,local,peer,create,list,ryw,rss", "phases to run (comma-separated)")
 	finishFleet := fleetFlags(&cfg.fleet)
 	finishRepair := repairFlags(&cfg.repair)
+	finishScale := scaleFlags(&cfg.scale)
 	flag.Parse()
 	if err := finishFleet(); err != nil {
 		log.Fatal(err)
 	}
 	if err := finishRepair(); err != nil {
+		log.Fatal(err)
+	}
+	if err := finishScale(); err != nil {
 		log.Fatal(err)
 	}
 
@@ -122,6 +127,7 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 		{"rss", benchRSS},
 		{"fleet", benchFleet},
 		{"repair", benchRepair},
+		{"scale", benchScale},
 	}
 	for _, p := range phases {
 		if !cfg.only[p.name] {

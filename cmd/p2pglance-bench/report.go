@@ -20,6 +20,7 @@ type report struct {
 	rss     *rssResult
 	fleet   *fleetResult
 	repair  *repairResult
+	scale   *scaleResult
 	total   time.Duration
 }
 
@@ -148,6 +149,9 @@ func (r *report) print(w io.Writer, cfg *config) {
 	}
 	if r.ryw != nil {
 		r.ryw.print(w)
+	}
+	if r.scale != nil {
+		r.scale.print(w)
 	}
 }
 

@@ -191,11 +191,17 @@ func agentRun(pid int, bytes int64, fn func() error) (sample, memPeak, error) {
 
 // procMem reads the memory lines (kB) of /proc/PID/status.
 func procMem(pid int) (procMemory, error) {
-	var m procMemory
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return m, err
+		return procMemory{}, err
 	}
+	return parseProcStatus(b)
+}
+
+// parseProcStatus reads VmRSS, VmHWM, RssAnon and RssFile (kB) from the
+// text of /proc/PID/status.
+func parseProcStatus(b []byte) (procMemory, error) {
+	var m procMemory
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -223,13 +229,21 @@ func procMem(pid int) (procMemory, error) {
 	return m, nil
 }
 
-// procCPU is pid's user+system CPU time (from /proc/PID/stat, in clock
-// ticks of 10 ms).
+// procCPU is pid's user+system CPU time (from /proc/PID/stat; 0 if it
+// cannot be read).
 func procCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
+	return parseProcStatCPU(b)
+}
+
+// parseProcStatCPU returns utime+stime (fields 14 and 15, in clock ticks
+// of 10 ms: USER_HZ is 100 on Linux) from the text of /proc/PID/stat. The
+// command name (field 2, in parentheses) may hold spaces and
+// parentheses: fields are counted after its last ')'.
+func parseProcStatCPU(b []byte) time.Duration {
 	s := string(b)
 	if i := strings.LastIndexByte(s, ')'); i >= 0 {
 		s = s[i+1:]

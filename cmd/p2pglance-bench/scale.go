@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The scale phase (make bench-scale): N real agent processes on loopback
+// with production timers, for each N of -scale-n in turn. Per N it
+// measures the time until every agent joined, every agent's idle CPU and
+// memory, how long a write takes to be visible on every agent under a
+// steady write load, creates per second through one agent, and the
+// leader's network egress during a full restart of all N agents against
+// the size of the catalog snapshot.
+
+// scaleResult holds every N's figures.
+type scaleResult struct {
+	cfg  scaleConfig
+	runs []*scaleRun
+}
+
+// scaleRun is one fleet size's figures.
+type scaleRun struct {
+	n        int
+	took     time.Duration // the whole run of this N
+	join     joinResult
+	leader   int // the Raft leader during the idle window (agent index; -1 unknown)
+	idle     idleResult
+	load     loadResult
+	creates  scaleCreatesResult
+	restart  *restartResult // nil: not measured
+	snapshot snapshotResult
+	images   int // images created (the catalog's size, roughly)
+}
+
+// benchScale runs the scale phase for every -scale-n.
+func benchScale(ctx context.Context, cfg *config, dir string, rep *report) error {
+	bin, err := filepath.Abs(cfg.binary)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("binary %s: %w (run make build)", bin, err)
+	}
+	res := &scaleResult{cfg: cfg.scale}
+	rep.scale = res
+	for _, n := range cfg.scale.sizes {
+		t0 := time.Now()
+		log.Printf("  N=%d: starting %d agents", n, n)
+		nd := filepath.Join(dir, fmt.Sprintf("n%d", n))
+		run, err := runScale(ctx, &cfg.scale, bin, nd, n)
+		if cfg.scale.logs != "" {
+			if cerr := copyLogs(nd, filepath.Join(cfg.scale.logs, fmt.Sprintf("n%d", n))); cerr != nil {
+				log.Printf("  N=%d: copy the agents' logs: %v", n, cerr)
+			}
+		}
+		if run != nil {
+			run.took = time.Since(t0)
+		}
+		if err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		_ = os.RemoveAll(nd)
+		res.runs = append(res.runs, run)
+		log.Printf("  N=%d done in %s", n, run.took.Round(time.Second))
+	}
+	if cfg.scale.plot != "" {
+		if err := writeScalePlot(cfg.scale.plot, res); err != nil {
+			return err
+		}
+		log.Printf("  chart written to %s", cfg.scale.plot)
+	}
+	return nil
+}
+
+// runScale measures one fleet of n agents. Every agent is killed before
+// it returns, whatever happens.
+func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*scaleRun, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := newScaleFleet(sc, bin, dir, n)
+	if err != nil {
+		return nil, err
+	}
+	defer f.killAll()
+	hc := newScaleClient(4)
+	defer hc.CloseIdleConnections()
+	run := &scaleRun{n: n, leader: -1}
+	a0 := f.agents[0]
+
+	// Join: agent 0 bootstraps; once it takes writes the next ones join
+	// one after the other, then every other agent starts at once. The
+	// marker written then is what "has applied the catalog" means.
+	t0 := time.Now()
+	if err := f.start(a0); err != nil {
+		return nil, err
+	}
+	firstID, firstRev, err := createRetry(ctx, hc, f, a0, "scale-first", time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("agent 0 never took a write: %w", err)
+	}
+	// The first -scale-join agents one after the other, so that they are
+	// the Raft voters (the first ones to join) and every agent's --join
+	// names them: a full restart needs an agent to reach the leader
+	// through its --join list.
+	voters := min(sc.joinVia, n)
+	for _, a := range f.agents[1:voters] {
+		if err := f.start(a); err != nil {
+			return nil, err
+		}
+		err := waitFor(ctx, time.Minute, func() bool {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			st, err := getAtRev(rctx, hc, a.url(), firstID, firstRev)
+			return (err == nil && st == http.StatusOK) || !a.running()
+		})
+		if err == nil && !a.running() {
+			err = f.exitedAgent()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("agent %d did not join: %w", a.i, err)
+		}
+	}
+	if err := f.startAll(voters); err != nil {
+		return nil, err
+	}
+	id, rev, err := createRetry(ctx, hc, f, a0, "scale-marker", time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	run.images += 2
+	if run.join, err = waitJoined(ctx, hc, f, t0, id, rev, sc.joinTimeoutFor(n)); err != nil {
+		return run, err
+	}
+	log.Printf("  N=%d: all joined after %s (catalog applied everywhere after %s)", n, run.join.all.Round(time.Millisecond), run.join.applied.Round(time.Millisecond))
+	if err := f.readIDs(ctx, 10*time.Second); err != nil {
+		return run, err
+	}
+	if run.leader, err = leaderIndex(ctx, hc, f); err != nil {
+		return run, err
+	}
+
+	// Idle.
+	if err := sleepCtx(ctx, sc.settle); err != nil {
+		return run, err
+	}
+	if run.idle, err = measureIdle(ctx, f, run.leader, sc.idle); err != nil {
+		return run, err
+	}
+	log.Printf("  N=%d: idle %s: agents median %.1f, max %.1f millicores; leader (agent %d) %.1f; median VmRSS %s",
+		n, run.idle.window.Round(time.Second), run.idle.medianMC(), run.idle.maxMC(), run.leader, run.idle.leaderMC(), mib(run.idle.medianMem().rss))
+
+	// Steady writes, each sampled write looked for on every agent.
+	if run.load, err = runScaleLoad(ctx, hc, f, sc); err != nil {
+		return run, err
+	}
+	run.images += run.load.ok
+	log.Printf("  N=%d: %d writes at %.1f/s (%d failed); visible on every agent p50 %s ms, p99 %s ms, max %s ms (%d sampled writes)",
+		n, run.load.ok, run.load.achieved(), run.load.failed, ms(percentile(run.load.visAll, 50)), ms(percentile(run.load.visAll, 99)), ms(percentile(run.load.visAll, 100)), len(run.load.visAll))
+
+	// Creates per second through one agent.
+	via := sc.createVia
+	if via < 0 || via >= n {
+		via = n - 1
+	}
+	if run.creates, err = scaleCreates(ctx, hc, f.agents[via], sc.clients, sc.creates); err != nil {
+		return run, err
+	}
+	run.images += run.creates.ok
+	log.Printf("  N=%d: %.0f creates/s through agent %d (%d clients, %d failed)", n, run.creates.perSecond(), via, sc.clients, run.creates.failed)
+	if err := f.exitedAgent(); err != nil {
+		return run, err
+	}
+
+	// A full restart, then every agent stopped: the leader's data
+	// directory gives the catalog's snapshot size.
+	leader := run.leader
+	if sc.restart {
+		if run.restart, err = fullRestart(ctx, hc, f, sc); err != nil {
+			return run, err
+		}
+		run.images++
+		leader = run.restart.leader
+		log.Printf("  N=%d: restart: all back after %s; leader (agent %d) sent %s in %s", n, run.restart.rejoin.all.Round(time.Millisecond),
+			leader, bytesStr(run.restart.leaderBytes.sent()), run.restart.window.Round(time.Millisecond))
+	} else {
+		f.stopAll(sc.stopTimeout)
+	}
+	if leader >= 0 {
+		run.snapshot = catalogSnapshot(filepath.Join(f.agents[leader].dir, "raft"))
+		if run.snapshot.err != "" {
+			log.Printf("  N=%d: snapshot size: %s", n, run.snapshot.err)
+		}
+	}
+	return run, nil
+}
+
+// leaderIndex asks agent 0 which node leads Raft and returns its agent
+// index.
+func leaderIndex(ctx context.Context, hc *http.Client, f *scaleFleet) (int, error) {
+	idx := -1
+	err := waitFor(ctx, 30*time.Second, func() bool {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		info, err := clusterOf(rctx, hc, f.agents[0].url())
+		if err != nil || info.Leader == "" {
+			return false
+		}
+		idx = f.index(info.Leader)
+		return idx >= 0
+	})
+	if err != nil {
+		return -1, fmt.Errorf("no leader among the agents: %w", err)
+	}
+	return idx, nil
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// copyLogs copies the agents' logs (*.log) of dir into to.
+func copyLogs(dir, to string) error {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil || len(logs) == 0 {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, filepath.Base(p)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,470 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// createRetry creates an image through agent a, retrying (a leader being
+// elected, the agent still starting) until timeout.
+func createRetry(ctx context.Context, hc *http.Client, f *scaleFleet, a *scaleAgent, name string, timeout time.Duration) (string, uint64, error) {
+	var id string
+	var rev uint64
+	var last error
+	err := waitFor(ctx, timeout, func() bool {
+		if !a.running() {
+			return true
+		}
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		id, rev, last = createAt(rctx, hc, a.url(), name)
+		return last == nil
+	})
+	if err == nil && !a.running() {
+		err = f.exitedAgent()
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("create %s through agent %d: %w (last: %v)", name, a.i, err, last)
+	}
+	return id, rev, nil
+}
+
+// joinResult is how long a fleet took to join, counted from the start of
+// its first process.
+type joinResult struct {
+	applied time.Duration // every agent had applied the marker write
+	members time.Duration // every agent listed every agent alive (gossip)
+	all     time.Duration // both
+}
+
+// waitJoined waits until every agent has applied revision rev (a GET of
+// image id with X-P2pglance-Revision: rev answers 200) and lists all
+// len(f.agents) agents alive in GET /p2p/v1/cluster. "Joined" so means
+// gossip membership and the applied index, whatever the Raft
+// configuration holds. An agent's membership is checked once it has
+// applied the marker, at most 4 at a time (each view asks every live
+// node for its store usage).
+func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Time, id string, rev uint64, timeout time.Duration) (joinResult, error) {
+	n := len(f.agents)
+	ctx, cancel := context.WithDeadline(ctx, t0.Add(timeout))
+	defer cancel()
+	applied, seen := make([]time.Duration, n), make([]time.Duration, n)
+	var nApplied, nSeen atomic.Int64
+	sem := make(chan struct{}, 4)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for _, a := range f.agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[a.i] = func() error {
+				for {
+					if !a.running() {
+						return fmt.Errorf("agent %d exited (%v); its log ends:\n%s", a.i, a.err, tail(a.logPath))
+					}
+					rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					st, err := getAtRev(rctx, hc, a.url(), id, rev)
+					cancel()
+					if err == nil && st == http.StatusOK {
+						applied[a.i] = time.Since(t0)
+						nApplied.Add(1)
+						break
+					}
+					if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+						return fmt.Errorf("agent %d never applied revision %d: %w", a.i, rev, err)
+					}
+				}
+				for {
+					sem <- struct{}{}
+					rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					info, err := clusterOf(rctx, hc, a.url())
+					cancel()
+					<-sem
+					if err == nil && aliveIn(info) >= n {
+						seen[a.i] = time.Since(t0)
+						nSeen.Add(1)
+						return nil
+					}
+					if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+						alive := -1
+						if info != nil {
+							alive = aliveIn(info)
+						}
+						return fmt.Errorf("agent %d lists %d of %d agents alive: %w", a.i, alive, n, err)
+					}
+				}
+			}()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-tick.C:
+			log.Printf("    %s: %d/%d agents applied the marker, %d/%d list every agent", time.Since(t0).Round(time.Second), nApplied.Load(), n, nSeen.Load(), n)
+		}
+	}
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return joinResult{}, fmt.Errorf("%d of %d agents did not join within %s; the first: %w", len(failed), n, timeout, failed[0])
+	}
+	r := joinResult{applied: slices.Max(applied), members: slices.Max(seen)}
+	r.all = max(r.applied, r.members)
+	return r, nil
+}
+
+// idleResult is every agent's CPU and memory over an idle window.
+type idleResult struct {
+	window       time.Duration
+	mc           []float64    // millicores per agent (utime+stime over the window)
+	mem          []procMemory // per agent, at the end of the window
+	leader       int          // index of the leader in mc and mem (-1: unknown)
+	machineCores float64      // every CPU of the machine busy meanwhile (/proc/stat: also other work)
+}
+
+func (r idleResult) medianMC() float64 { return medianF(r.mc) }
+func (r idleResult) maxMC() float64 {
+	if len(r.mc) == 0 {
+		return 0
+	}
+	return slices.Max(r.mc)
+}
+func (r idleResult) leaderMC() float64 {
+	if r.leader < 0 || r.leader >= len(r.mc) {
+		return 0
+	}
+	return r.mc[r.leader]
+}
+func (r idleResult) fleetCores() float64 {
+	s := 0.0
+	for _, v := range r.mc {
+		s += v
+	}
+	return s / 1000
+}
+
+// medianMem is the median of each memory field on its own.
+func (r idleResult) medianMem() procMemory {
+	col := func(f func(procMemory) int64) int64 {
+		v := make([]float64, len(r.mem))
+		for i, m := range r.mem {
+			v[i] = float64(f(m))
+		}
+		return int64(medianF(v))
+	}
+	return procMemory{
+		rss: col(func(m procMemory) int64 { return m.rss }), anon: col(func(m procMemory) int64 { return m.anon }),
+		file: col(func(m procMemory) int64 { return m.file }), hwm: col(func(m procMemory) int64 { return m.hwm }),
+	}
+}
+
+// maxMem is the largest VmRSS of any agent (with that agent's other
+// fields).
+func (r idleResult) maxMem() procMemory {
+	var out procMemory
+	for _, m := range r.mem {
+		if m.rss > out.rss {
+			out = m
+		}
+	}
+	return out
+}
+
+func (r idleResult) leaderMem() procMemory {
+	if r.leader < 0 || r.leader >= len(r.mem) {
+		return procMemory{}
+	}
+	return r.mem[r.leader]
+}
+
+// measureIdle reads every agent's CPU time (/proc/PID/stat) at both ends
+// of an idle window in which nothing is asked of the fleet, and its
+// memory (/proc/PID/status) at the end.
+func measureIdle(ctx context.Context, f *scaleFleet, leader int, window time.Duration) (idleResult, error) {
+	r := idleResult{leader: leader}
+	c0 := make([]time.Duration, len(f.agents))
+	for i, a := range f.agents {
+		c0[i] = procCPU(a.pid())
+	}
+	s0, t0 := readCPUStat(), time.Now()
+	if err := sleepCtx(ctx, window); err != nil {
+		return r, err
+	}
+	if err := f.exitedAgent(); err != nil {
+		return r, err
+	}
+	r.window = time.Since(t0)
+	r.machineCores = readCPUStat().sub(s0).busy.Seconds() / r.window.Seconds()
+	for i, a := range f.agents {
+		r.mc = append(r.mc, millicores(procCPU(a.pid())-c0[i], r.window))
+		m, err := procMem(a.pid())
+		if err != nil {
+			return r, fmt.Errorf("memory of agent %d: %w", i, err)
+		}
+		r.mem = append(r.mem, m)
+	}
+	return r, nil
+}
+
+// millicores is cpu time per wall time, in thousandths of a core.
+func millicores(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / wall.Seconds() * 1000
+}
+
+// loadResult is the steady write load and how fast its writes became
+// visible.
+type loadResult struct {
+	rate              int
+	wall              time.Duration
+	ok, failed        int
+	skipped           int // ticks without a write: 64 writes were still in flight
+	firstErr          string
+	writeLat          []time.Duration // each write's own latency (create answered)
+	visAll            []time.Duration // per sampled write: from its start until every agent answered it
+	visEach           []time.Duration // per sampled write and agent: from its start until that agent answered
+	getFailed         int             // GETs of a sampled write that failed or did not answer 200
+	sampledAgents     int             // agents asked per sampled write
+	sampleEvery       int             // one write in this many was sampled
+	samplesIncomplete int             // sampled writes some agent never showed
+}
+
+func (r loadResult) achieved() float64 {
+	if r.wall <= 0 {
+		return 0
+	}
+	return float64(r.ok) / r.wall.Seconds()
+}
+
+// maxInFlight bounds the writes of the steady load in flight at once: a
+// tick that finds this many skips its write (counted).
+const maxInFlight = 64
+
+// runScaleLoad sends sc.rate creates per second for sc.load, each
+// through the next agent in turn (forwarded to the leader by most). One
+// write per sc.sample is looked for on every agent: as soon as it is
+// answered, one GET per agent carries its revision
+// (X-P2pglance-Revision), which the agent answers once it has applied it.
+// The visibility time of an agent is from the write's start to that
+// GET's answer. The measurement adds N GETs per sampled write.
+func runScaleLoad(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleConfig) (loadResult, error) {
+	n := len(f.agents)
+	interval := time.Second / time.Duration(sc.rate)
+	r := loadResult{rate: sc.rate, sampledAgents: n, sampleEvery: max(1, int(sc.sample/interval))}
+	lctx, cancel := context.WithTimeout(ctx, sc.load+2*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var inFlight atomic.Int64
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	t0 := time.Now()
+	end := t0.Add(sc.load)
+	for k := 0; time.Now().Before(end); k++ {
+		select {
+		case <-lctx.Done():
+			wg.Wait()
+			return r, lctx.Err()
+		case <-tick.C:
+		}
+		if inFlight.Load() >= maxInFlight {
+			r.skipped++
+			continue
+		}
+		inFlight.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer inFlight.Add(-1)
+			a := f.agents[k%n]
+			start := time.Now()
+			id, rev, err := createAt(lctx, hc, a.url(), fmt.Sprintf("scale-load-%d", k))
+			lat := time.Since(start)
+			mu.Lock()
+			if err != nil {
+				r.failed++
+				if r.firstErr == "" {
+					r.firstErr = err.Error()
+				}
+			} else {
+				r.ok++
+				r.writeLat = append(r.writeLat, lat)
+			}
+			mu.Unlock()
+			if err != nil || k%r.sampleEvery != 0 {
+				return
+			}
+			vis := make([]time.Duration, n)
+			var vwg sync.WaitGroup
+			for j, b := range f.agents {
+				vwg.Add(1)
+				go func() {
+					defer vwg.Done()
+					gctx, cancel := context.WithTimeout(lctx, 30*time.Second)
+					defer cancel()
+					if st, err := getAtRev(gctx, hc, b.url(), id, rev); err == nil && st == http.StatusOK {
+						vis[j] = time.Since(start)
+					}
+				}()
+			}
+			vwg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			complete := true
+			for _, v := range vis {
+				if v == 0 {
+					r.getFailed++
+					complete = false
+					continue
+				}
+				r.visEach = append(r.visEach, v)
+			}
+			if complete {
+				r.visAll = append(r.visAll, slices.Max(vis))
+			} else {
+				r.samplesIncomplete++
+			}
+		}()
+	}
+	tick.Stop()
+	wg.Wait()
+	r.wall = time.Since(t0)
+	if r.ok == 0 {
+		return r, fmt.Errorf("no write of the steady load succeeded: %s", r.firstErr)
+	}
+	return r, nil
+}
+
+// scaleCreatesResult is creates per second through one agent.
+type scaleCreatesResult struct {
+	via, clients int
+	ok, failed   int
+	firstErr     string
+	wall         time.Duration
+	lat          []time.Duration
+}
+
+func (r scaleCreatesResult) perSecond() float64 {
+	if r.wall <= 0 {
+		return 0
+	}
+	return float64(r.ok) / r.wall.Seconds()
+}
+
+// scaleCreates runs clients concurrent clients creating images through
+// agent a, one create after the other each, for d.
+func scaleCreates(ctx context.Context, hc *http.Client, a *scaleAgent, clients int, d time.Duration) (scaleCreatesResult, error) {
+	r := scaleCreatesResult{via: a.i, clients: clients}
+	cctx, cancel := context.WithTimeout(ctx, d+time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	end := t0.Add(d)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; time.Now().Before(end) && cctx.Err() == nil; k++ {
+				start := time.Now()
+				_, _, err := createAt(cctx, hc, a.url(), fmt.Sprintf("scale-create-%d-%d", c, k))
+				lat := time.Since(start)
+				mu.Lock()
+				if err != nil {
+					r.failed++
+					if r.firstErr == "" {
+						r.firstErr = err.Error()
+					}
+				} else {
+					r.ok++
+					r.lat = append(r.lat, lat)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	r.wall = time.Since(t0)
+	if r.ok == 0 {
+		return r, fmt.Errorf("no create succeeded through agent %d: %s", a.i, r.firstErr)
+	}
+	return r, nil
+}
+
+// restartResult is a full restart of every agent.
+type restartResult struct {
+	stopped      []stopResult  // the stop before the restart
+	rejoin       joinResult    // counted from the first restarted process
+	leader       int           // the leader after the restart (agent index)
+	window       time.Duration // from the restart until every agent was told to stop again
+	leaderBytes  netCounters   // what the leader's process sent and received in its whole life
+	counted      int           // agents whose counters were read (a killed agent logs none)
+	fleetSent    int64         // every counted agent's sent bytes
+	maxOtherSent int64         // the most any other agent sent
+}
+
+// fullRestart stops every agent, starts them all again at once (same
+// ports and data), waits until every agent is back (a new marker applied
+// everywhere, every agent listed alive everywhere), then stops them all
+// and reads each agent's byte counters from its "stopped" log line: the
+// counters of a process that lived exactly through the restart.
+func fullRestart(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleConfig) (*restartResult, error) {
+	r := &restartResult{leader: -1}
+	r.stopped = f.stopAll(sc.stopTimeout)
+	t0 := time.Now()
+	if err := f.startAll(0); err != nil {
+		return nil, err
+	}
+	n := len(f.agents)
+	id, rev, err := createRetry(ctx, hc, f, f.agents[0], "scale-restart-marker", sc.joinTimeoutFor(n))
+	if err != nil {
+		return nil, fmt.Errorf("after the restart: %w", err)
+	}
+	if r.rejoin, err = waitJoined(ctx, hc, f, t0, id, rev, sc.joinTimeoutFor(n)); err != nil {
+		return nil, fmt.Errorf("after the restart: %w", err)
+	}
+	if r.leader, err = leaderIndex(ctx, hc, f); err != nil {
+		return nil, err
+	}
+	r.window = time.Since(t0)
+	stops := f.stopAll(sc.stopTimeout)
+	for i, a := range f.agents {
+		c, ok, err := stoppedCounters(a.logPath)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || stops[i].killed {
+			continue
+		}
+		r.counted++
+		r.fleetSent += c.sent()
+		if i == r.leader {
+			r.leaderBytes = c
+		} else {
+			r.maxOtherSent = max(r.maxOtherSent, c.sent())
+		}
+	}
+	if stops[r.leader].killed {
+		return nil, errors.New("the leader did not stop on SIGTERM: its counters are lost")
+	}
+	return r, nil
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseProcStatus(t *testing.T) {
+	status := "Name:\tp2pglance\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 2190000 kB\nVmHWM:\t   61234 kB\nVmRSS:\t   52000 kB\nRssAnon:\t   20000 kB\nRssFile:\t   31000 kB\nRssShmem:\t    1000 kB\nThreads:\t12\n"
+	m, err := parseProcStatus([]byte(status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (procMemory{rss: 52000, hwm: 61234, anon: 20000, file: 31000}); m != want {
+		t.Errorf("parsed %+v, want %+v", m, want)
+	}
+	if _, err := parseProcStatus([]byte("Name:\tx\n")); err == nil {
+		t.Error("a status without VmRSS parsed")
+	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	// The command name may hold spaces and parentheses; utime and
+	// stime are fields 14 and 15.
+	stat := "4242 (p2p (glance) x) S 1 4242 4242 0 -1 4194560 2000 0 0 0 150 50 0 0 20 0 12 0 100 2000000 13000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	if got, want := parseProcStatCPU([]byte(stat)), 2*time.Second; got != want {
+		t.Errorf("cpu %s, want %s", got, want)
+	}
+	if got := parseProcStatCPU([]byte("1 (x) S 1 2")); got != 0 {
+		t.Errorf("a short stat gave %s", got)
+	}
+}
+
+func TestStoppedCounters(t *testing.T) {
+	line := `time=2026-12-07T11:37:54.999Z level=INFO msg="p2pglance agent stopped" peer_sent_bytes=178828 peer_received_bytes=746198 raft_sent_bytes=2556114 raft_received_bytes=513743`
+	c, err := parseStoppedLine(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (netCounters{peerSent: 178828, peerReceived: 746198, raftSent: 2556114, raftReceived: 513743}); c != want {
+		t.Errorf("parsed %+v, want %+v", c, want)
+	}
+	if c.sent() != 178828+2556114 {
+		t.Errorf("sent %d", c.sent())
+	}
+	if _, err := parseStoppedLine(`time=x level=INFO msg="p2pglance agent stopped"`); err == nil {
+		t.Error("a stopped line without counters parsed")
+	}
+
+	// Two lives in one log: the last line counts.
+	path := filepath.Join(t.TempDir(), "a.log")
+	log := line + "\n" + `time=y level=INFO msg="p2pglance agent started" id=x` + "\n" +
+		`time=z level=INFO msg="p2pglance agent stopped" peer_sent_bytes=1 peer_received_bytes=2 raft_sent_bytes=3 raft_received_bytes=4` + "\n"
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, ok, err := stoppedCounters(path)
+	if err != nil || !ok || c != (netCounters{1, 2, 3, 4}) {
+		t.Errorf("last life: %+v %v %v", c, ok, err)
+	}
+	if err := os.WriteFile(path, []byte(`time=y level=INFO msg="p2pglance agent started"`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := stoppedCounters(path); ok || err != nil {
+		t.Errorf("a log without a stopped line: %v %v", ok, err)
+	}
+}
+
+func TestFitLine(t *testing.T) {
+	f, ok := fitLine([]float64{50, 100, 200, 300}, []float64{28, 53, 103, 153})
+	if !ok || math.Abs(f.slope-0.5) > 1e-9 || math.Abs(f.intercept-3) > 1e-9 || f.points != 4 {
+		t.Errorf("fit %+v %v, want slope 0.5, intercept 3", f, ok)
+	}
+	// Noisy points: the least-squares slope of (0,0) (1,1) (2,1) is 0.5.
+	if f, _ := fitLine([]float64{0, 1, 2}, []float64{0, 1, 1}); math.Abs(f.slope-0.5) > 1e-9 || math.Abs(f.intercept-1.0/6) > 1e-9 {
+		t.Errorf("fit %+v, want slope 0.5, intercept 1/6", f)
+	}
+	if _, ok := fitLine([]float64{50}, []float64{1}); ok {
+		t.Error("a fit through one point")
+	}
+	if _, ok := fitLine([]float64{50, 50}, []float64{1, 2}); ok {
+		t.Error("a fit through one N")
+	}
+}
+
+func TestMedianF(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := medianF(c.in); got != c.want {
+			t.Errorf("median of %v = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestParseScaleSizes(t *testing.T) {
+	got, err := parseScaleSizes("50 100,200  300")
+	if err != nil || len(got) != 4 || got[0] != 50 || got[3] != 300 {
+		t.Errorf("parsed %v %v", got, err)
+	}
+	for _, bad := range []string{"", "1", "50,x"} {
+		if _, err := parseScaleSizes(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// Every rack lies in one zone, and every zone and rack is used.
+func TestScalePlacement(t *testing.T) {
+	sc := &scaleConfig{zones: 3, racks: 7}
+	zoneOf := map[string]string{}
+	zones := map[string]bool{}
+	for i := range 50 {
+		z, r := sc.placement(i)
+		if prev, ok := zoneOf[r]; ok && prev != z {
+			t.Fatalf("rack %s in zones %s and %s", r, prev, z)
+		}
+		zoneOf[r] = z
+		zones[z] = true
+	}
+	if len(zoneOf) != 7 || len(zones) != 3 {
+		t.Errorf("%d racks in %d zones, want 7 in 3", len(zoneOf), len(zones))
+	}
+}
+
+// testScaleResult is two made-up runs: the second without a restart.
+func testScaleResult() *scaleResult {
+	mem := func(rss int64) procMemory { return procMemory{rss: rss, anon: rss / 2, file: rss / 2} }
+	run := func(n int, join time.Duration, mc []float64, restart bool) *scaleRun {
+		r := &scaleRun{n: n, took: time.Minute, leader: 0,
+			join: joinResult{applied: join - time.Second, members: join, all: join},
+			idle: idleResult{window: 30 * time.Second, mc: mc, leader: 0, machineCores: 1.2,
+				mem: []procMemory{mem(40 << 10), mem(30 << 10), mem(32 << 10)}},
+			load: loadResult{rate: 50, wall: 30 * time.Second, ok: 1500, sampledAgents: n, sampleEvery: 50,
+				writeLat: []time.Duration{10 * time.Millisecond}, visAll: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond},
+				visEach: []time.Duration{15 * time.Millisecond}},
+			creates:  scaleCreatesResult{via: n - 1, clients: 16, ok: 3000, wall: 15 * time.Second, lat: []time.Duration{50 * time.Millisecond}},
+			snapshot: snapshotResult{catalogBytes: 1 << 20, images: 4500, lastIndex: 5000},
+		}
+		if restart {
+			r.restart = &restartResult{leader: 0, window: 20 * time.Second, rejoin: joinResult{all: 2 * join},
+				leaderBytes: netCounters{peerSent: 1 << 20, raftSent: 2 << 20}, counted: n, fleetSent: 10 << 20, maxOtherSent: 1 << 20}
+		}
+		return r
+	}
+	return &scaleResult{
+		cfg: scaleConfig{zones: 3, racks: 7, joinVia: 3, secret: true, settle: 15 * time.Second, idle: 30 * time.Second,
+			rate: 50, load: 30 * time.Second, sample: time.Second, clients: 16, creates: 15 * time.Second},
+		runs: []*scaleRun{run(100, 40*time.Second, []float64{200, 20, 22}, true), run(50, 20*time.Second, []float64{100, 20, 21}, false)},
+	}
+}
+
+func TestScaleReport(t *testing.T) {
+	var out bytes.Buffer
+	testScaleResult().print(&out)
+	s := out.String()
+	for _, want := range []string{
+		"### 10. Scale",
+		"| 50 | 20.0 | 21.0 / 100 | 100 | 0.141 | 32.0 / 16.0 / 16.0 | 40.0 / 40.0 | 20.0 / 40.0 / 40.0 | 200 | — | — |",
+		"| 100 | 40.0 | 22.0 / 200 | 200 | 0.242 | 32.0 / 16.0 / 16.0 | 40.0 / 40.0 | 20.0 / 40.0 / 40.0 | 200 | 80.0 | 3.00 |",
+		// join: 20 s more for 50 more agents; idle median 1 mc more;
+		// the restart figures have one point only.
+		"| slope per added agent | +0.4 | +0.02 / +2.00 | +2.00 | +0.00202 | 0 / 0 / 0 | 0 / 0 | 0 / 0 / 0 | 0 | — | — |",
+		"| all joined | s | +0.4 | 0 | 2 |",
+		"| full restart: leader egress / snapshot | x | — | — | 1 |",
+		"4500 images, 1.0 MiB (index 5000); no snapshot file yet",
+		"1.0 MiB / 2.0 MiB, in 20s (agent 0)",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "development run") {
+		t.Error("a 30 s idle window called a development run")
+	}
+}
+
+func TestScalePlot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scale.png")
+	if err := writeScalePlot(path, testScaleResult()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("%s is not a PNG", path)
+	}
+	// One run only: points, no fit line.
+	res := testScaleResult()
+	res.runs = res.runs[:1]
+	if err := writeScalePlot(path, res); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScaleSmoke runs the scale phase on 3 real agent processes with
+// short windows, so that the harness keeps working as the node evolves.
+// It checks that the table is produced, never how fast anything was.
+func TestScaleSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real agent processes")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "p2pglance")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/p2pglance/p2pglance/cmd/p2pglance").CombinedOutput(); err != nil {
+		t.Fatalf("build the agent: %v\n%s", err, out)
+	}
+	cfg := &config{dir: dir, binary: bin, only: map[string]bool{"scale": true}, scale: scaleConfig{
+		sizes: []int{3}, zones: 3, racks: 7, joinVia: 3, secret: true, settle: 100 * time.Millisecond, idle: time.Second,
+		rate: 20, load: 2 * time.Second, sample: 500 * time.Millisecond, clients: 4, creates: time.Second, createVia: -1,
+		restart: true, stopTimeout: 30 * time.Second, plot: filepath.Join(dir, "scale.png"), logs: filepath.Join(dir, "logs"),
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, cfg, &out); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, want := range []string{"### 10. Scale", "| 3 |", "development run"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "not measured") {
+		t.Errorf("the snapshot was not measured:\n%s", out.String())
+	}
+	for _, p := range []string{cfg.scale.plot, filepath.Join(cfg.scale.logs, "n3", "a002.log")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+}
