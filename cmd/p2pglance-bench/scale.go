@@ -153,7 +153,7 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 	if run.idle, err = measureIdle(ctx, f, run.leader, sc.idle); err != nil {
 		return run, err
 	}
-	log.Printf("  N=%d: idle %s: agents median %.1f, max %.1f millicores; leader (agent %d) %.1f; median VmRSS %s",
+	log.Printf("  N=%d: idle %s: agents median %.1f, max but the leader %.1f millicores; leader (agent %d) %.1f; median VmRSS %s",
 		n, run.idle.window.Round(time.Second), run.idle.medianMC(), run.idle.maxMC(), run.leader, run.idle.leaderMC(), mib(run.idle.medianMem().rss))
 
 	// Steady writes, each sampled write looked for on every agent.

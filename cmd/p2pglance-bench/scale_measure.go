@@ -140,11 +140,15 @@ type idleResult struct {
 }
 
 func (r idleResult) medianMC() float64 { return medianF(r.mc) }
+// maxMC is the most any agent but the leader used.
 func (r idleResult) maxMC() float64 {
-	if len(r.mc) == 0 {
-		return 0
+	m := 0.0
+	for i, v := range r.mc {
+		if i != r.leader {
+			m = max(m, v)
+		}
 	}
-	return slices.Max(r.mc)
+	return m
 }
 func (r idleResult) leaderMC() float64 {
 	if r.leader < 0 || r.leader >= len(r.mc) {
@@ -175,12 +179,12 @@ func (r idleResult) medianMem() procMemory {
 	}
 }
 
-// maxMem is the largest VmRSS of any agent (with that agent's other
-// fields).
+// maxMem is the largest VmRSS of any agent but the leader (with that
+// agent's other fields).
 func (r idleResult) maxMem() procMemory {
 	var out procMemory
-	for _, m := range r.mem {
-		if m.rss > out.rss {
+	for i, m := range r.mem {
+		if i != r.leader && m.rss > out.rss {
 			out = m
 		}
 	}

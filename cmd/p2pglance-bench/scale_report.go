@@ -21,13 +21,13 @@ func kbToMiB(kb int64) float64 { return float64(kb) / 1024 }
 var scaleMetrics = []scaleMetric{
 	{"join", "all joined", "s", func(r *scaleRun) (float64, bool) { return r.join.all.Seconds(), r.join.all > 0 }},
 	{"idle-median", "idle CPU per agent, median", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.medianMC(), len(r.idle.mc) > 0 }},
-	{"idle-max", "idle CPU per agent, max", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.maxMC(), len(r.idle.mc) > 0 }},
+	{"idle-max", "idle CPU per agent, max but the leader", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.maxMC(), len(r.idle.mc) > 0 }},
 	{"idle-leader", "idle CPU of the leader", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.leaderMC(), r.idle.leader >= 0 && len(r.idle.mc) > 0 }},
 	{"idle-fleet", "idle CPU of the whole fleet", "cores", func(r *scaleRun) (float64, bool) { return r.idle.fleetCores(), len(r.idle.mc) > 0 }},
 	{"rss-median", "VmRSS per agent, median", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.medianMem().rss), len(r.idle.mem) > 0 }},
 	{"anon-median", "RssAnon per agent, median", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.medianMem().anon), len(r.idle.mem) > 0 }},
 	{"file-median", "RssFile per agent, median", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.medianMem().file), len(r.idle.mem) > 0 }},
-	{"rss-max", "VmRSS per agent, max", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.maxMem().rss), len(r.idle.mem) > 0 }},
+	{"rss-max", "VmRSS per agent, max but the leader", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.maxMem().rss), len(r.idle.mem) > 0 }},
 	{"rss-leader", "VmRSS of the leader", "MiB", func(r *scaleRun) (float64, bool) {
 		return kbToMiB(r.idle.leaderMem().rss), r.idle.leader >= 0 && len(r.idle.mem) > 0
 	}},
@@ -181,11 +181,11 @@ var scaleColumns = []struct {
 	keys []string
 }{
 	{"all joined (s)", []string{"join"}},
-	{"idle CPU per agent: median / max (millicores)", []string{"idle-median", "idle-max"}},
+	{"idle CPU per agent: median / max but the leader (millicores)", []string{"idle-median", "idle-max"}},
 	{"idle CPU of the leader (millicores)", []string{"idle-leader"}},
 	{"idle CPU, whole fleet (cores)", []string{"idle-fleet"}},
 	{"RSS per agent, median: VmRSS / RssAnon / RssFile (MiB)", []string{"rss-median", "anon-median", "file-median"}},
-	{"VmRSS: max agent / leader (MiB)", []string{"rss-max", "rss-leader"}},
+	{"VmRSS: max but the leader / leader (MiB)", []string{"rss-max", "rss-leader"}},
 	{"write visible on every agent: p50 / p99 / max (ms)", []string{"vis-p50", "vis-p99", "vis-max"}},
 	{"creates/s through one agent", []string{"creates"}},
 	{"full restart: all back (s)", []string{"restart"}},

@@ -164,11 +164,11 @@ func TestScaleReport(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		"### 10. Scale",
-		"| 50 | 20.0 | 21.0 / 100 | 100 | 0.141 | 32.0 / 16.0 / 16.0 | 40.0 / 40.0 | 20.0 / 40.0 / 40.0 | 200 | — | — |",
-		"| 100 | 40.0 | 22.0 / 200 | 200 | 0.242 | 32.0 / 16.0 / 16.0 | 40.0 / 40.0 | 20.0 / 40.0 / 40.0 | 200 | 80.0 | 3.00 |",
-		// join: 20 s more for 50 more agents; idle median 1 mc more;
-		// the restart figures have one point only.
-		"| slope per added agent | +0.4 | +0.02 / +2.00 | +2.00 | +0.00202 | 0 / 0 / 0 | 0 / 0 | 0 / 0 / 0 | 0 | — | — |",
+		"| 50 | 20.0 | 21.0 / 21.0 | 100 | 0.141 | 32.0 / 16.0 / 16.0 | 32.0 / 40.0 | 20.0 / 40.0 / 40.0 | 200 | — | — |",
+		"| 100 | 40.0 | 22.0 / 22.0 | 200 | 0.242 | 32.0 / 16.0 / 16.0 | 32.0 / 40.0 | 20.0 / 40.0 / 40.0 | 200 | 80.0 | 3.00 |",
+		// join: 20 s more for 50 more agents; idle median 1 mc more,
+		// the leader 100; the restart figures have one point only.
+		"| slope per added agent | +0.4 | +0.02 / +0.02 | +2.00 | +0.00202 | 0 / 0 / 0 | 0 / 0 | 0 / 0 / 0 | 0 | — | — |",
 		"| all joined | s | +0.4 | 0 | 2 |",
 		"| full restart: leader egress / snapshot | x | — | — | 1 |",
 		"4500 images, 1.0 MiB (index 5000); no snapshot file yet",
