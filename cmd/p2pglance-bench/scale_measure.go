@@ -140,6 +140,7 @@ type idleResult struct {
 }
 
 func (r idleResult) medianMC() float64 { return medianF(r.mc) }
+
 // maxMC is the most any agent but the leader used.
 func (r idleResult) maxMC() float64 {
 	m := 0.0
