@@ -35,7 +35,8 @@ type scaleRun struct {
 	creates  scaleCreatesResult
 	restart  *restartResult // nil: not measured
 	snapshot snapshotResult
-	images   int // images created (the catalog's size, roughly)
+	images   int    // images created (the catalog's size, roughly)
+	failed   string // why the run ended early: the figures before are kept
 }
 
 // benchScale runs the scale phase for every -scale-n.
@@ -59,15 +60,18 @@ func benchScale(ctx context.Context, cfg *config, dir string, rep *report) error
 				log.Printf("  N=%d: copy the agents' logs: %v", n, cerr)
 			}
 		}
-		if run != nil {
-			run.took = time.Since(t0)
-		}
+		run.took = time.Since(t0)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("N=%d: %w", n, err)
+			}
+			run.failed = err.Error()
+			log.Printf("  N=%d failed after %s: %v", n, run.took.Round(time.Second), err)
+		} else {
+			log.Printf("  N=%d done in %s", n, run.took.Round(time.Second))
 		}
 		_ = os.RemoveAll(nd)
 		res.runs = append(res.runs, run)
-		log.Printf("  N=%d done in %s", n, run.took.Round(time.Second))
 	}
 	if cfg.scale.plot != "" {
 		if err := writeScalePlot(cfg.scale.plot, res); err != nil {
@@ -78,20 +82,41 @@ func benchScale(ctx context.Context, cfg *config, dir string, rep *report) error
 	return nil
 }
 
-// runScale measures one fleet of n agents. Every agent is killed before
-// it returns, whatever happens.
+// runScale measures one fleet of n agents and returns what it measured,
+// also when a stage fails (with the error). Every agent is stopped before
+// it returns, whatever happens; then the last known leader's data
+// directory gives the catalog's snapshot size.
 func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*scaleRun, error) {
+	run := &scaleRun{n: n, leader: -1}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return run, err
 	}
 	f, err := newScaleFleet(sc, bin, dir, n)
 	if err != nil {
-		return nil, err
+		return run, err
 	}
 	defer f.killAll()
 	hc := newScaleClient(4)
 	defer hc.CloseIdleConnections()
-	run := &scaleRun{n: n, leader: -1}
+	err = run.stages(ctx, sc, f, hc)
+	f.stopAll(sc.stopTimeout)
+	leader := run.leader
+	if run.restart != nil && run.restart.leader >= 0 {
+		leader = run.restart.leader
+	}
+	if leader >= 0 && ctx.Err() == nil {
+		run.snapshot = catalogSnapshot(filepath.Join(f.agents[leader].dir, "raft"))
+		if run.snapshot.err != "" {
+			log.Printf("  N=%d: snapshot size: %s", n, run.snapshot.err)
+		}
+	}
+	return run, err
+}
+
+// stages runs the measurements one after the other and stops at the
+// first that fails.
+func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet, hc *http.Client) error {
+	n := run.n
 	a0 := f.agents[0]
 
 	// Join: agent 0 bootstraps; once it takes writes the next ones join
@@ -99,11 +124,11 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 	// marker written then is what "has applied the catalog" means.
 	t0 := time.Now()
 	if err := f.start(a0); err != nil {
-		return nil, err
+		return err
 	}
 	firstID, firstRev, err := createRetry(ctx, hc, f, a0, "scale-first", time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("agent 0 never took a write: %w", err)
+		return fmt.Errorf("agent 0 never took a write: %w", err)
 	}
 	// The first -scale-join agents one after the other, so that they are
 	// the Raft voters (the first ones to join) and every agent's --join
@@ -112,7 +137,7 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 	voters := min(sc.joinVia, n)
 	for _, a := range f.agents[1:voters] {
 		if err := f.start(a); err != nil {
-			return nil, err
+			return err
 		}
 		err := waitFor(ctx, time.Minute, func() bool {
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -124,41 +149,50 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 			err = f.exitedAgent()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("agent %d did not join: %w", a.i, err)
+			return fmt.Errorf("agent %d did not join: %w", a.i, err)
 		}
 	}
 	if err := f.startAll(voters); err != nil {
-		return nil, err
+		return err
 	}
 	id, rev, err := createRetry(ctx, hc, f, a0, "scale-marker", time.Minute)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	run.images += 2
 	if run.join, err = waitJoined(ctx, hc, f, t0, id, rev, sc.joinTimeoutFor(n)); err != nil {
-		return run, err
+		return err
 	}
 	log.Printf("  N=%d: all joined after %s (catalog applied everywhere after %s)", n, run.join.all.Round(time.Millisecond), run.join.applied.Round(time.Millisecond))
 	if err := f.readIDs(ctx, 10*time.Second); err != nil {
-		return run, err
-	}
-	if run.leader, err = leaderIndex(ctx, hc, f); err != nil {
-		return run, err
+		return err
 	}
 
-	// Idle.
+	// Idle. The leader is asked before and after the window: under
+	// load leadership can move.
 	if err := sleepCtx(ctx, sc.settle); err != nil {
-		return run, err
+		return err
+	}
+	if run.leader, err = leaderIndex(ctx, hc, f); err != nil {
+		return err
 	}
 	if run.idle, err = measureIdle(ctx, f, run.leader, sc.idle); err != nil {
-		return run, err
+		return err
 	}
-	log.Printf("  N=%d: idle %s: agents median %.1f, max but the leader %.1f millicores; leader (agent %d) %.1f; median VmRSS %s",
-		n, run.idle.window.Round(time.Second), run.idle.medianMC(), run.idle.maxMC(), run.leader, run.idle.leaderMC(), mib(run.idle.medianMem().rss))
+	after, err := leaderIndex(ctx, hc, f)
+	if err != nil {
+		return err
+	}
+	if after != run.leader {
+		run.idle.leaders = append(run.idle.leaders, after)
+		run.leader = after
+	}
+	log.Printf("  N=%d: idle %s: agents median %.1f, max but the leader %.1f millicores; leader (agent %v) %.1f; median VmRSS %s",
+		n, run.idle.window.Round(time.Second), run.idle.medianMC(), run.idle.maxMC(), run.idle.leaders, run.idle.leaderMC(), mib(run.idle.medianMem().rss))
 
 	// Steady writes, each sampled write looked for on every agent.
 	if run.load, err = runScaleLoad(ctx, hc, f, sc); err != nil {
-		return run, err
+		return err
 	}
 	run.images += run.load.ok
 	log.Printf("  N=%d: %d writes at %.1f/s (%d failed); visible on every agent p50 %s ms, p99 %s ms, max %s ms (%d sampled writes)",
@@ -170,12 +204,12 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 		via = n - 1
 	}
 	if run.creates, err = scaleCreates(ctx, hc, f.agents[via], sc.clients, sc.creates); err != nil {
-		return run, err
+		return err
 	}
 	run.images += run.creates.ok
 	log.Printf("  N=%d: %.0f creates/s through agent %d (%d clients, %d failed)", n, run.creates.perSecond(), via, sc.clients, run.creates.failed)
 	if err := f.exitedAgent(); err != nil {
-		return run, err
+		return err
 	}
 
 	// A full restart, then every agent stopped: the leader's data
@@ -183,7 +217,7 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 	leader := run.leader
 	if sc.restart {
 		if run.restart, err = fullRestart(ctx, hc, f, sc); err != nil {
-			return run, err
+			return err
 		}
 		run.images++
 		leader = run.restart.leader
@@ -198,17 +232,20 @@ func runScale(ctx context.Context, sc *scaleConfig, bin, dir string, n int) (*sc
 			log.Printf("  N=%d: snapshot size: %s", n, run.snapshot.err)
 		}
 	}
-	return run, nil
+	return nil
 }
 
-// leaderIndex asks agent 0 which node leads Raft and returns its agent
-// index.
+// leaderIndex asks the first agents (the voters), in turn, which node
+// leads Raft and returns its agent index.
 func leaderIndex(ctx context.Context, hc *http.Client, f *scaleFleet) (int, error) {
 	idx := -1
-	err := waitFor(ctx, 30*time.Second, func() bool {
+	try := 0
+	err := waitFor(ctx, time.Minute, func() bool {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		info, err := clusterOf(rctx, hc, f.agents[0].url())
+		a := f.agents[try%min(3, len(f.agents))]
+		try++
+		info, err := clusterOf(rctx, hc, a.url())
 		if err != nil || info.Leader == "" {
 			return false
 		}

@@ -135,28 +135,42 @@ type idleResult struct {
 	window       time.Duration
 	mc           []float64    // millicores per agent (utime+stime over the window)
 	mem          []procMemory // per agent, at the end of the window
-	leader       int          // index of the leader in mc and mem (-1: unknown)
+	leaders      []int        // the leader at the start of the window, and at its end if another
 	machineCores float64      // every CPU of the machine busy meanwhile (/proc/stat: also other work)
+}
+
+// leader is the agent reported as the leader: of those that led during
+// the window, the one that used the most CPU (-1: none known).
+func (r idleResult) leader() int {
+	best := -1
+	for _, l := range r.leaders {
+		if l >= 0 && l < len(r.mc) && (best < 0 || r.mc[l] > r.mc[best]) {
+			best = l
+		}
+	}
+	return best
 }
 
 func (r idleResult) medianMC() float64 { return medianF(r.mc) }
 
-// maxMC is the most any agent but the leader used.
+// maxMC is the most any agent used but those that led.
 func (r idleResult) maxMC() float64 {
 	m := 0.0
 	for i, v := range r.mc {
-		if i != r.leader {
+		if !slices.Contains(r.leaders, i) {
 			m = max(m, v)
 		}
 	}
 	return m
 }
+
 func (r idleResult) leaderMC() float64 {
-	if r.leader < 0 || r.leader >= len(r.mc) {
-		return 0
+	if l := r.leader(); l >= 0 {
+		return r.mc[l]
 	}
-	return r.mc[r.leader]
+	return 0
 }
+
 func (r idleResult) fleetCores() float64 {
 	s := 0.0
 	for _, v := range r.mc {
@@ -180,12 +194,12 @@ func (r idleResult) medianMem() procMemory {
 	}
 }
 
-// maxMem is the largest VmRSS of any agent but the leader (with that
+// maxMem is the largest VmRSS of any agent but those that led (with that
 // agent's other fields).
 func (r idleResult) maxMem() procMemory {
 	var out procMemory
 	for i, m := range r.mem {
-		if i != r.leader && m.rss > out.rss {
+		if !slices.Contains(r.leaders, i) && m.rss > out.rss {
 			out = m
 		}
 	}
@@ -193,17 +207,17 @@ func (r idleResult) maxMem() procMemory {
 }
 
 func (r idleResult) leaderMem() procMemory {
-	if r.leader < 0 || r.leader >= len(r.mem) {
-		return procMemory{}
+	if l := r.leader(); l >= 0 && l < len(r.mem) {
+		return r.mem[l]
 	}
-	return r.mem[r.leader]
+	return procMemory{}
 }
 
 // measureIdle reads every agent's CPU time (/proc/PID/stat) at both ends
 // of an idle window in which nothing is asked of the fleet, and its
 // memory (/proc/PID/status) at the end.
 func measureIdle(ctx context.Context, f *scaleFleet, leader int, window time.Duration) (idleResult, error) {
-	r := idleResult{leader: leader}
+	r := idleResult{leaders: []int{leader}}
 	c0 := make([]time.Duration, len(f.agents))
 	for i, a := range f.agents {
 		c0[i] = procCPU(a.pid())
@@ -417,14 +431,15 @@ func scaleCreates(ctx context.Context, hc *http.Client, a *scaleAgent, clients i
 
 // restartResult is a full restart of every agent.
 type restartResult struct {
-	stopped      []stopResult  // the stop before the restart
-	rejoin       joinResult    // counted from the first restarted process
-	leader       int           // the leader after the restart (agent index)
-	window       time.Duration // from the restart until every agent was told to stop again
-	leaderBytes  netCounters   // what the leader's process sent and received in its whole life
-	counted      int           // agents whose counters were read (a killed agent logs none)
-	fleetSent    int64         // every counted agent's sent bytes
-	maxOtherSent int64         // the most any other agent sent
+	stopped         []stopResult  // the stop before the restart
+	rejoin          joinResult    // counted from the first restarted process
+	leader          int           // the leader after the restart (agent index)
+	window          time.Duration // from the restart until every agent was told to stop again
+	leaderBytes     netCounters   // what the leader's process sent and received in its whole life
+	haveLeaderBytes bool          // the leader logged them (it stopped on SIGTERM)
+	counted         int           // agents whose counters were read (a killed agent logs none)
+	fleetSent       int64         // every counted agent's sent bytes
+	maxOtherSent    int64         // the most any other agent sent
 }
 
 // fullRestart stops every agent, starts them all again at once (same
@@ -448,14 +463,14 @@ func fullRestart(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleC
 		return nil, fmt.Errorf("after the restart: %w", err)
 	}
 	if r.leader, err = leaderIndex(ctx, hc, f); err != nil {
-		return nil, err
+		return r, err
 	}
 	r.window = time.Since(t0)
 	stops := f.stopAll(sc.stopTimeout)
 	for i, a := range f.agents {
 		c, ok, err := stoppedCounters(a.logPath)
 		if err != nil {
-			return nil, err
+			return r, err
 		}
 		if !ok || stops[i].killed {
 			continue
@@ -463,13 +478,13 @@ func fullRestart(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleC
 		r.counted++
 		r.fleetSent += c.sent()
 		if i == r.leader {
-			r.leaderBytes = c
+			r.leaderBytes, r.haveLeaderBytes = c, true
 		} else {
 			r.maxOtherSent = max(r.maxOtherSent, c.sent())
 		}
 	}
-	if stops[r.leader].killed {
-		return nil, errors.New("the leader did not stop on SIGTERM: its counters are lost")
+	if !r.haveLeaderBytes {
+		return r, errors.New("the leader did not stop on SIGTERM: its counters are lost")
 	}
 	return r, nil
 }

@@ -22,14 +22,14 @@ var scaleMetrics = []scaleMetric{
 	{"join", "all joined", "s", func(r *scaleRun) (float64, bool) { return r.join.all.Seconds(), r.join.all > 0 }},
 	{"idle-median", "idle CPU per agent, median", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.medianMC(), len(r.idle.mc) > 0 }},
 	{"idle-max", "idle CPU per agent, max but the leader", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.maxMC(), len(r.idle.mc) > 0 }},
-	{"idle-leader", "idle CPU of the leader", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.leaderMC(), r.idle.leader >= 0 && len(r.idle.mc) > 0 }},
+	{"idle-leader", "idle CPU of the leader", "millicores", func(r *scaleRun) (float64, bool) { return r.idle.leaderMC(), r.idle.leader() >= 0 }},
 	{"idle-fleet", "idle CPU of the whole fleet", "cores", func(r *scaleRun) (float64, bool) { return r.idle.fleetCores(), len(r.idle.mc) > 0 }},
 	{"rss-median", "VmRSS per agent, median", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.medianMem().rss), len(r.idle.mem) > 0 }},
 	{"anon-median", "RssAnon per agent, median", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.medianMem().anon), len(r.idle.mem) > 0 }},
 	{"file-median", "RssFile per agent, median", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.medianMem().file), len(r.idle.mem) > 0 }},
 	{"rss-max", "VmRSS per agent, max but the leader", "MiB", func(r *scaleRun) (float64, bool) { return kbToMiB(r.idle.maxMem().rss), len(r.idle.mem) > 0 }},
 	{"rss-leader", "VmRSS of the leader", "MiB", func(r *scaleRun) (float64, bool) {
-		return kbToMiB(r.idle.leaderMem().rss), r.idle.leader >= 0 && len(r.idle.mem) > 0
+		return kbToMiB(r.idle.leaderMem().rss), r.idle.leader() >= 0 && len(r.idle.mem) > 0
 	}},
 	{"vis-p50", "write visible on every agent, p50", "ms", func(r *scaleRun) (float64, bool) { return msF(percentile(r.load.visAll, 50)), len(r.load.visAll) > 0 }},
 	{"vis-p99", "write visible on every agent, p99", "ms", func(r *scaleRun) (float64, bool) { return msF(percentile(r.load.visAll, 99)), len(r.load.visAll) > 0 }},
@@ -51,7 +51,7 @@ func restartField(r *scaleRun, f func(*restartResult) float64) (float64, bool) {
 // egressRatio is what the leader sent during the full restart over the
 // catalog's snapshot size.
 func (r *scaleRun) egressRatio() (float64, bool) {
-	if r.restart == nil || r.snapshot.catalogBytes <= 0 {
+	if r.restart == nil || !r.restart.haveLeaderBytes || r.snapshot.catalogBytes <= 0 {
 		return 0, false
 	}
 	return float64(r.restart.leaderBytes.sent()) / float64(r.snapshot.catalogBytes), true
@@ -283,6 +283,12 @@ func (res *scaleResult) print(w io.Writer) {
 			r.idle.machineCores, snap, restart, fleet)
 	}
 	for _, r := range runs {
+		if r.failed != "" {
+			fmt.Fprintf(w, "\n**N=%d stopped early** after %s: `%s`. The figures above are those measured before; \"—\" was not measured.\n", r.n, r.took.Round(time.Second), oneLine(r.failed))
+		}
+		if len(r.idle.leaders) > 1 {
+			fmt.Fprintf(w, "\nN=%d: the Raft leader changed during the idle window (agents %v): the leader column is the one of them that used the most CPU, and neither counts in the max.\n", r.n, r.idle.leaders)
+		}
 		if r.load.firstErr != "" {
 			fmt.Fprintf(w, "\nN=%d: the first failed write of the steady load: `%s`\n", r.n, oneLine(r.load.firstErr))
 		}

@@ -137,7 +137,7 @@ func testScaleResult() *scaleResult {
 	run := func(n int, join time.Duration, mc []float64, restart bool) *scaleRun {
 		r := &scaleRun{n: n, took: time.Minute, leader: 0,
 			join: joinResult{applied: join - time.Second, members: join, all: join},
-			idle: idleResult{window: 30 * time.Second, mc: mc, leader: 0, machineCores: 1.2,
+			idle: idleResult{window: 30 * time.Second, mc: mc, leaders: []int{0}, machineCores: 1.2,
 				mem: []procMemory{mem(40 << 10), mem(30 << 10), mem(32 << 10)}},
 			load: loadResult{rate: 50, wall: 30 * time.Second, ok: 1500, sampledAgents: n, sampleEvery: 50,
 				writeLat: []time.Duration{10 * time.Millisecond}, visAll: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond},
@@ -147,7 +147,7 @@ func testScaleResult() *scaleResult {
 		}
 		if restart {
 			r.restart = &restartResult{leader: 0, window: 20 * time.Second, rejoin: joinResult{all: 2 * join},
-				leaderBytes: netCounters{peerSent: 1 << 20, raftSent: 2 << 20}, counted: n, fleetSent: 10 << 20, maxOtherSent: 1 << 20}
+				leaderBytes: netCounters{peerSent: 1 << 20, raftSent: 2 << 20}, haveLeaderBytes: true, counted: n, fleetSent: 10 << 20, maxOtherSent: 1 << 20}
 		}
 		return r
 	}
@@ -180,6 +180,34 @@ func TestScaleReport(t *testing.T) {
 	}
 	if strings.Contains(s, "development run") {
 		t.Error("a 30 s idle window called a development run")
+	}
+}
+
+// A run that stopped early keeps what it measured; a leader change in
+// the idle window is said.
+func TestScaleReportPartial(t *testing.T) {
+	res := testScaleResult()
+	res.runs[1].idle.leaders = []int{0, 2}
+	res.runs = append(res.runs, &scaleRun{n: 150, took: 5 * time.Minute, leader: -1,
+		join: joinResult{applied: time.Minute, members: 70 * time.Second, all: 70 * time.Second}, failed: "creates: no create succeeded"})
+	var out bytes.Buffer
+	res.print(&out)
+	s := out.String()
+	for _, want := range []string{
+		"| 150 | 70.0 | — / — | — | — | — / — / — | — / — | — / — / — | — | — | — |",
+		"**N=150 stopped early** after 5m0s: `creates: no create succeeded`.",
+		// The leader of N=50 is the agent of the two that used more CPU
+		// (agent 0: 100 millicores); neither counts in the max.
+		"| 50 | 20.0 | 21.0 / 20.0 | 100 |",
+		"N=50: the Raft leader changed during the idle window (agents [0 2])",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "scale.png")
+	if err := writeScalePlot(path, res); err != nil {
+		t.Fatal(err)
 	}
 }
 
