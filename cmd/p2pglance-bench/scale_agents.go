@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log"
 	"math/big"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -33,6 +35,8 @@ type scaleAgent struct {
 	err      error         // what Wait returned (read after exited is closed)
 	exitedAt time.Time     // when Wait returned
 	id       string        // node id, from the data directory
+	lives    int           // how many times it was started (since it last moved ports)
+	retried  int           // how many times it was moved to new ports (retryPorts)
 }
 
 func (a *scaleAgent) url() string      { return "http://127.0.0.1:" + strconv.Itoa(a.api) }
@@ -59,14 +63,17 @@ func (a *scaleAgent) running() bool {
 type scaleFleet struct {
 	bin    string
 	env    []string
+	sc     *scaleConfig
 	agents []*scaleAgent
+	mu     sync.Mutex   // guards used
+	used   map[int]bool // every port given to an agent
 }
 
 // newScaleFleet lays out n agents under dir: ports, data directories,
 // zones and racks, and --join naming the first sc.joinVia agents (those
 // started before it the first time; every other one on a restart).
 func newScaleFleet(sc *scaleConfig, bin, dir string, n int) (*scaleFleet, error) {
-	ports, err := freePortsBelowEphemeral(4 * n)
+	ports, err := freePortsBelowEphemeral(4*n, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -74,36 +81,83 @@ func newScaleFleet(sc *scaleConfig, bin, dir string, n int) (*scaleFleet, error)
 	if sc.secret {
 		env = append(env, "P2PGLANCE_CLUSTER_SECRET="+rand.Text()+rand.Text())
 	}
-	f := &scaleFleet{bin: bin, env: env}
+	f := &scaleFleet{bin: bin, env: env, sc: sc, used: map[int]bool{}}
+	for _, p := range ports {
+		f.used[p] = true
+	}
 	for i := range n {
 		a := &scaleAgent{i: i, dir: filepath.Join(dir, fmt.Sprintf("a%03d", i)), logPath: filepath.Join(dir, fmt.Sprintf("a%03d.log", i)),
 			api: ports[4*i], peer: ports[4*i+1], raft: ports[4*i+2], gossip: ports[4*i+3]}
 		f.agents = append(f.agents, a)
 	}
 	for _, a := range f.agents {
-		zone, rack := sc.placement(a.i)
-		addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
-		a.args = []string{"agent", "--data-dir", a.dir,
-			"--api-addr", addr(a.api), "--peer-addr", addr(a.peer), "--raft-addr", addr(a.raft), "--gossip-addr", addr(a.gossip),
-			"--zone", zone, "--rack", rack, "--log-level", "info"}
-		a.restartArgs = a.args
-		var join, rejoin []string
-		for j := range min(sc.joinVia, n) {
-			if j < a.i {
-				join = append(join, f.agents[j].peerAddr())
-			}
-			if j != a.i {
-				rejoin = append(rejoin, f.agents[j].peerAddr())
-			}
-		}
-		if len(join) > 0 {
-			a.args = append(slices.Clip(a.args), "--join", strings.Join(join, ","))
-		}
-		if len(rejoin) > 0 {
-			a.restartArgs = append(slices.Clip(a.restartArgs), "--join", strings.Join(rejoin, ","))
-		}
+		f.setArgs(a)
 	}
 	return f, nil
+}
+
+// setArgs builds agent a's command lines from its ports and the first
+// agents' peer addresses.
+func (f *scaleFleet) setArgs(a *scaleAgent) {
+	sc, n := f.sc, len(f.agents)
+	zone, rack := sc.placement(a.i)
+	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+	a.args = []string{"agent", "--data-dir", a.dir,
+		"--api-addr", addr(a.api), "--peer-addr", addr(a.peer), "--raft-addr", addr(a.raft), "--gossip-addr", addr(a.gossip),
+		"--zone", zone, "--rack", rack, "--log-level", "info"}
+	a.restartArgs = a.args
+	var join, rejoin []string
+	for j := range min(sc.joinVia, n) {
+		if j < a.i {
+			join = append(join, f.agents[j].peerAddr())
+		}
+		if j != a.i {
+			rejoin = append(rejoin, f.agents[j].peerAddr())
+		}
+	}
+	if len(join) > 0 {
+		a.args = append(slices.Clip(a.args), "--join", strings.Join(join, ","))
+	}
+	if len(rejoin) > 0 {
+		a.restartArgs = append(slices.Clip(a.restartArgs), "--join", strings.Join(rejoin, ","))
+	}
+}
+
+// retryPorts starts again, on new ports and with an empty data
+// directory, an agent that exited at its first start because one of its
+// ports was taken meanwhile (the ports are found free when the fleet is
+// laid out, and something else on the machine may bind one before the
+// agent does). It reports whether it did. The first -scale-join agents
+// are named in every --join: they are never moved.
+func (f *scaleFleet) retryPorts(a *scaleAgent) (bool, error) {
+	if a.running() || a.lives != 1 || a.i < min(f.sc.joinVia, len(f.agents)) || a.retried >= 3 ||
+		!strings.Contains(tail(a.logPath), "address already in use") {
+		return false, nil
+	}
+	f.mu.Lock()
+	ports, err := freePortsBelowEphemeral(4, f.used)
+	for _, p := range ports {
+		f.used[p] = true
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	a.api, a.peer, a.raft, a.gossip = ports[0], ports[1], ports[2], ports[3]
+	f.setArgs(a)
+	log.Printf("    agent %d: a port was taken before it started (%s); starting it again on new ports", a.i, oneLine(lastLine(a.logPath)))
+	if err := os.RemoveAll(a.dir); err != nil {
+		return false, err
+	}
+	if err := os.Remove(a.logPath); err != nil {
+		return false, err
+	}
+	a.retried++
+	a.cmd, a.lives = nil, 0
+	if err := f.start(a); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // start starts agent a's process.
@@ -125,6 +179,7 @@ func (f *scaleFleet) start(a *scaleAgent) error {
 		return fmt.Errorf("start agent %d: %w", a.i, err)
 	}
 	a.cmd, a.exited = cmd, make(chan struct{})
+	a.lives++
 	go func() {
 		a.err = cmd.Wait()
 		a.exitedAt = time.Now()
@@ -311,7 +366,7 @@ func parseStoppedLine(line string) (netCounters, error) {
 // ports across a full restart, and a port of the ephemeral range left
 // free meanwhile could become the source port of any process's outgoing
 // connection.
-func freePortsBelowEphemeral(n int) ([]int, error) {
+func freePortsBelowEphemeral(n int, used map[int]bool) ([]int, error) {
 	lo, hi := 10000, 32768
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 2 {
@@ -328,7 +383,7 @@ func freePortsBelowEphemeral(n int) ([]int, error) {
 			return nil, err
 		}
 		p := lo + int(r.Int64())
-		if seen[p] {
+		if seen[p] || used[p] {
 			continue
 		}
 		seen[p] = true
@@ -348,4 +403,10 @@ func freePortsBelowEphemeral(n int) ([]int, error) {
 		return nil, fmt.Errorf("found %d free ports in [%d, %d), need %d", len(out), lo, hi, n)
 	}
 	return out, nil
+}
+
+// lastLine is the last non-empty line of a file ("" if none).
+func lastLine(path string) string {
+	lines := strings.Split(strings.TrimSpace(tail(path)), "\n")
+	return lines[len(lines)-1]
 }

@@ -53,8 +53,12 @@ type joinResult struct {
 // node for its store usage).
 func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Time, id string, rev uint64, timeout time.Duration) (joinResult, error) {
 	n := len(f.agents)
-	ctx, cancel := context.WithDeadline(ctx, t0.Add(timeout))
-	defer cancel()
+	dctx, cancelDeadline := context.WithDeadline(ctx, t0.Add(timeout))
+	defer cancelDeadline()
+	// An agent that exits ends the wait for all (the others would never
+	// list it).
+	ctx, stop := context.WithCancelCause(dctx)
+	defer stop(nil)
 	applied, seen := make([]time.Duration, n), make([]time.Duration, n)
 	var nApplied, nSeen atomic.Int64
 	sem := make(chan struct{}, 4)
@@ -67,7 +71,15 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 			errs[a.i] = func() error {
 				for {
 					if !a.running() {
-						return fmt.Errorf("agent %d exited (%v); its log ends:\n%s", a.i, a.err, tail(a.logPath))
+						if moved, err := f.retryPorts(a); moved || err != nil {
+							if err != nil {
+								return err
+							}
+							continue
+						}
+						err := fmt.Errorf("agent %d exited (%v); its log ends:\n%s", a.i, a.err, tail(a.logPath))
+						stop(err)
+						return err
 					}
 					rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 					st, err := getAtRev(rctx, hc, a.url(), id, rev)
@@ -123,7 +135,11 @@ wait:
 		}
 	}
 	if len(failed) > 0 {
-		return joinResult{}, fmt.Errorf("%d of %d agents did not join within %s; the first: %w", len(failed), n, timeout, failed[0])
+		first := failed[0]
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			first = cause // an agent exited
+		}
+		return joinResult{}, fmt.Errorf("%d of %d agents did not join within %s; the first: %w", len(failed), n, timeout, first)
 	}
 	r := joinResult{applied: slices.Max(applied), members: slices.Max(seen)}
 	r.all = max(r.applied, r.members)

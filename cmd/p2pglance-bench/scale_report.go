@@ -258,6 +258,10 @@ func (res *scaleResult) print(w io.Writer) {
 	// Details.
 	fmt.Fprintf(w, "\nDetails per N:\n\n| N | run took | joined: catalog applied / members listed (s) | steady load: writes ok / failed / skipped, achieved rate, write p50 / p99 ms | visible per agent and write: p50 / p99 ms (sampled writes × agents; GETs failed) | creates: p50 / p99 ms, failed | machine cores busy while idle | catalog at the end: images, snapshot (last index) | full restart: leader sent internal HTTP / Raft, in | every agent sent, total / most by one other agent |\n|---:|---:|---|---|---|---|---:|---|---|---|\n")
 	for _, r := range runs {
+		if r.join.all == 0 {
+			fmt.Fprintf(w, "| %d | %s | did not join |%s\n", r.n, r.took.Round(time.Second), strings.Repeat(" — |", 7))
+			continue
+		}
 		l := r.load
 		snap := "—"
 		if r.snapshot.catalogBytes > 0 {

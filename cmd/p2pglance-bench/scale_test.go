@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,17 +191,20 @@ func TestScaleReportPartial(t *testing.T) {
 	res := testScaleResult()
 	res.runs[1].idle.leaders = []int{0, 2}
 	res.runs = append(res.runs, &scaleRun{n: 150, took: 5 * time.Minute, leader: -1,
-		join: joinResult{applied: time.Minute, members: 70 * time.Second, all: 70 * time.Second}, failed: "creates: no create succeeded"})
+		join: joinResult{applied: time.Minute, members: 70 * time.Second, all: 70 * time.Second}, failed: "creates: no create succeeded"},
+		&scaleRun{n: 200, took: 9 * time.Minute, leader: -1, failed: "did not join"})
 	var out bytes.Buffer
 	res.print(&out)
 	s := out.String()
 	for _, want := range []string{
 		"| 150 | 70.0 | — / — | — | — | — / — / — | — / — | — / — / — | — | — | — |",
 		"**N=150 stopped early** after 5m0s: `creates: no create succeeded`.",
+		"| 150 | 5m0s | 60.0 / 70.0 |",
 		// The leader of N=50 is the agent of the two that used more CPU
 		// (agent 0: 100 millicores); neither counts in the max.
 		"| 50 | 20.0 | 21.0 / 20.0 | 100 |",
 		"N=50: the Raft leader changed during the idle window (agents [0 2])",
+		"| 200 | 9m0s | did not join | — | — | — | — | — | — | — |",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)
@@ -231,6 +236,69 @@ func TestScalePlot(t *testing.T) {
 	}
 }
 
+// buildAgent builds the p2pglance binary into dir.
+func buildAgent(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "p2pglance")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/p2pglance/p2pglance/cmd/p2pglance").CombinedOutput(); err != nil {
+		t.Fatalf("build the agent: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// An agent whose port something else took between the layout and its
+// start exits; it is started again on new ports.
+func TestScaleRetryPorts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real agent process")
+	}
+	dir := t.TempDir()
+	sc := &scaleConfig{zones: 3, racks: 7, joinVia: 3}
+	f, err := newScaleFleet(sc, buildAgent(t, dir), dir, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.killAll()
+	a := f.agents[3]
+	taken, err := net.Listen("tcp", a.peerAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	old := a.peer
+	if err := f.start(a); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(time.Minute):
+		t.Fatal("the agent did not exit with its port taken")
+	}
+	if moved, err := f.retryPorts(f.agents[0]); moved || err != nil {
+		t.Errorf("an agent that never ran was moved: %v %v", moved, err)
+	}
+	moved, err := f.retryPorts(a)
+	if err != nil || !moved {
+		t.Fatalf("not moved: %v %v (log: %s)", moved, err, tail(a.logPath))
+	}
+	if a.peer == old || !slices.Contains(a.args, a.peerAddr()) {
+		t.Errorf("peer port %d (was %d), args %v", a.peer, old, a.args)
+	}
+	// Up on its new ports: its API answers.
+	hc := newScaleClient(1)
+	err = waitFor(context.Background(), time.Minute, func() bool {
+		resp, err := hc.Get(a.url() + "/versions")
+		if err != nil {
+			return !a.running()
+		}
+		resp.Body.Close()
+		return true
+	})
+	if err != nil || !a.running() {
+		t.Fatalf("the moved agent is not up: %v (log: %s)", err, tail(a.logPath))
+	}
+}
+
 // TestScaleSmoke runs the scale phase on 3 real agent processes with
 // short windows, so that the harness keeps working as the node evolves.
 // It checks that the table is produced, never how fast anything was.
@@ -239,11 +307,7 @@ func TestScaleSmoke(t *testing.T) {
 		t.Skip("starts real agent processes")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "p2pglance")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/p2pglance/p2pglance/cmd/p2pglance").CombinedOutput(); err != nil {
-		t.Fatalf("build the agent: %v\n%s", err, out)
-	}
-	cfg := &config{dir: dir, binary: bin, only: map[string]bool{"scale": true}, scale: scaleConfig{
+	cfg := &config{dir: dir, binary: buildAgent(t, dir), only: map[string]bool{"scale": true}, scale: scaleConfig{
 		sizes: []int{3}, zones: 3, racks: 7, joinVia: 3, secret: true, settle: 100 * time.Millisecond, idle: time.Second,
 		rate: 20, load: 2 * time.Second, sample: 500 * time.Millisecond, clients: 4, creates: time.Second, createVia: -1,
 		restart: true, stopTimeout: 30 * time.Second, plot: filepath.Join(dir, "scale.png"), logs: filepath.Join(dir, "logs"),
