@@ -212,26 +212,30 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 		return err
 	}
 
-	// A full restart, then every agent stopped: the leader's data
-	// directory gives the catalog's snapshot size.
-	leader := run.leader
-	if sc.restart {
-		if run.restart, err = fullRestart(ctx, hc, f, sc); err != nil {
+	// A full restart (every agent is stopped after it), with the
+	// catalog first grown to -scale-catalog images if asked.
+	if !sc.restart {
+		return nil
+	}
+	if sc.catalog > run.images {
+		t := time.Now()
+		added, err := fillCatalog(ctx, hc, a0, sc.clients, sc.catalog-run.images, sc.joinTimeoutFor(n))
+		run.images += added
+		if err != nil {
 			return err
 		}
-		run.images++
-		leader = run.restart.leader
-		log.Printf("  N=%d: restart: all back after %s; leader (agent %d) sent %s in %s", n, run.restart.rejoin.all.Round(time.Millisecond),
-			leader, bytesStr(run.restart.leaderBytes.sent()), run.restart.window.Round(time.Millisecond))
-	} else {
-		f.stopAll(sc.stopTimeout)
+		log.Printf("  N=%d: catalog grown by %d images to %d in %s", n, added, run.images, time.Since(t).Round(time.Second))
 	}
-	if leader >= 0 {
-		run.snapshot = catalogSnapshot(filepath.Join(f.agents[leader].dir, "raft"))
-		if run.snapshot.err != "" {
-			log.Printf("  N=%d: snapshot size: %s", n, run.snapshot.err)
-		}
+	restart, err := fullRestart(ctx, hc, f, sc)
+	if restart != nil && restart.rejoin.all > 0 {
+		run.restart = restart // back after the restart, even if its counters are lost
 	}
+	if err != nil {
+		return err
+	}
+	run.images++
+	log.Printf("  N=%d: restart: all back after %s; leader (agent %d) sent %s in %s", n, run.restart.rejoin.all.Round(time.Millisecond),
+		run.restart.leader, bytesStr(run.restart.leaderBytes.sent()), run.restart.window.Round(time.Millisecond))
 	return nil
 }
 

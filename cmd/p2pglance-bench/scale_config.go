@@ -24,6 +24,7 @@ type scaleConfig struct {
 	creates     time.Duration // how long the creates/s figure runs
 	createVia   int           // the agent the clients talk to (-1: the last one)
 	restart     bool          // measure a full restart of all N agents
+	catalog     int           // grow the catalog to this many images before the restart (0: as the load left it)
 	stopTimeout time.Duration // how long an agent may take to stop on SIGTERM before SIGKILL
 	plot        string        // PNG path of the chart ("": none)
 	logs        string        // copy every agent's log under this directory after each N ("": none)
@@ -48,6 +49,7 @@ func scaleFlags(sc *scaleConfig) func() error {
 	flag.DurationVar(&sc.creates, "scale-creates", 15*time.Second, "how long the creates/s figure runs (scale phase)")
 	flag.IntVar(&sc.createVia, "scale-create-via", -1, "the agent the creates/s clients talk to; -1: the last one (a non-voter)")
 	flag.BoolVar(&sc.restart, "scale-restart", true, "measure a full restart of all N agents (the leader's egress)")
+	flag.IntVar(&sc.catalog, "scale-catalog", 0, "before the restart, create images through agent 0 until the catalog holds this many (the same snapshot size at every N); 0: as the load and creates left it")
 	flag.DurationVar(&sc.stopTimeout, "scale-stop-timeout", time.Minute, "how long an agent may take to stop on SIGTERM before it is killed")
 	flag.StringVar(&sc.plot, "scale-plot", "", "write the figures-vs-N chart (PNG) here")
 	flag.StringVar(&sc.logs, "scale-logs", "", "copy every agent's log to DIR/n<N>/ after each N, also when it fails")

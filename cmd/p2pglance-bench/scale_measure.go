@@ -504,3 +504,33 @@ func fullRestart(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleC
 	}
 	return r, nil
 }
+
+// fillCatalog creates k images through agent a from clients concurrent
+// clients (not measured: it only grows the catalog) and returns how many
+// it created.
+func fillCatalog(ctx context.Context, hc *http.Client, a *scaleAgent, clients, k int, timeout time.Duration) (int, error) {
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var next, done atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(k) && fctx.Err() == nil; i = next.Add(1) {
+				if _, _, err := createAt(fctx, hc, a.url(), fmt.Sprintf("scale-fill-%d", i)); err != nil {
+					first.CompareAndSwap(nil, err)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if fctx.Err() != nil {
+		err, _ := first.Load().(error)
+		return int(done.Load()), fmt.Errorf("grow the catalog to %d more images: %d created in %s (%w; first error: %v)", k, done.Load(), timeout, fctx.Err(), err)
+	}
+	return int(done.Load()), nil
+}

@@ -208,10 +208,10 @@ func (res *scaleResult) print(w io.Writer) {
 	fmt.Fprintf(w, "**Idle CPU**: %s after all joined, utime+stime of every agent (`/proc/PID/stat`) over a %s window in which the benchmark sends nothing; millicores = CPU seconds / wall seconds × 1000. **RSS**: `/proc/PID/status` at the end of that window. "+
 		"**Write visible on every agent**: %d creates/s for %s, each through the next agent in turn (most are forwarded to the leader); one write in every %s is looked for on every agent: right after its answer, one GET per agent with the write's revision in `X-P2pglance-Revision` (the agent answers once it has applied that revision); the time is from the write's start until the last agent answered. The measurement adds N GETs per sampled write. "+
 		"**Creates/s**: %d clients creating images one after the other each, for %s, all through one agent (the last one unless `-scale-create-via`: a non-voter). "+
-		"**Full restart**: every agent stopped (SIGTERM), then all started again at once on the same ports and data; once all are back (same test as joining, with a new marker), all are stopped again and each agent's bytes sent on its internal HTTP and Raft connections (accepted and dialed, TLS included; gossip not counted) are read from the line it logs when it stops: the leader's over the catalog's snapshot size. "+
+		"**Full restart**: every agent stopped (SIGTERM)%s, then all started again at once on the same ports and data; once all are back (same test as joining, with a new marker), all are stopped again and each agent's bytes sent on its internal HTTP and Raft connections (accepted and dialed, TLS included; gossip not counted) are read from the line it logs when it stops: the leader's over the catalog's snapshot size. "+
 		"**Snapshot**: the catalog as the FSM writes a snapshot of it (what Raft's InstallSnapshot sends), rebuilt offline from the stopped leader's Raft directory (its newest snapshot, then every later log entry). "+
 		"**Slope**: least-squares fit of each figure against N, per added agent.\n\n",
-		sc.settle, sc.idle, sc.rate, sc.load, sc.sample, sc.clients, sc.creates)
+		sc.settle, sc.idle, sc.rate, sc.load, sc.sample, sc.clients, sc.creates, catalogNote(sc.catalog))
 	if sc.idle < 20*time.Second {
 		fmt.Fprintf(w, "**The idle window was shorter than 20 s: a development run, not a figure to quote.**\n\n")
 	}
@@ -256,7 +256,7 @@ func (res *scaleResult) print(w io.Writer) {
 	}
 
 	// Details.
-	fmt.Fprintf(w, "\nDetails per N:\n\n| N | run took | joined: catalog applied / members listed (s) | steady load: writes ok / failed / skipped, achieved rate, write p50 / p99 ms | visible per agent and write: p50 / p99 ms (sampled writes × agents; GETs failed) | creates: p50 / p99 ms, failed | machine cores busy while idle | catalog at the end: images, snapshot (last index) | full restart: leader sent internal HTTP / Raft, in | every agent sent, total / most by one other agent |\n|---:|---:|---|---|---|---|---:|---|---|---|\n")
+	fmt.Fprintf(w, "\nDetails per N:\n\n| N | run took | joined: catalog applied / members listed (s) | steady load: writes ok / failed / skipped, achieved rate, write p50 / p99 ms | visible per agent and write: p50 / p99 ms (sampled writes × agents; GETs failed) | creates: p50 / p99 ms, failed | machine cores busy while idle | catalog at the end: images, snapshot (last index) | full restart: leader sent internal HTTP / Raft, in, per second | every agent sent, total / most by one other agent |\n|---:|---:|---|---|---|---|---:|---|---|---|\n")
 	for _, r := range runs {
 		if r.join.all == 0 {
 			fmt.Fprintf(w, "| %d | %s | did not join |%s\n", r.n, r.took.Round(time.Second), strings.Repeat(" — |", 7))
@@ -276,7 +276,11 @@ func (res *scaleResult) print(w io.Writer) {
 		}
 		restart, fleet := "—", "—"
 		if x := r.restart; x != nil {
-			restart = fmt.Sprintf("%s / %s, in %s (agent %d)", bytesStr(x.leaderBytes.peerSent), bytesStr(x.leaderBytes.raftSent), x.window.Round(100*time.Millisecond), x.leader)
+			restart = fmt.Sprintf("%s / %s, in %s (agent %d): %s/s", bytesStr(x.leaderBytes.peerSent), bytesStr(x.leaderBytes.raftSent), x.window.Round(100*time.Millisecond), x.leader,
+				bytesStr(int64(float64(x.leaderBytes.sent())/x.window.Seconds())))
+			if !x.haveLeaderBytes {
+				restart = fmt.Sprintf("lost (the leader was killed), in %s (agent %d)", x.window.Round(100*time.Millisecond), x.leader)
+			}
 			fleet = fmt.Sprintf("%s / %s (%d agents counted)", bytesStr(x.fleetSent), bytesStr(x.maxOtherSent), x.counted)
 		}
 		fmt.Fprintf(w, "| %d | %s | %s / %s | %d / %d / %d, %.1f/s, %s / %s | %s / %s (%d × %d; %d) | %s / %s, %d | %.2f | %s | %s | %s |\n",
@@ -330,3 +334,10 @@ func bytesStr(b int64) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func catalogNote(k int) string {
+	if k <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" after the catalog was grown to %d images (creates through agent 0)", k)
+}

@@ -174,7 +174,7 @@ func TestScaleReport(t *testing.T) {
 		"| all joined | s | +0.4 | 0 | 2 |",
 		"| full restart: leader egress / snapshot | x | — | — | 1 |",
 		"4500 images, 1.0 MiB (index 5000); no snapshot file yet",
-		"1.0 MiB / 2.0 MiB, in 20s (agent 0)",
+		"1.0 MiB / 2.0 MiB, in 20s (agent 0): 153.6 KiB/s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)
