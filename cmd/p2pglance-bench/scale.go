@@ -163,6 +163,11 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 	if run.join, err = waitJoined(ctx, hc, f, t0, id, rev, sc.joinTimeoutFor(n)); err != nil {
 		return err
 	}
+	if run.join.listed < n {
+		err := fmt.Errorf("every agent applied the catalog after %s, but only %d of %d agents listed every agent alive within %s more", run.join.applied.Round(time.Millisecond), run.join.listed, n, membershipGrace(n))
+		run.join = joinResult{}
+		return err
+	}
 	log.Printf("  N=%d: all joined after %s (catalog applied everywhere after %s)", n, run.join.all.Round(time.Millisecond), run.join.applied.Round(time.Millisecond))
 	if err := f.readIDs(ctx, 10*time.Second); err != nil {
 		return err

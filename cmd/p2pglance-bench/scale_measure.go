@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/p2pglance/p2pglance/api"
 )
 
 // createRetry creates an image through agent a, retrying (a leader being
@@ -40,8 +42,16 @@ func createRetry(ctx context.Context, hc *http.Client, f *scaleFleet, a *scaleAg
 // its first process.
 type joinResult struct {
 	applied time.Duration // every agent had applied the marker write
-	members time.Duration // every agent listed every agent alive (gossip)
-	all     time.Duration // both
+	members time.Duration // every agent listed every agent alive (gossip); 0: not all did
+	all     time.Duration // both (applied alone when not every agent listed every agent)
+	listed  int           // agents that listed every agent alive
+}
+
+// membershipGrace is how long, once every agent has applied the marker,
+// every agent may still take to list every agent alive: gossip spreads
+// in seconds.
+func membershipGrace(n int) time.Duration {
+	return 30*time.Second + time.Duration(n)*100*time.Millisecond
 }
 
 // waitJoined waits until every agent has applied revision rev (a GET of
@@ -50,7 +60,10 @@ type joinResult struct {
 // gossip membership and the applied index, whatever the Raft
 // configuration holds. An agent's membership is checked once it has
 // applied the marker, at most 4 at a time (each view asks every live
-// node for its store usage).
+// node for its store usage), until membershipGrace after the last agent
+// applied it. It fails if an agent exits or does not apply the marker
+// within timeout; agents that never list every agent are counted in the
+// result (listed < n), not an error.
 func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Time, id string, rev uint64, timeout time.Duration) (joinResult, error) {
 	n := len(f.agents)
 	dctx, cancelDeadline := context.WithDeadline(ctx, t0.Add(timeout))
@@ -59,6 +72,21 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 	// list it).
 	ctx, stop := context.WithCancelCause(dctx)
 	defer stop(nil)
+	// The membership checks end membershipGrace after the last agent
+	// applied the marker.
+	mctx, endMembers := context.WithCancel(ctx)
+	defer endMembers()
+	allApplied := make(chan struct{})
+	go func() {
+		select {
+		case <-allApplied:
+		case <-mctx.Done():
+			return
+		}
+		if sleepCtx(mctx, membershipGrace(n)) == nil {
+			endMembers()
+		}
+	}()
 	applied, seen := make([]time.Duration, n), make([]time.Duration, n)
 	var nApplied, nSeen atomic.Int64
 	sem := make(chan struct{}, 4)
@@ -86,7 +114,9 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 					cancel()
 					if err == nil && st == http.StatusOK {
 						applied[a.i] = time.Since(t0)
-						nApplied.Add(1)
+						if nApplied.Add(1) == int64(n) {
+							close(allApplied)
+						}
 						break
 					}
 					if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
@@ -94,22 +124,25 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 					}
 				}
 				for {
-					sem <- struct{}{}
-					rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					info, err := clusterOf(rctx, hc, a.url())
-					cancel()
-					<-sem
-					if err == nil && aliveIn(info) >= n {
+					var info *api.ClusterInfo
+					select {
+					case sem <- struct{}{}:
+						rctx, cancel := context.WithTimeout(mctx, 10*time.Second)
+						info, _ = clusterOf(rctx, hc, a.url())
+						cancel()
+						<-sem
+					case <-mctx.Done():
+					}
+					if info != nil && aliveIn(info) >= n {
 						seen[a.i] = time.Since(t0)
 						nSeen.Add(1)
 						return nil
 					}
-					if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-						alive := -1
-						if info != nil {
-							alive = aliveIn(info)
+					if sleepCtx(mctx, 500*time.Millisecond) != nil {
+						if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+							return cause // an agent exited
 						}
-						return fmt.Errorf("agent %d lists %d of %d agents alive: %w", a.i, alive, n, err)
+						return nil // counted as not listing every agent
 					}
 				}
 			}()
@@ -141,8 +174,12 @@ wait:
 		}
 		return joinResult{}, fmt.Errorf("%d of %d agents did not join within %s; the first: %w", len(failed), n, timeout, first)
 	}
-	r := joinResult{applied: slices.Max(applied), members: slices.Max(seen)}
-	r.all = max(r.applied, r.members)
+	r := joinResult{applied: slices.Max(applied), listed: int(nSeen.Load())}
+	r.all = r.applied
+	if r.listed == n {
+		r.members = slices.Max(seen)
+		r.all = max(r.applied, r.members)
+	}
 	return r, nil
 }
 
@@ -477,6 +514,9 @@ func fullRestart(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleC
 	}
 	if r.rejoin, err = waitJoined(ctx, hc, f, t0, id, rev, sc.joinTimeoutFor(n)); err != nil {
 		return nil, fmt.Errorf("after the restart: %w", err)
+	}
+	if r.rejoin.listed < n {
+		log.Printf("    after the restart only %d of %d agents list every agent alive (%s after all applied the marker); measuring on", r.rejoin.listed, n, membershipGrace(n))
 	}
 	if r.leader, err = leaderIndex(ctx, hc, f); err != nil {
 		return r, err
