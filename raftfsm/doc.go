@@ -1,8 +1,10 @@
 // Package raftfsm replicates p2pglance's image catalog: the commands that
 // change the records of package catalog (images, members, documents), the
 // deterministic hashicorp/raft FSM that applies those commands, snapshots,
-// and an in-memory index (hashicorp/go-memdb) that answers reads, lists,
-// filters and pagination from the local replica.
+// and the in-memory catalog that answers reads, lists, filters and
+// pagination from the local replica: compact image records (record.go)
+// under copy-on-write B-trees (google/btree), one per sort key and filter
+// index (index.go, state.go, list.go).
 //
 // Commands are one type byte followed by a JSON body. Apply never chooses
 // IDs or timestamps: the proposer does. Every change records the Raft log
@@ -12,5 +14,5 @@
 // other.
 //
 // The package imports only catalog, the standard library, hashicorp/raft
-// and hashicorp/go-memdb (the Badger log store lives in raftbadger).
+// and google/btree (the Badger log store lives in raftbadger).
 package raftfsm

@@ -1,23 +1,83 @@
 package raftfsm
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
-	"fmt"
+	"strings"
 
-	memdb "github.com/hashicorp/go-memdb"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
-// indexedSortKeys have an ordered index of their own; lists sorted by the
-// other (rarely used, low-cardinality) keys scan and sort in memory. "id"
-// uses the primary index, whose keys are the same as SortIndexKey's.
-// Every index costs time in Apply, so only the common keys get one.
-var indexedSortKeys = []string{"created_at", "updated_at", "name", "size"}
+// index names one ordered index over the images. Every Glance sort key has
+// one, ordered by the key's value, then created_at, then id (sortValue,
+// SortIndexKey); the filter fields owner and visibility have one each,
+// ordered by value, then created_at, then id (FilterIndexKey). The other
+// filter fields (status, name, disk_format, container_format) use their
+// sort key's index: within one value it has the same order.
+type index uint8
 
 const (
-	tableImages     = "images"
-	tableTombstones = "tombstones"
+	ixID index = iota
+	ixCreated
+	ixUpdated
+	ixName
+	ixStatus
+	ixSize
+	ixDiskFormat
+	ixContainerFormat
+	ixOwner
+	ixVisibility
+	numIndexes
 )
+
+// sortIndex returns the index of a sort key (one of catalog.SortKeys).
+func sortIndex(key string) (index, bool) {
+	switch key {
+	case "id":
+		return ixID, true
+	case "created_at":
+		return ixCreated, true
+	case "updated_at":
+		return ixUpdated, true
+	case "name":
+		return ixName, true
+	case "status":
+		return ixStatus, true
+	case "size":
+		return ixSize, true
+	case "disk_format":
+		return ixDiskFormat, true
+	case "container_format":
+		return ixContainerFormat, true
+	}
+	return 0, false
+}
+
+var indexSortKey = [...]string{
+	ixID: "id", ixCreated: "created_at", ixUpdated: "updated_at", ixName: "name", ixStatus: "status",
+	ixSize: "size", ixDiskFormat: "disk_format", ixContainerFormat: "container_format",
+}
+
+// filterIndex returns the index a filter field's walk uses, and whether
+// its keys carry the sort key's null flag before the filter prefix.
+func filterIndex(field string) (ix index, nullable bool) {
+	switch field {
+	case "owner":
+		return ixOwner, false
+	case "visibility":
+		return ixVisibility, false
+	case "status":
+		return ixStatus, false
+	case "name":
+		return ixName, true
+	case "disk_format":
+		return ixDiskFormat, true
+	case "container_format":
+		return ixContainerFormat, true
+	}
+	panic("raftfsm: unknown filter field " + field)
+}
 
 // encNullString appends a string that sorts after null.
 func encNullString(b []byte, s *string) []byte {
@@ -66,7 +126,8 @@ func sortValue(b []byte, key string, img *catalog.Image) []byte {
 }
 
 // SortIndexKey is the key of img in the ordered index for sort key key:
-// the key's value, then created_at, then id as tie-breakers.
+// the key's value, then created_at, then id as tie-breakers. Indexes
+// order images as these keys' bytes do.
 func SortIndexKey(key string, img *catalog.Image) []byte {
 	b := sortValue(make([]byte, 0, 64), key, img)
 	if key != "created_at" && key != "id" {
@@ -113,71 +174,239 @@ func FilterIndexKey(value string, img *catalog.Image) []byte {
 	return encString(b, img.ID)
 }
 
-// bytesIndexer indexes an object by a computed byte key; queries pass the
-// key bytes themselves.
-type bytesIndexer struct {
-	keys func(*catalog.Image) [][]byte
+// recFilterValue returns r's value of a filter field.
+func recFilterValue(field string, r *imageRec) (string, bool) {
+	switch field {
+	case "owner":
+		return value(r.owner)
+	case "status":
+		return value(r.status)
+	case "name":
+		return r.name, r.hasName()
+	case "visibility":
+		return value(r.visibility)
+	case "disk_format":
+		return value(r.diskFormat)
+	case "container_format":
+		return value(r.containerFormat)
+	}
+	panic("raftfsm: unknown filter field " + field)
 }
 
-func (x bytesIndexer) FromObject(raw any) (bool, [][]byte, error) {
-	img, ok := raw.(*catalog.Image)
-	if !ok {
-		return false, nil, fmt.Errorf("index object %T: %w", raw, ErrBadCommand)
+// recSortValue is sortValue over a record.
+func recSortValue(b []byte, ix index, r *imageRec) []byte {
+	nullable := func(s string, ok bool) []byte {
+		if !ok {
+			return append(b, 0)
+		}
+		return encString(append(b, 1), s)
 	}
-	ks := x.keys(img)
-	return len(ks) > 0, ks, nil
+	switch ix {
+	case ixCreated:
+		return binary.BigEndian.AppendUint64(b, r.created)
+	case ixUpdated:
+		return binary.BigEndian.AppendUint64(b, r.updated)
+	case ixName:
+		return nullable(r.name, r.hasName())
+	case ixStatus:
+		s, _ := value(r.status)
+		return encString(b, s)
+	case ixSize:
+		if !r.hasSize() {
+			return append(b, 0)
+		}
+		return binary.BigEndian.AppendUint64(append(b, 1), uint64(r.size))
+	case ixID:
+		return b
+	case ixDiskFormat:
+		return nullable(value(r.diskFormat))
+	case ixContainerFormat:
+		return nullable(value(r.containerFormat))
+	}
+	panic("raftfsm: no sort value for index")
 }
 
-func (bytesIndexer) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("index args: want 1, got %d: %w", len(args), ErrBadCommand)
+// recKey is r's key in index ix: SortIndexKey, or FilterIndexKey for the
+// owner and visibility indexes (which hold only images with a value). A
+// probe's key is its enc.
+func recKey(ix index, r *imageRec) []byte {
+	if r.flags&recProbe != 0 {
+		return []byte(r.enc)
 	}
-	b, ok := args[0].([]byte)
-	if !ok {
-		return nil, fmt.Errorf("index arg %T: %w", args[0], ErrBadCommand)
-	}
-	return b, nil
-}
-
-func sortIndexName(key string) string {
-	if key == "id" {
-		return "id"
-	}
-	return "sort_" + key
-}
-func filterIndexName(field string) string { return "by_" + field }
-
-func schema() *memdb.DBSchema {
-	idx := map[string]*memdb.IndexSchema{
-		"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-	}
-	for _, k := range indexedSortKeys {
-		idx[sortIndexName(k)] = &memdb.IndexSchema{
-			Name: sortIndexName(k), Unique: true,
-			Indexer: bytesIndexer{keys: func(img *catalog.Image) [][]byte { return [][]byte{SortIndexKey(k, img)} }},
+	var b []byte
+	switch ix {
+	case ixOwner, ixVisibility:
+		s, _ := value(r.owner)
+		if ix == ixVisibility {
+			s, _ = value(r.visibility)
+		}
+		b = encString(make([]byte, 0, len(s)+len(r.id)+10), s)
+	default:
+		b = recSortValue(make([]byte, 0, len(r.name)+len(r.id)+20), ix, r)
+		if ix == ixCreated || ix == ixID {
+			return encString(b, r.id)
 		}
 	}
-	for _, f := range catalog.FilterFields {
-		idx[filterIndexName(f)] = &memdb.IndexSchema{
-			Name: filterIndexName(f), Unique: true, AllowMissing: true,
-			Indexer: bytesIndexer{keys: func(img *catalog.Image) [][]byte {
-				vals := filterValues(f, img)
-				out := make([][]byte, len(vals))
-				for i, v := range vals {
-					out[i] = FilterIndexKey(v, img)
-				}
-				return out
-			}},
+	b = binary.BigEndian.AppendUint64(b, r.created)
+	return encString(b, r.id)
+}
+
+// probe returns a record that stands for a position in an index (where
+// a seek starts): its key is key.
+func probe(key []byte) *imageRec { return &imageRec{flags: recProbe, enc: string(key)} }
+
+// compare orders two records in index ix as their keys' bytes do. Records
+// with equal keys (only possible with NUL bytes in their strings) are
+// ordered by id, so each record keeps its own place.
+func compare(ix index, a, b *imageRec) int {
+	if (a.flags|b.flags)&(recNUL|recProbe) != 0 {
+		if c := bytes.Compare(recKey(ix, a), recKey(ix, b)); c != 0 || (a.flags|b.flags)&recProbe != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	}
+	// Without NUL bytes, comparing the key's parts one by one orders
+	// like comparing the keys' bytes (a terminated string that is a
+	// prefix of another sorts first either way).
+	var c int
+	switch ix {
+	case ixID:
+		return strings.Compare(a.id, b.id)
+	case ixCreated:
+		if c = cmp.Compare(a.created, b.created); c == 0 {
+			return strings.Compare(a.id, b.id)
+		}
+		return c
+	case ixUpdated:
+		c = cmp.Compare(a.updated, b.updated)
+	case ixName:
+		c = compareNullable(a.name, a.hasName(), b.name, b.hasName())
+	case ixStatus:
+		c = compareHandles(a.status, b.status)
+	case ixSize:
+		if c = compareBool(a.hasSize(), b.hasSize()); c == 0 {
+			c = cmp.Compare(uint64(a.size), uint64(b.size))
+		}
+	case ixDiskFormat:
+		c = compareNullableHandles(a.diskFormat, b.diskFormat)
+	case ixContainerFormat:
+		c = compareNullableHandles(a.containerFormat, b.containerFormat)
+	case ixOwner:
+		c = compareHandles(a.owner, b.owner)
+	case ixVisibility:
+		c = compareHandles(a.visibility, b.visibility)
+	}
+	if c != 0 {
+		return c
+	}
+	if c = cmp.Compare(a.created, b.created); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func compareNullable(a string, aok bool, b string, bok bool) int {
+	if c := compareBool(aok, bok); c != 0 || !aok {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+func compareHandles(a, b interned) int {
+	if a == b {
+		return 0
+	}
+	as, _ := value(a)
+	bs, _ := value(b)
+	return strings.Compare(as, bs)
+}
+
+func compareNullableHandles(a, b interned) int {
+	if a == b {
+		return 0
+	}
+	as, aok := value(a)
+	bs, bok := value(b)
+	return compareNullable(as, aok, bs, bok)
+}
+
+// specKey is listSorted's key of r for a list of sort specs: each spec's
+// value (then the id for an "id" spec), bit-inverted when descending, so
+// one byte comparison orders by every spec.
+func specKey(specs []catalog.SortSpec, r *imageRec) []byte {
+	var b []byte
+	for _, sp := range specs {
+		start := len(b)
+		ix, _ := sortIndex(sp.Key)
+		b = recSortValue(b, ix, r)
+		if ix == ixID {
+			b = encString(b, r.id)
+		}
+		if sp.Desc {
+			for i := start; i < len(b); i++ {
+				b[i] = ^b[i]
+			}
 		}
 	}
-	tables := map[string]*memdb.TableSchema{
-		tableImages: {Name: tableImages, Indexes: idx},
-		tableTombstones: {Name: tableTombstones, Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-		}},
+	return b
+}
+
+// compareSpecs orders two records as their specKeys' bytes do.
+func compareSpecs(specs []catalog.SortSpec, a, b *imageRec) int {
+	if (a.flags|b.flags)&recNUL != 0 {
+		return bytes.Compare(specKey(specs, a), specKey(specs, b))
 	}
-	for name, t := range memberDocSchema() {
-		tables[name] = t
+	for _, sp := range specs {
+		ix, _ := sortIndex(sp.Key)
+		var c int
+		switch ix {
+		case ixID:
+			c = strings.Compare(a.id, b.id)
+		case ixCreated:
+			c = cmp.Compare(a.created, b.created)
+		default:
+			// Compare the values alone: equal ids and creation
+			// times make compare fall through to them.
+			c = compareValue(ix, a, b)
+		}
+		if sp.Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
 	}
-	return &memdb.DBSchema{Tables: tables}
+	return 0
+}
+
+// compareValue compares the sort values alone (no tie-breakers).
+func compareValue(ix index, a, b *imageRec) int {
+	switch ix {
+	case ixUpdated:
+		return cmp.Compare(a.updated, b.updated)
+	case ixName:
+		return compareNullable(a.name, a.hasName(), b.name, b.hasName())
+	case ixStatus:
+		return compareHandles(a.status, b.status)
+	case ixSize:
+		if c := compareBool(a.hasSize(), b.hasSize()); c != 0 || !a.hasSize() {
+			return c
+		}
+		return cmp.Compare(uint64(a.size), uint64(b.size))
+	case ixDiskFormat:
+		return compareNullableHandles(a.diskFormat, b.diskFormat)
+	case ixContainerFormat:
+		return compareNullableHandles(a.containerFormat, b.containerFormat)
+	}
+	panic("raftfsm: no sort value for index")
 }

@@ -3,7 +3,6 @@ package raftfsm
 import (
 	"fmt"
 
-	memdb "github.com/hashicorp/go-memdb"
 	"github.com/p2pglance/p2pglance/catalog"
 )
 
@@ -44,92 +43,60 @@ type DeleteDoc struct {
 	ID   string `json:"id"`
 }
 
-const (
-	tableMembers = "members"
-	tableDocs    = "docs"
-)
-
-func memberDocSchema() map[string]*memdb.TableSchema {
-	return map[string]*memdb.TableSchema{
-		tableMembers: {Name: tableMembers, Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-				&memdb.StringFieldIndex{Field: "ImageID"}, &memdb.StringFieldIndex{Field: "MemberID"},
-			}}},
-			"member": {Name: "member", Indexer: &memdb.StringFieldIndex{Field: "MemberID"}},
-		}},
-		tableDocs: {Name: tableDocs, Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-				&memdb.StringFieldIndex{Field: "Kind"}, &memdb.StringFieldIndex{Field: "ID"},
-			}}},
-		}},
-	}
-}
-
 // Member returns one member of an image, or ErrNotFound.
 func (s *State) Member(imageID, memberID string) (*catalog.Member, error) {
-	raw, err := s.db.Txn(false).First(tableMembers, "id", imageID, memberID)
-	if err != nil {
-		return nil, fmt.Errorf("get member: %w", err)
-	}
-	if raw == nil {
+	m, ok := s.version().members.Get(&catalog.Member{ImageID: imageID, MemberID: memberID})
+	if !ok {
 		return nil, fmt.Errorf("member %s of image %s: %w", memberID, imageID, catalog.ErrNotFound)
 	}
-	return raw.(*catalog.Member), nil
+	return m, nil
 }
 
 // Members returns an image's members, ordered by member id.
 func (s *State) Members(imageID string) []*catalog.Member {
-	it, err := s.db.Txn(false).Get(tableMembers, "id_prefix", imageID)
-	if err != nil {
-		return nil
-	}
 	var out []*catalog.Member
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if m := raw.(*catalog.Member); m.ImageID == imageID {
-			out = append(out, m)
+	s.version().members.AscendGreaterOrEqual(&catalog.Member{ImageID: imageID}, func(m *catalog.Member) bool {
+		if m.ImageID != imageID {
+			return false
 		}
-	}
+		out = append(out, m)
+		return true
+	})
 	return out
 }
 
 // Memberships returns the images a project is a member of, by image id.
 func (s *State) Memberships(project string) map[string]*catalog.Member {
-	it, err := s.db.Txn(false).Get(tableMembers, "member", project)
-	if err != nil {
-		return nil
-	}
 	out := map[string]*catalog.Member{}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		m := raw.(*catalog.Member)
+	s.version().memberOf.AscendGreaterOrEqual(&catalog.Member{MemberID: project}, func(m *catalog.Member) bool {
+		if m.MemberID != project {
+			return false
+		}
 		out[m.ImageID] = m
-	}
+		return true
+	})
 	return out
 }
 
 // Doc returns a document, or ErrNotFound.
 func (s *State) Doc(kind, id string) (*catalog.Doc, error) {
-	raw, err := s.db.Txn(false).First(tableDocs, "id", kind, id)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", kind, err)
-	}
-	if raw == nil {
+	d, ok := s.version().docs.Get(&catalog.Doc{Kind: kind, ID: id})
+	if !ok {
 		return nil, fmt.Errorf("%s %s: %w", kind, id, catalog.ErrNotFound)
 	}
-	return raw.(*catalog.Doc), nil
+	return d, nil
 }
 
 // Docs returns every document of a kind, ordered by id.
 func (s *State) Docs(kind string) []*catalog.Doc {
-	it, err := s.db.Txn(false).Get(tableDocs, "id_prefix", kind)
-	if err != nil {
-		return nil
-	}
 	var out []*catalog.Doc
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if d := raw.(*catalog.Doc); d.Kind == kind {
-			out = append(out, d)
+	s.version().docs.AscendGreaterOrEqual(&catalog.Doc{Kind: kind}, func(d *catalog.Doc) bool {
+		if d.Kind != kind {
+			return false
 		}
-	}
+		out = append(out, d)
+		return true
+	})
 	return out
 }
 
@@ -138,21 +105,21 @@ func (s *State) putMember(idx uint64, c *PutMember) (*catalog.Member, error) {
 	if m == nil || m.ImageID == "" || m.MemberID == "" {
 		return nil, fmt.Errorf("put member: missing ids: %w", ErrBadCommand)
 	}
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	if raw, _ := txn.First(tableImages, "id", m.ImageID); raw == nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.w.images[ixID].Has(&imageRec{id: m.ImageID}) {
 		return nil, fmt.Errorf("put member of image %s: %w", m.ImageID, catalog.ErrNotFound)
 	}
-	raw, _ := txn.First(tableMembers, "id", m.ImageID, m.MemberID)
-	if err := checkPut(raw != nil, c.Create, func() uint64 { return raw.(*catalog.Member).Revision }, c.ExpectRevision); err != nil {
+	old, exists := s.w.members.Get(m)
+	if err := checkPut(exists, c.Create, func() uint64 { return old.Revision }, c.ExpectRevision); err != nil {
 		return nil, fmt.Errorf("put member %s of image %s: %w", m.MemberID, m.ImageID, err)
 	}
 	cp := *m
 	cp.Revision = idx
-	if err := txn.Insert(tableMembers, &cp); err != nil {
-		return nil, fmt.Errorf("put member: %w", err)
-	}
-	txn.Commit()
+	s.w.members.ReplaceOrInsert(&cp)
+	s.w.memberOf.ReplaceOrInsert(&cp)
+	s.dirty |= dirtyMembers
+	s.publish()
 	return &cp, nil
 }
 
@@ -171,16 +138,15 @@ func checkPut(exists, create bool, rev func() uint64, expect uint64) error {
 }
 
 func (s *State) deleteMember(c *DeleteMember) error {
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	raw, _ := txn.First(tableMembers, "id", c.ImageID, c.MemberID)
-	if raw == nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.w.members.Delete(&catalog.Member{ImageID: c.ImageID, MemberID: c.MemberID})
+	if !ok {
 		return fmt.Errorf("delete member %s of image %s: %w", c.MemberID, c.ImageID, catalog.ErrNotFound)
 	}
-	if err := txn.Delete(tableMembers, raw); err != nil {
-		return fmt.Errorf("delete member: %w", err)
-	}
-	txn.Commit()
+	s.w.memberOf.Delete(m)
+	s.dirty |= dirtyMembers
+	s.publish()
 	return nil
 }
 
@@ -189,39 +155,46 @@ func (s *State) putDoc(idx uint64, c *PutDoc) (*catalog.Doc, error) {
 	if d == nil || d.Kind == "" || d.ID == "" {
 		return nil, fmt.Errorf("put doc: missing kind or id: %w", ErrBadCommand)
 	}
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	raw, _ := txn.First(tableDocs, "id", d.Kind, d.ID)
-	if err := checkPut(raw != nil, c.Create, func() uint64 { return raw.(*catalog.Doc).Revision }, c.ExpectRevision); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, exists := s.w.docs.Get(d)
+	if err := checkPut(exists, c.Create, func() uint64 { return old.Revision }, c.ExpectRevision); err != nil {
 		return nil, fmt.Errorf("put %s %s: %w", d.Kind, d.ID, err)
 	}
 	cp := *d
 	cp.Revision = idx
-	if err := txn.Insert(tableDocs, &cp); err != nil {
-		return nil, fmt.Errorf("put doc: %w", err)
-	}
-	txn.Commit()
+	s.w.docs.ReplaceOrInsert(&cp)
+	s.dirty |= dirtyDocs
+	s.publish()
 	return &cp, nil
 }
 
 func (s *State) deleteDoc(c *DeleteDoc) error {
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	raw, _ := txn.First(tableDocs, "id", c.Kind, c.ID)
-	if raw == nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.w.docs.Delete(&catalog.Doc{Kind: c.Kind, ID: c.ID}); !ok {
 		return fmt.Errorf("delete %s %s: %w", c.Kind, c.ID, catalog.ErrNotFound)
 	}
-	if err := txn.Delete(tableDocs, raw); err != nil {
-		return fmt.Errorf("delete doc: %w", err)
-	}
-	txn.Commit()
+	s.dirty |= dirtyDocs
+	s.publish()
 	return nil
 }
 
-// deleteMembersTxn removes every member of an image inside txn.
-func deleteMembersTxn(txn *memdb.Txn, imageID string) error {
-	if _, err := txn.DeleteAll(tableMembers, "id_prefix", imageID); err != nil {
-		return fmt.Errorf("delete members of %s: %w", imageID, err)
+// deleteMembers removes every member of an image (the writer holds mu).
+func (s *State) deleteMembers(imageID string) {
+	var gone []*catalog.Member
+	s.w.members.AscendGreaterOrEqual(&catalog.Member{ImageID: imageID}, func(m *catalog.Member) bool {
+		if m.ImageID != imageID {
+			return false
+		}
+		gone = append(gone, m)
+		return true
+	})
+	for _, m := range gone {
+		s.w.members.Delete(m)
+		s.w.memberOf.Delete(m)
 	}
-	return nil
+	if len(gone) > 0 {
+		s.dirty |= dirtyMembers
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 	"github.com/p2pglance/p2pglance/catalog"
 )
@@ -31,14 +30,15 @@ type snapshotRecord struct {
 // fsmSnapshot is a point-in-time view of the catalog; Persist writes it
 // out without blocking Apply.
 type fsmSnapshot struct {
-	txn     *memdb.Txn
+	v       *tables
 	applied uint64
 }
 
-// Snapshot captures the catalog. The capture is an immutable memdb
-// snapshot, so it is cheap; the I/O happens in Persist.
+// Snapshot captures the catalog. The capture is the current published
+// version, which no write changes, so it is cheap; the I/O happens in
+// Persist.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{txn: f.State().db.Txn(false), applied: f.AppliedIndex()}, nil
+	return &fsmSnapshot{v: f.State().version(), applied: f.AppliedIndex()}, nil
 }
 
 // Persist writes the snapshot as JSON lines: a header, then every image,
@@ -62,32 +62,32 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, Applied: s.applied}); err != nil {
 		return fmt.Errorf("write header: %w", err)
 	}
-	for _, table := range []string{tableImages, tableTombstones, tableMembers, tableDocs} {
-		it, err := s.txn.Get(table, "id")
-		if err != nil {
-			return fmt.Errorf("iterate %s: %w", table, err)
+	var err error
+	put := func(rec snapshotRecord) bool {
+		if err = enc.Encode(rec); err != nil {
+			err = fmt.Errorf("write record: %w", err)
 		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			var rec snapshotRecord
-			switch v := raw.(type) {
-			case *catalog.Image:
-				rec.Image = v
-			case *Tombstone:
-				rec.Tombstone = v
-			case *catalog.Member:
-				rec.Member = v
-			case *catalog.Doc:
-				rec.Doc = v
-			}
-			if err := enc.Encode(rec); err != nil {
-				return fmt.Errorf("write record: %w", err)
-			}
-		}
+		return err == nil
+	}
+	// Every table in key order: the same catalog always writes the same
+	// bytes.
+	s.v.images[ixID].Ascend(func(r *imageRec) bool { return put(snapshotRecord{Image: decodeImage(r, s.v.dict)}) })
+	if err == nil {
+		s.v.tombs.Ascend(func(t Tombstone) bool { return put(snapshotRecord{Tombstone: &t}) })
+	}
+	if err == nil {
+		s.v.members.Ascend(func(m *catalog.Member) bool { return put(snapshotRecord{Member: m}) })
+	}
+	if err == nil {
+		s.v.docs.Ascend(func(d *catalog.Doc) bool { return put(snapshotRecord{Doc: d}) })
+	}
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
 }
 
-// Release is a no-op: the memdb snapshot is garbage-collected.
+// Release is a no-op: the captured version is garbage-collected.
 func (s *fsmSnapshot) Release() {}
 
 // Restore replaces the catalog with the snapshot read from rc. The new
@@ -103,8 +103,6 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if hdr.Version != snapshotVersion {
 		return fmt.Errorf("restore snapshot version %d: %w", hdr.Version, ErrBadCommand)
 	}
-	txn := st.db.Txn(true)
-	defer txn.Abort()
 	for {
 		var rec snapshotRecord
 		err := dec.Decode(&rec)
@@ -114,23 +112,36 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		if err != nil {
 			return fmt.Errorf("restore snapshot record: %w", err)
 		}
-		switch {
-		case rec.Image != nil:
-			err = txn.Insert(tableImages, rec.Image)
-		case rec.Tombstone != nil:
-			err = txn.Insert(tableTombstones, rec.Tombstone)
-		case rec.Member != nil:
-			err = txn.Insert(tableMembers, rec.Member)
-		case rec.Doc != nil:
-			err = txn.Insert(tableDocs, rec.Doc)
-		}
-		if err != nil {
-			return fmt.Errorf("restore snapshot insert: %w", err)
-		}
+		st.restore(&rec)
 	}
-	txn.Commit()
+	st.publish()
 	f.state.Store(st)
 	f.ring.reset(hdr.Applied)
 	f.markApplied(hdr.Applied)
 	return nil
+}
+
+// restore adds one snapshot record to a state being built (not yet
+// published). A record replaces an earlier one with the same key.
+func (s *State) restore(rec *snapshotRecord) {
+	switch {
+	case rec.Image != nil:
+		r := encodeImage(rec.Image, rec.Image.Revision, s.dict)
+		if old, ok := s.w.images[ixID].Get(r); ok {
+			s.removeRec(old)
+		}
+		s.insertRec(r)
+	case rec.Tombstone != nil:
+		s.w.tombs.ReplaceOrInsert(*rec.Tombstone)
+		s.dirty |= dirtyTombs
+	case rec.Member != nil:
+		if old, ok := s.w.members.ReplaceOrInsert(rec.Member); ok {
+			s.w.memberOf.Delete(old)
+		}
+		s.w.memberOf.ReplaceOrInsert(rec.Member)
+		s.dirty |= dirtyMembers
+	case rec.Doc != nil:
+		s.w.docs.ReplaceOrInsert(rec.Doc)
+		s.dirty |= dirtyDocs
+	}
 }
