@@ -10,6 +10,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/p2pglance/p2pglance/internal/badgercompact"
 	"github.com/p2pglance/p2pglance/internal/diskfree"
 )
 
@@ -19,6 +20,7 @@ var _ Store = (*BadgerStore)(nil)
 // documentation for its key layout and tuning.
 type BadgerStore struct {
 	db      *badger.DB
+	compact *badgercompact.Compactor // compacts db after writes (no compactor goroutines)
 	dir     string
 	log     *slog.Logger
 	inMem   bool
@@ -113,6 +115,7 @@ func (s *BadgerStore) Put(ctx context.Context, d Digest, data []byte) error {
 		return fmt.Errorf("put chunk %s: %w", d, err)
 	}
 	if !present {
+		s.compact.Wrote()
 		s.vlogDirty.Store(true)
 		s.chunks.Add(1)
 		s.bytes.Add(int64(len(data)))
@@ -258,6 +261,9 @@ func (s *BadgerStore) deleteLocked(d Digest, version uint64) error {
 	if err != nil {
 		return err
 	}
+	if deleted {
+		s.compact.Wrote()
+	}
 	if deleted && counted {
 		s.chunks.Add(-1)
 		s.bytes.Add(-size)
@@ -380,6 +386,7 @@ func (s *BadgerStore) Close() error {
 	if !s.inMem && s.vlogDirty.Load() {
 		rerr = s.rotateValueLog(false)
 	}
+	s.compact.Stop()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}

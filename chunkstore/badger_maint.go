@@ -145,6 +145,7 @@ func (s *BadgerStore) Reclaim(ctx context.Context) error {
 		s.writeMu.Unlock()
 		if err == nil {
 			s.vlogDirty.Store(true) // live chunks were copied into the active file
+			s.compact.Wrote()
 		}
 		if errors.Is(err, badger.ErrNoRewrite) {
 			s.log.Debug("value-log GC done", "files_rewritten", rewrites)
@@ -169,13 +170,15 @@ func (s *BadgerStore) compactDeleted(ctx context.Context) error {
 	if err := s.rotateValueLog(true); err != nil {
 		return err
 	}
-	if err := s.db.DropPrefix(fillerPrefix); err != nil {
-		return fmt.Errorf("flush memtables: %w", err)
-	}
-	if err := s.db.Flatten(2); err != nil {
-		return fmt.Errorf("flatten LSM tree: %w", err)
-	}
-	return nil
+	return s.compact.Exclusive(func() error {
+		if err := s.db.DropPrefix(fillerPrefix); err != nil {
+			return fmt.Errorf("flush memtables: %w", err)
+		}
+		if err := s.db.Flatten(2); err != nil {
+			return fmt.Errorf("flatten LSM tree: %w", err)
+		}
+		return nil
+	})
 }
 
 // rotateValueLog makes Badger start a new value-log file. Badger has no
@@ -213,6 +216,7 @@ func (s *BadgerStore) rotateValueLog(keep bool) error {
 	if err != nil {
 		return fmt.Errorf("write value-log fillers: %w", err)
 	}
+	s.compact.Wrote()
 	s.vlogDirty.Store(false)
 	if keep {
 		return nil

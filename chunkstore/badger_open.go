@@ -7,6 +7,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/p2pglance/p2pglance/internal/badgercompact"
 )
 
 // Defaults used for zero BadgerOptions fields.
@@ -106,6 +108,7 @@ func OpenBadger(dir string, opts BadgerOptions) (*BadgerStore, error) {
 	}
 	s := &BadgerStore{
 		db:      db,
+		compact: badgercompact.Start(db, logger(opts)),
 		dir:     dir,
 		log:     logger(opts),
 		inMem:   opts.InMemory,
@@ -118,6 +121,7 @@ func OpenBadger(dir string, opts BadgerOptions) (*BadgerStore, error) {
 		s.segSize = inMemorySegment
 	}
 	if err := s.loadCounters(); err != nil {
+		s.compact.Stop()
 		_ = db.Close()
 		return nil, err
 	}
@@ -163,7 +167,7 @@ func badgerOptions(dir string, opts BadgerOptions) (badger.Options, error) {
 	if opts.InMemory {
 		threshold = inMemoryThreshold
 	}
-	bo := badger.DefaultOptions(dir).
+	bo := badgercompact.Options(badger.DefaultOptions(dir)).
 		WithInMemory(opts.InMemory).
 		WithSyncWrites(opts.SyncWrites).
 		WithLogger(badgerLogger{logger(opts).With("component", "badger")}).
@@ -173,7 +177,6 @@ func badgerOptions(dir string, opts BadgerOptions) (badger.Options, error) {
 		WithValueLogMaxEntries(valueLogMaxEntries).
 		WithMemTableSize(memSize).
 		WithNumMemtables(2).
-		WithNumCompactors(2).
 		WithCompression(options.None).
 		WithBlockCacheSize(cache).
 		WithIndexCacheSize(0).

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime/pprof"
+	"strings"
 	"testing"
 
 	"github.com/p2pglance/p2pglance/chunkstore"
@@ -289,5 +291,20 @@ func TestBadgerReclaimConcurrent(t *testing.T) {
 	}
 	if st := s.Stats(); st.Chunks != workers*perWorker/2 || st.CorruptFound != 0 {
 		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+// TestBadgerNoCompactorGoroutines checks that an open store runs none of
+// Badger's compactor goroutines, which wake every 50 ms even when nothing
+// is written (internal/badgercompact compacts after writes instead).
+func TestBadgerNoCompactorGoroutines(t *testing.T) {
+	s := openDisk(t, t.TempDir())
+	defer s.Close()
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "runCompactor") {
+		t.Fatalf("a Badger compactor goroutine runs:\n%s", b.String())
 	}
 }

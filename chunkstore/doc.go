@@ -49,8 +49,10 @@
 //   - NumVersionsToKeep 1, DetectConflicts false: chunks are immutable and
 //     content-addressed; the store serialises check-then-write per digest
 //     itself, so Badger's conflict tracking would be wasted work.
-//   - NumCompactors 2: the minimum Badger allows; compactions are rare
-//     with so small an LSM tree.
+//   - NumCompactors 0: Badger's compactors wake every 50 ms forever;
+//     instead internal/badgercompact compacts after writes, when Badger
+//     scores a level as due, so an idle store costs no CPU. Compactions
+//     are rare with so small an LSM tree.
 //   - VerifyValueChecksum off: Get already verifies BLAKE3 over the whole
 //     chunk, so an extra CRC pass over 4 MiB would add nothing.
 //   - MetricsEnabled false: avoids Badger's process-global expvar state.
@@ -76,7 +78,8 @@
 //
 // # Dependencies
 //
-// chunkstore imports only the standard library, Badger and BLAKE3. It must
+// chunkstore imports only the standard library, Badger, BLAKE3 and the
+// shared store helpers under internal (free space, compaction). It must
 // not import any other p2pglance package: it knows chunks and digests, not
 // images, peers or HTTP, so that node, api and the tests can all use it.
 package chunkstore

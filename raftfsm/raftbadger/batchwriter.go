@@ -12,6 +12,7 @@ import (
 // otherwise it returns badger.ErrTxnTooBig.
 type batchWriter struct {
 	db      *badger.DB
+	wrote   func() // called after each commit
 	split   bool
 	txn     *badger.Txn
 	n       int // writes in txn
@@ -62,6 +63,7 @@ func (w *batchWriter) flush() error {
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	w.wrote()
 	w.commits++
 	return nil
 }

@@ -51,7 +51,8 @@
 // # Space reclamation
 //
 // DeleteRange writes Badger tombstones; entries stored inline in the LSM tree
-// (values smaller than 64 KiB) are reclaimed by Badger's normal compaction.
+// (values smaller than 64 KiB) are reclaimed by LSM compaction, which runs
+// after writes once Badger scores it as due (internal/badgercompact).
 // Larger entries live in the value log, which Badger only shrinks through
 // value-log garbage collection, so an on-disk Store runs DB.RunValueLogGC
 // (discard ratio 0.5) every five minutes in a background goroutine until it

@@ -39,5 +39,6 @@ func (s *Store) runValueLogGC() {
 			s.logger.Warn("raftbadger: value log GC failed", "error", err)
 			return
 		}
+		s.compact.Wrote() // the live entries were written again
 	}
 }

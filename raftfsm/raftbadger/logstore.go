@@ -107,7 +107,7 @@ type kv struct {
 // marker makes the multi-transaction write recoverable, and a failure after
 // the first commit is rolled back. Called with writeMu held.
 func (s *Store) storeLogs(kvs []kv, lo, hi uint64, split bool) (err error) {
-	w := &batchWriter{db: s.db, split: split}
+	w := &batchWriter{db: s.db, wrote: s.compact.Wrote, split: split}
 	defer w.discard()
 	defer func() {
 		if err != nil && w.commits > 0 {
@@ -253,7 +253,7 @@ func (s *Store) deleteKeys(lo, hi, hint uint64) error {
 }
 
 func (s *Store) deleteKeysTxn(lo, hi, hint uint64, split bool) (err error) {
-	w := &batchWriter{db: s.db, split: split}
+	w := &batchWriter{db: s.db, wrote: s.compact.Wrote, split: split}
 	defer w.discard()
 	defer func() {
 		if err != nil && w.commits > 0 {

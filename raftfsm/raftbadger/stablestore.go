@@ -20,6 +20,7 @@ func (s *Store) Set(key []byte, val []byte) error {
 	if err != nil {
 		return fmt.Errorf("set key %q: %w", key, err)
 	}
+	s.compact.Wrote()
 	return nil
 }
 
@@ -52,6 +53,7 @@ func (s *Store) SetUint64(key []byte, val uint64) error {
 	if err != nil {
 		return fmt.Errorf("set key %q: %w", key, err)
 	}
+	s.compact.Wrote()
 	return nil
 }
 

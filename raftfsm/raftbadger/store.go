@@ -11,6 +11,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
 
+	"github.com/p2pglance/p2pglance/internal/badgercompact"
 	"github.com/p2pglance/p2pglance/internal/diskfree"
 )
 
@@ -58,7 +59,6 @@ const (
 	valueThreshold   = 64 << 10
 	inMemoryMaxValue = 1 << 20 // Badger's maximum ValueThreshold
 	valueLogFileSize = 64 << 20
-	numCompactors    = 2
 
 	gcInterval     = 5 * time.Minute
 	gcDiscardRatio = 0.5
@@ -70,6 +70,7 @@ const (
 // and kept exact across StoreLogs, DeleteRange and reopening.
 type Store struct {
 	db      *badger.DB
+	compact *badgercompact.Compactor // compacts db after writes (no compactor goroutines)
 	logger  *slog.Logger
 	dir     string
 	reserve int64 // free bytes StoreLogs keeps on dir's file system (0: no check)
@@ -106,9 +107,10 @@ var (
 // indexes.
 //
 // Badger is configured for a modest footprint: 16 MiB memtables (three of
-// them at most), an 8 MiB block cache, two compactors, one version per key,
-// no conflict detection (writes are serialised by the store) and no expvar
-// metrics. Values of 64 KiB or more go to the value log (64 MiB files, which
+// them at most), an 8 MiB block cache, one version per key, no conflict
+// detection (writes are serialised by the store) and no expvar metrics.
+// Badger runs no compactor goroutines (they wake every 50 ms even when
+// nothing is written); internal/badgercompact compacts after writes. Values of 64 KiB or more go to the value log (64 MiB files, which
 // also caps the size of a single entry), smaller ones stay in the LSM tree.
 // SyncWrites is on unless opts.NoSync is set. Badger logs warnings and
 // errors to opts.Logger.
@@ -130,7 +132,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		bo = badger.DefaultOptions(dir)
 	}
-	bo = bo.WithSyncWrites(!opts.NoSync).
+	bo = badgercompact.Options(bo).WithSyncWrites(!opts.NoSync).
 		WithLogger(badgerLogger{l: logger.With("component", "badger")}).
 		WithMemTableSize(memTableSize).
 		WithNumMemtables(numMemtables).
@@ -138,18 +140,18 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithValueThreshold(threshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumVersionsToKeep(1).
-		WithNumCompactors(numCompactors).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false)
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger: %w", err)
 	}
-	s := &Store{db: db, logger: logger, dir: dir}
+	s := &Store{db: db, logger: logger, dir: dir, compact: badgercompact.Start(db, logger.With("component", "raftbadger"))}
 	if !opts.InMemory {
 		s.reserve = opts.Reserve
 	}
 	if err := s.load(); err != nil {
+		s.compact.Stop()
 		_ = db.Close()
 		return nil, err
 	}
@@ -169,6 +171,7 @@ func (s *Store) Close() error {
 			close(s.gcStop)
 			<-s.gcDone
 		}
+		s.compact.Stop()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close badger: %w", err)
 		}

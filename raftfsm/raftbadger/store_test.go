@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1058,5 +1059,22 @@ func TestReserve(t *testing.T) {
 	}
 	if err := s.SetUint64([]byte("CurrentTerm"), 2); err != nil {
 		t.Fatalf("SetUint64 past the reserve: %v", err)
+	}
+}
+
+// TestNoCompactorGoroutines checks that an open store runs none of
+// Badger's compactor goroutines, which wake every 50 ms even when nothing
+// is written (internal/badgercompact compacts after writes instead).
+func TestNoCompactorGoroutines(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{NoSync: true})
+	if err := s.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Data: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "runCompactor") {
+		t.Fatalf("a Badger compactor goroutine runs:\n%s", b.String())
 	}
 }
