@@ -60,17 +60,28 @@
 // a new key, then again without the old, never send what another member
 // cannot decrypt.
 //
+// # Idle cost
+//
+// An idle node sends and receives a few memberlist packets a second
+// (probes, acks). Two memberlist defaults made each cost far more than
+// its bytes: its UDP transport reads every packet into a fresh 64 KiB
+// buffer, and compression builds a fresh 64 KiB LZW table for every
+// message. New binds its own transport (nettransport.go: memberlist's,
+// but packets are copied out of one reused buffer at their size) and
+// turns compression off (a node still reads compressed messages).
+//
 // # Test seams
 //
 // [Config] holds production settings only ([Config.Timing] tunes
 // memberlist's timers). Tests pass [WithTransport] to [New] to run gossip
-// over a network whose links they can cut: New binds memberlist's UDP and
-// TCP transport itself and hands it to the wrapper (node/nodetest drops
+// over a network whose links they can cut: New binds the UDP and TCP
+// transport itself and hands it to the wrapper (node/nodetest drops
 // packets and refuses streams between partitioned nodes).
 //
 // # Dependencies
 //
-// gossip imports only the standard library and hashicorp/memberlist. Its
+// gossip imports only the standard library, hashicorp/memberlist and
+// go-sockaddr (memberlist's, for the address to advertise). Its
 // surface is in strings (node ids, image ids, hex digests) so that it
 // never imports chunkstore, raftfsm, api or node; node adapts it.
 package gossip

@@ -141,6 +141,11 @@ func New(cfg Config, opts ...Option) (*Gossip, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	mc := memberlist.DefaultLANConfig()
+	// No LZW: memberlist compresses every packet (a probe, an ack) with a
+	// new 64 KiB LZW table, for messages of tens of bytes that rarely
+	// shrink; it was most of an idle node's garbage. Messages from nodes
+	// that still compress are read as before.
+	mc.EnableCompression = false
 	cfg.Timing.apply(mc)
 	if err := applyBind(mc, cfg.BindAddr); err != nil {
 		return nil, err

@@ -25,20 +25,19 @@ func WithTransport(wrap func(memberlist.NodeAwareTransport) memberlist.NodeAware
 	return func(o *options) { o.wrap = wrap }
 }
 
-// bindTransport binds memberlist's network transport as memberlist itself
-// would (mc's bind address and port, retried a few times when the port is
+// bindTransport binds the network transport as memberlist itself would
+// (mc's bind address and port, retried a few times when the port is
 // picked at random, since TCP and UDP must get the same free port), and
 // fills in mc.BindPort and mc.AdvertisePort when the port was picked.
-func bindTransport(mc *memberlist.Config, logger *log.Logger) (*memberlist.NetTransport, error) {
-	nc := &memberlist.NetTransportConfig{BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: logger}
+func bindTransport(mc *memberlist.Config, logger *log.Logger) (*netTransport, error) {
 	tries := 1
 	if mc.BindPort == 0 {
 		tries = 10
 	}
-	var nt *memberlist.NetTransport
+	var nt *netTransport
 	var err error
 	for range tries {
-		if nt, err = memberlist.NewNetTransport(nc); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		if nt, err = newNetTransport(mc.BindAddr, mc.BindPort, logger); err == nil || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
 	}
@@ -46,7 +45,7 @@ func bindTransport(mc *memberlist.Config, logger *log.Logger) (*memberlist.NetTr
 		return nil, fmt.Errorf("gossip transport: %w", err)
 	}
 	if mc.BindPort == 0 {
-		mc.BindPort = nt.GetAutoBindPort()
+		mc.BindPort = nt.port()
 		mc.AdvertisePort = mc.BindPort
 	}
 	return nt, nil
