@@ -27,10 +27,11 @@ const (
 	// mode, where chunk bytes live in the LSM tree: a transaction may use
 	// 15% of a memtable, which must fit a whole 4 MiB chunk.
 	DefaultInMemoryMemTableSize = 64 << 20
-	// DefaultBlockCacheSize is the default Badger block cache size. Blocks
-	// hold keys and value pointers only and are not compressed, so the
-	// cache only saves re-parsing memory-mapped blocks.
-	DefaultBlockCacheSize = 8 << 20
+	// DefaultBlockCacheSize is the default Badger block cache size: none.
+	// Blocks hold keys and value pointers only and are not compressed, so
+	// a cache would only save re-parsing memory-mapped blocks, and it
+	// costs a ristretto cache's megabyte of heap and a ticker.
+	DefaultBlockCacheSize = 0
 )
 
 const (

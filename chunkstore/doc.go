@@ -37,10 +37,11 @@
 //   - MemTableSize 8 MiB, NumMemtables 2: memtables hold keys and
 //     pointers only, so small ones hold millions of chunks (Badger's
 //     default is five of 64 MiB).
-//   - BlockCacheSize 8 MiB, IndexCacheSize 0, Compression none: tables
-//     hold no chunk bytes, so there is little to cache; chunk bytes are
-//     usually compressed images already and the value log is never
-//     compressed anyway.
+//   - BlockCacheSize 0, IndexCacheSize 0, Compression none: tables hold
+//     no chunk bytes, so there is little to cache (Badger reads blocks
+//     straight from its memory-mapped tables; a block cache would cost a
+//     megabyte of heap and a ticker); chunk bytes are usually compressed
+//     images already and the value log is never compressed anyway.
 //   - ValueLogFileSize 64 MiB: space is reclaimed a whole value-log file
 //     at a time, so moderately small files free space sooner; see
 //     DefaultValueLogFileSize.
