@@ -66,7 +66,7 @@ func (n *Node) wireJobs() {
 	})
 	n.prefetcher = newPrefetcher(prefetchDeps{
 		self: n.id, log: n.log.With("component", "prefetch"),
-		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: transfer.BusyPenalty,
+		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: transfer.BusyPenalty, interval: cfg.GCInterval,
 		state: state, putDoc: n.replica.PutDoc, sync: n.replica.Sync, ready: n.ready.Load,
 		cluster: n.gossip, chunks: n.chunks,
 		pull: n.PullImage,

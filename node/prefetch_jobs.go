@@ -33,6 +33,10 @@ type prefetcher struct {
 	kicked chan struct{}           // a job started, ended or was cancelled
 }
 
+// prefetchRetry is how soon the jobs are looked at again after a run
+// ended without recording its result (the run is then started again).
+const prefetchRetry = time.Second
+
 // prefetchDeps is what a prefetcher needs from the node, which wires it
 // in New.
 type prefetchDeps struct {
@@ -42,6 +46,7 @@ type prefetchDeps struct {
 	noCache      bool          // fetched chunks are not kept unless stored here (Config.NoCache)
 	writeTimeout time.Duration // bound of the write recording a node's result
 	maxBusyPause time.Duration // longest wait after a round of busy holders
+	interval     time.Duration // between looks at the jobs when not kicked (Config.GCInterval)
 
 	// state is the catalog replica, read-only.
 	state func() *raftfsm.State

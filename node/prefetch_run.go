@@ -40,41 +40,55 @@ func (p *prefetcher) kick() {
 // work on cancelled jobs, until ctx ends; it returns when every run it
 // started has ended. Jobs live in the catalog, so they survive leader
 // changes and restarts; a node that joins later picks up the jobs it
-// matches.
+// matches. It looks at the jobs once the replica has caught up, whenever
+// kicked (a job document changed, a result could not be recorded) and
+// every interval (jobs restored from a snapshot arrive without a change
+// to kick it), never on a short tick: an idle node stays asleep.
 func (p *prefetcher) run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	for !p.ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
 	for {
+		p.pass(ctx, &wg)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-p.kicked:
 		}
-		if !p.ready() {
+	}
+}
+
+// pass starts the runs of the jobs that target this node and that it has
+// neither started nor recorded a result for, and cancels the runs of
+// cancelled jobs.
+func (p *prefetcher) pass(ctx context.Context, wg *sync.WaitGroup) {
+	self, _ := p.cluster.Member(p.self)
+	for _, d := range p.state().Docs(kindPrefetch) {
+		pd, err := decodePrefetch(d)
+		if err != nil {
+			p.log.Warn("skipping undecodable prefetch job", "job", d.ID, "err", err)
 			continue
 		}
-		self, _ := p.cluster.Member(p.self)
-		for _, d := range p.state().Docs(kindPrefetch) {
-			pd, err := decodePrefetch(d)
-			if err != nil {
-				p.log.Warn("skipping undecodable prefetch job", "job", d.ID, "err", err)
-				continue
+		p.mu.Lock()
+		run := p.runs[pd.ID]
+		p.mu.Unlock()
+		_, done := pd.Results[p.self]
+		switch {
+		case pd.State == catalog.PrefetchCancelled:
+			if run != nil {
+				run.cancel()
 			}
-			p.mu.Lock()
-			run := p.runs[pd.ID]
-			p.mu.Unlock()
-			_, done := pd.Results[p.self]
-			switch {
-			case pd.State == catalog.PrefetchCancelled:
-				if run != nil {
-					run.cancel()
-				}
-			case run == nil && !done && matches(pd.Target, self.Meta):
-				p.startRun(ctx, &wg, pd)
-			}
+		case run == nil && !done && matches(pd.Target, self.Meta):
+			p.startRun(ctx, wg, pd)
 		}
 	}
 }
@@ -121,6 +135,7 @@ func (p *prefetcher) startRun(ctx context.Context, wg *sync.WaitGroup, pd *prefe
 			}
 		}
 		res.ChunksDone, res.BytesDone = int(run.chunksDone.Load()), run.bytesDone.Load()
+		retry := false
 		if ctx.Err() == nil && res.State != catalog.PrefetchCancelled {
 			wctx, wcancel := context.WithTimeout(ctx, p.writeTimeout)
 			_, werr := p.mutate(wctx, pd.ID, func(d *prefetchDoc) error {
@@ -133,11 +148,16 @@ func (p *prefetcher) startRun(ctx context.Context, wg *sync.WaitGroup, pd *prefe
 			wcancel()
 			if werr != nil {
 				p.log.Warn("could not record prefetch result", "job", pd.ID, "err", werr)
+				retry = true
 			}
 		}
 		p.mu.Lock()
 		delete(p.runs, pd.ID)
 		p.mu.Unlock()
+		if retry {
+			// Without a result the job is run again: look soon.
+			time.AfterFunc(prefetchRetry, p.kick)
+		}
 	}()
 }
 
