@@ -53,7 +53,7 @@ type Config struct {
 	// Logger receives memberlist's and this package's logs; nil discards.
 	Logger *slog.Logger
 	// Timing tunes failure detection and dissemination (zero fields:
-	// memberlist's LAN defaults).
+	// Timing's defaults).
 	Timing Timing
 	// OnChange, if set, is called when membership, liveness or a member's
 	// metadata changes. Calls run on a separate goroutine, one at a time,

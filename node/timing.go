@@ -33,7 +33,8 @@ type Timing struct {
 	// upstream for 3 LogPollWait + 2s stops feeding others.
 	LogPollWait time.Duration
 	// Gossip tunes memberlist's failure detection and dissemination
-	// (zero fields: memberlist's LAN defaults).
+	// (zero fields: gossip.Timing's defaults, memberlist's LAN ones but
+	// for a 500ms gossip interval).
 	Gossip gossip.Timing
 }
 

@@ -219,3 +219,21 @@ func TestAgentImportFilterFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestAgentGossipTimingFlags(t *testing.T) {
+	cfg, _, err := agentFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Timing.Gossip; g.GossipInterval != 0 || g.ProbeInterval != 0 || g.PushPullInterval != 0 {
+		t.Fatalf("defaults %+v, want zeros (gossip.Timing's defaults)", g)
+	}
+	t.Setenv("P2PGLANCE_GOSSIP_PUSH_PULL_INTERVAL", "1m")
+	cfg, _, err = agentFlags([]string{"--gossip-interval", "1s", "--gossip-probe-interval", "2s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Timing.Gossip; g.GossipInterval != time.Second || g.ProbeInterval != 2*time.Second || g.PushPullInterval != time.Minute {
+		t.Fatalf("gossip timing %+v", g)
+	}
+}
