@@ -21,8 +21,11 @@ const (
 	DefaultValueLogFileSize = 64 << 20
 	// DefaultMemTableSize is the default memtable size on disk. Memtables
 	// only hold keys, value pointers and chunks smaller than
-	// valueThreshold, so a small one holds a great many chunks.
-	DefaultMemTableSize = 8 << 20
+	// valueThreshold, so a small one holds thousands of chunks (tens of
+	// GiB of 4 MiB chunks) before it is written out. Badger allocates a whole memtable
+	// up front; untouched it costs no RSS, but the Go heap counts it, and
+	// the GC lets garbage grow to the size of the counted heap.
+	DefaultMemTableSize = 2 << 20
 	// DefaultInMemoryMemTableSize is the default memtable size in memory
 	// mode, where chunk bytes live in the LSM tree: a transaction may use
 	// 15% of a memtable, which must fit a whole 4 MiB chunk.
