@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -14,14 +15,22 @@ import (
 	"github.com/p2pglance/p2pglance/node"
 )
 
+// processFlags are the agent's flags that set up the process rather than
+// the node.
+type processFlags struct {
+	logLevel    string
+	memoryLimit int64 // bytes; 0: none
+}
+
 // agentFlags parses the agent's flags into a node.Config. Every flag can
 // also be set by the environment variable P2PGLANCE_<FLAG> (upper case,
 // dashes as underscores); a flag on the command line wins.
-func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
+func agentFlags(args []string, stderr io.Writer) (*node.Config, processFlags, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &node.Config{}
-	var join, logLevel, glanceEndpoints, secretFile, previousFile string
+	var proc processFlags
+	var join, glanceEndpoints, secretFile, previousFile string
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory for the chunk store, Raft log and snapshots, and node id")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "node id (default: generated on first start and kept in the data dir)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:9292", "Glance v2 API listen address")
@@ -87,30 +96,31 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 	fs.StringVar(&cfg.PeerTLSCert, "peer-tls-cert", "", "PEM certificate for the peer and Raft ports, also presented to peers as client certificate (needs serverAuth and clientAuth usage); every node must use peer TLS or none")
 	fs.StringVar(&cfg.PeerTLSKey, "peer-tls-key", "", "PEM private key of --peer-tls-cert")
 	fs.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "PEM CA that peers' certificates must chain to, checked both ways (mutual TLS); required with --peer-tls-cert")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&proc.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.Int64Var(&proc.memoryLimit, "memory-limit", 0, "soft limit in bytes on the Go runtime's memory (heap, stacks; not Badger's mapped files): past it the garbage collector runs more often and gives memory back to the system sooner (what Go's GOMEMLIMIT variable sets); 0: none, or GOMEMLIMIT's")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := applyEnv(fs); err != nil {
-		return nil, "", err
+		return nil, proc, err
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, "", err
+		return nil, proc, err
 	}
 	if fs.NArg() > 0 {
-		return nil, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return nil, proc, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	if err := secretFromFile(&cfg.ClusterSecret, "cluster-secret", secretFile); err != nil {
-		return nil, "", err
+		return nil, proc, err
 	}
 	if err := secretFromFile(&cfg.ClusterSecretPrevious, "cluster-secret-previous", previousFile); err != nil {
-		return nil, "", err
+		return nil, proc, err
 	}
 	if glanceEndpoints != "" {
 		eps, err := node.ParseGlanceEndpoints(glanceEndpoints)
 		if err != nil {
-			return nil, "", err
+			return nil, proc, err
 		}
 		cfg.GlanceDownloadEndpoints = eps
 	}
@@ -119,7 +129,10 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, string, error) {
 			cfg.Join = append(cfg.Join, j)
 		}
 	}
-	return cfg, logLevel, nil
+	if proc.memoryLimit < 0 {
+		return nil, proc, fmt.Errorf("memory limit must not be negative, got %d", proc.memoryLimit)
+	}
+	return cfg, proc, nil
 }
 
 // secretFromFile sets *secret, given by --flag, from the file named by
@@ -158,13 +171,16 @@ func applyEnv(fs *flag.FlagSet) error {
 }
 
 func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, logLevel, err := agentFlags(args, stderr)
+	cfg, proc, err := agentFlags(args, stderr)
 	if err != nil {
 		return err
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(proc.logLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
+	}
+	if proc.memoryLimit > 0 {
+		debug.SetMemoryLimit(proc.memoryLimit)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	n, err := node.New(*cfg)

@@ -237,3 +237,17 @@ func TestAgentGossipTimingFlags(t *testing.T) {
 		t.Fatalf("gossip timing %+v", g)
 	}
 }
+
+func TestAgentMemoryLimitFlag(t *testing.T) {
+	_, proc, err := agentFlags(nil, io.Discard)
+	if err != nil || proc.memoryLimit != 0 || proc.logLevel != "info" {
+		t.Fatalf("defaults %+v, %v", proc, err)
+	}
+	t.Setenv("P2PGLANCE_MEMORY_LIMIT", "67108864")
+	if _, proc, err = agentFlags(nil, io.Discard); err != nil || proc.memoryLimit != 64<<20 {
+		t.Fatalf("from the environment: %+v, %v", proc, err)
+	}
+	if _, _, err := agentFlags([]string{"--memory-limit", "-1"}, io.Discard); err == nil {
+		t.Fatal("a negative memory limit was accepted")
+	}
+}
