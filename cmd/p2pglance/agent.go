@@ -97,7 +97,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, processFlags, er
 	fs.StringVar(&cfg.PeerTLSKey, "peer-tls-key", "", "PEM private key of --peer-tls-cert")
 	fs.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "PEM CA that peers' certificates must chain to, checked both ways (mutual TLS); required with --peer-tls-cert")
 	fs.StringVar(&proc.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.Int64Var(&proc.memoryLimit, "memory-limit", 0, "soft limit in bytes on the Go runtime's memory (heap, stacks; not Badger's mapped files): past it the garbage collector runs more often and gives memory back to the system sooner (what Go's GOMEMLIMIT variable sets); 0: none, or GOMEMLIMIT's")
+	fs.Int64Var(&proc.memoryLimit, "memory-limit", 0, "soft limit in bytes on the Go runtime's memory (heap, stacks; not Badger's mapped files): past it the garbage collector runs more often and gives memory back to the system sooner (what Go's GOMEMLIMIT variable sets). Keep it well above the live heap (the catalog, and on a voter Raft's log buffers), or the collector runs all the time; 0: none, or GOMEMLIMIT's")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
 		fs.PrintDefaults()
