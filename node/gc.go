@@ -54,6 +54,7 @@ type collectorStore interface {
 // collectorGuard is the chunks uploads in progress protect (inflightSet).
 type collectorGuard interface {
 	retain(keep func(image string, touched time.Time) bool, live func(chunkstore.Digest))
+	hold(fn func(protected map[chunkstore.Digest]bool))
 }
 
 func newCollector(d collectorDeps) *collector {
@@ -101,9 +102,34 @@ func (c *collector) collect(ctx context.Context) (int, error) {
 	if !c.ready() {
 		return 0, nil
 	}
-	st := c.state()
+	// The order matters: an upload protects a chunk before it stores
+	// it, and commits its manifest before it unprotects. So the chunks
+	// listed first either belong to an upload protected when the
+	// protections are read, or to an image committed before the
+	// catalog is read after them; the last check, under the
+	// protections' lock, spares a chunk an upload began to store again
+	// since.
+	var stored []chunkstore.Digest
+	err := c.chunks.List(ctx, func(d chunkstore.Digest, _ int64) error {
+		stored = append(stored, d)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list chunks: %w", err)
+	}
 	live := map[chunkstore.Digest]struct{}{}
-	st.Each(func(img *catalog.Image) bool {
+	before := c.state()
+	c.inflight.retain(func(image string, touched time.Time) bool {
+		img, err := before.Image(image)
+		// Data still arriving stays protected however long its stream
+		// stalls: an upload (saving), a stage, import or location pull
+		// (a lock on the image). The uploader's status may not have
+		// reached this node yet, so a recent push stays protected too
+		// unless the image is gone for good.
+		arriving := err == nil && (img.Status == catalog.StatusSaving || img.Status == catalog.StatusImporting || img.Upload != nil)
+		return arriving || (!before.Tombstoned(image) && time.Since(touched) < c.orphanGrace)
+	}, func(d chunkstore.Digest) { live[d] = struct{}{} })
+	c.state().Each(func(img *catalog.Image) bool {
 		for _, m := range []*catalog.Manifest{img.Manifest, img.Staging} {
 			if m == nil {
 				continue
@@ -116,32 +142,33 @@ func (c *collector) collect(ctx context.Context) (int, error) {
 		}
 		return true
 	})
-	c.inflight.retain(func(image string, touched time.Time) bool {
-		img, err := st.Image(image)
-		// Data still arriving stays protected however long its stream
-		// stalls: an upload (saving), a stage, import or location pull
-		// (a lock on the image). The uploader's status may not have
-		// reached this node yet, so a recent push stays protected too
-		// unless the image is gone for good.
-		arriving := err == nil && (img.Status == catalog.StatusSaving || img.Status == catalog.StatusImporting || img.Upload != nil)
-		return arriving || (!st.Tombstoned(image) && time.Since(touched) < c.orphanGrace)
-	}, func(d chunkstore.Digest) { live[d] = struct{}{} })
 
 	var dead []chunkstore.Digest
-	err := c.chunks.List(ctx, func(d chunkstore.Digest, _ int64) error {
+	for _, d := range stored {
 		if _, ok := live[d]; !ok {
 			dead = append(dead, d)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("list chunks: %w", err)
 	}
 	if len(dead) == 0 {
 		return 0, nil
 	}
-	if err := c.chunks.Delete(ctx, dead...); err != nil {
+	c.inflight.hold(func(protected map[chunkstore.Digest]bool) {
+		kept := dead[:0]
+		for _, d := range dead {
+			if !protected[d] {
+				kept = append(kept, d)
+			}
+		}
+		dead = kept
+		if len(dead) > 0 {
+			err = c.chunks.Delete(ctx, dead...)
+		}
+	})
+	if err != nil {
 		return 0, fmt.Errorf("delete garbage chunks: %w", err)
+	}
+	if len(dead) == 0 {
+		return 0, nil
 	}
 	c.deleted.Add(int64(len(dead)))
 	if err := c.chunks.Reclaim(ctx); err != nil {

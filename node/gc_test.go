@@ -84,3 +84,65 @@ func TestCollectorKeepsReferencedAndProtectedChunks(t *testing.T) {
 		t.Errorf("deleted counter %d, want 2", got)
 	}
 }
+
+// TestCollectorRacesACommit runs a pass while an upload commits and
+// another begins: the catalog the pass first reads misses the commit,
+// whose upload then drops its protection (the race that once lost a
+// staged image's chunks), and a new upload protects a chunk the pass has
+// already judged garbage. Neither chunk may go; real garbage still does.
+func TestCollectorRacesACommit(t *testing.T) {
+	ctx := context.Background()
+	chunks := chunkstore.NewMemStore()
+	put := func(s string) chunkstore.Digest {
+		d := chunkstore.Sum([]byte(s))
+		if err := chunks.Put(ctx, d, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	staged, reused, garbage := put("staged"), put("reused"), put("garbage")
+	before := raftfsm.New()
+	after := raftfsm.New()
+	cmd, err := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{
+		ID: "img-2", Status: catalog.StatusQueued,
+		Staging: &catalog.Manifest{Chunks: []catalog.ChunkRef{{Digest: staged.String(), Size: 6}}, Size: 6},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := after.Apply(&raft.Log{Index: 1, Data: cmd, Type: raft.LogCommand}).(*raftfsm.Result); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	inflight := newInflightSet()
+	inflight.protect("img-2", staged)
+	calls := 0
+	state := func() *raftfsm.State {
+		calls++
+		switch calls {
+		case 1: // the stage commits, then unprotects
+			inflight.unprotect("img-2")
+			return before.State()
+		default: // an upload of img-3 stores "reused" again
+			inflight.protect("img-3", reused)
+			return after.State()
+		}
+	}
+	var deleted atomic.Int64
+	c := newCollector(collectorDeps{
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
+		state: state, ready: func() bool { return true }, chunks: chunks, inflight: inflight,
+		enforceBudget: func(context.Context) {},
+	})
+	if n, err := c.collect(ctx); err != nil || n != 1 {
+		t.Fatalf("collect: %d deleted, %v; want 1", n, err)
+	}
+	for _, tc := range []struct {
+		name string
+		d    chunkstore.Digest
+		want bool
+	}{{"staged", staged, true}, {"reused", reused, true}, {"garbage", garbage, false}} {
+		if ok, err := chunks.Has(ctx, tc.d); err != nil || ok != tc.want {
+			t.Errorf("%s chunk held %v (%v), want %v", tc.name, ok, err, tc.want)
+		}
+	}
+}
