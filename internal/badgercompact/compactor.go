@@ -14,9 +14,14 @@
 // nothing.
 //
 // A due compaction runs [badger.DB.Flatten], Badger's only public
-// compaction call, which merges the tree into its last level. The stores'
-// trees hold keys, small values and value pointers only (chunk bytes and
-// large Raft entries live in the value log), so a merge stays small.
+// compaction call, which merges the tree into its last level, one merge
+// at a time. The chunk store's tree holds keys and value pointers only;
+// the Raft log's holds entries under 64 KiB and is kept at two levels
+// (raftbadger's base level size), so a merge is level 0 into the last
+// level. Under a sustained burst of Raft log writes this costs more CPU
+// than Badger's two compactors (600 MiB of 2 KiB entries with log
+// truncation: 7.7-8.8 s of user time against 6.4-7.0 s); an idle
+// database costs none instead of a wake-up every 25 ms.
 package badgercompact
 
 import (

@@ -59,6 +59,11 @@ const (
 	valueThreshold   = 64 << 10
 	inMemoryMaxValue = 1 << 20 // Badger's maximum ValueThreshold
 	valueLogFileSize = 64 << 20
+	// baseLevelSize keeps the tree at two levels (level 0 and the last)
+	// up to 64 MiB of live log: a compaction (internal/badgercompact,
+	// Badger's Flatten) then merges level 0 straight into the last level
+	// instead of cascading through the levels between on every run.
+	baseLevelSize = 64 << 20
 
 	gcInterval     = 5 * time.Minute
 	gcDiscardRatio = 0.5
@@ -140,6 +145,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithValueThreshold(threshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumVersionsToKeep(1).
+		WithBaseLevelSize(baseLevelSize).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false)
 	db, err := badger.Open(bo)
