@@ -79,6 +79,7 @@ type Node struct {
 	ready            atomic.Bool // the replica has caught up with the leader once since start
 	started          time.Time   // when New ran
 	changes          *changeQueue
+	locked           *lockedImages // images with an upload lock (locked.go)
 	closeErr         error
 
 	imports      *importer.Importer // imports, stages and location pulls, bounded by Run's context
@@ -142,7 +143,11 @@ func (n *Node) open() error {
 	n.sec.log = n.log
 	n.sec.warnExposed()
 	n.peerClient = n.sec.peerClient(n.client, n.id)
-	n.fsm.SetObserver(n.changes.push)
+	n.locked = newLockedImages(n.fsm)
+	n.fsm.SetObserver(func(c raftfsm.Change) {
+		n.locked.note(c)
+		n.changes.push(c)
+	})
 
 	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log, Reserve: max(n.cfg.DiskReserve, 0)})
 	if err != nil {
@@ -197,7 +202,7 @@ func (n *Node) open() error {
 	n.wireJobs()
 	n.upkeep = &upkeep{
 		self: n.id, started: n.started, uploadGrace: cfg.UploadGrace, repairGrace: cfg.RepairGrace,
-		replica: n.replica, gossip: n.gossip, ready: &n.ready, log: n.log,
+		replica: n.replica, eachLocked: n.locked.each, gossip: n.gossip, ready: &n.ready, log: n.log,
 		kickGC: n.kickGC, announceAll: n.holdings.announceAll, repair: n.repairer.pass,
 	}
 	apiSrv, err := api.New(api.Config{

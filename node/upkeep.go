@@ -25,9 +25,13 @@ type upkeep struct {
 	uploadGrace, repairGrace time.Duration
 
 	replica *replica
-	gossip  *gossip.Gossip
-	ready   *atomic.Bool // set once the replica has caught up since start
-	log     *slog.Logger
+	// eachLocked visits the images holding an upload lock
+	// (lockedImages.each): the leader's loop looks at those every few
+	// seconds, never at the whole catalog.
+	eachLocked func(fn func(*catalog.Image) bool)
+	gossip     *gossip.Gossip
+	ready      *atomic.Bool // set once the replica has caught up since start
+	log        *slog.Logger
 
 	kickGC      func()
 	announceAll func(context.Context)
@@ -54,7 +58,7 @@ func (u *upkeep) recoverUploads(ctx context.Context) {
 	u.ready.Store(true)
 	u.kickGC()
 	var mine []string
-	u.replica.fsm.State().Each(func(img *catalog.Image) bool {
+	u.eachLocked(func(img *catalog.Image) bool {
 		// Only uploads from before this start: the API already serves, so
 		// a newer one may be in flight here.
 		if img.Status == catalog.StatusSaving && img.Upload != nil && img.Upload.Node == u.self && img.Upload.Started.Before(u.started) {
@@ -125,7 +129,7 @@ func (u *upkeep) leaderLoop(ctx context.Context) {
 		}
 		u.repair(ctx, holderGone)
 		var stale [][2]string
-		u.replica.fsm.State().Each(func(img *catalog.Image) bool {
+		u.eachLocked(func(img *catalog.Image) bool {
 			if img.Status != catalog.StatusSaving || img.Upload == nil {
 				return true
 			}

@@ -14,9 +14,11 @@ type Catalog interface {
 	// Image returns image id from the local replica (catalog.ErrNotFound
 	// if there is none).
 	Image(id string) (*catalog.Image, error)
-	// EachImage calls fn for every image of the local replica until fn
-	// returns false.
-	EachImage(fn func(*catalog.Image) bool)
+	// EachLocked calls fn for every image of the local replica that holds
+	// an upload lock (Upload set: an upload, stage, import or location
+	// pull under way), until fn returns false. Its cost follows the
+	// locked images, not the catalog: the recovery loop runs it often.
+	EachLocked(fn func(*catalog.Image) bool)
 	// Doc returns one catalog document (catalog.ErrNotFound if none).
 	Doc(kind, id string) (*catalog.Doc, error)
 	// Docs returns every document of kind.

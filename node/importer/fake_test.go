@@ -52,11 +52,13 @@ func (c *fakeCatalog) Image(id string) (*catalog.Image, error) {
 	return img.Clone(), nil
 }
 
-func (c *fakeCatalog) EachImage(fn func(*catalog.Image) bool) {
+func (c *fakeCatalog) EachLocked(fn func(*catalog.Image) bool) {
 	c.mu.Lock()
 	var all []*catalog.Image
 	for _, img := range c.images {
-		all = append(all, img.Clone())
+		if img.Upload != nil {
+			all = append(all, img.Clone())
+		}
 	}
 	c.mu.Unlock()
 	for _, img := range all {

@@ -162,7 +162,7 @@ func (im *Importer) releaseStalePulls(ctx context.Context) {
 	var stale []*catalog.UploadLock
 	var ids []string
 	self := im.cluster.Self()
-	im.cat.EachImage(func(img *catalog.Image) bool {
+	im.cat.EachLocked(func(img *catalog.Image) bool {
 		if l := img.Upload; l != nil && l.Node == self && OriginBacked(img) &&
 			strings.HasPrefix(l.Session, pullSessionPrefix) && !im.isActive(l.Session) {
 			stale, ids = append(stale, l), append(ids, img.ID)

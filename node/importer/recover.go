@@ -71,7 +71,7 @@ func (im *Importer) recoverStale(ctx context.Context, stale func(owner string) b
 	}
 	self := im.cluster.Self()
 	var stages, uploads []*catalog.Image
-	im.cat.EachImage(func(img *catalog.Image) bool {
+	im.cat.EachLocked(func(img *catalog.Image) bool {
 		if img.Status == catalog.StatusUploading && img.Upload != nil && !im.isActive(img.Upload.Session) && stale(img.Upload.Node) {
 			stages = append(stages, img)
 		}
