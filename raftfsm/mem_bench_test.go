@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -124,15 +125,18 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
+var catalogImages = flag.Int("catalog.images", 100_000, "images in BenchmarkCatalogMemory's catalogs")
+
 // BenchmarkCatalogMemory reports the live Go heap the catalog holds per
-// image for 100,000 realistic images (realisticImage), without and with a
-// 16-chunk manifest, and the list latency at that size for each sort key
-// (first page and pages from random markers, both directions, limit 25).
-// Run it with -benchtime 1x: every figure is measured once per run.
+// image for 100,000 realistic images (realisticImage; -catalog.images
+// changes the count), without and with a 16-chunk manifest, and the list
+// latency at that size for each sort key (first page and pages from
+// random markers, both directions, limit 25). Run it with -benchtime 1x:
+// every figure is measured once per run.
 //
 //	go test ./raftfsm -run '^$' -bench CatalogMemory -benchtime 1x
 func BenchmarkCatalogMemory(b *testing.B) {
-	const n = 100_000
+	n := *catalogImages
 	for _, chunks := range []int{0, 16} {
 		b.Run(fmt.Sprintf("images=%d/chunks=%d", n, chunks), func(b *testing.B) {
 			var heap, alloc uint64
@@ -142,10 +146,10 @@ func BenchmarkCatalogMemory(b *testing.B) {
 				f, _, heap, applying, alloc = loadRealistic(b, n, chunks)
 				runtime.KeepAlive(f)
 			}
-			b.ReportMetric(float64(heap)/n, "heap-B/image")
+			b.ReportMetric(float64(heap)/float64(n), "heap-B/image")
 			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
-			b.ReportMetric(float64(applying.Microseconds())/n, "apply-µs/image")
-			b.ReportMetric(float64(alloc)/n, "apply-alloc-B/image")
+			b.ReportMetric(float64(applying.Microseconds())/float64(n), "apply-µs/image")
+			b.ReportMetric(float64(alloc)/float64(n), "apply-alloc-B/image")
 		})
 	}
 	f, ids, _, _, _ := loadRealistic(b, n, 0)

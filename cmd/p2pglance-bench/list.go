@@ -131,7 +131,9 @@ func benchList(ctx context.Context, cfg *config, dir string, rep *report) error 
 			{label: "`limit=25` as project proj-042", query: "limit=25", project: "proj-042", note: "visibility rules: own + public"},
 			{label: "`limit=25&marker=<middle image>`", query: "limit=25&marker=" + ids[mid], note: "page from the middle"},
 			{label: "`limit=1000`", query: "limit=1000", reqs: 200, note: "Glance's largest page"},
-			{label: "`limit=25&sort_key=status`", query: "limit=25&sort_key=status", reqs: 50, note: "no sort index: scan and sort"},
+			{label: "`limit=25&sort_key=status`", query: "limit=25&sort_key=status", reqs: 200, note: "status index"},
+			{label: "`limit=25&sort_key=disk_format&marker=<middle image>`", query: "limit=25&sort_key=disk_format&marker=" + ids[mid], reqs: 200, note: "disk_format index, from the middle"},
+			{label: "`limit=25&sort=name:asc,status:desc`", query: "limit=25&sort=name:asc,status:desc", reqs: 200, note: "two keys: sorted order cached until the next write"},
 		}
 		for _, q := range queries {
 			row, err := timeList(ctx, &glance{base: c.url(0), hc: hc, project: q.project}, q, cfg.listRequests)
