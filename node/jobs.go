@@ -8,6 +8,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/node/transfer"
+	"github.com/p2pglance/p2pglance/node/transfer/policy"
 )
 
 // The node's background jobs are components, each in its own files with
@@ -66,7 +67,7 @@ func (n *Node) wireJobs() {
 	})
 	n.prefetcher = newPrefetcher(prefetchDeps{
 		self: n.id, log: n.log.With("component", "prefetch"),
-		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: transfer.BusyPenalty, interval: cfg.GCInterval,
+		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: policy.BusyPenalty, interval: cfg.GCInterval,
 		state: state, putDoc: n.replica.PutDoc, sync: n.replica.Sync, ready: n.ready.Load,
 		cluster: n.gossip, chunks: n.chunks,
 		pull: n.PullImage,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/node/importer"
+	"github.com/p2pglance/p2pglance/node/transfer/policy"
 )
 
 // errHoldersBusy is what prefetchDeps.fetchNoWait returns when every
@@ -182,14 +181,15 @@ func (p *prefetcher) fetchImage(ctx context.Context, img *catalog.Image, run *pr
 	}
 	var mu sync.Mutex
 	lastSort := time.Time{}
+	holders := func(i int) int { return len(p.cluster.Holders(img.ID, i)) }
 	next := func() (int, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(todo) == 0 {
 			return 0, false
 		}
-		if time.Since(lastSort) > 200*time.Millisecond {
-			p.sortRarestFirst(img, todo)
+		if time.Since(lastSort) > policy.ResortEvery {
+			policy.RarestFirst(todo, holders, policy.Global)
 			lastSort = time.Now()
 		}
 		idx := todo[0]
@@ -202,10 +202,9 @@ func (p *prefetcher) fetchImage(ctx context.Context, img *catalog.Image, run *pr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Busy answers in a row, and the pause after a whole round of
-			// them: a worker that finds every chunk's holders busy waits
-			// a little (doubling) instead of asking again at once.
-			streak, pause := 0, 10*time.Millisecond
+			// A worker that finds every chunk's holders busy waits a
+			// little (doubling) instead of asking again at once.
+			busy := policy.BusyPause{Max: p.maxBusyPause}
 			for {
 				idx, ok := next()
 				if !ok || ctx.Err() != nil {
@@ -219,16 +218,15 @@ func (p *prefetcher) fetchImage(ctx context.Context, img *catalog.Image, run *pr
 					todo = append(todo, idx)
 					round := len(todo)
 					mu.Unlock()
-					if streak++; streak >= round {
+					if pause := busy.Busy(round); pause > 0 {
 						select {
 						case <-ctx.Done():
 						case <-time.After(pause):
 						}
-						streak, pause = 0, min(2*pause, p.maxBusyPause)
 					}
 					continue
 				}
-				streak, pause = 0, 10*time.Millisecond
+				busy.Progress()
 				if err != nil {
 					errCh <- err
 					return
@@ -252,15 +250,4 @@ func (p *prefetcher) fetchImage(ctx context.Context, img *catalog.Image, run *pr
 		return err
 	}
 	return ctx.Err()
-}
-
-// sortRarestFirst orders chunk indexes by how many live nodes hold them,
-// random among equals.
-func (p *prefetcher) sortRarestFirst(img *catalog.Image, idxs []int) {
-	count := make(map[int]int, len(idxs))
-	for _, i := range idxs {
-		count[i] = len(p.cluster.Holders(img.ID, i))
-	}
-	rand.Shuffle(len(idxs), func(a, b int) { idxs[a], idxs[b] = idxs[b], idxs[a] })
-	slices.SortStableFunc(idxs, func(a, b int) int { return count[a] - count[b] })
 }

@@ -25,11 +25,18 @@
 //     [Transfer.PlaceInZone] — copies on a node of a zone (stores).
 //   - placement.go: [Transfer.PickReplicas], [SpreadPick] (zones, then
 //     racks) and [Transfer.RankHolders] (which holder to ask first).
-//   - origin.go: origin protection, as holder and as requester.
+//   - origin.go: origin protection as a holder (refusals and the copies
+//     they name).
 //   - serve.go: [Transfer.ServeChunk], [Transfer.PutChunk] and
 //     [Transfer.Lacking], what node's peer.Server answers with.
-//   - peerstats.go, limits.go, buffer.go: per-peer load and demotion,
-//     the token buckets and upload slots, pooled chunk buffers.
+//   - limits.go, buffer.go: the token buckets, pooled chunk buffers.
+//
+// The decisions themselves — holder ranking, per-peer load and
+// demotion, the fetch round and its busy hints, upload slots, origin
+// protection's state, back-offs, replica spread — live in the pure
+// package [policy] (no I/O, time and randomness passed in), which
+// node's prefetcher (rarest-first) and the fleet simulator (package
+// sim) use too.
 //
 // # Interfaces
 //

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/node/transfer/policy"
 	"github.com/p2pglance/p2pglance/peer"
 )
 
@@ -85,82 +84,70 @@ func (t *Transfer) FetchFromHolders(ctx context.Context, img *catalog.Image, idx
 	return buf, data, nil
 }
 
-// Peer fetch tuning.
-const (
-	// BusyPenalty is how long a holder that answered busy is tried last.
-	BusyPenalty    = 250 * time.Millisecond
-	suspectPenalty = time.Minute // a holder that stalled or lied
-)
-
 // fetchFromHolders gets a verified chunk from the best holder that can
-// serve it now: holders at their upload limit answer "busy" and are
-// skipped; when every holder is busy the node waits briefly and asks
-// again (bounded by ctx); a holder that stalls mid-transfer or sends bad
-// bytes is abandoned and demoted.
+// serve it now (a policy.Round over the ranked holders): holders at
+// their upload limit answer "busy" and are skipped, the nodes they name
+// asked next; when every holder is busy the node waits briefly and asks
+// again (policy.Backoff, bounded by ctx), or with waitBusy false returns
+// ErrAllBusy; a holder that stalls mid-transfer or sends bad bytes is
+// abandoned and demoted.
 func (t *Transfer) fetchFromHolders(ctx context.Context, img *catalog.Image, idx int, d chunkstore.Digest, size int64, buf []byte, waitBusy bool) ([]byte, error) {
 	self := t.self()
-	wait := 20 * time.Millisecond
+	var backoff policy.Backoff
 	for {
-		ranked := t.RankHolders(t.cluster.Holders(img.ID, idx), img.Placement)
-		if len(ranked) == 0 {
+		cands := t.candidates(t.cluster.Holders(img.ID, idx), img.Placement)
+		if len(cands) == 0 {
 			return nil, fmt.Errorf("chunk %d of %s: no live holder: %w", idx, img.ID, catalog.ErrUnavailable)
 		}
-		lastResort := t.origin.lastResort(d)
-		busy := 0
-		tried := map[string]bool{}
-		for i := 0; i < len(ranked); i++ {
-			m := ranked[i]
-			if tried[m.ID] {
-				continue
-			}
-			tried[m.ID] = true
+		lastResort := t.origin.LastResort(d, time.Now())
+		round := policy.NewRound(policy.NewOrder(cands, policy.Global), func(m Member) string { return m.ID })
+		for m, ok := round.Next(); ok; m, ok = round.Next() {
 			data, err := t.fetchFromPeer(ctx, m, chunkRef{img.ID, idx, d, size}, buf, lastResort)
 			var refused *peer.BusyError
 			errors.As(err, &refused)
 			switch {
 			case err == nil:
-				t.origin.got(d)
+				t.origin.Got(d)
 				return data, nil
 			case ctx.Err() != nil:
 				return nil, ctx.Err()
 			case refused != nil && refused.Origin:
 				// A durable holder that served the chunk already: the
 				// cached copies it names come next.
-				busy++
 				t.metrics.originSkips.Add(1)
-				t.origin.noteRefused(d)
+				t.origin.NoteRefused(d, time.Now())
 			case refused != nil:
-				busy++
 				t.metrics.busySkips.Add(1)
-				t.stats.markBusy(m.ID, BusyPenalty)
+				t.stats.MarkBusy(m.ID, time.Now())
 			case errors.Is(err, errStalled):
 				t.metrics.stalls.Add(1)
-				t.stats.markSuspect(m.ID, suspectPenalty)
+				t.stats.MarkSuspect(m.ID, time.Now())
 			case errors.Is(err, errBadPeerData):
-				t.stats.markSuspect(m.ID, suspectPenalty)
+				t.stats.MarkSuspect(m.ID, time.Now())
 			}
 			if refused != nil {
 				// The copies the refusing node named come next.
+				var try []Member
 				for _, id := range refused.Try {
-					if pm, ok := t.cluster.Member(id); ok && id != self && !tried[id] && pm.Alive && pm.PeerAddr != "" {
-						ranked = slices.Insert(ranked, i+1, pm)
+					if pm, ok := t.cluster.Member(id); ok && id != self && pm.Alive && pm.PeerAddr != "" {
+						try = append(try, pm)
 					}
 				}
+				round.Refused(try)
 			}
 			t.log.Debug("peer fetch failed", "peer", m.ID, "chunk", idx, "err", err)
 		}
-		if busy == 0 {
+		if round.Busy() == 0 {
 			return nil, fmt.Errorf("chunk %d of %s: no holder could serve it: %w", idx, img.ID, catalog.ErrUnavailable)
 		}
-		if !waitBusy && busy == len(tried) {
+		if !waitBusy && round.AllBusy() {
 			return nil, ErrAllBusy
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(wait + time.Duration(rand.Int64N(int64(wait)))):
+		case <-time.After(backoff.Next(policy.Global)):
 		}
-		wait = min(2*wait, 500*time.Millisecond)
 	}
 }
 
@@ -181,8 +168,8 @@ func (t *Transfer) fetchFromPeer(ctx context.Context, m Member, c chunkRef, buf 
 	if size > int64(cap(buf)) {
 		return nil, fmt.Errorf("fetch chunk: size %d over buffer", size)
 	}
-	t.stats.begin(m.ID)
-	defer t.stats.end(m.ID)
+	t.stats.Begin(m.ID)
+	defer t.stats.End(m.ID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stall := time.AfterFunc(t.cfg.StallTimeout, func() { cancel(errStalled) })

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/p2pglance/p2pglance/node/transfer/policy"
 )
 
 // rateLimiter paces bytes with a token bucket (golang.org/x/time/rate):
@@ -20,7 +22,7 @@ func newRateLimiter(bytesPerSec int64, minBurst int) *rateLimiter {
 	if bytesPerSec <= 0 {
 		return nil
 	}
-	burst := int(max(bytesPerSec, int64(minBurst)))
+	burst := int(policy.Burst(bytesPerSec, minBurst))
 	return &rateLimiter{lim: rate.NewLimiter(rate.Limit(bytesPerSec), burst)}
 }
 
@@ -105,23 +107,3 @@ func (lr limitedReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// slots bounds concurrent peer uploads; acquire never queues.
-type slots struct{ ch chan struct{} }
-
-func newSlots(n int) *slots { return &slots{ch: make(chan struct{}, n)} }
-
-// tryAcquire takes a slot if one is free.
-func (s *slots) tryAcquire() bool {
-	select {
-	case s.ch <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *slots) release() { <-s.ch }
-
-// inUse returns the number of slots taken.
-func (s *slots) inUse() int { return len(s.ch) }

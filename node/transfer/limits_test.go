@@ -59,17 +59,3 @@ func TestRateLimiterBurstAndDebt(t *testing.T) {
 		t.Fatal("rate 0 made a limiter, want nil (unlimited)")
 	}
 }
-
-func TestSlotsNeverQueue(t *testing.T) {
-	s := newSlots(2)
-	if !s.tryAcquire() || !s.tryAcquire() {
-		t.Fatal("free slots refused")
-	}
-	if s.tryAcquire() {
-		t.Fatal("a third slot of two was granted")
-	}
-	s.release()
-	if !s.tryAcquire() || s.inUse() != 2 {
-		t.Fatal("released slot not reusable")
-	}
-}

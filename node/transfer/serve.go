@@ -25,13 +25,13 @@ func (t *Transfer) ServeChunk(ctx context.Context, req peer.ChunkRequest, body p
 		t.metrics.originRefusals.Add(1)
 		return &peer.BusyError{Origin: true, Try: try}
 	}
-	if !t.upSlots.tryAcquire() {
+	if !t.upSlots.TryAcquire() {
 		// At the limit: say so at once, so the peer asks another holder
 		// instead of queueing here.
 		t.metrics.busyRefusals.Add(1)
 		return &peer.BusyError{Try: t.busyHints(req, d)}
 	}
-	defer t.upSlots.release()
+	defer t.upSlots.Release()
 	buf := t.bufs.get()
 	defer buf.Release()
 	data, err := t.chunks.Get(ctx, d, buf.b)
@@ -57,14 +57,14 @@ func (t *Transfer) ServeChunk(ctx context.Context, req peer.ChunkRequest, body p
 	t.metrics.servedBytes.Add(int64(len(data)))
 	if req.LastResort {
 		t.metrics.lastResort.Add(int64(len(data)))
-		t.origin.forgetRecipients(d)
+		t.origin.ForgetRecipients(d)
 	}
 	// The requester's id is a hint only: kept if the cluster knows it.
 	from := req.From
 	if _, known := t.cluster.Member(from); !known {
 		from = ""
 	}
-	t.origin.add(d, from)
+	t.origin.Add(d, from, from != "")
 	return nil
 }
 

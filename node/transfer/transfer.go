@@ -10,6 +10,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
+	"github.com/p2pglance/p2pglance/node/transfer/policy"
 	"github.com/p2pglance/p2pglance/peer"
 )
 
@@ -120,12 +121,12 @@ type Transfer struct {
 	events  Events
 
 	bufs    *bufferPool
-	stats   *peerStats // this node's view of each peer as a chunk source
-	origin  originGuard
+	stats   policy.Stats[string] // this node's view of each peer as a chunk source
+	origin  policy.Origin[chunkstore.Digest, string]
 	metrics counters
 
 	upLimit, downLimit *rateLimiter
-	upSlots            *slots
+	upSlots            *policy.Slots
 }
 
 // New builds a Transfer over deps.
@@ -140,10 +141,9 @@ func New(cfg Config, deps Deps) *Transfer {
 		protect:   deps.Protector,
 		events:    deps.Events,
 		bufs:      newBufferPool(cfg.ChunkSize),
-		stats:     newPeerStats(),
 		upLimit:   newRateLimiter(cfg.UploadBandwidth, cfg.ChunkSize),
 		downLimit: newRateLimiter(cfg.DownloadBandwidth, cfg.ChunkSize),
-		upSlots:   newSlots(cfg.UploadSlots),
+		upSlots:   policy.NewSlots(cfg.UploadSlots),
 	}
 }
 
