@@ -45,7 +45,12 @@ func (f *fleetResult) print(w io.Writer) {
 	if fc.downBW > 0 {
 		down = fmt.Sprintf("DownloadBandwidth %s/s", size(fc.downBW))
 	}
-	fmt.Fprintf(w, "\n### 7. Fleet delivery: one image to every node at once (`POST /p2p/v1/prefetch`, target all)\n\n")
+	title := "7. Fleet delivery"
+	if !fc.fast && orDefault(fc.chunkSize, 4<<20) == 4<<20 {
+		// Production timers and 4 MiB chunks (make bench-fleet-prod).
+		title = fmt.Sprintf("7p. Fleet delivery in production shape, S = %s, B = %s/s", size(fc.size), size(fc.upBW))
+	}
+	fmt.Fprintf(w, "\n### %s: one image to every node at once (`POST /p2p/v1/prefetch`, target all)\n\n", title)
 	fmt.Fprintf(w, "S = %s image, B = %s/s `UploadBandwidth` on every node (%s), R = %d durable holders (upload with replicas %d; placement checked), chunk %s, FetchWindow %s, UploadSlots %s; "+
 		"nodes in %d zones x %d racks (node i: zone i mod %d); %s; %s. Ideal S/B = %s. "+
 		"Completion of a node = the first %s sample (every node's `Metrics().StoredChunks`) at which it holds every chunk, counted from the POST; "+
