@@ -52,6 +52,26 @@ bench: build
 bench-fleet:
 	./scripts/bench-fleet.sh
 
+## bench-fleet-prod: figure 7 in production shape: production Raft and gossip timers, 4 MiB chunks, S = 128 MiB, B = 8 MiB/s (BENCHMARKS.md, figure 7p; ~12 minutes)
+.PHONY: bench-fleet-prod
+bench-fleet-prod:
+	./scripts/bench-fleet.sh -fleet-fast=false -fleet-chunk 4MiB -fleet-size 128MiB -fleet-bw 8MiB -fleet-profile-nodes 0
+
+## sim: the fleet simulator (cmd/p2pglance-sim, docs/sim.md): validation against figure 7, a prefetch to
+## N = 1,000, boot storms and catalog propagation up to N = 10,000 (BENCHMARKS.md, "Simulator (issue 11)"; minutes)
+.PHONY: sim sim-large
+sim:
+	@mkdir -p bin bench-results
+	$(GO) build -o bin/p2pglance-sim ./cmd/p2pglance-sim
+	bin/p2pglance-sim | tee bench-results/sim-$$(date -u +%Y%m%dT%H%M%SZ).md
+
+## sim-large: a prefetch to N = 5,000 and 10,000 (the refusals a fleet-wide prefetch causes make it
+## ~200 million events at 10,000: about half an hour of CPU)
+sim-large:
+	@mkdir -p bin bench-results
+	$(GO) build -o bin/p2pglance-sim ./cmd/p2pglance-sim
+	bin/p2pglance-sim -phase deliver -nodes 10000,5000 | tee bench-results/sim-large-$$(date -u +%Y%m%dT%H%M%SZ).md
+
 ## bench-repair: the node holding durable copies of the most of 12 images lost (6 nodes, 3 zones, uploads capped): time to repair vs the survivors' aggregate uplink (BENCHMARKS.md, figure 8; ~1 minute)
 .PHONY: bench-repair
 bench-repair:
