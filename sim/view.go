@@ -182,3 +182,23 @@ func mix(a, b, c, d uint64) uint64 {
 
 // unit maps a hash to [0, 1).
 func unit(h uint64) float64 { return float64(h>>11) / (1 << 53) }
+
+// GossipSpread is how long, on average over announcements, the gossip
+// model takes to tell every one of topo's nodes (what gossip's
+// BenchmarkSpread measures on real memberlist nodes).
+func GossipSpread(topo Topology, g Gossip, announcements int, seed uint64) time.Duration {
+	v := newView(topo, g, announcements, seed)
+	var total time.Duration
+	for c := range announcements {
+		origin := int32(c % topo.N)
+		at := time.Duration(c) * 37 * time.Millisecond // any phase
+		var last time.Duration
+		for o := int32(0); o < int32(topo.N); o++ {
+			if o != origin {
+				last = max(last, v.delay(origin, c, o, at))
+			}
+		}
+		total += last
+	}
+	return total / time.Duration(max(1, announcements))
+}

@@ -45,3 +45,14 @@ func TestGossipView(t *testing.T) {
 		t.Fatal("gossip off: a cached copy became known")
 	}
 }
+
+// TestGossipSpread: telling every node takes longer with a longer
+// interval and never more than the longest lag.
+func TestGossipSpread(t *testing.T) {
+	topo := Topology{N: 40, Zones: 3, Racks: 2, Rack: 50 * time.Microsecond, Zone: 50 * time.Microsecond, Cross: 50 * time.Microsecond}
+	fast := GossipSpread(topo, Gossip{Interval: 200 * time.Millisecond, Fanout: 3}, 200, 1)
+	slow := GossipSpread(topo, Gossip{Interval: 500 * time.Millisecond, Fanout: 3}, 200, 1)
+	if fast <= 0 || slow <= fast || slow > newView(topo, Gossip{Interval: 500 * time.Millisecond, Fanout: 3}, 1, 1).maxLag {
+		t.Fatalf("spread %s at 200 ms, %s at 500 ms", fast, slow)
+	}
+}

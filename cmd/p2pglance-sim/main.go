@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/sim"
 )
 
@@ -111,7 +112,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.slots, "slots", 2, "UploadSlots")
 	fs.IntVar(&o.window, "window", 4, "FetchWindow")
 	fs.IntVar(&o.perClass, "per-class", 32, "holders ranked per proximity class and round (0: every holder known, as the agents do; slow at large N)")
-	fs.DurationVar(&o.gossipInterval, "gossip-interval", 200*time.Millisecond, "memberlist GossipInterval (production: 200ms)")
+	fs.DurationVar(&o.gossipInterval, "gossip-interval", gossip.DefaultGossipInterval, "gossip interval (the agents' default)")
 	fs.IntVar(&o.gossipFanout, "gossip-fanout", 3, "memberlist GossipNodes")
 	fs.BoolVar(&o.gossipOff, "gossip-off", false, "no cached copy is learned through gossip (only from busy answers)")
 	fs.DurationVar(&o.latRack, "lat-rack", 50*time.Microsecond, "one-way latency within a rack")
