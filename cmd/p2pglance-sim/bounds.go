@@ -20,6 +20,8 @@ func bounds(o *options, out io.Writer) error {
 		{"1 MiB chunks, gossip every 200 ms (as figure 7p ran)", 1 << 20, 200 * time.Millisecond},
 		{"4 MiB chunks, gossip every 30 ms", 4 << 20, 30 * time.Millisecond},
 		{"figure 7p: 4 MiB chunks, gossip every 200 ms (as it ran)", 4 << 20, 200 * time.Millisecond},
+		{"1 MiB chunks, gossip every 500 ms (the agents' default now)", 1 << 20, 500 * time.Millisecond},
+		{"4 MiB chunks, gossip every 500 ms (the agents' default now)", 4 << 20, 500 * time.Millisecond},
 	}
 	const n = 40
 	var cases []*deliveryCase
