@@ -35,6 +35,8 @@ type fleetRun struct {
 	servedMax                   int64 // most served by a single node
 	fetched                     int64
 	busyRefusals, busySkips     int64
+	originRefusals              int64 // durable holders sending requesters to copies
+	lastResort                  int64 // bytes served to requests marked last resort
 	stalls                      int64
 	timeline                    []fleetPoint // fraction delivered over time
 	// runqWait is how long this process's threads waited for a CPU on
@@ -233,6 +235,8 @@ func fleetOnce(ctx context.Context, fc *fleetConfig, dir string, n int, mode fle
 		run.busyRefusals += m.BusyRefusals - before[k].BusyRefusals
 		run.busySkips += m.BusySkips - before[k].BusySkips
 		run.stalls += m.Stalls - before[k].Stalls
+		run.originRefusals += m.OriginRefusals - before[k].OriginRefusals
+		run.lastResort += m.LastResortBytes - before[k].LastResortBytes
 	}
 	run.aliveEnd = c.nodes[0].AliveMembers()
 	var ms runtime.MemStats
@@ -240,10 +244,10 @@ func fleetOnce(ctx context.Context, fc *fleetConfig, dir string, n int, mode fle
 	run.heapMiB = ms.HeapInuse >> 20
 	ideal := fc.ideal()
 	hu, ou := run.uplinkUse(*fc, run.full)
-	log.Printf("  fleet %s N=%d: full delivery %s = %.2fx S/B; per node p50 %.2fx, max %.2fx; holders served %s (%.2f S), others %s; uplinks used: holders %.0f%%, others %.0f%%; gossip lag %s; busy refusals %d, stalls %d; run-queue wait %.2f threads; %s",
+	log.Printf("  fleet %s N=%d: full delivery %s = %.2fx S/B; per node p50 %.2fx, max %.2fx; holders served %s (%.2f S), others %s; uplinks used: holders %.0f%%, others %.0f%%; gossip lag %s; busy refusals %d, origin refusals %d, last resort %s, stalls %d; run-queue wait %.2f threads; %s",
 		mode.name, n, run.full.Round(time.Millisecond), ratioOf(run.full, ideal),
 		ratioOf(percentile(run.done, 50), ideal), ratioOf(percentile(run.done, 100), ideal),
-		size(run.servedHolders), float64(run.servedHolders)/float64(fc.size), size(run.servedOthers), 100*hu, 100*ou, run.lagSummary(), run.busyRefusals, run.stalls, run.runqWait.Seconds()/run.s.wall.Seconds(), run.s.cpus())
+		size(run.servedHolders), float64(run.servedHolders)/float64(fc.size), size(run.servedOthers), 100*hu, 100*ou, run.lagSummary(), run.busyRefusals, run.originRefusals, size(run.lastResort), run.stalls, run.runqWait.Seconds()/run.s.wall.Seconds(), run.s.cpus())
 	if run.jobState != "done" {
 		log.Printf("  warning: the prefetch job is %q, not done (errors: %v)", run.jobState, run.jobErrs)
 	}

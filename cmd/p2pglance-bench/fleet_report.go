@@ -90,8 +90,8 @@ func (f *fleetResult) print(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\nEvery run in detail (p90 and first-chunk figures are over the fetching nodes; \"first chunk\" = when a node first held any chunk: how long the job took to start there; bytes served are node metrics over the delivery; cores = CPU of the whole benchmark process, every node included, / wall time; \"idle cores\" = the same fleet idling 2 s just before the POST; \"machine cores\" = busy CPUs of the whole machine, other tenants included; \"run-queue wait\" = how many of this process's threads were, on average, runnable but waiting for a CPU (`/proc/self/task/*/schedstat`): CPU contention; \"uplinks used\" = bytes served / (nodes x B x time); \"gossip\" = from a node holding every chunk to another node (the last fetching node) listing it as a full holder, \"never\" = not within 3 s of the end):\n\n")
-	fmt.Fprintf(w, "| mode | N | all delivered | p50 | p90 | max | first chunk p50 / max | job `done` | holders served | others served | most by one node | uplinks used: holders / others (whole run) | others' uplinks used in the first S/B | gossip: full copy seen by a peer after p50 / max | busy refusals | stalls | process cores | idle cores | machine cores | run-queue wait (threads) | steal | CPU s per GB delivered | Go heap after |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| mode | N | all delivered | p50 | p90 | max | first chunk p50 / max | job `done` | holders served | others served | most by one node | uplinks used: holders / others (whole run) | others' uplinks used in the first S/B | gossip: full copy seen by a peer after p50 / max | busy refusals | origin refusals | last resort | stalls | process cores | idle cores | machine cores | run-queue wait (threads) | steal | CPU s per GB delivered | Go heap after |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range f.runs {
 		job := "never (" + r.jobState + ")"
 		if r.jobDone > 0 {
@@ -99,12 +99,12 @@ func (f *fleetResult) print(w io.Writer) {
 		}
 		hu, ou := r.uplinkUse(fc, r.full)
 		_, ou1 := r.uplinkUse(fc, min(ideal, r.full))
-		fmt.Fprintf(w, "| %s | %d | %s | %.2fx | %.2fx | %.2fx | %s / %s | %s | %s | %s | %s | %.0f%% / %.0f%% | %.0f%% | %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %d MiB |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %.2fx | %.2fx | %.2fx | %s / %s | %s | %s | %s | %s | %.0f%% / %.0f%% | %.0f%% | %s | %d | %d | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %d MiB |\n",
 			r.mode.name, r.n, secsX(r.full, ideal), ratioOf(percentile(r.done, 50), ideal), ratioOf(percentile(r.done, 90), ideal), ratioOf(percentile(r.done, 100), ideal),
 			fmtDur(percentile(r.first, 50)), fmtDur(percentile(r.first, 100)), job,
 			inS(r.servedHolders, fc.size), inS(r.servedOthers, fc.size), inS(r.servedMax, fc.size),
 			100*hu, 100*ou, 100*ou1, r.lagSummary(),
-			r.busyRefusals, r.stalls, r.s.cores(), r.idle.cores(), r.s.machineCores(), r.runqWait.Seconds()/r.s.wall.Seconds(), r.s.stealCores(), r.s.cpuPerGB(), r.heapMiB)
+			r.busyRefusals, r.originRefusals, inS(r.lastResort, fc.size), r.stalls, r.s.cores(), r.idle.cores(), r.s.machineCores(), r.runqWait.Seconds()/r.s.wall.Seconds(), r.s.stealCores(), r.s.cpuPerGB(), r.heapMiB)
 	}
 	for _, r := range f.runs {
 		if r.jobState != "done" || len(r.jobErrs) > 0 || r.aliveEnd != r.n {
