@@ -49,6 +49,9 @@ type Delivery struct {
 	Seed     uint64
 	// Limit stops the run at this virtual time (0: 1 hour).
 	Limit time.Duration
+	// Progress, if set, is called about every 10 million events with
+	// the virtual time and the nodes still fetching.
+	Progress func(now time.Duration, left int)
 }
 
 // DeliveryResult is what a delivery measured.
@@ -205,7 +208,13 @@ func Deliver(cfg Delivery) (*DeliveryResult, error) {
 		}
 		d.clk.At(start, Event{Kind: kStart, A: int32(i)})
 	}
-	complete := d.clk.Run(d.handle, func() bool { return d.left == 0 || d.err != nil }, cfg.Limit)
+	stop := func() bool {
+		if cfg.Progress != nil && d.clk.events%10_000_000 == 0 && d.clk.events > 0 {
+			cfg.Progress(d.clk.now, d.left)
+		}
+		return d.left == 0 || d.err != nil
+	}
+	complete := d.clk.Run(d.handle, stop, cfg.Limit)
 	if d.err != nil {
 		return nil, d.err
 	}

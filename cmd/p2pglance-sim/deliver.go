@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log"
 	"slices"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ func runCases(cases []*deliveryCase, workers int) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
+			c.cfg.Progress = func(now time.Duration, left int) {
+				log.Printf("%s N=%d: %s simulated, %d nodes still fetching (%s)", c.name, c.cfg.N, now.Round(time.Millisecond), left, time.Since(t0).Round(time.Second))
+			}
 			c.res, c.err = sim.Deliver(c.cfg)
 			c.wall = time.Since(t0)
 		}()
