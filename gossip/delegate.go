@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"slices"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -10,7 +9,9 @@ import (
 // delegate implements memberlist's Delegate, EventDelegate and PingDelegate
 // for a Gossip without exporting those methods on Gossip itself. None of its
 // methods block: they take Gossip's mutex only for short bookkeeping and
-// never call back into memberlist.
+// never call back into memberlist. It adds no user messages and no
+// push/pull state of its own: memberlist carries the member list and each
+// member's metadata, nothing more.
 type delegate struct {
 	g *Gossip
 }
@@ -29,52 +30,19 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return d.g.meta
 }
 
-// NotifyMsg applies a gossip update and, if it was news, relays it.
-func (d *delegate) NotifyMsg(b []byte) {
-	g := d.g
-	msg := slices.Clone(b) // memberlist reuses the buffer
-	u, err := decodeUpdate(msg)
-	if err != nil {
-		g.log.Warn("drop gossip message", "err", err, "len", len(msg))
-		return
-	}
-	if u.origin == g.self {
-		return
-	}
-	g.mu.Lock()
-	applied := g.acceptLocked(u.origin) && g.st.apply(u)
-	g.mu.Unlock()
-	if applied {
-		g.queue.QueueBroadcast(newBroadcast(u, msg))
-	}
-}
+// NotifyMsg drops user messages: gossip carries none (an older node may
+// still send chunk holdings; who holds what is package node/tracker's).
+func (d *delegate) NotifyMsg([]byte) {}
 
-// GetBroadcasts hands queued updates to memberlist's gossip packets.
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
-	return d.g.queue.GetBroadcasts(overhead, limit)
-}
+// GetBroadcasts has nothing to add to memberlist's own gossip.
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 
-// LocalState returns the push/pull state: our own holdings and what we know
-// of every live (or not yet known dead) node's.
-func (d *delegate) LocalState(join bool) []byte {
-	g := d.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.st.encodeSnapshot(g.self, g.version, g.acceptLocked)
-}
+// LocalState adds nothing to memberlist's push/pull state: it carries
+// the member list (with each member's metadata) and nothing else.
+func (d *delegate) LocalState(join bool) []byte { return nil }
 
-// MergeRemoteState folds a peer's push/pull state into ours.
-func (d *delegate) MergeRemoteState(buf []byte, join bool) {
-	g := d.g
-	snap, err := decodeSnapshot(slices.Clone(buf))
-	if err != nil {
-		g.log.Warn("drop push/pull state", "err", err, "len", len(buf))
-		return
-	}
-	g.mu.Lock()
-	g.st.merge(snap, g.self, g.acceptLocked)
-	g.mu.Unlock()
-}
+// MergeRemoteState ignores whatever a peer adds to its push/pull state.
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {}
 
 // memberOf decodes a node's metadata, with its name as id, into what
 // Gossip keeps of it.
@@ -88,10 +56,6 @@ func memberOf(n *memberlist.Node, alive bool) *memberInfo {
 func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	g := d.g
 	g.mu.Lock()
-	mi := g.members[n.Name]
-	if mi == nil || !mi.alive {
-		g.numAlive.Add(1)
-	}
 	g.members[n.Name] = memberOf(n, true)
 	g.mu.Unlock()
 	g.log.Debug("member joined", "member", n.Name, "addr", n.Address())
@@ -99,7 +63,7 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	g.changed()
 }
 
-// NotifyLeave marks a node dead or departed and forgets its holdings.
+// NotifyLeave marks a node dead or departed.
 func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	g := d.g
 	if n.Name == g.self {
@@ -110,12 +74,9 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	if mi == nil {
 		mi = memberOf(n, false)
 		g.members[n.Name] = mi
-	} else if mi.alive {
-		g.numAlive.Add(-1)
 	}
 	mi.alive = false
 	mi.deadAt = time.Now()
-	g.st.forget(n.Name)
 	delete(g.rtt, n.Name)
 	g.mu.Unlock()
 	g.log.Debug("member left or failed", "member", n.Name, "state", n.State)
@@ -132,7 +93,6 @@ func (d *delegate) NotifyUpdate(n *memberlist.Node) {
 		mi.meta, mi.keys, mi.addr = nm.meta, nm.keys, nm.addr
 	} else {
 		g.members[n.Name] = memberOf(n, true)
-		g.numAlive.Add(1)
 	}
 	g.mu.Unlock()
 	g.settleKey()
@@ -154,57 +114,3 @@ func (d *delegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration,
 	}
 	g.mu.Unlock()
 }
-
-// newQueue returns a TransmitLimitedQueue that works around a memberlist
-// bug (hashicorp/memberlist PR #263, still present in v0.7.0): whenever the
-// queue becomes momentarily empty — the only queued message is invalidated
-// by a new one, or is taken out for sending — its id generator restarts at
-// 0 while the surviving message keeps its old id, so a later message of the
-// same length and transmit count gets the same btree key and silently
-// replaces it. A permanent sentinel that is too large ever to be sent keeps
-// the queue from ever being empty, so ids never restart.
-func newQueue(numNodes func() int, retransmitMult int) *memberlist.TransmitLimitedQueue {
-	q := &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmitMult}
-	q.QueueBroadcast(sentinel{})
-	return q
-}
-
-// sentinelMsg is never written, so it costs no resident memory.
-var sentinelMsg [1 << 17]byte
-
-// sentinel is the never-sent queue entry described at newQueue.
-type sentinel struct{}
-
-func (sentinel) Invalidates(memberlist.Broadcast) bool { return false }
-func (sentinel) Message() []byte                       { return sentinelMsg[:] }
-func (sentinel) Finished()                             {}
-
-// broadcast is a queued gossip update. A newer update for the same origin,
-// image and segment (or a newer withdrawal of the image) invalidates it.
-type broadcast struct {
-	origin, image string
-	seg           int
-	withdraw      bool
-	version       uint64
-	msg           []byte
-}
-
-func newBroadcast(u update, msg []byte) *broadcast {
-	return &broadcast{origin: u.origin, image: u.image, seg: u.seg,
-		withdraw: u.kind == msgWithdraw, version: u.version, msg: msg}
-}
-
-// Invalidates reports whether b supersedes the queued broadcast other.
-func (b *broadcast) Invalidates(other memberlist.Broadcast) bool {
-	o, ok := other.(*broadcast)
-	if !ok || o.origin != b.origin || o.image != b.image || o.version > b.version {
-		return false
-	}
-	return b.withdraw || (!o.withdraw && o.seg == b.seg)
-}
-
-// Message returns the encoded update.
-func (b *broadcast) Message() []byte { return b.msg }
-
-// Finished is a no-op: nobody waits for delivery.
-func (b *broadcast) Finished() {}

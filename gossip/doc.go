@@ -1,54 +1,27 @@
-// Package gossip tells the nodes of a p2pglance cluster about each other and
-// about which chunks of which image every node holds.
+// Package gossip tells the nodes of a p2pglance cluster about each other:
+// who is a member, who is alive, where each one is (zone, rack) and how
+// to reach it, and the round-trip time to each.
 //
 // It is built on hashicorp/memberlist (SWIM membership, failure detection,
 // piggybacked gossip and periodic TCP push/pull). Each node publishes a small
-// JSON [Meta] record as its memberlist node metadata, and keeps, for every
-// node and every image, a bitmap with one bit per chunk.
+// JSON [Meta] record as its memberlist node metadata, including its boot
+// time ([Meta.Boot]), so the others can tell a restart from a node that
+// merely stayed up.
 //
-// # Availability bitmaps
+// # What gossip does not carry
 //
-// A bitmap is split into segments of [SegmentChunks] chunks (512 bytes), so an
-// update for any segment fits comfortably in one UDP gossip packet even with
-// encryption and maximum-length identifiers. Bit i of a segment lives in byte
-// i/8, bit i%8 (least significant bit first).
+// Nothing but the member list and each member's metadata: no user
+// messages and no push/pull state of its own (delegate.go). Which node
+// holds which chunk used to travel here, every node keeping every other
+// node's bitmaps and every push/pull carrying all of them, O(N × images
+// held) per node; it is now kept by a few trackers per image (package
+// node/tracker, over the peer protocol), which read the member list and
+// boot times from here. A message or push/pull state an older node still
+// sends is ignored.
 //
-// Every local change gets a version from a per-node hybrid clock
-// (max(last+1, unix nanoseconds)), so versions grow monotonically even across
-// restarts of the same node id. A receiver applies an update for
-// (origin, image, segment) only if it is newer than what it already has, so
-// reordered or duplicated messages never regress state. Withdrawals are
-// image-level tombstones carrying a version: they drop every older segment.
-//
-// # Wire format
-//
-// Gossip messages (memberlist user messages), all integers unsigned varints,
-// strings as varint length followed by bytes:
-//
-//	segment:  0x01 origin image version total segment enc [bits]
-//	withdraw: 0x02 origin image version
-//
-// enc is 0 for raw bits (exactly ceil(n/8) bytes follow, n = number of chunks
-// in that segment) or 1 when every chunk of the segment is held (no bytes
-// follow). Updates that a node applies are re-queued on its own
-// TransmitLimitedQueue, so they spread epidemically; a newer update for the
-// same (origin, image, segment) — or a newer withdrawal of the image —
-// invalidates an older queued one.
-//
-// The push/pull state (LocalState / MergeRemoteState) is a deterministic,
-// sorted dump of everything the node knows about every live origin:
-//
-//	0x01 sender nOrigins { origin watermark nImages { image floor total nSegs { segment version enc [bits] } } }
-//
-// The watermark of an origin section says "this section is complete for every
-// version up to here": the receiver forgets items of that origin at or below
-// the watermark that the section does not contain, and from then on ignores
-// updates at or below it. For the sender's own section the watermark is its
-// current version, which is how a node that missed broadcasts, joined late,
-// or restarted converges.
-//
-// Holdings of a node are forgotten as soon as memberlist reports it dead or
-// left, and [Gossip.Holders] only ever returns live nodes.
+// [Config.OnChange] is called (coalesced, on its own goroutine) when a
+// member joins, fails, leaves or changes its metadata; node/tracker
+// reacts to it.
 //
 // # Encryption and key rotation
 //
@@ -81,7 +54,7 @@
 // # Dependencies
 //
 // gossip imports only the standard library, hashicorp/memberlist and
-// go-sockaddr (memberlist's, for the address to advertise). Its
-// surface is in strings (node ids, image ids, hex digests) so that it
+// go-sockaddr (memberlist's, for the address to advertise). Its surface
+// is in strings and small records (node ids, addresses, Meta) so that it
 // never imports chunkstore, raftfsm, api or node; node adapts it.
 package gossip

@@ -11,7 +11,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -29,7 +28,14 @@ type Meta struct {
 	// Labels are operator-chosen key/value pairs (e.g. a hardware class)
 	// that pre-seeding jobs can target.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Boot is when the node started (unix nanoseconds): a new value
+	// tells the others that it restarted and forgot what it kept in
+	// memory.
+	Boot int64 `json:"boot,omitempty"`
 }
+
+// MaxNodeIDLen is the longest node id (Meta.ID), in bytes.
+const MaxNodeIDLen = 128
 
 // Config configures a [Gossip] instance.
 type Config struct {
@@ -80,8 +86,8 @@ type memberInfo struct {
 	deadAt time.Time
 }
 
-// Gossip is a running cluster membership and chunk availability service.
-// All methods are safe for concurrent use.
+// Gossip is a running cluster membership service. All methods are safe
+// for concurrent use.
 type Gossip struct {
 	self     string
 	meta     []byte
@@ -91,16 +97,11 @@ type Gossip struct {
 
 	ml       *memberlist.Memberlist
 	rot      *rotation // nil unless a previous key is being rotated out
-	queue    *memberlist.TransmitLimitedQueue
-	selfAddr string // our bound address, fixed at New (read without memberlist's locks)
+	selfAddr string    // our bound address, fixed at New (read without memberlist's locks)
 
 	mu      sync.Mutex
-	st      *state
-	version uint64 // last version handed out (hybrid clock)
 	members map[string]*memberInfo
 	rtt     map[string]time.Duration
-
-	numAlive atomic.Int64
 
 	// life orders Join/Leave (readers) before Shutdown (writer), because
 	// memberlist panics on Leave after Shutdown.
@@ -167,13 +168,11 @@ func New(cfg Config, opts ...Option) (*Gossip, error) {
 		onChange: cfg.OnChange,
 		rot:      rot,
 		deadKeep: mc.GossipToTheDeadTime,
-		st:       newState(),
 		members:  make(map[string]*memberInfo),
 		rtt:      make(map[string]time.Duration),
 		changeCh: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
-	g.queue = newQueue(func() int { return int(max(1, g.numAlive.Load())) }, mc.RetransmitMult)
 	d := &delegate{g: g}
 	mc.Name = m.ID
 	mc.Delegate = d
@@ -292,8 +291,8 @@ func (g *Gossip) Leave(ctx context.Context) error {
 
 // Shutdown stops memberlist and every goroutine this package started
 // (waiting for a Join or Leave in progress to return first). It is safe to
-// call more than once; all other methods except Members, Member,
-// Holders and Holdings must not be used afterwards.
+// call more than once; all other methods except Members and Member must
+// not be used afterwards.
 func (g *Gossip) Shutdown() error {
 	g.shutOnce.Do(func() {
 		g.life.Lock()
@@ -362,13 +361,6 @@ func (g *Gossip) aliveLocked(id string) bool {
 	}
 	mi := g.members[id]
 	return mi != nil && mi.alive
-}
-
-// acceptLocked reports whether state about origin may be stored: anything
-// not known to be dead (updates can arrive before the join event).
-func (g *Gossip) acceptLocked(origin string) bool {
-	mi := g.members[origin]
-	return mi == nil || mi.alive
 }
 
 // changed schedules an OnChange call without blocking.

@@ -31,6 +31,7 @@ func testConfig(id string) Config {
 			RaftAddr: "127.0.0.1:7001",
 			Zone:     "zone-" + id,
 			Rack:     "r1",
+			Boot:     1700000000000000000 + int64(len(id)),
 		},
 		BindAddr: "127.0.0.1:0",
 		Logger:   testLogger(),
@@ -128,17 +129,6 @@ func waitConverged(t *testing.T, nodes []*Gossip, ids []string) {
 	})
 }
 
-func holdersEverywhere(nodes []*Gossip, image string, idx int, want ...string) func() bool {
-	return func() bool {
-		for _, g := range nodes {
-			if !slices.Equal(g.Holders(image, idx), want) {
-				return false
-			}
-		}
-		return true
-	}
-}
-
 func TestNewValidates(t *testing.T) {
 	cfg := testConfig("")
 	if _, err := New(cfg); err == nil {
@@ -195,99 +185,29 @@ func TestMembershipAndMeta(t *testing.T) {
 	waitFor(t, 2*time.Second, "OnChange calls", func() bool { return changes.Load() >= 4 })
 }
 
-func TestAnnounceWithdrawPropagate(t *testing.T) {
-	nodes := startCluster(t, 4, nil)
-	a, b := nodes[0], nodes[1]
-	a.Announce("img", 10, []int{0, 2, 5})
-	waitFor(t, 5*time.Second, "a's chunk 2 visible everywhere", holdersEverywhere(nodes, "img", 2, "n0"))
-	for _, g := range nodes {
-		if h := g.Holders("img", 1); len(h) != 0 {
-			t.Fatalf("%s: Holders(img,1) = %v", g.self, h)
-		}
-		if got := g.Holdings("n0", "img"); !slices.Equal(got, bitmapOf(10, 0, 2, 5)) {
-			t.Fatalf("%s: Holdings(n0) = %v", g.self, got)
-		}
-	}
-	a.Announce("img", 10, []int{1}) // cumulative
-	b.AnnounceAll("img", 10)
-	waitFor(t, 5*time.Second, "b's and a's chunks visible everywhere", func() bool {
-		return holdersEverywhere(nodes, "img", 2, "n0", "n1")() &&
-			holdersEverywhere(nodes, "img", 1, "n0", "n1")() &&
-			holdersEverywhere(nodes, "img", 9, "n1")()
-	})
-	if got := nodes[3].FullHolders("img"); !slices.Equal(got, []string{"n1"}) {
-		t.Fatalf("FullHolders = %v", got)
-	}
-	a.Withdraw("img")
-	waitFor(t, 5*time.Second, "withdrawal visible everywhere", holdersEverywhere(nodes, "img", 2, "n1"))
-	for _, g := range nodes {
-		if got := g.Holdings("n0", "img"); got != nil {
-			t.Fatalf("%s: Holdings(n0) after withdraw = %v", g.self, got)
-		}
-	}
-}
-
-// A node that joins after all broadcasts have died down still learns every
-// holding, through push/pull.
-func TestLateJoinerConverges(t *testing.T) {
+// TestPushPullCarriesNoHoldings: gossip's push/pull state and messages
+// carry the member list and metadata only (who holds which chunk is
+// node/tracker's): nothing of its own is added to either.
+func TestPushPullCarriesNoHoldings(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
-	nodes[0].Announce("img-a", 100, []int{7})
-	nodes[1].AnnounceAll("img-a", 100)
-	nodes[2].Announce("img-b", 5000, []int{4500})
-	waitFor(t, 5*time.Second, "announcements spread", holdersEverywhere(nodes, "img-a", 7, "n0", "n1"))
-	waitFor(t, 5*time.Second, "broadcast queues to drain", func() bool {
-		for _, g := range nodes {
-			if g.queue.NumQueued() > 1 { // the sentinel stays
-				return false
-			}
-		}
-		return true
-	})
-	late := startNode(t, testConfig("n3"))
-	join(t, late, nodes[2])
-	all := append(nodes, late)
-	waitFor(t, 5*time.Second, "late joiner to converge", func() bool {
-		return holdersEverywhere(all, "img-a", 7, "n0", "n1")() &&
-			holdersEverywhere(all, "img-a", 50, "n1")() &&
-			holdersEverywhere(all, "img-b", 4500, "n2")()
-	})
-}
-
-func TestLargeBitmapPropagates(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
-	const total = 20000
-	var have []int
-	for i := 0; i < total; i += 3 {
-		have = append(have, i)
+	d := &delegate{g: nodes[0]}
+	if st := d.LocalState(false); len(st) != 0 {
+		t.Fatalf("push/pull state of %d bytes", len(st))
 	}
-	nodes[0].Announce("big", total, have)
-	nodes[1].AnnounceAll("huge", 70000)
-	want := make([]bool, total)
-	for _, i := range have {
-		want[i] = true
+	if b := d.GetBroadcasts(0, 1400); len(b) != 0 {
+		t.Fatalf("%d broadcasts queued", len(b))
 	}
-	waitFor(t, 5*time.Second, "large bitmaps everywhere", func() bool {
-		for _, g := range nodes {
-			if !slices.Equal(g.Holdings("n0", "big"), want) || !slices.Equal(g.FullHolders("huge"), []string{"n1"}) {
-				return false
-			}
-		}
-		return true
-	})
-	if h := nodes[2].Holders("big", 19998); !slices.Equal(h, []string{"n0"}) {
-		t.Fatalf("Holders(big, 19998) = %v", h)
-	}
-	if h := nodes[2].Holders("big", 19999); len(h) != 0 {
-		t.Fatalf("Holders(big, 19999) = %v", h)
+	// What an older node may still send is dropped without harm.
+	d.NotifyMsg([]byte{0x01, 0x02, 'n', '9'})
+	d.MergeRemoteState([]byte{0x01, 0x00}, false)
+	if got := aliveIDs(nodes[0]); !slices.Equal(got, []string{"n0", "n1", "n2"}) {
+		t.Fatalf("members %v", got)
 	}
 }
 
 func TestFailedNodeIsDropped(t *testing.T) {
 	nodes := startCluster(t, 4, nil)
 	dead := nodes[3]
-	dead.AnnounceAll("img", 4)
-	nodes[0].AnnounceAll("img", 4)
-	waitFor(t, 5*time.Second, "announcements", holdersEverywhere(nodes, "img", 3, "n0", "n3"))
 	start := time.Now()
 	if err := dead.Shutdown(); err != nil { // no Leave: must be detected by probing
 		t.Fatal(err)
@@ -296,24 +216,17 @@ func TestFailedNodeIsDropped(t *testing.T) {
 	waitFor(t, 6*time.Second, "failure detected", func() bool {
 		for _, g := range live {
 			m, ok := g.Member("n3")
-			if !ok || m.Alive || !slices.Equal(g.Holders("img", 3), []string{"n0"}) {
+			if !ok || m.Alive || m.RTT != 0 {
 				return false
 			}
 		}
 		return true
 	})
 	t.Logf("failure noticed by all in %v", time.Since(start).Round(time.Millisecond))
-	for _, g := range live {
-		if g.Holdings("n3", "img") != nil {
-			t.Errorf("%s still remembers n3's holdings", g.self)
-		}
-	}
 }
 
 func TestGracefulLeave(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
-	nodes[2].AnnounceAll("img", 4)
-	waitFor(t, 5*time.Second, "announcement", holdersEverywhere(nodes, "img", 0, "n2"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := nodes[2].Leave(ctx); err != nil {
@@ -321,7 +234,7 @@ func TestGracefulLeave(t *testing.T) {
 	}
 	waitFor(t, 3*time.Second, "leave noticed", func() bool {
 		for _, g := range nodes[:2] {
-			if m, _ := g.Member("n2"); m.Alive || len(g.Holders("img", 0)) != 0 {
+			if m, _ := g.Member("n2"); m.Alive {
 				return false
 			}
 		}
@@ -332,8 +245,7 @@ func TestGracefulLeave(t *testing.T) {
 func TestEncryptedCluster(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	nodes := startCluster(t, 3, func(c *Config) { c.SecretKey = key })
-	nodes[1].Announce("img", 8, []int{3})
-	waitFor(t, 5*time.Second, "encrypted gossip", holdersEverywhere(nodes, "img", 3, "n1"))
+	waitFor(t, 5*time.Second, "encrypted probes both ways", rttsEverywhere(nodes))
 
 	for _, tc := range []struct {
 		name string
@@ -355,9 +267,10 @@ func TestEncryptedCluster(t *testing.T) {
 	}
 }
 
-func TestRTTRecorded(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
-	waitFor(t, 5*time.Second, "RTTs to peers", func() bool {
+// rttsEverywhere holds once every node has probed every other: packets
+// went both ways between every pair.
+func rttsEverywhere(nodes []*Gossip) func() bool {
+	return func() bool {
 		for _, g := range nodes {
 			for _, m := range g.Members() {
 				if (m.Meta.ID == g.self) != (m.RTT == 0) {
@@ -366,7 +279,12 @@ func TestRTTRecorded(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}
+}
+
+func TestRTTRecorded(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	waitFor(t, 5*time.Second, "RTTs to peers", rttsEverywhere(nodes))
 }
 
 // settledGoroutines waits (up to 3 s) for goroutines of earlier tests to
@@ -389,8 +307,7 @@ func TestShutdownStopsGoroutines(t *testing.T) {
 	base := settledGoroutines()
 	var calls atomic.Int64
 	nodes := startCluster(t, 3, func(c *Config) { c.OnChange = func() { calls.Add(1) } })
-	nodes[0].AnnounceAll("img", 10)
-	waitFor(t, 5*time.Second, "announcement", holdersEverywhere(nodes, "img", 0, "n0"))
+	waitFor(t, 5*time.Second, "probes", rttsEverywhere(nodes))
 	for _, g := range nodes {
 		if err := g.Shutdown(); err != nil {
 			t.Fatal(err)
@@ -447,9 +364,9 @@ func (h decryptCounter) WithGroup(name string) slog.Handler {
 // TestKeyRotation: three nodes go from the old key to the new one as an
 // operator rotates the cluster secret: each restarted with the new key
 // and the old as previous, then each again with the new key alone.
-// Throughout, membership holds and holdings announced on any node reach
-// every other, and no node ever receives gossip it cannot decrypt; at
-// the end a node with only the old key is refused.
+// Throughout, membership holds and probes go both ways between every
+// pair, and no node ever receives gossip it cannot decrypt; at the end a
+// node with only the old key is refused.
 func TestKeyRotation(t *testing.T) {
 	oldKey := []byte("0123456789abcdef0123456789abcdef")
 	newKey := []byte("fedcba9876543210fedcba9876543210")
@@ -461,7 +378,6 @@ func TestKeyRotation(t *testing.T) {
 	logger := slog.New(decryptCounter{n: &undecryptable, next: next})
 	nodes := startCluster(t, 3, func(c *Config) { c.SecretKey, c.Logger = oldKey, logger })
 	ids := []string{"n0", "n1", "n2"}
-	round := 0
 	// restart replaces node i by one with the keys given, on the same
 	// address, joined through the others, and checks that gossip flows
 	// both ways.
@@ -496,13 +412,7 @@ func TestKeyRotation(t *testing.T) {
 			t.Fatalf("rejoin %s: %v", ids[i], err)
 		}
 		waitConverged(t, nodes, ids)
-		round++
-		img := fmt.Sprintf("img%d", round)
-		g.Announce(img, 8, []int{1})
-		nodes[(i+1)%3].Announce(img, 8, []int{2})
-		waitFor(t, 5*time.Second, "holdings both ways", func() bool {
-			return holdersEverywhere(nodes, img, 1, ids[i])() && holdersEverywhere(nodes, img, 2, ids[(i+1)%3])()
-		})
+		waitFor(t, 5*time.Second, "probes both ways", rttsEverywhere(nodes))
 	}
 	usingCurrent := func(i int) bool { return nodes[i].rot != nil && nodes[i].rot.usingCurrent.Load() }
 

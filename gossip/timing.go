@@ -26,9 +26,9 @@ type Timing struct {
 	// ProbeInterval, shrinking to SuspicionMult * log10(N) *
 	// ProbeInterval as other members confirm the suspicion [4 and 6].
 	SuspicionMult, SuspicionMaxTimeoutMult int
-	// GossipInterval is how often queued messages (membership changes,
-	// chunk availability) are sent to a few random members
-	// [DefaultGossipInterval, not memberlist's LAN 200ms].
+	// GossipInterval is how often queued messages (membership changes)
+	// are sent to a few random members [DefaultGossipInterval, not
+	// memberlist's LAN 200ms].
 	GossipInterval time.Duration
 	// RetransmitMult is how many times each queued message is sent,
 	// times log10(N+1) [4].

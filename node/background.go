@@ -8,7 +8,7 @@ import (
 
 // watchChanges reacts to applied catalog changes: a node in an image's
 // placement announces its copies when the image becomes active; a deleted
-// image is withdrawn from gossip and its chunks collected.
+// image is withdrawn (its trackers told) and its chunks collected.
 func (n *Node) watchChanges(ctx context.Context) {
 	for {
 		select {
@@ -25,7 +25,7 @@ func (n *Node) watchChanges(ctx context.Context) {
 				n.prefetcher.kick()
 			case c.DocKind != "":
 			case c.Image == nil:
-				n.gossip.Withdraw(c.ID)
+				n.tracker.Withdraw(c.ID)
 				gc = true
 			case c.Image.Status == catalog.StatusActive && (c.Prev == nil || c.Prev.Status != catalog.StatusActive):
 				n.holdings.announce(ctx, c.Image)

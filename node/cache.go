@@ -60,7 +60,7 @@ type cacheDeps struct {
 	chunks   cacheStore
 	cluster  cacheCluster
 	inflight cacheGuard
-	// announce tells gossip which chunks of img this node holds.
+	// announce tells the trackers which chunks of img this node holds.
 	announce func(ctx context.Context, img *catalog.Image)
 	// pull brings an image whose data is still only at its locations into
 	// the cluster (api.Backend.PullImage).
@@ -86,10 +86,10 @@ type cacheStore interface {
 }
 
 // cacheCluster is the membership and chunk availability the cache reads
-// and updates (*gossip.Gossip).
+// and updates (nodeCluster: gossip and the trackers).
 type cacheCluster interface {
 	Member(id string) (gossip.Member, bool)
-	FullHolders(imageID string) []string
+	FullHolders(ctx context.Context, imageID string) []string
 	Withdraw(imageID string)
 }
 
@@ -385,11 +385,11 @@ func (c *cache) PruneCache(ctx context.Context) (*api.PruneResult, error) {
 	return &api.PruneResult{Files: files, Bytes: bytes}, err
 }
 
-// CacheNodes implements api.Cache: the live nodes whose gossip says they
-// hold every chunk of the image.
-func (c *cache) CacheNodes(_ context.Context, imageID string) ([]string, error) {
+// CacheNodes implements api.Cache: the live nodes whose trackers say
+// they hold every chunk of the image.
+func (c *cache) CacheNodes(ctx context.Context, imageID string) ([]string, error) {
 	out := []string{}
-	for _, id := range c.cluster.FullHolders(imageID) {
+	for _, id := range c.cluster.FullHolders(ctx, imageID) {
 		if m, ok := c.cluster.Member(id); ok && m.Meta.APIAddr != "" {
 			out = append(out, c.apiScheme+"://"+m.Meta.APIAddr)
 		}

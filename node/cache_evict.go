@@ -58,7 +58,7 @@ func (c *cache) chunkUse(st *raftfsm.State) (map[chunkstore.Digest]bool, map[chu
 }
 
 // evictWith deletes the cached chunks that choose picks among all of
-// them, tells gossip what this node now holds of the images concerned and
+// them, tells the trackers what this node now holds of the images concerned and
 // gives the space back. It returns the chunks and bytes evicted.
 //
 // Chunks held as durable copies, and chunks an upload, copy or

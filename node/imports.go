@@ -127,5 +127,5 @@ func (c importCluster) ZoneHolds(zone string, nodes []string) bool {
 	return c.n.xfer.ZoneHolds(zone, nodes)
 }
 func (c importCluster) AnnounceAll(imageID string, chunks int) {
-	c.n.gossip.AnnounceAll(imageID, chunks)
+	c.n.tracker.AnnounceAll(imageID, chunks)
 }

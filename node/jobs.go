@@ -29,7 +29,7 @@ func (n *Node) wireJobs() {
 		self: n.id, log: n.log.With("component", "cache"),
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, budget: cfg.CacheBudget, apiScheme: n.sec.apiScheme,
 		sinceCheck: &n.cachedSinceEvict,
-		state:      state, chunks: n.chunks, cluster: n.gossip, inflight: n.inflight,
+		state:      state, chunks: n.chunks, cluster: n.cluster, inflight: n.inflight,
 		announce: n.holdings.announce,
 		pull:     n.PullImage,
 		fetch:    importData{n}.FetchChunk,
@@ -58,7 +58,7 @@ func (n *Node) wireJobs() {
 	n.repairer = newRepairer(repairerDeps{
 		self: n.id, log: n.log.With("component", "repair"), replicas: cfg.Replicas, repairGrace: cfg.RepairGrace, repairs: &n.metrics.repairs,
 		state: state, sync: n.replica.Sync, mutateImage: n.replica.mutateImage, isLeader: n.IsLeader,
-		cluster:       n.gossip,
+		cluster:       n.cluster,
 		spread:        spreadPick,
 		replicatePeer: n.peerClient.Replicate,
 		fill: func(ctx context.Context, img *catalog.Image) error {
@@ -69,7 +69,7 @@ func (n *Node) wireJobs() {
 		self: n.id, log: n.log.With("component", "prefetch"),
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, writeTimeout: cfg.WriteTimeout, maxBusyPause: policy.BusyPenalty, interval: cfg.GCInterval,
 		state: state, putDoc: n.replica.PutDoc, sync: n.replica.Sync, ready: n.ready.Load,
-		cluster: n.gossip, chunks: n.chunks,
+		cluster: n.cluster, chunks: n.chunks,
 		pull: n.PullImage,
 		fetchNoWait: func(ctx context.Context, img *catalog.Image, idx int) ([]byte, func(), error) {
 			buf, data, err := n.xfer.TryFetchChunk(ctx, img, idx)

@@ -24,6 +24,7 @@ import (
 	"github.com/p2pglance/p2pglance/metadefs"
 	"github.com/p2pglance/p2pglance/node/importer"
 	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
+	"github.com/p2pglance/p2pglance/node/tracker"
 	"github.com/p2pglance/p2pglance/node/transfer"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
@@ -41,7 +42,7 @@ type Node struct {
 	fsm      *raftfsm.FSM
 	replica  *replica       // the catalog as the API and the node's parts read and write it
 	members  *membership    // joins, voters, rejoining lost gossip members
-	holdings *holdings      // what gossip says this node holds
+	holdings *holdings      // what this node tells its images' trackers it holds
 	view     *clusterView   // the cluster as this node sees it
 	upkeep   *upkeep        // start-up catch-up, the leader's periodic duties
 	follower *follower      // a replica's pull of the log (follower.go)
@@ -54,6 +55,11 @@ type Node struct {
 	transport *raft.NetworkTransport
 	chunks    chunkstore.Store
 	gossip    *gossip.Gossip
+
+	// Who holds which chunk (node/tracker, wired in holdings.go), and
+	// gossip's members with the trackers' holders as the jobs read them.
+	tracker *tracker.Service
+	cluster nodeCluster
 
 	apiLn, peerLn net.Listener
 	apiSrv        *http.Server
@@ -170,17 +176,20 @@ func (n *Node) open() error {
 		return err
 	}
 	n.replica.raft, n.replica.forward = n.raft, n.peerClient
+	n.tracker = n.newTracker()
 	gossipKey, gossipPrevious := n.sec.gossipKeys()
 	n.gossip, err = gossip.New(gossip.Config{
 		Meta: gossip.Meta{
 			ID: n.id, APIAddr: n.apiLn.Addr().String(), PeerAddr: n.peerLn.Addr().String(),
 			RaftAddr: n.RaftAddr(), Zone: cfg.Zone, Rack: cfg.Rack, Labels: cfg.Labels,
+			Boot: n.started.UnixNano(),
 		},
 		BindAddr:    cfg.GossipAddr,
 		SecretKey:   gossipKey,
 		PreviousKey: gossipPrevious,
 		Logger:      n.log,
 		Timing:      cfg.Timing.Gossip,
+		OnChange:    n.tracker.MembershipChanged,
 	}, gossip.WithTransport(n.net.GossipTransport))
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
@@ -192,7 +201,8 @@ func (n *Node) open() error {
 		polls: &n.metrics.logPolls, served: &n.metrics.ckptServed, servedSize: &n.metrics.ckptBytes,
 	}
 	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, applied: n.fsm.AppliedIndex, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
-	n.holdings = &holdings{chunks: n.chunks, gossip: n.gossip, fsm: n.fsm}
+	n.cluster = nodeCluster{Gossip: n.gossip, t: n.tracker}
+	n.holdings = &holdings{chunks: n.chunks, tracker: n.tracker, fsm: n.fsm}
 	n.members = &membership{
 		self: n.id, raftAddr: n.RaftAddr(), join: cfg.Join, voters: cfg.Voters, rejoinEvery: cfg.Timing.RejoinInterval,
 		raft: n.raft, gossip: n.gossip, client: n.peerClient, log: n.log,
@@ -301,6 +311,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.imports.Run(gctx); return nil })
 	g.Go(func() error { n.members.rejoinLoop(gctx); return nil })
 	g.Go(func() error { n.healer.run(gctx); return nil })
+	g.Go(func() error { n.tracker.Run(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		// Let requests in flight finish for a moment, then cut them.

@@ -57,14 +57,17 @@ const (
 	peerOpReplicate
 	peerOpGetChunk
 	peerOpPutChunk
+	peerOpHoldings
+	peerOpHolders
 	peerOpCount
 )
 
 // FuzzPeerRequests sends hostile bodies and chunk paths to a real node's
 // peer API. No request may crash the node (in particular, no command
 // that would stop every replica may reach Raft), malformed bodies are
-// 400s, a chunk is stored only under its own BLAKE3 digest, and every
-// chunk served matches the digest asked for.
+// 400s, a chunk is stored only under its own BLAKE3 digest, every chunk
+// served matches the digest asked for, and a holdings batch or holders
+// query is accepted exactly when it decodes and names valid ids.
 func FuzzPeerRequests(f *testing.F) {
 	n := startFuzzNode(f)
 	held := []byte("a chunk the node holds")
@@ -91,6 +94,11 @@ func FuzzPeerRequests(f *testing.F) {
 	f.Add(uint8(peerOpGetChunk), strings.ToUpper(heldDigest.String()), []byte(nil))
 	f.Add(uint8(peerOpPutChunk), chunkstore.Sum([]byte("x")).String()+"?image=i&idx=0&total=1", []byte("x"))
 	f.Add(uint8(peerOpPutChunk), heldDigest.String()+"?image=i&idx=-5&total=99999999999", []byte("not it"))
+	f.Add(uint8(peerOpHoldings), "", []byte(`{"holder": "n7", "epoch": 3, "images": [{"image": "i", "version": 2, "total": 9, "bits": "AQE="}]}`))
+	f.Add(uint8(peerOpHoldings), "", []byte(`{"holder": "n 7", "epoch": 3, "images": []}`))
+	f.Add(uint8(peerOpHoldings), "", []byte(`{"holder": "n7", "epoch": 3, "images": [{"image": "i", "version": 2, "total": 9, "bits": "AQ=="}]}`))
+	f.Add(uint8(peerOpHolders), "", []byte(`{"image": "i", "zone": "z", "limit": 2}`))
+	f.Add(uint8(peerOpHolders), "", []byte(`{"image": "", "limit": -2}`))
 	f.Fuzz(func(t *testing.T, op uint8, path string, body []byte) {
 		var method, target string
 		switch op % peerOpCount {
@@ -111,6 +119,10 @@ func FuzzPeerRequests(f *testing.F) {
 			method, target, body = http.MethodGet, peer.PathChunks+path, nil
 		case peerOpPutChunk:
 			method, target = http.MethodPut, peer.PathChunks+path
+		case peerOpHoldings:
+			method, target = http.MethodPost, peer.PathHoldings
+		case peerOpHolders:
+			method, target = http.MethodPost, peer.PathHolders
 		}
 		u, err := url.Parse(target)
 		if err != nil {
@@ -159,6 +171,14 @@ func FuzzPeerRequests(f *testing.F) {
 			if match != (code == http.StatusNoContent) {
 				t.Fatalf("PUT %q of %d bytes (digest match %v): %d %s", target, len(body), match, code, rec.Body)
 			}
+		case peerOpHoldings:
+			if err := holdingsAccepted(body); (err == nil) != (code == http.StatusNoContent) {
+				t.Fatalf("holdings %q (parse error %v): %d %s", body, err, code, rec.Body)
+			}
+		case peerOpHolders:
+			if _, err := peer.DecodeHoldersQuery(bytes.NewReader(body)); (err == nil) != (code == http.StatusOK) {
+				t.Fatalf("holders query %q (parse error %v): %d %s", body, err, code, rec.Body)
+			}
 		}
 		// The node still commits writes: nothing poisoned the log.
 		if err := n.Sync(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -182,6 +202,15 @@ func missingAccepted(body []byte) error {
 	req, err := peer.DecodeMissing(bytes.NewReader(body))
 	if err == nil {
 		_, err = checkMissing(req)
+	}
+	return err
+}
+
+// holdingsAccepted is what a node accepts of a holdings body.
+func holdingsAccepted(body []byte) error {
+	h, err := peer.DecodeHoldings(bytes.NewReader(body))
+	if err == nil && !validNodeID(h.Holder) {
+		err = fmt.Errorf("holder id %q", h.Holder)
 	}
 	return err
 }

@@ -27,12 +27,12 @@ func validNodeID(id string) bool {
 	return true
 }
 
-// validImageID accepts an image id gossip can announce.
-func validImageID(id string) bool { return id != "" && len(id) <= gossip.MaxImageIDLen }
+// validImageID accepts an image id a holder can announce.
+func validImageID(id string) bool { return id != "" && len(id) <= peer.MaxImageIDLen }
 
 // checkMissing checks a missing request beyond what package peer
-// decodes: the image id (optional) must fit gossip and every digest must
-// parse. It returns the parsed digests.
+// decodes: the image id (optional) must fit an announcement and every
+// digest must parse. It returns the parsed digests.
 func checkMissing(req peer.MissingRequest) ([]chunkstore.Digest, error) {
 	if req.Image != "" && !validImageID(req.Image) {
 		return nil, fmt.Errorf("%w: image id of %d bytes", peer.ErrBadRequest, len(req.Image))

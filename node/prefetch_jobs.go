@@ -73,7 +73,7 @@ type prefetchDeps struct {
 }
 
 // prefetchCluster is the membership and chunk availability a prefetcher
-// reads (*gossip.Gossip).
+// reads (nodeCluster: gossip and the trackers).
 type prefetchCluster interface {
 	Members() []gossip.Member
 	Member(id string) (gossip.Member, bool)

@@ -56,7 +56,7 @@ type repairerDeps struct {
 func newRepairer(d repairerDeps) *repairer { return &repairer{d} }
 
 // repairCluster is the membership and chunk availability the repairer
-// reads and updates (*gossip.Gossip).
+// reads and updates (nodeCluster: gossip and the trackers).
 type repairCluster interface {
 	Members() []gossip.Member
 	AnnounceAll(imageID string, total int)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/node/tracker"
 )
 
 // Timing tunes how quickly the cluster notices a failed node and elects a
@@ -36,6 +37,10 @@ type Timing struct {
 	// (zero fields: gossip.Timing's defaults, memberlist's LAN ones but
 	// for a 500ms gossip interval).
 	Gossip gossip.Timing
+	// Holders tunes how quickly holdings reach an image's trackers and
+	// how long their answers are reused (zero fields: node/tracker's
+	// defaults).
+	Holders tracker.Timing
 }
 
 // applyDefaults fills in the zero fields.

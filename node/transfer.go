@@ -16,7 +16,8 @@ import (
 // How chunks move — upload ingest, the download stream, holder fetch,
 // replica fills, placement, origin protection, limits and the serving
 // side of the peer chunk routes — is package node/transfer's. The node
-// builds it over small adapters: the cluster view (gossip), the catalog
+// builds it over small adapters: the cluster view (gossip's members, the
+// trackers' holders), the catalog
 // read, the GC protection of data in progress, and the events it acts
 // on (heal, cache budget).
 
@@ -53,7 +54,8 @@ func (n *Node) OpenImage(ctx context.Context, img *catalog.Image, off, length in
 	return rc, err
 }
 
-// xferCluster is gossip as transfer.Cluster.
+// xferCluster is gossip's members and the trackers' holders as
+// transfer.Cluster.
 type xferCluster struct{ n *Node }
 
 var _ transfer.Cluster = xferCluster{}
@@ -72,10 +74,10 @@ func (c xferCluster) Member(id string) (transfer.Member, bool) {
 	return xferMember(m), ok
 }
 func (c xferCluster) Holders(imageID string, idx int) []string {
-	return c.n.gossip.Holders(imageID, idx)
+	return c.n.tracker.Holders(imageID, idx)
 }
 func (c xferCluster) Announce(imageID string, total int, have []int) {
-	c.n.gossip.Announce(imageID, total, have)
+	c.n.tracker.Announce(imageID, total, have)
 }
 
 // xferMember is a gossip member as transfer sees it.

@@ -89,7 +89,7 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 		out = cur
 	}
 	if len(man.Chunks) > 0 {
-		n.gossip.AnnounceAll(img.ID, len(man.Chunks))
+		n.tracker.AnnounceAll(img.ID, len(man.Chunks))
 	}
 	return out, nil
 }

@@ -207,3 +207,31 @@ func (c *Client) PutChunk(ctx context.Context, addr string, put ChunkPut, data [
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
+
+// Holdings sends a batch of this node's holdings to the node at addr,
+// one of the trackers of every image in it.
+func (c *Client) Holdings(ctx context.Context, addr string, h Holdings) error {
+	body, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", PathHoldings, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(addr, PathHoldings, nil), bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build request %s: %w", PathHoldings, err)
+	}
+	resp, err := c.do(req, addr, PathHoldings, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	return nil
+}
+
+// Holders asks the node at addr, one of the image's trackers, who holds
+// an image.
+func (c *Client) Holders(ctx context.Context, addr string, q HoldersQuery) (HoldersAnswer, error) {
+	var out HoldersAnswer
+	err := c.callJSON(ctx, addr, PathHolders, q, MaxHoldersAnswerBody, &out)
+	return out, err
+}

@@ -48,3 +48,60 @@ func TestDecodeCaps(t *testing.T) {
 		t.Errorf("missing with trailing data: %v", err)
 	}
 }
+
+// TestDecodeHoldings: a batch of holdings carries an epoch, and every
+// image an id, a version and a bitmap that fits its chunk count (or All,
+// or Gone), each image once.
+func TestDecodeHoldings(t *testing.T) {
+	for body, ok := range map[string]bool{
+		`{"holder": "n1", "epoch": 1, "images": []}`:                                                                                       true,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 9, "bits": "AQE="}]}`:                               true,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 9, "all": true}]}`:                                  true,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "gone": true}]}`:                                             true,
+		`{"holder": "n1", "epoch": 0, "images": []}`:                                                                                       false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 9, "bits": "AQ=="}]}`:                               false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 9}]}`:                                               false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 9, "all": true, "bits": "AQE="}]}`:                  false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 0, "total": 1, "all": true}]}`:                                  false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 0, "all": true}]}`:                                  false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "total": 16777217, "all": true}]}`:                           false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "gone": true, "total": 3}]}`:                                 false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "", "version": 1, "gone": true}]}`:                                              false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "a", "version": 1, "gone": true}, {"image": "a", "version": 2, "gone": true}]}`: false,
+		`{"holder": "n1", "epoch": 1, "images": [{"image": "` + strings.Repeat("i", MaxImageIDLen+1) + `", "version": 1, "gone": true}]}`:  false,
+	} {
+		_, err := DecodeHoldings(strings.NewReader(body))
+		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrBadRequest)) {
+			t.Errorf("holdings %s: error %v, want ok=%v", body, err, ok)
+		}
+	}
+	padded := `{"holder": "n1", "epoch": 1` + strings.Repeat(" ", MaxHoldingsBody) + `}`
+	if _, err := DecodeHoldings(strings.NewReader(padded)); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("a holdings body of %d bytes: %v (cap %d)", len(padded), err, MaxHoldingsBody)
+	}
+}
+
+// TestDecodeHoldersQuery: a query names an image; its limit is at most
+// MaxHolders, and 0 means as many.
+func TestDecodeHoldersQuery(t *testing.T) {
+	for body, limit := range map[string]int{
+		`{"image": "a"}`:                 MaxHolders,
+		`{"image": "a", "limit": 7}`:     7,
+		`{"image": "a", "limit": 99999}`: MaxHolders,
+		`{"image": "a", "limit": -1}`:    -1,
+		`{"image": ""}`:                  -1,
+		`{"image": "` + strings.Repeat("i", MaxImageIDLen+1) + `"}`:     -1,
+		`{"image": "` + strings.Repeat("i", MaxHoldersQueryBody) + `"}`: -1,
+	} {
+		q, err := DecodeHoldersQuery(strings.NewReader(body))
+		if limit < 0 {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Errorf("query %.80s: %v, want a bad request", body, err)
+			}
+			continue
+		}
+		if err != nil || q.Limit != limit {
+			t.Errorf("query %s: limit %d, error %v; want limit %d", body, q.Limit, err, limit)
+		}
+	}
+}

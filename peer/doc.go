@@ -2,7 +2,9 @@
 // chunk transfer (GET and PUT of a chunk named by its BLAKE3 digest),
 // the replica check (which listed chunks does a node lack, held durably),
 // joins, writes forwarded to the Raft leader, repair copies, prefetch
-// progress and store usage.
+// progress, store usage, and who holds which chunk (a holder's bitmaps
+// sent to an image's trackers, a downloader's question to one of them:
+// holdings.go).
 //
 // The package owns the whole wire: paths, query parameters and headers
 // (protocol.go), the request and answer types and their body limits

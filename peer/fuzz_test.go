@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -26,6 +27,10 @@ func FuzzHandler(f *testing.F) {
 	f.Add(http.MethodPut, peer.PathChunks+"aa?image=i&idx=x&total=99999999999999999999", []byte("data"))
 	f.Add(http.MethodGet, peer.PathPrefetch+"job%2F1", []byte(nil))
 	f.Add(http.MethodGet, peer.PathStats, []byte(nil))
+	f.Add(http.MethodPost, peer.PathHoldings, []byte(`{"holder": "n1", "epoch": 5, "images": [{"image": "a", "version": 2, "total": 9, "bits": "AQE="}, {"image": "b", "version": 3, "gone": true}]}`))
+	f.Add(http.MethodPost, peer.PathHoldings, []byte(`{"holder": "n1", "epoch": 5, "images": [{"image": "a", "version": 2, "total": 9, "bits": "AQ=="}]}`))
+	f.Add(http.MethodPost, peer.PathHolders, []byte(`{"image": "a", "zone": "z", "limit": 3, "full": true}`))
+	f.Add(http.MethodPost, peer.PathHolders, []byte(`{"image": "", "limit": -1}`))
 	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
 		u, err := url.Parse(target)
 		if err != nil || !strings.HasPrefix(target, "/") {
@@ -54,6 +59,14 @@ func FuzzHandler(f *testing.F) {
 		case strings.HasPrefix(call, "Replicate"):
 			if _, err := peer.DecodeReplicate(bytes.NewReader(body)); err != nil {
 				t.Fatalf("replicate %q reached the server: %v", body, err)
+			}
+		case strings.HasPrefix(call, "Holdings"):
+			if h, err := peer.DecodeHoldings(bytes.NewReader(body)); err != nil || !reflect.DeepEqual(h, s.holdings) {
+				t.Fatalf("holdings %q reached the server as %+v (decode: %v)", body, s.holdings, err)
+			}
+		case strings.HasPrefix(call, "Holders"):
+			if q, err := peer.DecodeHoldersQuery(bytes.NewReader(body)); err != nil || q != s.query || q.Limit < 1 || q.Limit > peer.MaxHolders {
+				t.Fatalf("holders query %q reached the server as %+v (decode: %v)", body, s.query, err)
 			}
 		case strings.HasPrefix(call, "PutChunk"):
 			if !bytes.Equal(s.stored, body) || strings.Contains(s.lastPut.Digest, "/") {

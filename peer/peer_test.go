@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ type fakeServer struct {
 	joined   peer.JoinRequest
 	progress peer.Progress
 	usage    peer.Usage
+	holdings peer.Holdings
+	query    peer.HoldersQuery
+	answer   peer.HoldersAnswer
 }
 
 var _ peer.Server = (*fakeServer)(nil)
@@ -95,6 +99,18 @@ func (f *fakeServer) Stats(context.Context) (peer.Usage, error) {
 	return f.usage, f.err
 }
 
+func (f *fakeServer) Holdings(_ context.Context, h peer.Holdings) error {
+	f.record("Holdings " + h.Holder)
+	f.holdings = h
+	return f.err
+}
+
+func (f *fakeServer) Holders(_ context.Context, q peer.HoldersQuery) (peer.HoldersAnswer, error) {
+	f.record("Holders " + q.Image)
+	f.query = q
+	return f.answer, f.err
+}
+
 // serve runs s's routes on a loopback server and returns a Client of it
 // and its address.
 func serve(t *testing.T, s peer.Server) (*peer.Client, string) {
@@ -112,6 +128,10 @@ func TestClientServer(t *testing.T) {
 		missing:  []string{"bb"},
 		progress: peer.Progress{ID: "n2", State: "running", ChunksDone: 3, ChunksTotal: 9},
 		usage:    peer.Usage{Chunks: 4, Bytes: 400, PinnedBytes: 100, CacheBytes: 300},
+		answer: peer.HoldersAnswer{Partial: true, Holders: []peer.Holder{
+			{Node: "n2", Epoch: 5, Version: 9, Total: 3, All: true},
+			{Node: "n3", Epoch: 6, Version: 2, Total: 10, Bits: []byte{0x81, 0x02}},
+		}},
 	}
 	c, addr := serve(t, f)
 	ctx := context.Background()
@@ -155,7 +175,23 @@ func TestClientServer(t *testing.T) {
 	if err := c.PutChunk(ctx, addr, put, []byte("pushed")); err != nil || f.lastPut != put || string(f.stored) != "pushed" {
 		t.Fatalf("put chunk: %v, server got %+v %q", err, f.lastPut, f.stored)
 	}
-	want := []string{"Apply", "Join n9", "Missing img", "Missing img", "Replicate img", "Stats", "PrefetchProgress job-1", "GetChunk aa", "GetChunk aa", "PutChunk cc"}
+	hold := peer.Holdings{Holder: "n1", Epoch: 42, Images: []peer.ImageHoldings{
+		{Image: "a", Version: 3, Total: 2, All: true},
+		{Image: "b", Version: 4, Total: 9, Bits: []byte{0x01, 0x01}},
+		{Image: "c", Version: 5, Gone: true},
+	}}
+	if err := c.Holdings(ctx, addr, hold); err != nil || !reflect.DeepEqual(f.holdings, hold) {
+		t.Fatalf("holdings: %v, server got %+v", err, f.holdings)
+	}
+	q := peer.HoldersQuery{Image: "img", Zone: "z1", Rack: "r1", Limit: 5, Full: true}
+	if out, err := c.Holders(ctx, addr, q); err != nil || !reflect.DeepEqual(out, f.answer) || f.query != q {
+		t.Fatalf("holders: %+v %v, server got %+v", out, err, f.query)
+	}
+	f.answer = peer.HoldersAnswer{}
+	if out, err := c.Holders(ctx, addr, peer.HoldersQuery{Image: "img"}); err != nil || out.Holders == nil || len(out.Holders) != 0 || f.query.Limit != peer.MaxHolders {
+		t.Fatalf("no holders: %#v %v (server got limit %d, want %d)", out, err, f.query.Limit, peer.MaxHolders)
+	}
+	want := []string{"Apply", "Join n9", "Missing img", "Missing img", "Replicate img", "Stats", "PrefetchProgress job-1", "GetChunk aa", "GetChunk aa", "PutChunk cc", "Holdings n1", "Holders img", "Holders img"}
 	if !slices.Equal(f.calls, want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)
 	}
@@ -231,6 +267,17 @@ func TestRefusals(t *testing.T) {
 	if _, err := c.Missing(ctx, addr, peer.MissingRequest{}); !errors.As(err, &se) || se.Code != http.StatusInternalServerError {
 		t.Fatalf("missing failure: %v", err)
 	}
+	if err := c.Holdings(ctx, addr, peer.Holdings{Holder: "n1", Epoch: 1}); !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("holdings failure: %v", err)
+	}
+	if _, err := c.Holders(ctx, addr, peer.HoldersQuery{Image: "img"}); !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("holders failure: %v", err)
+	}
+	// A batch the protocol refuses never reaches the Server.
+	f.err, f.calls = nil, nil
+	if err := c.Holdings(ctx, addr, peer.Holdings{Holder: "n1", Epoch: 1, Images: []peer.ImageHoldings{{Image: "a", Version: 1, Total: 9, Bits: []byte{1}}}}); !errors.Is(err, peer.ErrBadRequest) || len(f.calls) != 0 {
+		t.Fatalf("a bitmap too short for its chunk count: %v (calls %v)", err, f.calls)
+	}
 }
 
 // TestWire pins the wire format other versions of the node speak: the
@@ -262,6 +309,23 @@ func TestWire(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != `{"missing":[]}` {
 		t.Fatalf("missing: %d %s", resp.StatusCode, b)
+	}
+	resp, err = http.Post(srv.URL+"/internal/v1/holders", "application/json", strings.NewReader(`{"image": "i", "rack": "r1", "limit": 2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != `{"holders":[]}` || f.query != (peer.HoldersQuery{Image: "i", Rack: "r1", Limit: 2}) {
+		t.Fatalf("holders: %d %s, server got %+v", resp.StatusCode, b, f.query)
+	}
+	resp, err = http.Post(srv.URL+"/internal/v1/holdings", "application/json", strings.NewReader(`{"holder": "n1", "epoch": 9, "images": [{"image": "i", "version": 1, "total": 3, "bits": "BQ=="}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := (peer.ImageHoldings{Image: "i", Version: 1, Total: 3, Bits: []byte{5}}); resp.StatusCode != http.StatusNoContent || len(f.holdings.Images) != 1 || !reflect.DeepEqual(f.holdings.Images[0], want) {
+		t.Fatalf("holdings: %d, server got %+v", resp.StatusCode, f.holdings)
 	}
 	for _, path := range []string{"/internal/v1/chunks/aa/bb", "/internal/v1/nothing"} {
 		resp, err := http.Get(srv.URL + path)
@@ -315,8 +379,16 @@ func TestAnswerCaps(t *testing.T) {
 		"progress": func() error { _, err := c.PrefetchProgress(ctx, addr, "job"); return err },
 		"missing":  func() error { _, err := c.Missing(ctx, addr, peer.MissingRequest{Image: "i"}); return err },
 	}
+	overCap := map[string]func() error{
+		"holders": func() error { _, err := c.Holders(ctx, addr, peer.HoldersQuery{Image: "i"}); return err },
+	}
 	mode.Store("endless")
 	for name, call := range calls {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "answer over") {
+			t.Errorf("%s, endless answer: %v", name, err)
+		}
+	}
+	for name, call := range overCap {
 		if err := call(); err == nil || !strings.Contains(err.Error(), "answer over") {
 			t.Errorf("%s, endless answer: %v", name, err)
 		}

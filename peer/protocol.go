@@ -12,6 +12,8 @@ const (
 	PathPrefetch  = "/internal/v1/prefetch/" // GET + job id: this node's progress on a prefetch job
 	PathReplicate = "/internal/v1/replicate" // POST: become a durable holder of an image
 	PathStats     = "/internal/v1/stats"     // GET: the node's store usage
+	PathHoldings  = "/internal/v1/holdings"  // POST: a holder tells a tracker which chunks of its images it holds
+	PathHolders   = "/internal/v1/holders"   // POST: ask a tracker who holds an image
 )
 
 // Headers of the protocol. Every header with headerPrefix is covered by
@@ -52,15 +54,40 @@ const (
 	MaxMissingBody = 64 << 20
 	// MaxApplyBody is as much of a forwarded command as is read.
 	MaxApplyBody = 16 << 20
+	// MaxHoldingsBody fits a batch of holdings with the bitmap of the
+	// largest image (MaxChunks bits, 2 MiB, base64 in JSON) several
+	// times over; senders split their batches far below it.
+	MaxHoldingsBody = 16 << 20
+	// MaxHoldersQueryBody is as much of a holders query as is read.
+	MaxHoldersQueryBody = 4 << 10
+)
+
+// Limits of the holdings a tracker keeps and answers with.
+const (
+	// MaxImageIDLen is the longest image id, in bytes, a holder may
+	// announce or a query name.
+	MaxImageIDLen = 256
+	// MaxChunks is the largest chunk count an announced image may have.
+	MaxChunks = 1 << 24
+	// MaxHolders bounds the holders of one answer (a query's Limit).
+	MaxHolders = 1024
+	// MaxHoldersBitmapBytes bounds the bitmap bytes of one answer: a
+	// tracker stops adding holders of part of an image beyond it (holders
+	// of every chunk cost no bitmap).
+	MaxHoldersBitmapBytes = 4 << 20
 )
 
 // Body caps of the JSON answers the Client decodes (a longer answer is
 // an error, whether or not the cluster secret signs it): a missing
 // answer lists at most the digests asked about, so it has the request's
-// cap; every other answer is small.
+// cap; a holders answer is bounded by MaxHolders and
+// MaxHoldersBitmapBytes; every other answer is small.
 const (
 	MaxAnswerBody        = 1 << 20
 	MaxMissingAnswerBody = MaxMissingBody
+	// MaxHoldersAnswerBody fits MaxHolders holders and
+	// MaxHoldersBitmapBytes of bitmaps (base64 in JSON).
+	MaxHoldersAnswerBody = 8 << 20
 )
 
 // joinTry renders the nodes of a busy or origin answer.

@@ -18,8 +18,8 @@ import (
 // and digests (ErrBadRequest). An error is answered by the table in
 // statusOf: ErrBadRequest and ErrMismatch 400, ErrNotFound 404,
 // ErrUnavailable and a BusyError 503; any other error 503 from Apply,
-// Join and Replicate (the sender tries later or elsewhere), 500 from the
-// rest.
+// Join, Replicate, Holdings and Holders (the sender tries later or
+// elsewhere), 500 from the rest.
 type Server interface {
 	// Apply proposes cmd (an encoded raftfsm command, as much of it as
 	// MaxApplyBody) if this node leads, and returns the outcome; Code
@@ -46,6 +46,12 @@ type Server interface {
 	Replicate(ctx context.Context, imageID string) error
 	// Stats measures the node's chunk store.
 	Stats(ctx context.Context) (Usage, error)
+	// Holdings records a holder's batch of holdings (this node tracks
+	// those images). The batch is decoded and checked (DecodeHoldings).
+	Holdings(ctx context.Context, h Holdings) error
+	// Holders answers who holds an image as far as this node tracks it
+	// (the query checked by DecodeHoldersQuery).
+	Holders(ctx context.Context, q HoldersQuery) (HoldersAnswer, error)
 }
 
 // ChunkBody starts the answer to a chunk GET: it sets the headers for a
@@ -71,6 +77,8 @@ func Routes(r *mux.Router, s Server) {
 	r.Handle(PathPrefetch+"{id}", route(h.prefetch, failed)).Methods(http.MethodGet)
 	r.Handle(PathReplicate, route(h.replicate, unavailable)).Methods(http.MethodPost)
 	r.Handle(PathStats, route(h.stats, failed)).Methods(http.MethodGet)
+	r.Handle(PathHoldings, route(h.holdings, unavailable)).Methods(http.MethodPost)
+	r.Handle(PathHolders, route(h.holders, unavailable)).Methods(http.MethodPost)
 }
 
 // answer tracks whether a handler started its answer.
@@ -225,4 +233,31 @@ func (h handlers) stats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, u)
+}
+
+func (h handlers) holdings(w http.ResponseWriter, r *http.Request) error {
+	in, err := DecodeHoldings(r.Body)
+	if err != nil {
+		return err
+	}
+	if err := h.s.Holdings(r.Context(), in); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h handlers) holders(w http.ResponseWriter, r *http.Request) error {
+	q, err := DecodeHoldersQuery(r.Body)
+	if err != nil {
+		return err
+	}
+	out, err := h.s.Holders(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	if out.Holders == nil {
+		out.Holders = []Holder{}
+	}
+	return writeJSON(w, out)
 }

@@ -5,12 +5,14 @@ import (
 
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/node"
+	"github.com/p2pglance/p2pglance/node/tracker"
 )
 
 // Timing returns Raft and gossip timers for nodes that share one host:
 // a failed node is declared dead by gossip within about 1-2 seconds,
-// a leader is elected within a second, and nodes that gossip lost are
-// looked for every half second.
+// a leader is elected within a second, nodes that gossip lost are
+// looked for every half second, holdings reach their trackers within
+// 20 ms and answers about holders are reused for 100 ms.
 func Timing() node.Timing {
 	return node.Timing{
 		// A leader steps down when it has not reached a quorum for
@@ -33,6 +35,12 @@ func Timing() node.Timing {
 			PushPullInterval:        time.Second,
 			GossipToTheDeadTime:     2 * time.Second,
 			TCPTimeout:              time.Second,
+		},
+		Holders: tracker.Timing{
+			FlushDelay:    20 * time.Millisecond,
+			LookupTTL:     100 * time.Millisecond,
+			LookupTimeout: time.Second,
+			Settle:        5 * time.Second,
 		},
 	}
 }

@@ -43,7 +43,7 @@
 // Transfer declares what it needs and nothing more: a chunkstore.Store
 // (the node's chunks), a [Cluster] (self, live members with zone, rack
 // and RTT, which nodes hold a chunk, and announcing what this node
-// holds — gossip in production), a [Catalog] (an image as this node's
+// holds — gossip's members and node/tracker in production), a [Catalog] (an image as this node's
 // replica has it, for origin protection), [Peers] (the peer protocol's
 // client, *peer.Client), a [Protector] (keeps chunks of data in progress
 // from garbage collection) and [Events] (a corrupt copy dropped, a chunk

@@ -153,6 +153,10 @@ func (s peerServer) Missing(ctx context.Context, req peer.MissingRequest) ([]str
 func (s peerServer) PrefetchProgress(context.Context, string) peer.Progress { return peer.Progress{} }
 func (s peerServer) Replicate(context.Context, string) error                { return errNotServed }
 func (s peerServer) Stats(context.Context) (peer.Usage, error)              { return peer.Usage{}, errNotServed }
+func (s peerServer) Holdings(context.Context, peer.Holdings) error          { return errNotServed }
+func (s peerServer) Holders(context.Context, peer.HoldersQuery) (peer.HoldersAnswer, error) {
+	return peer.HoldersAnswer{}, errNotServed
+}
 
 // flipWriter inverts the first byte of every write.
 type flipWriter struct{ w io.Writer }
