@@ -71,6 +71,10 @@ sim-large:
 	@mkdir -p bin bench-results
 	$(GO) build -o bin/p2pglance-sim ./cmd/p2pglance-sim
 	bin/p2pglance-sim -phase deliver -nodes 10000,5000 | tee bench-results/sim-large-$$(date -u +%Y%m%dT%H%M%SZ).md
+## bench-holders: what knowing who holds which chunk costs each agent (heap, push/pull bytes, traffic), gossip bitmaps (the commit before) vs node/tracker, same program and flags, one run (BENCHMARKS.md, "Chunk holders"; ~3 minutes)
+.PHONY: bench-holders
+bench-holders:
+	./scripts/bench-holders.sh
 
 ## bench-repair: the node holding durable copies of the most of 12 images lost (6 nodes, 3 zones, uploads capped): time to repair vs the survivors' aggregate uplink (BENCHMARKS.md, figure 8; ~1 minute)
 .PHONY: bench-repair

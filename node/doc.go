@@ -1,6 +1,7 @@
 // Package node wires one p2pglance agent together and does its work: it
 // runs hashicorp/raft over the catalog FSM (raftfsm), stores chunks
-// (chunkstore), gossips membership and chunk availability (gossip),
+// (chunkstore), gossips membership (gossip), tells each image's
+// trackers what it holds and asks them who holds what (node/tracker),
 // serves the Glance API (api) and the internal peer API (peer: node is
 // its Server and speaks to other nodes through its Client), and
 // implements api.Backend: it proposes or forwards writes to the leader,

@@ -103,7 +103,7 @@ func TestCacheAPI(t *testing.T) {
 	if e := cached[id]; e["hits"] != float64(1) || e["last_accessed"].(float64) < e["last_modified"].(float64) {
 		t.Fatalf("after one download: %v", e)
 	}
-	c.Eventually(testTimeout, "gossip lists the three holders", func() bool {
+	c.Eventually(testTimeout, "the trackers list the three holders", func() bool {
 		var urls []string
 		if err := json.Unmarshal(x.do(t, "GET", "/v2/cache/nodes/"+id, nil).want(t, http.StatusOK).body, &urls); err != nil {
 			t.Fatal(err)

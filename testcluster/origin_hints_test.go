@@ -38,15 +38,16 @@ func TestOriginForgetsStaleRecipients(t *testing.T) {
 		status, hdr := getChunk(t, peer, img, 0, false)
 		return status == http.StatusServiceUnavailable && hdr.Get("X-P2pglance-Try") == c.Node(1).ID()
 	})
-	// Node 1 evicts its copy; gossip tells the holder.
+	// Node 1 evicts its copy and tells the image's trackers; the holder
+	// asks them.
 	apiClient{base: c.URL(1)}.do(t, "DELETE", "/v2/cache/"+up.ID, nil).want(t, http.StatusNoContent)
 	testcluster.WaitUntil(t, testTimeout, "the holder sees node 1's copy gone", func() bool {
 		nodes, _ := c.Node(0).CacheNodes(context.Background(), up.ID)
 		return !slices.Contains(nodes, "http://"+c.Node(1).APIAddr())
 	})
 	// No copy exists: after a last-resort request the holder serves
-	// instead of naming node 1 again. Gossip's per-chunk view of node 1
-	// may lag its full-copy view a little, so this is polled; a holder
+	// instead of naming node 1 again. The holder's per-chunk view of
+	// node 1 is a lookup kept briefly, so this is polled; a holder
 	// that kept its recipient names forever never gets there.
 	testcluster.WaitUntil(t, testTimeout, "the holder serves instead of naming the evicted copy", func() bool {
 		if status, _ := getChunk(t, peer, img, 0, true); status != http.StatusOK {

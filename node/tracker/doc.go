@@ -33,9 +33,11 @@
 //     bitmaps: holders gossip knows dead left out, then the asker's
 //     rack, its zone, the others (holders of every chunk first within
 //     each), at most the query's limit and peer.MaxHoldersBitmapBytes
-//     of bitmaps. An answer is marked partial when this node may have
-//     taken the image over lately (it started, or a node that ranks
-//     among the image's trackers joined or left, within Settle).
+//     of bitmaps. An answer is marked partial when this node may not
+//     know every holder: it is not one of the image's trackers in its
+//     own view, or may have taken the image over lately (it started, or
+//     a node that ranks among the image's trackers joined or left,
+//     within Settle).
 //   - Asker (lookup.go). [Service.Holders] answers "who holds chunk i"
 //     from the trackers' answer for the image, kept for LookupTTL (one
 //     lookup in flight per image; at most 4,096 answers kept, expired

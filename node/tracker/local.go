@@ -15,17 +15,16 @@ type held struct {
 	version uint64
 	// gone: withdrawn; kept until every tracker was told.
 	gone bool
-	// sent is, per tracker, what it acknowledged: the version, and the
-	// tracker's boot time then (a tracker that restarted since has
-	// forgotten it).
-	sent map[string]mark
-	// targets are the trackers the last flush sent to or found up to
-	// date.
-	targets []string
+	// acks are the image's trackers as the last flush found them, each
+	// with what it acknowledged: the version, and its boot time then (a
+	// tracker that restarted since has forgotten it). A slice: there
+	// are Config.Trackers of them.
+	acks []ack
 }
 
-type mark struct {
-	version uint64
+type ack struct {
+	tracker string
+	version uint64 // 0: nothing acknowledged
 	boot    int64
 }
 
@@ -40,11 +39,11 @@ func (h *held) item(image string) peer.ImageHoldings {
 // has reports whether chunk idx is held.
 func (h *held) has(idx int) bool { return !h.gone && holds(h.total, h.all, h.bits, idx) }
 
-// settled reports whether every target acknowledged the current version
+// settled reports whether every tracker acknowledged the current version
 // (a withdrawn image may then be forgotten).
 func (h *held) settled() bool {
-	for _, t := range h.targets {
-		if h.sent[t].version != h.version {
+	for _, a := range h.acks {
+		if a.version != h.version {
 			return false
 		}
 	}
@@ -75,7 +74,7 @@ func (l *local) next() uint64 {
 func (l *local) announce(image string, total int, have []int, all bool) (bad int, changed bool) {
 	h := l.images[image]
 	if h == nil {
-		h = &held{sent: map[string]mark{}}
+		h = &held{}
 		l.images[image] = h
 	}
 	if h.gone || h.total != total {
@@ -126,25 +125,23 @@ func (l *local) sendable(image string, trackers []Member, skip func(id string) b
 	if h == nil {
 		return peer.ImageHoldings{}, nil, false
 	}
-	h.targets = h.targets[:0]
+	acks := make([]ack, len(trackers))
 	var to []Member
 	pending := false
-	for _, t := range trackers {
-		h.targets = append(h.targets, t.ID)
-		if m, ok := h.sent[t.ID]; ok && m.version == h.version && m.boot == t.Boot {
-			continue
+	for i, t := range trackers {
+		acks[i] = ack{tracker: t.ID}
+		if j := slices.IndexFunc(h.acks, func(a ack) bool { return a.tracker == t.ID }); j >= 0 && h.acks[j].boot == t.Boot {
+			acks[i] = h.acks[j]
 		}
-		if skip(t.ID) {
+		switch {
+		case acks[i].version == h.version:
+		case skip(t.ID):
 			pending = true
-			continue
-		}
-		to = append(to, t)
-	}
-	for id := range h.sent {
-		if !slices.Contains(h.targets, id) {
-			delete(h.sent, id)
+		default:
+			to = append(to, t)
 		}
 	}
+	h.acks = acks
 	if len(to) == 0 && !pending && h.gone {
 		delete(l.images, image)
 	}
@@ -160,8 +157,10 @@ func (l *local) acked(image, t string, version uint64, boot int64) {
 	if h == nil || version > h.version {
 		return
 	}
-	if m := h.sent[t]; m.version < version || m.boot != boot {
-		h.sent[t] = mark{version: version, boot: boot}
+	for i, a := range h.acks {
+		if a.tracker == t && (a.version < version || a.boot != boot) {
+			h.acks[i] = ack{tracker: t, version: version, boot: boot}
+		}
 	}
 	if h.gone && h.settled() {
 		delete(l.images, image)
@@ -175,7 +174,9 @@ func (l *local) resync(forget bool) {
 	for image, h := range l.images {
 		l.dirty[image] = true
 		if forget {
-			clear(h.sent)
+			for i := range h.acks {
+				h.acks[i].version = 0
+			}
 		}
 	}
 }

@@ -379,3 +379,27 @@ func TestJoinTakesOver(t *testing.T) {
 		t.Fatalf("holders of chunk 1: %v", got)
 	}
 }
+
+// TestAnswerPartial: a tracker's answer is partial while it may not know
+// every holder (it started, or the member list changed, within Settle),
+// and always from a node that is not one of the image's trackers in its
+// own view (the asker's view differs from its own).
+func TestAnswerPartial(t *testing.T) {
+	w := newWorld(t, ids(5)...)
+	img := w.pickImage(t, func(ts []string) bool { return !slices.Contains(ts, "n4") })
+	tr := w.node(w.trackers(img)[0])
+	q := peer.HoldersQuery{Image: img}
+	if !tr.Answer(q).Partial {
+		t.Fatal("a tracker that just started answers complete")
+	}
+	waitUntil(t, "the tracker's answer is complete once it settled", func() bool { return !tr.Answer(q).Partial })
+	if !w.node("n4").Answer(q).Partial {
+		t.Fatal("a node that does not track the image answers complete")
+	}
+	w.markDead(w.trackers(img)[2])
+	if !tr.Answer(q).Partial {
+		// The member list change reaches the service's loop at once;
+		// poll for it rather than race it.
+		waitUntil(t, "a tracker of the image left: partial", func() bool { return tr.Answer(q).Partial })
+	}
+}

@@ -307,9 +307,11 @@ func (s *Service) dropUntracked() {
 	}
 }
 
-// partial reports whether this node may have taken image over lately:
-// it started within Settle, or a node that joined or left within Settle
-// ranks among (or ranked above) the image's trackers.
+// partial reports whether this node may not know every holder of
+// image: it is not one of the image's trackers in its own view (the
+// asker's view differs), it started within Settle, or a node that
+// joined or left within Settle ranks among (or ranked above) the
+// image's trackers.
 func (s *Service) partial(v *view, image string, now time.Time) bool {
 	settle := s.cfg.Timing.Settle
 	if now.Sub(s.started) < settle {
@@ -317,6 +319,9 @@ func (s *Service) partial(v *view, image string, now time.Time) bool {
 	}
 	kth := v.kthScore(image, s.cfg.Trackers)
 	ih := imageHash(image)
+	if score(ih, nodeHash(s.cfg.Self)) < kth {
+		return true
+	}
 	for _, e := range s.events {
 		if now.Sub(e.at) <= settle && score(ih, e.node) >= kth {
 			return true

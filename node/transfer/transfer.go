@@ -47,8 +47,9 @@ type Member struct {
 	RTT      time.Duration // latest probe round trip; 0 if unknown or self
 }
 
-// Cluster is the node's view of the cluster (gossip): who is alive and
-// where, and which nodes hold which chunk.
+// Cluster is the node's view of the cluster: who is alive and where
+// (gossip), and which nodes hold which chunk (the image's trackers,
+// node/tracker).
 type Cluster interface {
 	// Self is this node's id.
 	Self() string
