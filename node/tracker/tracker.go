@@ -152,7 +152,8 @@ func New(cfg Config, cluster Cluster, peers Peers) *Service {
 }
 
 // view returns the member list snapshot, renewed when older than a
-// second (RTTs move) or after MembershipChanged.
+// second (RTTs move) or after MembershipChanged, and dropped by Run's
+// prune tick when unused.
 func (s *Service) view() *view {
 	s.viewMu.Lock()
 	v, gen := s.cur, s.gen
@@ -249,6 +250,13 @@ func (s *Service) Run(ctx context.Context) {
 			s.fmu.Lock()
 			s.pruneCacheLocked(time.Now(), false)
 			s.fmu.Unlock()
+			// The member list snapshot is N entries: an idle node
+			// does not keep one.
+			s.viewMu.Lock()
+			if s.cur != nil && time.Since(s.cur.at) > time.Second {
+				s.cur = nil
+			}
+			s.viewMu.Unlock()
 		}
 	}
 }
