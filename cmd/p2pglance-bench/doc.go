@@ -46,6 +46,10 @@
 // The fleet and scale charts (-fleet-plot, -scale-plot) are drawn with
 // gonum.org/v1/plot.
 //
+// Subdirectory holders is a program of its own (make bench-holders): what
+// knowing who holds which chunk costs each agent, built from the same
+// file before and after holdings left gossip (its own doc says how).
+//
 // Nothing imports this package. It drives nodes through node's exported
 // API and over HTTP, as a client or an operator would, and may use the
 // exported types of the other packages to read their answers; it must not

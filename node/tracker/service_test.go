@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ type world struct {
 type testNode struct {
 	id     string
 	svc    *tracker.Service
+	refuse *atomic.Bool // the holdings route answers 503
 	srv    *httptest.Server
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -55,7 +57,10 @@ type tlog struct{ t *testing.T }
 func (l tlog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
 
 // server is a test node's peer.Server: the holdings routes only.
-type server struct{ svc *tracker.Service }
+type server struct {
+	svc    *tracker.Service
+	refuse *atomic.Bool
+}
 
 var errNotServed = errors.New("not served in this test")
 
@@ -78,6 +83,9 @@ func (s server) PrefetchProgress(context.Context, string) peer.Progress { return
 func (s server) Replicate(context.Context, string) error                { return errNotServed }
 func (s server) Stats(context.Context) (peer.Usage, error)              { return peer.Usage{}, errNotServed }
 func (s server) Holdings(_ context.Context, h peer.Holdings) error {
+	if s.refuse.Load() {
+		return peer.ErrUnavailable
+	}
 	s.svc.Record(h)
 	return nil
 }
@@ -121,7 +129,8 @@ func (w *world) start(id string) *testNode {
 	}
 	w.mu.Unlock()
 	svc := tracker.New(tracker.Config{Self: id, Epoch: boot, Timing: timing, Logger: slog.New(slog.NewTextHandler(tlog{w.t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", id)}, view{w}, w.client)
-	n := &testNode{id: id, svc: svc, srv: httptest.NewServer(peer.Handler(server{svc})), done: make(chan struct{})}
+	refuse := &atomic.Bool{}
+	n := &testNode{id: id, svc: svc, refuse: refuse, srv: httptest.NewServer(peer.Handler(server{svc, refuse})), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	w.mu.Lock()
@@ -402,4 +411,30 @@ func TestAnswerPartial(t *testing.T) {
 		// poll for it rather than race it.
 		waitUntil(t, "a tracker of the image left: partial", func() bool { return tr.Answer(q).Partial })
 	}
+}
+
+// TestTrackerRefusesThenRecovers: a tracker that fails a batch is left
+// alone for a while and sent it again; nothing is lost.
+func TestTrackerRefusesThenRecovers(t *testing.T) {
+	w := newWorld(t, ids(5)...)
+	img := w.pickImage(t, func(ts []string) bool { return !slices.Contains(ts, "n0") })
+	ts := w.trackers(img)
+	w.mu.Lock()
+	w.nodes[ts[1]].refuse.Store(true)
+	w.mu.Unlock()
+	w.node("n0").Announce(img, 3, []int{1})
+	for _, id := range []string{ts[0], ts[2]} {
+		waitUntil(t, "tracker "+id+" knows the holder", func() bool { return slices.Equal(names(w.node(id).Tracked(img)), []string{"n0"}) })
+	}
+	if got := w.node(ts[1]).Tracked(img); len(got) != 0 {
+		t.Fatalf("a refusing tracker knows %v", names(got))
+	}
+	w.node("n0").Announce(img, 3, []int{2}) // a change while it is backed off
+	w.mu.Lock()
+	w.nodes[ts[1]].refuse.Store(false)
+	w.mu.Unlock()
+	waitUntil(t, "the recovered tracker has the holder's latest bitmap", func() bool {
+		got := w.node(ts[1]).Tracked(img)
+		return len(got) == 1 && got[0].Node == "n0" && len(got[0].Bits) == 1 && got[0].Bits[0] == 0b110
+	})
 }
