@@ -19,9 +19,11 @@
 //
 // Heap: runtime.MemProfileRate is 1 (every allocation recorded); after
 // the cluster settled and idled, two GCs, then the in-use bytes of every
-// allocation whose stack passes through package gossip or node/tracker
-// (what each scheme keeps of holdings, plus gossip's small member
-// table, the same in both) are summed and divided by N.
+// allocation whose stack passes through package node/tracker, or through
+// package gossip other than the member copies gossip's Members and
+// Member hand to their callers (what each scheme keeps of holdings, plus
+// gossip's small member table, the same in both), are summed and divided
+// by N.
 //
 // Push/pull: every node's memberlist transport is wrapped; the bytes
 // written and read on each TCP stream a node opens (a push/pull, or
@@ -77,6 +79,7 @@ func main() {
 		idle      = flag.Duration("idle", 20*time.Second, "idle window measured")
 		label     = flag.String("label", "", "name of this build in the output")
 		dir       = flag.String("dir", "", "data directory (default: a temporary one)")
+		profile   = flag.String("heap-profile", "", "also write the heap profile measured to this file")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -108,8 +111,11 @@ func main() {
 			data[i] = byte(rnd.Uint32())
 		}
 		var id string
+		try := 0
 		err := retry(func() (err error) {
-			id, err = upload(ctx, hc, "http://"+c.nodes[j%*n].APIAddr(), fmt.Sprintf("img%d", j), data)
+			// Through node j, or the next ones if it cannot write now.
+			id, err = upload(ctx, hc, "http://"+c.nodes[(j+try)%*n].APIAddr(), fmt.Sprintf("img%d", j), data)
+			try++
 			return err
 		})
 		if err != nil {
@@ -176,13 +182,19 @@ func main() {
 	time.Sleep(*idle)
 	window := meter.snapshot().minus(before)
 
-	heap, err := heapUnder(`/p2pglance/p2pglance/(gossip|node/tracker)\.`)
+	heap, heapTracker, err := heapOfHoldings()
 	if err != nil {
 		log.Fatal(err)
 	}
-	heapTracker, err := heapUnder(`/p2pglance/p2pglance/node/tracker\.`)
-	if err != nil {
-		log.Fatal(err)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
 	}
 	held := 0
 	for i := range *n {
@@ -224,23 +236,36 @@ func retry(fn func() error) error {
 	return err
 }
 
-// heapUnder sums the in-use bytes of allocations whose stack has a
-// frame matching pattern (the heap profile as of the last GC).
-func heapUnder(pattern string) (int64, error) {
+// Frames of the heap profile: what package node/tracker and package
+// gossip allocate, except the copies gossip's Members and Member return
+// (their callers keep them, or not: other parts of the node call them).
+var (
+	trackerFrame = regexp.MustCompile(`/p2pglance/p2pglance/node/tracker\.`)
+	gossipFrame  = regexp.MustCompile(`/p2pglance/p2pglance/gossip\.`)
+	gossipCopies = regexp.MustCompile(`/p2pglance/p2pglance/gossip\.\(\*Gossip\)\.(Members|Member|memberLocked)\b`)
+)
+
+// heapOfHoldings returns the in-use bytes of allocations made by
+// node/tracker or by gossip (but for the member copies it returns), and
+// of those by node/tracker alone (the heap profile as of the last GC).
+func heapOfHoldings() (total, tracker int64, err error) {
 	runtime.GC()
 	runtime.GC()
 	var buf bytes.Buffer
 	if err := pprof.Lookup("heap").WriteTo(&buf, 1); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	re := regexp.MustCompile(pattern)
-	var total, cur int64
-	match := false
+	var cur int64
+	var inTracker, inGossip bool
 	flush := func() {
-		if match {
+		switch {
+		case inTracker:
+			tracker += cur
+			total += cur
+		case inGossip:
 			total += cur
 		}
-		cur, match = 0, false
+		cur, inTracker, inGossip = 0, false, false
 	}
 	sc := bufio.NewScanner(&buf)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -251,14 +276,17 @@ func heapUnder(pattern string) (int64, error) {
 		case head.MatchString(line):
 			flush()
 			cur, _ = strconv.ParseInt(head.FindStringSubmatch(line)[1], 10, 64)
-		case strings.HasPrefix(line, "#") && re.MatchString(line):
-			match = true
 		case strings.HasPrefix(line, "# runtime.MemStats"):
 			flush()
+		case !strings.HasPrefix(line, "#"):
+		case trackerFrame.MatchString(line):
+			inTracker = true
+		case gossipFrame.MatchString(line) && !gossipCopies.MatchString(line):
+			inGossip = true
 		}
 	}
 	flush()
-	return total, sc.Err()
+	return total, tracker, sc.Err()
 }
 
 // upload creates a raw image through base and uploads data.
