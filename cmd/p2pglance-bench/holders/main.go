@@ -17,13 +17,14 @@
 // Timers are production's (node.Timing's defaults), but for the
 // push/pull interval (-push-pull, 2 s, so an idle window holds many).
 //
-// Heap: runtime.MemProfileRate is 1 (every allocation recorded); after
-// the cluster settled and idled, two GCs, then the in-use bytes of every
-// allocation whose stack passes through package node/tracker, or through
-// package gossip other than the member copies gossip's Members and
-// Member hand to their callers (what each scheme keeps of holdings, plus
-// gossip's small member table, the same in both), are summed and divided
-// by N.
+// Heap: once the cluster has formed, runtime.MemProfileRate is 1 (every
+// allocation recorded from then on); after the cluster settled and
+// idled, two GCs, then the in-use bytes of every allocation whose stack
+// passes through package node/tracker, or through package gossip other
+// than the member copies gossip's Members and Member hand to their
+// callers, are summed and divided by N: what each scheme keeps of
+// holdings (and the little of gossip's member table allocated after
+// the cluster formed, the same in both).
 //
 // Push/pull: every node's memberlist transport is wrapped; the bytes
 // written and read on each TCP stream a node opens (a push/pull, or
@@ -63,10 +64,6 @@ import (
 	"github.com/p2pglance/p2pglance/node"
 )
 
-// Every allocation is recorded: the holdings are thousands of small
-// records, which sampling would only estimate.
-func init() { runtime.MemProfileRate = 1 }
-
 func main() {
 	var (
 		n         = flag.Int("nodes", 24, "agents")
@@ -99,6 +96,11 @@ func main() {
 		log.Fatal(err)
 	}
 	defer c.stop()
+	// From here every allocation is recorded: the holdings are
+	// thousands of small records, which sampling would only estimate.
+	// (Before, while the cluster forms, the default sampling keeps the
+	// cost of recording off the nodes' timers.)
+	runtime.MemProfileRate = 1
 	hc := &http.Client{Timeout: 5 * time.Minute}
 
 	// Images through node j % N, two durable copies each.
@@ -376,7 +378,7 @@ func startCluster(ctx context.Context, dir string, n, chunkSize int, pushPull ti
 			}
 		}
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		all := true
 		for _, nd := range c.nodes {
 			all = all && nd.AliveMembers() == n
