@@ -15,7 +15,9 @@
 // prints them side by side (BENCHMARKS.md, "Chunk holders (issue 11)").
 //
 // Timers are production's (node.Timing's defaults), but for the
-// push/pull interval (-push-pull, 2 s, so an idle window holds many).
+// push/pull interval (-push-pull, 2 s, so an idle window holds many)
+// and Raft's timeouts (2 s: recording every allocation slows the nodes
+// enough to cost a cluster of 24 its leader with 500 ms).
 //
 // Heap: once the cluster has formed, runtime.MemProfileRate is 1 (every
 // allocation recorded from then on); after the cluster settled and
@@ -224,11 +226,11 @@ func main() {
 	fmt.Printf("%s\tduring the workload: holdings/holders peer bytes\t%d (%d requests)\n", *label, workload.peerBytes, workload.peerRequests)
 }
 
-// retry runs fn up to 5 times, a second apart, while it fails (a busy
+// retry runs fn up to 30 times, a second apart, while it fails (a busy
 // machine may make a node miss its leader for a moment: 503).
 func retry(fn func() error) error {
 	var err error
-	for range 5 {
+	for range 30 {
 		if err = fn(); err == nil {
 			return nil
 		}
@@ -353,7 +355,10 @@ func startCluster(ctx context.Context, dir string, n, chunkSize int, pushPull ti
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	zones, racks := []string{"az1", "az2", "az3"}, []string{"r1", "r2"}
 	for i := range n {
-		timing := node.Timing{Gossip: gossip.Timing{PushPullInterval: pushPull}}
+		timing := node.Timing{
+			HeartbeatTimeout: 2 * time.Second, ElectionTimeout: 2 * time.Second, LeaderLeaseTimeout: time.Second,
+			Gossip: gossip.Timing{PushPullInterval: pushPull},
+		}
 		cfg := node.Config{
 			NodeID: fmt.Sprintf("node%d", i), DataDir: filepath.Join(dir, fmt.Sprintf("node%d", i)),
 			APIAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
