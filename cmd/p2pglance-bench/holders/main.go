@@ -15,18 +15,18 @@
 // prints them side by side (BENCHMARKS.md, "Chunk holders (issue 11)").
 //
 // Timers are production's (node.Timing's defaults), but for the
-// push/pull interval (-push-pull, 2 s, so an idle window holds many)
-// and Raft's timeouts (2 s: recording every allocation slows the nodes
-// enough to cost a cluster of 24 its leader with 500 ms).
+// push/pull interval (-push-pull, 5 s, so an idle window holds several)
+// and Raft's timeouts (2 s: profiling slows the nodes enough to cost a
+// cluster of 24 in one process its leader with 500 ms).
 //
-// Heap: once the cluster has formed, runtime.MemProfileRate is 1 (every
-// allocation recorded from then on); after the cluster settled and
-// idled, two GCs, then the in-use bytes of every allocation whose stack
-// passes through package node/tracker, or through package gossip other
-// than the member copies gossip's Members and Member hand to their
-// callers, are summed and divided by N: what each scheme keeps of
-// holdings (and the little of gossip's member table allocated after
-// the cluster formed, the same in both).
+// Heap: once the cluster has formed, runtime.MemProfileRate is 64 (an
+// allocation sampled per 64 bytes, scaled up by the profile); after the
+// cluster settled and idled, two GCs, then the in-use bytes of every
+// allocation whose stack passes through package node/tracker, or
+// through package gossip other than the member copies gossip's Members
+// and Member hand to their callers, are summed and divided by N: what
+// each scheme keeps of holdings (and the little of gossip's member
+// table allocated after the cluster formed, the same in both).
 //
 // Push/pull: every node's memberlist transport is wrapped; the bytes
 // written and read on each TCP stream a node opens (a push/pull, or
@@ -71,11 +71,11 @@ func main() {
 		n         = flag.Int("nodes", 24, "agents")
 		images    = flag.Int("images", 48, "images")
 		chunks    = flag.Int("chunks", 64, "chunks per image")
-		chunkSize = flag.Int("chunk-size", 16<<10, "chunk size in bytes")
+		chunkSize = flag.Int("chunk-size", 4<<10, "chunk size in bytes")
 		every     = flag.Int("cache-every", 3, "each node caches image j whole when (i+j) % this == 0")
 		partEvery = flag.Int("part-every", 8, "and its first half when (i+j) % this == 1")
-		pushPull  = flag.Duration("push-pull", 2*time.Second, "memberlist push/pull interval")
-		idle      = flag.Duration("idle", 20*time.Second, "idle window measured")
+		pushPull  = flag.Duration("push-pull", 5*time.Second, "memberlist push/pull interval")
+		idle      = flag.Duration("idle", 30*time.Second, "idle window measured")
 		label     = flag.String("label", "", "name of this build in the output")
 		dir       = flag.String("dir", "", "data directory (default: a temporary one)")
 		profile   = flag.String("heap-profile", "", "also write the heap profile measured to this file")
@@ -98,11 +98,11 @@ func main() {
 		log.Fatal(err)
 	}
 	defer c.stop()
-	// From here every allocation is recorded: the holdings are
-	// thousands of small records, which sampling would only estimate.
-	// (Before, while the cluster forms, the default sampling keeps the
-	// cost of recording off the nodes' timers.)
-	runtime.MemProfileRate = 1
+	// From here one allocation per 64 bytes is sampled: the holdings are
+	// thousands of records of 50-200 bytes, so nearly every one is, and
+	// the profile scales what it samples. (While the cluster forms, the
+	// default sampling keeps the cost of recording off the nodes.)
+	runtime.MemProfileRate = 64
 	hc := &http.Client{Timeout: 5 * time.Minute}
 
 	// Images through node j % N, two durable copies each.
