@@ -70,7 +70,7 @@ type importCatalog struct{ n *Node }
 var _ importer.Catalog = importCatalog{}
 
 func (c importCatalog) Image(id string) (*catalog.Image, error) { return c.n.fsm.State().Image(id) }
-func (c importCatalog) EachLocked(fn func(*catalog.Image) bool) { c.n.locked.each(fn) }
+func (c importCatalog) EachLocked(fn func(*catalog.Image) bool) { c.n.locked.each(lockedKey, fn) }
 func (c importCatalog) Doc(kind, id string) (*catalog.Doc, error) {
 	return c.n.fsm.State().Doc(kind, id)
 }

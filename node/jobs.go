@@ -45,7 +45,7 @@ func (n *Node) wireJobs() {
 	})
 	n.healer = newHealer(healerDeps{
 		self: n.id, log: n.log.With("component", "heal"), interval: cfg.GCInterval, healed: &n.metrics.healed,
-		state: state, ready: n.ready.Load, chunks: n.chunks,
+		eachMine: func(fn func(*catalog.Image) bool) { n.placed.each(n.id, fn) }, ready: n.ready.Load, chunks: n.chunks,
 		fetchFromHolders: func(ctx context.Context, img *catalog.Image, idx int, _ chunkstore.Digest, _ int64) ([]byte, func(), error) {
 			buf, data, err := n.xfer.FetchFromHolders(ctx, img, idx)
 			if err != nil {
@@ -57,7 +57,7 @@ func (n *Node) wireJobs() {
 	})
 	n.repairer = newRepairer(repairerDeps{
 		self: n.id, log: n.log.With("component", "repair"), replicas: cfg.Replicas, repairGrace: cfg.RepairGrace, repairs: &n.metrics.repairs,
-		state: state, sync: n.replica.Sync, mutateImage: n.replica.mutateImage, isLeader: n.IsLeader,
+		placed: n.placed, state: state, sync: n.replica.Sync, mutateImage: n.replica.mutateImage, isLeader: n.IsLeader,
 		cluster:       n.cluster,
 		spread:        spreadPick,
 		replicatePeer: n.peerClient.Replicate,

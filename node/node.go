@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/metadefs"
@@ -85,7 +86,8 @@ type Node struct {
 	ready            atomic.Bool // the replica has caught up with the leader once since start
 	started          time.Time   // when New ran
 	changes          *changeQueue
-	locked           *lockedImages // images with an upload lock (locked.go)
+	locked           *imageIndex // images with an upload lock (imageindex.go)
+	placed           *imageIndex // images by durable holder, and short placements (imageindex.go)
 	closeErr         error
 
 	imports      *importer.Importer // imports, stages and location pulls, bounded by Run's context
@@ -149,9 +151,11 @@ func (n *Node) open() error {
 	n.sec.log = n.log
 	n.sec.warnExposed()
 	n.peerClient = n.sec.peerClient(n.client, n.id)
-	n.locked = newLockedImages(n.fsm)
+	n.locked = newImageIndex(n.fsm, lockedKeys)
+	n.placed = newImageIndex(n.fsm, placedKeys)
 	n.fsm.SetObserver(func(c raftfsm.Change) {
 		n.locked.note(c)
+		n.placed.note(c)
 		n.changes.push(c)
 	})
 
@@ -212,7 +216,7 @@ func (n *Node) open() error {
 	n.wireJobs()
 	n.upkeep = &upkeep{
 		self: n.id, started: n.started, uploadGrace: cfg.UploadGrace, repairGrace: cfg.RepairGrace,
-		replica: n.replica, eachLocked: n.locked.each, gossip: n.gossip, ready: &n.ready, log: n.log,
+		replica: n.replica, eachLocked: func(fn func(*catalog.Image) bool) { n.locked.each(lockedKey, fn) }, gossip: n.gossip, ready: &n.ready, log: n.log,
 		kickGC: n.kickGC, announceAll: n.holdings.announceAll, repair: n.repairer.pass,
 	}
 	apiSrv, err := api.New(api.Config{

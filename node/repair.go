@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +31,12 @@ type repairerDeps struct {
 	repairGrace time.Duration // how long a holder may be gone before it is replaced (Config.RepairGrace)
 	repairs     *atomic.Int64 // counts the images repaired (Metrics.Repairs)
 
-	// state is the catalog replica, read-only; sync waits until it has
-	// applied every committed write.
-	state func() *raftfsm.State
-	sync  func(ctx context.Context) error
+	// placed files the replica's images by durable holder and short
+	// placement (placedKeys); sync waits until the replica has applied
+	// every committed write.
+	placed placedIndex
+	state  func() *raftfsm.State // the catalog replica, read-only
+	sync   func(ctx context.Context) error
 	// mutateImage applies fn to a fresh copy of an image and writes it
 	// back, retrying on conflicts; fn returns errNoChange to write
 	// nothing.
@@ -62,6 +65,13 @@ type repairCluster interface {
 	AnnounceAll(imageID string, total int)
 }
 
+// placedIndex is the replica's images by durable holder (imageIndex
+// with placedKeys).
+type placedIndex interface {
+	keyList() []string
+	each(key string, fn func(*catalog.Image) bool)
+}
+
 // pass runs on the leader: for every image whose durable holders
 // include a node gone (not alive in gossip) for RepairGrace, or whose
 // data was committed on fewer than R nodes (ShortPlacement: nodes were
@@ -77,31 +87,38 @@ func (r *repairer) pass(ctx context.Context, goneSince map[string]time.Time) {
 			delete(goneSince, m.Meta.ID)
 		}
 	}
+	// Only the images of gone holders and short placements are read:
+	// with every holder alive a pass reads no image.
 	var todo []*catalog.Image
-	r.state().Each(func(img *catalog.Image) bool {
-		if img.Manifest == nil || len(img.Manifest.Chunks) == 0 {
-			return true
-		}
-		if img.ShortPlacement && len(img.Placement) < min(r.replicas, len(alive)) && time.Since(img.UpdatedAt) >= r.repairGrace {
+	queued := map[string]bool{}
+	r.placed.each(shortKey, func(img *catalog.Image) bool {
+		if len(img.Placement) < min(r.replicas, len(alive)) && time.Since(img.UpdatedAt) >= r.repairGrace {
 			// Placed with fewer than R copies (nodes were down then):
 			// topped up now that enough nodes are alive.
 			todo = append(todo, img)
-			return true
-		}
-		for _, p := range img.Placement {
-			if _, ok := alive[p]; ok {
-				continue
-			}
-			if _, seen := goneSince[p]; !seen {
-				goneSince[p] = time.Now()
-			}
-			if time.Since(goneSince[p]) >= r.repairGrace {
-				todo = append(todo, img)
-				break
-			}
+			queued[img.ID] = true
 		}
 		return ctx.Err() == nil
 	})
+	for _, p := range r.placed.keyList() {
+		if _, ok := alive[p]; ok || p == shortKey {
+			continue
+		}
+		if _, seen := goneSince[p]; !seen {
+			goneSince[p] = time.Now()
+		}
+		if time.Since(goneSince[p]) < r.repairGrace {
+			continue
+		}
+		r.placed.each(p, func(img *catalog.Image) bool {
+			if !queued[img.ID] {
+				todo = append(todo, img)
+				queued[img.ID] = true
+			}
+			return ctx.Err() == nil
+		})
+	}
+	slices.SortFunc(todo, func(a, b *catalog.Image) int { return strings.Compare(a.ID, b.ID) })
 	r.repairAll(ctx, todo, alive)
 }
 

@@ -3,13 +3,11 @@ package node
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
-	"github.com/p2pglance/p2pglance/raftfsm"
 )
 
 // healer keeps this node's durable copies complete: every chunk of an
@@ -30,8 +28,9 @@ type healerDeps struct {
 	interval time.Duration // between passes (Config.GCInterval)
 	healed   *atomic.Int64 // counts the chunks restored (Metrics.Healed)
 
-	// state is the catalog replica, read-only.
-	state func() *raftfsm.State
+	// eachMine calls fn for every image with data whose placement names
+	// this node, until fn returns false.
+	eachMine func(fn func(*catalog.Image) bool)
 	// ready reports whether the replica has caught up once since start.
 	ready  func() bool
 	chunks healerStore
@@ -94,9 +93,8 @@ func (h *healer) kick() {
 // holder of; it returns how many it restored and how many it could not.
 func (h *healer) pass(ctx context.Context) (restoredAll, failed int) {
 	var mine []*catalog.Image
-	h.state().Each(func(img *catalog.Image) bool {
-		if (img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated) &&
-			img.Manifest != nil && slices.Contains(img.Placement, h.self) {
+	h.eachMine(func(img *catalog.Image) bool {
+		if img.Status == catalog.StatusActive || img.Status == catalog.StatusDeactivated {
 			mine = append(mine, img)
 		}
 		return ctx.Err() == nil

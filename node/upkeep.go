@@ -26,7 +26,7 @@ type upkeep struct {
 
 	replica *replica
 	// eachLocked visits the images holding an upload lock
-	// (lockedImages.each): the leader's loop looks at those every few
+	// (imageIndex lockedKey): the leader's loop looks at those every few
 	// seconds, never at the whole catalog.
 	eachLocked func(fn func(*catalog.Image) bool)
 	gossip     *gossip.Gossip
