@@ -54,6 +54,7 @@ type BadgerStore struct {
 	chunks  atomic.Int64
 	bytes   atomic.Int64
 	corrupt atomic.Int64
+	stored  atomic.Int64
 }
 
 // acquire takes the shared lock unless the store is closed. The returned
@@ -119,6 +120,7 @@ func (s *BadgerStore) Put(ctx context.Context, d Digest, data []byte) error {
 		s.vlogDirty.Store(true)
 		s.chunks.Add(1)
 		s.bytes.Add(int64(len(data)))
+		s.stored.Add(1)
 	}
 	return nil
 }
@@ -360,6 +362,7 @@ func (s *BadgerStore) Stats() Stats {
 		Chunks:       s.chunks.Load(),
 		Bytes:        s.bytes.Load(),
 		CorruptFound: s.corrupt.Load(),
+		Stored:       s.stored.Load(),
 	}
 	if !s.inMem {
 		n, err := DirDiskUsage(s.dir)

@@ -62,6 +62,9 @@ type Stats struct {
 	Bytes        int64 // sum of chunk sizes held
 	CorruptFound int64 // copies found corrupt on read and dropped since open
 	DiskBytes    int64 // bytes the store's files take on disk (approximate)
+	// Stored counts the chunks written since open (not those already
+	// held): unchanged, no chunk arrived.
+	Stored int64
 }
 
 // Store holds chunks named by their BLAKE3-256 digest. Chunks are small

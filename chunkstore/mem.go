@@ -20,6 +20,7 @@ type MemStore struct {
 	chunks  map[Digest][]byte
 	bytes   int64
 	corrupt int64
+	stored  int64
 }
 
 // NewMemStore returns an empty MemStore.
@@ -45,6 +46,7 @@ func (m *MemStore) Put(ctx context.Context, d Digest, data []byte) error {
 	}
 	m.chunks[d] = bytes.Clone(data)
 	m.bytes += int64(len(data))
+	m.stored++
 	return nil
 }
 
@@ -179,7 +181,7 @@ func (m *MemStore) check(ctx context.Context, op string) error {
 func (m *MemStore) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return Stats{Chunks: int64(len(m.chunks)), Bytes: m.bytes, CorruptFound: m.corrupt}
+	return Stats{Chunks: int64(len(m.chunks)), Bytes: m.bytes, CorruptFound: m.corrupt, Stored: m.stored}
 }
 
 // Close implements Store.

@@ -83,6 +83,7 @@ type cacheStore interface {
 	Delete(ctx context.Context, ds ...chunkstore.Digest) error
 	List(ctx context.Context, fn func(d chunkstore.Digest, size int64) error) error
 	Reclaim(ctx context.Context) error
+	Stats() chunkstore.Stats
 }
 
 // cacheCluster is the membership and chunk availability the cache reads

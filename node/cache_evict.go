@@ -174,6 +174,9 @@ func (c *cache) enforceBudget(ctx context.Context) {
 		return
 	}
 	c.sinceCheck.Store(0)
+	if c.chunks.Stats().Bytes <= budget {
+		return // cached chunks are some of these: none to evict, no catalog to read
+	}
 	if chunks, bytes, err := c.evictOver(ctx, budget); err != nil && ctx.Err() == nil {
 		c.log.Warn("cache eviction failed", "err", err)
 	} else if chunks > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,17 @@ const orphanGrace = 2 * time.Minute
 type collector struct {
 	collectorDeps
 	kicked chan struct{}
+
+	mu sync.Mutex
+	// quiet is what the last pass started from (applied index, chunks
+	// stored since open), set when nothing was protected then: while
+	// neither moves and nothing is protected, no chunk can have become
+	// garbage and a pass would read the whole catalog for nothing.
+	quiet struct {
+		ok      bool
+		applied uint64
+		stored  int64
+	}
 }
 
 // collectorDeps is what the collector needs from the node, which wires
@@ -37,7 +49,10 @@ type collectorDeps struct {
 	// state is the catalog replica, read-only.
 	state func() *raftfsm.State
 	// ready reports whether the replica has caught up once since start.
-	ready    func() bool
+	ready func() bool
+	// applied is the replica's applied index (raftfsm.FSM.AppliedIndex):
+	// every change to the catalog moves it.
+	applied  func() uint64
 	chunks   collectorStore
 	inflight collectorGuard
 	// enforceBudget evicts cached chunks over the cache budget.
@@ -49,12 +64,14 @@ type collectorStore interface {
 	List(ctx context.Context, fn func(d chunkstore.Digest, size int64) error) error
 	Delete(ctx context.Context, ds ...chunkstore.Digest) error
 	Reclaim(ctx context.Context) error
+	Stats() chunkstore.Stats
 }
 
 // collectorGuard is the chunks uploads in progress protect (inflightSet).
 type collectorGuard interface {
 	retain(keep func(image string, touched time.Time) bool, live func(chunkstore.Digest))
 	hold(fn func(protected map[chunkstore.Digest]bool))
+	empty() bool
 }
 
 func newCollector(d collectorDeps) *collector {
@@ -97,11 +114,21 @@ func (c *collector) run(ctx context.Context) {
 //
 // It does nothing until the node's replica has caught up with the leader
 // after start: before that, a chunk of a committed image could look
-// unreferenced.
+// unreferenced. Nor when nothing changed since the last pass: garbage
+// comes from a change to the catalog (a delete, a failed upload, a
+// replaced manifest), a stored chunk or a protection running out.
 func (c *collector) collect(ctx context.Context) (int, error) {
 	if !c.ready() {
 		return 0, nil
 	}
+	c.mu.Lock() // one pass at a time: the loop's and the cache API's
+	defer c.mu.Unlock()
+	applied, writes := c.applied(), c.chunks.Stats().Stored
+	if c.quiet.ok && c.quiet.applied == applied && c.quiet.stored == writes && c.inflight.empty() {
+		return 0, nil
+	}
+	c.quiet.ok = false
+	quiet := c.inflight.empty()
 	// The order matters: an upload protects a chunk before it stores
 	// it, and commits its manifest before it unprotects. So the chunks
 	// listed first either belong to an upload protected when the
@@ -150,6 +177,7 @@ func (c *collector) collect(ctx context.Context) (int, error) {
 		}
 	}
 	if len(dead) == 0 {
+		c.quiet.ok, c.quiet.applied, c.quiet.stored = quiet, applied, writes
 		return 0, nil
 	}
 	c.inflight.hold(func(protected map[chunkstore.Digest]bool) {
@@ -167,6 +195,7 @@ func (c *collector) collect(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("delete garbage chunks: %w", err)
 	}
+	c.quiet.ok, c.quiet.applied, c.quiet.stored = quiet, applied, writes
 	if len(dead) == 0 {
 		return 0, nil
 	}

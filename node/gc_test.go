@@ -49,7 +49,7 @@ func TestCollectorKeepsReferencedAndProtectedChunks(t *testing.T) {
 	var deleted atomic.Int64
 	c := newCollector(collectorDeps{
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
-		state: fsm.State, ready: ready.Load, chunks: chunks, inflight: inflight,
+		state: fsm.State, ready: ready.Load, applied: fsm.AppliedIndex, chunks: chunks, inflight: inflight,
 		enforceBudget: func(context.Context) {}, // collect never evicts: only the loop does
 	})
 	has := func(d chunkstore.Digest) bool {
@@ -130,7 +130,7 @@ func TestCollectorRacesACommit(t *testing.T) {
 	var deleted atomic.Int64
 	c := newCollector(collectorDeps{
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
-		state: state, ready: func() bool { return true }, chunks: chunks, inflight: inflight,
+		state: state, ready: func() bool { return true }, applied: func() uint64 { return 1 }, chunks: chunks, inflight: inflight,
 		enforceBudget: func(context.Context) {},
 	})
 	if n, err := c.collect(ctx); err != nil || n != 1 {
@@ -145,4 +145,53 @@ func TestCollectorRacesACommit(t *testing.T) {
 			t.Errorf("%s chunk held %v (%v), want %v", tc.name, ok, err, tc.want)
 		}
 	}
+}
+
+// TestCollectorSkipsQuietPasses: once a pass found the store clean, the
+// next reads no catalog while nothing changed (no write applied, no chunk
+// stored, nothing protected), and runs again as soon as one of them moves.
+func TestCollectorSkipsQuietPasses(t *testing.T) {
+	ctx := context.Background()
+	chunks := chunkstore.NewMemStore()
+	fsm := raftfsm.New()
+	inflight := newInflightSet()
+	reads := 0
+	var deleted atomic.Int64
+	c := newCollector(collectorDeps{
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
+		state:   func() *raftfsm.State { reads++; return fsm.State() },
+		ready:   func() bool { return true },
+		applied: fsm.AppliedIndex, chunks: chunks, inflight: inflight,
+		enforceBudget: func(context.Context) {},
+	})
+	pass := func(wantReads bool, wantDeleted int) {
+		t.Helper()
+		before := reads
+		n, err := c.collect(ctx)
+		if err != nil || n != wantDeleted || (reads > before) != wantReads {
+			t.Fatalf("collect: %d deleted (%v), catalog read %v; want %d, read %v", n, err, reads > before, wantDeleted, wantReads)
+		}
+	}
+	pass(true, 0)  // the first pass reads
+	pass(false, 0) // nothing changed
+	garbage := chunkstore.Sum([]byte("garbage"))
+	if err := chunks.Put(ctx, garbage, []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	pass(true, 1) // a chunk arrived
+	pass(false, 0)
+	inflight.protect("img-1", garbage)
+	pass(true, 0) // something is protected: its grace may run out
+	inflight.unprotect("img-1")
+	pass(true, 0) // the last pass saw a protection
+	pass(false, 0)
+	cmd, err := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: "img-2", Status: catalog.StatusQueued}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := fsm.Apply(&raft.Log{Index: 1, Data: cmd, Type: raft.LogCommand}).(*raftfsm.Result); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	pass(true, 0) // a write applied
+	pass(false, 0)
 }

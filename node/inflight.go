@@ -63,6 +63,13 @@ func (s *inflightSet) retain(keep func(image string, touched time.Time) bool, li
 	}
 }
 
+// empty reports whether no chunk is protected.
+func (s *inflightSet) empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byImage) == 0
+}
+
 // hold calls fn with every protected chunk while nothing can be protected
 // or unprotected: what fn deletes cannot be a chunk a peer has just been
 // told this node holds.

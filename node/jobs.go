@@ -40,7 +40,7 @@ func (n *Node) wireJobs() {
 	})
 	n.collector = newCollector(collectorDeps{
 		log: n.log.With("component", "gc"), interval: cfg.GCInterval, orphanGrace: cfg.OrphanGrace, deleted: &n.metrics.gcDeleted,
-		state: state, ready: n.ready.Load, chunks: n.chunks, inflight: n.inflight,
+		state: state, ready: n.ready.Load, applied: n.fsm.AppliedIndex, chunks: n.chunks, inflight: n.inflight,
 		enforceBudget: n.cache.enforceBudget,
 	})
 	n.healer = newHealer(healerDeps{

@@ -108,6 +108,12 @@ func testPutGet(t *testing.T, s chunkstore.Store) {
 		mustGet(t, s, d, data)
 	}
 	wantStats(t, s, int64(len(sizes)), total, 0)
+	// A chunk already held is not stored again.
+	_, again := Chunk(1, sizes[1])
+	put(t, s, again)
+	if st := s.Stats(); st.Stored != int64(len(sizes)) {
+		t.Fatalf("Stats.Stored = %d after %d chunks (one put twice), want %d", st.Stored, len(sizes), len(sizes))
+	}
 	if err := s.Sync(ctx); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
