@@ -3,10 +3,12 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
 
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -73,5 +75,39 @@ func TestCheckpointDivergenceIsCaught(t *testing.T) {
 	info.Index = 9
 	if err := c.install(info, bytes.NewReader(data)); err == nil {
 		t.Fatal("installed a checkpoint that does not match its digest")
+	}
+}
+
+// TestCatchUpEntries: a forwarded write's answer carries every committed
+// entry from the sender's applied index up to the write, or none.
+func TestCatchUpEntries(t *testing.T) {
+	fsm := raftfsm.New()
+	for i := uint64(1); i <= 100; i++ {
+		data, err := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: fmt.Sprintf("img-%d", i), Status: catalog.StatusQueued}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsm.ApplyEntry(raftfsm.Entry{Index: i, Data: data})
+	}
+	for _, tc := range []struct {
+		after, upTo uint64
+		want        int
+	}{
+		{90, 95, 5}, // the entries after 90 up to the write at 95
+		{94, 95, 1}, // just the write
+		{95, 95, 0}, // nothing the sender lacks
+		{100 - peer.MaxCatchUpEntries, 100, peer.MaxCatchUpEntries}, // as many as allowed
+		{99 - peer.MaxCatchUpEntries, 100, 0},                       // one too many: none
+		{50, 101, 0},                                                // not applied here: none
+	} {
+		got := catchUpEntries(fsm, tc.after, tc.upTo)
+		if len(got) != tc.want {
+			t.Fatalf("catch up after %d to %d: %d entries, want %d", tc.after, tc.upTo, len(got), tc.want)
+		}
+		for i, e := range got {
+			if e.Index != tc.after+uint64(i)+1 {
+				t.Fatalf("catch up after %d: entry %d has index %d", tc.after, i, e.Index)
+			}
+		}
 	}
 }

@@ -50,6 +50,10 @@ type follower struct {
 	kick   chan struct{} // wakes a follower waiting for an upstream
 	once   sync.Once
 
+	// applyMu orders what changes the catalog: the poll's entries, a
+	// forwarded write's catch-up, a checkpoint's install.
+	applyMu sync.Mutex
+
 	mu          sync.Mutex
 	hints       peer.Hints
 	leaderPeer  string               // where writes go; "" unknown
@@ -64,7 +68,7 @@ type follower struct {
 	resync      bool                 // install a certified checkpoint next
 	cancelPoll  context.CancelFunc   // cuts the poll in flight (switchUpstream)
 
-	polls, installs atomic.Int64
+	polls, installs, catchUps atomic.Int64
 }
 
 func newFollower() *follower {
@@ -263,7 +267,18 @@ func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 		f.mu.Unlock()
 		return nil
 	}
-	for _, e := range batch.Entries {
+	return f.apply(batch.Entries)
+}
+
+// apply applies, in order, the committed commands of entries that follow
+// this replica's applied index; those it has applied already are
+// skipped. Log indexes have gaps (Raft's own entries carry no command):
+// entries must be every command after an index this replica had applied
+// when it asked, as a log answer and a catch-up are.
+func (f *follower) apply(entries []peer.LogEntry) error {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	for _, e := range entries {
 		if e.Index <= f.fsm.AppliedIndex() {
 			continue
 		}
@@ -273,6 +288,21 @@ func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 		f.fsm.ApplyEntry(raftfsm.Entry{Index: e.Index, Data: e.Data})
 	}
 	return nil
+}
+
+// catchUp applies the entries the leader sent back with a write this
+// replica forwarded: the replica then answers its client at once instead
+// of waiting for the write to come down the tree. The upstream's poll
+// brings the same entries again, and skips them.
+func (f *follower) catchUp(entries []peer.LogEntry) {
+	if len(entries) == 0 || !f.active.Load() {
+		return
+	}
+	if err := f.apply(entries); err != nil {
+		f.log.Warn("the leader's catch-up entries did not apply; waiting for the upstream", "err", err)
+		return
+	}
+	f.catchUps.Add(1)
 }
 
 // install fetches the certified checkpoint info from the upstream at addr
@@ -290,7 +320,9 @@ func (f *follower) install(ctx context.Context, addr string, info peer.Checkpoin
 		if err != nil {
 			return err
 		}
+		f.applyMu.Lock()
 		err = f.ckpt.install(info, body)
+		f.applyMu.Unlock()
 		body.Close()
 		if err != nil {
 			return err

@@ -28,7 +28,7 @@ func (n *Node) peerRoutes() http.Handler {
 }
 
 // Apply proposes a forwarded command on the leader.
-func (s peerServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, error) {
+func (s peerServer) Apply(_ context.Context, cmd []byte, cu *peer.CatchUp) (peer.ApplyResponse, error) {
 	n := s.n
 	// Only well-formed commands may be proposed: a committed entry that
 	// does not decode would stop every replica.
@@ -51,7 +51,36 @@ func (s peerServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, er
 	if res.Err != nil {
 		out.Msg = res.Err.Error()
 	}
+	if cu != nil {
+		out.Entries = catchUpEntries(n.fsm, cu.After, res.Index)
+	}
 	return out, nil
+}
+
+// catchUpEntries returns the committed entries after index after up to
+// and including upTo, all of them or none: none when there are too many
+// (peer.MaxCatchUpEntries, about peer.MaxCatchUpBytes) or this node no
+// longer keeps them.
+func catchUpEntries(fsm *raftfsm.FSM, after, upTo uint64) []peer.LogEntry {
+	if upTo <= after || upTo-after > peer.MaxCatchUpEntries {
+		return nil
+	}
+	// Every command after index after (Raft's own entries leave gaps).
+	entries, ok := fsm.Since(after, peer.MaxCatchUpBytes)
+	if !ok || len(entries) == 0 {
+		return nil
+	}
+	var out []peer.LogEntry
+	for _, e := range entries {
+		if e.Index > upTo {
+			break
+		}
+		out = append(out, peer.LogEntry{Index: e.Index, Data: e.Data})
+	}
+	if len(out) == 0 || out[len(out)-1].Index != upTo {
+		return nil
+	}
+	return out
 }
 
 // Join adds a node: the leader adds it (as a voter while there are fewer

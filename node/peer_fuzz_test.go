@@ -236,12 +236,12 @@ func TestApplyRefusesUndecodable(t *testing.T) {
 	ctx := context.Background()
 	for _, body := range []string{"\x01{", "\x33", "\x01null trailing", "\x07[]"} {
 		var se *peer.StatusError
-		if _, err := client.Apply(ctx, addr, []byte(body)); !errors.As(err, &se) || se.Code != http.StatusBadRequest || !errors.Is(err, peer.ErrBadRequest) {
+		if _, err := client.Apply(ctx, addr, []byte(body), nil); !errors.As(err, &se) || se.Code != http.StatusBadRequest || !errors.Is(err, peer.ErrBadRequest) {
 			t.Fatalf("apply %q: %v, want 400", body, err)
 		}
 	}
 	data, _ := raftfsm.Encode(&raftfsm.CreateImage{Image: &catalog.Image{ID: "after", Status: catalog.StatusQueued, Tags: []string{}}})
-	out, err := client.Apply(ctx, addr, data)
+	out, err := client.Apply(ctx, addr, data, nil)
 	if err != nil || out.Code != "" || out.Index == 0 {
 		t.Fatalf("a valid command after the refused ones: %v %+v", err, out)
 	}

@@ -169,7 +169,11 @@ func (r *replica) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result
 	if leaderPeer == "" {
 		return nil, fmt.Errorf("forward: leader unknown: %w", errRetry)
 	}
-	out, err := r.forward.Apply(ctx, leaderPeer, data)
+	var cu *peer.CatchUp
+	if r.follower.active.Load() {
+		cu = &peer.CatchUp{After: r.fsm.AppliedIndex()}
+	}
+	out, err := r.forward.Apply(ctx, leaderPeer, data, cu)
 	if err != nil {
 		if ctx.Err() == nil && notSent(err) {
 			if r.follower.active.Load() {
@@ -188,6 +192,7 @@ func (r *replica) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result
 		}
 		return nil, fmt.Errorf("forward: %w", errRetry)
 	}
+	r.follower.catchUp(out.Entries)
 	return &raftfsm.Result{Index: out.Index, Err: raftfsm.CodeError(out.Code, out.Msg)}, nil
 }
 

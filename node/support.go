@@ -50,6 +50,9 @@ type Metrics struct {
 	// matched the certified digest, CheckpointsDiverged those that did
 	// not.
 	CheckpointInstalls, CheckpointsCertified, CheckpointsDiverged int64
+	// CatchUps counts this replica's forwarded writes whose answer
+	// carried the entries up to the write (applied at once).
+	CatchUps int64
 	// RevisionWaits counts the requests that carried a catalog revision
 	// (X-P2pglance-Revision, the p2pglance-rev cookie) this node had not
 	// applied yet and waited for it; Barriers the read barriers this
@@ -85,6 +88,7 @@ func (n *Node) Metrics() Metrics {
 		RevisionWaits: n.replica.revisionWaits.Load(), Barriers: n.replica.barriers.Load(),
 		LogPollsServed: n.metrics.logPolls.Load(), CheckpointsServed: n.metrics.ckptServed.Load(), CheckpointBytesServed: n.metrics.ckptBytes.Load(),
 		CheckpointInstalls: n.follower.installs.Load(), CheckpointsCertified: n.ckpt.certified.Load(), CheckpointsDiverged: n.ckpt.diverged.Load(),
+		CatchUps:      n.follower.catchUps.Load(),
 		PeerSentBytes: n.metrics.peerNet.sent.Load(), PeerReceivedBytes: n.metrics.peerNet.received.Load(),
 		RaftSentBytes: n.metrics.raftNet.sent.Load(), RaftReceivedBytes: n.metrics.raftNet.received.Load(),
 	}

@@ -55,11 +55,16 @@ func (c *Client) do(req *http.Request, addr, path string, want int) (*http.Respo
 // call sends method path with body (nil: none) and decodes the JSON
 // answer, of at most limit bytes, into out (nil: discarded).
 func (c *Client) call(ctx context.Context, method, addr, path string, body []byte, limit int64, out any) error {
+	return c.callQuery(ctx, method, addr, path, nil, body, limit, out)
+}
+
+// callQuery is call with query parameters.
+func (c *Client) callQuery(ctx context.Context, method, addr, path string, q url.Values, body []byte, limit int64, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url(addr, path, nil), rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.url(addr, path, q), rd)
 	if err != nil {
 		return fmt.Errorf("build request %s: %w", path, err)
 	}
@@ -105,9 +110,15 @@ func (c *Client) callJSON(ctx context.Context, addr, path string, in any, limit 
 
 // Apply forwards cmd (an encoded raftfsm command) to the leader at addr.
 // An error that wraps a dial error means the command never left.
-func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (ApplyResponse, error) {
+// With cu, the answer may carry the committed entries the sender lacks
+// up to its write.
+func (c *Client) Apply(ctx context.Context, addr string, cmd []byte, cu *CatchUp) (ApplyResponse, error) {
 	var out ApplyResponse
-	err := c.call(ctx, http.MethodPost, addr, PathApply, cmd, MaxAnswerBody, &out)
+	var q url.Values
+	if cu != nil {
+		q = url.Values{queryCatchUp: {strconv.FormatUint(cu.After, 10)}}
+	}
+	err := c.callQuery(ctx, http.MethodPost, addr, PathApply, q, cmd, MaxAnswerBody, &out)
 	return out, err
 }
 

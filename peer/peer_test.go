@@ -30,6 +30,7 @@ type fakeServer struct {
 	lastPut  peer.ChunkPut
 	missing  []string
 	applied  []byte
+	catchUp  *peer.CatchUp
 	joined   peer.JoinRequest
 	progress peer.Progress
 	usage    peer.Usage
@@ -46,10 +47,16 @@ func (f *fakeServer) record(call string) {
 	f.mu.Unlock()
 }
 
-func (f *fakeServer) Apply(_ context.Context, cmd []byte) (peer.ApplyResponse, error) {
+func (f *fakeServer) Apply(_ context.Context, cmd []byte, cu *peer.CatchUp) (peer.ApplyResponse, error) {
 	f.record("Apply")
-	f.applied = cmd
-	return peer.ApplyResponse{Index: 7, Code: "conflict", Msg: "revision moved"}, f.err
+	f.applied, f.catchUp = cmd, cu
+	out := peer.ApplyResponse{Index: 7, Code: "conflict", Msg: "revision moved"}
+	if cu != nil {
+		for i := cu.After + 1; i <= out.Index; i++ {
+			out.Entries = append(out.Entries, peer.LogEntry{Index: i, Data: []byte{byte(i)}})
+		}
+	}
+	return out, f.err
 }
 
 func (f *fakeServer) Join(_ context.Context, req peer.JoinRequest) (peer.JoinResponse, error) {
@@ -136,8 +143,13 @@ func TestClientServer(t *testing.T) {
 	c, addr := serve(t, f)
 	ctx := context.Background()
 
-	if out, err := c.Apply(ctx, addr, []byte{1, '{', '}'}); err != nil || out != (peer.ApplyResponse{Index: 7, Code: "conflict", Msg: "revision moved"}) || !bytes.Equal(f.applied, []byte{1, '{', '}'}) {
-		t.Fatalf("apply: %+v %v (server got %q)", out, err, f.applied)
+	if out, err := c.Apply(ctx, addr, []byte{1, '{', '}'}, nil); err != nil || !reflect.DeepEqual(out, peer.ApplyResponse{Index: 7, Code: "conflict", Msg: "revision moved"}) || !bytes.Equal(f.applied, []byte{1, '{', '}'}) || f.catchUp != nil {
+		t.Fatalf("apply: %+v %v (server got %q, catch-up %+v)", out, err, f.applied, f.catchUp)
+	}
+	// A replica's forwarded write asks to catch up from its applied index.
+	out, err := c.Apply(ctx, addr, []byte{1, '{', '}'}, &peer.CatchUp{After: 5})
+	if err != nil || f.catchUp == nil || f.catchUp.After != 5 || len(out.Entries) != 2 || out.Entries[0].Index != 6 || !bytes.Equal(out.Entries[1].Data, []byte{7}) {
+		t.Fatalf("apply with catch-up: %+v %v (server got catch-up %+v)", out, err, f.catchUp)
 	}
 	join := peer.JoinRequest{ID: "n9", RaftAddr: "127.0.0.1:7000", GossipAddr: "127.0.0.1:7001"}
 	if out, err := c.Join(ctx, addr, join); err != nil || out.Suffrage != "Voter" || len(out.GossipAddrs) != 1 || f.joined != join {
@@ -191,7 +203,7 @@ func TestClientServer(t *testing.T) {
 	if out, err := c.Holders(ctx, addr, peer.HoldersQuery{Image: "img"}); err != nil || out.Holders == nil || len(out.Holders) != 0 || f.query.Limit != peer.MaxHolders {
 		t.Fatalf("no holders: %#v %v (server got limit %d, want %d)", out, err, f.query.Limit, peer.MaxHolders)
 	}
-	want := []string{"Apply", "Join n9", "Missing img", "Missing img", "Replicate img", "Stats", "PrefetchProgress job-1", "GetChunk aa", "GetChunk aa", "PutChunk cc", "Holdings n1", "Holders img", "Holders img"}
+	want := []string{"Apply", "Apply", "Join n9", "Missing img", "Missing img", "Replicate img", "Stats", "PrefetchProgress job-1", "GetChunk aa", "GetChunk aa", "PutChunk cc", "Holdings n1", "Holders img", "Holders img"}
 	if !slices.Equal(f.calls, want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)
 	}
@@ -258,7 +270,7 @@ func TestRefusals(t *testing.T) {
 	if err := c.Replicate(ctx, addr, "img"); !errors.Is(err, peer.ErrUnavailable) {
 		t.Fatalf("replicate failure: %v", err)
 	}
-	if _, err := c.Apply(ctx, addr, []byte{1}); !errors.Is(err, peer.ErrUnavailable) {
+	if _, err := c.Apply(ctx, addr, []byte{1}, nil); !errors.Is(err, peer.ErrUnavailable) {
 		t.Fatalf("apply failure: %v", err)
 	}
 	if _, err := c.Stats(ctx, addr); !errors.As(err, &se) || se.Code != http.StatusInternalServerError {
@@ -370,7 +382,7 @@ func TestAnswerCaps(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
 	calls := map[string]func() error{
-		"apply": func() error { _, err := c.Apply(ctx, addr, []byte{1}); return err },
+		"apply": func() error { _, err := c.Apply(ctx, addr, []byte{1}, nil); return err },
 		"join": func() error {
 			_, err := c.Join(ctx, addr, peer.JoinRequest{ID: "n9", RaftAddr: "127.0.0.1:7000"})
 			return err

@@ -42,6 +42,11 @@ const (
 	queryFrom  = "from"  // GET: the requester's id, when it keeps what it fetches
 )
 
+// queryCatchUp on a forwarded write: the sender's applied index; the
+// answer may carry the entries from there up to the write's own
+// (ApplyResponse.Entries).
+const queryCatchUp = "catch_up_after"
+
 // MaxTry bounds the nodes named in one busy or origin answer.
 const MaxTry = 4
 

@@ -24,8 +24,9 @@ type Server interface {
 	// Apply proposes cmd (an encoded raftfsm command, as much of it as
 	// MaxApplyBody) if this node leads, and returns the outcome; Code
 	// CodeNotLeader if it does not. An error means the outcome is
-	// unknown.
-	Apply(ctx context.Context, cmd []byte) (ApplyResponse, error)
+	// unknown. With cu, the answer may carry the entries the sender
+	// lacks up to its write (ApplyResponse.Entries).
+	Apply(ctx context.Context, cmd []byte, cu *CatchUp) (ApplyResponse, error)
 	// Join adds a node to the cluster (forwarded to the leader).
 	Join(ctx context.Context, req JoinRequest) (JoinResponse, error)
 	// GetChunk answers a chunk GET: a BusyError to refuse (at the
@@ -147,7 +148,15 @@ func (h handlers) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: read command: %w", ErrBadRequest, err)
 	}
-	out, err := h.s.Apply(r.Context(), cmd)
+	var cu *CatchUp
+	if v := r.URL.Query().Get(queryCatchUp); v != "" {
+		after, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrBadRequest, queryCatchUp, err)
+		}
+		cu = &CatchUp{After: after}
+	}
+	out, err := h.s.Apply(r.Context(), cmd, cu)
 	if err != nil {
 		return err
 	}

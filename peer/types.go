@@ -24,6 +24,20 @@ type JoinResponse struct {
 // configuration; it pulls the committed log from its peers.
 const SuffrageReplica = "Replica"
 
+// CatchUp asks, with a forwarded write, for the committed entries the
+// sender lacks up to its write (ApplyResponse.Entries): a replica then
+// answers its client without waiting for the write to come down the
+// tree of log polls.
+type CatchUp struct {
+	After uint64 // the sender's applied index
+}
+
+// The most a forwarded write's answer carries to catch its sender up.
+const (
+	MaxCatchUpEntries = 64
+	MaxCatchUpBytes   = 256 << 10
+)
+
 // CodeNotLeader in ApplyResponse.Code: the node asked is not the leader
 // (the command was not appended; the sender may propose it again).
 const CodeNotLeader = "not_leader"
@@ -38,6 +52,12 @@ type ApplyResponse struct {
 	// Leader is, with CodeNotLeader, the peer address of the node the
 	// answering node believes leads ("" if none).
 	Leader string `json:"leader,omitempty"`
+	// Entries, when the sender asked to catch up (CatchUp), are the
+	// committed commands after its applied index up to and including
+	// Index, if the leader still keeps them and they are few
+	// (MaxCatchUpEntries, MaxCatchUpBytes); otherwise none, and the
+	// sender gets them from its upstream as usual.
+	Entries []LogEntry `json:"entries,omitempty"`
 }
 
 // MissingRequest lists chunks (hex digests) that a node should hold

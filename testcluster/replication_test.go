@@ -127,6 +127,11 @@ func TestReplicasPullTheLogFromPeers(t *testing.T) {
 			}
 		}
 		ids = append(ids, got...)
+		// The leader's answers carried the entries up to each write:
+		// the writer did not wait for them to come down the chain.
+		if n := c.Node(i).Metrics().CatchUps; n == 0 {
+			t.Errorf("replica %d forwarded 3 writes and caught up with none of their answers", i)
+		}
 	}
 	seenByAll(t, c, ids)
 	sameCatalog(t, c, ids)

@@ -64,7 +64,7 @@ type server struct {
 
 var errNotServed = errors.New("not served in this test")
 
-func (s server) Apply(context.Context, []byte) (peer.ApplyResponse, error) {
+func (s server) Apply(context.Context, []byte, *peer.CatchUp) (peer.ApplyResponse, error) {
 	return peer.ApplyResponse{}, errNotServed
 }
 func (s server) Join(context.Context, peer.JoinRequest) (peer.JoinResponse, error) {

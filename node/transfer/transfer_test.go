@@ -123,7 +123,7 @@ type peerServer struct{ n *testNode }
 
 var errNotServed = errors.New("not served in this test")
 
-func (s peerServer) Apply(context.Context, []byte) (peer.ApplyResponse, error) {
+func (s peerServer) Apply(context.Context, []byte, *peer.CatchUp) (peer.ApplyResponse, error) {
 	return peer.ApplyResponse{}, errNotServed
 }
 func (s peerServer) Join(context.Context, peer.JoinRequest) (peer.JoinResponse, error) {
