@@ -30,17 +30,7 @@ func TestLockedImages(t *testing.T) {
 	locked := newImageIndex(fsm, lockedKeys)
 	fsm.SetObserver(locked.note)
 	var idx uint64
-	apply := func(f *raftfsm.FSM, cmd any) {
-		t.Helper()
-		data, err := raftfsm.Encode(cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx++
-		if res := f.Apply(&raft.Log{Index: idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result); res.Err != nil {
-			t.Fatal(res.Err)
-		}
-	}
+	apply := func(f *raftfsm.FSM, cmd any) { t.Helper(); applyCmd(t, f, &idx, cmd) }
 	lock := &catalog.UploadLock{Node: "n1", Session: "s1", Started: time.Unix(1, 0).UTC()}
 	image := func(id string, l *catalog.UploadLock) *catalog.Image {
 		st := catalog.StatusQueued
@@ -117,17 +107,7 @@ func TestPlacedImages(t *testing.T) {
 	placed := newImageIndex(fsm, placedKeys)
 	fsm.SetObserver(placed.note)
 	var idx uint64
-	apply := func(cmd any) {
-		t.Helper()
-		data, err := raftfsm.Encode(cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx++
-		if res := fsm.Apply(&raft.Log{Index: idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result); res.Err != nil {
-			t.Fatal(res.Err)
-		}
-	}
+	apply := func(cmd any) { t.Helper(); applyCmd(t, fsm, &idx, cmd) }
 	image := func(id string, short bool, holders ...string) *catalog.Image {
 		img := &catalog.Image{ID: id, Status: catalog.StatusQueued, Tags: []string{}}
 		if len(holders) > 0 {
@@ -193,3 +173,16 @@ func TestPlacedImages(t *testing.T) {
 
 // chunkstoreDigest is a well-formed digest for a test chunk named s.
 func chunkstoreDigest(s string) string { return chunkstore.Sum([]byte(s)).String() }
+
+// applyCmd applies cmd to f at the next index after *idx.
+func applyCmd(t *testing.T, f *raftfsm.FSM, idx *uint64, cmd any) {
+	t.Helper()
+	data, err := raftfsm.Encode(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	*idx++
+	if res := f.Apply(&raft.Log{Index: *idx, Data: data, Type: raft.LogCommand}).(*raftfsm.Result); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+}
