@@ -172,10 +172,6 @@ func (f *scaleFleet) start(a *scaleAgent) error {
 		args = a.restartArgs
 	}
 	cmd := exec.Command(f.bin, args...)
-	if f.sc.nice != 0 && a.i >= f.sc.joinVia {
-		// nice execs the agent: the process (and its pid) is the agent's.
-		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(f.sc.nice), f.bin}, args...)...)
-	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = f.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

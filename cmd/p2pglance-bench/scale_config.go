@@ -28,7 +28,6 @@ type scaleConfig struct {
 	stopTimeout time.Duration // how long an agent may take to stop on SIGTERM before SIGKILL
 	plot        string        // PNG path of the chart ("": none)
 	logs        string        // copy every agent's log under this directory after each N ("": none)
-	nice        int           // niceness of every agent but the voters (0: all alike)
 }
 
 // scaleFlags registers the -scale-* flags; the returned function checks
@@ -38,7 +37,6 @@ func scaleFlags(sc *scaleConfig) func() error {
 	flag.StringVar(&sizes, "scale-n", "50,100,200,300", "fleet sizes N of the scale phase (comma or space separated): N agent processes each")
 	flag.IntVar(&sc.zones, "scale-zones", 3, "zones the agents are spread over (scale phase)")
 	flag.IntVar(&sc.racks, "scale-racks", 7, "racks in all, rack k in zone k%zones; agent i in rack i%racks (scale phase)")
-	flag.IntVar(&sc.nice, "scale-nice", 10, "run every agent but the voters (the first -scale-join) under nice -n this (0: all alike): in a real fleet the voters do not share their CPUs with the other N-3 agents, here all share 2 cores, and voters starved of CPU lose their leader over and over (the voters' CPU is measured all the same)")
 	flag.IntVar(&sc.joinVia, "scale-join", 3, "every agent is started with --join naming the first this many agents (scale phase)")
 	flag.BoolVar(&sc.secret, "scale-secret", true, "run the agents with a cluster secret (signed internal HTTP, Raft handshake, encrypted gossip), as any cluster off loopback must")
 	flag.DurationVar(&sc.joinTimeout, "scale-join-timeout", 0, "how long N agents may take to join, and to come back after a full restart; 0: 60s + 2s per agent")
