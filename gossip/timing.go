@@ -50,8 +50,10 @@ type Timing struct {
 // which made gossip most of an idle node's CPU (an idle replica: about
 // 2.7 millicores at 200ms, 2.0 at 500ms, 1.7 at 1s, N = 20 on
 // loopback). News also rides on every probe and ack, so it still
-// spreads in about a second: one announcement reached all of 40 nodes
-// in 0.5 s at 200ms, 1.1 s at 500ms, 1.6 s at 1s (BenchmarkSpread).
+// spreads in about a second: one broadcast reached all of 40 nodes in
+// 0.5 s at 200ms, 1.1 s at 500ms, 1.6 s at 1s (measured at commit
+// 6cf5214, when gossip still carried chunk holdings, by a benchmark
+// that went with them).
 const DefaultGossipInterval = 500 * time.Millisecond
 
 // apply sets mc's timers from t's non-zero fields.

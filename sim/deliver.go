@@ -27,7 +27,8 @@ type Delivery struct {
 	// NoCache: nodes keep what they fetch but never announce it or name
 	// themselves to the holders (the benchmark's single-origin run).
 	NoCache bool
-	Gossip  Gossip
+	// Holders is how nodes learn who holds which chunk (node/tracker).
+	Holders Holders
 	// ReqCost is a holder's time to answer a chunk request (HTTP,
 	// signing, the decision): it answers one at a time, in the order
 	// they were sent, so requests queue at a popular holder; ChunkCost a requester's time from a
@@ -40,13 +41,7 @@ type Delivery struct {
 	// Start is when the job reaches a node (the catalog applying it),
 	// plus up to StartJitter, uniformly.
 	Start, StartJitter time.Duration
-	// PerClass bounds the holders a round ranks: at most PerClass drawn
-	// at random from each class of equal rank (same rack, same zone,
-	// other zones), plus the durable holders and every node whose load
-	// this node knows is not zero; 0 ranks every holder it knows, as the
-	// agents do (see docs/sim.md).
-	PerClass int
-	Seed     uint64
+	Seed               uint64
 	// Limit stops the run at this virtual time (0: 1 hour).
 	Limit time.Duration
 	// Progress, if set, is called about every 10 million events with
@@ -71,8 +66,11 @@ type DeliveryResult struct {
 	// Rounds are passes over a chunk's holders; BusyRounds those every
 	// node asked refused.
 	Rounds, BusyRounds int64
-	// Announcements of a held chunk (gossip broadcasts queued).
-	Announcements int64
+	// Announcements of a held chunk; Batches the holdings messages
+	// they made (one per flush and tracker); Lookups the lookups each
+	// tracker answered (the image's trackers, best first).
+	Announcements, Batches int64
+	Lookups                []int64
 	// Events the clock ran; Complete: every node got every chunk.
 	Events   uint64
 	Complete bool
@@ -93,7 +91,7 @@ type delivery struct {
 	cfg       Delivery
 	clk       Clock
 	net       *Net
-	view      *view
+	hold      *holders
 	rng       *rand.Rand
 	agents    []agent
 	placement []int32
@@ -103,13 +101,11 @@ type delivery struct {
 	left      int
 	err       error
 
-	mark   []uint32 // candidates: node already added in this round (== stamp)
-	stamp  uint32
-	rmark  []uint32 // candidates: node already kept among the recent (== rstamp)
-	rstamp uint32
-	others [][]int32
-	zone   []int32 // per node
-	rack   []int32 // per node, global
+	mark  []uint32 // candidates: node already added in this round (== stamp)
+	stamp uint32
+	named []int32 // copies: scratch
+	zone  []int32 // per node
+	rack  []int32 // per node, global
 }
 
 type agent struct {
@@ -123,7 +119,6 @@ type agent struct {
 	origin   policy.Origin[int32, int32]
 	slots    *policy.Slots
 	workers  []worker
-	recent   []int32 // nodes whose Load may not be 0 (asked lately)
 	// Boot: next chunk to start, chunks consumed in order, free window.
 	next, consumed, free int
 	// cpuFree is when this node has answered every request it got.
@@ -161,7 +156,7 @@ func Deliver(cfg Delivery) (*DeliveryResult, error) {
 		cfg.Limit = time.Hour
 	}
 	d := &delivery{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed)), epoch: time.Unix(1<<30, 0),
-		chunks: int((cfg.Size + cfg.Chunk - 1) / cfg.Chunk), mark: make([]uint32, cfg.N), rmark: make([]uint32, cfg.N)}
+		chunks: int((cfg.Size + cfg.Chunk - 1) / cfg.Chunk), mark: make([]uint32, cfg.N)}
 	d.zone, d.rack = make([]int32, cfg.N), make([]int32, cfg.N)
 	for i := range cfg.N {
 		d.zone[i], d.rack[i] = cfg.ZoneOf(int32(i)), cfg.RackOf(int32(i))
@@ -175,9 +170,14 @@ func Deliver(cfg Delivery) (*DeliveryResult, error) {
 		links[i] = cfg.Link
 	}
 	d.net = NewNet(&d.clk, links, d.flowDone)
-	d.view = newView(cfg.Topology, cfg.Gossip, d.chunks, cfg.Seed)
-	d.placement = cfg.Placement(0, cfg.Replicas, d.rng)
 	d.agents = make([]agent, cfg.N)
+	var err error
+	d.hold, err = newHolders(cfg.Topology, cfg.Holders, d.chunks, fmt.Sprintf("image-%d", cfg.Seed), d.rng,
+		func(n int32) *time.Duration { return &d.agents[n].cpuFree })
+	if err != nil {
+		return nil, err
+	}
+	d.placement = cfg.Placement(0, cfg.Replicas, d.rng)
 	for i := range d.agents {
 		a := &d.agents[i]
 		a.have = make([]bool, d.chunks)
@@ -190,10 +190,9 @@ func Deliver(cfg Delivery) (*DeliveryResult, error) {
 	for _, p := range d.placement {
 		a := &d.agents[p]
 		a.durable = true
-		d.view.durable[p] = true
+		d.hold.seed(p)
 		for c := range d.chunks {
 			a.have[c] = true
-			d.view.announce(p, c, -time.Hour)
 		}
 		a.haveN = d.chunks
 	}
@@ -219,6 +218,7 @@ func Deliver(cfg Delivery) (*DeliveryResult, error) {
 		return nil, d.err
 	}
 	d.res.Complete = complete && d.left == 0
+	d.res.Batches, d.res.Lookups = d.hold.batches, d.hold.lookups
 	d.res.Events = d.clk.Events()
 	for i := range d.agents {
 		if a := &d.agents[i]; !a.durable {
@@ -295,7 +295,13 @@ func (d *delivery) next(a, w int32) {
 		return
 	}
 	if !ag.sorted || d.clk.now-ag.lastSort > policy.ResortEvery {
-		policy.RarestFirst(ag.todo, func(c int) int { return d.view.count(a, c, d.clk.now) }, d.rng)
+		// The counts are tracker.Holders': the kept answer, or a lookup
+		// the worker waits for.
+		if at := d.hold.lookup(a, d.clk.now); at > d.clk.now {
+			d.clk.At(at, Event{Kind: kNext, A: a, B: w})
+			return
+		}
+		policy.RarestFirst(ag.todo, func(c int) int { return d.hold.count(a, c, ag.have[c]) }, d.rng)
 		ag.lastSort, ag.sorted = d.clk.now, true
 	}
 	wk.chunk, wk.backoff = ag.todo[0], policy.Backoff{}
@@ -323,6 +329,10 @@ func (d *delivery) fillWindow(a int32) {
 func (d *delivery) startRound(a, w int32) {
 	ag := &d.agents[a]
 	wk := &ag.workers[w]
+	if at := d.hold.lookup(a, d.clk.now); at > d.clk.now {
+		d.clk.At(at, Event{Kind: kRetry, A: a, B: w})
+		return
+	}
 	d.res.Rounds++
 	wk.cands = d.candidates(a, wk.chunk, wk.cands[:0])
 	wk.lastResort = ag.origin.LastResort(int32(wk.chunk), d.now())
@@ -333,7 +343,7 @@ func (d *delivery) startRound(a, w int32) {
 		wk.round.Reset(&wk.order)
 	}
 	// Ranking costs the requester time for every holder it knows.
-	d.ask(a, w, time.Duration(len(d.view.holders[wk.chunk]))*d.cfg.RankCost)
+	d.ask(a, w, time.Duration(len(wk.cands))*d.cfg.RankCost)
 }
 
 // ask sends the round's next request, or ends the round.
@@ -346,7 +356,6 @@ func (d *delivery) ask(a, w int32, delay time.Duration) {
 		return
 	}
 	ag.stats.Begin(m)
-	ag.recent = append(ag.recent, m)
 	d.res.Requests++
 	// The holder answers requests one at a time, ReqCost each, in the
 	// order they were sent (arrival order but for latency differences
@@ -392,39 +401,38 @@ func (d *delivery) request(s, a, w int32) {
 		return
 	}
 	if sv.durable && sv.origin.Protects(c, wk.lastResort) {
-		if try := d.copies(s, c); len(try) > 0 {
+		if try, at := d.copies(s, c); len(try) > 0 {
 			d.res.Origin++
-			d.refuse(s, a, w, try, true)
+			d.refuse(s, a, w, try, true, at)
 			return
 		}
 	}
 	if !sv.slots.TryAcquire() {
 		d.res.Busy++
-		d.refuse(s, a, w, d.copies(s, c), false)
+		try, at := d.copies(s, c)
+		d.refuse(s, a, w, try, false, at)
 		return
 	}
 	d.net.Start(s, a, d.chunkBytes(int(c)), Tag{A: s, B: a, C: w})
 }
 
-func (d *delivery) refuse(s, a, w int32, try []int32, origin bool) {
+// refuse sends a's request back from s, naming try, once s has the
+// holders it names (at: when its lookup is in).
+func (d *delivery) refuse(s, a, w int32, try []int32, origin bool, at time.Duration) {
 	wk := &d.agents[a].workers[w]
 	wk.try, wk.originBusy = try, origin
-	d.clk.After(d.lat(s, a), Event{Kind: kRefused, A: a, B: w, C: s})
+	d.clk.At(max(at, d.clk.now)+d.lat(s, a), Event{Kind: kRefused, A: a, B: w, C: s})
 }
 
 // copies are the nodes holder s names in a refusal (policy.CopiesOf over
-// what s knows).
-func (d *delivery) copies(s, c int32) []int32 {
-	hs := d.view.holders[c]
-	now := d.clk.now
-	at := func(i int) int32 {
-		if d.view.visible(s, hs[i], int(c), now) {
-			return hs[i]
-		}
-		return -1
-	}
-	return policy.CopiesOf(s, d.placement, d.agents[s].origin.Recipients(c), len(hs), at,
-		func(id int32) bool { return id >= 0 }, peer.MaxTry, d.rng)
+// its recipients and tracker.Holders), and when s has them: its kept
+// answer now, or a lookup it waits for.
+func (d *delivery) copies(s, c int32) ([]int32, time.Duration) {
+	at := d.hold.lookup(s, d.clk.now)
+	d.named = d.hold.of(s, int(c), d.named[:0])
+	hs := d.named
+	return policy.CopiesOf(s, d.placement, d.agents[s].origin.Recipients(c), len(hs), func(i int) int32 { return hs[i] },
+		func(int32) bool { return true }, peer.MaxTry, d.rng), at
 }
 
 // refused: a's request to s came back busy.
@@ -477,7 +485,7 @@ func (d *delivery) arrive(a, w, s int32) {
 		ag.have[c] = true
 		ag.haveN++
 		if !d.cfg.NoCache {
-			d.view.announce(a, c, d.clk.now)
+			d.hold.announce(a, c, d.clk.now)
 			d.res.Announcements++
 		}
 		if ag.haveN == 1 {

@@ -16,9 +16,16 @@ func bare(n, r int) Delivery {
 		Size:     32 * mib, Chunk: mib, Replicas: r,
 		Link:  Link{Wire: 1000 * mib, Up: 2 * mib},
 		Slots: 2, Window: 4,
-		Gossip: Gossip{Interval: 30 * time.Millisecond, Fanout: 3},
-		Seed:   1,
+		Holders: bareHolders(),
+		Seed:    1,
 	}
+}
+
+// bareHolders are nodetest's holder timers with lookups free.
+func bareHolders() Holders {
+	h := TestHolders()
+	h.LookupCost = 0
+	return h
 }
 
 func deliver(t *testing.T, cfg Delivery) *DeliveryResult {

@@ -3,37 +3,38 @@ package main
 import (
 	"fmt"
 	"io"
-	"time"
+	"github.com/p2pglance/p2pglance/sim"
 )
 
 // bounds runs the fleet benchmark's N = 40 case (S = 32 MiB, B =
-// 2 MiB/s, loopback) with the chunk size and the gossip interval
-// changed one at a time: what each costs figure 7 in production shape.
+// 2 MiB/s, loopback) with the chunk size and the holder timers changed
+// one at a time: what each costs figure 7 in production shape.
 func bounds(o *options, out io.Writer) error {
 	type variant struct {
-		name   string
-		chunk  int64
-		gossip time.Duration
+		name  string
+		chunk int64
+		hold  sim.Holders
 	}
+	hung := sim.ProductionHolders()
+	hung.Hung = hung.Trackers
 	variants := []variant{
-		{"figure 7: 1 MiB chunks, gossip every 30 ms (test timers)", 1 << 20, 30 * time.Millisecond},
-		{"1 MiB chunks, gossip every 200 ms (as figure 7p ran)", 1 << 20, 200 * time.Millisecond},
-		{"4 MiB chunks, gossip every 30 ms", 4 << 20, 30 * time.Millisecond},
-		{"figure 7p: 4 MiB chunks, gossip every 200 ms (as it ran)", 4 << 20, 200 * time.Millisecond},
-		{"1 MiB chunks, gossip every 500 ms (the agents' default now)", 1 << 20, 500 * time.Millisecond},
-		{"4 MiB chunks, gossip every 500 ms (the agents' default now)", 4 << 20, 500 * time.Millisecond},
+		{"figure 7: 1 MiB chunks, test holder timers (flush 20 ms, answers kept 100 ms)", 1 << 20, sim.TestHolders()},
+		{"1 MiB chunks, production holder timers (flush 200 ms, answers kept 1 s)", 1 << 20, sim.ProductionHolders()},
+		{"4 MiB chunks, test holder timers", 4 << 20, sim.TestHolders()},
+		{"figure 7p: 4 MiB chunks, production holder timers", 4 << 20, sim.ProductionHolders()},
+		{"4 MiB chunks, every tracker hung (durable holders and refusals' copies only)", 4 << 20, hung},
 	}
 	const n = 40
 	var cases []*deliveryCase
 	for _, v := range variants {
 		for k := range max(1, o.seeds) {
-			cfg := loopback(o, n, 32<<20, v.chunk, 2<<20, v.gossip)
+			cfg := loopback(o, n, 32<<20, v.chunk, 2<<20, v.hold)
 			cfg.Seed = o.seed + uint64(k)
 			cases = append(cases, &deliveryCase{name: v.name, cfg: cfg})
 		}
 	}
 	runCases(cases, o.workers)
-	fmt.Fprintf(out, "\n**What bounds figure 7p** (simulated, the benchmark's N = 40 case at S = 32 MiB, B = 2 MiB/s, mean of %d seeds): chunk size and gossip interval changed one at a time.\n\n", max(1, o.seeds))
+	fmt.Fprintf(out, "\n**What bounds figure 7p** (simulated, the benchmark's N = 40 case at S = 32 MiB, B = 2 MiB/s, mean of %d seeds): chunk size and holder timers changed one at a time.\n\n", max(1, o.seeds))
 	fmt.Fprintf(out, "| variant | p50 | p99 | max (x S/B) | first chunk p50 | origin bytes / S | last resort / S | refusals per chunk fetched |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	per := max(1, o.seeds)
 	for i := 0; i < len(cases); i += per {

@@ -75,8 +75,8 @@ func pct(ds []time.Duration, p float64) time.Duration {
 func ratio(d, ideal time.Duration) float64 { return d.Seconds() / ideal.Seconds() }
 
 func printDeliveries(out io.Writer, cases []*deliveryCase) error {
-	fmt.Fprintf(out, "| mode | N | racks x zones | S, chunk, B | image to every node: p50 | p99 | max (x S/B) | first chunk p50 | origin bytes / S | others / S | last resort / S | requests per chunk fetched | rounds per chunk (all busy) | busy + origin refusals | holder announcements per s | events | wall |\n")
-	fmt.Fprintf(out, "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(out, "| mode | N | racks x zones | S, chunk, B | image to every node: p50 | p99 | max (x S/B) | first chunk p50 | origin bytes / S | others / S | last resort / S | requests per chunk fetched | rounds per chunk (all busy) | busy + origin refusals | holdings batches per s | lookups per s, busiest tracker | events | wall |\n")
+	fmt.Fprintf(out, "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cases {
 		if c.err != nil {
 			return fmt.Errorf("%s N=%d: %w", c.name, c.cfg.N, c.err)
@@ -87,11 +87,11 @@ func printDeliveries(out io.Writer, cases []*deliveryCase) error {
 		if !r.Complete {
 			incomplete = " (incomplete)"
 		}
-		fmt.Fprintf(out, "| %s | %d | %d x %d | %s, %s, %s/s | %.2fx | %.2fx | %.2fx%s | %s | %.2f | %.2f | %.2f | %.1f | %.1f (%.1f) | %d + %d | %.0f | %d | %s |\n",
+		fmt.Fprintf(out, "| %s | %d | %d x %d | %s, %s, %s/s | %.2fx | %.2fx | %.2fx%s | %s | %.2f | %.2f | %.2f | %.1f | %.1f (%.1f) | %d + %d | %.0f | %.0f | %d | %s |\n",
 			c.name, c.cfg.N, c.cfg.Racks, c.cfg.Zones, bytesStr(c.cfg.Size), bytesStr(c.cfg.Chunk), bytesStr(int64(c.cfg.Link.Up)),
 			ratio(pct(r.Done, 50), r.Ideal), ratio(pct(r.Done, 99), r.Ideal), ratio(pct(r.Done, 100), r.Ideal), incomplete,
 			pct(r.First, 50).Round(time.Millisecond), r.ServedDurable/s, r.ServedOthers/s, r.LastResort/s,
-			float64(r.Requests)/fetched, float64(r.Rounds)/fetched, float64(r.BusyRounds)/fetched, r.Busy, r.Origin, float64(r.Announcements)/pct(r.Done, 100).Seconds(), r.Events, c.wall.Round(100*time.Millisecond))
+			float64(r.Requests)/fetched, float64(r.Rounds)/fetched, float64(r.BusyRounds)/fetched, r.Busy, r.Origin, float64(r.Batches)/pct(r.Done, 100).Seconds(), float64(slices.Max(r.Lookups))/pct(r.Done, 100).Seconds(), r.Events, c.wall.Round(100*time.Millisecond))
 	}
 	return nil
 }

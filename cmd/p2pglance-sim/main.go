@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/p2pglance/p2pglance/gossip"
 	"github.com/p2pglance/p2pglance/sim"
 )
 
@@ -70,10 +69,12 @@ type options struct {
 	nodes                   []int
 	size, chunk, bw, wire   int64
 	replicas, zones, rackSz int
-	slots, window, perClass int
-	gossipInterval          time.Duration
-	gossipFanout            int
-	gossipOff               bool
+	slots, window           int
+	trackers, holderLimit   int
+	trackersHung            int
+	flushDelay, lookupTTL   time.Duration
+	lookupTimeout           time.Duration
+	lookupCost              time.Duration
 	latRack, latZone        time.Duration
 	latCross                time.Duration
 	reqCost, chunkCost      time.Duration
@@ -98,7 +99,7 @@ type options struct {
 }
 
 func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.phase, "phase", "suite", "suite (what make sim runs), validate (the fleet benchmark's cases), bounds (what chunk size and gossip cost its N = 40 case), deliver (prefetch to every node), boot (every node streams the image), origin (single-origin), propagate (catalog writes)")
+	fs.StringVar(&o.phase, "phase", "suite", "suite (what make sim runs), validate (the fleet benchmark's cases), bounds (what chunk size and holder timers cost its N = 40 case), deliver (prefetch to every node), boot (every node streams the image), origin (single-origin), propagate (catalog writes)")
 	fs.StringVar(&o.nodesS, "nodes", "1000", "fleet sizes N of the delivery phases (make sim-large: 5000,10000)")
 	fs.StringVar(&o.bootNodesS, "boot-nodes", "1000,5000,10000", "fleet sizes N of the suite's boot storms")
 	fs.StringVar(&o.propNodesS, "propagate-nodes", "50,100,200,300,1000,5000,10000", "fleet sizes N of the propagation phase")
@@ -111,10 +112,14 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.rackSz, "rack-size", 40, "nodes per rack")
 	fs.IntVar(&o.slots, "slots", 2, "UploadSlots")
 	fs.IntVar(&o.window, "window", 4, "FetchWindow")
-	fs.IntVar(&o.perClass, "per-class", 32, "holders ranked per proximity class and round (0: every holder known, as the agents do; slow at large N)")
-	fs.DurationVar(&o.gossipInterval, "gossip-interval", gossip.DefaultGossipInterval, "gossip interval (the agents' default)")
-	fs.IntVar(&o.gossipFanout, "gossip-fanout", 3, "memberlist GossipNodes")
-	fs.BoolVar(&o.gossipOff, "gossip-off", false, "no cached copy is learned through gossip (only from busy answers)")
+	ph := sim.ProductionHolders()
+	fs.IntVar(&o.trackers, "trackers", ph.Trackers, "trackers per image (node/tracker's DefaultTrackers)")
+	fs.IntVar(&o.holderLimit, "holder-limit", ph.Limit, "holders a lookup asks for (node/tracker's DefaultLimit)")
+	fs.DurationVar(&o.flushDelay, "flush-delay", ph.FlushDelay, "how long a holder's changes gather before they go to the trackers (tracker.Timing.FlushDelay)")
+	fs.DurationVar(&o.lookupTTL, "lookup-ttl", ph.LookupTTL, "how long a tracker's answer is kept (tracker.Timing.LookupTTL)")
+	fs.DurationVar(&o.lookupTimeout, "lookup-timeout", ph.LookupTimeout, "bound of one lookup (tracker.Timing.LookupTimeout)")
+	fs.DurationVar(&o.lookupCost, "lookup-cost", ph.LookupCost, "a tracker's time to answer one lookup")
+	fs.IntVar(&o.trackersHung, "trackers-hung", 0, "the image's trackers that never answer (gossip still lists them); all of them: nodes know only the durable holders and the nodes refusals name")
 	fs.DurationVar(&o.latRack, "lat-rack", 50*time.Microsecond, "one-way latency within a rack")
 	fs.DurationVar(&o.latZone, "lat-zone", 250*time.Microsecond, "one-way latency within a zone")
 	fs.DurationVar(&o.latCross, "lat-cross", time.Millisecond, "one-way latency between zones")
@@ -170,10 +175,16 @@ func (o *options) delivery(n int) sim.Delivery {
 		Size: o.size, Chunk: o.chunk, Replicas: o.replicas,
 		Link:  sim.Link{Wire: float64(o.wire), Up: float64(o.bw), UpBurst: float64(max(o.bw, o.chunk))},
 		Slots: o.slots, Window: o.window,
-		Gossip:  sim.Gossip{Interval: o.gossipInterval, Fanout: o.gossipFanout, Off: o.gossipOff},
+		Holders: o.holders(),
 		ReqCost: o.reqCost, ChunkCost: o.chunkCost, AskCost: o.askCost, RankCost: o.rankCost, Start: o.start, StartJitter: o.startJitter,
-		PerClass: o.perClass, Seed: o.seed,
+		Seed: o.seed,
 	}
+}
+
+// holders is the holder model the flags describe.
+func (o *options) holders() sim.Holders {
+	return sim.Holders{Trackers: o.trackers, Limit: o.holderLimit, FlushDelay: o.flushDelay, LookupTTL: o.lookupTTL,
+		LookupTimeout: o.lookupTimeout, LookupCost: o.lookupCost, Hung: o.trackersHung}
 }
 
 func parseInts(s string) ([]int, error) {

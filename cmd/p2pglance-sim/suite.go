@@ -28,16 +28,16 @@ func suite(o *options, out io.Writer) error {
 	}
 
 	d := o.delivery(o.nodes[0])
-	fmt.Fprintf(out, "\n**Image delivery at scale**: one image of S = %s in %s chunks, R = %d, to every other node at once — a prefetch job (\"p2p\": FetchWindow %d rarest-first workers per node) or a boot storm (\"boot\": every node streams the image in order, FetchWindow chunks ahead); UploadSlots %d, every node's upload capped at B = %s/s (burst one second) on a %s/s wire; %d zones, racks of %d; one-way latency %s in a rack, %s in a zone, %s across; a holder answers a request in %s (one at a time), a requester stores a chunk in %s; the job reaches the nodes within %s..%s. Gossip: every %s to %d nodes (the agents' default), or off. Rounds rank at most %d holders per class of equal rank (`-per-class`, see docs/sim.md). Ideal S/B = %s.\n\n",
+	fmt.Fprintf(out, "\n**Image delivery at scale**: one image of S = %s in %s chunks, R = %d, to every other node at once — a prefetch job (\"p2p\": FetchWindow %d rarest-first workers per node) or a boot storm (\"boot\": every node streams the image in order, FetchWindow chunks ahead); UploadSlots %d, every node's upload capped at B = %s/s (burst one second) on a %s/s wire; %d zones, racks of %d; one-way latency %s in a rack, %s in a zone, %s across; a holder answers a request in %s (one at a time), a requester stores a chunk in %s; the job reaches the nodes within %s..%s. Holders: %d trackers per image, a holder's changes flushed to them after %s, a lookup asks for %d holders and its answer is kept %s (node/tracker's defaults), a tracker answers a lookup in %s; or every tracker hung (\"trackers hung\": nodes know only the durable holders and the copies refusals name). Ideal S/B = %s.\n\n",
 		bytesStr(o.size), bytesStr(o.chunk), o.replicas, o.window, o.slots, bytesStr(o.bw), bytesStr(o.wire), o.zones, o.rackSz,
-		o.latRack, o.latZone, o.latCross, o.reqCost, o.chunkCost, o.start, o.start+o.startJitter, o.gossipInterval, o.gossipFanout, o.perClass, time.Duration(float64(d.Size)/d.Link.Up*float64(time.Second)))
+		o.latRack, o.latZone, o.latCross, o.reqCost, o.chunkCost, o.start, o.start+o.startJitter, o.trackers, o.flushDelay, o.holderLimit, o.lookupTTL, o.lookupCost, time.Duration(float64(d.Size)/d.Link.Up*float64(time.Second)))
 	var cases []*deliveryCase
-	for _, gossipOff := range []bool{false, true} {
+	for _, hung := range []bool{false, true} {
 		for _, n := range o.nodes {
 			cfg := o.delivery(n)
 			name := "p2p"
-			if gossipOff {
-				cfg.Gossip.Off, name = true, "p2p, gossip off"
+			if hung {
+				cfg.Holders.Hung, name = cfg.Holders.Trackers, "p2p, trackers hung"
 			}
 			cases = append(cases, &deliveryCase{name: name, cfg: cfg})
 		}

@@ -21,21 +21,29 @@ import (
 // timers and loopback.
 type benchShape struct {
 	name    string
-	heading string // the BENCHMARKS.md heading its measured table follows
+	heading string // the BENCHMARKS.md heading its measured table follows, within measuredSection
 	nodes   []int
 	cfg     func(o *options, n int) sim.Delivery
 }
 
+// measuredSection is the BENCHMARKS.md section (a "## " heading's
+// start) whose figure 7 and 7p tables the validation compares with: the
+// runs since holders moved from gossip to node/tracker.
+const measuredSection = "Fleet delivery with holders on trackers"
+
 // loopback is a delivery between in-process nodes on 127.0.0.1: one
-// latency, a fast wire, requests costing what an in-process HTTP
-// round trip with signing costs on a shared 2-core machine.
-func loopback(o *options, n int, size, chunk, bw int64, gossip time.Duration) sim.Delivery {
+// latency, a fast wire, requests (chunk requests and lookups) costing
+// what an in-process HTTP round trip with signing costs on a shared
+// 2-core machine; holders are found as h says (the benchmark's node
+// timers).
+func loopback(o *options, n int, size, chunk, bw int64, h sim.Holders) sim.Delivery {
+	h.LookupCost = o.benchReqCost
 	return sim.Delivery{
 		Topology: sim.Topology{N: n, Zones: 3, Racks: 2, Rack: 50 * time.Microsecond, Zone: 50 * time.Microsecond, Cross: 50 * time.Microsecond},
 		Size:     size, Chunk: chunk, Replicas: 3,
 		Link:  sim.Link{Wire: 1 << 30, Up: float64(bw), UpBurst: float64(max(bw, chunk))},
 		Slots: 2, Window: 4,
-		Gossip:  sim.Gossip{Interval: gossip, Fanout: 3},
+		Holders: h,
 		ReqCost: o.benchReqCost, ChunkCost: 2 * time.Millisecond * time.Duration(chunk>>20),
 		AskCost: o.benchAskCost, RankCost: time.Microsecond,
 		Start: 10 * time.Millisecond, StartJitter: 20 * time.Millisecond,
@@ -44,27 +52,27 @@ func loopback(o *options, n int, size, chunk, bw int64, gossip time.Duration) si
 
 var benchShapes = []benchShape{
 	{
-		name:    "figure 7 (test timers: gossip every 30 ms; S = 32 MiB in 1 MiB chunks, B = 2 MiB/s)",
+		name:    "figure 7 (test timers: holders flushed after 20 ms, answers kept 100 ms; S = 32 MiB in 1 MiB chunks, B = 2 MiB/s)",
 		heading: "7. Fleet delivery",
 		nodes:   []int{5, 10, 20, 40},
 		cfg: func(o *options, n int) sim.Delivery {
-			return loopback(o, n, 32<<20, 1<<20, 2<<20, 30*time.Millisecond)
+			return loopback(o, n, 32<<20, 1<<20, 2<<20, sim.TestHolders())
 		},
 	},
 	{
-		name:    "figure 7 in production shape (production timers as they were: gossip every 200 ms; S = 128 MiB in 4 MiB chunks, B = 8 MiB/s)",
+		name:    "figure 7 in production shape (production timers: holders flushed after 200 ms, answers kept 1 s; S = 128 MiB in 4 MiB chunks, B = 8 MiB/s)",
 		heading: "7p. Fleet delivery in production shape, S = 128 MiB, B = 8 MiB/s",
 		nodes:   []int{5, 10, 20, 40},
 		cfg: func(o *options, n int) sim.Delivery {
-			return loopback(o, n, 128<<20, 4<<20, 8<<20, 200*time.Millisecond)
+			return loopback(o, n, 128<<20, 4<<20, 8<<20, sim.ProductionHolders())
 		},
 	},
 	{
-		name:    "figure 7 in production shape at figure 7's bytes per second (production timers as they were: gossip every 200 ms; S = 32 MiB in 4 MiB chunks, B = 2 MiB/s)",
+		name:    "figure 7 in production shape at figure 7's bytes per second (production timers; S = 32 MiB in 4 MiB chunks, B = 2 MiB/s)",
 		heading: "7p. Fleet delivery in production shape, S = 32 MiB, B = 2 MiB/s",
 		nodes:   []int{5, 10, 20, 40},
 		cfg: func(o *options, n int) sim.Delivery {
-			return loopback(o, n, 32<<20, 4<<20, 2<<20, 200*time.Millisecond)
+			return loopback(o, n, 32<<20, 4<<20, 2<<20, sim.ProductionHolders())
 		},
 	},
 }
@@ -73,9 +81,10 @@ var benchShapes = []benchShape{
 // and max ratios to S/B.
 type measured struct{ p2p, origin [3]float64 }
 
-// readFigure reads the summary table under heading in a BENCHMARKS.md:
-// N -> ratios. A missing file or heading gives none.
-func readFigure(path, heading string) map[int]measured {
+// readFigure reads the summary table under heading within section (a
+// "## " heading's start) in a BENCHMARKS.md: N -> ratios. A missing
+// file, section or heading gives none.
+func readFigure(path, section, heading string) map[int]measured {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -83,17 +92,22 @@ func readFigure(path, heading string) map[int]measured {
 	defer f.Close()
 	out := map[int]measured{}
 	ratioRe := regexp.MustCompile(`\(([0-9.]+)x\)`)
-	in, table := false, false
+	inSection, in, table := false, false, false
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case strings.HasPrefix(line, "## "):
+			if in && table {
+				return out
+			}
+			inSection, in = strings.HasPrefix(line[3:], section), false
 		case strings.HasPrefix(line, "#"):
 			if in && table {
 				return out
 			}
-			in = strings.HasPrefix(strings.TrimLeft(line, "# "), heading)
+			in = inSection && strings.HasPrefix(strings.TrimLeft(line, "# "), heading)
 		case in && strings.HasPrefix(line, "| N | fetching nodes"):
 			table = true
 		case in && table && strings.HasPrefix(line, "|"):
@@ -132,19 +146,11 @@ func validate(o *options, out io.Writer) error {
 			return err
 		}
 	}
-	// gossip's BenchmarkSpread: one announcement to all of 40 memberlist
-	// nodes on loopback (gossip/timing.go, DefaultGossipInterval).
-	measured := map[time.Duration]string{200 * time.Millisecond: "0.5 s", 500 * time.Millisecond: "1.1 s", time.Second: "1.6 s"}
-	topo := loopback(o, 40, 1, 1, 1, 0).Topology
-	fmt.Fprintf(out, "\n**Validation: gossip** — one announcement until all of 40 nodes know it, the model vs gossip's `BenchmarkSpread` (real memberlist nodes on loopback):\n\n| gossip interval | measured | simulated (mean of 1,000) |\n|---:|---:|---:|\n")
-	for _, iv := range []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second} {
-		fmt.Fprintf(out, "| %s | %s | %.2f s |\n", iv, measured[iv], sim.GossipSpread(topo, sim.Gossip{Interval: iv, Fanout: 3}, 1000, o.seed).Seconds())
-	}
 	return nil
 }
 
 func validateShape(o *options, shape benchShape, out io.Writer) error {
-	ref := readFigure(o.reference, shape.heading)
+	ref := readFigure(o.reference, measuredSection, shape.heading)
 	type row struct {
 		mode  string
 		n     int
@@ -166,8 +172,8 @@ func validateShape(o *options, shape benchShape, out io.Writer) error {
 		}
 	}
 	runCases(all, o.workers)
-	fmt.Fprintf(out, "\n**Validation: %s** — simulated (mean of %d seeds, range in brackets) vs measured (the table under \"%s\" in %s), ratios to S/B:\n\n",
-		shape.name, max(1, o.seeds), shape.heading, o.reference)
+	fmt.Fprintf(out, "\n**Validation: %s** — simulated (mean of %d seeds, range in brackets) vs measured (the table under \"%s\" in %s's \"%s\"), ratios to S/B:\n\n",
+		shape.name, max(1, o.seeds), shape.heading, o.reference, measuredSection)
 	fmt.Fprintf(out, "| mode | N | measured: p50 | max | simulated: p50 | max | off by: p50 | max | simulated origin bytes / S | refusals per chunk fetched |\n")
 	fmt.Fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
