@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"github.com/p2pglance/p2pglance/sim"
+	"io"
 )
 
 // bounds runs the fleet benchmark's N = 40 case (S = 32 MiB, B =
