@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"github.com/p2pglance/p2pglance/sim"
 	"io"
+
+	"github.com/p2pglance/p2pglance/sim"
 )
 
 // bounds runs the fleet benchmark's N = 40 case (S = 32 MiB, B =
