@@ -81,6 +81,8 @@ type options struct {
 	askCost, rankCost       time.Duration
 	benchReqCost            time.Duration
 	benchAskCost            time.Duration
+	benchWireS              string
+	benchWire               int64
 	start, startJitter      time.Duration
 	seed                    uint64
 	workers                 int
@@ -133,6 +135,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.workers, "workers", 2, "cases run at once")
 	fs.DurationVar(&o.benchReqCost, "bench-req-cost", 300*time.Microsecond, "-req-cost of the validation cases (in-process nodes sharing 2 CPUs)")
 	fs.DurationVar(&o.benchAskCost, "bench-ask-cost", 300*time.Microsecond, "-ask-cost of the validation cases")
+	fs.StringVar(&o.benchWireS, "bench-wire", "1024MiB", "-wire of the validation cases (in-process nodes on loopback)")
 	fs.IntVar(&o.seeds, "validate-seeds", 3, "seeds per validation case (their mean is compared)")
 	fs.StringVar(&o.reference, "reference", "BENCHMARKS.md", "the measured fleet figures the validation compares with")
 	fs.IntVar(&o.voters, "voters", 5, "Raft voters (propagate)")
@@ -159,7 +162,7 @@ func (o *options) finish() error {
 	for _, p := range []struct {
 		s   string
 		dst *int64
-	}{{o.sizeS, &o.size}, {o.chunkS, &o.chunk}, {o.bwS, &o.bw}, {o.wireS, &o.wire}} {
+	}{{o.sizeS, &o.size}, {o.chunkS, &o.chunk}, {o.bwS, &o.bw}, {o.wireS, &o.wire}, {o.benchWireS, &o.benchWire}} {
 		if *p.dst, err = parseSize(p.s); err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ func loopback(o *options, n int, size, chunk, bw int64, h sim.Holders) sim.Deliv
 	return sim.Delivery{
 		Topology: sim.Topology{N: n, Zones: 3, Racks: 2, Rack: 50 * time.Microsecond, Zone: 50 * time.Microsecond, Cross: 50 * time.Microsecond},
 		Size:     size, Chunk: chunk, Replicas: 3,
-		Link:  sim.Link{Wire: 1 << 30, Up: float64(bw), UpBurst: float64(max(bw, chunk))},
+		Link:  sim.Link{Wire: float64(o.benchWire), Up: float64(bw), UpBurst: float64(max(bw, chunk))},
 		Slots: 2, Window: 4,
 		Holders: h,
 		ReqCost: o.benchReqCost, ChunkCost: 2 * time.Millisecond * time.Duration(chunk>>20),
