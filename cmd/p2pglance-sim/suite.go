@@ -19,7 +19,7 @@ func suite(o *options, out io.Writer) error {
 		cmd = "`make sim`: `bin/p2pglance-sim` with its defaults"
 	}
 	fmt.Fprintf(out, "## Simulator (%s)\n\n", cmd)
-	fmt.Fprintf(out, "Every figure is simulated time from the discrete-event model (package `sim`, docs/sim.md), driven by `node/transfer/policy` and `node/fanout`; seed %d.\n", o.seed)
+	fmt.Fprintf(out, "Every figure is simulated time from the discrete-event model (package `sim`, docs/sim.md), driven by `node/transfer/policy`, `node/fanout` and `tracker.Trackers`; seed %d.\n", o.seed)
 	if err := validate(o, out); err != nil {
 		return err
 	}
