@@ -23,10 +23,10 @@ import (
 // Hung of the image's trackers (the best-ranked ones) take requests
 // but never answer, and gossip still lists them alive: a lookup that
 // asks one waits half of what is left of LookupTimeout (all of it if it
-// is the last), and a holder's flush that sends to one blocks the
-// holder's next flush for sendTimeout, after which the tracker is left
-// alone for a back-off (minBackoff doubling to maxBackoff), as
-// node/tracker's Service does. With every tracker hung a lookup names
+// is the last), and a holder's batch to one stays open for sendTimeout
+// (the holder's other flushes go on, skipping that tracker), after which
+// the tracker is left alone for a back-off (minBackoff doubling to
+// maxBackoff), as node/tracker's Service does. With every tracker hung a lookup names
 // nobody: a node knows only the durable holders (the catalog's
 // placement) and the nodes named in refusals.
 type Holders struct {
@@ -151,12 +151,12 @@ func nodeID(i int32) string { return fmt.Sprintf("node-%d", i) }
 
 // announce: node stored chunk c at now; it is sent with the node's
 // next flush (node/tracker's Run: a change schedules a flush FlushDelay
-// later unless one is pending; a flush that hung on a tracker returns
-// only after sendTimeout).
+// later unless one is pending; a batch to a hung tracker delays no
+// flush).
 func (h *holders) announce(node int32, c int, now time.Duration) {
 	f := h.flushAt[node]
 	if f == never || f <= now {
-		f = max(now, h.blocked[node]) + h.cfg.FlushDelay
+		f = now + h.cfg.FlushDelay
 		h.flushAt[node] = f
 		h.flush(node, f)
 	}
@@ -164,7 +164,8 @@ func (h *holders) announce(node int32, c int, now time.Duration) {
 }
 
 // flush is node's flush at f: a batch to each tracker; one to a hung
-// tracker not backed off blocks the node until f + sendTimeout.
+// tracker not backed off stays open until f + sendTimeout (blocked),
+// and that tracker is skipped until its back-off after that.
 func (h *holders) flush(node int32, f time.Duration) {
 	hungSent := false
 	for _, t := range h.trackers {

@@ -161,9 +161,9 @@ func TestAnswerOrder(t *testing.T) {
 
 // TestHungTrackers: a lookup that meets a hung tracker first waits half
 // of LookupTimeout for it, then asks the next; with every tracker hung
-// it names nobody after LookupTimeout. A holder's flush to a hung
-// tracker blocks its next flush for sendTimeout, after which the tracker
-// is left alone for minBackoff.
+// it names nobody after LookupTimeout. A holder's batch to a hung
+// tracker stays open for sendTimeout without holding its other flushes
+// back, after which the tracker is left alone for minBackoff.
 func TestHungTrackers(t *testing.T) {
 	topo := Topology{N: 60, Zones: 3, Racks: 2, Rack: 50 * time.Microsecond, Zone: 250 * time.Microsecond, Cross: time.Millisecond}
 	cfg := ProductionHolders()
@@ -190,11 +190,11 @@ func TestHungTrackers(t *testing.T) {
 	}
 
 	holder := notTracker(h, hung, false)
-	h.announce(holder, 0, 0)                                      // flush at 200 ms, hangs until 5.2 s
-	h.announce(holder, 1, 300*time.Millisecond)                   // waits for it: 5.4 s, the tracker backed off until 5.7 s
-	h.announce(holder, 2, 5400*time.Millisecond+time.Millisecond) // 5.601 s: backed off, not blocked
-	h.announce(holder, 3, 5700*time.Millisecond)                  // 5.9 s: tried again, blocks until 10.9 s
-	for c, want := range []time.Duration{200 * time.Millisecond, 5400 * time.Millisecond, 5601 * time.Millisecond, 5900 * time.Millisecond} {
+	h.announce(holder, 0, 0)                                      // flush at 200 ms; its batch to the hung tracker open until 5.2 s
+	h.announce(holder, 1, 300*time.Millisecond)                   // 500 ms: not held back; the hung tracker skipped
+	h.announce(holder, 2, 5400*time.Millisecond+time.Millisecond) // 5.601 s: the tracker backed off until 5.7 s
+	h.announce(holder, 3, 5700*time.Millisecond)                  // 5.9 s: tried again, open until 10.9 s
+	for c, want := range []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, 5601 * time.Millisecond, 5900 * time.Millisecond} {
 		if got := h.sent[int(holder)*h.chunks+c]; got != want {
 			t.Fatalf("chunk %d sent at %s, want %s", c, got, want)
 		}

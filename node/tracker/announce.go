@@ -13,8 +13,6 @@ const (
 	// maxBatchBytes is where a batch to one tracker is cut (bitmap
 	// bytes; far below peer.MaxHoldingsBody).
 	maxBatchBytes = 1 << 20
-	// sendTimeout bounds one batch.
-	sendTimeout = 5 * time.Second
 	// sendParallel bounds the trackers sent to at once.
 	sendParallel = 8
 	// minBackoff and maxBackoff bound how long a tracker that failed is
@@ -106,7 +104,12 @@ func (s *Service) flush(ctx context.Context) time.Duration {
 			delete(s.backoff, id) // long past: a tracker that is gone
 		}
 	}
-	skip := func(id string) bool { return now.Before(s.backoff[id].next) }
+	if s.sending == nil {
+		s.sending = map[string]bool{}
+	}
+	// A tracker backed off, or still answering an earlier batch, is
+	// skipped: what it lacks stays dirty for the next flush.
+	skip := func(id string) bool { return now.Before(s.backoff[id].next) || s.sending[id] }
 	byTracker := map[string]*batch{}
 	var order []*batch
 	s.lmu.Lock()
@@ -128,20 +131,42 @@ func (s *Service) flush(ctx context.Context) time.Duration {
 	}
 	s.local.dirty = pending
 	s.lmu.Unlock()
+	for _, b := range order {
+		s.sending[b.to.ID] = true
+	}
 	s.sendMu.Unlock()
 
+	// Up to sendParallel batches at once. The flush waits for them at
+	// most FlushDelay after the last one started: a tracker that hangs
+	// (alive in gossip, not answering) delays no one else's news; its
+	// batch ends within SendTimeout and then asks for another flush.
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, sendParallel)
 	for _, b := range order {
 		wg.Add(1)
+		s.sends.Add(1)
 		sem <- struct{}{}
 		go func() {
+			defer s.sends.Done()
 			defer wg.Done()
 			defer func() { <-sem }()
 			s.send(ctx, b)
+			s.sendMu.Lock()
+			delete(s.sending, b.to.ID)
+			s.sendMu.Unlock()
+			s.kick()
 		}()
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	s.sends.Add(1)
+	go func() { defer s.sends.Done(); wg.Wait(); close(done) }()
+	wait := time.NewTimer(s.cfg.Timing.FlushDelay)
+	select {
+	case <-done:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	wait.Stop()
 
 	s.lmu.Lock()
 	left := len(s.local.dirty)
@@ -208,7 +233,7 @@ func (s *Service) deliver(ctx context.Context, t Member, items []peer.ImageHoldi
 		s.Record(h)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.SendTimeout)
 	defer cancel()
 	return s.peers.Holdings(ctx, t.PeerAddr, h)
 }

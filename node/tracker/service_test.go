@@ -25,6 +25,8 @@ type world struct {
 	t      *testing.T
 	client *peer.Client
 
+	release chan struct{} // closed: hung requests end (before the nodes stop)
+
 	mu      sync.Mutex
 	members map[string]tracker.Member
 	nodes   map[string]*testNode
@@ -34,6 +36,7 @@ type testNode struct {
 	id     string
 	svc    *tracker.Service
 	refuse *atomic.Bool // the holdings route answers 503
+	hang   *atomic.Bool // the holdings route answers when the request ends
 	srv    *httptest.Server
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -58,8 +61,10 @@ func (l tlog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p)
 
 // server is a test node's peer.Server: the holdings routes only.
 type server struct {
-	svc    *tracker.Service
-	refuse *atomic.Bool
+	svc     *tracker.Service
+	refuse  *atomic.Bool
+	hang    *atomic.Bool
+	release <-chan struct{} // ends every hung request
 }
 
 var errNotServed = errors.New("not served in this test")
@@ -82,7 +87,14 @@ func (s server) Missing(context.Context, peer.MissingRequest) ([]string, error) 
 func (s server) PrefetchProgress(context.Context, string) peer.Progress { return peer.Progress{} }
 func (s server) Replicate(context.Context, string) error                { return errNotServed }
 func (s server) Stats(context.Context) (peer.Usage, error)              { return peer.Usage{}, errNotServed }
-func (s server) Holdings(_ context.Context, h peer.Holdings) error {
+func (s server) Holdings(ctx context.Context, h peer.Holdings) error {
+	if s.hang.Load() {
+		select {
+		case <-ctx.Done():
+		case <-s.release:
+		}
+		return peer.ErrUnavailable
+	}
 	if s.refuse.Load() {
 		return peer.ErrUnavailable
 	}
@@ -99,10 +111,11 @@ var timing = tracker.Timing{
 	LookupTimeout: time.Second,
 	Settle:        300 * time.Millisecond,
 	Refresh:       time.Hour,
+	SendTimeout:   time.Hour, // a hung tracker never times out here
 }
 
 func newWorld(t *testing.T, ids ...string) *world {
-	w := &world{t: t, client: peer.NewClient(&http.Client{}, "http"), members: map[string]tracker.Member{}, nodes: map[string]*testNode{}}
+	w := &world{t: t, client: peer.NewClient(&http.Client{}, "http"), release: make(chan struct{}), members: map[string]tracker.Member{}, nodes: map[string]*testNode{}}
 	t.Cleanup(func() {
 		w.mu.Lock()
 		nodes := w.nodes
@@ -129,8 +142,8 @@ func (w *world) start(id string) *testNode {
 	}
 	w.mu.Unlock()
 	svc := tracker.New(tracker.Config{Self: id, Epoch: boot, Timing: timing, Logger: slog.New(slog.NewTextHandler(tlog{w.t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", id)}, view{w}, w.client)
-	refuse := &atomic.Bool{}
-	n := &testNode{id: id, svc: svc, refuse: refuse, srv: httptest.NewServer(peer.Handler(server{svc, refuse})), done: make(chan struct{})}
+	refuse, hang := &atomic.Bool{}, &atomic.Bool{}
+	n := &testNode{id: id, svc: svc, refuse: refuse, hang: hang, srv: httptest.NewServer(peer.Handler(server{svc, refuse, hang, w.release})), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	w.mu.Lock()
@@ -437,4 +450,32 @@ func TestTrackerRefusesThenRecovers(t *testing.T) {
 		got := w.node(ts[1]).Tracked(img)
 		return len(got) == 1 && got[0].Node == "n0" && len(got[0].Bits) == 1 && got[0].Bits[0] == 0b110
 	})
+}
+
+// TestTrackerHangs: one of an image's trackers takes the holder's batch
+// and never answers (alive in gossip all the while). The other two
+// trackers hear of that change, and of every later one, while the hung
+// batch is still open.
+func TestTrackerHangs(t *testing.T) {
+	w := newWorld(t, ids(5)...)
+	img := w.pickImage(t, func(ts []string) bool { return !slices.Contains(ts, "n0") })
+	ts := w.trackers(img)
+	w.mu.Lock()
+	w.nodes[ts[1]].hang.Store(true)
+	w.mu.Unlock()
+	t.Cleanup(func() { close(w.release) }) // before the nodes stop: a server waits for its requests
+	healthy := []string{ts[0], ts[2]}
+	for i := range 3 {
+		w.node("n0").Announce(img, 4, []int{i}) // never all 4: a bitmap
+		want := byte(1<<(i+1) - 1)
+		for _, id := range healthy {
+			waitUntil(t, fmt.Sprintf("tracker %s has change %d", id, i), func() bool {
+				got := w.node(id).Tracked(img)
+				return len(got) == 1 && got[0].Node == "n0" && len(got[0].Bits) == 1 && got[0].Bits[0] == want
+			})
+		}
+	}
+	if got := w.node(ts[1]).Tracked(img); len(got) != 0 {
+		t.Fatalf("the hung tracker recorded %v", names(got))
+	}
 }

@@ -34,6 +34,10 @@ type Timing struct {
 	// whatever they acknowledged (a repair of anything missed); a
 	// tracker forgets an entry not heard of for 3 Refresh [10m].
 	Refresh time.Duration
+	// SendTimeout bounds one batch to one tracker [5s]. A tracker still
+	// answering is left to finish while the other trackers get what
+	// changed since (a flush waits at most FlushDelay for its sends).
+	SendTimeout time.Duration
 }
 
 func (t *Timing) applyDefaults() {
@@ -47,6 +51,7 @@ func (t *Timing) applyDefaults() {
 	set(&t.LookupTimeout, 2*time.Second)
 	set(&t.Settle, 10*time.Second)
 	set(&t.Refresh, 10*time.Minute)
+	set(&t.SendTimeout, 5*time.Second)
 }
 
 // Defaults of Config.
@@ -121,6 +126,8 @@ type Service struct {
 
 	sendMu  sync.Mutex
 	backoff map[string]backoff // trackers that failed lately
+	sending map[string]bool    // trackers a batch is on its way to
+	sends   sync.WaitGroup     // batches on their way (Run waits for them)
 }
 
 // event is a node that joined or left.
@@ -212,6 +219,7 @@ func (s *Service) Run(ctx context.Context) {
 	gcSet := false
 	prune := time.NewTicker(max(10*t.LookupTTL, 10*time.Second))
 	defer func() { flush.Stop(); refresh.Stop(); gc.Stop(); prune.Stop() }()
+	defer s.sends.Wait()            // batches on their way end with ctx
 	s.membershipChanged(time.Now()) // what gossip knew before Run
 	for {
 		select {
