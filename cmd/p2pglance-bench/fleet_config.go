@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p2pglance/p2pglance/internal/bytesize"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/node/nodetest"
 )
@@ -80,10 +81,10 @@ func fleetFlags(fc *fleetConfig) func() error {
 		if fc.nodes, err = parseFleetNodes(nodes); err != nil {
 			return fmt.Errorf("-fleet-nodes: %w", err)
 		}
-		if fc.size, err = parseSize(sz); err != nil {
+		if fc.size, err = bytesize.Parse(sz); err != nil {
 			return fmt.Errorf("-fleet-size: %w", err)
 		}
-		if fc.upBW, err = parseSize(up); err != nil {
+		if fc.upBW, err = bytesize.Parse(up); err != nil {
 			return fmt.Errorf("-fleet-bw: %w", err)
 		}
 		if fc.downBW, err = parseOptSize(down); err != nil {

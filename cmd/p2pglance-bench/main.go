@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/p2pglance/p2pglance/internal/bytesize"
 )
 
 type config struct {
@@ -73,10 +75,10 @@ func main() {
 	}
 
 	var err error
-	if cfg.size, err = parseSize(size); err != nil {
+	if cfg.size, err = bytesize.Parse(size); err != nil {
 		log.Fatalf("-size: %v", err)
 	}
-	if cfg.peerSize, err = parseSize(peerSize); err != nil {
+	if cfg.peerSize, err = bytesize.Parse(peerSize); err != nil {
 		log.Fatalf("-peer-size: %v", err)
 	}
 	for _, s := range strings.Split(listSizes, ",") {
@@ -155,29 +157,10 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 	return nil
 }
 
-// parseOptSize is parseSize, with "0" meaning unset (0).
+// parseOptSize is bytesize.Parse, with "0" meaning unset (0).
 func parseOptSize(s string) (int64, error) {
 	if strings.TrimSpace(s) == "0" {
 		return 0, nil
 	}
-	return parseSize(s)
-}
-
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.m
-			break
-		}
-	}
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
+	return bytesize.Parse(s)
 }

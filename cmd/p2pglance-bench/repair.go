@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/p2pglance/p2pglance/internal/bytesize"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/peer"
 )
@@ -44,10 +45,10 @@ func repairFlags(rc *repairConfig) func() error {
 	flag.DurationVar(&rc.timeout, "repair-timeout", 90*time.Second, "give up if the repair is not complete after this long (repair phase)")
 	return func() error {
 		var err error
-		if rc.size, err = parseSize(sz); err != nil {
+		if rc.size, err = bytesize.Parse(sz); err != nil {
 			return fmt.Errorf("-repair-size: %w", err)
 		}
-		if rc.upBW, err = parseSize(bw); err != nil {
+		if rc.upBW, err = bytesize.Parse(bw); err != nil {
 			return fmt.Errorf("-repair-bw: %w", err)
 		}
 		c, err := parseOptSize(chunk)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p2pglance/p2pglance/internal/bytesize"
 	"github.com/p2pglance/p2pglance/sim"
 )
 
@@ -163,7 +164,7 @@ func (o *options) finish() error {
 		s   string
 		dst *int64
 	}{{o.sizeS, &o.size}, {o.chunkS, &o.chunk}, {o.bwS, &o.bw}, {o.wireS, &o.wire}, {o.benchWireS, &o.benchWire}} {
-		if *p.dst, err = parseSize(p.s); err != nil {
+		if *p.dst, err = bytesize.Parse(p.s); err != nil {
 			return err
 		}
 	}
@@ -200,23 +201,4 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.m
-			break
-		}
-	}
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
 }
