@@ -22,13 +22,7 @@ import (
 func TestCollectorKeepsReferencedAndProtectedChunks(t *testing.T) {
 	ctx := context.Background()
 	chunks := chunkstore.NewMemStore()
-	put := func(s string) chunkstore.Digest {
-		d := chunkstore.Sum([]byte(s))
-		if err := chunks.Put(ctx, d, []byte(s)); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	put := func(s string) chunkstore.Digest { return putChunk(t, chunks, s) }
 	referenced, pushed, garbage := put("referenced"), put("pushed"), put("garbage")
 
 	fsm := raftfsm.New()
@@ -47,10 +41,8 @@ func TestCollectorKeepsReferencedAndProtectedChunks(t *testing.T) {
 	inflight.protect("img-2", pushed) // an upload this replica has not seen yet
 	var ready atomic.Bool
 	var deleted atomic.Int64
-	c := newCollector(collectorDeps{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
-		state: fsm.State, ready: ready.Load, applied: fsm.AppliedIndex, chunks: chunks, inflight: inflight,
-		enforceBudget: func(context.Context) {}, // collect never evicts: only the loop does
+	c := testCollector(collectorDeps{
+		deleted: &deleted, state: fsm.State, ready: ready.Load, applied: fsm.AppliedIndex, chunks: chunks, inflight: inflight,
 	})
 	has := func(d chunkstore.Digest) bool {
 		ok, err := chunks.Has(ctx, d)
@@ -93,13 +85,7 @@ func TestCollectorKeepsReferencedAndProtectedChunks(t *testing.T) {
 func TestCollectorRacesACommit(t *testing.T) {
 	ctx := context.Background()
 	chunks := chunkstore.NewMemStore()
-	put := func(s string) chunkstore.Digest {
-		d := chunkstore.Sum([]byte(s))
-		if err := chunks.Put(ctx, d, []byte(s)); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	put := func(s string) chunkstore.Digest { return putChunk(t, chunks, s) }
 	staged, reused, garbage := put("staged"), put("reused"), put("garbage")
 	before := raftfsm.New()
 	after := raftfsm.New()
@@ -128,10 +114,8 @@ func TestCollectorRacesACommit(t *testing.T) {
 		}
 	}
 	var deleted atomic.Int64
-	c := newCollector(collectorDeps{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
-		state: state, ready: func() bool { return true }, applied: func() uint64 { return 1 }, chunks: chunks, inflight: inflight,
-		enforceBudget: func(context.Context) {},
+	c := testCollector(collectorDeps{
+		deleted: &deleted, state: state, ready: func() bool { return true }, applied: func() uint64 { return 1 }, chunks: chunks, inflight: inflight,
 	})
 	if n, err := c.collect(ctx); err != nil || n != 1 {
 		t.Fatalf("collect: %d deleted, %v; want 1", n, err)
@@ -157,12 +141,9 @@ func TestCollectorSkipsQuietPasses(t *testing.T) {
 	inflight := newInflightSet()
 	reads := 0
 	var deleted atomic.Int64
-	c := newCollector(collectorDeps{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), interval: time.Hour, orphanGrace: time.Hour, deleted: &deleted,
-		state:   func() *raftfsm.State { reads++; return fsm.State() },
-		ready:   func() bool { return true },
-		applied: fsm.AppliedIndex, chunks: chunks, inflight: inflight,
-		enforceBudget: func(context.Context) {},
+	c := testCollector(collectorDeps{
+		deleted: &deleted, state: func() *raftfsm.State { reads++; return fsm.State() },
+		ready: func() bool { return true }, applied: fsm.AppliedIndex, chunks: chunks, inflight: inflight,
 	})
 	pass := func(wantReads bool, wantDeleted int) {
 		t.Helper()
@@ -194,4 +175,24 @@ func TestCollectorSkipsQuietPasses(t *testing.T) {
 	}
 	pass(true, 0) // a write applied
 	pass(false, 0)
+}
+
+// testCollector is a collector over d, with a discarded log, hour-long
+// interval and grace, and no cache to evict from (collect never evicts:
+// only the loop does).
+func testCollector(d collectorDeps) *collector {
+	d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.interval, d.orphanGrace = time.Hour, time.Hour
+	d.enforceBudget = func(context.Context) {}
+	return newCollector(d)
+}
+
+// putChunk stores s as a chunk and returns its digest.
+func putChunk(t *testing.T, chunks chunkstore.Store, s string) chunkstore.Digest {
+	t.Helper()
+	d := chunkstore.Sum([]byte(s))
+	if err := chunks.Put(t.Context(), d, []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
