@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -200,4 +201,25 @@ func (m *membership) rejoinPass(ctx context.Context, known map[string]string, ti
 	} else {
 		m.log.Debug("gossip rejoin failed", "addrs", addrs, "err", err)
 	}
+}
+
+// joinGossipPeers is how many gossip members a join's answer names.
+// memberlist's Join exchanges the whole member list with every address
+// it is given, so naming every member would make each join cost O(N)
+// exchanges and a fleet starting at once O(N²); one exchange already
+// brings the whole list, the others only cover a member that is gone.
+const joinGossipPeers = 3
+
+// joinGossipAddrs picks up to k alive members other than the joiner, at
+// random so that joins spread over the whole fleet instead of landing
+// on the nodes named in every --join.
+func joinGossipAddrs(members []gossip.Member, joiner string, k int) []string {
+	var addrs []string
+	for _, m := range members {
+		if m.Alive && m.Meta.ID != joiner && m.Addr != "" {
+			addrs = append(addrs, m.Addr)
+		}
+	}
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	return addrs[:min(k, len(addrs))]
 }

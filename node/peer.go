@@ -117,11 +117,7 @@ func (s peerServer) Join(ctx context.Context, req peer.JoinRequest) (peer.JoinRe
 		resp.Suffrage = suffrage
 		resp.Hints = n.feed.hints()
 	}
-	for _, m := range n.gossip.Members() {
-		if m.Alive && m.Meta.ID != req.ID && m.Addr != "" {
-			resp.GossipAddrs = append(resp.GossipAddrs, m.Addr)
-		}
-	}
+	resp.GossipAddrs = joinGossipAddrs(n.gossip.Members(), req.ID, joinGossipPeers)
 	return resp, nil
 }
 

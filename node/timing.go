@@ -13,10 +13,13 @@ import (
 // (node/nodetest.Timing, which tests and the benchmark's fleet use).
 type Timing struct {
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout are
-	// hashicorp/raft's settings of the same names [500ms, 500ms, 250ms]:
-	// a follower that hears nothing from the leader for HeartbeatTimeout
-	// starts an election, and a leader that cannot reach a quorum for
-	// LeaderLeaseTimeout steps down.
+	// hashicorp/raft's settings of the same names [1s, 1s, 500ms, raft's
+	// own defaults]: a follower that hears nothing from the leader for
+	// HeartbeatTimeout starts an election, and a leader that cannot reach
+	// a quorum for LeaderLeaseTimeout steps down. The voters are
+	// hypervisors whose tenants compete for the CPU: with half these
+	// (tried) a busy host's voters lost their leader over and over when
+	// hundreds of agents joined at once.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	// CommitTimeout is how long the leader may wait before telling
 	// followers what committed [15ms]. A follower that forwarded a write
@@ -50,9 +53,9 @@ func (t *Timing) applyDefaults() {
 			*dst = def
 		}
 	}
-	setDur(&t.HeartbeatTimeout, 500*time.Millisecond)
-	setDur(&t.ElectionTimeout, 500*time.Millisecond)
-	setDur(&t.LeaderLeaseTimeout, 250*time.Millisecond)
+	setDur(&t.HeartbeatTimeout, time.Second)
+	setDur(&t.ElectionTimeout, time.Second)
+	setDur(&t.LeaderLeaseTimeout, 500*time.Millisecond)
 	setDur(&t.CommitTimeout, 15*time.Millisecond)
 	setDur(&t.RejoinInterval, 5*time.Second)
 	setDur(&t.LogPollWait, 15*time.Second)

@@ -339,6 +339,20 @@ func TestWire(t *testing.T) {
 	if want := (peer.ImageHoldings{Image: "i", Version: 1, Total: 3, Bits: []byte{5}}); resp.StatusCode != http.StatusNoContent || len(f.holdings.Images) != 1 || !reflect.DeepEqual(f.holdings.Images[0], want) {
 		t.Fatalf("holdings: %d, server got %+v", resp.StatusCode, f.holdings)
 	}
+	// A forwarded write's catch-up index must be a number: anything else
+	// is refused before the write reaches the Server.
+	f.calls = nil
+	for _, q := range []string{"-1", "x", "18446744073709551616", "1.5"} {
+		resp, err := http.Post(srv.URL+"/internal/v1/apply?catch_up_after="+q, "application/octet-stream", strings.NewReader("\x01{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "catch_up_after") || len(f.calls) != 0 {
+			t.Fatalf("apply with catch_up_after=%s: %d %s, server calls %v", q, resp.StatusCode, b, f.calls)
+		}
+	}
 	for _, path := range []string{"/internal/v1/chunks/aa/bb", "/internal/v1/nothing"} {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
