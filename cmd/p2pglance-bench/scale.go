@@ -120,8 +120,9 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 	a0 := f.agents[0]
 
 	// Join: agent 0 bootstraps; once it takes writes the next ones join
-	// one after the other, then every other agent starts at once. The
-	// marker written then is what "has applied the catalog" means.
+	// one after the other, then every other agent in waves of sc.wave
+	// (all at once without). The marker written then is what "has
+	// applied the catalog" means.
 	t0 := time.Now()
 	if err := f.start(a0); err != nil {
 		return err
@@ -152,7 +153,7 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 			return fmt.Errorf("agent %d did not join: %w", a.i, err)
 		}
 	}
-	if err := f.startAll(voters); err != nil {
+	if err := f.startWaves(ctx, hc, voters, sc.wave, firstID, firstRev, sc.joinTimeoutFor(n)); err != nil {
 		return err
 	}
 	id, rev, err := createRetry(ctx, hc, f, a0, "scale-marker", time.Minute)

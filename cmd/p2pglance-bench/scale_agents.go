@@ -9,6 +9,7 @@ import (
 	"log"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,6 +194,48 @@ func (f *scaleFleet) startAll(from int) error {
 	for _, a := range f.agents[from:] {
 		if err := f.start(a); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// startWaves starts the agents from index from on, wave at a time (all
+// at once if wave is 0): each wave once every agent of the one before
+// has applied image id at revision rev, or exited. It fails if that
+// takes longer than timeout in all.
+func (f *scaleFleet) startWaves(ctx context.Context, hc *http.Client, from, wave int, id string, rev uint64, timeout time.Duration) error {
+	if wave <= 0 {
+		return f.startAll(from)
+	}
+	deadline := time.Now().Add(timeout)
+	for lo := from; lo < len(f.agents); lo += wave {
+		if lo > from {
+			log.Printf("  N=%d: starting agents %d-%d", len(f.agents), lo, min(lo+wave, len(f.agents))-1)
+		}
+		batch := f.agents[lo:min(lo+wave, len(f.agents))]
+		for _, a := range batch {
+			if err := f.start(a); err != nil {
+				return err
+			}
+		}
+		if lo+wave >= len(f.agents) {
+			return nil // the marker's wait covers the last wave
+		}
+		pending := slices.Clone(batch)
+		err := waitFor(ctx, time.Until(deadline), func() bool {
+			pending = slices.DeleteFunc(pending, func(a *scaleAgent) bool {
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				st, err := getAtRev(rctx, hc, a.url(), id, rev)
+				return (err == nil && st == http.StatusOK) || !a.running()
+			})
+			return len(pending) == 0
+		})
+		if err == nil {
+			err = f.exitedAgent()
+		}
+		if err != nil {
+			return fmt.Errorf("agents %d-%d did not join (%d had not): %w", lo, lo+len(batch)-1, len(pending), err)
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ type scaleConfig struct {
 	zones       int           // zones az1..azZ
 	racks       int           // racks r1..rR in all; rack k is in zone k%zones
 	joinVia     int           // every agent joins the first joinVia agents
+	wave        int           // the other agents start this many at a time (0: all at once)
 	secret      bool          // run with a cluster secret, as a production cluster must off loopback
 	joinTimeout time.Duration // how long N agents may take to join (0: 60 s + 2 s per agent)
 	settle      time.Duration // pause between "all joined" and the idle window
@@ -38,6 +39,7 @@ func scaleFlags(sc *scaleConfig) func() error {
 	flag.IntVar(&sc.zones, "scale-zones", 3, "zones the agents are spread over (scale phase)")
 	flag.IntVar(&sc.racks, "scale-racks", 7, "racks in all, rack k in zone k%zones; agent i in rack i%racks (scale phase)")
 	flag.IntVar(&sc.joinVia, "scale-join", 3, "every agent is started with --join naming the first this many agents (scale phase)")
+	flag.IntVar(&sc.wave, "scale-wave", 100, "after the voters, agents start this many at a time, each wave once the one before has applied the catalog (as hosts of a fleet come up); 0: all at once. A full restart always starts all at once")
 	flag.BoolVar(&sc.secret, "scale-secret", true, "run the agents with a cluster secret (signed internal HTTP, Raft handshake, encrypted gossip), as any cluster off loopback must")
 	flag.DurationVar(&sc.joinTimeout, "scale-join-timeout", 0, "how long N agents may take to join, and to come back after a full restart; 0: 60s + 2s per agent")
 	flag.DurationVar(&sc.settle, "scale-settle", 15*time.Second, "pause between all joined and the idle window (scale phase)")
@@ -57,6 +59,9 @@ func scaleFlags(sc *scaleConfig) func() error {
 		var err error
 		if sc.sizes, err = parseScaleSizes(sizes); err != nil {
 			return fmt.Errorf("-scale-n: %w", err)
+		}
+		if sc.wave < 0 {
+			return fmt.Errorf("-scale-wave must not be negative")
 		}
 		if sc.zones < 1 || sc.racks < 1 || sc.joinVia < 1 || sc.rate < 1 || sc.clients < 1 {
 			return fmt.Errorf("-scale-zones, -scale-racks, -scale-join, -scale-rate and -scale-clients must be positive")

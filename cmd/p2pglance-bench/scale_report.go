@@ -202,9 +202,9 @@ func (res *scaleResult) print(w io.Writer) {
 		secret = "without a cluster secret"
 	}
 	fmt.Fprintf(w, "Each N: N processes of `p2pglance agent` (the binary, production timers: no timing flag exists), %s, each with its own data directory and four loopback ports, %d zones and %d racks (agent i in rack i%%%d, rack k in zone k%%%d), every agent started with `--join` naming the first %d (on a restart agent 0 too names the others). "+
-		"Agent 0 starts first (it bootstraps Raft); once it takes a write the next ones start one after the other, each once it has joined (they are the Raft voters), then every other agent starts at once, and a marker image is created through agent 0. "+
+		"Agent 0 starts first (it bootstraps Raft); once it takes a write the next ones start one after the other, each once it has joined (they are the Raft voters), then every other agent%s, and a marker image is created through agent 0. "+
 		"**All joined**: from agent 0's start until every agent has applied the marker (a GET of it with `X-P2pglance-Revision: <its revision>` answers 200) and lists all N agents alive in `GET /p2p/v1/cluster` (gossip's view: joined is read from membership and the applied index, not from the Raft configuration); the membership check ends 30 s + 0.1 s × N after the last agent applied the marker (a fleet that never lists every agent stops there).\n\n",
-		secret, sc.zones, sc.racks, sc.racks, sc.zones, sc.joinVia)
+		secret, sc.zones, sc.racks, sc.racks, sc.zones, sc.joinVia, waveNote(sc.wave))
 	fmt.Fprintf(w, "**Idle CPU**: %s after all joined, utime+stime of every agent (`/proc/PID/stat`) over a %s window in which the benchmark sends nothing; millicores = CPU seconds / wall seconds × 1000. **RSS**: `/proc/PID/status` at the end of that window. "+
 		"**Write visible on every agent**: %d creates/s for %s, each through the next agent in turn (most are forwarded to the leader); one write in every %s is looked for on every agent: right after its answer, one GET per agent with the write's revision in `X-P2pglance-Revision` (the agent answers once it has applied that revision); the time is from the write's start until the last agent answered. The measurement adds N GETs per sampled write. "+
 		"**Creates/s**: %d clients creating images one after the other each, for %s, all through one agent (the last one unless `-scale-create-via`: a non-voter). "+
@@ -343,4 +343,12 @@ func catalogNote(k int) string {
 		return ""
 	}
 	return fmt.Sprintf(" after the catalog was grown to %d images (creates through agent 0)", k)
+}
+
+// waveNote says how the agents after the voters start.
+func waveNote(wave int) string {
+	if wave <= 0 {
+		return " starts at once"
+	}
+	return fmt.Sprintf(" in waves of %d, each wave once every agent of the one before has applied the first image (joined is timed from agent 0's start through every wave)", wave)
 }
