@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,37 +163,72 @@ func (m *membership) servers() []string {
 // address to forward writes to) although Raft has healed. Every pass
 // joins the last known gossip address of each Raft server that is not
 // alive in gossip.
+//
+// A replica is one of hundreds doing the same against the same few
+// voters, and each join is a full member-list exchange with the voter:
+// a voter that looks dead for a moment (a busy host) must not draw a
+// join from every replica at once. So a replica waits until a voter has
+// been gone for replicaRejoinPasses passes, joins one of the lost ones
+// per pass, and spreads its passes at random over the interval.
 func (m *membership) rejoinLoop(ctx context.Context) {
 	every := m.rejoinEvery
-	t := time.NewTicker(every)
-	defer t.Stop()
-	known := map[string]string{} // node id -> gossip address last seen
+	st := rejoinState{known: map[string]string{}, lost: map[string]int{}}
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		wait := every
+		if m.follower.active.Load() {
+			wait = every/2 + rand.N(every) // [every/2, 3every/2)
 		}
-		m.rejoinPass(ctx, known, every)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+		m.rejoinPass(ctx, &st, every)
 	}
 }
 
-func (m *membership) rejoinPass(ctx context.Context, known map[string]string, timeout time.Duration) {
+// replicaRejoinPasses is how many rejoin passes in a row a replica must
+// find a voter gone before it joins it.
+const replicaRejoinPasses = 3
+
+// rejoinState is what rejoin passes remember.
+type rejoinState struct {
+	known map[string]string // node id -> gossip address last seen
+	lost  map[string]int    // node id -> passes in a row it was not alive
+}
+
+func (m *membership) rejoinPass(ctx context.Context, st *rejoinState, timeout time.Duration) {
 	alive := map[string]bool{}
 	for _, mem := range m.gossip.Members() {
 		if mem.Addr != "" {
-			known[mem.Meta.ID] = mem.Addr
+			st.known[mem.Meta.ID] = mem.Addr
 		}
 		alive[mem.Meta.ID] = mem.Alive
 	}
+	replica := m.follower.active.Load()
+	need := 1
+	if replica {
+		need = replicaRejoinPasses
+	}
+	servers := m.servers()
 	var addrs []string
-	for _, id := range m.servers() {
-		if id != m.self && !alive[id] && known[id] != "" {
-			addrs = append(addrs, known[id])
+	for _, id := range servers {
+		if id == m.self || alive[id] || st.known[id] == "" {
+			delete(st.lost, id)
+			continue
+		}
+		if st.lost[id]++; st.lost[id] >= need {
+			addrs = append(addrs, st.known[id])
+		}
+	}
+	for id := range st.lost {
+		if !slices.Contains(servers, id) {
+			delete(st.lost, id)
 		}
 	}
 	if len(addrs) == 0 {
 		return
+	}
+	if replica {
+		addrs = []string{addrs[rand.N(len(addrs))]}
 	}
 	jctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

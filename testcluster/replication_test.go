@@ -336,7 +336,15 @@ func TestReplicaPartitioned(t *testing.T) {
 	if _, err := c.Node(4).Image(context.Background(), ids[0]); err != nil {
 		t.Fatalf("partitioned replica lost an image: %v", err)
 	}
+	// Long enough for gossip to declare each side dead to the other:
+	// memberlist never contacts a dead node again, so only the replica's
+	// rejoin of the voters (after several passes) brings the sides
+	// together.
+	c.Eventually(30*time.Second, "each side declares the other dead", func() bool {
+		return c.Node(4).AliveMembers() == 1 && c.Node(0).AliveMembers() == 4
+	})
 	c.Heal()
+	c.WaitMembers(5)
 	seenByAll(t, c, ids)
 	sameCatalog(t, c, ids)
 }
