@@ -103,8 +103,12 @@ func (m *membership) joinCluster(ctx context.Context) error {
 	}
 	req := peer.JoinRequest{ID: m.self, RaftAddr: m.raftAddr, GossipAddr: m.gossip.Addr()}
 	backoff := 100 * time.Millisecond
+	// In a random order: a fleet starting at once names the same few
+	// nodes in every --join.
+	seeds := slices.Clone(m.join)
+	rand.Shuffle(len(seeds), func(i, j int) { seeds[i], seeds[j] = seeds[j], seeds[i] })
 	for attempt := 1; ; attempt++ {
-		for _, addr := range m.join {
+		for _, addr := range seeds {
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			resp, err := m.client.Join(cctx, addr, req)
 			cancel()
