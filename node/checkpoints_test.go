@@ -87,7 +87,9 @@ func TestCatchUpEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsm.ApplyEntry(raftfsm.Entry{Index: i, Data: data})
+		if _, err := fsm.ApplyEntry(raftfsm.Entry{Index: i, Data: data}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range []struct {
 		after, upTo uint64

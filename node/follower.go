@@ -282,10 +282,9 @@ func (f *follower) apply(entries []peer.LogEntry) error {
 		if e.Index <= f.fsm.AppliedIndex() {
 			continue
 		}
-		if err := raftfsm.Validate(e.Data); err != nil {
+		if _, err := f.fsm.ApplyEntry(raftfsm.Entry{Index: e.Index, Data: e.Data}); err != nil {
 			return err
 		}
-		f.fsm.ApplyEntry(raftfsm.Entry{Index: e.Index, Data: e.Data})
 	}
 	return nil
 }

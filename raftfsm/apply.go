@@ -71,11 +71,17 @@ func Validate(data []byte) error {
 // apply runs one log entry against st at log index idx. A committed entry
 // that cannot be decoded is a bug and panics; a domain refusal is returned
 // in the Result.
-func (applier) apply(st *State, idx uint64, data []byte) *Result {
+func (a applier) apply(st *State, idx uint64, data []byte) *Result {
 	cmd, err := decode(data)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: undecodable log entry at index %d: ", idx) + err.Error())
 	}
+	return a.applyCmd(st, idx, cmd)
+}
+
+// applyCmd runs one decoded command (decode's answer) against st at log
+// index idx.
+func (applier) applyCmd(st *State, idx uint64, cmd any) *Result {
 	switch c := cmd.(type) {
 	case *CreateImage:
 		img, err := st.createImage(idx, c.Image)

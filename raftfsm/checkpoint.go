@@ -1,6 +1,10 @@
 package raftfsm
 
-import "github.com/hashicorp/raft"
+import (
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
 
 // Command types of checkpoints. Both may be skipped by an FSM that does
 // not know them.
@@ -43,7 +47,14 @@ func (f *FSM) SetCheckpointHooks(h CheckpointHooks) {
 }
 
 // ApplyEntry applies one committed command received from another replica
-// (an agent outside Raft), exactly as Raft would have.
-func (f *FSM) ApplyEntry(e Entry) *Result {
-	return f.Apply(&raft.Log{Index: e.Index, Type: raft.LogCommand, Data: e.Data}).(*Result)
+// (an agent outside Raft), exactly as Raft would have. An entry this FSM
+// cannot decode changes nothing and is refused (the error wraps
+// ErrBadCommand): it came from a peer, not from this node's Raft log.
+// The entry is decoded once.
+func (f *FSM) ApplyEntry(e Entry) (*Result, error) {
+	cmd, err := decode(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("apply entry %d: %w: %w", e.Index, ErrBadCommand, err)
+	}
+	return f.record(e.Index, e.Data, applier{}.applyCmd(f.state.Load(), e.Index, cmd)), nil
 }

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -69,8 +70,8 @@ func TestCheckpointsAreByteIdentical(t *testing.T) {
 		for _, e := range entries {
 			if k == 0 {
 				f.Apply(&raft.Log{Index: e.Index, Data: e.Data, Type: raft.LogCommand})
-			} else {
-				f.ApplyEntry(e)
+			} else if _, err := f.ApplyEntry(e); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
@@ -113,7 +114,9 @@ func TestLogSinceAndTrim(t *testing.T) {
 	entries := logOf(t, 40, 3)
 	f := New()
 	for _, e := range entries {
-		f.ApplyEntry(e)
+		if _, err := f.ApplyEntry(e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Everything from the start.
 	all, ok := f.Since(0, 1<<30)
@@ -158,3 +161,24 @@ type nopCloser struct{ *bytes.Reader }
 func (nopCloser) Close() error { return nil }
 
 func ioNop(b []byte) nopCloser { return nopCloser{bytes.NewReader(b)} }
+
+// An entry from a peer that does not decode is refused and changes
+// nothing: neither the applied index nor the ring a downstream reads.
+func TestApplyEntryRefusesGarbage(t *testing.T) {
+	entries := logOf(t, 3, 3)
+	f := New()
+	if _, err := f.ApplyEntry(entries[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{nil, {byte(CmdCreateImage)}, {byte(CmdCreateImage), '{', 'x'}, {0x7e, '{', '}'}} {
+		if _, err := f.ApplyEntry(Entry{Index: entries[0].Index + 1, Data: data}); !errors.Is(err, ErrBadCommand) {
+			t.Fatalf("entry %q: %v, want ErrBadCommand", data, err)
+		}
+	}
+	if got := f.AppliedIndex(); got != entries[0].Index {
+		t.Fatalf("applied index %d after refused entries, want %d", got, entries[0].Index)
+	}
+	if got, ok := f.Since(0, 1<<20); !ok || len(got) != 1 {
+		t.Fatalf("the ring holds %d entries (ok %v), want only the applied one", len(got), ok)
+	}
+}

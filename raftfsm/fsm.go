@@ -81,26 +81,32 @@ func (f *FSM) WaitApplied(ctx context.Context, idx uint64) error {
 
 // Apply applies one committed log entry. It returns a *Result.
 func (f *FSM) Apply(l *raft.Log) any {
-	res := applier{}.apply(f.state.Load(), l.Index, l.Data)
-	f.ring.add(l.Index, l.Data)
+	return f.record(l.Index, l.Data, applier{}.apply(f.state.Load(), l.Index, l.Data))
+}
+
+// record follows up the entry data at index idx, applied with result
+// res: the ring of recent entries, the applied index, the checkpoint
+// hooks and the observer.
+func (f *FSM) record(idx uint64, data []byte, res *Result) *Result {
+	f.ring.add(idx, data)
 	f.mu.Lock()
-	f.applied.Store(l.Index)
+	f.applied.Store(idx)
 	close(f.waitCh)
 	f.waitCh = make(chan struct{})
 	obs, hooks := f.observer, f.hooks
 	f.mu.Unlock()
 	if res.checkpoint && hooks.Capture != nil {
 		snap, _ := f.Snapshot()
-		hooks.Capture(l.Index, snap)
+		hooks.Capture(idx, snap)
 	}
 	if res.certify != nil && hooks.Certify != nil {
 		hooks.Certify(*res.certify)
 	}
 	if obs != nil && res.Err == nil && res.id != "" {
 		if res.docKind != "" {
-			obs(Change{Index: l.Index, ID: res.id, DocKind: res.docKind})
+			obs(Change{Index: idx, ID: res.id, DocKind: res.docKind})
 		} else {
-			obs(Change{Index: l.Index, ID: res.id, Image: res.Image, Prev: res.prev})
+			obs(Change{Index: idx, ID: res.id, Image: res.Image, Prev: res.prev})
 		}
 	}
 	return res
