@@ -196,13 +196,17 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 	log.Printf("  N=%d: idle %s: agents median %.1f, max but the leader %.1f millicores; leader (agent %v) %.1f; median VmRSS %s",
 		n, run.idle.window.Round(time.Second), run.idle.medianMC(), run.idle.maxMC(), run.idle.leaders, run.idle.leaderMC(), mib(run.idle.medianMem().rss))
 
-	// Steady writes, each sampled write looked for on every agent.
+	// Steady writes, each sampled write looked for on every agent, with
+	// every agent's CPU over the load.
+	c0 := f.cpu()
 	if run.load, err = runScaleLoad(ctx, hc, f, sc); err != nil {
 		return err
 	}
+	run.load.cpu = subCPU(f.cpu(), c0)
 	run.images += run.load.ok
-	log.Printf("  N=%d: %d writes at %.1f/s (%d failed); visible on every agent p50 %s ms, p99 %s ms, max %s ms (%d sampled writes)",
-		n, run.load.ok, run.load.achieved(), run.load.failed, ms(percentile(run.load.visAll, 50)), ms(percentile(run.load.visAll, 99)), ms(percentile(run.load.visAll, 100)), len(run.load.visAll))
+	log.Printf("  N=%d: %d writes at %.1f/s (%d failed); visible on every agent p50 %s ms, p99 %s ms, max %s ms (%d sampled writes); CPU per write on the median agent %.0f µs, whole fleet %.1f ms",
+		n, run.load.ok, run.load.achieved(), run.load.failed, ms(percentile(run.load.visAll, 50)), ms(percentile(run.load.visAll, 99)), ms(percentile(run.load.visAll, 100)), len(run.load.visAll),
+		run.load.cpuPerWrite(run.idle), run.load.fleetCPUPerWrite(run.idle)*1000)
 
 	// Creates per second through one agent.
 	via := sc.createVia

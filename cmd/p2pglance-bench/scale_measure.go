@@ -315,6 +315,7 @@ type loadResult struct {
 	visAll            []time.Duration // per sampled write: from its start until every agent answered it
 	visEach           []time.Duration // per sampled write and agent: from its start until that agent answered
 	getFailed         int             // GETs of a sampled write that failed or did not answer 200
+	cpu               []time.Duration // each agent's CPU time over the load (utime+stime)
 	sampledAgents     int             // agents asked per sampled write
 	sampleEvery       int             // one write in this many was sampled
 	samplesIncomplete int             // sampled writes some agent never showed
@@ -573,4 +574,57 @@ func fillCatalog(ctx context.Context, hc *http.Client, a *scaleAgent, clients, k
 		return int(done.Load()), fmt.Errorf("grow the catalog to %d more images: %d created in %s (%w; first error: %v)", k, done.Load(), timeout, fctx.Err(), err)
 	}
 	return int(done.Load()), nil
+}
+
+// cpu reads every agent's CPU time so far (utime+stime; 0 for an agent
+// not running).
+func (f *scaleFleet) cpu() []time.Duration {
+	out := make([]time.Duration, len(f.agents))
+	for i, a := range f.agents {
+		out[i] = procCPU(a.pid())
+	}
+	return out
+}
+
+// subCPU is b - a per agent.
+func subCPU(b, a []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(b))
+	for i := range b {
+		out[i] = b[i] - a[i]
+	}
+	return out
+}
+
+// cpuPerWrite is the CPU one agent spends per write under the load, in
+// microseconds: the median agent's CPU over the load, less what it
+// spends idle over as long (idle's median), over the writes that
+// succeeded. Every agent applies every write, so N agents on C cores
+// apply at most about C / (N × this) writes a second.
+func (l loadResult) cpuPerWrite(idle idleResult) float64 {
+	if l.ok == 0 || len(l.cpu) == 0 {
+		return 0
+	}
+	secs := make([]float64, len(l.cpu))
+	for i, c := range l.cpu {
+		secs[i] = c.Seconds()
+	}
+	slices.Sort(secs)
+	busy := secs[len(secs)/2] - idle.medianMC()/1000*l.wall.Seconds()
+	return max(busy, 0) / float64(l.ok) * 1e6
+}
+
+// fleetCPUPerWrite is the CPU seconds all agents together spend per
+// write under the load, idle subtracted.
+func (l loadResult) fleetCPUPerWrite(idle idleResult) float64 {
+	if l.ok == 0 {
+		return 0
+	}
+	var total float64
+	for _, c := range l.cpu {
+		total += c.Seconds()
+	}
+	for _, mc := range idle.mc {
+		total -= mc / 1000 * l.wall.Seconds()
+	}
+	return max(total, 0) / float64(l.ok)
 }

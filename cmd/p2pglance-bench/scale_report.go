@@ -206,7 +206,7 @@ func (res *scaleResult) print(w io.Writer) {
 		"**All joined**: from agent 0's start until every agent has applied the marker (a GET of it with `X-P2pglance-Revision: <its revision>` answers 200) and lists all N agents alive in `GET /p2p/v1/cluster` (gossip's view: joined is read from membership and the applied index, not from the Raft configuration); the membership check ends 30 s + 0.1 s × N after the last agent applied the marker (a fleet that never lists every agent stops there).\n\n",
 		secret, sc.zones, sc.racks, sc.racks, sc.zones, sc.joinVia, waveNote(sc.wave))
 	fmt.Fprintf(w, "**Idle CPU**: %s after all joined, utime+stime of every agent (`/proc/PID/stat`) over a %s window in which the benchmark sends nothing; millicores = CPU seconds / wall seconds × 1000. **RSS**: `/proc/PID/status` at the end of that window. "+
-		"**Write visible on every agent**: %d creates/s for %s, each through the next agent in turn (most are forwarded to the leader); one write in every %s is looked for on every agent: right after its answer, one GET per agent with the write's revision in `X-P2pglance-Revision` (the agent answers once it has applied that revision); the time is from the write's start until the last agent answered. The measurement adds N GETs per sampled write. "+
+		"**Write visible on every agent**: %d creates/s for %s, each through the next agent in turn (most are forwarded to the leader); one write in every %s is looked for on every agent: right after its answer, one GET per agent with the write's revision in `X-P2pglance-Revision` (the agent answers once it has applied that revision); the time is from the write's start until the last agent answered. The measurement adds N GETs per sampled write. **CPU per write**: each agent's utime+stime over the load (sampling GETs included), less its idle rate over as long, over the writes that succeeded: the median agent's, and the sum over the fleet. Every agent applies every write, so N agents on C cores apply at most about C / (N × the median) writes a second. "+
 		"**Creates/s**: %d clients creating images one after the other each, for %s, all through one agent (the last one unless `-scale-create-via`: a non-voter). "+
 		"**Full restart**: every agent stopped (SIGTERM)%s, then all started again at once on the same ports and data; once all are back (same test as joining, with a new marker), all are stopped again and each agent's bytes sent on its internal HTTP and Raft connections (accepted and dialed, TLS included; gossip not counted) are read from the line it logs when it stops: the leader's over the catalog's snapshot size. "+
 		"**Snapshot**: the catalog as the FSM writes a snapshot of it (what Raft's InstallSnapshot sends), rebuilt offline from the stopped leader's Raft directory (its newest snapshot, then every later log entry). "+
@@ -256,10 +256,10 @@ func (res *scaleResult) print(w io.Writer) {
 	}
 
 	// Details.
-	fmt.Fprintf(w, "\nDetails per N:\n\n| N | run took | joined: catalog applied / members listed (s) | steady load: writes ok / failed / skipped, achieved rate, write p50 / p99 ms | visible per agent and write: p50 / p99 ms (sampled writes × agents; GETs failed) | creates: p50 / p99 ms, failed | machine cores busy while idle | catalog at the end: images, snapshot (last index) | full restart: leader sent internal HTTP / Raft, in, per second | every agent sent, total / most by one other agent |\n|---:|---:|---|---|---|---|---:|---|---|---|\n")
+	fmt.Fprintf(w, "\nDetails per N:\n\n| N | run took | joined: catalog applied / members listed (s) | steady load: writes ok / failed / skipped, achieved rate, write p50 / p99 ms | visible per agent and write: p50 / p99 ms (sampled writes × agents; GETs failed) | creates: p50 / p99 ms, failed | load: CPU per write, median agent (µs) / whole fleet (ms) | machine cores busy while idle | catalog at the end: images, snapshot (last index) | full restart: leader sent internal HTTP / Raft, in, per second | every agent sent, total / most by one other agent |\n|---:|---:|---|---|---|---|---|---:|---|---|---|\n")
 	for _, r := range runs {
 		if r.join.all == 0 {
-			fmt.Fprintf(w, "| %d | %s | did not join |%s\n", r.n, r.took.Round(time.Second), strings.Repeat(" — |", 7))
+			fmt.Fprintf(w, "| %d | %s | did not join |%s\n", r.n, r.took.Round(time.Second), strings.Repeat(" — |", 8))
 			continue
 		}
 		l := r.load
@@ -283,11 +283,12 @@ func (res *scaleResult) print(w io.Writer) {
 			}
 			fleet = fmt.Sprintf("%s / %s (%d agents counted)", bytesStr(x.fleetSent), bytesStr(x.maxOtherSent), x.counted)
 		}
-		fmt.Fprintf(w, "| %d | %s | %s / %s | %d / %d / %d, %.1f/s, %s / %s | %s / %s (%d × %d; %d) | %s / %s, %d | %.2f | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %d | %s | %s / %s | %d / %d / %d, %.1f/s, %s / %s | %s / %s (%d × %d; %d) | %s / %s, %d | %.0f / %.1f | %.2f | %s | %s | %s |\n",
 			r.n, r.took.Round(time.Second), num(r.join.applied.Seconds()), num(r.join.members.Seconds()),
 			l.ok, l.failed, l.skipped, l.achieved(), ms(percentile(l.writeLat, 50)), ms(percentile(l.writeLat, 99)),
 			ms(percentile(l.visEach, 50)), ms(percentile(l.visEach, 99)), len(l.visAll)+l.samplesIncomplete, l.sampledAgents, l.getFailed,
 			ms(percentile(r.creates.lat, 50)), ms(percentile(r.creates.lat, 99)), r.creates.failed,
+			l.cpuPerWrite(r.idle), l.fleetCPUPerWrite(r.idle)*1000,
 			r.idle.machineCores, snap, restart, fleet)
 	}
 	for _, r := range runs {

@@ -334,3 +334,22 @@ func TestScaleSmoke(t *testing.T) {
 		}
 	}
 }
+
+// CPU per write: the median agent's CPU over the load less its idle
+// rate over as long, per successful write; the fleet's sum likewise.
+func TestCPUPerWrite(t *testing.T) {
+	idle := idleResult{mc: []float64{10, 10, 10}} // 10 millicores each
+	l := loadResult{wall: 10 * time.Second, ok: 500,
+		cpu: []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, 900 * time.Millisecond}}
+	// Median 0.6 s, idle 0.1 s over 10 s: 0.5 s over 500 writes = 1 ms.
+	if got := l.cpuPerWrite(idle); math.Abs(got-1000) > 1e-6 {
+		t.Fatalf("median agent: %v µs per write, want 1000", got)
+	}
+	// Fleet 1.8 s less 0.3 s idle = 1.5 s over 500 writes = 3 ms.
+	if got := l.fleetCPUPerWrite(idle); math.Abs(got-0.003) > 1e-9 {
+		t.Fatalf("fleet: %v s per write, want 0.003", got)
+	}
+	if got := (loadResult{}).cpuPerWrite(idle); got != 0 {
+		t.Fatalf("no writes: %v", got)
+	}
+}
