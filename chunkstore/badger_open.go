@@ -21,11 +21,14 @@ const (
 	DefaultValueLogFileSize = 64 << 20
 	// DefaultMemTableSize is the default memtable size on disk. Memtables
 	// only hold keys, value pointers and chunks smaller than
-	// valueThreshold, so a small one holds thousands of chunks (tens of
-	// GiB of 4 MiB chunks) before it is written out. Badger allocates a whole memtable
-	// up front; untouched it costs no RSS, but the Go heap counts it, and
-	// the GC lets garbage grow to the size of the counted heap.
-	DefaultMemTableSize = 2 << 20
+	// valueThreshold, so a small one holds thousands of chunks (more than
+	// ten GiB of 4 MiB chunks) before it is written out. Badger allocates a
+	// whole memtable up front (an arena 1.3 times its size, for the
+	// largest batch); untouched it costs no RSS, but the Go heap counts
+	// it as live, and the GC lets as much garbage pile up (resident)
+	// before it collects: on an idle replica, whose live heap is a few
+	// MiB, the memtable is a large part of its RSS.
+	DefaultMemTableSize = 1 << 20
 	// DefaultInMemoryMemTableSize is the default memtable size in memory
 	// mode, where chunk bytes live in the LSM tree: a transaction may use
 	// 15% of a memtable, which must fit a whole 4 MiB chunk.

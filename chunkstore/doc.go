@@ -34,10 +34,11 @@
 //   - ValueThreshold 1 KiB: every real chunk goes to the value log, which
 //     is append-only and not rewritten by LSM compactions; the LSM tree
 //     only holds keys, value pointers and records, so it stays tiny.
-//   - MemTableSize 2 MiB, NumMemtables 2: memtables hold keys and
+//   - MemTableSize 1 MiB, NumMemtables 2: memtables hold keys and
 //     pointers only, so small ones hold many thousands of chunks
 //     (Badger's default is five of 64 MiB, allocated up front and counted
-//     by the Go heap, whose garbage may grow as large).
+//     by the Go heap, whose garbage may grow as large; see
+//     DefaultMemTableSize).
 //   - BlockCacheSize 0, IndexCacheSize 0, Compression none: tables hold
 //     no chunk bytes, so there is little to cache (Badger reads blocks
 //     straight from its memory-mapped tables; a block cache would cost a
