@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,10 @@ type follower struct {
 	peers       map[string]string    // id -> peer address of the members ranked
 	rankedAt    time.Time            // when ranked was computed; zero: stale
 	lastContact time.Time            // last answer from an upstream in touch
+	begun       time.Time            // when replica mode began (start mode until lastContact, see pick)
+	viewSize    int                  // members in the last ranking ...
+	viewSince   time.Time            // ... unchanged since
+	confirmed   string               // the voter last found not to lead (probeVoter)
 	resync      bool                 // install a certified checkpoint next
 	cancelPoll  context.CancelFunc   // cuts the poll in flight (switchUpstream)
 
@@ -79,7 +84,12 @@ func newFollower() *follower {
 func (f *follower) begin(h peer.Hints) {
 	f.noteHints(h)
 	f.active.Store(true)
-	f.once.Do(func() { close(f.start) })
+	f.once.Do(func() {
+		f.mu.Lock()
+		f.begun = time.Now()
+		f.mu.Unlock()
+		close(f.start)
+	})
 }
 
 // noteHints records where the voters and the leader are.
@@ -94,6 +104,7 @@ func (f *follower) noteHints(h peer.Hints) {
 		f.hints.Leader = h.Leader
 		f.rankedAt = time.Time{}
 		f.leaderPeer = ""
+		f.confirmed = ""
 		for _, v := range f.hints.Voters {
 			if v.ID == h.Leader {
 				f.leaderPeer = v.Peer
@@ -225,6 +236,9 @@ func (f *follower) nextRetry() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	wait := 5 * time.Second
+	if f.starting(time.Now()) {
+		wait = startRankEvery
+	}
 	for _, until := range f.avoid {
 		wait = min(wait, time.Until(until))
 	}
@@ -235,8 +249,13 @@ func (f *follower) nextRetry() time.Duration {
 // index and applies it.
 func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 	f.mu.Lock()
-	resync := f.resync
+	resync, probe := f.resync, f.isVoter(id) && f.confirmed != id
 	f.mu.Unlock()
+	if probe {
+		if err := f.probeVoter(ctx, id, addr); err != nil {
+			return err
+		}
+	}
 	after := f.fsm.AppliedIndex()
 	if resync {
 		after = 0
@@ -268,6 +287,48 @@ func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 		return nil
 	}
 	return f.apply(batch.Entries)
+}
+
+// errLeads is why the follower leaves a voter it was about to pull from:
+// the voter leads, and another voter can feed it.
+var errLeads = errors.New("the voter leads Raft; pulling from another voter")
+
+// probeVoter asks voter id at addr, before pulling the log from it, for
+// nothing but where the leader is (a poll past every index, without
+// waiting: no entries, only the hints). The hints a replica starts with
+// may name a leader of before a restart, and one answer of the leader
+// could carry a whole log's tail: a voter that leads is left while
+// another voter is not avoided (errLeads); otherwise it is confirmed and
+// not asked again until the hints name another leader.
+func (f *follower) probeVoter(ctx context.Context, id, addr string) error {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	batch, err := f.client.Log(pctx, addr, math.MaxUint64, 0)
+	cancel()
+	if err != nil {
+		return err
+	}
+	f.noteHints(batch.Hints)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if batch.Hints.Leader == id {
+		for _, v := range f.hints.Voters {
+			if _, bad := f.avoid[v.ID]; v.ID != id && !bad && v.Peer != "" {
+				return errLeads
+			}
+		}
+	}
+	f.confirmed = id
+	return nil
+}
+
+// isVoter reports whether id is a voter the hints name (f.mu held).
+func (f *follower) isVoter(id string) bool {
+	for _, v := range f.hints.Voters {
+		if v.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // apply applies, in order, the committed commands of entries that follow
@@ -345,7 +406,13 @@ func (f *follower) fail(id string, err error) {
 	f.mu.Lock()
 	k := min(f.strikes[id], 5)
 	f.strikes[id]++
-	f.avoid[id] = time.Now().Add(min(500*time.Millisecond<<k, 10*time.Second))
+	wait := min(500*time.Millisecond<<k, 10*time.Second)
+	if f.starting(time.Now()) {
+		// Its upstreams are starting too and answer once they caught
+		// up themselves: ask again soon.
+		wait = min(wait, time.Second)
+	}
+	f.avoid[id] = time.Now().Add(wait)
 	if f.upstream == id {
 		f.upstream = ""
 	}
@@ -357,6 +424,19 @@ func (f *follower) fail(id string, err error) {
 // pick returns the best upstream not avoided now, by fanout's ranking of
 // the live members (the voters as the hints name them). The ranking is
 // recomputed at most every rankEvery, or after a failure.
+//
+// Until its first answer from an upstream (at most startGrace after
+// replica mode began) a replica is starting: after a full restart, every
+// agent restarts its gossip and restores its own checkpoint at once, and
+// every replica lacks the same tail of the log, which only the voters
+// keep. Were each to pull it from the voters while gossip forms, the
+// voters (and the leader, which the saved hints may not name) would send
+// that tail once per replica. So a starting replica re-ranks every
+// startRankEvery, never falls back to the voters the hints name while
+// gossip shows none, and leaves its tree ancestors for the voters only
+// when it is a head of the tree in a view of the membership that has not
+// changed for startSettle; its ancestors answer once they have caught up
+// themselves, and the tail comes down the tree.
 func (f *follower) pick() (id, addr string) {
 	f.mu.Lock()
 	now := time.Now()
@@ -365,19 +445,30 @@ func (f *follower) pick() (id, addr string) {
 			delete(f.avoid, k)
 		}
 	}
-	if now.Sub(f.rankedAt) > rankEvery {
+	starting := f.starting(now)
+	every := rankEvery
+	if starting {
+		every = startRankEvery
+	}
+	if now.Sub(f.rankedAt) > every {
 		f.mu.Unlock()
 		f.rank()
 		f.mu.Lock()
 	}
 	defer f.mu.Unlock()
+	tree := false // the ranking holds an ancestor that is not a voter
 	for _, up := range f.ranked {
+		voter := f.isVoter(up)
+		tree = tree || !voter
+		if starting && voter && (tree || now.Sub(f.viewSince) < startSettle) {
+			break // wait for the tree, or for the view to settle
+		}
 		if _, bad := f.avoid[up]; !bad && f.peers[up] != "" {
 			id, addr = up, f.peers[up]
 			break
 		}
 	}
-	if id == "" {
+	if id == "" && !starting {
 		// Gossip knows no live voter yet (a start): go to a voter the
 		// hints name, not avoided, the leader last.
 		for _, v := range f.hints.Voters {
@@ -401,6 +492,20 @@ func (f *follower) pick() (id, addr string) {
 // the membership.
 const rankEvery = 2 * time.Second
 
+// While starting (pick), the follower re-ranks every startRankEvery, and
+// pulls from a voter only in a view unchanged for startSettle; starting
+// ends at the first answer from an upstream, or after startGrace.
+const (
+	startRankEvery = 250 * time.Millisecond
+	startSettle    = time.Second
+	startGrace     = 10 * time.Second
+)
+
+// starting reports whether the follower is starting (pick; f.mu held).
+func (f *follower) starting(now time.Time) bool {
+	return f.lastContact.IsZero() && now.Sub(f.begun) < startGrace
+}
+
 // rank recomputes the upstreams of self from gossip's live members.
 func (f *follower) rank() {
 	h := f.Hints()
@@ -420,6 +525,9 @@ func (f *follower) rank() {
 	ranked := fanout.New(ms, f.degree).Upstreams(f.self)
 	f.mu.Lock()
 	f.ranked, f.peers, f.rankedAt = ranked, peers, time.Now()
+	if len(ms) != f.viewSize {
+		f.viewSize, f.viewSince = len(ms), f.rankedAt
+	}
 	f.mu.Unlock()
 }
 

@@ -4,7 +4,13 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
 	"testing"
+
+	"github.com/p2pglance/p2pglance/peer"
 )
 
 // TestNetBytes: what one side writes on a counted connection is its sent
@@ -66,5 +72,41 @@ func TestNetBytes(t *testing.T) {
 	}
 	if ln.Addr().String() != raw.Addr().String() {
 		t.Errorf("counted listener's address %s, want %s", ln.Addr(), raw.Addr())
+	}
+}
+
+// TestRouteBytes: every answer is counted under its path's route, with
+// its body's bytes; a path of no route counts as "other"; the stop line's
+// format reads back.
+func TestRouteBytes(t *testing.T) {
+	var b routeBytes
+	h := countRoutes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		_, _ = w.Write(make([]byte, n))
+	}), &b)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, q := range []struct {
+		path string
+		n    int
+	}{{peer.PathLog, 100}, {peer.PathLog, 50}, {peer.PathCheckpoints + "42", 7000}, {peer.PathChunks + "abc", 3}, {"/internal/v1/nope", 9}, {peer.PathLog + "x", 1}} {
+		resp, err := srv.Client().Get(srv.URL + q.path + "?n=" + strconv.Itoa(q.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	want := []RouteBytes{{"log", 2, 150}, {"checkpoint", 1, 7000}, {"chunk", 1, 3}, {"other", 2, 10}}
+	got := b.snapshot()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("counted %+v, want %+v", got, want)
+	}
+	back, err := ParseRouteBytes(FormatRouteBytes(got))
+	if err != nil || !reflect.DeepEqual(back, want) {
+		t.Errorf("read back %+v (%v), want %+v", back, err, want)
+	}
+	if _, err := ParseRouteBytes("log:1"); err == nil {
+		t.Error("a malformed route count parsed")
 	}
 }

@@ -125,7 +125,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.importFilter, err = n.newImportFilter(); err != nil {
 		return nil, fmt.Errorf("node config: %w", err)
 	}
-	own := &http.Transport{DialContext: countDial(n.net.DialContext, &n.metrics.peerNet), MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
+	own := &http.Transport{DialContext: countDial(n.net.DialContext, &n.metrics.peerDialed), MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: sec.peerClientTLS}
 	n.client = &http.Client{Transport: n.net.PeerTransport(own)}
 	if err := n.open(); err != nil {
 		n.closeAll()
@@ -230,7 +230,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("build api: %w", err)
 	}
 	n.apiSrv = &http.Server{Handler: apiSrv, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
-	n.peerSrv = &http.Server{Handler: n.sec.guardPeer(n.peerRoutes()), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
+	n.peerSrv = &http.Server{Handler: countRoutes(n.sec.guardPeer(n.peerRoutes()), &n.metrics.peerRoutes), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
 	return nil
 }
 

@@ -18,7 +18,9 @@ type metrics struct {
 	logPolls     atomic.Int64 // log polls answered for downstream replicas
 	ckptServed   atomic.Int64 // checkpoints served to downstream replicas
 	ckptBytes    atomic.Int64 // ... and their bytes
-	peerNet      netBytes     // bytes on internal HTTP connections, accepted and dialed (netcount.go)
+	peerNet      netBytes     // bytes on internal HTTP connections accepted (netcount.go)
+	peerDialed   netBytes     // ... and dialed
+	peerRoutes   routeBytes   // internal HTTP requests answered, by route
 	raftNet      netBytes     // bytes on Raft connections, accepted and dialed
 }
 
@@ -66,6 +68,12 @@ type Metrics struct {
 	// counted.
 	PeerSentBytes, PeerReceivedBytes int64
 	RaftSentBytes, RaftReceivedBytes int64
+	// PeerDialedSentBytes is the part of PeerSentBytes sent on the
+	// connections this node dialed (its own requests); PeerServed the
+	// internal HTTP requests it answered, per route, with their answers'
+	// body bytes (the rest of PeerSentBytes is headers and TLS).
+	PeerDialedSentBytes int64
+	PeerServed          []RouteBytes
 }
 
 // Metrics returns the node's counters.
@@ -88,8 +96,10 @@ func (n *Node) Metrics() Metrics {
 		RevisionWaits: n.replica.revisionWaits.Load(), Barriers: n.replica.barriers.Load(),
 		LogPollsServed: n.metrics.logPolls.Load(), CheckpointsServed: n.metrics.ckptServed.Load(), CheckpointBytesServed: n.metrics.ckptBytes.Load(),
 		CheckpointInstalls: n.follower.installs.Load(), CheckpointsCertified: n.ckpt.certified.Load(), CheckpointsDiverged: n.ckpt.diverged.Load(),
-		CatchUps:      n.follower.catchUps.Load(),
-		PeerSentBytes: n.metrics.peerNet.sent.Load(), PeerReceivedBytes: n.metrics.peerNet.received.Load(),
+		CatchUps:            n.follower.catchUps.Load(),
+		PeerSentBytes:       n.metrics.peerNet.sent.Load() + n.metrics.peerDialed.sent.Load(),
+		PeerReceivedBytes:   n.metrics.peerNet.received.Load() + n.metrics.peerDialed.received.Load(),
+		PeerDialedSentBytes: n.metrics.peerDialed.sent.Load(), PeerServed: n.metrics.peerRoutes.snapshot(),
 		RaftSentBytes: n.metrics.raftNet.sent.Load(), RaftReceivedBytes: n.metrics.raftNet.received.Load(),
 	}
 }

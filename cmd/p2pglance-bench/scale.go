@@ -246,6 +246,9 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 	run.images++
 	log.Printf("  N=%d: restart: all back after %s; leader (agent %d) sent %s in %s", n, run.restart.rejoin.all.Round(time.Millisecond),
 		run.restart.leader, bytesStr(run.restart.leaderBytes.sent()), run.restart.window.Round(time.Millisecond))
+	if run.restart.leaderBytes.served != nil {
+		log.Printf("  N=%d: restart: the leader's internal HTTP by route: %s", n, run.restart.leaderBytes.byRoute())
+	}
 	return nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/p2pglance/p2pglance/node"
 )
 
 // scaleAgent is one agent process of the scale phase: its ports and data
@@ -346,6 +348,12 @@ func (f *scaleFleet) index(id string) int {
 // netCounters are the byte counts an agent logs when it stops.
 type netCounters struct {
 	peerSent, peerReceived, raftSent, raftReceived int64
+	// dialedSent is the part of peerSent on connections the agent
+	// dialed; served the internal HTTP requests it answered, by route,
+	// with their answers' body bytes (both absent from agents built
+	// before they were logged).
+	dialedSent int64
+	served     []node.RouteBytes
 }
 
 // sent is what the agent sent to other nodes over its internal HTTP and
@@ -400,6 +408,23 @@ func parseStoppedLine(line string) (netCounters, error) {
 	}
 	if found != len(fields) {
 		return c, errors.New("stopped line without the byte counters (an agent built before they existed?)")
+	}
+	for _, kv := range strings.Fields(line) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "peer_dialed_sent_bytes":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return c, fmt.Errorf("stopped line: %s: %w", k, err)
+			}
+			c.dialedSent = n
+		case "peer_served":
+			rs, err := node.ParseRouteBytes(v)
+			if err != nil {
+				return c, fmt.Errorf("stopped line: %w", err)
+			}
+			c.served = rs
+		}
 	}
 	return c, nil
 }

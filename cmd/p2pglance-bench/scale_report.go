@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/p2pglance/p2pglance/node"
 )
 
 // scaleMetric is one figure of a scale run that is fitted against N.
@@ -307,6 +310,9 @@ func (res *scaleResult) print(w io.Writer) {
 		if r.restart != nil && r.restart.rejoin.listed < r.n {
 			fmt.Fprintf(w, "\nN=%d: **after the full restart only %d of %d agents listed every agent alive** (gossip) within %s of the last one applying the marker; \"all back\" is when every agent had applied it.\n", r.n, r.restart.rejoin.listed, r.n, membershipGrace(r.n))
 		}
+		if x := r.restart; x != nil && x.haveLeaderBytes && x.leaderBytes.served != nil {
+			fmt.Fprintf(w, "\nN=%d: the leader's internal HTTP during the full restart, by route: %s.\n", r.n, x.leaderBytes.byRoute())
+		}
 		if r.restart != nil {
 			slow, killed := time.Duration(0), 0
 			for _, s := range r.restart.stopped {
@@ -322,6 +328,22 @@ func (res *scaleResult) print(w io.Writer) {
 			fmt.Fprintln(w, ".")
 		}
 	}
+}
+
+// byRoute describes where an agent's internal HTTP bytes sent went: the
+// answers it served per route (requests, body bytes), then its own
+// requests (dialed connections) and the rest (headers, TLS).
+func (c netCounters) byRoute() string {
+	var parts []string
+	var bodies int64
+	rs := slices.Clone(c.served)
+	slices.SortStableFunc(rs, func(a, b node.RouteBytes) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	for _, r := range rs {
+		parts = append(parts, fmt.Sprintf("%s %s (%d requests)", r.Route, bytesStr(r.Bytes), r.Requests))
+		bodies += r.Bytes
+	}
+	parts = append(parts, "its own requests "+bytesStr(c.dialedSent), "headers and TLS of its answers "+bytesStr(max(c.peerSent-c.dialedSent-bodies, 0)))
+	return strings.Join(parts, ", ")
 }
 
 // bytesStr formats a byte count in binary units.

@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pglance/p2pglance/node"
 )
 
 func TestParseProcStatus(t *testing.T) {
@@ -46,7 +49,7 @@ func TestStoppedCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (netCounters{peerSent: 178828, peerReceived: 746198, raftSent: 2556114, raftReceived: 513743}); c != want {
+	if want := (netCounters{peerSent: 178828, peerReceived: 746198, raftSent: 2556114, raftReceived: 513743}); !reflect.DeepEqual(c, want) {
 		t.Errorf("parsed %+v, want %+v", c, want)
 	}
 	if c.sent() != 178828+2556114 {
@@ -54,6 +57,15 @@ func TestStoppedCounters(t *testing.T) {
 	}
 	if _, err := parseStoppedLine(`time=x level=INFO msg="p2pglance agent stopped"`); err == nil {
 		t.Error("a stopped line without counters parsed")
+	}
+
+	// An agent that logs what it sent by route.
+	c, err = parseStoppedLine(line + ` peer_dialed_sent_bytes=1000 peer_served=log:12/90000,checkpoint:1/80000`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []node.RouteBytes{{Route: "log", Requests: 12, Bytes: 90000}, {Route: "checkpoint", Requests: 1, Bytes: 80000}}; c.dialedSent != 1000 || !reflect.DeepEqual(c.served, want) {
+		t.Errorf("parsed %d, %+v; want 1000, %+v", c.dialedSent, c.served, want)
 	}
 
 	// Two lives in one log: the last line counts.
@@ -64,7 +76,7 @@ func TestStoppedCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, ok, err := stoppedCounters(path)
-	if err != nil || !ok || c != (netCounters{1, 2, 3, 4}) {
+	if err != nil || !ok || !reflect.DeepEqual(c, netCounters{peerSent: 1, peerReceived: 2, raftSent: 3, raftReceived: 4}) {
 		t.Errorf("last life: %+v %v %v", c, ok, err)
 	}
 	if err := os.WriteFile(path, []byte(`time=y level=INFO msg="p2pglance agent started"`+"\n"), 0o644); err != nil {

@@ -196,7 +196,8 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	err = n.Run(ctx)
 	m := n.Metrics()
 	cfg.Logger.Info("p2pglance agent stopped", "peer_sent_bytes", m.PeerSentBytes, "peer_received_bytes", m.PeerReceivedBytes,
-		"raft_sent_bytes", m.RaftSentBytes, "raft_received_bytes", m.RaftReceivedBytes)
+		"raft_sent_bytes", m.RaftSentBytes, "raft_received_bytes", m.RaftReceivedBytes,
+		"peer_dialed_sent_bytes", m.PeerDialedSentBytes, "peer_served", node.FormatRouteBytes(m.PeerServed))
 	return err
 }
 

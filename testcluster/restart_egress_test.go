@@ -1,0 +1,56 @@
+package testcluster_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/p2pglance/p2pglance/testcluster"
+)
+
+// TestFullRestartDrawsTheCatalogFromPeers restarts every node of a
+// cluster of 3 voters and 9 replicas at once. The replicas kept no
+// checkpoint (the log is shorter than --checkpoint-every), so each lacks
+// the whole catalog, and their saved hints name the leader of before the
+// restart. The catalog must come down the tree: the voters together serve
+// at most 3× its snapshot size in log answers and checkpoints (pulled by
+// every replica from the voters it would be 9×), the leader at most 1×.
+func TestFullRestartDrawsTheCatalogFromPeers(t *testing.T) {
+	const voters, n = 3, 12
+	c := testcluster.New(t, n, testcluster.WithVoters(voters), testcluster.WithRacks("r1", "r2", "r3"))
+	ids := createN(t, c.URL(0), "a", 60)
+	seenByAll(t, c, ids)
+	for i := range n {
+		c.Stop(i)
+	}
+	for i := range n {
+		c.Restart(i)
+	}
+	leader := c.WaitForLeader()
+	ids = append(ids, createN(t, c.URL(n-1), "b", 1)...)
+	seenByAll(t, c, ids)
+	size, err := c.Node(leader).CatalogBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all int64
+	var detail []string
+	for i := range voters {
+		m := c.Node(i).Metrics()
+		var b int64
+		for _, r := range m.PeerServed {
+			if r.Route == "log" || r.Route == "checkpoint" {
+				b += r.Bytes
+			}
+		}
+		all += b
+		detail = append(detail, fmt.Sprintf("voter %d (leader %v): %d bytes (%+v)", i, i == leader, b, m.PeerServed))
+		if i == leader && b > size {
+			t.Errorf("the leader served %d bytes of log and checkpoints, over the catalog's %d", b, size)
+		}
+	}
+	if all > 3*size {
+		t.Errorf("the voters served %d bytes of log and checkpoints, %.1f× the catalog's %d; want at most 3×", all, float64(all)/float64(size), size)
+	}
+	t.Logf("catalog %d bytes; %s", size, strings.Join(detail, "; "))
+}
