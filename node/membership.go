@@ -177,7 +177,7 @@ func (m *membership) servers() []string {
 func (m *membership) rejoinLoop(ctx context.Context) {
 	every := m.rejoinEvery
 	st := rejoinState{known: map[string]string{}, lost: map[string]int{}}
-	for {
+	for pass := 1; ; pass++ {
 		wait := every
 		if m.follower.active.Load() {
 			wait = every/2 + rand.N(every) // [every/2, 3every/2)
@@ -185,7 +185,31 @@ func (m *membership) rejoinLoop(ctx context.Context) {
 		if !sleepCtx(ctx, wait) {
 			return
 		}
+		if pass <= startSyncPasses {
+			m.syncOne(ctx, every)
+		}
 		m.rejoinPass(ctx, &st, every)
+	}
+}
+
+// startSyncPasses is how many of the first rejoin passes also exchange
+// the member list with one random alive member. A node joins through
+// three members (joinGossipAddrs); when the whole fleet starts at once
+// they know only part of it yet, and memberlist's periodic exchange is
+// up to a minute or more away, so without these the node could list
+// only part of the fleet for that long.
+const startSyncPasses = 3
+
+// syncOne exchanges the member list with one random alive member.
+func (m *membership) syncOne(ctx context.Context, timeout time.Duration) {
+	addrs := joinGossipAddrs(m.gossip.Members(), m.self, 1)
+	if len(addrs) == 0 {
+		return
+	}
+	jctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := m.gossip.Join(jctx, addrs); err != nil {
+		m.log.Debug("member list exchange failed", "addr", addrs[0], "err", err)
 	}
 }
 
