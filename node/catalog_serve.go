@@ -43,6 +43,9 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 	if s.outOfTouch() {
 		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, s.touchState())
 	}
+	if s.leaderSheds(after) {
+		return peer.LogBatch{}, fmt.Errorf("%w: the leader feeds only replicas within %d entries of it; pull from another voter or a peer", peer.ErrUnavailable, leaderLagMax)
+	}
 	select {
 	case s.pollers <- struct{}{}:
 		defer func() { <-s.pollers }()
@@ -73,6 +76,39 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 		batch.Entries[i] = peer.LogEntry{Index: e.Index, Data: e.Data}
 	}
 	return batch, nil
+}
+
+// leaderLagMax is how far behind its applied index a poller may be and
+// still be fed by the leader (leaderSheds).
+const leaderLagMax = 256
+
+// leaderSheds reports whether this node leads Raft with fellow voters
+// and a poll from index after is far behind (more than leaderLagMax
+// entries, or before its log: a checkpoint). Such a poller — a replica
+// that restarted or joined, whose view of the tree put it near the top
+// — is sent to another voter, which holds the same log: a leader exists
+// only with a quorum, so one is in touch. The leader's egress to
+// replicas then stays the tail of the log to the few that poll it, not
+// the catalog once per replica that lags, whatever their views of the
+// membership.
+func (s *catalogServer) leaderSheds(after uint64) bool {
+	if s.raft == nil || s.follower.active.Load() || s.raft.State() != raft.Leader {
+		return false
+	}
+	if s.fsm.AppliedIndex() <= after+leaderLagMax {
+		return false
+	}
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters := 0
+	for _, sv := range f.Configuration().Servers {
+		if sv.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	return voters > 1
 }
 
 // Checkpoint opens a certified checkpoint this node holds.

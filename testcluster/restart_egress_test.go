@@ -1,10 +1,14 @@
 package testcluster_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
 
@@ -53,4 +57,29 @@ func TestFullRestartDrawsTheCatalogFromPeers(t *testing.T) {
 		t.Errorf("the voters served %d bytes of log and checkpoints, %.1f× the catalog's %d; want at most 3×", all, float64(all)/float64(size), size)
 	}
 	t.Logf("catalog %d bytes; %s", size, strings.Join(detail, "; "))
+}
+
+// TestLeaderShedsLaggingPollers: the leader refuses a log poll far
+// behind it (a replica that restarted or joined), which another voter
+// answers; a poll that is nearly caught up it still answers.
+func TestLeaderShedsLaggingPollers(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithVoters(3), testcluster.WithSecret(""))
+	ids := createN(t, c.URL(0), "a", 300)
+	seenByAll(t, c, ids)
+	leader := c.WaitForLeader()
+	other := (leader + 1) % 3
+	client := peer.NewClient(http.DefaultClient, "http")
+	ctx := context.Background()
+	if _, err := client.Log(ctx, c.Node(leader).PeerAddr(), 0, 0); !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("a poll from index 0 to the leader: %v, want refused (503)", err)
+	}
+	b, err := client.Log(ctx, c.Node(other).PeerAddr(), 0, 0)
+	if err != nil || len(b.Entries) == 0 || b.Hints.Leader == "" {
+		t.Fatalf("a poll from index 0 to a fellow voter: %v, %d entries, hints %+v", err, len(b.Entries), b.Hints)
+	}
+	near := c.Node(leader).AppliedIndex() - 10
+	b, err = client.Log(ctx, c.Node(leader).PeerAddr(), near, 0)
+	if err != nil || len(b.Entries) == 0 {
+		t.Fatalf("a poll 10 entries behind the leader: %v, %d entries", err, len(b.Entries))
+	}
 }
