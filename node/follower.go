@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/node/fanout"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -64,10 +65,6 @@ type follower struct {
 	peers       map[string]string    // id -> peer address of the members ranked
 	rankedAt    time.Time            // when ranked was computed; zero: stale
 	lastContact time.Time            // last answer from an upstream in touch
-	begun       time.Time            // when replica mode began (start mode until lastContact, see pick)
-	viewSize    int                  // members in the last ranking ...
-	viewSince   time.Time            // ... unchanged since
-	confirmed   string               // the voter last found not to lead (probeVoter)
 	resync      bool                 // install a certified checkpoint next
 	cancelPoll  context.CancelFunc   // cuts the poll in flight (switchUpstream)
 
@@ -82,12 +79,7 @@ func newFollower() *follower {
 func (f *follower) begin(h peer.Hints) {
 	f.noteHints(h)
 	f.active.Store(true)
-	f.once.Do(func() {
-		f.mu.Lock()
-		f.begun = time.Now()
-		f.mu.Unlock()
-		close(f.start)
-	})
+	f.once.Do(func() { close(f.start) })
 }
 
 // noteHints records where the voters and the leader are.
@@ -102,7 +94,6 @@ func (f *follower) noteHints(h peer.Hints) {
 		f.hints.Leader = h.Leader
 		f.rankedAt = time.Time{}
 		f.leaderPeer = ""
-		f.confirmed = ""
 		for _, v := range f.hints.Voters {
 			if v.ID == h.Leader {
 				f.leaderPeer = v.Peer
@@ -234,9 +225,6 @@ func (f *follower) nextRetry() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	wait := 5 * time.Second
-	if f.starting(time.Now()) {
-		wait = startRankEvery
-	}
 	for _, until := range f.avoid {
 		wait = min(wait, time.Until(until))
 	}
@@ -247,13 +235,8 @@ func (f *follower) nextRetry() time.Duration {
 // index and applies it.
 func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 	f.mu.Lock()
-	resync, probe := f.resync, f.isVoter(id) && f.confirmed != id
+	resync := f.resync
 	f.mu.Unlock()
-	if probe {
-		if err := f.probeVoter(ctx, id, addr); err != nil {
-			return err
-		}
-	}
 	after := f.fsm.AppliedIndex()
 	if resync {
 		after = 0
@@ -353,6 +336,91 @@ func (f *follower) install(ctx context.Context, addr string, info peer.Checkpoin
 		}
 		return nil
 	}
+}
+
+// fail avoids upstream id for a while: 500 ms after one failure,
+// doubling with every failure in a row up to 10 s (an upstream that is
+// still catching up itself, a voter before an election, is back soon).
+func (f *follower) fail(id string, err error) {
+	f.mu.Lock()
+	k := min(f.strikes[id], 5)
+	f.strikes[id]++
+	f.avoid[id] = time.Now().Add(min(500*time.Millisecond<<k, 10*time.Second))
+	if f.upstream == id {
+		f.upstream = ""
+	}
+	f.rankedAt = time.Time{}
+	f.mu.Unlock()
+	f.log.Debug("catalog upstream failed; trying another", "upstream", id, "err", err)
+}
+
+// pick returns the best upstream not avoided now, by fanout's ranking of
+// the live members (the voters as the hints name them). The ranking is
+// recomputed at most every rankEvery, or after a failure.
+func (f *follower) pick() (id, addr string) {
+	f.mu.Lock()
+	now := time.Now()
+	for k, until := range f.avoid {
+		if now.After(until) {
+			delete(f.avoid, k)
+		}
+	}
+	if now.Sub(f.rankedAt) > rankEvery {
+		f.mu.Unlock()
+		f.rank()
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
+	for _, up := range f.ranked {
+		if _, bad := f.avoid[up]; !bad && f.peers[up] != "" {
+			id, addr = up, f.peers[up]
+			break
+		}
+	}
+	if id == "" {
+		// Gossip knows no live voter yet (a start): go to a voter the
+		// hints name, not avoided, the leader last.
+		for _, v := range f.hints.Voters {
+			if _, bad := f.avoid[v.ID]; bad || v.Peer == "" || v.ID == f.hints.Leader && id != "" {
+				continue
+			}
+			id, addr = v.ID, v.Peer
+			if v.ID != f.hints.Leader {
+				break
+			}
+		}
+	}
+	if id != f.upstream && id != "" {
+		f.log.Debug("catalog upstream", "upstream", id, "was", f.upstream)
+	}
+	f.upstream = id
+	return id, addr
+}
+
+// rankEvery bounds how often the follower recomputes its upstreams from
+// the membership.
+const rankEvery = 2 * time.Second
+
+// rank recomputes the upstreams of self from gossip's live members.
+func (f *follower) rank() {
+	h := f.Hints()
+	voters := map[string]bool{}
+	for _, v := range h.Voters {
+		voters[v.ID] = true
+	}
+	var ms []fanout.Member
+	peers := map[string]string{}
+	for _, m := range f.gossip.Members() {
+		if !m.Alive && m.Meta.ID != f.self {
+			continue
+		}
+		ms = append(ms, fanout.Member{ID: m.Meta.ID, Zone: m.Meta.Zone, Rack: m.Meta.Rack, Voter: voters[m.Meta.ID], Leader: m.Meta.ID == h.Leader})
+		peers[m.Meta.ID] = m.Meta.PeerAddr
+	}
+	ranked := fanout.New(ms, f.degree).Upstreams(f.self)
+	f.mu.Lock()
+	f.ranked, f.peers, f.rankedAt = ranked, peers, time.Now()
+	f.mu.Unlock()
 }
 
 // Upstream returns the id of the upstream the follower pulls from now.
