@@ -140,12 +140,7 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 		if err := f.start(a); err != nil {
 			return err
 		}
-		err := waitFor(ctx, time.Minute, func() bool {
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			st, err := getAtRev(rctx, hc, a.url(), firstID, firstRev)
-			return (err == nil && st == http.StatusOK) || !a.running()
-		})
+		err := waitFor(ctx, time.Minute, func() bool { return appliedOrExited(ctx, hc, a, firstID, firstRev) })
 		if err == nil && !a.running() {
 			err = f.exitedAgent()
 		}

@@ -225,12 +225,7 @@ func (f *scaleFleet) startWaves(ctx context.Context, hc *http.Client, from, wave
 		}
 		pending := slices.Clone(batch)
 		err := waitFor(ctx, time.Until(deadline), func() bool {
-			pending = slices.DeleteFunc(pending, func(a *scaleAgent) bool {
-				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				defer cancel()
-				st, err := getAtRev(rctx, hc, a.url(), id, rev)
-				return (err == nil && st == http.StatusOK) || !a.running()
-			})
+			pending = slices.DeleteFunc(pending, func(a *scaleAgent) bool { return appliedOrExited(ctx, hc, a, id, rev) })
 			return len(pending) == 0
 		})
 		if err == nil {
@@ -241,6 +236,15 @@ func (f *scaleFleet) startWaves(ctx context.Context, hc *http.Client, from, wave
 		}
 	}
 	return nil
+}
+
+// appliedOrExited reports whether agent a answers image id at revision
+// rev (it has applied it), or is no longer running.
+func appliedOrExited(ctx context.Context, hc *http.Client, a *scaleAgent, id string, rev uint64) bool {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := getAtRev(rctx, hc, a.url(), id, rev)
+	return (err == nil && st == http.StatusOK) || !a.running()
 }
 
 // exitedAgent returns an agent that exited, if any, with the end of its

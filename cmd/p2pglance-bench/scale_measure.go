@@ -271,10 +271,7 @@ func (r idleResult) leaderMem() procMemory {
 // memory (/proc/PID/status) at the end.
 func measureIdle(ctx context.Context, f *scaleFleet, leader int, window time.Duration) (idleResult, error) {
 	r := idleResult{leaders: []int{leader}}
-	c0 := make([]time.Duration, len(f.agents))
-	for i, a := range f.agents {
-		c0[i] = procCPU(a.pid())
-	}
+	c0 := f.cpu()
 	s0, t0 := readCPUStat(), time.Now()
 	if err := sleepCtx(ctx, window); err != nil {
 		return r, err
@@ -284,9 +281,9 @@ func measureIdle(ctx context.Context, f *scaleFleet, leader int, window time.Dur
 	}
 	r.window = time.Since(t0)
 	r.machineCores = readCPUStat().sub(s0).busy.Seconds() / r.window.Seconds()
-	for i, a := range f.agents {
-		r.mc = append(r.mc, millicores(procCPU(a.pid())-c0[i], r.window))
-		m, err := procMem(a.pid())
+	for i, c := range subCPU(f.cpu(), c0) {
+		r.mc = append(r.mc, millicores(c, r.window))
+		m, err := procMem(f.agents[i].pid())
 		if err != nil {
 			return r, fmt.Errorf("memory of agent %d: %w", i, err)
 		}
