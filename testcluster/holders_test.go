@@ -169,8 +169,13 @@ func TestHoldersWhenNodesFail(t *testing.T) {
 		c.Eventually(testTimeout, tr+" tracks every holder after "+dead+" died", tracks(c, index(t, tr), id, holders...))
 	}
 
-	// A holder dies: no tracker names it any more.
+	// A holder dies: no tracker names it any more. The reader may have
+	// become a tracker in place of the dead one; the asker must see it
+	// gone before its trackers are asked.
 	c.Stop(reader)
+	c.Eventually(testTimeout, "the asker's trackers leave out "+readerID, func() bool {
+		return !slices.Contains(c.Node(asker).Trackers(id), readerID)
+	})
 	for _, tr := range c.Node(asker).Trackers(id) {
 		c.Eventually(testTimeout, tr+" forgets "+readerID, func() bool {
 			_, ok := c.Node(index(t, tr)).TrackedHolders(id)[readerID]
