@@ -28,6 +28,9 @@ type clusterView struct {
 	applied func() uint64
 	// localUsage is this node's own store usage (not asked over HTTP).
 	localUsage func(context.Context) (peer.Usage, error)
+	// lastPeer remembers the peer address gossip last gave for each id
+	// peerAddr was asked about (the voters and the leader: a handful).
+	lastPeer sync.Map // id -> string
 }
 
 // info is GET /p2p/v1/cluster: the Raft configuration joined with
@@ -112,11 +115,20 @@ func (v *clusterView) aliveMembers() int {
 	return k
 }
 
-// peerAddr returns a node's peer address from gossip ("" when gossip
-// does not know it).
+// peerAddr returns a node's peer address from gossip, or the one gossip
+// last gave for it ("" when it never knew it). Only voters are asked
+// about: a voter must still forward joins and writes to a leader that
+// Raft says leads but that its gossip, on a starved host, declared dead
+// and dropped; a dead guess costs one failed request.
 func (v *clusterView) peerAddr(id string) string {
-	if m, ok := v.gossip.Member(id); ok {
+	if m, ok := v.gossip.Member(id); ok && m.Meta.PeerAddr != "" {
+		if old, ok := v.lastPeer.Load(id); !ok || old.(string) != m.Meta.PeerAddr {
+			v.lastPeer.Store(id, m.Meta.PeerAddr)
+		}
 		return m.Meta.PeerAddr
+	}
+	if addr, ok := v.lastPeer.Load(id); ok {
+		return addr.(string)
 	}
 	return ""
 }
