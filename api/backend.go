@@ -51,8 +51,10 @@ type Backend interface {
 	// pulled from the image's locations and verified (by this node, or
 	// by another node this one waited for).
 	PullImage(ctx context.Context, img *catalog.Image) (*catalog.Image, error)
-	// Cluster describes the cluster as this node sees it.
-	Cluster(ctx context.Context) (*ClusterInfo, error)
+	// Cluster describes the cluster as this node sees it; with usage,
+	// each live node is asked for its store usage (one request per
+	// node), else only membership and roles are given.
+	Cluster(ctx context.Context, usage bool) (*ClusterInfo, error)
 
 	// Member returns one member of an image, or an error wrapping
 	// catalog.ErrNotFound.

@@ -94,7 +94,7 @@ func (b *fsmBackend) PullImage(_ context.Context, img *catalog.Image) (*catalog.
 	return img, nil
 }
 
-func (b *fsmBackend) Cluster(context.Context) (*ClusterInfo, error) {
+func (b *fsmBackend) Cluster(context.Context, bool) (*ClusterInfo, error) {
 	return &ClusterInfo{Self: "n1", Leader: "n1"}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,8 +270,18 @@ func (s *Server) showSchema(w http.ResponseWriter, r *http.Request) error {
 
 // showCluster serves GET /p2p/v1/cluster. The nodes' internal addresses
 // (peer and Raft) are for admins only: others get the list without them.
+// ?usage=false leaves out the store usage, which costs a request to every
+// live node (what a fleet-wide membership poll does not need).
 func (s *Server) showCluster(w http.ResponseWriter, r *http.Request) error {
-	info, err := s.cfg.Backend.Cluster(r.Context())
+	usage := true
+	if v, ok := r.URL.Query()["usage"]; ok {
+		b, err := strconv.ParseBool(v[len(v)-1])
+		if err != nil || len(v) > 1 {
+			return badRequest("usage must be true or false, given once")
+		}
+		usage = b
+	}
+	info, err := s.cfg.Backend.Cluster(r.Context(), usage)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (b *memBackend) PullImage(_ context.Context, img *catalog.Image) (*catalog.
 	return img, nil
 }
 
-func (b *memBackend) Cluster(context.Context) (*ClusterInfo, error) { return &ClusterInfo{}, nil }
+func (b *memBackend) Cluster(context.Context, bool) (*ClusterInfo, error) { return &ClusterInfo{}, nil }
 
 const testImageID = "11111111-2222-3333-4444-555555555555"
 

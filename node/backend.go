@@ -10,7 +10,9 @@ import (
 var _ api.Backend = (*Node)(nil)
 
 // Cluster implements api.Backend.
-func (n *Node) Cluster(ctx context.Context) (*api.ClusterInfo, error) { return n.view.info(ctx) }
+func (n *Node) Cluster(ctx context.Context, usage bool) (*api.ClusterInfo, error) {
+	return n.view.info(ctx, usage)
+}
 
 // AliveMembers returns how many nodes gossip sees alive (self included).
 func (n *Node) AliveMembers() int { return n.view.aliveMembers() }

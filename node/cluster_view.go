@@ -35,8 +35,8 @@ type clusterView struct {
 
 // info is GET /p2p/v1/cluster: the Raft configuration joined with
 // gossip's view of who is alive and where, and every live node's store
-// usage.
-func (v *clusterView) info(ctx context.Context) (*api.ClusterInfo, error) {
+// usage (unless usage is false).
+func (v *clusterView) info(ctx context.Context, usage bool) (*api.ClusterInfo, error) {
 	info, nodes, err := v.raftMembers()
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (v *clusterView) info(ctx context.Context) (*api.ClusterInfo, error) {
 	}
 	peers := map[string]string{}
 	for id, cn := range nodes {
-		if cn.Alive {
+		if cn.Alive && usage {
 			peers[id] = cn.PeerAddr
 		}
 	}

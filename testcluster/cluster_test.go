@@ -230,6 +230,32 @@ func TestClusterEndpoint(t *testing.T) {
 		}
 		return pinned == 3
 	})
+	// ?usage=false: the same nodes and roles, no usage (no node asked).
+	resp, err := http.Get(c.URL(3) + "/p2p/v1/cluster?usage=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bare api.ClusterInfo
+	err = json.NewDecoder(resp.Body).Decode(&bare)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || len(bare.Nodes) != 5 {
+		t.Fatalf("usage=false: status %d, %d nodes, %v", resp.StatusCode, len(bare.Nodes), err)
+	}
+	for _, n := range bare.Nodes {
+		if n.Role == "" || n.APIAddr == "" || n.Chunks != 0 || n.PinnedBytes != 0 || n.Bytes != 0 || n.CacheBudget != 0 {
+			t.Errorf("usage=false: node %+v", n)
+		}
+	}
+	for _, q := range []string{"usage=maybe", "usage=true&usage=false"} {
+		resp, err := http.Get(c.URL(3) + "/p2p/v1/cluster?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("?%s: status %d, want 400", q, resp.StatusCode)
+		}
+	}
 	// A replica serves reads of writes made elsewhere.
 	img := createAndUpload(t, glance(c.URL(0), ""), "x", randomBytes(5, 1000))
 	c.Eventually(10*time.Second, "the replica sees the image active", func() bool {

@@ -631,7 +631,7 @@ func TestNodeRestoredFromOlderDisk(t *testing.T) {
 		}
 	}
 	c.Eventually(30*time.Second, "the restored node holds all its durable chunks", func() bool {
-		info, err := c.Node(victim).Cluster(context.Background())
+		info, err := c.Node(victim).Cluster(context.Background(), true)
 		if err != nil {
 			return false
 		}

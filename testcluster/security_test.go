@@ -141,7 +141,7 @@ func TestInternalAPIRefusesOutsiders(t *testing.T) {
 	if code, _ := peerDo(t, insider, http.MethodGet, peer(other)+"/internal/v1/chunks/"+pushedDigest, nil); code != http.StatusNotFound {
 		t.Errorf("chunk pushed by outsiders: GET status %d, want 404", code)
 	}
-	info, err := c.Node(leader).Cluster(ctx)
+	info, err := c.Node(leader).Cluster(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestOutsiderNodeCannotJoin(t *testing.T) {
 	c.Eventually(20*time.Second, "node 0 refuses the outsider's join", func() bool { return c.Node(0).Metrics().AuthRejected > 0 })
 	ctx := context.Background()
 	inRaft := func() bool {
-		info, err := c.Node(c.WaitForLeader()).Cluster(ctx)
+		info, err := c.Node(c.WaitForLeader()).Cluster(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}

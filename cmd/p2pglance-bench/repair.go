@@ -177,7 +177,7 @@ func benchRepair(ctx context.Context, cfg *config, dir string, rep *report) erro
 		return fmt.Errorf("no leader")
 	}
 	lead := c.nodes[res.leader]
-	info, err := lead.Cluster(ctx)
+	info, err := lead.Cluster(ctx, false)
 	if err != nil {
 		return err
 	}

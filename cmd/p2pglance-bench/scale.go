@@ -160,7 +160,7 @@ func (run *scaleRun) stages(ctx context.Context, sc *scaleConfig, f *scaleFleet,
 		return err
 	}
 	if run.join.listed < n {
-		err := fmt.Errorf("every agent applied the catalog after %s, but only %d of %d agents listed every agent alive within %s more", run.join.applied.Round(time.Millisecond), run.join.listed, n, membershipGrace(n))
+		err := fmt.Errorf("every agent applied the catalog after %s, but only %d of %d agents listed every agent alive within %s more", run.join.applied.Round(time.Millisecond), run.join.listed, n, sc.membershipGrace(n))
 		run.join = joinResult{}
 		return err
 	}

@@ -175,6 +175,10 @@ func (f *scaleFleet) start(a *scaleAgent) error {
 		args = a.restartArgs
 	}
 	cmd := exec.Command(f.bin, args...)
+	if f.sc.replicaNice > 0 && a.i >= min(f.sc.joinVia, len(f.agents)) {
+		// nice execs the agent: the pid, and every thread, are the agent's.
+		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(f.sc.replicaNice), f.bin}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = f.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

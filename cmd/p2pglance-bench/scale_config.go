@@ -9,26 +9,28 @@ import (
 
 // scaleConfig is the scale phase's knobs (-scale-* flags).
 type scaleConfig struct {
-	sizes       []int         // fleet sizes N, each run in turn
-	zones       int           // zones az1..azZ
-	racks       int           // racks r1..rR in all; rack k is in zone k%zones
-	joinVia     int           // every agent joins the first joinVia agents
-	wave        int           // the other agents start this many at a time (0: all at once)
-	secret      bool          // run with a cluster secret, as a production cluster must off loopback
-	joinTimeout time.Duration // how long N agents may take to join (0: 60 s + 2 s per agent)
-	settle      time.Duration // pause between "all joined" and the idle window
-	idle        time.Duration // the idle window over which CPU is measured
-	rate        int           // writes per second of the steady load
-	load        time.Duration // how long the steady load runs
-	sample      time.Duration // one write in each such interval is looked for on every agent
-	clients     int           // concurrent clients of the creates/s figure
-	creates     time.Duration // how long the creates/s figure runs
-	createVia   int           // the agent the clients talk to (-1: the last one)
-	restart     bool          // measure a full restart of all N agents
-	catalog     int           // grow the catalog to this many images before the restart (0: as the load left it)
-	stopTimeout time.Duration // how long an agent may take to stop on SIGTERM before SIGKILL
-	plot        string        // PNG path of the chart ("": none)
-	logs        string        // copy every agent's log under this directory after each N ("": none)
+	sizes        []int         // fleet sizes N, each run in turn
+	zones        int           // zones az1..azZ
+	racks        int           // racks r1..rR in all; rack k is in zone k%zones
+	joinVia      int           // every agent joins the first joinVia agents
+	wave         int           // the other agents start this many at a time (0: all at once)
+	replicaNice  int           // the agents after the voters run under nice(1) with this niceness (0: not)
+	secret       bool          // run with a cluster secret, as a production cluster must off loopback
+	joinTimeout  time.Duration // how long N agents may take to join (0: 60 s + 2 s per agent)
+	membersGrace time.Duration // how long after all applied the marker every agent may take to list every agent alive (0: 30 s + 0.5 s × N)
+	settle       time.Duration // pause between "all joined" and the idle window
+	idle         time.Duration // the idle window over which CPU is measured
+	rate         int           // writes per second of the steady load
+	load         time.Duration // how long the steady load runs
+	sample       time.Duration // one write in each such interval is looked for on every agent
+	clients      int           // concurrent clients of the creates/s figure
+	creates      time.Duration // how long the creates/s figure runs
+	createVia    int           // the agent the clients talk to (-1: the last one)
+	restart      bool          // measure a full restart of all N agents
+	catalog      int           // grow the catalog to this many images before the restart (0: as the load left it)
+	stopTimeout  time.Duration // how long an agent may take to stop on SIGTERM before SIGKILL
+	plot         string        // PNG path of the chart ("": none)
+	logs         string        // copy every agent's log under this directory after each N ("": none)
 }
 
 // scaleFlags registers the -scale-* flags; the returned function checks
@@ -40,8 +42,10 @@ func scaleFlags(sc *scaleConfig) func() error {
 	flag.IntVar(&sc.racks, "scale-racks", 7, "racks in all, rack k in zone k%zones; agent i in rack i%racks (scale phase)")
 	flag.IntVar(&sc.joinVia, "scale-join", 3, "every agent is started with --join naming the first this many agents (scale phase)")
 	flag.IntVar(&sc.wave, "scale-wave", 100, "after the voters, agents start this many at a time, each wave once the one before has applied the catalog (as hosts of a fleet come up); 0: all at once. A full restart always starts all at once")
+	flag.IntVar(&sc.replicaNice, "scale-replica-nice", 19, "run every agent but the voters under nice -n with this niceness (0: all at the same priority); a fleet's voters do not share their cores with hundreds of other agents, and on one machine they starve without it (N = 300 on 2 cores: elections every few seconds while agents join)")
 	flag.BoolVar(&sc.secret, "scale-secret", true, "run the agents with a cluster secret (signed internal HTTP, Raft handshake, encrypted gossip), as any cluster off loopback must")
 	flag.DurationVar(&sc.joinTimeout, "scale-join-timeout", 0, "how long N agents may take to join, and to come back after a full restart; 0: 60s + 2s per agent")
+	flag.DurationVar(&sc.membersGrace, "scale-members-grace", 0, "how long, once every agent applied the marker, every agent may still take to list every agent alive (gossip); 0: 30s + 0.5s per agent")
 	flag.DurationVar(&sc.settle, "scale-settle", 15*time.Second, "pause between all joined and the idle window (scale phase)")
 	flag.DurationVar(&sc.idle, "scale-idle", 30*time.Second, "idle window over which each agent's CPU is measured (scale phase; at least 20s for the report)")
 	flag.IntVar(&sc.rate, "scale-rate", 50, "writes per second of the steady load (creates, through every agent in turn)")
@@ -59,6 +63,9 @@ func scaleFlags(sc *scaleConfig) func() error {
 		var err error
 		if sc.sizes, err = parseScaleSizes(sizes); err != nil {
 			return fmt.Errorf("-scale-n: %w", err)
+		}
+		if sc.replicaNice < 0 || sc.replicaNice > 19 {
+			return fmt.Errorf("-scale-replica-nice must be 0-19")
 		}
 		if sc.wave < 0 {
 			return fmt.Errorf("-scale-wave must not be negative")

@@ -78,10 +78,11 @@ func getAtRev(ctx context.Context, hc *http.Client, base, id string, rev uint64)
 	return resp.StatusCode, nil
 }
 
-// clusterOf GETs /p2p/v1/cluster from the agent at base (as admin: noauth
-// without a project).
+// clusterOf GETs /p2p/v1/cluster?usage=false from the agent at base (as
+// admin: noauth without a project): roles and gossip's view only, not
+// the store usage that costs the agent a request to every live node.
 func clusterOf(ctx context.Context, hc *http.Client, base string) (*api.ClusterInfo, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/p2p/v1/cluster", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/p2p/v1/cluster?usage=false", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -49,9 +49,14 @@ type joinResult struct {
 
 // membershipGrace is how long, once every agent has applied the marker,
 // every agent may still take to list every agent alive: gossip spreads
-// in seconds.
-func membershipGrace(n int) time.Duration {
-	return 30*time.Second + time.Duration(n)*100*time.Millisecond
+// in seconds on hosts of their own, but a wave of 100 agents on one
+// 2-core machine took 2 minutes at N = 300 (-scale-members-grace
+// overrides it).
+func (sc *scaleConfig) membershipGrace(n int) time.Duration {
+	if sc.membersGrace > 0 {
+		return sc.membersGrace
+	}
+	return 30*time.Second + time.Duration(n)*500*time.Millisecond
 }
 
 // waitJoined waits until every agent has applied revision rev (a GET of
@@ -59,8 +64,8 @@ func membershipGrace(n int) time.Duration {
 // len(f.agents) agents alive in GET /p2p/v1/cluster. "Joined" so means
 // gossip membership and the applied index, whatever the Raft
 // configuration holds. An agent's membership is checked once it has
-// applied the marker, at most 4 at a time (each view asks every live
-// node for its store usage), until membershipGrace after the last agent
+// applied the marker, at most 4 at a time (without store usage: the
+// agent's own view, no request to other nodes), until membershipGrace after the last agent
 // applied it. It fails if an agent exits or does not apply the marker
 // within timeout; agents that never list every agent are counted in the
 // result (listed < n), not an error.
@@ -83,11 +88,12 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 		case <-mctx.Done():
 			return
 		}
-		if sleepCtx(mctx, membershipGrace(n)) == nil {
+		if sleepCtx(mctx, f.sc.membershipGrace(n)) == nil {
 			endMembers()
 		}
 	}()
 	applied, seen := make([]time.Duration, n), make([]time.Duration, n)
+	lastAlive := make([]atomic.Int32, n) // what each agent's last view listed alive
 	var nApplied, nSeen atomic.Int64
 	sem := make(chan struct{}, 4)
 	errs := make([]error, n)
@@ -133,12 +139,18 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 						<-sem
 					case <-mctx.Done():
 					}
+					if info != nil {
+						lastAlive[a.i].Store(int32(aliveIn(info)))
+					}
 					if info != nil && aliveIn(info) >= n {
 						seen[a.i] = time.Since(t0)
 						nSeen.Add(1)
 						return nil
 					}
-					if sleepCtx(mctx, 500*time.Millisecond) != nil {
+					// Each view is a JSON list of all N agents: at 300
+					// agents polled every 500 ms the polls alone took
+					// about half a core from the agents being measured.
+					if sleepCtx(mctx, membersPollEvery(n)) != nil {
 						if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
 							return cause // an agent exited
 						}
@@ -158,7 +170,7 @@ wait:
 		case <-done:
 			break wait
 		case <-tick.C:
-			log.Printf("    %s: %d/%d agents applied the marker, %d/%d list every agent", time.Since(t0).Round(time.Second), nApplied.Load(), n, nSeen.Load(), n)
+			log.Printf("    %s: %d/%d agents applied the marker, %d/%d list every agent%s", time.Since(t0).Round(time.Second), nApplied.Load(), n, nSeen.Load(), n, aliveSpread(lastAlive))
 		}
 	}
 	var failed []error
@@ -514,7 +526,7 @@ func fullRestart(ctx context.Context, hc *http.Client, f *scaleFleet, sc *scaleC
 		return nil, fmt.Errorf("after the restart: %w", err)
 	}
 	if r.rejoin.listed < n {
-		log.Printf("    after the restart only %d of %d agents list every agent alive (%s after all applied the marker); measuring on", r.rejoin.listed, n, membershipGrace(n))
+		log.Printf("    after the restart only %d of %d agents list every agent alive (%s after all applied the marker); measuring on", r.rejoin.listed, n, sc.membershipGrace(n))
 	}
 	if r.leader, err = leaderIndex(ctx, hc, f); err != nil {
 		return r, err
@@ -624,4 +636,27 @@ func (l loadResult) fleetCPUPerWrite(idle idleResult) float64 {
 		total -= mc / 1000 * l.wall.Seconds()
 	}
 	return max(total, 0) / float64(l.ok)
+}
+
+// aliveSpread describes how many agents the agents' last views listed
+// alive: min / median / max over the agents asked so far ("" before any).
+func aliveSpread(last []atomic.Int32) string {
+	var counts []int
+	for i := range last {
+		if c := int(last[i].Load()); c > 0 {
+			counts = append(counts, c)
+		}
+	}
+	if len(counts) == 0 {
+		return ""
+	}
+	slices.Sort(counts)
+	return fmt.Sprintf(" (listed alive, min / median / max over %d views: %d / %d / %d)", len(counts), counts[0], counts[len(counts)/2], counts[len(counts)-1])
+}
+
+// membersPollEvery is how often waitJoined asks one agent for its view of
+// the membership: every agent about every 500 ms up to 50 agents, at most
+// 100 views a second over the fleet beyond.
+func membersPollEvery(n int) time.Duration {
+	return max(500*time.Millisecond, time.Duration(n)*10*time.Millisecond)
 }

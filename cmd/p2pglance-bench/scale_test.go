@@ -217,7 +217,7 @@ func TestScaleReportPartial(t *testing.T) {
 		// (agent 0: 100 millicores); neither counts in the max.
 		"| 50 | 20.0 | 21.0 / 20.0 | 100 |",
 		"N=50: the Raft leader changed during the idle window (agents [0 2])",
-		"N=100: **after the full restart only 97 of 100 agents listed every agent alive** (gossip) within 40s",
+		"N=100: **after the full restart only 97 of 100 agents listed every agent alive** (gossip) within 1m20s",
 		"| 200 | 9m0s | did not join | — | — | — | — | — | — | — |",
 	} {
 		if !strings.Contains(s, want) {
