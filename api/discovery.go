@@ -90,10 +90,16 @@ func (da *discoveryAPI) writeStores(w http.ResponseWriter, r *http.Request, deta
 }
 
 // infoUsage serves GET /v2/info/usage: the caller's project usage with
-// its limits, sizes in MiB, -1 for unlimited.
+// its limits, sizes in MiB, -1 for unlimited. With no quota configured
+// it is {"usage": {}}, as Glance answers without Keystone limits
+// (use_keystone_limits off); with any, the four resources, as Glance
+// answers with them.
 func (da *discoveryAPI) infoUsage(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
+	}
+	if q := da.backend.Quotas(); q.ImageSizeTotal.Limit <= 0 && q.ImageStageTotal.Limit <= 0 && q.ImageCountTotal.Limit <= 0 && q.ImageCountUploading.Limit <= 0 {
+		return writeRawJSON(w, http.StatusOK, `{"usage": {}}`)
 	}
 	u, err := da.backend.Usage(r.Context(), authFrom(r.Context()).Project)
 	if err != nil {

@@ -376,42 +376,14 @@ func (ia *imageAPI) listImages(w http.ResponseWriter, r *http.Request) error {
 		b.WriteString(imageJSON(img, view))
 	}
 	b.WriteString(`], "first": `)
-	b.WriteString(jsonString(pageLink(q, "")))
+	b.WriteString(jsonString(pageLink("/v2/images", r.URL.RawQuery, "", true)))
 	b.WriteString(`, "schema": "/v2/schemas/images"`)
 	if plan.limit > 0 && len(imgs) == plan.limit {
 		b.WriteString(`, "next": `)
-		b.WriteString(jsonString(pageLink(q, imgs[len(imgs)-1].ID)))
+		b.WriteString(jsonString(pageLink("/v2/images", r.URL.RawQuery, imgs[len(imgs)-1].ID, true)))
 	}
 	b.WriteString("}")
 	w.Header().Set("Content-Type", "application/json")
 	_, err = w.Write([]byte(b.String()))
 	return err
-}
-
-// pageLink builds the root-relative first/next link: the request's
-// parameters without marker, then the new marker last.
-func pageLink(q url.Values, marker string) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		if k != "marker" {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	var parts []string
-	for _, k := range keys {
-		// Unlike Glance, which keeps only the last value of a repeated
-		// parameter, every value is kept, so tag=a&tag=b pages stay
-		// filtered by both tags.
-		for _, v := range q[k] {
-			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(v))
-		}
-	}
-	if marker != "" {
-		parts = append(parts, "marker="+url.QueryEscape(marker))
-	}
-	if len(parts) == 0 {
-		return "/v2/images"
-	}
-	return "/v2/images?" + strings.Join(parts, "&")
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,11 +188,11 @@ func (ta *taskAPI) listTasks(w http.ResponseWriter, r *http.Request) error {
 		b.WriteString(taskStubJSON(t))
 	}
 	b.WriteString(`], "first": `)
-	b.WriteString(jsonString(taskPageLink(q, "")))
+	b.WriteString(jsonString(pageLink("/v2/tasks", r.URL.RawQuery, "", false)))
 	b.WriteString(`, "schema": "/v2/schemas/tasks"`)
 	if limit > 0 && len(tasks) == limit {
 		b.WriteString(`, "next": `)
-		b.WriteString(jsonString(taskPageLink(q, tasks[len(tasks)-1].ID)))
+		b.WriteString(jsonString(pageLink("/v2/tasks", r.URL.RawQuery, tasks[len(tasks)-1].ID, false)))
 	}
 	b.WriteString("}")
 	return writeRawJSON(w, http.StatusOK, b.String())
@@ -224,29 +223,6 @@ func compareTaskKey(key string, a, b *catalog.Task) int {
 		return a.ExpiresAt.Compare(*b.ExpiresAt)
 	}
 	return a.CreatedAt.Compare(b.CreatedAt)
-}
-
-// taskPageLink is the root-relative first/next link of a task list: the
-// request's parameters without marker, then the new marker.
-func taskPageLink(q url.Values, marker string) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		if k != "marker" {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(q[k][len(q[k])-1]))
-	}
-	if marker != "" {
-		parts = append(parts, "marker="+url.QueryEscape(marker))
-	}
-	if len(parts) == 0 {
-		return "/v2/tasks"
-	}
-	return "/v2/tasks?" + strings.Join(parts, "&")
 }
 
 // imageTasks serves GET /v2/images/{id}/tasks: the image's tasks the

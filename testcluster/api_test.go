@@ -601,10 +601,19 @@ func TestAPIList(t *testing.T) {
 		if _, ok := m["next"]; ok {
 			t.Fatal("next present on a page that is not full")
 		}
-		// Links are url-encoded with + for spaces.
+		// Links are url-encoded with + for spaces, and keep the client's
+		// order of parameters (Glance echoes them), the marker last.
 		_, m = c.list(t, "name=a%20b&limit=1")
-		if m["first"] != "/v2/images?limit=1&name=a+b" {
-			t.Fatalf("first link %v, want /v2/images?limit=1&name=a+b", m["first"])
+		if m["first"] != "/v2/images?name=a+b&limit=1" {
+			t.Fatalf("first link %v, want /v2/images?name=a+b&limit=1", m["first"])
+		}
+		page, m := c.list(t, "sort_dir=asc&limit=2&marker="+byName["bulk-00"]+"&sort_key=name")
+		if want := "/v2/images?sort_dir=asc&limit=2&sort_key=name"; m["first"] != want || len(page) != 2 || m["next"] != want+"&marker="+page[1] {
+			t.Fatalf("first link %v next %v, want %s and that &marker=%v", m["first"], m["next"], want, page)
+		}
+		// A repeated parameter keeps every value, where it first appeared.
+		if _, m = c.list(t, "tag=a&limit=1&tag=b"); m["first"] != "/v2/images?tag=a&tag=b&limit=1" {
+			t.Fatalf("first link %v, want /v2/images?tag=a&tag=b&limit=1", m["first"])
 		}
 		// Killed images are never listed, but can still be shown.
 		c.show(t, byName["killed"])
@@ -1141,6 +1150,10 @@ func TestAPIImageData(t *testing.T) {
 		r := p1.do(t, "GET", "/v2/images/"+id+"/file", nil).want(t, http.StatusNoContent)
 		if len(r.body) != 0 {
 			t.Fatalf("204 download has a body of %d bytes", len(r.body))
+		}
+		// RFC 9110 forbids Content-Length on a 204; Glance sends none.
+		if v, ok := r.header["Content-Length"]; ok {
+			t.Fatalf("204 download carries Content-Length %v", v)
 		}
 	})
 

@@ -3,6 +3,7 @@ package testcluster_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -218,11 +219,10 @@ func testInfo(t *testing.T, c *testcluster.Cluster) {
 		t.Fatalf("store detail %v", d)
 	}
 	a.as("p1").do(t, "GET", "/v2/info/stores/detail", nil).want(t, http.StatusForbidden)
-	usage := a.as("p-info").do(t, "GET", "/v2/info/usage", nil).want(t, http.StatusOK).obj(t)["usage"].(map[string]any)
-	for _, k := range []string{"image_size_total", "image_stage_total", "image_count_total", "image_count_uploading"} {
-		if u, ok := usage[k].(map[string]any); !ok || u["limit"] != float64(-1) || u["usage"] != float64(0) {
-			t.Fatalf("usage %s = %v", k, usage[k])
-		}
+	// No quota configured: Glance without Keystone limits answers no
+	// resource.
+	if usage := a.as("p-info").do(t, "GET", "/v2/info/usage", nil).want(t, http.StatusOK); string(usage.body) != `{"usage": {}}` {
+		t.Fatalf("usage without quotas: %s", usage.body)
 	}
 }
 
@@ -325,9 +325,14 @@ func TestTasksAPIImport(t *testing.T) {
 		t.Fatalf("successful tasks %+v", list)
 	}
 	var ids []string
-	path := "/v2/tasks?limit=1&sort_dir=asc"
-	for range 5 {
+	path := "/v2/tasks?sort_dir=asc&limit=1"
+	for page := range 5 {
 		m := a.do(t, "GET", path, nil).want(t, http.StatusOK).obj(t)
+		// As Glance: the client's parameters in its order, the marker
+		// last (a repeated one once, its last value).
+		if page == 0 && (m["first"] != "/v2/tasks?sort_dir=asc&limit=1" || !strings.HasPrefix(fmt.Sprint(m["next"]), "/v2/tasks?sort_dir=asc&limit=1&marker=")) {
+			t.Fatalf("task links first %v next %v", m["first"], m["next"])
+		}
 		for _, v := range m["tasks"].([]any) {
 			ids = append(ids, v.(map[string]any)["id"].(string))
 		}
