@@ -110,7 +110,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 		case "size_min", "size_max":
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil {
-				return nil, badRequest("Invalid value for %s: %s", key, val)
+				return nil, badRequest("Unable to filter on a range with a non-numeric value.")
 			}
 			isMin := key == "size_min"
 			p.matchers = append(p.matchers, func(img *catalog.Image) bool {
@@ -128,7 +128,7 @@ func parseList(a *Auth, q url.Values) (*listPlan, error) {
 				return nil, err
 			}
 			p.matchers = append(p.matchers, m)
-		case "min_ram", "min_disk", "virtual_size":
+		case "min_ram", "min_disk", "virtual_size", "size":
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil {
 				return nil, badRequest("Invalid value for %s: %s", key, val)
@@ -235,6 +235,8 @@ func intFilter(key string, n int64) func(*catalog.Image) bool {
 			return img.MinRAM == n
 		case "min_disk":
 			return img.MinDisk == n
+		case "size":
+			return img.Size != nil && *img.Size == n
 		}
 		return img.VirtualSize != nil && *img.VirtualSize == n
 	}

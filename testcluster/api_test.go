@@ -743,6 +743,8 @@ func TestAPIList(t *testing.T) {
 			{"size_min=15", ids("bulk-02", "bulk-03")},
 			{"size_max=20", ids("bulk-01", "bulk-02")},
 			{"size_min=20&size_max=20", ids("bulk-02")},
+			{"size=20", ids("bulk-02")},
+			{"size=21", nil},
 			{"protected=true", ids("bulk-00")},
 			{"protected=false&owner=p1", ids("p1-private", "p1-shared")},
 			{"os_hidden=true", ids("p1-hidden")},
@@ -773,7 +775,7 @@ func TestAPIList(t *testing.T) {
 		}
 		for _, q := range []string{
 			"name=foo:bar", "name=gt:x", `name=in:"a`, `name=in:"a"b`, "status=lt:active",
-			"visibility=everyone", "member_status=maybe", "size_min=big", "size_max=1.5",
+			"visibility=everyone", "member_status=maybe", "size_min=big", "size_max=1.5", "size=big",
 			"protected=maybe", "protected=True", "protected=1", "os_hidden=yes", "os_hidden=1", "created_at=gt:yesterday", "created_at=nope",
 			"updated_at=lt:2020-13-45T00:00:00Z", "changes-since=2020-01-01T00:00:00Z",
 			"limit=abc", "limit=-1", "limit=1.5", "marker=00000000-0000-0000-0000-000000000000",

@@ -175,7 +175,7 @@ func (f *scaleFleet) start(a *scaleAgent) error {
 		args = a.restartArgs
 	}
 	cmd := exec.Command(f.bin, args...)
-	if f.sc.replicaNice > 0 && a.i >= min(f.sc.joinVia, len(f.agents)) {
+	if f.niced() && a.i >= min(f.sc.joinVia, len(f.agents)) {
 		// nice execs the agent: the pid, and every thread, are the agent's.
 		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(f.sc.replicaNice), f.bin}, args...)...)
 	}
@@ -427,6 +427,9 @@ func parseStoppedLine(line string) (netCounters, error) {
 			}
 			c.dialedSent = n
 		case "peer_served":
+			if v == `""` {
+				v = "" // slog quotes an empty value: the agent answered no internal request
+			}
 			rs, err := node.ParseRouteBytes(v)
 			if err != nil {
 				return c, fmt.Errorf("stopped line: %w", err)
@@ -485,4 +488,10 @@ func freePortsBelowEphemeral(n int, used map[int]bool) ([]int, error) {
 func lastLine(path string) string {
 	lines := strings.Split(strings.TrimSpace(tail(path)), "\n")
 	return lines[len(lines)-1]
+}
+
+// niced reports whether this fleet's agents after the voters run under
+// nice (-scale-replica-nice, -scale-nice-from).
+func (f *scaleFleet) niced() bool {
+	return f.sc.replicaNice > 0 && len(f.agents) >= f.sc.niceFrom
 }

@@ -207,7 +207,7 @@ func (res *scaleResult) print(w io.Writer) {
 	fmt.Fprintf(w, "Each N: N processes of `p2pglance agent` (the binary, production timers: no timing flag exists), %s, each with its own data directory and four loopback ports, %d zones and %d racks (agent i in rack i%%%d, rack k in zone k%%%d), every agent started with `--join` naming the first %d (on a restart agent 0 too names the others). "+
 		"Agent 0 starts first (it bootstraps Raft); once it takes a write the next ones start one after the other, each once it has joined (they are the Raft voters), then every other agent%s, and a marker image is created through agent 0. %s"+
 		"**All joined**: from agent 0's start until every agent has applied the marker (a GET of it with `X-P2pglance-Revision: <its revision>` answers 200) and lists all N agents alive in `GET /p2p/v1/cluster` (gossip's view: joined is read from membership and the applied index, not from the Raft configuration); the membership check (each agent's own view, `?usage=false`, each agent asked every max(0.5 s, N × 10 ms)) ends %s after the last agent applied the marker (a fleet that never lists every agent stops there).\n\n",
-		secret, sc.zones, sc.racks, sc.racks, sc.zones, sc.joinVia, waveNote(sc.wave), niceNote(sc.replicaNice, sc.joinVia), graceNote(&sc))
+		secret, sc.zones, sc.racks, sc.racks, sc.zones, sc.joinVia, waveNote(sc.wave), niceNote(sc.replicaNice, sc.niceFrom, sc.joinVia), graceNote(&sc))
 	fmt.Fprintf(w, "**Idle CPU**: %s after all joined, utime+stime of every agent (`/proc/PID/stat`) over a %s window in which the benchmark sends nothing; millicores = CPU seconds / wall seconds × 1000. **RSS**: `/proc/PID/status` at the end of that window. "+
 		"**Write visible on every agent**: %d creates/s for %s, each through the next agent in turn (most are forwarded to the leader); one write in every %s is looked for on every agent: right after its answer, one GET per agent with the write's revision in `X-P2pglance-Revision` (the agent answers once it has applied that revision); the time is from the write's start until the last agent answered. The measurement adds N GETs per sampled write. **CPU per write**: each agent's utime+stime over the load (sampling GETs included), less its idle rate over as long, over the writes that succeeded: the median agent's, and the sum over the fleet. Every agent applies every write, so N agents on C cores apply at most about C / (N × the median) writes a second. "+
 		"**Creates/s**: %d clients creating images one after the other each, for %s, all through one agent (the last one unless `-scale-create-via`: a non-voter). "+
@@ -307,6 +307,9 @@ func (res *scaleResult) print(w io.Writer) {
 		if r.creates.firstErr != "" {
 			fmt.Fprintf(w, "\nN=%d: the first failed create: `%s`\n", r.n, oneLine(r.creates.firstErr))
 		}
+		if r.join.all > 0 && r.join.listed < r.n {
+			fmt.Fprintf(w, "\nN=%d: **only %d of %d agents listed every agent alive** (gossip) within %s of the last one applying the marker; \"all joined\" is when every agent had applied it.\n", r.n, r.join.listed, r.n, res.cfg.membershipGrace(r.n))
+		}
 		if r.restart != nil && r.restart.rejoin.listed < r.n {
 			fmt.Fprintf(w, "\nN=%d: **after the full restart only %d of %d agents listed every agent alive** (gossip) within %s of the last one applying the marker; \"all back\" is when every agent had applied it.\n", r.n, r.restart.rejoin.listed, r.n, res.cfg.membershipGrace(r.n))
 		}
@@ -377,11 +380,11 @@ func waveNote(wave int) string {
 }
 
 // niceNote says at what priority the agents after the voters run.
-func niceNote(nice, voters int) string {
+func niceNote(nice, from, voters int) string {
 	if nice <= 0 {
 		return "Every agent runs at the same CPU priority. "
 	}
-	return fmt.Sprintf("Every agent after the first %d runs under `nice -n %d` (the voters do not: a fleet's voters do not share their cores with hundreds of other agents; CPU seconds are counted the same either way). ", voters, nice)
+	return fmt.Sprintf("Below N = %d every agent runs at the same CPU priority; from N = %d on, every agent after the first %d runs under `nice -n %d` (the voters do not: a fleet's voters do not share their cores with hundreds of other agents, and on this machine they starve without it; CPU seconds are counted the same either way, latencies are not). ", from, from, voters, nice)
 }
 
 // graceNote says how long the membership check lasts.

@@ -60,6 +60,9 @@ func TestStoppedCounters(t *testing.T) {
 	}
 
 	// An agent that logs what it sent by route.
+	if c, err := parseStoppedLine(line + ` peer_dialed_sent_bytes=1000 peer_served=""`); err != nil || c.served != nil {
+		t.Fatalf("an agent that answered nothing: %+v %v", c, err)
+	}
 	c, err = parseStoppedLine(line + ` peer_dialed_sent_bytes=1000 peer_served=log:12/90000,checkpoint:1/80000`)
 	if err != nil {
 		t.Fatal(err)
