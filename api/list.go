@@ -378,11 +378,11 @@ func (ia *imageAPI) listImages(w http.ResponseWriter, r *http.Request) error {
 		b.WriteString(imageJSON(img, view))
 	}
 	b.WriteString(`], "first": `)
-	b.WriteString(jsonString(pageLink("/v2/images", r.URL.RawQuery, "", true)))
+	b.WriteString(jsonString(PageLink("/v2/images", r.URL.RawQuery, "", true)))
 	b.WriteString(`, "schema": "/v2/schemas/images"`)
 	if plan.limit > 0 && len(imgs) == plan.limit {
 		b.WriteString(`, "next": `)
-		b.WriteString(jsonString(pageLink("/v2/images", r.URL.RawQuery, imgs[len(imgs)-1].ID, true)))
+		b.WriteString(jsonString(PageLink("/v2/images", r.URL.RawQuery, imgs[len(imgs)-1].ID, true)))
 	}
 	b.WriteString("}")
 	w.Header().Set("Content-Type", "application/json")

@@ -188,11 +188,11 @@ func (ta *taskAPI) listTasks(w http.ResponseWriter, r *http.Request) error {
 		b.WriteString(taskStubJSON(t))
 	}
 	b.WriteString(`], "first": `)
-	b.WriteString(jsonString(pageLink("/v2/tasks", r.URL.RawQuery, "", false)))
+	b.WriteString(jsonString(PageLink("/v2/tasks", r.URL.RawQuery, "", false)))
 	b.WriteString(`, "schema": "/v2/schemas/tasks"`)
 	if limit > 0 && len(tasks) == limit {
 		b.WriteString(`, "next": `)
-		b.WriteString(jsonString(pageLink("/v2/tasks", r.URL.RawQuery, tasks[len(tasks)-1].ID, false)))
+		b.WriteString(jsonString(PageLink("/v2/tasks", r.URL.RawQuery, tasks[len(tasks)-1].ID, false)))
 	}
 	b.WriteString("}")
 	return writeRawJSON(w, http.StatusOK, b.String())

@@ -161,12 +161,12 @@ func (s *Service) listNamespaces(w http.ResponseWriter, r *http.Request) error {
 		Next       string          `json:"next,omitempty"`
 		Schema     string          `json:"schema"`
 		First      string          `json:"first"`
-	}{Namespaces: []namespaceView{}, Schema: "/v2/schemas/metadefs/namespaces", First: listLink("/v2/metadefs/namespaces", ps, "")}
+	}{Namespaces: []namespaceView{}, Schema: "/v2/schemas/metadefs/namespaces", First: api.PageLink("/v2/metadefs/namespaces", r.URL.RawQuery, "", false)}
 	for _, ns := range list {
 		out.Namespaces = append(out.Namespaces, listView(ns))
 	}
 	if limit > 0 && len(list) == limit {
-		out.Next = listLink("/v2/metadefs/namespaces", ps, list[len(list)-1].Namespace)
+		out.Next = api.PageLink("/v2/metadefs/namespaces", r.URL.RawQuery, list[len(list)-1].Namespace, false)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

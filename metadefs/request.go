@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,23 +64,8 @@ type param struct{ key, val string }
 // sees them: in first-seen order, a repeated key with its last value.
 func queryParams(r *http.Request) []param {
 	var out []param
-	index := map[string]int{}
-	for _, part := range strings.Split(r.URL.RawQuery, "&") {
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		k, err1 := url.QueryUnescape(k)
-		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		if i, ok := index[k]; ok {
-			out[i].val = v
-			continue
-		}
-		index[k] = len(out)
-		out = append(out, param{k, v})
+	for _, p := range api.QueryAsDict(r.URL.RawQuery) {
+		out = append(out, param{p.Name, p.Value})
 	}
 	return out
 }
@@ -94,24 +78,6 @@ func paramValue(ps []param, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// listLink builds a root-relative list link: the parameters without marker,
-// then marker (when not empty) last, as Glance's urlencode does.
-func listLink(path string, ps []param, marker string) string {
-	var parts []string
-	for _, p := range ps {
-		if p.key != "marker" {
-			parts = append(parts, url.QueryEscape(p.key)+"="+url.QueryEscape(p.val))
-		}
-	}
-	if marker != "" {
-		parts = append(parts, "marker="+url.QueryEscape(marker))
-	}
-	if len(parts) == 0 {
-		return path
-	}
-	return path + "?" + strings.Join(parts, "&")
 }
 
 // parseLimit parses the limit parameter: def when absent, at most 1000.
