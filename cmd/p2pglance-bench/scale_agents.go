@@ -245,7 +245,7 @@ func (f *scaleFleet) startWaves(ctx context.Context, hc *http.Client, from, wave
 // appliedOrExited reports whether agent a answers image id at revision
 // rev (it has applied it), or is no longer running.
 func appliedOrExited(ctx context.Context, hc *http.Client, a *scaleAgent, id string, rev uint64) bool {
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, appliedPollTimeout)
 	defer cancel()
 	st, err := getAtRev(rctx, hc, a.url(), id, rev)
 	return (err == nil && st == http.StatusOK) || !a.running()

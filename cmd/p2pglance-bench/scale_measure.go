@@ -115,7 +115,7 @@ func waitJoined(ctx context.Context, hc *http.Client, f *scaleFleet, t0 time.Tim
 						stop(err)
 						return err
 					}
-					rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					rctx, cancel := context.WithTimeout(ctx, appliedPollTimeout)
 					st, err := getAtRev(rctx, hc, a.url(), id, rev)
 					cancel()
 					if err == nil && st == http.StatusOK {
