@@ -98,7 +98,7 @@ func (da *discoveryAPI) infoUsage(w http.ResponseWriter, r *http.Request) error 
 	if err := rejectBody(r); err != nil {
 		return err
 	}
-	if q := da.backend.Quotas(); q.ImageSizeTotal.Limit <= 0 && q.ImageStageTotal.Limit <= 0 && q.ImageCountTotal.Limit <= 0 && q.ImageCountUploading.Limit <= 0 {
+	if !da.backend.Quotas().Limited() {
 		return writeRawJSON(w, http.StatusOK, `{"usage": {}}`)
 	}
 	u, err := da.backend.Usage(r.Context(), authFrom(r.Context()).Project)

@@ -27,6 +27,12 @@ type Usage struct {
 	ImageCountUploading UsageItem
 }
 
+// Limited reports whether any resource has a limit (a quota is
+// configured).
+func (u Usage) Limited() bool {
+	return u.ImageSizeTotal.Limit > 0 || u.ImageStageTotal.Limit > 0 || u.ImageCountTotal.Limit > 0 || u.ImageCountUploading.Limit > 0
+}
+
 // UsageItem is one resource's usage and limit (0: unlimited).
 type UsageItem struct {
 	Usage, Limit int64

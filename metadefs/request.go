@@ -57,24 +57,15 @@ func badRequest(format string, args ...any) *api.Error {
 	return &api.Error{Status: http.StatusBadRequest, Explanation: fmt.Sprintf(format, args...)}
 }
 
-// param is one query parameter.
-type param struct{ key, val string }
-
 // queryParams returns the query parameters as Python's dict(request.params)
 // sees them: in first-seen order, a repeated key with its last value.
-func queryParams(r *http.Request) []param {
-	var out []param
-	for _, p := range api.QueryAsDict(r.URL.RawQuery) {
-		out = append(out, param{p.Name, p.Value})
-	}
-	return out
-}
+func queryParams(r *http.Request) []api.QueryParam { return api.QueryAsDict(r.URL.RawQuery) }
 
 // paramValue returns a parameter's value.
-func paramValue(ps []param, key string) (string, bool) {
+func paramValue(ps []api.QueryParam, key string) (string, bool) {
 	for _, p := range ps {
-		if p.key == key {
-			return p.val, true
+		if p.Name == key {
+			return p.Value, true
 		}
 	}
 	return "", false
@@ -82,7 +73,7 @@ func paramValue(ps []param, key string) (string, bool) {
 
 // parseLimit parses the limit parameter: def when absent, at most 1000.
 // positive refuses 0, as the objects list does.
-func parseLimit(ps []param, def int, positive bool) (int, error) {
+func parseLimit(ps []api.QueryParam, def int, positive bool) (int, error) {
 	v, ok := paramValue(ps, "limit")
 	if !ok {
 		return def, nil
@@ -98,7 +89,7 @@ func parseLimit(ps []param, def int, positive bool) (int, error) {
 }
 
 // parseSortDir parses sort_dir (default desc).
-func parseSortDir(ps []param) (desc bool, err error) {
+func parseSortDir(ps []api.QueryParam) (desc bool, err error) {
 	v, ok := paramValue(ps, "sort_dir")
 	if !ok {
 		return true, nil
@@ -113,7 +104,7 @@ func parseSortDir(ps []param) (desc bool, err error) {
 }
 
 // visibilityFilter validates the visibility parameter against values.
-func visibilityFilter(ps []param, values ...string) (string, error) {
+func visibilityFilter(ps []api.QueryParam, values ...string) (string, error) {
 	v, _ := paramValue(ps, "visibility")
 	if v != "" && !slices.Contains(values, v) {
 		return "", badRequest("Invalid visibility value: %s", v)

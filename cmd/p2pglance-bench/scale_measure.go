@@ -56,8 +56,14 @@ func (sc *scaleConfig) membershipGrace(n int) time.Duration {
 	if sc.membersGrace > 0 {
 		return sc.membersGrace
 	}
-	return 30*time.Second + time.Duration(n)*500*time.Millisecond
+	return membersGraceBase + time.Duration(n)*membersGracePerAgent
 }
+
+// The default membership grace: membersGraceBase + membersGracePerAgent × N.
+const (
+	membersGraceBase     = 30 * time.Second
+	membersGracePerAgent = 500 * time.Millisecond
+)
 
 // waitJoined waits until every agent has applied revision rev (a GET of
 // image id with X-P2pglance-Revision: rev answers 200) and lists all

@@ -392,5 +392,5 @@ func graceNote(sc *scaleConfig) string {
 	if sc.membersGrace > 0 {
 		return sc.membersGrace.String()
 	}
-	return "30 s + 0.5 s × N"
+	return fmt.Sprintf("%s + %s × N", membersGraceBase, membersGracePerAgent)
 }
