@@ -79,8 +79,15 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 }
 
 // leaderLagMax is how far behind its applied index a poller may be and
-// still be fed by the leader (leaderSheds).
-const leaderLagMax = 256
+// still be fed by the leader (leaderSheds). A tree head polling the
+// leader in steady state lags by the writes of one round trip; one that
+// lags more is a replica catching up, which another voter serves. A
+// poller that does reach the leader costs it at most this many entries
+// once (it is then caught up), so a full restart costs the leader N x 16
+// entries at worst, not N x the catalog: with 256, one replica that had
+// half the catalog from a voter still in recovery drew more than the
+// catalog's snapshot from the leader (a test failure on a loaded host).
+const leaderLagMax = 16
 
 // leaderSheds reports whether this node leads Raft with fellow voters
 // and a poll from index after is far behind (more than leaderLagMax

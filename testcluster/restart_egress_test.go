@@ -56,9 +56,10 @@ func TestFullRestartDrawsTheCatalogFromPeers(t *testing.T) {
 	t.Logf("catalog %d bytes; %s", size, strings.Join(detail, "; "))
 }
 
-// TestLeaderShedsLaggingPollers: the leader refuses a log poll far
-// behind it (a replica that restarted or joined), which another voter
-// answers; a poll that is nearly caught up it still answers.
+// TestLeaderShedsLaggingPollers: the leader refuses a log poll behind
+// it by more than a round trip's writes (a replica that restarted or
+// joined), which another voter answers; a poll that is nearly caught up
+// it still answers.
 func TestLeaderShedsLaggingPollers(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.WithVoters(3), testcluster.WithSecret(""))
 	ids := createN(t, c.URL(0), "a", 300)
@@ -73,6 +74,13 @@ func TestLeaderShedsLaggingPollers(t *testing.T) {
 	b, err := client.Log(ctx, c.Node(other).PeerAddr(), 0, 0)
 	if err != nil || len(b.Entries) == 0 || b.Hints.Leader == "" {
 		t.Fatalf("a poll from index 0 to a fellow voter: %v, %d entries, hints %+v", err, len(b.Entries), b.Hints)
+	}
+	// A poller that took part of the log from a voter still replaying
+	// its own (a full restart) is refused too: the leader answering it
+	// would send a good part of the catalog once per such replica.
+	mid := c.Node(leader).AppliedIndex() - 100
+	if _, err := client.Log(ctx, c.Node(leader).PeerAddr(), mid, 0); !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("a poll 100 entries behind the leader: %v, want refused (503)", err)
 	}
 	near := c.Node(leader).AppliedIndex() - 10
 	b, err = client.Log(ctx, c.Node(leader).PeerAddr(), near, 0)
