@@ -124,11 +124,16 @@ URLS=()  # the API URL of node 1..3 at index 0..2
 # start_cluster NAME [agent flags...]: three nodes named NAME-node1..3 with
 # data and logs under $WORK/NAME, on fresh free ports; waits until all
 # three see each other alive with a leader (asking with $CLUSTER_TOKEN when
-# set). Sets URLS and NODE_PIDS.
+# set). Sets URLS and NODE_PIDS. The ports (API 1-3, peer 1-3, Raft 1-3,
+# gossip 1-3) are the array CLUSTER_PORTS when set, else fresh free ones.
 start_cluster() {
   local name=$1 n ports
   shift
-  read -r -a ports <<<"$(free_ports 12)"
+  if [ -n "${CLUSTER_PORTS[*]:-}" ]; then
+    ports=("${CLUSTER_PORTS[@]}")
+  else
+    read -r -a ports <<<"$(free_ports 12)"
+  fi
   [ "${#ports[@]}" -eq 12 ] || fail "cannot find 12 free ports"
   URLS=() NODE_PIDS=()
   mkdir -p "$WORK/$name"
