@@ -105,7 +105,7 @@ func (ip *importAPI) parseImportRequest(r *http.Request) (*importRequest, error)
 			return nil, badRequest("'glance_image_id' needs to be set for glance-download import method")
 		}
 		if !uuidPattern.MatchString(req.remoteID) {
-			return nil, badRequest("'glance_image_id' must be a UUID, got '%s'", req.remoteID)
+			return nil, badRequest("Remote image id does not look like a UUID: %s", req.remoteID)
 		}
 		if req.iface, ok = methodString("glance_service_interface"); !ok || req.iface == "" {
 			req.iface = "public"

@@ -105,7 +105,7 @@ func TestImportBodyValidation(t *testing.T) {
 		{`{"method": {"name": "web-download"}}`, nil, 400, "does not pass filtering"},
 		{`{"method": {"name": "glance-download", "glance_image_id": "` + testImageID + `"}}`, nil, 400, "'glance_region' needs to be set"},
 		{`{"method": {"name": "glance-download", "glance_region": "R"}}`, nil, 400, "'glance_image_id' needs to be set"},
-		{`{"method": {"name": "glance-download", "glance_region": "R", "glance_image_id": "nope"}}`, nil, 400, "must be a UUID"},
+		{`{"method": {"name": "glance-download", "glance_region": "R", "glance_image_id": "nope"}}`, nil, 400, "Remote image id does not look like a UUID: nope"},
 		{`{"method": {"name": "glance-direct", "uri": ""}}`, nil, 409, "needs to be staged"},
 		{`{"method": {"name": "copy-image"}, "stores": ["z1"]}`, nil, 409, "Only images with status active"},
 		{`{"method": {"name": "web-download", "uri": "http://h/x"}, "stores": ["zz"]}`, nil, 409, "Unknown scheme 'zz'"},

@@ -42,6 +42,9 @@ func (n *Node) newImportFilter() (*urlfilter.Policy, error) {
 	for _, ep := range n.cfg.GlanceDownloadEndpoints {
 		eps = append(eps, ep)
 	}
+	if hosts := n.cfg.ImportFilter.InternalHosts; len(hosts) > 0 {
+		n.cfg.Logger.Warn("imports and locations may read from internal addresses of these hosts (--import-internal-hosts): anyone who can create an image can make the cluster fetch from them", "hosts", strings.Join(hosts, ","))
+	}
 	return urlfilter.New(n.cfg.ImportFilter, urlfilter.WithTrustedOrigins(eps...), urlfilter.WithNodeAddrs(n.clusterAddrs))
 }
 

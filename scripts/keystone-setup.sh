@@ -25,6 +25,8 @@
 # service endpoint $P2PGLANCE_KEYSTONE_IMAGE_URL (default http://127.0.0.1:9292,
 # make cluster's first node) in region RegionOne.
 #
+# With P2PGLANCE_KEYSTONE_INSTALL_ONLY=1 it only installs the packages.
+#
 # Prints export lines on stdout (also kept in $DIR/env):
 #   P2PGLANCE_TEST_KEYSTONE_URL, P2PGLANCE_TEST_KEYSTONE_ADMIN_PASSWORD,
 #   P2PGLANCE_TEST_KEYSTONE_GLANCE_PASSWORD, P2PGLANCE_TEST_KEYSTONE_USER_PASSWORD
@@ -56,6 +58,8 @@ if ! command -v keystone-manage >/dev/null 2>&1 || ! command -v uwsgi >/dev/null
       die "apt-get install ${pkgs[*]} failed" /tmp/p2pglance-keystone-apt.log
   fi
 fi
+
+if [ "${P2PGLANCE_KEYSTONE_INSTALL_ONLY:-0}" = 1 ]; then exit 0; fi
 
 mkdir -p "$DIR"
 chmod 700 "$DIR"

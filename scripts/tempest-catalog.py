@@ -2,10 +2,8 @@
 """Keystone's service catalog for scripts/test-tempest.sh (admin token from $KURL, $ADMIN_PW).
 
   tempest-catalog.py token                      prints an admin token
-  tempest-catalog.py point SAVED IMAGE REMOTE   saves the image endpoints to SAVED, then makes
-                                                every RegionOne endpoint of type "image" IMAGE and
-                                                of type "image_remote" REMOTE (created if missing)
-  tempest-catalog.py restore SAVED              puts the saved endpoints back, drops image_remote
+  tempest-catalog.py point IMAGE REMOTE   makes every RegionOne endpoint of type "image" IMAGE and
+                                          of type "image_remote" REMOTE (created if missing)
 """
 import json
 import os
@@ -77,25 +75,9 @@ def main():
     if cmd == "token":
         print(tok)
     elif cmd == "point":
-        saved, image, remote = sys.argv[2:5]
-        sid = service(tok, "image", True)
-        with open(saved, "w") as f:
-            json.dump([{k: e[k] for k in ("interface", "region_id", "url")} for e in endpoints(tok, sid)], f)
-        set_url(tok, sid, image)
+        image, remote = sys.argv[2:4]
+        set_url(tok, service(tok, "image", True), image)
         set_url(tok, service(tok, "image_remote", True), remote)
-    elif cmd == "restore":
-        with open(sys.argv[2]) as f:
-            saved = json.load(f)
-        sid = service(tok, "image", True)
-        for e in endpoints(tok, sid):
-            call("DELETE", "/endpoints/" + e["id"], token=tok)
-        for e in saved:
-            call("POST", "/endpoints", {"endpoint": dict(e, service_id=sid, enabled=True)}, token=tok)
-        rid = service(tok, "image_remote", False)
-        if rid:
-            for e in endpoints(tok, rid):
-                call("DELETE", "/endpoints/" + e["id"], token=tok)
-            call("DELETE", "/services/" + rid, token=tok)
     else:
         raise SystemExit(__doc__)
 

@@ -390,7 +390,7 @@ func TestBadInputSweep(t *testing.T) {
 			imp("stores with header", q, `{"method": {"name": "glance-direct"}, "stores": ["default"]}`, 400, "can't be both specified", "X-Image-Meta-Store", "default"),
 			imp("web-download ftp", q, `{"method": {"name": "web-download", "uri": "ftp://example.com/x"}}`, 400, "does not pass filtering"),
 			imp("web-download no uri", q, `{"method": {"name": "web-download"}}`, 400, "does not pass filtering"),
-			imp("glance-download bad uuid", q, `{"method": {"name": "glance-download", "glance_region": "RegionTwo", "glance_image_id": "not-a-uuid"}}`, 400, "must be a UUID"),
+			imp("glance-download bad uuid", q, `{"method": {"name": "glance-download", "glance_region": "RegionTwo", "glance_image_id": "not-a-uuid"}}`, 400, "Remote image id does not look like a UUID"),
 			imp("glance-download no region", q, `{"method": {"name": "glance-download", "glance_image_id": "`+zeroUUID+`"}}`, 400, "'glance_region' needs to be set"),
 			imp("glance-direct not staged", q, `{"method": {"name": "glance-direct"}}`, 409, "staged"),
 			imp("active image", act, `{"method": {"name": "web-download", "uri": "http://example.com/x"}}`, 409, "Image with status active cannot be target for import"),

@@ -12,7 +12,7 @@
 //     empty, replaces its deny list; a port is checked only when the URL
 //     names one). Only http and https are ever read.
 //   - On top, unless the URL's host is explicitly allowed (listed in
-//     Rules.AllowedHosts): no connection to a loopback, link-local
+//     Rules.AllowedHosts or Rules.InternalHosts): no connection to a loopback, link-local
 //     (169.254.0.0/16, the cloud metadata address included, and
 //     fe80::/10), private (RFC 1918), unique-local (fc00::/7), multicast,
 //     unspecified or other non-global special-purpose address, nor to any

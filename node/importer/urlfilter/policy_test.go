@@ -160,6 +160,18 @@ func TestInternalAddressesRefused(t *testing.T) {
 			if err := mustPolicy(t, Rules{AllowedHosts: []string{"example.com"}, AllowedPorts: []int{}}, noDial(t)).CheckURI(uri); !errors.Is(err, ErrRefused) {
 				t.Fatalf("CheckURI(%s) with another host allowed = %v, want ErrRefused", uri, err)
 			}
+			// The other opt-out: the host may be internal, and other
+			// hosts stay allowed; another internal host changes nothing.
+			internal := mustPolicy(t, Rules{InternalHosts: []string{tc.addr}}, noDial(t))
+			if err := internal.CheckURI(uri); err != nil {
+				t.Fatalf("CheckURI(%s) with the host internal-allowed = %v, want pass", uri, err)
+			}
+			if err := internal.CheckURI("http://example.com/image"); err != nil {
+				t.Fatalf("CheckURI of another host with %s internal-allowed = %v, want pass", tc.addr, err)
+			}
+			if err := mustPolicy(t, Rules{InternalHosts: []string{"mirror.example"}}, noDial(t)).CheckURI(uri); !errors.Is(err, ErrRefused) {
+				t.Fatalf("CheckURI(%s) with another host internal-allowed = %v, want ErrRefused", uri, err)
+			}
 		})
 	}
 	for _, a := range []string{"8.8.8.8", "2606:4700::1111", "203.0.113.9", "172.32.0.1", "192.169.0.1"} {
@@ -214,6 +226,21 @@ func TestResolvedAddressesChecked(t *testing.T) {
 		_, _ = p.DialContext(ctx, "tcp", "mirror.internal:80")
 		if fmt.Sprint(dialled) != "[10.0.0.7:80]" {
 			t.Fatalf("dialled %v, want the allowed host's private address", dialled)
+		}
+	})
+	t.Run("internal-allowed name", func(t *testing.T) {
+		r := resolver(map[string]string{"mirror.internal": "10.0.0.7", "other.example": "10.0.0.8"})
+		var dialled []string
+		p := mustPolicy(t, Rules{InternalHosts: []string{"mirror.internal"}}, WithResolver(r), WithDial(func(_ context.Context, _, addr string) (net.Conn, error) {
+			dialled = append(dialled, addr)
+			return nil, errors.New("test: unreachable")
+		}))
+		_, _ = p.DialContext(ctx, "tcp", "mirror.internal:80")
+		if _, err := p.DialContext(ctx, "tcp", "other.example:80"); !errors.Is(err, ErrRefused) {
+			t.Fatalf("DialContext to another name resolving internal = %v, want ErrRefused", err)
+		}
+		if fmt.Sprint(dialled) != "[10.0.0.7:80]" {
+			t.Fatalf("dialled %v, want only the internal-allowed host's address", dialled)
 		}
 	})
 	t.Run("an allowed address does not allow a name resolving to it", func(t *testing.T) {

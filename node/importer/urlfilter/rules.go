@@ -23,6 +23,11 @@ type Rules struct {
 	// AllowedPorts and DisallowedPorts apply to a port the URL names; a
 	// URL without one passes (it uses its scheme's 80 or 443).
 	AllowedPorts, DisallowedPorts []int
+	// InternalHosts are hosts exempt from the internal-address check
+	// (the operator's explicit opt-out, e.g. a mirror on the hypervisor
+	// network) without, as AllowedHosts would, refusing every other
+	// host. Not one of Glance's options.
+	InternalHosts []string
 }
 
 // DefaultRules are Glance's defaults: schemes http and https, ports 80
@@ -71,7 +76,7 @@ func (r Rules) Validate() error {
 	for _, l := range []struct {
 		name  string
 		hosts []string
-	}{{"allowed hosts", r.AllowedHosts}, {"disallowed hosts", r.DisallowedHosts}} {
+	}{{"allowed hosts", r.AllowedHosts}, {"disallowed hosts", r.DisallowedHosts}, {"internal hosts", r.InternalHosts}} {
 		for _, h := range l.hosts {
 			if !validHost(h) {
 				errs = append(errs, fmt.Errorf("import filter: %s: %q is not a host name or IP address (no port, no path)", l.name, h))
@@ -137,6 +142,7 @@ type lists struct {
 	allowedSchemes, disallowedSchemes map[string]bool
 	allowedHosts, disallowedHosts     map[string]bool
 	allowedPorts, disallowedPorts     map[int]bool
+	internalHosts                     map[string]bool
 }
 
 func newLists(r Rules) lists {
@@ -144,7 +150,8 @@ func newLists(r Rules) lists {
 	l := lists{
 		allowedSchemes: set(r.AllowedSchemes, strings.ToLower), disallowedSchemes: set(r.DisallowedSchemes, strings.ToLower),
 		allowedHosts: set(r.AllowedHosts, canonicalHost), disallowedHosts: set(r.DisallowedHosts, canonicalHost),
-		allowedPorts: set(r.AllowedPorts, func(p int) int { return p }), disallowedPorts: set(r.DisallowedPorts, func(p int) int { return p }),
+		internalHosts: set(r.InternalHosts, canonicalHost),
+		allowedPorts:  set(r.AllowedPorts, func(p int) int { return p }), disallowedPorts: set(r.DisallowedPorts, func(p int) int { return p }),
 	}
 	// Glance: "Both allowed and disallowed ... has been configured. Will
 	// only process allowed list."
@@ -182,5 +189,8 @@ func (l lists) check(scheme, host string, port int) error {
 	return nil
 }
 
-// explicitlyAllowed reports a host named in AllowedHosts.
-func (l lists) explicitlyAllowed(host string) bool { return l.allowedHosts[host] }
+// explicitlyAllowed reports a host named in AllowedHosts or
+// InternalHosts: exempt from the internal-address check.
+func (l lists) explicitlyAllowed(host string) bool {
+	return l.allowedHosts[host] || l.internalHosts[host]
+}
