@@ -32,7 +32,8 @@
 //
 // Origins the operator configured (the glance-download endpoints) can be
 // trusted: their scheme, host and port pass without the lists and the
-// address check; anything they redirect to does not.
+// address check, even when they are a node's API listener; anything
+// they redirect to does not.
 //
 // urlfilter imports only the standard library.
 package urlfilter

@@ -133,11 +133,17 @@ func (p *Policy) checkURL(u *url.URL) error {
 			return err
 		}
 	}
-	explicit := trusted || p.lists.explicitlyAllowed(host)
-	if a, err := netip.ParseAddr(host); err == nil {
-		return p.checkAddr(a, uint16(eff), explicit)
+	level := exemptNone
+	switch {
+	case trusted:
+		level = exemptTrusted
+	case p.lists.explicitlyAllowed(host):
+		level = exemptHost
 	}
-	if !explicit && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return p.checkAddr(a, uint16(eff), level)
+	}
+	if level == exemptNone && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
 		return fmt.Errorf("host %q is a loopback name: %w", host, ErrRefused)
 	}
 	return nil
@@ -171,16 +177,30 @@ func origin(scheme, host string, port int) string {
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// checkAddr is the address check: a node's listening address is always
-// refused; otherwise, unless the host is explicitly allowed, internal
-// addresses and the addresses of the cluster's nodes are.
-func (p *Policy) checkAddr(a netip.Addr, port uint16, explicit bool) error {
+// exemption is how far an address is exempt from checkAddr.
+type exemption int
+
+const (
+	exemptNone    exemption = iota
+	exemptHost              // the host is explicitly allowed (AllowedHosts, InternalHosts)
+	exemptTrusted           // the address and port are a trusted origin's (the operator's glance-download endpoint)
+)
+
+// checkAddr is the address check: a trusted origin passes (the operator
+// named that very address and port, even a node's API); otherwise a
+// node's listening address is refused, and, unless the host is
+// explicitly allowed, internal addresses and the addresses of the
+// cluster's nodes are.
+func (p *Policy) checkAddr(a netip.Addr, port uint16, level exemption) error {
+	if level == exemptTrusted {
+		return nil
+	}
 	a = a.WithZone("").Unmap()
 	listener, nodeHost := p.nodeMatch(a, port)
 	switch {
 	case listener:
 		return fmt.Errorf("%s is where a node of this cluster listens: %w", netip.AddrPortFrom(a, port), ErrRefused)
-	case explicit:
+	case level == exemptHost:
 		return nil
 	}
 	if class := internalClass(a); class != "" {
@@ -248,7 +268,13 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, fmt.Errorf("dial %s: port %q: %w", addr, portStr, ErrRefused)
 	}
 	h := canonicalHost(host)
-	explicit := p.lists.explicitlyAllowed(h) || p.trustedAddrs[net.JoinHostPort(h, portStr)]
+	level := exemptNone
+	switch {
+	case p.trustedAddrs[net.JoinHostPort(h, portStr)]:
+		level = exemptTrusted
+	case p.lists.explicitlyAllowed(h):
+		level = exemptHost
+	}
 	var ips []netip.Addr
 	if a, err := netip.ParseAddr(h); err == nil {
 		ips = []netip.Addr{a}
@@ -261,11 +287,11 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 	var errs []error
 	for _, a := range ips {
 		a = a.Unmap()
-		if err := p.checkAddr(a, uint16(port), explicit); err != nil {
+		if err := p.checkAddr(a, uint16(port), level); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		conn, err := p.dialAddr(ctx, network, netip.AddrPortFrom(a, uint16(port)), explicit)
+		conn, err := p.dialAddr(ctx, network, netip.AddrPortFrom(a, uint16(port)), level)
 		if err == nil {
 			return conn, nil
 		}
@@ -277,7 +303,7 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 	return nil, fmt.Errorf("dial %s: %w", addr, errors.Join(errs...))
 }
 
-func (p *Policy) dialAddr(ctx context.Context, network string, ap netip.AddrPort, explicit bool) (net.Conn, error) {
+func (p *Policy) dialAddr(ctx context.Context, network string, ap netip.AddrPort, level exemption) (net.Conn, error) {
 	if p.dial != nil {
 		return p.dial(ctx, network, ap.String())
 	}
@@ -286,7 +312,7 @@ func (p *Policy) dialAddr(ctx context.Context, network string, ap netip.AddrPort
 		if err != nil {
 			return fmt.Errorf("socket address %q: %w", address, ErrRefused)
 		}
-		return p.checkAddr(got.Addr(), got.Port(), explicit)
+		return p.checkAddr(got.Addr(), got.Port(), level)
 	}}
 	return d.DialContext(ctx, network, ap.String())
 }

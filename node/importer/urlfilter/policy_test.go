@@ -292,9 +292,15 @@ func TestNodeAddresses(t *testing.T) {
 }
 
 func TestTrustedOrigins(t *testing.T) {
-	nodes := func() []netip.AddrPort { return []netip.AddrPort{netip.MustParseAddrPort("10.0.0.9:9292")} }
-	p := mustPolicy(t, Rules{}, WithTrustedOrigins("http://10.0.0.8:9292/v2", "https://glance.internal"), WithNodeAddrs(nodes), noDial(t))
+	nodes := func() []netip.AddrPort {
+		return []netip.AddrPort{netip.MustParseAddrPort("10.0.0.9:9292"), netip.MustParseAddrPort("10.0.0.7:9292")}
+	}
+	p := mustPolicy(t, Rules{}, WithTrustedOrigins("http://10.0.0.8:9292/v2", "https://glance.internal", "http://10.0.0.7:9292"), WithNodeAddrs(nodes), noDial(t))
 	for uri, pass := range map[string]bool{
+		// A node's API the operator named as an endpoint: trusted; the
+		// same node's other ports are not.
+		"http://10.0.0.7:9292/v2/images/x/file": true,
+		"http://10.0.0.7:9492/internal":         false,
 		"http://10.0.0.8:9292/v2/images/x/file": true,
 		"https://10.0.0.8:9292/x":               false, // another scheme is another origin
 		"http://10.0.0.8:9293/x":                false,
@@ -339,11 +345,11 @@ func TestControlChecksTheSocketAddress(t *testing.T) {
 	}()
 	p := mustPolicy(t, Rules{})
 	ap := netip.MustParseAddrPort(ln.Addr().String())
-	if _, err := p.dialAddr(context.Background(), "tcp", ap, false); !errors.Is(err, ErrRefused) {
+	if _, err := p.dialAddr(context.Background(), "tcp", ap, exemptNone); !errors.Is(err, ErrRefused) {
 		t.Fatalf("dialAddr(%s) = %v, want ErrRefused from Control", ap, err)
 	}
 	// The same address, explicitly allowed, connects: Control let it.
-	conn, err := p.dialAddr(context.Background(), "tcp", ap, true)
+	conn, err := p.dialAddr(context.Background(), "tcp", ap, exemptHost)
 	if err != nil {
 		t.Fatalf("dialAddr(%s) allowed: %v", ap, err)
 	}
