@@ -102,11 +102,14 @@ func imageJSON(img *catalog.Image, v *imageView) string {
 	w.str("id", img.ID)
 	w.str("created_at", glanceTime(img.CreatedAt))
 	w.str("updated_at", glanceTime(img.UpdatedAt))
-	if v != nil && v.locations.ShowMultipleLocations {
-		w.raw("locations", locationsJSON(img.Locations))
-	}
-	if v != nil && v.locations.ShowImageDirectURL && len(img.Locations) > 0 {
-		w.str("direct_url", img.Locations[0].URL)
+	if v != nil && (v.locations.ShowMultipleLocations || v.locations.ShowImageDirectURL) {
+		locs := imageLocations(img)
+		if v.locations.ShowMultipleLocations {
+			w.raw("locations", locationsJSON(locs))
+		}
+		if v.locations.ShowImageDirectURL && len(locs) > 0 {
+			w.str("direct_url", locs[0].URL)
+		}
 	}
 	tags := make([]string, len(img.Tags))
 	for i, t := range img.Tags {
@@ -123,24 +126,16 @@ func imageJSON(img *catalog.Image, v *imageView) string {
 }
 
 // imageView is what an image's JSON depends on besides the image: the
-// location settings and the stores (which nodes count for which store).
+// location settings.
 type imageView struct {
 	locations LocationSettings
-	stores    []catalog.Store
 }
 
 // storesOf returns the stores holding an image's data, as the "stores"
-// attribute lists them: the default store once the image has data, then
-// every zone store one of whose nodes holds a durable copy.
+// attribute lists them: the stores it was put in (Image.InStores).
 func (v *imageView) storesOf(img *catalog.Image) []string {
-	if v == nil || img.Manifest == nil || len(v.stores) == 0 {
+	if v == nil {
 		return nil
 	}
-	out := []string{catalog.DefaultStore}
-	for _, st := range v.stores {
-		if st.ID != catalog.DefaultStore && slices.ContainsFunc(st.Nodes, func(id string) bool { return slices.Contains(img.Placement, id) }) {
-			out = append(out, st.ID)
-		}
-	}
-	return out
+	return img.InStores()
 }

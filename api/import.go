@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -161,7 +162,7 @@ func (ip *importAPI) prepareImport(r *http.Request, img *catalog.Image, req *imp
 		return nil, err
 	}
 	if req.method == catalog.MethodCopyImage {
-		if stores, err = ip.storesToCopy(ctx, img, stores, req.allStores); err != nil || len(stores) == 0 {
+		if stores, err = storesToCopy(img, stores, req.allStores); err != nil || len(stores) == 0 {
 			return nil, err
 		}
 	}
@@ -261,28 +262,14 @@ func (ip *importAPI) resolveStores(ctx context.Context, req *importRequest) ([]s
 	return out, nil
 }
 
-// storesToCopy drops the stores that already hold an active image: with
+// storesToCopy drops the stores the image is already in: with
 // all_stores they are skipped, otherwise naming one is 400.
-func (ip *importAPI) storesToCopy(ctx context.Context, img *catalog.Image, stores []string, allStores bool) ([]string, error) {
-	all, err := ip.backend.Stores(ctx)
-	if err != nil {
-		return nil, err
-	}
-	holds := map[string]bool{}
-	for _, st := range all {
-		for _, n := range st.Nodes {
-			for _, p := range img.Placement {
-				if n == p {
-					holds[st.ID] = true
-				}
-			}
-		}
-	}
-	holds[catalog.DefaultStore] = img.Manifest != nil
+func storesToCopy(img *catalog.Image, stores []string, allStores bool) ([]string, error) {
+	in := img.InStores()
 	var out []string
 	for _, id := range stores {
 		switch {
-		case !holds[id]:
+		case !slices.Contains(in, id):
 			out = append(out, id)
 		case !allStores:
 			return nil, badRequest("Image is already present at store '%s'", id)

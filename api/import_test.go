@@ -157,6 +157,7 @@ func TestImportCopyImageChecks(t *testing.T) {
 	owner := "p1"
 	img, _ := b.Image(context.Background(), testImageID)
 	img.Owner = &owner
+	img.Stores = []string{"default", "z1"} // put in default, copied to z1
 	path := "/v2/images/" + testImageID + "/import"
 	ct := []string{"Content-Type", "application/json", "Accept", "application/json"}
 	do := func(body string, hdr ...string) (int, string) {
@@ -178,8 +179,8 @@ func TestImportCopyImageChecks(t *testing.T) {
 	if code, body := do(`{"method": {"name": "copy-image"}, "all_stores": true}`); code != 202 || len(b.jobs) != 1 || !slices.Equal(b.jobs[0].Stores, []string{"z2"}) {
 		t.Fatalf("copy-image to all stores: %d %s, jobs %v", code, body, b.jobs)
 	}
-	// Every store holds it: accepted, nothing to do.
-	img.Placement = []string{"n1", "n2"}
+	// It is in every store: accepted, nothing to do.
+	img.Stores = []string{"default", "z1", "z2"}
 	if code, body := do(`{"method": {"name": "copy-image"}, "all_stores": true}`); code != 202 || len(b.jobs) != 1 {
 		t.Fatalf("copy-image when all stores hold it: %d %s, %d jobs", code, body, len(b.jobs))
 	}

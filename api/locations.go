@@ -232,7 +232,7 @@ func (la *locationAPI) getLocations(w http.ResponseWriter, r *http.Request) erro
 	if err := la.srv.enforce(r.Context(), actFetchLocation, img); err != nil {
 		return err
 	}
-	return writeRawJSON(w, http.StatusOK, locationsJSON(img.Locations))
+	return writeRawJSON(w, http.StatusOK, locationsJSON(imageLocations(img)))
 }
 
 // locationsJSON renders locations as Glance does: [{"url", "metadata"}].

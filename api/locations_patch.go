@@ -31,10 +31,26 @@ func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op p
 		if err != nil {
 			return err
 		}
+		// Glance: with locations already there, a replace may change
+		// their metadata only, not which URLs they are; the store
+		// locations (derived, last) not even that.
+		cur, stored := imageLocations(img), storeLocations(img)
+		if len(cur) > 0 && !sameURLs(cur, locs) {
+			return badRequest("Original locations is not empty: %s", locationsJSON(cur))
+		}
+		for _, st := range stored {
+			if !slices.ContainsFunc(locs, func(l catalog.Location) bool { return sameLocation(l, st) }) {
+				return badRequest("The location %s is where the cluster stores the image's data in store %s: it cannot be changed", st.URL, st.Metadata["store"])
+			}
+		}
+		locs = slices.DeleteFunc(locs, func(l catalog.Location) bool { return isStoreLocation(l.URL) })
+		if len(locs) == 0 && len(img.Locations) == 0 {
+			locs = img.Locations // nothing but the store locations: no change
+		}
 		if err := la.checkFiltered(locs); err != nil {
 			return err
 		}
-		if len(locs) == 0 {
+		if len(locs) == 0 && len(stored) == 0 {
 			return &Error{Status: http.StatusForbidden, Explanation: "Cannot set locations to empty list."}
 		}
 		if !show {
@@ -57,6 +73,9 @@ func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op p
 		if err != nil {
 			return err
 		}
+		if isStoreLocation(locs[0].URL) {
+			return badRequest("Invalid location %s: this cloud reads locations over http and https only.", locs[0].URL)
+		}
 		if err := la.checkFiltered(locs); err != nil {
 			return err
 		}
@@ -69,10 +88,11 @@ func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op p
 		if err := mergeValidation(img, lp, vds); err != nil {
 			return err
 		}
-		at, ok := locationPos(pos, len(img.Locations), true)
+		at, ok := locationPos(pos, len(imageLocations(img)), true)
 		if !ok {
 			return badRequest("Invalid position for adding a location.")
 		}
+		at = min(at, len(img.Locations)) // the store locations stay last
 		if slices.ContainsFunc(img.Locations, func(o catalog.Location) bool { return o.URL == locs[0].URL }) {
 			return badRequest("The location %s already exists", locs[0].URL)
 		}
@@ -87,17 +107,35 @@ func (la *locationAPI) applyLocationOp(r *http.Request, img *catalog.Image, op p
 		if img.Status != catalog.StatusActive {
 			return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("It's not allowed to remove locations if image status is %s.", img.Status)}
 		}
-		if len(img.Locations) == 1 {
+		all := imageLocations(img)
+		if len(all) == 1 {
 			return &Error{Status: http.StatusForbidden, Explanation: "Cannot remove last location in the image."}
 		}
-		at, ok := locationPos(pos, len(img.Locations), false)
+		at, ok := locationPos(pos, len(all), false)
 		if !ok {
 			return badRequest("Invalid position for removing a location.")
+		}
+		if at >= len(img.Locations) {
+			st := all[at].Metadata["store"]
+			return &Error{Status: http.StatusForbidden, Explanation: fmt.Sprintf("The location %s is the image's data in store %s; remove it with DELETE /v2/stores/%s/%s.", all[at].URL, st, st, img.ID)}
 		}
 		img.Locations = slices.Delete(img.Locations, at, at+1)
 	}
 	lp.touched = true
 	return nil
+}
+
+// sameURLs reports two location lists with the same URLs, in any order.
+func sameURLs(a, b []catalog.Location) bool {
+	urls := func(ls []catalog.Location) []string {
+		out := make([]string, len(ls))
+		for i, l := range ls {
+			out[i] = l.URL
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(urls(a), urls(b))
 }
 
 // locationPos is Glance's _get_locations_op_pos: "-" is the end (add) or
@@ -173,7 +211,7 @@ func parseLocationList(raw json.RawMessage) ([]catalog.Location, []catalog.Valid
 			}
 			l.Metadata[k] = s
 		}
-		if !isHTTPURL(l.URL) {
+		if !isHTTPURL(l.URL) && !isStoreLocation(l.URL) { // a store location: only kept by a replace
 			return nil, nil, badRequest("Invalid location %s: this cloud reads locations over http and https only.", l.URL)
 		}
 		if v, ok := it["validation_data"]; ok {

@@ -105,14 +105,7 @@ func (s *Server) writeImage(w http.ResponseWriter, r *http.Request, status int, 
 	return err
 }
 
-// imageView returns the view of this request's images. Without the store
-// list (an error reading it) the "stores" attribute is left out.
-func (s *Server) imageView(ctx context.Context) *imageView {
-	v := &imageView{locations: s.cfg.Backend.LocationSettings()}
-	stores, err := s.cfg.Backend.Stores(ctx)
-	if err != nil {
-		s.log.Warn("image stores unknown", "err", err)
-	}
-	v.stores = stores
-	return v
+// imageView returns the view of this request's images.
+func (s *Server) imageView(context.Context) *imageView {
+	return &imageView{locations: s.cfg.Backend.LocationSettings()}
 }

@@ -28,11 +28,12 @@ func (sa *storeAPI) Routes() []Route {
 	}
 }
 
-// deleteFromStore serves DELETE /v2/stores/{store}/{id} (admin): the
-// image's durable copies in that zone leave its placement (they become
-// evictable cache on their nodes). 204. The default store holds every
-// image as long as it has data, so it cannot be deleted from; nor can
-// the last durable copy.
+// deleteFromStore serves DELETE /v2/stores/{store}/{id}: the store
+// leaves the image's stores, and the durable copies on nodes of that
+// zone that the remaining stores do not need leave its placement (they
+// become evictable cache on their nodes). 204. The default store cannot
+// be deleted from (its copies are the image's durable data), nor the
+// image's last store.
 func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 	if err := rejectBody(r); err != nil {
 		return err
@@ -48,7 +49,6 @@ func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) erro
 		return &Error{Status: http.StatusConflict, Explanation: fmt.Sprintf("The selected store %s is not available on this node.", storeID)}
 	}
 	store := stores[i]
-	view := &imageView{stores: stores}
 	onlyStore := &Error{Status: http.StatusForbidden, Explanation: "Cannot delete image data from the only store containing it. Consider deleting the image instead."}
 	err = catalog.RetryOnConflict(ctx, rewriteRetries, nil, func(ctx context.Context) error {
 		cur, err := sa.srv.visibleImage(r, id, true)
@@ -68,7 +68,7 @@ func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) erro
 		if cur.Status != catalog.StatusActive {
 			return &Error{Status: http.StatusConflict, Explanation: "It's not allowed to remove image data from store if image status is not 'active'"}
 		}
-		held := view.storesOf(cur)
+		held := cur.InStores()
 		switch {
 		case len(held) <= 1:
 			return onlyStore
@@ -78,10 +78,8 @@ func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) erro
 			return &Error{Status: http.StatusForbidden, Explanation: "The default store holds every durable copy of the image's data and cannot be deleted from. Consider deleting the image instead."}
 		}
 		next := cur.Clone()
-		next.Placement = slices.DeleteFunc(next.Placement, func(n string) bool { return slices.Contains(store.Nodes, n) })
-		if len(next.Placement) == 0 {
-			return onlyStore
-		}
+		next.Stores = slices.DeleteFunc(slices.Clone(held), func(s string) bool { return s == storeID })
+		next.Placement = releaseZoneCopies(next.Placement, store, next.Stores, stores)
 		next.UpdatedAt = time.Now().UTC()
 		_, err = sa.backend.UpdateImage(ctx, next, cur.Revision)
 		return err
@@ -94,4 +92,40 @@ func (sa *storeAPI) deleteFromStore(w http.ResponseWriter, r *http.Request) erro
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// releaseZoneCopies drops from placement the nodes of store's zone that
+// the remaining stores do not need: the default store keeps its replica
+// count of copies, and every other remaining zone store a copy in its
+// zone.
+func releaseZoneCopies(placement []string, store catalog.Store, remaining []string, all []catalog.Store) []string {
+	replicas := 0
+	zoneNodes := map[string][]string{}
+	for _, st := range all {
+		if st.ID == catalog.DefaultStore {
+			replicas, _ = st.Properties["replicas"].(int)
+		}
+		zoneNodes[st.ID] = st.Nodes
+	}
+	enough := func(p []string) bool {
+		if slices.Contains(remaining, catalog.DefaultStore) && len(p) < max(replicas, 1) {
+			return false
+		}
+		for _, s := range remaining {
+			if s != catalog.DefaultStore && !slices.ContainsFunc(p, func(n string) bool { return slices.Contains(zoneNodes[s], n) }) {
+				return false
+			}
+		}
+		return len(p) > 0
+	}
+	out := slices.Clone(placement)
+	for i := len(out) - 1; i >= 0; i-- {
+		if !slices.Contains(store.Nodes, out[i]) {
+			continue
+		}
+		if cand := slices.Delete(slices.Clone(out), i, i+1); enough(cand) {
+			out = cand
+		}
+	}
+	return out
 }

@@ -105,10 +105,29 @@ type Image struct {
 	// Locations are external origins of the image's data (http(s) URLs)
 	// that the cluster pulls from on first download.
 	Locations []Location `json:"locations,omitempty"`
+	// Stores are the stores the image's data was put in, in the order
+	// they were added, as Glance lists an image's stores (one location
+	// per store): an upload's store, an import's stores that succeeded,
+	// each store copy-image added; a store delete removes one. Nil on
+	// an image whose data came from a location, or was stored before
+	// stores were recorded: it is then in the default store only.
+	Stores []string `json:"stores,omitempty"`
 
 	// Revision is the Raft log index of the command that last changed
 	// the image. It is assigned by Apply.
 	Revision uint64 `json:"revision"`
+}
+
+// InStores returns the stores holding the image's data (Stores, or the
+// default store for data recorded without them); nil without data.
+func (img *Image) InStores() []string {
+	switch {
+	case img.Manifest == nil:
+		return nil
+	case img.Stores != nil:
+		return img.Stores
+	}
+	return []string{DefaultStore}
 }
 
 // Clone returns a deep copy of img, safe to modify.
@@ -142,6 +161,7 @@ func (img *Image) Clone() *Image {
 		c.Staging = &m
 	}
 	c.StagingPlacement = slices.Clone(img.StagingPlacement)
+	c.Stores = slices.Clone(img.Stores)
 	if img.Locations != nil {
 		c.Locations = make([]Location, len(img.Locations))
 		for i, l := range img.Locations {

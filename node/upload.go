@@ -65,6 +65,10 @@ func (n *Node) uploadTo(ctx context.Context, img *catalog.Image, r io.Reader, si
 		cur.Upload = nil
 		cur.Manifest = man
 		cur.Placement = placement
+		cur.Stores = []string{catalog.DefaultStore}
+		if store != "" {
+			cur.Stores = []string{store}
+		}
 		cur.ShortPlacement = len(placement) < n.cfg.Replicas
 		cur.Size = &man.Size
 		imagecheck.SetVirtualSize(cur, vsize)

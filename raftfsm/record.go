@@ -47,6 +47,7 @@ const (
 	encHidden
 	encShortPlacement
 	encVirtualSize
+	encStores // Stores follows the locations (absent in records made before it)
 )
 
 // interned is a string stored once per process; the zero value stands
@@ -110,6 +111,9 @@ func encodeImage(img *catalog.Image, rev uint64, dict *strDict) *imageRec {
 	if img.VirtualSize != nil {
 		f |= encVirtualSize
 	}
+	if img.Stores != nil {
+		f |= encStores
+	}
 	e.b = append(e.b, f)
 	e.nullVal(img.Checksum)
 	e.nullVal(img.OSHashAlgo)
@@ -139,6 +143,9 @@ func encodeImage(img *catalog.Image, rev uint64, dict *strDict) *imageRec {
 	for _, l := range img.Locations {
 		e.str(l.URL)
 		e.strMap(l.Metadata)
+	}
+	if img.Stores != nil {
+		e.strs(img.Stores)
 	}
 
 	r.enc = string(e.b)
@@ -221,6 +228,9 @@ func decodeImage(r *imageRec, dict *strDict) *catalog.Image {
 			img.Locations[i].URL = d.str()
 			img.Locations[i].Metadata = d.strMap()
 		}
+	}
+	if f&encStores != 0 {
+		img.Stores = d.strs()
 	}
 	img.Revision = r.rev
 	return img

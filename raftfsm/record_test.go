@@ -74,7 +74,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	full.Upload.Started = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -8*3600))
 
 	empty := catalog.Image{ID: "e", Tags: []string{}, Properties: map[string]string{}, Placement: []string{},
-		StagingPlacement: []string{}, Locations: []catalog.Location{{URL: "u", Metadata: map[string]string{}}},
+		StagingPlacement: []string{}, Stores: []string{}, Locations: []catalog.Location{{URL: "u", Metadata: map[string]string{}}},
 		Manifest: &catalog.Manifest{Chunks: []catalog.ChunkRef{}}, Staging: &catalog.Manifest{}, Upload: &catalog.UploadLock{}}
 	zero := catalog.Image{}
 	nulls := catalog.Image{ID: "a\x00b", Name: strp("\x00"), Status: "x\x00", Owner: strp(""), DiskFormat: strp(""), Checksum: strp("")}

@@ -240,6 +240,17 @@ func testCopyImage(t *testing.T, c *testcluster.Cluster) {
 	ct := []string{"Content-Type", "application/json"}
 	a.as("p1").do(t, "POST", path, `{"method": {"name": "copy-image"}, "stores": ["z2"]}`, ct...).want(t, http.StatusForbidden)
 	a.do(t, "POST", path, `{"method": {"name": "copy-image"}, "stores": ["z9"]}`, ct...).wantErr(t, http.StatusConflict, "z9")
+	a.do(t, "POST", path, `{"method": {"name": "copy-image"}, "stores": ["default"]}`, ct...).wantErr(t, http.StatusBadRequest, "already present at store 'default'")
+	// An upload is in the default store only, whatever zones its copies
+	// happen to be in (Glance: one location, one store). Copying it to
+	// z1, where node 0's copy already is, moves nothing but adds the store.
+	if s := a.show(t, img.ID)["stores"]; s != "default" {
+		t.Fatalf("stores after the upload: %v, want default", s)
+	}
+	a.importOK(t, img.ID, `{"method": {"name": "copy-image"}, "stores": ["z1"]}`)
+	if rec, _ := c.Node(0).Image(ctx, img.ID); !slices.Equal(rec.Placement, []string{"node0"}) || a.show(t, img.ID)["stores"] != "default,z1" {
+		t.Fatalf("after copy-image to z1: placement %v, stores %v", rec.Placement, a.show(t, img.ID)["stores"])
+	}
 	a.do(t, "POST", path, `{"method": {"name": "copy-image"}, "stores": ["z1"]}`, ct...).wantErr(t, http.StatusBadRequest, "already present at store 'z1'")
 
 	a.importOK(t, img.ID, `{"method": {"name": "copy-image"}, "stores": ["z2"]}`)
@@ -257,8 +268,8 @@ func testCopyImage(t *testing.T, c *testcluster.Cluster) {
 	a.importOK(t, web, `{"method": {"name": "web-download", "uri": "`+srv.URL+`/img"}, "stores": ["default", "z2"]}`)
 	rec, err := c.Node(0).Image(ctx, web)
 	must(t, err, "image on node 0")
-	if !slices.Equal(rec.Placement, []string{"node0", "node1"}) {
-		t.Fatalf("web-download to default and z2 through node 0: placement %v, want node0 and node1", rec.Placement)
+	if !slices.Equal(rec.Placement, []string{"node0", "node1"}) || a.show(t, web)["stores"] != "default,z2" {
+		t.Fatalf("web-download to default and z2 through node 0: placement %v, stores %v, want node0 and node1, default,z2", rec.Placement, a.show(t, web)["stores"])
 	}
 
 	// The z2 copy is durable: with node 0 gone, node 2 reads it from node 1.

@@ -306,9 +306,31 @@ func TestLocations(t *testing.T) {
 		patch(a0, id, `[{"op": "add", "path": "/locations/-", "value": {"url": "http://127.0.0.1:9/z", "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "`+strings.Repeat("00", 64)+`"}}}]`).
 			wantErr(t, http.StatusConflict, "already set with a different value")
 		patch(a0, id, `[{"op": "remove", "path": "/locations/5"}]`).wantErr(t, http.StatusBadRequest, "Invalid position")
-		m = patch(a0, id, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK).obj(t)
+		// A replace may change the locations' metadata, not their URLs
+		// (Glance's rule).
+		patch(a0, id, `[{"op": "replace", "path": "/locations", "value": [{"url": "`+url+`", "metadata": {}}]}]`).
+			wantErr(t, http.StatusBadRequest, "Original locations is not empty")
+		m = patch(a0, id, `[{"op": "replace", "path": "/locations", "value": [{"url": "`+url+`", "metadata": {"k": "w"}}, {"url": "`+second+`", "metadata": {}}]}]`).want(t, http.StatusOK).obj(t)
+		if locs := locationsOf(t, m); len(locs) != 2 || locs[0]["url"] != url || locs[0]["metadata"].(map[string]any)["k"] != "w" {
+			t.Fatalf("after a metadata-only replace: %v", m)
+		}
+		m = patch(a0, id, `[{"op": "remove", "path": "/locations/1"}]`).want(t, http.StatusOK).obj(t)
 		if locs := locationsOf(t, m); len(locs) != 1 || locs[0]["url"] != url {
-			t.Fatalf("after removing the first location: %v", m)
+			t.Fatalf("after removing the second location: %v", m)
+		}
+		// The owner may remove a location once the cluster holds the
+		// data (every byte verified against its chunk digests since), not
+		// before: the remaining location would decide what the data is.
+		owner := a0.as("p1", "member", "reader")
+		oid := owner.create(t, `{"name": "owned", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
+		patch(owner, oid, `[{"op": "add", "path": "/locations/-", "value": {"url": "`+url+`", "metadata": {}}}, {"op": "add", "path": "/locations/-", "value": {"url": "`+second+`", "metadata": {}}}]`).want(t, http.StatusOK)
+		patch(owner, oid, `[{"op": "remove", "path": "/locations/0"}]`).wantErr(t, http.StatusForbidden, "delete_image_location")
+		if got := download(t, glance(c.URL(0), ""), oid); !bytes.Equal(got, data) {
+			t.Fatal("download of the owner's image differs")
+		}
+		m = patch(owner, oid, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK).obj(t)
+		if locs := locationsOf(t, m); len(locs) != 1 || locs[0]["url"] != second {
+			t.Fatalf("after the owner removed the first location: %v", m)
 		}
 		// A queued image with a bad validation: the hashes are recorded
 		// as given (as Glance does), and the mismatching data is refused
@@ -317,6 +339,37 @@ func TestLocations(t *testing.T) {
 		badAdd := `[{"op": "add", "path": "/locations/-", "value": {"url": "` + url + `", "metadata": {}, "validation_data": {"os_hash_algo": "sha512", "os_hash_value": "` + strings.Repeat("00", 64) + `"}}}]`
 		mustStatus(t, patch(a0, id2, badAdd).want(t, http.StatusOK).obj(t), "active")
 		a0.do(t, "GET", "/v2/images/"+id2+"/file", nil).want(t, http.StatusServiceUnavailable)
+	})
+
+	// Data stored in the cluster shows one location per store, as Glance
+	// shows an image in its stores; they can be kept by a replace, not
+	// edited, added or removed through /locations.
+	t.Run("StoreLocations", func(t *testing.T) {
+		patch := func(id, ops string) *apiResp { return a0.patch(t, id, ops) }
+		id := a0.uploadRawImage(t, "stored", randomBytes(62, 1000))
+		img := a0.show(t, id)
+		storeURL := "p2pglance://default/" + id
+		if locs := locationsOf(t, img); len(locs) != 1 || locs[0]["url"] != storeURL || locs[0]["metadata"].(map[string]any)["store"] != "default" || img["direct_url"] != storeURL {
+			t.Fatalf("an uploaded image's locations %v, direct_url %v", img["locations"], img["direct_url"])
+		}
+		same := `[{"op": "replace", "path": "/locations", "value": [{"url": "` + storeURL + `", "metadata": {"store": "default"}}]}]`
+		patch(id, same).want(t, http.StatusOK)
+		patch(id, `[{"op": "replace", "path": "/locations", "value": [{"url": "`+storeURL+`", "metadata": {"store": "z9"}}]}]`).wantErr(t, http.StatusBadRequest, "cannot be changed")
+		patch(id, `[{"op": "remove", "path": "/locations/0"}]`).wantErr(t, http.StatusForbidden, "last location")
+		patch(id, `[{"op": "add", "path": "/locations/-", "value": {"url": "p2pglance://default/x", "metadata": {}}}]`).want(t, http.StatusBadRequest)
+		// An http location added goes before the store location, whatever
+		// the position asked; the store location is removed by a store
+		// delete only.
+		m := patch(id, `[{"op": "add", "path": "/locations/-", "value": {"url": "`+url+`", "metadata": {}}}]`).want(t, http.StatusOK).obj(t)
+		if locs := locationsOf(t, m); len(locs) != 2 || locs[0]["url"] != url || locs[1]["url"] != storeURL {
+			t.Fatalf("after adding an http location: %v", m["locations"])
+		}
+		patch(id, `[{"op": "remove", "path": "/locations/1"}]`).wantErr(t, http.StatusForbidden, "DELETE /v2/stores/default/"+id)
+		m = patch(id, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK).obj(t)
+		if locs := locationsOf(t, m); len(locs) != 1 || locs[0]["url"] != storeURL {
+			t.Fatalf("after removing the http location: %v", m["locations"])
+		}
+		a0.do(t, "GET", "/v2/images/"+id+"/locations", nil).want(t, http.StatusOK)
 	})
 }
 

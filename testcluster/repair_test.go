@@ -90,8 +90,8 @@ func TestTopUpAfterNodeReturns(t *testing.T) {
 }
 
 // TestStoreDeleteIsNotToppedUp: a placement reduced on purpose (DELETE
-// /v2/stores/{zone}/{id}) stays as it is; only a placement committed
-// short is topped up.
+// /v2/stores/{zone}/{id} releasing a copy no remaining store needs)
+// stays as it is; only a placement committed short is topped up.
 func TestStoreDeleteIsNotToppedUp(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(3), testcluster.WithZones("z1", "z2", "z3"),
 		testcluster.WithConfig(func(_ int, cfg *node.Config) {
@@ -99,19 +99,20 @@ func TestStoreDeleteIsNotToppedUp(t *testing.T) {
 			cfg.RepairGrace = 500 * time.Millisecond
 		}))
 	leader := c.WaitForLeader()
-	data := randomBytes(142, 600<<10)
-	img := createAndUpload(t, glance(c.URL(leader), ""), "three", data)
-	if pl := placementOf(t, c, leader, img.ID); len(pl) != 3 {
+	a := apiClient{base: c.URL(leader)}
+	id := a.uploadRawImage(t, "three", randomBytes(142, 600<<10), "X-Image-Meta-Store", "z3")
+	if pl := placementOf(t, c, leader, id); len(pl) != 3 {
 		t.Fatalf("placement %v, want 3 holders", pl)
 	}
-	a := newAPIClient(c)
-	a.do(t, "DELETE", "/v2/stores/z3/"+img.ID, nil).want(t, http.StatusNoContent)
-	if pl := placementOf(t, c, leader, img.ID); len(pl) != 2 {
+	// In z3 and z1; out of z3, only the z1 copy is needed.
+	a.importOK(t, id, `{"method": {"name": "copy-image"}, "stores": ["z1"]}`)
+	a.do(t, "DELETE", "/v2/stores/z3/"+id, nil).want(t, http.StatusNoContent)
+	if pl := placementOf(t, c, leader, id); len(pl) != 2 {
 		t.Fatalf("placement after the store delete: %v, want 2", pl)
 	}
 	// Several repair passes (every 0.5 s, grace 0.5 s) go by.
 	time.Sleep(3 * time.Second)
-	if pl := placementOf(t, c, c.Leader(), img.ID); len(pl) != 2 {
+	if pl := placementOf(t, c, c.Leader(), id); len(pl) != 2 {
 		t.Fatalf("placement %v: the store delete was undone", pl)
 	}
 	if r := c.Node(c.Leader()).Metrics().Repairs; r != 0 {

@@ -84,6 +84,9 @@ func (im *Importer) copyImage(ctx context.Context, job *catalog.ImportJob) error
 			if target != "" && !slices.Contains(cur.Placement, target) {
 				cur.Placement = append(cur.Placement, target)
 			}
+			if have := cur.InStores(); cerr == nil && !slices.Contains(have, store) {
+				cur.Stores = append(slices.Clone(have), store)
+			}
 			cur.Properties[catalog.PropImportingToStores] = catalog.JoinStores(without(catalog.SplitStores(cur.Properties[catalog.PropImportingToStores]), []string{store}))
 			if cerr != nil {
 				cur.Properties[catalog.PropFailedImport] = catalog.JoinStores(append(catalog.SplitStores(cur.Properties[catalog.PropFailedImport]), store))

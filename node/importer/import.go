@@ -111,6 +111,7 @@ func (im *Importer) doImport(ctx context.Context, job *catalog.ImportJob) error 
 		}
 		cur.Status = catalog.StatusActive
 		cur.Manifest, cur.Placement = man, placement
+		cur.Stores = without(job.Stores, failed)
 		cur.ShortPlacement = len(placement) < im.cfg.Replicas
 		cur.Staging, cur.StagingPlacement, cur.Upload = nil, nil, nil
 		cur.Size = &man.Size

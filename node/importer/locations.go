@@ -164,7 +164,7 @@ func (im *Importer) activateLocation(ctx context.Context, job *catalog.LocationJ
 	}
 	vd := job.Validation
 	return im.commitLocation(ctx, job, func(cur *catalog.Image) {
-		cur.Manifest, cur.Placement, cur.Upload = nil, nil, nil
+		cur.Manifest, cur.Placement, cur.Upload, cur.Stores = nil, nil, nil, nil
 		cur.Size, cur.VirtualSize = nil, nil
 		if size >= 0 {
 			s := size

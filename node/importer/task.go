@@ -133,7 +133,7 @@ func (im *Importer) failImport(imageID, taskID, method string, cause error) {
 		if method != catalog.MethodCopyImage && (cur.Status == catalog.StatusImporting || cur.Status == catalog.StatusUploading) {
 			cur.Requeue(time.Now().UTC())
 			cur.Staging, cur.StagingPlacement = nil, nil
-			cur.Manifest, cur.Placement = nil, nil
+			cur.Manifest, cur.Placement, cur.Stores = nil, nil, nil
 			cur.Checksum, cur.OSHashAlgo, cur.OSHashValue = nil, nil, nil
 		}
 		unlockImport(cur, catalog.SplitStores(cur.Properties[catalog.PropImportingToStores]))
