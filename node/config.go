@@ -168,6 +168,11 @@ type Config struct {
 	// (e.g. http://glance.r2:9292) that glance-download imports from; the
 	// method is enabled when it is not empty.
 	GlanceDownloadEndpoints map[string]string
+	// GlanceDownloadProperties are the prefixes of the custom
+	// properties a glance-download copies from the remote image
+	// (Glance's [glance_download_properties] extra_properties); nil:
+	// Glance's default, DefaultGlanceDownloadProperties.
+	GlanceDownloadProperties []string
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (0: 4096
 	// each); tests lower them to exercise snapshot install and restore.
 	SnapshotThreshold, TrailingLogs uint64

@@ -17,17 +17,18 @@ import (
 // n.importFilter must be set.
 func (n *Node) newImporter() *importer.Importer {
 	return importer.New(importer.Config{
-		Replicas:                n.cfg.Replicas,
-		WriteTimeout:            n.cfg.WriteTimeout,
-		UploadGrace:             n.cfg.UploadGrace,
-		LocationPullTimeout:     n.cfg.LocationPullTimeout,
-		MaxImageSize:            n.cfg.MaxImageSize,
-		EagerLocations:          n.cfg.EagerLocations,
-		GlanceDownloadEndpoints: n.cfg.GlanceDownloadEndpoints,
-		Filter:                  n.importFilter,
-		IdleTimeout:             n.cfg.ImportIdleTimeout,
-		Started:                 n.started,
-		Logger:                  n.log.With("component", "importer"),
+		Replicas:                 n.cfg.Replicas,
+		WriteTimeout:             n.cfg.WriteTimeout,
+		UploadGrace:              n.cfg.UploadGrace,
+		LocationPullTimeout:      n.cfg.LocationPullTimeout,
+		MaxImageSize:             n.cfg.MaxImageSize,
+		EagerLocations:           n.cfg.EagerLocations,
+		GlanceDownloadEndpoints:  n.cfg.GlanceDownloadEndpoints,
+		GlanceDownloadProperties: n.cfg.GlanceDownloadProperties,
+		Filter:                   n.importFilter,
+		IdleTimeout:              n.cfg.ImportIdleTimeout,
+		Started:                  n.started,
+		Logger:                   n.log.With("component", "importer"),
 	}, importer.Deps{Catalog: importCatalog{n}, Data: importData{n}, Cluster: importCluster{n}})
 }
 

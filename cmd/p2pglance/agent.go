@@ -64,6 +64,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, processFlags, er
 	fs.Int64Var(&cfg.QuotaImageCount, "quota-image-count", 0, "images per project (image_count_total); 0 = unlimited")
 	fs.Int64Var(&cfg.QuotaImageSizeTotal, "quota-image-size-total", 0, "bytes of image data per project (image_size_total); 0 = unlimited")
 	fs.Int64Var(&cfg.QuotaStageTotal, "quota-stage-total", 0, "bytes of staged import data per project (image_stage_total); 0 = unlimited")
+	fs.Var(listFlag{&cfg.GlanceDownloadProperties}, "glance-download-properties", "`prefixes` of the custom properties a glance-download copies from the remote image, comma-separated (Glance's [glance_download_properties] extra_properties; default hw_,trait:,os_distro,os_secure_boot,os_type)")
 	fs.StringVar(&glanceEndpoints, "glance-download-endpoints", "", "regions the glance-download import method may fetch from, e.g. 'RegionOne=http://glance1:9292,RegionTwo=https://glance2'; empty disables the method; these origins pass the import filter, what they redirect to does not")
 	cfg.ImportFilter = node.DefaultImportFilter()
 	fs.Var(listFlag{&cfg.ImportFilter.AllowedSchemes}, "import-allowed-schemes", "URL `schemes` that web-download, import tasks and http(s) locations (and redirects) may use, comma-separated (Glance's [import_filtering_opts] allowed_schemes); when not empty --import-disallowed-schemes is ignored; only http and https are ever read")

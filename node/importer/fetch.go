@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/p2pglance/p2pglance/catalog"
@@ -124,12 +125,21 @@ func (im *Importer) glanceDownload(ctx context.Context, job *catalog.ImportJob) 
 	case sum != "" && sum != man.Checksum:
 		return nil, nil, nil, nil, errors.New("the data does not match the remote image's checksum")
 	}
-	return man, placement, insp, func(img *catalog.Image) { copyRemoteMetadata(img, remote) }, nil
+	prefixes := im.cfg.GlanceDownloadProperties
+	if prefixes == nil {
+		prefixes = DefaultGlanceDownloadProperties
+	}
+	return man, placement, insp, func(img *catalog.Image) { copyRemoteMetadata(img, remote, prefixes) }, nil
 }
 
-// copyRemoteMetadata sets the formats, minimums and custom properties of
-// a remote Glance image on img.
-func copyRemoteMetadata(img *catalog.Image, remote map[string]any) {
+// DefaultGlanceDownloadProperties are Glance's default
+// [glance_download_properties] extra_properties.
+var DefaultGlanceDownloadProperties = []string{"hw_", "trait:", "os_distro", "os_secure_boot", "os_type"}
+
+// copyRemoteMetadata sets, as Glance's glance-download does, the formats
+// of a remote Glance image on img, and its custom properties whose names
+// start with one of prefixes (never os_glance*).
+func copyRemoteMetadata(img *catalog.Image, remote map[string]any, prefixes []string) {
 	if img.Properties == nil {
 		img.Properties = map[string]string{}
 	}
@@ -143,17 +153,10 @@ func copyRemoteMetadata(img *catalog.Image, remote map[string]any) {
 					img.ContainerFormat = &s
 				}
 			}
-		case "min_ram", "min_disk":
-			if f, ok := v.(float64); ok && f >= 0 {
-				if k == "min_ram" {
-					img.MinRAM = int64(f)
-				} else {
-					img.MinDisk = int64(f)
-				}
-			}
 		default:
 			s, ok := v.(string)
-			if !ok || remoteBaseKeys[k] || strings.HasPrefix(k, "os_glance") {
+			if !ok || remoteBaseKeys[k] || strings.HasPrefix(k, "os_glance") ||
+				!slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
 				continue
 			}
 			if _, exists := img.Properties[k]; exists || len(img.Properties) < maxCopiedProperties {

@@ -39,6 +39,10 @@ type Config struct {
 	// glance-download imports from; the method is offered when it is not
 	// empty.
 	GlanceDownloadEndpoints map[string]string
+	// GlanceDownloadProperties are the prefixes of the remote image's
+	// custom properties a glance-download copies; nil: Glance's default
+	// (DefaultGlanceDownloadProperties).
+	GlanceDownloadProperties []string
 	// Filter decides which URLs the importer reads and where it may
 	// connect (web-download, glance-download, locations); the node
 	// builds it from its import filtering settings and its cluster's

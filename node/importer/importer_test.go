@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,27 +47,32 @@ func TestCapReader(t *testing.T) {
 	}
 }
 
+// TestCopyRemoteMetadata: as Glance's glance-download, the formats and
+// the custom properties under the configured prefixes are copied (and
+// overwrite the image's own); nothing else, never os_glance*.
 func TestCopyRemoteMetadata(t *testing.T) {
 	img := queuedImage("img")
 	img.Properties["mine"] = "kept"
+	img.Properties["os_distro"] = "windows"
 	copyRemoteMetadata(img, map[string]any{
-		"disk_format": "qcow2", "container_format": "ovf", "min_ram": float64(512), "min_disk": float64(-1),
+		"disk_format": "qcow2", "container_format": "ovf", "min_ram": float64(512), "min_disk": float64(3),
 		"name": "remote-name", "os_glance_import_task": "x", "hw_arch": "x86_64", "tags": []any{"a"}, "count": float64(3),
-	})
+		"trait:STORAGE_DISK_SSD": "required", "os_distro": "rhel", "speed": "88mph",
+	}, DefaultGlanceDownloadProperties)
 	if *img.DiskFormat != "qcow2" || *img.ContainerFormat != "ovf" {
 		t.Fatalf("formats %s/%s, want qcow2/ovf", *img.DiskFormat, *img.ContainerFormat)
 	}
-	if img.MinRAM != 512 || img.MinDisk != 0 {
-		t.Fatalf("min_ram %d min_disk %d, want 512 and 0 (negative ignored)", img.MinRAM, img.MinDisk)
+	if img.MinRAM != 0 || img.MinDisk != 0 {
+		t.Fatalf("min_ram %d min_disk %d, want 0: Glance copies neither", img.MinRAM, img.MinDisk)
 	}
-	want := map[string]string{"mine": "kept", "hw_arch": "x86_64"}
-	if len(img.Properties) != len(want) {
+	want := map[string]string{"mine": "kept", "hw_arch": "x86_64", "trait:STORAGE_DISK_SSD": "required", "os_distro": "rhel"}
+	if !maps.Equal(img.Properties, want) {
 		t.Fatalf("properties %v, want %v", img.Properties, want)
 	}
-	for k, v := range want {
-		if img.Properties[k] != v {
-			t.Fatalf("properties %v, want %v", img.Properties, want)
-		}
+	img = queuedImage("img2")
+	copyRemoteMetadata(img, map[string]any{"hw_arch": "x86_64", "speed": "88mph"}, []string{"sp"})
+	if !maps.Equal(img.Properties, map[string]string{"speed": "88mph"}) {
+		t.Fatalf("with prefix sp: properties %v", img.Properties)
 	}
 }
 
