@@ -24,8 +24,10 @@ import (
 // a chunk this node holds as one of an image's durable copies (it is in
 // the image's placement) is pinned; every other chunk of an image it
 // holds is cache, which the cache API may evict (cache_evict.go). A
-// cached image is an active image whose every chunk the node holds,
-// durable or not. cache owns the prefetch queue and its worker (started
+// cached image is, as in Glance, one this node cached (a prefetch, or a
+// download it served) since it started and whose every chunk it holds,
+// durable or not; deleting it from the cache forgets it (and drops the
+// chunks that are not durable copies). cache owns the prefetch queue and its worker (started
 // through spawn, so bounded by the node's Run context), the hits and
 // access times (kept in memory only: they start from zero when the node
 // restarts) and every eviction.
@@ -47,10 +49,14 @@ type cache struct {
 type cacheDeps struct {
 	self        string
 	log         *slog.Logger
-	fetchWindow int    // chunks fetched at once (Config.FetchWindow)
-	noCache     bool   // fetched chunks are not kept unless stored here (Config.NoCache)
-	budget      int64  // bytes of cached chunks to keep at most (Config.CacheBudget); 0 none
-	apiScheme   string // "http" or "https", for CacheNodes' URLs
+	fetchWindow int // chunks fetched at once (Config.FetchWindow)
+	// prefetchInterval is how long the prefetch pass waits after it is
+	// started by a queued image (Config.CachePrefetchInterval; <= 0: not
+	// at all).
+	prefetchInterval time.Duration
+	noCache          bool   // fetched chunks are not kept unless stored here (Config.NoCache)
+	budget           int64  // bytes of cached chunks to keep at most (Config.CacheBudget); 0 none
+	apiScheme        string // "http" or "https", for CacheNodes' URLs
 	// sinceCheck counts the bytes cached since the last budget check (the
 	// download path adds to it and kicks the collector past budget/8).
 	sinceCheck *atomic.Int64
@@ -181,16 +187,16 @@ func (c *cache) CacheState(ctx context.Context) (*api.CacheState, error) {
 				return true
 			}
 		}
-		ci := api.CachedImage{ImageID: img.ID, Size: img.Manifest.Size, LastModified: img.UpdatedAt}
+		ci := api.CachedImage{ImageID: img.ID, Size: img.Manifest.Size}
 		c.mu.Lock()
-		if st := c.stats[img.ID]; st != nil {
-			ci.Hits = st.hits
-			if !st.cachedAt.IsZero() {
-				ci.LastModified = st.cachedAt
-			}
-			ci.LastAccessed = st.lastAccessed
+		st := c.stats[img.ID]
+		if st != nil {
+			ci.Hits, ci.LastModified, ci.LastAccessed = st.hits, st.cachedAt, st.lastAccessed
 		}
 		c.mu.Unlock()
+		if st == nil || st.cachedAt.IsZero() {
+			return true // held (a durable copy, say) but never cached here
+		}
 		if ci.LastAccessed.Before(ci.LastModified) {
 			ci.LastAccessed = ci.LastModified
 		}
@@ -225,9 +231,30 @@ func (c *cache) QueueCache(_ context.Context, imageID string) error {
 	return nil
 }
 
-// worker prefetches the queued images one after the other until the
-// queue is empty or the node stops.
+// worker runs prefetch passes, as Glance's cache prefetcher does: each
+// waits prefetchInterval, then prefetches the queued images one after
+// the other; it stops when a pass ends with the queue empty, or the node
+// stops.
 func (c *cache) worker(ctx context.Context) {
+	wait := func() bool {
+		if c.prefetchInterval <= 0 {
+			return ctx.Err() == nil
+		}
+		t := time.NewTimer(c.prefetchInterval)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+	if !wait() {
+		c.mu.Lock()
+		c.running = false
+		c.mu.Unlock()
+		return
+	}
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || ctx.Err() != nil {

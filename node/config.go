@@ -91,6 +91,11 @@ type Config struct {
 	// does not hold as a durable copy) POST /v2/cache/prune leaves; 0 is
 	// unlimited.
 	CacheBudget int64
+	// CachePrefetchInterval is Glance's cache_prefetcher_interval: images
+	// queued with PUT /v2/cache/{id} are listed as queued until the next
+	// prefetch pass, which runs that long after the first of them was
+	// queued (0: 5m, Glance's default; negative: at once).
+	CachePrefetchInterval time.Duration
 	// ShowMultipleLocations and ShowImageDirectURL are Glance's
 	// show_multiple_locations and show_image_direct_url: image JSON
 	// shows "locations" (and PATCH may change them), and "direct_url".
@@ -234,6 +239,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.FetchWindow <= 0 {
 		c.FetchWindow = 4
+	}
+	if c.CachePrefetchInterval == 0 {
+		c.CachePrefetchInterval = 5 * time.Minute
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

@@ -28,8 +28,9 @@ func (n *Node) wireJobs() {
 	n.cache = newCache(cacheDeps{
 		self: n.id, log: n.log.With("component", "cache"),
 		fetchWindow: cfg.FetchWindow, noCache: cfg.NoCache, budget: cfg.CacheBudget, apiScheme: n.sec.apiScheme,
-		sinceCheck: &n.cachedSinceEvict,
-		state:      state, chunks: n.chunks, cluster: n.cluster, inflight: n.inflight,
+		prefetchInterval: cfg.CachePrefetchInterval,
+		sinceCheck:       &n.cachedSinceEvict,
+		state:            state, chunks: n.chunks, cluster: n.cluster, inflight: n.inflight,
 		announce: n.holdings.announce,
 		pull:     n.PullImage,
 		fetch:    importData{n}.FetchChunk,

@@ -45,6 +45,36 @@ func (c apiClient) uploadRawImage(t testing.TB, name string, data []byte, hdr ..
 	return id
 }
 
+// TestCacheQueueWaitsForThePass: an image queued for caching is listed
+// under queued_images, not cached, until the prefetch pass (Glance's
+// cache_prefetcher_interval, an hour on node 0 here) takes it; deleting
+// it from the cache takes it off the queue. Node 1 fetches at once.
+func TestCacheQueueWaitsForThePass(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.InMemory(), testcluster.WithReplicas(1), smallChunks(),
+		testcluster.WithConfig(func(i int, cfg *node.Config) {
+			if i == 0 {
+				cfg.CachePrefetchInterval = time.Hour
+			}
+		}))
+	waitSettled(c)
+	a0, a1 := newAPIClient(c), apiClient{base: c.URL(1)}
+	id := a1.uploadRawImage(t, "queued-for-cache", randomBytes(33, 3*256<<10))
+	a0.do(t, "PUT", "/v2/cache/"+id, nil).want(t, http.StatusAccepted)
+	cached, queued := a0.cacheListing(t)
+	if cached[id] != nil || !slices.Equal(queued, []string{id}) {
+		t.Fatalf("right after queueing: cached %v, queued %v", cached[id], queued)
+	}
+	a0.do(t, "DELETE", "/v2/cache/"+id, nil).want(t, http.StatusNoContent)
+	if cached, queued := a0.cacheListing(t); cached[id] != nil || len(queued) != 0 {
+		t.Fatalf("after deleting the entry: cached %v, queued %v", cached[id], queued)
+	}
+	a1.do(t, "PUT", "/v2/cache/"+id, nil).want(t, http.StatusAccepted)
+	c.Eventually(testTimeout, "node 1 caches the image", func() bool {
+		cached, queued := a1.cacheListing(t)
+		return cached[id] != nil && len(queued) == 0
+	})
+}
+
 // TestCacheAPI drives /v2/cache on a node that holds no durable copy: it
 // prefetches from peers, lists, counts hits, evicts and clears; eviction
 // on a durable holder keeps its pinned chunks.
@@ -111,14 +141,23 @@ func TestCacheAPI(t *testing.T) {
 		return len(urls) == 3 && slices.Contains(urls, c.URL(far))
 	})
 
-	// Evicting on a durable holder keeps its pinned chunks.
+	// A durable holder lists the image once it served it (Glance lists
+	// what the node cached, not its store); evicting it there keeps the
+	// pinned chunks and forgets the entry.
+	if cached, _ := h.cacheListing(t); cached[id] != nil {
+		t.Fatalf("holder %d lists an image it only stores: %v", holder, cached[id])
+	}
+	download(t, glance(c.URL(holder), ""), id)
+	if cached, _ := h.cacheListing(t); cached[id] == nil {
+		t.Fatalf("holder %d does not list the image it served", holder)
+	}
 	before := c.Node(holder).Metrics().StoredChunks
 	h.do(t, "DELETE", "/v2/cache/"+id, nil).want(t, http.StatusNoContent)
 	if after := c.Node(holder).Metrics().StoredChunks; after != before || before < 6 {
 		t.Fatalf("holder %d had %d chunks, has %d after eviction", holder, before, after)
 	}
-	if cached, _ := h.cacheListing(t); cached[id] == nil {
-		t.Fatalf("holder %d no longer lists the image it holds durably", holder)
+	if cached, _ := h.cacheListing(t); cached[id] != nil {
+		t.Fatalf("holder %d still lists the image it evicted: %v", holder, cached[id])
 	}
 	// On the non-holder everything goes, and a download fetches again.
 	x.do(t, "DELETE", "/v2/cache/"+id, nil).want(t, http.StatusNoContent)

@@ -121,7 +121,9 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			Replicas:   o.replicas,
 			Voters:     o.voters,
 			Timing:     nodetest.Timing(),
-			Logger:     testLogger(t, fmt.Sprintf("node%d", i)),
+
+			CachePrefetchInterval: -1, // tests queue and expect the fetch at once
+			Logger:                testLogger(t, fmt.Sprintf("node%d", i)),
 
 			ClusterSecret: *o.secret,
 		}

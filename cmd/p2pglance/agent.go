@@ -55,6 +55,7 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, processFlags, er
 	fs.IntVar(&cfg.ChunkSize, "chunk-size", node.DefaultChunkSize, "chunk size in bytes for new uploads")
 	fs.IntVar(&cfg.FetchWindow, "fetch-window", 4, "chunks a download keeps in flight")
 	fs.BoolVar(&cfg.NoCache, "no-cache", false, "do not keep chunks fetched from peers")
+	fs.DurationVar(&cfg.CachePrefetchInterval, "cache-prefetch-interval", 5*time.Minute, "how long an image queued for this node's cache (PUT /v2/cache/{id}) waits, listed as queued, for the prefetch pass that fetches it (Glance's cache_prefetcher_interval); negative: at once")
 	fs.Int64Var(&cfg.CacheBudget, "cache-budget", 0, "bytes of cached chunks (not held as durable copies) that POST /v2/cache/prune keeps, least recently used evicted first; 0 = unlimited")
 	fs.BoolVar(&cfg.LinearizableReads, "linearizable-reads", false, "every API read first passes a read barrier through the Raft leader: every client sees every acknowledged write through any node, even without the p2pglance-rev cookie that gives cookie-keeping clients their own writes by default; one Raft round trip per read")
 	fs.BoolVar(&cfg.EagerLocations, "eager-locations", false, "read an http(s) location into the cluster when it is added, instead of on the image's first download")
