@@ -97,12 +97,13 @@ var rules = map[action]func(subject) bool{
 	actModifyMember:     func(s subject) bool { return s.auth.Admin || (s.auth.HasRole("member") && s.member != nil) },
 	actGetImageLocation: func(s subject) bool { return s.auth.Admin || (s.auth.HasRole("reader") && ownedBy(s.auth, s.img)) },
 	actSetImageLocation: func(s subject) bool { return s.auth.Admin || s.projectMember() },
-	// Glance's new default is admin only: a location removed can change
-	// what the image's data is (OSSN-0065). Here, once the cluster holds
-	// the data, every byte is verified against the chunk digests recorded
-	// then, so the owner may remove one as Glance 25's default policy lets
-	// it (tempest's ImageLocationsTest does).
-	actDelImageLocation: func(s subject) bool { return s.auth.Admin || (s.projectMember() && s.img.Manifest != nil) },
+	// Glance's new default is admin only: in Glance a location removed
+	// can change the data of an image already in use (OSSN-0065). Here
+	// no one reads a location but the cluster's one pull, which pins
+	// every byte by its chunk digest: data anyone has read can no longer
+	// change, so the owner may remove one, as Glance 25's default policy
+	// lets it (tempest's ImageLocationsTest does).
+	actDelImageLocation: func(s subject) bool { return s.auth.Admin || s.projectMember() },
 	actAddImageLocation: func(s subject) bool { return s.auth.HasRole("service") || s.auth.Admin || s.projectMember() },
 	actFetchLocation:    func(s subject) bool { return s.auth.HasRole("service") || s.auth.Admin },
 }

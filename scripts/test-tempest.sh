@@ -8,8 +8,7 @@
 #     as the image service and node 2 as "image_remote" (tempest's
 #     alternate_image_endpoint: stage on one node, import or delete on
 #     another);
-#   - locations shown and manageable (--show-multiple-locations; read when
-#     added, --eager-locations, so that their owner may remove one), the
+#   - locations shown and manageable (--show-multiple-locations), the
 #     cache API (image_caching_enabled; a prefetch pass every 2 s), every
 #     import method, glance-download from RegionOne
 #     (--glance-download-endpoints, node 3);
@@ -118,7 +117,7 @@ N1="http://127.0.0.1:${CLUSTER_PORTS[0]}" N2="http://127.0.0.1:${CLUSTER_PORTS[1
 tok=$("$PY" "$HERE/tempest-catalog.py" token) || fail "no admin token from Keystone"
 CLUSTER_TOKEN=$tok P2PGLANCE_KEYSTONE_PASSWORD=$P2PGLANCE_TEST_KEYSTONE_GLANCE_PASSWORD \
   start_cluster glance --auth keystone --keystone-url "$KURL" \
-  --show-multiple-locations --eager-locations --cache-prefetch-interval 2s \
+  --show-multiple-locations --cache-prefetch-interval 2s \
   --glance-download-endpoints "RegionOne=$N3" \
   --import-internal-hosts 127.0.0.1 --import-allowed-ports "80,443,$WEBPORT"
 note "nodes: ${URLS[*]}"

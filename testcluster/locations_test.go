@@ -318,20 +318,21 @@ func TestLocations(t *testing.T) {
 		if locs := locationsOf(t, m); len(locs) != 1 || locs[0]["url"] != url {
 			t.Fatalf("after removing the second location: %v", m)
 		}
-		// The owner may remove a location once the cluster holds the
-		// data (every byte verified against its chunk digests since), not
-		// before: the remaining location would decide what the data is.
+		// The owner (a member of the owning project) may remove a
+		// location, another project may not; once read, the data is
+		// pinned by its chunk digests whatever locations remain.
 		owner := a0.as("p1", "member", "reader")
-		oid := owner.create(t, `{"name": "owned", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
-		patch(owner, oid, `[{"op": "add", "path": "/locations/-", "value": {"url": "`+url+`", "metadata": {}}}, {"op": "add", "path": "/locations/-", "value": {"url": "`+second+`", "metadata": {}}}]`).want(t, http.StatusOK)
-		patch(owner, oid, `[{"op": "remove", "path": "/locations/0"}]`).wantErr(t, http.StatusForbidden, "delete_image_location")
+		oid := owner.create(t, `{"name": "owned", "disk_format": "raw", "container_format": "bare", "visibility": "community"}`)["id"].(string)
+		patch(owner, oid, `[{"op": "add", "path": "/locations/-", "value": {"url": "`+url+`", "metadata": {}}}, {"op": "add", "path": "/locations/-", "value": {"url": "`+second+`", "metadata": {}}}, {"op": "add", "path": "/locations/-", "value": {"url": "`+url+`&third", "metadata": {}}}]`).want(t, http.StatusOK)
+		patch(a0.as("p2", "member", "reader"), oid, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusForbidden)
+		m = patch(owner, oid, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK).obj(t)
+		if locs := locationsOf(t, m); len(locs) != 2 || locs[0]["url"] != second {
+			t.Fatalf("after the owner removed the first location: %v", m)
+		}
 		if got := download(t, glance(c.URL(0), ""), oid); !bytes.Equal(got, data) {
 			t.Fatal("download of the owner's image differs")
 		}
-		m = patch(owner, oid, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK).obj(t)
-		if locs := locationsOf(t, m); len(locs) != 1 || locs[0]["url"] != second {
-			t.Fatalf("after the owner removed the first location: %v", m)
-		}
+		patch(owner, oid, `[{"op": "remove", "path": "/locations/0"}]`).want(t, http.StatusOK)
 		// A queued image with a bad validation: the hashes are recorded
 		// as given (as Glance does), and the mismatching data is refused
 		// on download.
