@@ -45,7 +45,9 @@ func TestPolicyMatrix(t *testing.T) {
 		case actModifyImage, actCommunitizeImage, actDeleteImage, actUploadImage,
 			actDeactivate, actReactivate, actAddMember, actDeleteMember, actSetImageLocation:
 			return admin || pm
-		case actPublicizeImage, actCopyImage, actDelImageLocation:
+		case actDelImageLocation: // Glance 25's effective default (see rules)
+			return admin || pm
+		case actPublicizeImage, actCopyImage:
 			return admin
 		case actDownloadImage:
 			return admin || (has("member") && visible)

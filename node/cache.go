@@ -236,20 +236,7 @@ func (c *cache) QueueCache(_ context.Context, imageID string) error {
 // the other; it stops when a pass ends with the queue empty, or the node
 // stops.
 func (c *cache) worker(ctx context.Context) {
-	wait := func() bool {
-		if c.prefetchInterval <= 0 {
-			return ctx.Err() == nil
-		}
-		t := time.NewTimer(c.prefetchInterval)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		}
-	}
-	if !wait() {
+	if c.prefetchInterval > 0 && !sleepCtx(ctx, c.prefetchInterval) {
 		c.mu.Lock()
 		c.running = false
 		c.mu.Unlock()
@@ -333,6 +320,25 @@ func (c *cache) fetchImage(ctx context.Context, id string) error {
 	err = g.Wait()
 	c.announce(context.WithoutCancel(ctx), img)
 	return err
+}
+
+// holdsAll reports whether the store holds every chunk of active image
+// id.
+func (c *cache) holdsAll(ctx context.Context, id string) (bool, error) {
+	img, err := c.state().Image(id)
+	if err != nil || img.Status != catalog.StatusActive || img.Manifest == nil {
+		return false, err
+	}
+	for _, ref := range img.Manifest.Chunks {
+		d, err := chunkstore.ParseDigest(ref.Digest)
+		if err != nil {
+			return false, err
+		}
+		if ok, err := c.chunks.Has(ctx, d); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // EvictCache implements api.Cache.

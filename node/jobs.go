@@ -101,10 +101,18 @@ func (n *Node) kickHeal() { n.healer.kick() }
 // the node's replica has caught up with the leader after start.
 func (n *Node) CollectGarbage(ctx context.Context) (int, error) { return n.collector.collect(ctx) }
 
-// CacheState lists the active images this node holds every chunk of, and
-// the images queued for prefetch into it (the cache API's GET /v2/cache).
+// CacheState lists the images this node cached (and holds every chunk
+// of), and the images queued for prefetch into it (the cache API's GET
+// /v2/cache).
 func (n *Node) CacheState(ctx context.Context) (*api.CacheState, error) {
 	return n.cache.CacheState(ctx)
+}
+
+// HoldsImage reports whether this node's store holds every chunk of
+// active image id, cached or durable (what a repair or prefetch probe
+// checks).
+func (n *Node) HoldsImage(ctx context.Context, id string) (bool, error) {
+	return n.cache.holdsAll(ctx, id)
 }
 
 // CacheNodes returns the Glance API URLs of the live nodes that hold

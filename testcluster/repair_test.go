@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
-	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/node"
 	"github.com/p2pglance/p2pglance/testcluster"
 )
@@ -165,11 +164,11 @@ func TestRepairManyImages(t *testing.T) {
 	}
 	c.Stop(victim)
 	held := func(i int, id string) bool {
-		st, err := c.Node(i).CacheState(context.Background())
+		ok, err := c.Node(i).HoldsImage(context.Background(), id)
 		if err != nil {
-			t.Fatalf("cache state of node %d: %v", i, err)
+			t.Fatalf("holdings of node %d: %v", i, err)
 		}
-		return slices.ContainsFunc(st.Cached, func(ci api.CachedImage) bool { return ci.ImageID == id })
+		return ok
 	}
 	repaired := map[string][]string{}
 	c.Eventually(60*time.Second, fmt.Sprintf("the %d images node %d held are back at 3 live holders", most, victim), func() bool {

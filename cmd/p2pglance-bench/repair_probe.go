@@ -6,14 +6,13 @@ import (
 	"io"
 	"slices"
 
-	"github.com/p2pglance/p2pglance/api"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/peer"
 )
 
 // repairedOn reports whether image id is back at want live holders, none
 // of them the victim, each holding every chunk (its store, through
-// CacheState). complete caches holders already seen complete.
+// HoldsImage). complete caches holders already seen complete.
 func repairedOn(ctx context.Context, c *cluster, victim int, id string, want int, complete map[[2]string]bool) (bool, error) {
 	lead := c.leader()
 	if lead < 0 || lead == victim {
@@ -39,12 +38,9 @@ func repairedOn(ctx context.Context, c *cluster, victim int, id string, want int
 		if complete[key] {
 			continue
 		}
-		st, err := c.nodes[k].CacheState(ctx)
-		if err != nil {
+		held, err := c.nodes[k].HoldsImage(ctx, id)
+		if err != nil || !held {
 			return false, err
-		}
-		if !slices.ContainsFunc(st.Cached, func(ci api.CachedImage) bool { return ci.ImageID == id }) {
-			return false, nil
 		}
 		complete[key] = true
 	}

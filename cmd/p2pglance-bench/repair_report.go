@@ -16,7 +16,7 @@ func (r *repairResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\n### 8. Repair: a durable holder lost past the grace period\n\n")
 	fmt.Fprintf(w, "N = %d nodes in %d zones (node i in zone i mod %d), B = %s/s `UploadBandwidth` on every node (downloads uncapped), R = %d, K = %d images of S = %s (chunk %s) uploaded through nodes 0..N-1 in turn, `RepairGrace` %s, production Raft and gossip timers (the leader checks for lost holders every RepairGrace/4), Badger on disk. "+
 		"Lost: node%d (%s, a replica outside Raft), a durable holder of %d of the %d images, %s; their surviving holders (the repair's sources) are %d nodes %v. "+
-		"Times are from the cancel of the lost node's context (a graceful stop: it leaves gossip); \"repaired\" = the leader's catalog places the image on %d live nodes, none the lost one, and each of their stores holds every chunk (`CacheState`), polled every %s. "+
+		"Times are from the cancel of the lost node's context (a graceful stop: it leaves gossip); \"repaired\" = the leader's catalog places the image on %d live nodes, none the lost one, and each of their stores holds every chunk (`HoldsImage`), polled every %s. "+
 		"Ideal = lost bytes / (%d survivors x B) = %s; the measured baseline copies the same bytes once over one capped uplink (the lost node's peer chunk endpoint, before it is stopped, one chunk after another, BLAKE3-checked). "+
 		"Every uplink starts with a full token bucket (one second of B), so a copy can beat its ideal by up to 1 s.\n\n",
 		rc.nodes, rc.zones, rc.zones, size(rc.upBW), rc.replicas, rc.images, size(rc.size), size(int64(r.chunk)), rc.grace,
