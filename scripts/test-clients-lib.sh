@@ -189,6 +189,15 @@ stop_pids() {
   done
 }
 
+# stop_all RC: at exit, stops every process started (nodes, web server),
+# prints the node logs when RC is not 0, and stops Keystone if this script
+# started it (KEYSTONE_STARTED=1).
+stop_all() {
+  stop_pids "${PIDS[@]}"
+  if [ "$1" -ne 0 ]; then node_logs; fi
+  if [ "${KEYSTONE_STARTED:-0}" = 1 ]; then bash "$HERE/keystone-stop.sh" >/dev/null 2>&1 || true; fi
+}
+
 stop_cluster() {
   stop_pids "${NODE_PIDS[@]}"
   NODE_PIDS=()

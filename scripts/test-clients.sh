@@ -73,9 +73,7 @@ KEYSTONE_STARTED=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  stop_pids "${PIDS[@]}"
-  if [ $rc -ne 0 ]; then node_logs; fi
-  if [ "$KEYSTONE_STARTED" = 1 ]; then bash "$HERE/keystone-stop.sh" >/dev/null 2>&1 || true; fi
+  stop_all $rc
   local calls stale=0
   calls=$(wc -l <"$WORK/calls.log" 2>/dev/null || echo '?')
   if [ -s "$WORK/stale.log" ]; then

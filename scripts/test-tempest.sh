@@ -80,9 +80,7 @@ KEYSTONE_STARTED=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  stop_pids "${PIDS[@]}"
-  if [ $rc -ne 0 ]; then node_logs; fi
-  if [ "$KEYSTONE_STARTED" = 1 ]; then bash "$HERE/keystone-stop.sh" >/dev/null 2>&1 || true; fi
+  stop_all $rc
   if [ "${P2PGLANCE_TEST_CLIENTS_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
   echo "test-tempest: $([ $rc -eq 0 ] && echo PASS || echo FAIL) in $(($(date +%s) - T0))s"
   exit $rc
