@@ -43,7 +43,8 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 	if s.outOfTouch() {
 		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, s.touchState())
 	}
-	if s.leaderSheds(after) {
+	shedding := s.leadsWithFellows()
+	if shedding && s.fsm.AppliedIndex() > after+leaderLagMax {
 		return peer.LogBatch{}, fmt.Errorf("%w: the leader feeds only replicas within %d entries of it; pull from another voter or a peer", peer.ErrUnavailable, leaderLagMax)
 	}
 	select {
@@ -59,6 +60,12 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 		cancel()
 	}
 	entries, ok := s.fsm.Since(after, peer.MaxLogBatch)
+	if shedding && len(entries) > leaderLagMax {
+		// The leader's own applied index may have run ahead since the
+		// check (it replays its log after a restart): it still sends no
+		// more than a caught-up poller needs.
+		entries = entries[:leaderLagMax]
+	}
 	batch := peer.LogBatch{Applied: s.fsm.AppliedIndex(), Hints: s.hints()}
 	if !ok {
 		info, have := s.ckpt.latest()
@@ -79,7 +86,7 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 }
 
 // leaderLagMax is how far behind its applied index a poller may be and
-// still be fed by the leader (leaderSheds). A tree head polling the
+// still be fed by the leader (leadsWithFellows). A tree head polling the
 // leader in steady state lags by the writes of one round trip; one that
 // lags more is a replica catching up, which another voter serves. A
 // poller that does reach the leader costs it at most this many entries
@@ -89,20 +96,17 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 // catalog's snapshot from the leader (a test failure on a loaded host).
 const leaderLagMax = 16
 
-// leaderSheds reports whether this node leads Raft with fellow voters
-// and a poll from index after is far behind (more than leaderLagMax
-// entries, or before its log: a checkpoint). Such a poller — a replica
-// that restarted or joined, whose view of the tree put it near the top
-// — is sent to another voter, which holds the same log: a leader exists
-// only with a quorum, so one is in touch. The leader's egress to
-// replicas then stays the tail of the log to the few that poll it, not
-// the catalog once per replica that lags, whatever their views of the
-// membership.
-func (s *catalogServer) leaderSheds(after uint64) bool {
+// leadsWithFellows reports whether this node leads Raft with fellow
+// voters. Such a leader sheds a poll from far behind (more than
+// leaderLagMax entries, or before its log: a checkpoint), and answers
+// any other with at most leaderLagMax entries: a replica that restarted
+// or joined, whose view of the tree put it near the top, is sent to
+// another voter, which holds the same log (a leader exists only with a
+// quorum, so one is in touch). The leader's egress to replicas then
+// stays the tail of the log to the few that poll it, not the catalog
+// once per replica that lags, whatever their views of the membership.
+func (s *catalogServer) leadsWithFellows() bool {
 	if s.raft == nil || s.follower.active.Load() || s.raft.State() != raft.Leader {
-		return false
-	}
-	if s.fsm.AppliedIndex() <= after+leaderLagMax {
 		return false
 	}
 	f := s.raft.GetConfiguration()

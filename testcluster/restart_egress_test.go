@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/testcluster"
@@ -87,4 +89,31 @@ func TestLeaderShedsLaggingPollers(t *testing.T) {
 	if err != nil || len(b.Entries) == 0 {
 		t.Fatalf("a poll 10 entries behind the leader: %v, %d entries", err, len(b.Entries))
 	}
+	// Caught up, a long poll answers what was applied meanwhile, at most
+	// 16 entries however many that is (the leader applies writes in
+	// batches; after a restart it replays its whole log).
+	var wg sync.WaitGroup
+	for w := range 96 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			createN(t, c.URL(leader), fmt.Sprintf("burst%d", w), 3)
+		}()
+	}
+	after, most := c.Node(leader).AppliedIndex(), 0
+	for range 20 {
+		b, err := client.Log(ctx, c.Node(leader).PeerAddr(), after, 2*time.Second)
+		if err != nil {
+			break // fell behind by more than 16 (shed), or the burst is over
+		}
+		most = max(most, len(b.Entries))
+		if n := len(b.Entries); n > 0 {
+			after = b.Entries[n-1].Index
+		}
+	}
+	wg.Wait()
+	if most > 16 {
+		t.Fatalf("the leader answered a poll with %d entries, over 16", most)
+	}
+	t.Logf("largest answer during the burst: %d entries", most)
 }
