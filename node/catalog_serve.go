@@ -44,7 +44,7 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, s.touchState())
 	}
 	shedding := s.leadsWithFellows()
-	if shedding && s.fsm.AppliedIndex() > after+leaderLagMax {
+	if shedding && max(s.fsm.AppliedIndex(), s.raft.CommitIndex()) > after+leaderLagMax {
 		return peer.LogBatch{}, fmt.Errorf("%w: the leader feeds only replicas within %d entries of it; pull from another voter or a peer", peer.ErrUnavailable, leaderLagMax)
 	}
 	select {
@@ -85,8 +85,11 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 	return batch, nil
 }
 
-// leaderLagMax is how far behind its applied index a poller may be and
-// still be fed by the leader (leadsWithFellows). A tree head polling the
+// leaderLagMax is how far behind its commit index (or applied index, if
+// ahead: the FSM counts only commands) a poller may be and still be fed
+// by the leader (leadsWithFellows): while the leader replays its log
+// after a restart, replicas that restored a checkpoint are behind its
+// commit index, not its applied one, and go to the other voters. A tree head polling the
 // leader in steady state lags by the writes of one round trip; one that
 // lags more is a replica catching up, which another voter serves. A
 // poller that does reach the leader costs it at most this many entries
