@@ -85,18 +85,18 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 	return batch, nil
 }
 
-// leaderLagMax is how far behind its commit index (or applied index, if
-// ahead: the FSM counts only commands) a poller may be and still be fed
-// by the leader (leadsWithFellows): while the leader replays its log
-// after a restart, replicas that restored a checkpoint are behind its
-// commit index, not its applied one, and go to the other voters. A tree head polling the
+// leaderLagMax is how far behind its commit index (or its applied
+// index, if ahead: the FSM counts only commands) a poller may be and
+// still be fed by the leader (leadsWithFellows). A tree head polling the
 // leader in steady state lags by the writes of one round trip; one that
-// lags more is a replica catching up, which another voter serves. A
-// poller that does reach the leader costs it at most this many entries
-// once (it is then caught up), so a full restart costs the leader N x 16
-// entries at worst, not N x the catalog: with 256, one replica that had
-// half the catalog from a voter still in recovery drew more than the
-// catalog's snapshot from the leader (a test failure on a loaded host).
+// lags more is a replica catching up, which another voter serves. While
+// the leader replays its log after a restart, the replicas that restored
+// a checkpoint are behind its commit index, though not its applied one,
+// and go to the other voters too. A poller that does reach the leader
+// costs it at most this many entries per answer: with 256, one replica
+// that had half the catalog from a voter still in recovery drew more
+// than the catalog's snapshot from the leader (a test failure on a
+// loaded host).
 const leaderLagMax = 16
 
 // leadsWithFellows reports whether this node leads Raft with fellow
