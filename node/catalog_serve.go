@@ -43,8 +43,9 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 	if s.outOfTouch() {
 		return peer.LogBatch{}, fmt.Errorf("%w: this node is out of touch with the voters (%s)", peer.ErrUnavailable, s.touchState())
 	}
-	shedding := s.leadsWithFellows()
-	if shedding && max(s.fsm.AppliedIndex(), s.raft.CommitIndex()) > after+leaderLagMax {
+	// leadsWithFellows asks Raft for its configuration: only when a poll
+	// would be shed or its answer capped, not on every poll.
+	if s.leads() && max(s.fsm.AppliedIndex(), s.raft.CommitIndex()) > after+leaderLagMax && s.leadsWithFellows() {
 		return peer.LogBatch{}, fmt.Errorf("%w: the leader feeds only replicas within %d entries of it; pull from another voter or a peer", peer.ErrUnavailable, leaderLagMax)
 	}
 	select {
@@ -60,7 +61,7 @@ func (s *catalogServer) Log(ctx context.Context, after uint64, wait time.Duratio
 		cancel()
 	}
 	entries, ok := s.fsm.Since(after, peer.MaxLogBatch)
-	if shedding && len(entries) > leaderLagMax {
+	if len(entries) > leaderLagMax && s.leads() && s.leadsWithFellows() {
 		// The leader's own applied index may have run ahead since the
 		// check (it replays its log after a restart): it still sends no
 		// more than a caught-up poller needs.
@@ -109,7 +110,7 @@ const leaderLagMax = 16
 // stays the tail of the log to the few that poll it, not the catalog
 // once per replica that lags, whatever their views of the membership.
 func (s *catalogServer) leadsWithFellows() bool {
-	if s.raft == nil || s.follower.active.Load() || s.raft.State() != raft.Leader {
+	if !s.leads() {
 		return false
 	}
 	f := s.raft.GetConfiguration()
@@ -123,6 +124,11 @@ func (s *catalogServer) leadsWithFellows() bool {
 		}
 	}
 	return voters > 1
+}
+
+// leads reports whether this node is the Raft leader (a cheap read).
+func (s *catalogServer) leads() bool {
+	return s.raft != nil && !s.follower.active.Load() && s.raft.State() == raft.Leader
 }
 
 // Checkpoint opens a certified checkpoint this node holds.

@@ -37,12 +37,11 @@ def token():
     return h["X-Subject-Token"]
 
 
-def service(tok, kind, create):
+def service(tok, kind):
+    """The id of the service of type kind, created if missing."""
     _, found = call("GET", "/services?type=" + kind, token=tok)
     if found["services"]:
         return found["services"][0]["id"]
-    if not create:
-        return None
     _, made = call("POST", "/services", {"service": {"name": kind, "type": kind, "enabled": True}}, token=tok)
     return made["service"]["id"]
 
@@ -76,8 +75,8 @@ def main():
         print(tok)
     elif cmd == "point":
         image, remote = sys.argv[2:4]
-        set_url(tok, service(tok, "image", True), image)
-        set_url(tok, service(tok, "image_remote", True), remote)
+        set_url(tok, service(tok, "image"), image)
+        set_url(tok, service(tok, "image_remote"), remote)
     else:
         raise SystemExit(__doc__)
 
