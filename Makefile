@@ -18,9 +18,12 @@ run: build
 cluster: build
 	./scripts/cluster.sh $(BIN)
 
-## test: vet, then every test (real Raft, Badger, memberlist and HTTP on loopback)
+## test: vet, then every test (real Raft, Badger, memberlist and HTTP on loopback); the output is
+## kept in bin/test.log and the failures are repeated at the end, where CI's tail shows them
 test: vet
-	$(GO) test -count=1 -timeout 9m ./...
+	@mkdir -p bin; { $(GO) test -count=1 -timeout 9m ./...; echo $$? >bin/test.rc; } 2>&1 | tee bin/test.log; \
+		rc=$$(cat bin/test.rc); if [ "$$rc" != 0 ]; then echo "== make test failed; the failures (all in bin/test.log):"; \
+		grep -E -A12 '^[[:space:]]*--- FAIL|^panic:|^FAIL' bin/test.log | grep -v 'level=' | head -n 120; fi; exit $$rc
 
 ## test-faults: real agent processes (root; ip and nft): SIGKILL, SIGSTOP, network partitions,
 ## a full disk and a torn copy of a data directory under load; acknowledged writes checked after

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +108,10 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		s := rand.Text() // 26 base32 characters: 130 random bits
 		o.secret = &s
 	}
-	base := t.TempDir() // before Cleanup(c.Close): cleanups run last-in first-out
+	// Both before Cleanup(c.Close), as cleanups run last-in first-out: the
+	// directory is removed, and the test's log closed, after the nodes stop.
+	base := t.TempDir()
+	sinkFor(t)
 	c := &Cluster{t: t, net: nodetest.NewNetwork(), inMemory: o.inMemory}
 	t.Cleanup(c.Close)
 	for i := range n {
@@ -187,9 +191,8 @@ func sinkFor(t testing.TB) *testSink {
 	}
 	s, loaded := sinks.LoadOrStore(t, &testSink{t: t})
 	if !loaded {
-		// Registered with the first logger, before any node starts, so
-		// it runs after every node's shutdown (cleanups run last-in
-		// first-out).
+		// Registered before the cluster's Close (New asks for the sink
+		// first), so it runs after every node's shutdown.
 		t.Cleanup(func() {
 			sink := s.(*testSink)
 			sink.mu.Lock()
@@ -296,7 +299,9 @@ func (c *Cluster) Stop(i int) {
 			c.t.Logf("node %d stopped with: %v", i, err)
 		}
 	case <-time.After(30 * time.Second):
-		c.t.Fatalf("node %d did not stop within 30s", i)
+		buf := make([]byte, 8<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		c.t.Fatalf("node %d did not stop within 30s; goroutines:\n%s", i, buf)
 	}
 	m.Node = nil
 }
