@@ -35,7 +35,7 @@ func (ia *imageAPI) Routes() []Route {
 	return []Route{
 		{Path: "/v2/images", Methods: map[string]HandlerFunc{"GET": ia.listImages, "POST": ia.createImage}, Allow: "GET, POST"},
 		{Path: "/v2/images/{id}", Methods: map[string]HandlerFunc{"GET": ia.showImage, "PATCH": ia.updateImage, "DELETE": ia.deleteImage}, Allow: "GET, PATCH, DELETE"},
-		{Path: "/v2/images/{id}/file", Methods: map[string]HandlerFunc{"GET": ia.downloadImage, "PUT": ia.uploadImage}, Allow: "GET, PUT"},
+		{Path: RouteImageFile, Methods: map[string]HandlerFunc{"GET": ia.downloadImage, "PUT": ia.uploadImage}, Allow: "GET, PUT"},
 		{Path: "/v2/images/{id}/tags/{tag}", Methods: map[string]HandlerFunc{"PUT": ia.addTag, "DELETE": ia.deleteTag}, Allow: "PUT, DELETE"},
 		{Path: "/v2/images/{id}/actions/deactivate", Methods: map[string]HandlerFunc{"POST": ia.deactivateImage}, Allow: "POST"},
 		{Path: "/v2/images/{id}/actions/reactivate", Methods: map[string]HandlerFunc{"POST": ia.reactivateImage}, Allow: "POST"},

@@ -27,7 +27,7 @@ var _ Extension = (*importAPI)(nil)
 // Routes are the import routes.
 func (ip *importAPI) Routes() []Route {
 	return []Route{
-		{Path: "/v2/images/{id}/stage", Methods: map[string]HandlerFunc{"PUT": ip.stageImage}, Allow: "PUT"},
+		{Path: RouteImageStage, Methods: map[string]HandlerFunc{"PUT": ip.stageImage}, Allow: "PUT"},
 		{Path: "/v2/images/{id}/import", Methods: map[string]HandlerFunc{"POST": ip.importImage}, Allow: "POST"},
 	}
 }

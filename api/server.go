@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/p2pglance/p2pglance/api/keystone"
 	"github.com/p2pglance/p2pglance/api/schema"
+	"github.com/p2pglance/p2pglance/internal/reqid"
 )
 
 // Config configures a Server.
@@ -62,6 +62,18 @@ type Config struct {
 	// with a host: Glance's import filtering and the node's own address
 	// checks. nil allows every such URL.
 	AllowURL func(url string) bool
+	// Observer is told of every request (metrics); nil: none.
+	Observer RequestObserver
+	// Health answers /healthcheck and /p2p/v1/ready; nil: always
+	// healthy and ready.
+	Health Health
+	// HealthcheckDisableFile, when the file exists, makes /healthcheck
+	// answer 503 "DISABLED BY FILE" (oslo.middleware's
+	// disable_by_file_path); "": none.
+	HealthcheckDisableFile string
+	// Metrics, when not nil, serves GET /metrics (Prometheus) without
+	// auth.
+	Metrics http.Handler
 	// Extensions are served beside the built-in routes (the metadata
 	// definitions API of package metadefs is one); each one's Routes is
 	// called once, by New.
@@ -104,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(reqid.Handler(log.Handler()))
 	s := &Server{cfg: cfg, log: log.With("component", "api"), slots: newLimiter(cfg.MaxConcurrentRequests)}
 	switch cfg.Auth {
 	case AuthNoauth:
@@ -159,11 +172,11 @@ func (s *Server) routes() *mux.Router {
 	m.StrictSlash(false)
 	for _, rt := range s.table() {
 		for method, h := range rt.Methods {
-			m.Handle(rt.Path, s.wrap(h)).Methods(method)
+			m.Handle(rt.Path, s.wrap(rt.Path, h)).Methods(method)
 		}
-		m.Handle(rt.Path, s.wrap(methodNotAllowed(rt.Allow)))
+		m.Handle(rt.Path, s.wrap(rt.Path, methodNotAllowed(rt.Allow)))
 	}
-	m.NotFoundHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	m.NotFoundHandler = s.wrap(RouteUnmatched, func(w http.ResponseWriter, r *http.Request) error {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
 			return NewError(http.StatusNotFound, "")
@@ -173,10 +186,23 @@ func (s *Server) routes() *mux.Router {
 	return m
 }
 
-// ServeHTTP negotiates the version prefix (before auth, like Glance's
-// versionnegotiation filter) and dispatches the request.
+// ServeHTTP serves the health and metrics endpoints (no auth, as Glance's
+// healthcheck filter comes first in its pipeline), negotiates the version
+// prefix (before auth, like Glance's versionnegotiation filter) and
+// dispatches the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
+	switch {
+	case path == "/healthcheck":
+		s.healthcheck(w, r)
+		return
+	case path == "/p2p/v1/ready":
+		s.ready(w, r)
+		return
+	case path == "/metrics" && s.cfg.Metrics != nil:
+		s.cfg.Metrics.ServeHTTP(w, r)
+		return
+	}
 	if strings.HasPrefix(path, "/p2p/") {
 		s.router.ServeHTTP(w, r)
 		return
@@ -202,22 +228,21 @@ func writeVersions(w http.ResponseWriter, r *http.Request, status int) {
 }
 
 // wrap turns a HandlerFunc into an http.Handler: it sets the request id
-// and identity, holds the request until the local replica has the
+// (in the answer and the request's context), logs the request and tells
+// the observer (observe.go), sets the identity, holds the request until the local replica has the
 // catalog revision it carries and stamps a write's answer with the
 // revision (revision.go), and maps a returned error to Glance's answer.
-func (s *Server) wrap(h HandlerFunc) http.Handler {
+func (s *Server) wrap(route string, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reqID := r.Header.Get("X-Openstack-Request-Id")
-		switch {
-		case reqID == "":
-			reqID = "req-" + uuid.NewString()
-		case len(reqID) > 64:
+		reqID, ok := reqid.Normalize(r.Header.Get(reqid.Header))
+		if !ok {
 			writeError(w, r, NewError(http.StatusRequestHeaderFieldsTooLarge, ""))
 			return
-		case !strings.HasPrefix(reqID, "req-"):
-			reqID = "req-" + reqID
 		}
-		w.Header().Set("X-Openstack-Request-Id", reqID)
+		w.Header().Set(reqid.Header, reqID)
+		r = r.WithContext(reqid.With(r.Context(), reqID))
+		w, done := s.observe(w, r, route)
+		defer func() { done(r.Context()) }()
 		rw := newRevisionWriter(w, r, s.cfg.Backend)
 		w = rw
 		err := s.admit(r)
@@ -239,7 +264,7 @@ func (s *Server) wrap(h HandlerFunc) http.Handler {
 		if err != nil {
 			e := s.httpError(err)
 			if e.Status >= 500 && e.Status != http.StatusNotImplemented {
-				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "request_id", reqID, "err", err)
+				s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", err)
 			}
 			writeError(w, r, e)
 		}

@@ -385,3 +385,25 @@ func (g *Gossip) notifier() {
 		}
 	}
 }
+
+// MemberStates counts the members as memberlist sees them now: alive
+// (self included), suspect (missed probes, not yet declared dead), and
+// dead or departed (until they are reaped).
+func (g *Gossip) MemberStates() (alive, suspect, dead int) {
+	for _, m := range g.ml.Members() {
+		if m.State == memberlist.StateSuspect {
+			suspect++
+		} else {
+			alive++
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reapLocked()
+	for _, mi := range g.members {
+		if !mi.alive {
+			dead++
+		}
+	}
+	return alive, suspect, dead
+}

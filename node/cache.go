@@ -42,6 +42,9 @@ type cache struct {
 	running bool                  // a worker drains the queue
 
 	evictMu sync.Mutex // one eviction (delete, clear, prune, budget) at a time
+
+	// evictedChunks and evictedBytes count what evictions deleted.
+	evictedChunks, evictedBytes atomic.Int64
 }
 
 // cacheDeps is what the cache needs from the node, which wires it in

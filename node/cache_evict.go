@@ -112,6 +112,8 @@ func (c *cache) evictWith(ctx context.Context, choose func([]cachedChunk) []cach
 	if err := c.chunks.Reclaim(ctx); err != nil {
 		c.log.Warn("reclaiming space after cache eviction failed", "err", err)
 	}
+	c.evictedChunks.Add(int64(len(del)))
+	c.evictedBytes.Add(total)
 	c.log.Info("evicted cached chunks", "chunks", len(del), "bytes", total, "images", len(touched))
 	return int64(len(del)), total, nil
 }

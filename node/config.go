@@ -140,6 +140,13 @@ type Config struct {
 	// KeepAliveTimeout closes a kept-alive connection idle that long
 	// between requests; 0: 2 minutes.
 	KeepAliveTimeout time.Duration
+	// MetricsAddr, when set, serves GET /metrics (Prometheus) on its own
+	// listener instead of the API port.
+	MetricsAddr string
+	// HealthcheckDisableFile: while this file exists, GET /healthcheck
+	// answers 503 "DISABLED BY FILE" (draining a node from its load
+	// balancer; oslo.middleware's disable_by_file_path). "": none.
+	HealthcheckDisableFile string
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
 	// LinearizableReads makes every API read pass a read barrier first

@@ -69,6 +69,9 @@ type follower struct {
 	cancelPoll  context.CancelFunc   // cuts the poll in flight (switchUpstream)
 
 	polls, installs, catchUps atomic.Int64
+	// upstreamApplied is the highest applied index an upstream answered
+	// with: how far the catalog had got, as this replica last heard.
+	upstreamApplied atomic.Uint64
 }
 
 func newFollower() *follower {
@@ -256,6 +259,9 @@ func (f *follower) pollOnce(ctx context.Context, id, addr string) error {
 	delete(f.strikes, id)
 	f.mu.Unlock()
 	f.noteHints(batch.Hints)
+	if batch.Applied > f.upstreamApplied.Load() {
+		f.upstreamApplied.Store(batch.Applied)
+	}
 	if batch.Checkpoint != nil {
 		return f.install(ctx, addr, *batch.Checkpoint)
 	}

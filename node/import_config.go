@@ -58,7 +58,7 @@ func (n *Node) clusterAddrs() []netip.AddrPort {
 			out = append(out, ap)
 		}
 	}
-	for _, ln := range []net.Listener{n.apiLn, n.peerLn} {
+	for _, ln := range []net.Listener{n.apiLn, n.peerLn, n.metricsLn} {
 		if ln != nil {
 			add(ln.Addr().String())
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/chunkstore"
 	"github.com/p2pglance/p2pglance/gossip"
+	"github.com/p2pglance/p2pglance/internal/reqid"
 	"github.com/p2pglance/p2pglance/metadefs"
 	"github.com/p2pglance/p2pglance/node/importer"
 	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
@@ -65,8 +66,13 @@ type Node struct {
 	apiLn, peerLn net.Listener
 	apiSrv        *http.Server
 	peerSrv       *http.Server
+	metricsLn     net.Listener // --metrics-addr; nil: metrics on the API port
+	metricsSrv    *http.Server
 	client        *http.Client // node-to-node HTTP, under peerClient
 	peerClient    *peer.Client // the internal API of other nodes
+
+	prom   *promMetrics // GET /metrics (metrics.go)
+	health *health      // /healthcheck and /p2p/v1/ready (health.go)
 
 	sec     *security // cluster secret and TLS (security.go)
 	metrics metrics
@@ -147,7 +153,7 @@ func (n *Node) open() error {
 	if n.id, err = loadNodeID(cfg, n.inMemory); err != nil {
 		return err
 	}
-	n.log = cfg.Logger.With("node", n.id)
+	n.log = slog.New(reqid.Handler(cfg.Logger.Handler())).With("node", n.id)
 	n.sec.log = n.log
 	n.sec.warnExposed()
 	n.peerClient = n.sec.peerClient(n.client, n.id)
@@ -166,6 +172,11 @@ func (n *Node) open() error {
 	if n.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("listen api: %w", err)
 	}
+	if cfg.MetricsAddr != "" {
+		if n.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen metrics: %w", err)
+		}
+	}
 	if n.peerLn, err = n.net.Listen("tcp", cfg.PeerAddr); err != nil {
 		return fmt.Errorf("listen peer: %w", err)
 	}
@@ -180,6 +191,11 @@ func (n *Node) open() error {
 		return err
 	}
 	n.replica.raft, n.replica.forward = n.raft, n.peerClient
+	n.prom, n.health = newPromMetrics(), &health{n: n}
+	n.replica.observe = n.prom.observeWrite
+	if n.raft != nil {
+		n.prom.watchLeader(n.raft)
+	}
 	n.tracker = n.newTracker()
 	gossipKey, gossipPrevious := n.sec.gossipKeys()
 	n.gossip, err = gossip.New(gossip.Config{
@@ -219,13 +235,21 @@ func (n *Node) open() error {
 		replica: n.replica, eachLocked: func(fn func(*catalog.Image) bool) { n.locked.each(lockedKey, fn) }, gossip: n.gossip, ready: &n.ready, log: n.log,
 		kickGC: n.kickGC, announceAll: n.holdings.announceAll, repair: n.repairer.pass,
 	}
-	apiSrv, err := api.New(api.Config{
+	n.prom.collectNode(n)
+	apiCfg := api.Config{
 		Backend: n, Cache: n.cache, Prefetcher: n.prefetcher, Logger: n.log, Auth: cfg.Auth, Keystone: cfg.Keystone, MaxImageSize: cfg.MaxImageSize,
 		LinearizableReads:     cfg.LinearizableReads,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
 		AllowURL:   func(u string) bool { return n.importFilter.CheckURI(u) == nil },
 		Extensions: []api.Extension{metadefs.New(n.replica, n.log)},
-	})
+		Observer:   n.prom, Health: n.health, HealthcheckDisableFile: cfg.HealthcheckDisableFile,
+	}
+	if n.metricsLn == nil {
+		apiCfg.Metrics = n.prom.handler()
+	} else {
+		n.metricsSrv = &http.Server{Handler: n.prom.handler(), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.KeepAliveTimeout, MaxHeaderBytes: maxHeaderBytes}
+	}
+	apiSrv, err := api.New(apiCfg)
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
@@ -272,6 +296,15 @@ func (n *Node) ID() string { return n.id }
 // APIAddr returns the bound Glance API address.
 func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
 
+// MetricsAddr returns the address serving GET /metrics: the metrics
+// listener's (Config.MetricsAddr), or the API's.
+func (n *Node) MetricsAddr() string {
+	if n.metricsLn != nil {
+		return n.metricsLn.Addr().String()
+	}
+	return n.APIAddr()
+}
+
 // PeerAddr returns the bound internal HTTP address.
 func (n *Node) PeerAddr() string { return n.peerLn.Addr().String() }
 
@@ -301,6 +334,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(serve(n.apiSrv, n.apiLn))
 	g.Go(serve(n.peerSrv, n.peerLn))
+	servers := []*http.Server{n.apiSrv, n.peerSrv}
+	if n.metricsSrv != nil {
+		g.Go(serve(n.metricsSrv, n.metricsLn))
+		servers = append(servers, n.metricsSrv)
+	}
 	if len(n.cfg.Join) > 0 {
 		n.sec.warnInsecure()
 	}
@@ -321,7 +359,7 @@ func (n *Node) Run(ctx context.Context) error {
 		// Let requests in flight finish for a moment, then cut them.
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		for _, srv := range []*http.Server{n.apiSrv, n.peerSrv} {
+		for _, srv := range servers {
 			if err := srv.Shutdown(sctx); err != nil {
 				_ = srv.Close()
 			}
@@ -367,7 +405,7 @@ func (n *Node) closeAll() {
 	if n.chunks != nil {
 		errs = append(errs, n.chunks.Close())
 	}
-	for _, ln := range []net.Listener{n.apiLn, n.peerLn} {
+	for _, ln := range []net.Listener{n.apiLn, n.peerLn, n.metricsLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/p2pglance/p2pglance/internal/reqid"
 	"github.com/p2pglance/p2pglance/peer"
 	"github.com/p2pglance/p2pglance/raftfsm"
 )
@@ -24,8 +27,64 @@ func (n *Node) peerRoutes() http.Handler {
 	r := mux.NewRouter()
 	peer.Routes(r, peerServer{n})
 	peer.CatalogRoutes(r, n.feed)
+	r.Use(n.peerRequestLog)
 	return r
 }
+
+// peerRequestLog puts the request id an internal request carries (that of
+// the API request that caused it) in its context and logs the request
+// with it: forwarded writes at info, as the API's requests are, the rest
+// (chunks, log polls: many per API request) at debug.
+func (n *Node) peerRequestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(reqid.Inbound(r))
+		level := slog.LevelDebug
+		if r.URL.Path == peer.PathApply {
+			level = slog.LevelInfo
+			n.metrics.forwardedIn.Add(1)
+		}
+		if !n.log.Enabled(r.Context(), level) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		rec := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		n.log.LogAttrs(r.Context(), level, "peer request", slog.String("remote", r.RemoteAddr),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.code()),
+			slog.Float64("seconds", time.Since(start).Seconds()))
+	})
+}
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Apply proposes a forwarded command on the leader.
 func (s peerServer) Apply(_ context.Context, cmd []byte, cu *peer.CatchUp) (peer.ApplyResponse, error) {

@@ -232,6 +232,26 @@ func (p *prefetcher) localProgress(id string) catalog.PrefetchNode {
 	}
 }
 
+// runProgress is this node's progress on one job it is running.
+type runProgress struct {
+	catalog.PrefetchNode
+	job, image string
+}
+
+// localRuns lists this node's progress on the jobs it is running.
+func (p *prefetcher) localRuns() []runProgress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]runProgress, 0, len(p.runs))
+	for id, run := range p.runs {
+		out = append(out, runProgress{job: id, image: run.image, PrefetchNode: catalog.PrefetchNode{
+			ID: p.self, State: "running", ChunksDone: int(run.chunksDone.Load()), ChunksTotal: run.chunksTotal,
+			BytesDone: run.bytesDone.Load(), BytesTotal: run.bytesTotal,
+		}})
+	}
+	return out
+}
+
 // targets lists the live members a job targets, plus every node that
 // already reported a result.
 func (p *prefetcher) targets(pd *prefetchDoc) []gossip.Member {

@@ -38,6 +38,10 @@ type replica struct {
 	// revisionWaits counts the WaitApplied calls that had to wait;
 	// barriers the read barriers (Sync) this node proposed.
 	revisionWaits, barriers atomic.Int64
+	// forwarded counts the proposals this node forwarded to the leader.
+	forwarded atomic.Int64
+	// observe, when set, is told each proposal's latency (metrics).
+	observe func(barrier bool, took time.Duration)
 }
 
 // IsLeader reports whether this node is the Raft leader.

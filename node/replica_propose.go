@@ -36,6 +36,7 @@ func (r *replica) propose(ctx context.Context, cmd any) (*raftfsm.Result, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.writeTimeout)
 	defer cancel()
+	start := time.Now()
 	var res *raftfsm.Result
 	for wait := proposeRetryMin; ; wait = min(2*wait, proposeRetryMax) {
 		res, err = r.proposeOnce(ctx, data)
@@ -58,6 +59,9 @@ func (r *replica) propose(ctx context.Context, cmd any) (*raftfsm.Result, error)
 	}
 	if res.Err == nil {
 		fillCommitted(res, cmd)
+	}
+	if r.observe != nil {
+		r.observe(cmd == nil, time.Since(start))
 	}
 	return res, nil
 }
@@ -185,6 +189,7 @@ func (r *replica) proposeOnce(ctx context.Context, data []byte) (*raftfsm.Result
 	if r.follower.active.Load() {
 		cu = &peer.CatchUp{After: r.fsm.AppliedIndex()}
 	}
+	r.forwarded.Add(1)
 	out, err := r.forward.Apply(ctx, leaderPeer, data, cu)
 	if err != nil {
 		if ctx.Err() == nil && notSent(err) {

@@ -18,6 +18,7 @@ type metrics struct {
 	logPolls     atomic.Int64 // log polls answered for downstream replicas
 	ckptServed   atomic.Int64 // checkpoints served to downstream replicas
 	ckptBytes    atomic.Int64 // ... and their bytes
+	forwardedIn  atomic.Int64 // writes other nodes forwarded to this one (as leader)
 	peerNet      netBytes     // bytes on internal HTTP connections accepted (netcount.go)
 	peerDialed   netBytes     // ... and dialed
 	peerRoutes   routeBytes   // internal HTTP requests answered, by route

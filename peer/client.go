@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/p2pglance/p2pglance/internal/reqid"
 )
 
 // Client calls other nodes' internal API. Addresses are their peer
@@ -37,9 +39,10 @@ func (c *Client) url(addr, path string, q url.Values) string {
 	return u
 }
 
-// do sends a request and returns the answer if its status is want; any
+// do sends a request, with the request id of its context, and returns the answer if its status is want; any
 // other answer is a *StatusError (its body read up to 4 KiB).
 func (c *Client) do(req *http.Request, addr, path string, want int) (*http.Response, error) {
+	reqid.Outbound(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("call %s%s: %w", addr, path, err)

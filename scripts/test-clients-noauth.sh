@@ -398,5 +398,33 @@ has "No image with an ID of '$GID' exists" "glance image-delete of a deleted ima
 step "openstacksdk (noauth, clouds.yaml with auth_type none)"
 sdk noauth
 
+# ======================================================= operating it
+step "every node: /healthcheck (oslo.middleware's answer), /p2p/v1/ready, promtool check metrics"
+# fetch URL: the body, then the status on a line of its own (any status).
+fetch() {
+  "$PY" - "$1" <<'EOF'
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=10)
+    body, code = r.read(), r.status
+except urllib.error.HTTPError as e:
+    body, code = e.read(), e.code
+sys.stdout.write(body.decode() + "\n" + str(code))
+EOF
+}
+for u in "${URLS[@]}"; do
+  out=$(fetch "$u/healthcheck" 2>&1) || fail "GET $u/healthcheck failed" "$out"
+  [ "$out" = $'OK\n200' ] || fail "$u/healthcheck is not 200 OK" "$out"
+  out=$(fetch "$u/p2p/v1/ready" 2>&1) || fail "GET $u/p2p/v1/ready failed" "$out"
+  [ "$(tail -n1 <<<"$out")" = 200 ] || fail "$u/p2p/v1/ready is not 200" "$out"
+  jtrue "$(head -n1 <<<"$out")" 'd["ready"] and d["lag"] <= d["max_lag"]' "$u/p2p/v1/ready is not ready"
+  fetch "$u/metrics" >"$WORK/metrics.txt" || fail "GET $u/metrics failed"
+  [ "$(tail -n1 "$WORK/metrics.txt")" = 200 ] || fail "$u/metrics is not 200" "$(tail -n3 "$WORK/metrics.txt")"
+  sed -i '$d' "$WORK/metrics.txt"
+  out=$(promtool check metrics <"$WORK/metrics.txt" 2>&1) || fail "promtool check metrics found problems on $u" "$out"
+  grep -q '^p2pglance_api_requests_total{code="200",method="GET",route="/v2/images"} ' "$WORK/metrics.txt" ||
+    fail "$u/metrics counts no image list, after the clients listed on every node" "$(grep '^p2pglance_api_requests_total' "$WORK/metrics.txt")"
+done
+
 step "noauth: stop the cluster"
 stop_cluster

@@ -54,6 +54,14 @@ if ! have_clients; then
   fi
   have_clients || { echo "test-clients: openstack, glance or python3's openstack module still missing" >&2; exit 1; }
 fi
+# promtool (Debian's prometheus package) checks every node's /metrics.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (apt-get, for promtool)..."
+  apt-get install -y -qq --no-install-recommends prometheus >/tmp/p2pglance-test-clients-apt.log 2>&1 ||
+    { apt-get update -qq >>/tmp/p2pglance-test-clients-apt.log 2>&1 || true
+      apt-get install -y -qq --no-install-recommends prometheus >>/tmp/p2pglance-test-clients-apt.log 2>&1; } ||
+    { tail -20 /tmp/p2pglance-test-clients-apt.log >&2; echo "test-clients: apt-get install prometheus failed" >&2; exit 1; }
+fi
 VERSIONS="openstackclient $(openstack --version 2>&1 | awk '{print $2}'), glanceclient $(glance --version 2>&1), openstacksdk $("$PY" -c 'import openstack.version as v; print(v.__version__)'), keystoneauth1 $("$PY" -c 'import keystoneauth1, importlib.metadata as m; print(m.version("keystoneauth1"))' 2>/dev/null || echo '?')"
 echo "clients: $VERSIONS"
 

@@ -19,6 +19,7 @@ import (
 // the node.
 type processFlags struct {
 	logLevel    string
+	logFormat   string
 	memoryLimit int64 // bytes; 0: none
 }
 
@@ -99,11 +100,20 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, processFlags, er
 	fs.StringVar(&cfg.PeerTLSCert, "peer-tls-cert", "", "PEM certificate for the peer and Raft ports, also presented to peers as client certificate (needs serverAuth and clientAuth usage); every node must use peer TLS or none")
 	fs.StringVar(&cfg.PeerTLSKey, "peer-tls-key", "", "PEM private key of --peer-tls-cert")
 	fs.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "PEM CA that peers' certificates must chain to, checked both ways (mutual TLS); required with --peer-tls-cert")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (GET /metrics) on this address instead of the API port (no auth on either)")
+	fs.StringVar(&cfg.HealthcheckDisableFile, "healthcheck-disable-file", "", "while this file exists, GET /healthcheck answers 503 \"DISABLED BY FILE\" (drain the node from its load balancer; oslo.middleware's disable_by_file_path)")
 	fs.StringVar(&proc.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&proc.logFormat, "log-format", "text", "log format on standard error: text (key=value) or json (one object a line); an API request's lines carry its X-OpenStack-Request-ID as request_id, on every node it reached")
 	fs.Int64Var(&proc.memoryLimit, "memory-limit", 0, "soft limit in bytes on the Go runtime's memory (heap, stacks; not Badger's mapped files): past it the garbage collector runs more often and gives memory back to the system sooner (what Go's GOMEMLIMIT variable sets). Keep it well above the live heap (the catalog, and on a voter Raft's log buffers), or the collector runs all the time; 0: none, or GOMEMLIMIT's")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: p2pglance agent [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance.\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: p2pglance agent [--config FILE] [flags]\n\nRuns one p2pglance node. Every flag can also be given as the environment\nvariable P2PGLANCE_<FLAG>, e.g. P2PGLANCE_DATA_DIR=/var/lib/p2pglance, or as\na key of the config file (data-dir = /var/lib/p2pglance); the command line\nwins over the environment, which wins over the file.\n\nflags:\n")
 		fs.PrintDefaults()
+	}
+	fs.String(configFlag, "", "config `file`: one key = value a line, keys as the flags' names (an [agent] header allowed); the environment and the command line override it; an unknown key is an error (also P2PGLANCE_CONFIG)")
+	if path := configPath(args); path != "" {
+		if err := applyConfigFile(fs, path); err != nil {
+			return nil, proc, err
+		}
 	}
 	if err := applyEnv(fs); err != nil {
 		return nil, proc, err
@@ -131,6 +141,9 @@ func agentFlags(args []string, stderr io.Writer) (*node.Config, processFlags, er
 		if j = strings.TrimSpace(j); j != "" {
 			cfg.Join = append(cfg.Join, j)
 		}
+	}
+	if proc.logFormat != "text" && proc.logFormat != "json" {
+		return nil, proc, fmt.Errorf("log format %q: want text or json", proc.logFormat)
 	}
 	if proc.memoryLimit < 0 {
 		return nil, proc, fmt.Errorf("memory limit must not be negative, got %d", proc.memoryLimit)
@@ -185,7 +198,15 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	if proc.memoryLimit > 0 {
 		debug.SetMemoryLimit(proc.memoryLimit)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	switch proc.logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		return fmt.Errorf("log format %q: want text or json", proc.logFormat)
+	}
 	n, err := node.New(*cfg)
 	if err != nil {
 		return err
@@ -194,7 +215,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.TLSCert != "" {
 		scheme = "https://"
 	}
-	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", scheme+n.APIAddr(), "peer", n.PeerAddr(),
+	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", scheme+n.APIAddr(), "metrics", n.MetricsAddr(), "peer", n.PeerAddr(),
 		"raft", n.RaftAddr(), "gossip", n.GossipAddr(), "data", cfg.DataDir)
 	err = n.Run(ctx)
 	m := n.Metrics()

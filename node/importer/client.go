@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pglance/p2pglance/node/importer/urlfilter"
@@ -126,7 +127,7 @@ func (im *Importer) send(ctx context.Context, method, rawURL string, hdr http.He
 		}
 		return nil, fmt.Errorf("fetch %s: %w: %w", safe, errRemote, err)
 	}
-	resp.Body = &remoteBody{body: resp.Body, ctx: rctx, cancel: cancel, timer: timer, idle: im.cfg.IdleTimeout}
+	resp.Body = &remoteBody{body: resp.Body, ctx: rctx, cancel: cancel, timer: timer, idle: im.cfg.IdleTimeout, count: &im.originBytes}
 	return resp, nil
 }
 
@@ -139,6 +140,7 @@ type remoteBody struct {
 	cancel context.CancelCauseFunc
 	timer  *time.Timer // nil: no idle timeout
 	idle   time.Duration
+	count  *atomic.Int64 // bytes read (Importer.OriginBytes)
 }
 
 func (b *remoteBody) Read(p []byte) (int, error) {
@@ -149,6 +151,7 @@ func (b *remoteBody) Read(p []byte) (int, error) {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
+	b.count.Add(int64(n))
 	if err == nil || err == io.EOF {
 		return n, err
 	}

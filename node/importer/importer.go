@@ -115,7 +115,15 @@ type Importer struct {
 	settled atomic.Bool     // the first recovery pass after start is done
 
 	pulls pullGroup // location pulls in progress here
+
+	// originBytes counts the bytes read from remote origins: web-download
+	// and glance-download sources, image locations.
+	originBytes atomic.Int64
 }
+
+// OriginBytes returns the bytes this node has read from remote origins
+// (web-download, glance-download, locations) since it started.
+func (im *Importer) OriginBytes() int64 { return im.originBytes.Load() }
 
 // errStopped means the node is not running imports (yet, or any more).
 var errStopped = fmt.Errorf("node is not running imports: %w", catalog.ErrUnavailable)

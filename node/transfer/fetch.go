@@ -40,6 +40,8 @@ func (t *Transfer) fetchChunk(ctx context.Context, img *catalog.Image, idx int, 
 	data, err := t.chunks.Get(ctx, d, buf.b)
 	switch {
 	case err == nil:
+		t.metrics.readBytes[SourceLocal].Add(int64(len(data)))
+		t.metrics.localChunks.Add(1)
 		return buf, data, nil
 	case errors.Is(err, chunkstore.ErrCorrupt):
 		t.metrics.corruptLocal.Add(1)
@@ -108,6 +110,9 @@ func (t *Transfer) fetchFromHolders(ctx context.Context, img *catalog.Image, idx
 			switch {
 			case err == nil:
 				t.origin.Got(d)
+				if me, ok := t.cluster.Member(self); ok {
+					t.metrics.readBytes[SourceRack+policy.Proximity(me.Zone, me.Rack, m.Zone, m.Rack)].Add(int64(len(data)))
+				}
 				return data, nil
 			case ctx.Err() != nil:
 				return nil, ctx.Err()

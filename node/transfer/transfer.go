@@ -179,7 +179,25 @@ type counters struct {
 	originSkips    atomic.Int64
 	lastResort     atomic.Int64
 	stalls         atomic.Int64
+	// readBytes counts the bytes of chunks read for this node's own use
+	// (downloads, prefetch, copies), by where they came from: the local
+	// store, or a peer by its Proximity (same rack, same zone, other).
+	readBytes [numSources]atomic.Int64
+	// localChunks counts the chunks read from the local store.
+	localChunks atomic.Int64
 }
+
+// The sources of Counters.ReadBytes.
+const (
+	SourceLocal = iota // the local chunk store
+	SourceRack         // a peer in the same rack
+	SourceZone         // a peer in the same zone, another rack
+	SourceOther        // a peer in another zone
+	numSources
+)
+
+// SourceNames names the sources of Counters.ReadBytes, by index.
+var SourceNames = [numSources]string{"local", "peer_rack", "peer_zone", "peer_other"}
 
 // Counters is a snapshot of a Transfer's metrics.
 type Counters struct {
@@ -195,17 +213,27 @@ type Counters struct {
 	OriginSkips    int64 // durable holders that sent this node to cached copies
 	LastResort     int64 // bytes served to peers that asked as a last resort
 	Stalls         int64 // peer transfers abandoned for making no progress
+	// ReadBytes counts the chunk bytes read for this node's own use, by
+	// source (SourceLocal ...; SourceNames).
+	ReadBytes [numSources]int64
+	// LocalChunks counts the chunks read from the local store.
+	LocalChunks int64
 }
 
 // Counters returns the component's metrics.
 func (t *Transfer) Counters() Counters {
 	m := &t.metrics
-	return Counters{
+	c := Counters{
 		CorruptLocal: m.corruptLocal.Load(), CorruptPeer: m.corruptPeer.Load(),
 		ServedChunks: m.servedChunks.Load(), ServedBytes: m.servedBytes.Load(),
 		FetchedChunks: m.fetchedChunks.Load(), FetchedBytes: m.fetchedBytes.Load(),
 		BusyRefusals: m.busyRefusals.Load(), BusySkips: m.busySkips.Load(),
 		OriginRefusals: m.originRefusals.Load(), OriginSkips: m.originSkips.Load(),
 		LastResort: m.lastResort.Load(), Stalls: m.stalls.Load(),
+		LocalChunks: m.localChunks.Load(),
 	}
+	for i := range m.readBytes {
+		c.ReadBytes[i] = m.readBytes[i].Load()
+	}
+	return c
 }
