@@ -142,4 +142,10 @@ type ClusterNode struct {
 	PinnedBytes int64 `json:"pinned_bytes,omitempty"`
 	CacheBytes  int64 `json:"cache_bytes,omitempty"`
 	CacheBudget int64 `json:"cache_budget,omitempty"`
+	// Chunk bytes served to and fetched from peers since the node
+	// started, whether it is ready, and its applied catalog index.
+	ServedBytes  int64  `json:"served_bytes,omitempty"`
+	FetchedBytes int64  `json:"fetched_bytes,omitempty"`
+	Ready        bool   `json:"ready,omitempty"`
+	AppliedIndex uint64 `json:"applied_index,omitempty"`
 }

@@ -172,7 +172,11 @@ func (ia *imageAPI) downloadImage(w http.ResponseWriter, r *http.Request) error 
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
 	}
 	w.WriteHeader(status)
-	if _, err := io.Copy(w, body); err != nil {
+	sent, err := io.Copy(w, body)
+	if hook := ia.srv.cfg.ImageSent; hook != nil {
+		hook(r.Context(), img, a.Project, a.User, sent, n)
+	}
+	if err != nil {
 		// Headers are gone: abort the connection so the client sees a
 		// truncated transfer, never a short body taken as complete.
 		ia.log.Warn("download aborted", "image", img.ID, "err", err)

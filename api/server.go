@@ -15,6 +15,7 @@ import (
 
 	"github.com/p2pglance/p2pglance/api/keystone"
 	"github.com/p2pglance/p2pglance/api/schema"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/internal/reqid"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// with a host: Glance's import filtering and the node's own address
 	// checks. nil allows every such URL.
 	AllowURL func(url string) bool
+	// Fleet serves /p2p/v1/images/{id}/holders and /p2p/v1/repairs; nil
+	// serves no such route.
+	Fleet Fleet
 	// Observer is told of every request (metrics); nil: none.
 	Observer RequestObserver
 	// Health answers /healthcheck and /p2p/v1/ready; nil: always
@@ -74,6 +78,11 @@ type Config struct {
 	// Metrics, when not nil, serves GET /metrics (Prometheus) without
 	// auth.
 	Metrics http.Handler
+	// ImageSent, when not nil, is told of every image data download once
+	// its body has been written (Glance's image.send notification): the
+	// image, who downloaded it, the bytes sent and the bytes asked for.
+	// It must not block.
+	ImageSent func(ctx context.Context, img *catalog.Image, project, user string, sent, want int64)
 	// Extensions are served beside the built-in routes (the metadata
 	// definitions API of package metadefs is one); each one's Routes is
 	// called once, by New.
@@ -158,6 +167,9 @@ func (s *Server) table() []Route {
 	)
 	if s.cfg.Prefetcher != nil {
 		table = append(table, (&prefetchAPI{srv: s, prefetcher: s.cfg.Prefetcher}).Routes()...)
+	}
+	if s.cfg.Fleet != nil {
+		table = append(table, (&fleetAPI{srv: s, fleet: s.cfg.Fleet}).Routes()...)
 	}
 	for _, ext := range s.cfg.Extensions {
 		table = append(table, ext.Routes()...)

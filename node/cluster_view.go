@@ -63,6 +63,7 @@ func (v *clusterView) info(ctx context.Context, usage bool) (*api.ClusterInfo, e
 	for id, u := range v.usageOf(ctx, peers) {
 		cn := nodes[id]
 		cn.Chunks, cn.Bytes, cn.PinnedBytes, cn.CacheBytes, cn.CacheBudget = u.Chunks, u.Bytes, u.PinnedBytes, u.CacheBytes, u.CacheBudget
+		cn.ServedBytes, cn.FetchedBytes, cn.Ready, cn.AppliedIndex = u.ServedBytes, u.FetchedBytes, u.Ready, u.AppliedIndex
 	}
 	for _, cn := range nodes {
 		info.Nodes = append(info.Nodes, *cn)

@@ -147,6 +147,19 @@ type Config struct {
 	// answers 503 "DISABLED BY FILE" (draining a node from its load
 	// balancer; oslo.middleware's disable_by_file_path). "": none.
 	HealthcheckDisableFile string
+	// NotificationTransportURL, when set, publishes Glance's
+	// notifications to this RabbitMQ (oslo.messaging's transport URL,
+	// rabbit://USER:PASS@HOST:PORT/VHOST); NotificationTopics are the
+	// topics (empty: "notifications"); NotificationPublisherID the
+	// publisher_id (empty: "image.HOSTNAME"); NotificationDurable makes
+	// the exchange and queues durable (oslo's amqp_durable_queues);
+	// DisabledNotifications lists event types or groups not sent
+	// (Glance's disabled_notifications).
+	NotificationTransportURL string
+	NotificationTopics       []string
+	NotificationPublisherID  string
+	NotificationDurable      bool
+	DisabledNotifications    []string
 	// MaxImageSize caps one image's data (0: 1 TiB).
 	MaxImageSize int64
 	// LinearizableReads makes every API read pass a read barrier first

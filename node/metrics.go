@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/p2pglance/p2pglance/api"
+	"github.com/p2pglance/p2pglance/catalog"
 	"github.com/p2pglance/p2pglance/node/transfer"
 	"github.com/p2pglance/p2pglance/peer"
 )
@@ -132,29 +132,21 @@ func (m *promMetrics) observeWrite(barrier bool, took time.Duration) {
 	m.writes.WithLabelValues(kind).Observe(took.Seconds())
 }
 
-// watchLeader counts this voter's leader changes: a Raft observer whose
-// filter counts and sends nothing, so no goroutine has to drain it.
-func (m *promMetrics) watchLeader(r *raft.Raft) {
+// watchLeader counts this voter's leader changes, and calls changed on
+// each: a Raft observer whose filter does the work and sends nothing, so
+// no goroutine has to drain it.
+func (m *promMetrics) watchLeader(r *raft.Raft, changed func()) {
 	r.RegisterObserver(raft.NewObserver(nil, false, func(o *raft.Observation) bool {
 		if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" {
 			m.leaderChanges.Inc()
+			changed()
 		}
 		return false
 	}))
 }
 
-// usageEvery is how long a scrape reuses the store usage: computing it
-// reads the local chunk index and the catalog.
-const usageEvery = 30 * time.Second
-
 // nodeCollector reads the node's counters and state at each scrape.
-type nodeCollector struct {
-	n *Node
-
-	mu      sync.Mutex
-	usage   peer.Usage
-	usageAt time.Time
-}
+type nodeCollector struct{ n *Node }
 
 // Describe sends every metric the collector may send (not by collecting:
 // registration comes before the node's parts are all wired).
@@ -180,7 +172,7 @@ var (
 	descCacheMisses     = desc("cache", "misses_total", "Chunk reads this node had to fetch from a peer.")
 	descEvictedChunks   = desc("cache", "evicted_chunks_total", "Cached chunks evicted (cache delete, clear, prune, or over the budget).")
 	descEvictedBytes    = desc("cache", "evicted_bytes_total", "Bytes of cached chunks evicted.")
-	descStoreBytes      = desc("store", "bytes", "Bytes of chunks in this node's store: pinned (durable copies) or cached (evictable). Refreshed at most every 30s.", "kind")
+	descStoreBytes      = desc("store", "bytes", "Bytes of chunks in this node's store: pinned (durable copies) or cached (evictable). Refreshed at most every 5s.", "kind")
 	descStoreBudget     = desc("store", "cache_budget_bytes", "Cache budget (--cache-budget); 0: unlimited.")
 	descStoreChunks     = desc("store", "chunks", "Chunks in this node's store.")
 	descStoreDisk       = desc("store", "disk_bytes", "Disk space the chunk store's files take.")
@@ -200,6 +192,10 @@ var (
 	descGCDeleted       = desc("gc", "deleted_chunks_total", "Chunks deleted by garbage collection.")
 	descNetBytes        = desc("network", "bytes_total", "Bytes on this node's internal connections, TLS included, by channel (peer HTTP, Raft) and direction.", "channel", "direction")
 	descAuthRejected    = desc("security", "rejected_requests_total", "Internal requests and Raft connections refused for failed cluster authentication.", "channel")
+	descNotifPublished  = desc("notifications", "published_total", "Notifications this node published and the broker confirmed (the leader publishes the catalog's, each node its own image.send).")
+	descNotifFailures   = desc("notifications", "failures_total", "Publish attempts that failed (retried).")
+	descNotifDropped    = desc("notifications", "dropped_total", "image.send notifications dropped for want of room while the broker was unreachable.")
+	descNotifOutbox     = desc("notifications", "outbox", "Events in the catalog's outbox, not yet published.")
 	descReady           = desc("", "ready", "1 when GET /p2p/v1/ready answers ready.")
 	descNodeInfo        = desc("", "node_info", "Constant 1, labelled with this node's id, zone and rack.", "node", "zone", "rack")
 	descCatalogLagNodes = desc("catalog", "lag_entries", "Catalog entries this node is behind the commit index it knows of.")
@@ -207,7 +203,7 @@ var (
 
 // nodeDescs are the collector's metrics.
 var nodeDescs = []*prometheus.Desc{
-	descReadBytes, descOriginBytes, descServedBytes, descServedChunks, descVerifyFailures, descBusy, descStalls, descCacheHits, descCacheMisses, descEvictedChunks, descEvictedBytes, descStoreBytes, descStoreBudget, descStoreChunks, descStoreDisk, descRole, descTerm, descCommit, descApplied, descForwardedIn, descForwardedOut, descLogPolls, descCheckpoints, descMembers, descPrefetchJobs, descPrefetchChunks, descRepairs, descHealed, descGCDeleted, descNetBytes, descAuthRejected, descReady, descNodeInfo, descCatalogLagNodes,
+	descNotifPublished, descNotifFailures, descNotifDropped, descNotifOutbox, descReadBytes, descOriginBytes, descServedBytes, descServedChunks, descVerifyFailures, descBusy, descStalls, descCacheHits, descCacheMisses, descEvictedChunks, descEvictedBytes, descStoreBytes, descStoreBudget, descStoreChunks, descStoreDisk, descRole, descTerm, descCommit, descApplied, descForwardedIn, descForwardedOut, descLogPolls, descCheckpoints, descMembers, descPrefetchJobs, descPrefetchChunks, descRepairs, descHealed, descGCDeleted, descNetBytes, descAuthRejected, descReady, descNodeInfo, descCatalogLagNodes,
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -297,21 +293,18 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAuthRejected, n.metrics.authRejected.Load(), "peer")
 	counter(descAuthRejected, n.metrics.raftRejected.Load(), "raft")
 	gauge(descNodeInfo, 1, n.id, n.cfg.Zone, n.cfg.Rack)
+	gauge(descNotifOutbox, float64(len(n.fsm.State().Docs(catalog.OutboxKind))))
+	if nt := n.notifier; nt != nil {
+		counter(descNotifPublished, nt.published.Load())
+		counter(descNotifFailures, nt.failures.Load())
+		counter(descNotifDropped, nt.dropped.Load())
+	}
 }
 
-// storeUsage returns the store's pinned and cached bytes, computed at
-// most every usageEvery.
+// storeUsage returns the store's pinned and cached bytes.
 func (c *nodeCollector) storeUsage() (peer.Usage, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if time.Since(c.usageAt) > usageEvery {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		u, err := c.n.cache.usage(ctx)
-		cancel()
-		if err != nil {
-			return c.usage, !c.usageAt.IsZero()
-		}
-		c.usage, c.usageAt = u, time.Now()
-	}
-	return c.usage, true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u, err := c.n.usage(ctx)
+	return u, err == nil
 }

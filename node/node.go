@@ -71,8 +71,10 @@ type Node struct {
 	client        *http.Client // node-to-node HTTP, under peerClient
 	peerClient    *peer.Client // the internal API of other nodes
 
-	prom   *promMetrics // GET /metrics (metrics.go)
-	health *health      // /healthcheck and /p2p/v1/ready (health.go)
+	prom       *promMetrics // GET /metrics (metrics.go)
+	usageCache usageCache   // the store usage, reused briefly (usage.go)
+	health     *health      // /healthcheck and /p2p/v1/ready (health.go)
+	notifier   *notifier    // Glance's notifications; nil unless configured (notifications.go)
 
 	sec     *security // cluster secret and TLS (security.go)
 	metrics metrics
@@ -159,10 +161,14 @@ func (n *Node) open() error {
 	n.peerClient = n.sec.peerClient(n.client, n.id)
 	n.locked = newImageIndex(n.fsm, lockedKeys)
 	n.placed = newImageIndex(n.fsm, placedKeys)
+	if n.notifier, err = n.newNotifier(); err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
 	n.fsm.SetObserver(func(c raftfsm.Change) {
 		n.locked.note(c)
 		n.placed.note(c)
 		n.changes.push(c)
+		n.notifier.kick()
 	})
 
 	n.chunks, err = chunkstore.OpenBadger(n.dataPath("chunks"), chunkstore.BadgerOptions{InMemory: n.inMemory, Logger: n.log, Reserve: max(n.cfg.DiskReserve, 0)})
@@ -194,7 +200,7 @@ func (n *Node) open() error {
 	n.prom, n.health = newPromMetrics(), &health{n: n}
 	n.replica.observe = n.prom.observeWrite
 	if n.raft != nil {
-		n.prom.watchLeader(n.raft)
+		n.prom.watchLeader(n.raft, n.notifier.kick)
 	}
 	n.tracker = n.newTracker()
 	gossipKey, gossipPrevious := n.sec.gossipKeys()
@@ -220,7 +226,7 @@ func (n *Node) open() error {
 		peerAddr: func(id string) string { return n.view.peerAddr(id) }, pollers: make(chan struct{}, maxLogPollers),
 		polls: &n.metrics.logPolls, served: &n.metrics.ckptServed, servedSize: &n.metrics.ckptBytes,
 	}
-	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, applied: n.fsm.AppliedIndex, gossip: n.gossip, client: n.peerClient, localUsage: func(ctx context.Context) (peer.Usage, error) { return n.cache.usage(ctx) }}
+	n.view = &clusterView{self: n.id, raft: n.raft, follower: n.follower, applied: n.fsm.AppliedIndex, gossip: n.gossip, client: n.peerClient, localUsage: n.usage}
 	n.cluster = nodeCluster{Gossip: n.gossip, t: n.tracker}
 	n.holdings = &holdings{chunks: n.chunks, tracker: n.tracker, fsm: n.fsm}
 	n.members = &membership{
@@ -242,7 +248,12 @@ func (n *Node) open() error {
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests, TransferIdleTimeout: cfg.TransferIdleTimeout,
 		AllowURL:   func(u string) bool { return n.importFilter.CheckURI(u) == nil },
 		Extensions: []api.Extension{metadefs.New(n.replica, n.log)},
-		Observer:   n.prom, Health: n.health, HealthcheckDisableFile: cfg.HealthcheckDisableFile,
+		Observer:   n.prom, Health: n.health, HealthcheckDisableFile: cfg.HealthcheckDisableFile, Fleet: fleet{n},
+	}
+	if n.notifier != nil {
+		apiCfg.ImageSent = func(_ context.Context, img *catalog.Image, project, user string, sent, want int64) {
+			n.notifier.imageSent(img, project, user, sent, want)
+		}
 	}
 	if n.metricsLn == nil {
 		apiCfg.Metrics = n.prom.handler()
@@ -354,6 +365,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.members.rejoinLoop(gctx); return nil })
 	g.Go(func() error { n.healer.run(gctx); return nil })
 	g.Go(func() error { n.tracker.Run(gctx); return nil })
+	if n.notifier != nil {
+		g.Go(func() error { n.notifier.run(gctx); return nil })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		// Let requests in flight finish for a moment, then cut them.

@@ -217,4 +217,4 @@ func (s peerServer) PrefetchProgress(_ context.Context, id string) peer.Progress
 }
 
 // Stats measures this node's store.
-func (s peerServer) Stats(ctx context.Context) (peer.Usage, error) { return s.n.cache.usage(ctx) }
+func (s peerServer) Stats(ctx context.Context) (peer.Usage, error) { return s.n.usage(ctx) }

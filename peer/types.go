@@ -85,6 +85,15 @@ type Usage struct {
 	PinnedBytes int64 `json:"pinned_bytes"` // chunks held as durable copies
 	CacheBytes  int64 `json:"cache_bytes"`  // everything else: evictable cache
 	CacheBudget int64 `json:"cache_budget"` // 0: unlimited
+	// ServedBytes counts the chunk bytes the node served to peers,
+	// FetchedBytes those it fetched from peers, since it started (a
+	// dashboard's bandwidth is their rate).
+	ServedBytes  int64 `json:"served_bytes,omitempty"`
+	FetchedBytes int64 `json:"fetched_bytes,omitempty"`
+	// Ready is the node's /p2p/v1/ready answer; AppliedIndex the last
+	// catalog entry it applied.
+	Ready        bool   `json:"ready,omitempty"`
+	AppliedIndex uint64 `json:"applied_index,omitempty"`
 }
 
 // Progress is one node's progress on a prefetch job (the fields of the

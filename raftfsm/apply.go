@@ -44,6 +44,8 @@ func decode(data []byte) (any, error) {
 		cmd = &Checkpoint{}
 	case CmdCheckpointDigest:
 		cmd = &CheckpointDigest{}
+	case CmdTrimOutbox:
+		cmd = &TrimOutbox{}
 	default:
 		if t&IgnoreUnknownFlag != 0 {
 			return skipped{}, nil
@@ -76,7 +78,18 @@ func (a applier) apply(st *State, idx uint64, data []byte) *Result {
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: undecodable log entry at index %d: ", idx) + err.Error())
 	}
-	return a.applyCmd(st, idx, cmd)
+	return a.applyDecoded(st, idx, cmd)
+}
+
+// applyDecoded runs one decoded command against st at log index idx, and
+// records its events in the outbox when that is on (outbox.go).
+func (a applier) applyDecoded(st *State, idx uint64, cmd any) *Result {
+	before := st.version()
+	res := a.applyCmd(st, idx, cmd)
+	if res.Err == nil && before.notificationsOn() {
+		st.recordEvents(idx, eventsOf(before, cmd, res))
+	}
+	return res
 }
 
 // applyCmd runs one decoded command (decode's answer) against st at log
@@ -110,6 +123,9 @@ func (applier) applyCmd(st *State, idx uint64, cmd any) *Result {
 		return &Result{Index: idx, checkpoint: true}
 	case *CheckpointDigest:
 		return &Result{Index: idx, certify: c}
+	case *TrimOutbox:
+		st.trimOutbox(c)
+		return &Result{Index: idx}
 	}
 	return &Result{Index: idx} // skipped
 }

@@ -56,5 +56,5 @@ func (f *FSM) ApplyEntry(e Entry) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply entry %d: %w: %w", e.Index, ErrBadCommand, err)
 	}
-	return f.record(e.Index, e.Data, applier{}.applyCmd(f.state.Load(), e.Index, cmd)), nil
+	return f.record(e.Index, e.Data, applier{}.applyDecoded(f.state.Load(), e.Index, cmd)), nil
 }

@@ -68,6 +68,8 @@ func Encode(cmd any) ([]byte, error) {
 		t = CmdCheckpoint
 	case *CheckpointDigest:
 		t = CmdCheckpointDigest
+	case *TrimOutbox:
+		t = CmdTrimOutbox
 	case nil:
 		return []byte{byte(CmdNoop)}, nil
 	default:

@@ -47,6 +47,10 @@ type State struct {
 	dict  *strDict   // codes for the strings records repeat
 	dirty uint32     // trees changed since the last publish
 	cur   atomic.Pointer[tables]
+
+	// outboxN is the outbox's length once outboxCounted (outbox.go).
+	outboxN       int
+	outboxCounted bool
 }
 
 // NewState returns an empty catalog.

@@ -190,12 +190,13 @@ stop_pids() {
 }
 
 # stop_all RC: at exit, stops every process started (nodes, web server),
-# prints the node logs when RC is not 0, and stops Keystone if this script
-# started it (KEYSTONE_STARTED=1).
+# prints the node logs when RC is not 0, and stops Keystone and RabbitMQ if
+# this script started them (KEYSTONE_STARTED=1, RABBIT_STARTED=1).
 stop_all() {
   stop_pids "${PIDS[@]}"
   if [ "$1" -ne 0 ]; then node_logs; fi
   if [ "${KEYSTONE_STARTED:-0}" = 1 ]; then bash "$HERE/keystone-stop.sh" >/dev/null 2>&1 || true; fi
+  if [ "${RABBIT_STARTED:-0}" = 1 ]; then bash "$HERE/rabbitmq-stop.sh" >/dev/null 2>&1 || true; fi
 }
 
 stop_cluster() {

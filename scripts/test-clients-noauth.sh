@@ -3,10 +3,36 @@
 # openstacksdk against a noauth cluster. In noauth every request is an admin
 # without a project (Glance's noauth pipeline), so images have no owner.
 
+step "noauth: RabbitMQ and an oslo.messaging notification listener (as Ceilometer listens to Glance)"
+if [ -z "${P2PGLANCE_TEST_RABBIT_URL:-}" ]; then
+  env_out=$(bash "$HERE/rabbitmq-setup.sh") || fail "RabbitMQ did not start"
+  eval "$env_out"
+  RABBIT_STARTED=1
+fi
+NOTIFY_TOPIC="notifications_$TAG"
+EVENTS="$WORK/events.jsonl"
+"$PY" "$HERE/notification-listener.py" "$P2PGLANCE_TEST_RABBIT_URL" "$EVENTS" "$NOTIFY_TOPIC" >"$WORK/listener.log" 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 60; i++)); do [ -f "$EVENTS.ready" ] && break; sleep 0.5; done
+[ -f "$EVENTS.ready" ] || fail "the notification listener did not start" "$(cat "$WORK/listener.log")"
+# events ID: the event types the listener received about image ID, in order.
+events() {
+  "$PY" - "$EVENTS" "$1" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    p = d["payload"]
+    if p.get("id") == sys.argv[2] or p.get("image_id") == sys.argv[2]:
+        print(d["event_type"])
+EOF
+}
+
 step "noauth: a 3-node cluster"
 # The web-download below reads from http.server on loopback: the operator's
 # explicit opt-out of the import filter, for that host and port only.
-start_cluster noauth --import-allowed-hosts 127.0.0.1 --import-allowed-ports "$WEBPORT"
+start_cluster noauth --import-allowed-hosts 127.0.0.1 --import-allowed-ports "$WEBPORT" \
+  --notification-transport-url "$P2PGLANCE_TEST_RABBIT_URL" --notification-topics "$NOTIFY_TOPIC" \
+  --notification-publisher-id "image.p2pglance-test"
 note "nodes: ${URLS[*]}"
 {
   echo "clouds:"
@@ -397,6 +423,41 @@ has "No image with an ID of '$GID' exists" "glance image-delete of a deleted ima
 # ============================================================ openstacksdk
 step "openstacksdk (noauth, clouds.yaml with auth_type none)"
 sdk noauth
+
+# ============================================================ notifications
+step "notifications: image $ID_A's life, in order, as an oslo.messaging listener received it"
+for ((i = 0; i < 60; i++)); do events "$ID_A" | grep -qx image.delete && break; sleep 0.5; done
+out=$(events "$ID_A" | tr '\n' ' ')
+"$PY" - "$out" <<'EOF' || fail "image $ID_A: the notifications are not Glance's, or not in order" "$out"
+import sys
+got = sys.argv[1].split()
+want = ["image.create", "image.prepare", "image.upload", "image.activate", "image.send", "image.delete"]
+it = iter(got)
+sys.exit(0 if all(w in it for w in want) and got[-1] == "image.delete" and got.count("image.create") == 1 else 1)
+EOF
+note "image $ID_A: $out"
+"$PY" - "$EVENTS" <<'EOF' || fail "a notification is not as Glance's (publisher_id, priority, timestamp, message_id)"
+import json, sys
+ids = set()
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    assert d["publisher_id"] == "image.p2pglance-test", d
+    assert d["priority"] in ("info", "error"), d
+    assert d["metadata"]["timestamp"] and d["metadata"]["message_id"] not in ids, d
+    ids.add(d["metadata"]["message_id"])
+EOF
+
+step "notifications: a write while RabbitMQ is stopped answers at once, and its event arrives after the restart"
+bash "$HERE/rabbitmq-ctl.sh" stop_app >/dev/null 2>&1 || fail "rabbitmqctl stop_app failed"
+t0=$(date +%s)
+out=$(osc image create -f json "tc-r-$TAG" 2>&1) || { bash "$HERE/rabbitmq-ctl.sh" start_app >/dev/null 2>&1; fail "image create with the broker down failed" "$out"; }
+ID_R=$(jget "$out" 'd["id"]')
+took=$(($(date +%s) - t0))
+bash "$HERE/rabbitmq-ctl.sh" start_app >/dev/null 2>&1 || fail "rabbitmqctl start_app failed"
+[ "$took" -lt 20 ] || fail "image create took ${took}s with the broker down"
+for ((i = 0; i < 180; i++)); do events "$ID_R" | grep -qx image.create && break; sleep 0.5; done
+events "$ID_R" | grep -qx image.create || fail "image.create of $ID_R did not arrive after the broker came back" "$(tail -n 5 "$WORK/listener.log")"
+out=$(osc image delete "$ID_R" 2>&1) || fail "image delete failed" "$out"
 
 # ======================================================= operating it
 step "every node: /healthcheck (oslo.middleware's answer), /p2p/v1/ready, promtool check metrics"

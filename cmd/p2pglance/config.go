@@ -14,7 +14,7 @@ const configFlag = "config"
 
 // secretKeys are the config keys whose values are secrets: a file holding
 // one must not be readable by every user.
-var secretKeys = map[string]bool{"cluster-secret": true, "cluster-secret-previous": true, "keystone-password": true}
+var secretKeys = map[string]bool{"cluster-secret": true, "cluster-secret-previous": true, "keystone-password": true, "notification-transport-url": true}
 
 // repeatable are the flags a config file may set more than once.
 var repeatable = map[string]bool{"label": true}
