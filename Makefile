@@ -38,6 +38,11 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 
+## ui-screenshot: docs/dashboard.png, the dashboard (/p2p/ui) in Debian's headless chromium during a prefetch
+.PHONY: ui-screenshot
+ui-screenshot:
+	P2PGLANCE_UI_SCREENSHOT=$(abspath docs/dashboard.png) $(GO) test ./testcluster -run '^TestDashboard$$' -count=1 -v 2>&1 | grep -E '^(---|ok|FAIL)'
+
 ## soak: mixed load with random faults for SOAK_DURATION (default 3m) on a 3-node cluster; porcupine
 ## checks the catalog history; unexpected answers must be 0; goroutines, heap and fds back to baseline
 SOAK_DURATION ?= 3m

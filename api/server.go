@@ -211,6 +211,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/p2p/v1/ready":
 		s.ready(w, r)
 		return
+	case path == "/p2p/ui" || path == "/p2p/ui/":
+		serveDashboard(w, r)
+		return
 	case path == "/metrics" && s.cfg.Metrics != nil:
 		s.cfg.Metrics.ServeHTTP(w, r)
 		return

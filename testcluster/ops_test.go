@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -371,4 +372,64 @@ func TestRequestIDAcrossNodes(t *testing.T) {
 			t.Fatalf("node %d logged a peer request from itself", reader)
 		}
 	}
+}
+
+// TestRepairsAndHolders: an image whose durable holder is gone is listed
+// by /p2p/v1/repairs with the holder lost, and its holders show the gone
+// node; both are for admins only.
+func TestRepairsAndHolders(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithReplicas(2), smallChunks(), testcluster.WithConfig(func(_ int, cfg *node.Config) {
+		cfg.RepairGrace = time.Hour // keep the image listed: no repair during the test
+	}))
+	leader := c.WaitForLeader()
+	data := randomBytes(5, 600<<10)
+	img := createAndUpload(t, glance(c.URL(leader), "p1"), "to-repair", data)
+	var holders struct {
+		Durable []struct {
+			ID       string
+			Alive    bool
+			Complete bool
+		}
+	}
+	// Complete once both holders have told the image's trackers.
+	c.Eventually(10*time.Second, "both durable holders complete", func() bool {
+		getJSON(t, c.URL(leader)+"/p2p/v1/images/"+img.ID+"/holders", &holders)
+		return len(holders.Durable) == 2 && holders.Durable[0].Complete && holders.Durable[1].Complete
+	})
+	var repairs struct {
+		Repairs []struct {
+			ImageID string `json:"image_id"`
+			Holders []string
+			Lost    []string
+		}
+	}
+	getJSON(t, c.URL(leader)+"/p2p/v1/repairs", &repairs)
+	if len(repairs.Repairs) != 0 {
+		t.Fatalf("repairs before any loss: %+v", repairs)
+	}
+	gone := -1
+	for i := range 3 {
+		if i != leader && (c.Node(i).ID() == holders.Durable[0].ID || c.Node(i).ID() == holders.Durable[1].ID) {
+			gone = i
+		}
+	}
+	if gone < 0 {
+		t.Fatal("no durable holder besides the leader")
+	}
+	goneID := c.Node(gone).ID()
+	c.Stop(gone)
+	c.Eventually(30*time.Second, "the image is listed for repair", func() bool {
+		getJSON(t, c.URL(leader)+"/p2p/v1/repairs", &repairs)
+		return len(repairs.Repairs) == 1 && repairs.Repairs[0].ImageID == img.ID && slices.Equal(repairs.Repairs[0].Lost, []string{goneID})
+	})
+	getJSON(t, c.URL(leader)+"/p2p/v1/images/"+img.ID+"/holders", &holders)
+	for _, h := range holders.Durable {
+		if h.ID == goneID && h.Alive {
+			t.Fatalf("the stopped holder is shown alive: %+v", holders)
+		}
+	}
+	api := newAPIClient(c).as("p1")
+	api.base = c.URL(leader)
+	api.do(t, "GET", "/p2p/v1/repairs", nil).want(t, 403)
+	api.do(t, "GET", "/p2p/v1/images/"+img.ID+"/holders", nil).want(t, 403)
 }
