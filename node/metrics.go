@@ -64,7 +64,7 @@ func newPromMetrics() *promMetrics {
 		}, []string{"direction"}),
 		writes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "catalog", Name: "write_duration_seconds",
-			Help:    "Time from proposing a catalog write (or a read barrier) on this node, forwarded to the leader or not, to its application here.",
+			Help:    "Time from proposing a catalog write on this node (kind write, forwarded to the leader or not) or a read barrier (barrier) to its application here; on the leader, from receiving a forwarded write to its application (forwarded).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}, []string{"kind"}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
@@ -123,12 +123,15 @@ func (m *promMetrics) RequestDone(route, method string, status int, written int6
 	}
 }
 
+// Kinds of catalog writes timed (p2pglance_catalog_write_duration_seconds).
+const (
+	writeLocal     = "write"     // proposed on this node, forwarded to the leader or not
+	writeBarrier   = "barrier"   // a read barrier proposed on this node
+	writeForwarded = "forwarded" // on the leader: a write another node forwarded, committed and applied
+)
+
 // observeWrite records a catalog write's (or barrier's) latency.
-func (m *promMetrics) observeWrite(barrier bool, took time.Duration) {
-	kind := "write"
-	if barrier {
-		kind = "barrier"
-	}
+func (m *promMetrics) observeWrite(kind string, took time.Duration) {
 	m.writes.WithLabelValues(kind).Observe(took.Seconds())
 }
 

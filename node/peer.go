@@ -97,6 +97,7 @@ func (s peerServer) Apply(_ context.Context, cmd []byte, cu *peer.CatchUp) (peer
 	if !n.replica.IsLeader() {
 		return peer.ApplyResponse{Code: peer.CodeNotLeader, Leader: n.replica.leaderPeerAddr()}, nil
 	}
+	start := time.Now()
 	f := n.raft.Apply(cmd, n.cfg.WriteTimeout)
 	if err := f.Error(); err != nil {
 		if notAppended(err) {
@@ -106,6 +107,7 @@ func (s peerServer) Apply(_ context.Context, cmd []byte, cu *peer.CatchUp) (peer
 		return peer.ApplyResponse{}, fmt.Errorf("apply forwarded command: %w", err)
 	}
 	res := f.Response().(*raftfsm.Result)
+	n.prom.observeWrite(writeForwarded, time.Since(start))
 	out := peer.ApplyResponse{Index: res.Index, Code: raftfsm.ErrorCode(res.Err)}
 	if res.Err != nil {
 		out.Msg = res.Err.Error()

@@ -40,8 +40,9 @@ type replica struct {
 	revisionWaits, barriers atomic.Int64
 	// forwarded counts the proposals this node forwarded to the leader.
 	forwarded atomic.Int64
-	// observe, when set, is told each proposal's latency (metrics).
-	observe func(barrier bool, took time.Duration)
+	// observe, when set, is told each proposal's latency (metrics; kind
+	// writeLocal or writeBarrier).
+	observe func(kind string, took time.Duration)
 }
 
 // IsLeader reports whether this node is the Raft leader.

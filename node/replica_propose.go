@@ -61,7 +61,11 @@ func (r *replica) propose(ctx context.Context, cmd any) (*raftfsm.Result, error)
 		fillCommitted(res, cmd)
 	}
 	if r.observe != nil {
-		r.observe(cmd == nil, time.Since(start))
+		kind := writeLocal
+		if cmd == nil {
+			kind = writeBarrier
+		}
+		r.observe(kind, time.Since(start))
 	}
 	return res, nil
 }

@@ -174,8 +174,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	if v := mustMetric(t, lf, "p2pglance_raft_term"); v < 1 {
 		t.Errorf("term %v", v)
 	}
-	if v := mustMetric(t, lf, "p2pglance_catalog_write_duration_seconds", "kind", "write"); v < 1 {
-		t.Errorf("writes timed on the leader: %v", v)
+	if v := mustMetric(t, lf, "p2pglance_catalog_write_duration_seconds", "kind", "forwarded"); v < 1 {
+		t.Errorf("forwarded writes timed on the leader: %v", v)
+	}
+	if v := mustMetric(t, scrape(t, c.URL(writer)), "p2pglance_catalog_write_duration_seconds", "kind", "write"); v < 1 {
+		t.Errorf("writes timed on node %d: %v", writer, v)
 	}
 	if _, ok := lf["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
