@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +217,31 @@ func TestNotifications(t *testing.T) {
 		sends[0].PublisherID != fmt.Sprintf("image.node%d", (leader+2)%3) {
 		t.Errorf("image.send: %+v", sends)
 	}
+
+	// An interoperable import (glance-direct): its task's events.
+	api := newAPIClient(c).as("p1")
+	api.base = c.URL(other)
+	id := api.create(t, `{"name": "imported", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
+	api.do(t, "PUT", "/v2/images/"+id+"/stage", randomBytes(4, 200<<10), "Content-Type", "application/octet-stream").want(t, http.StatusNoContent)
+	task := api.importOK(t, id, `{"method": {"name": "glance-direct"}}`)
+	taskID := task["id"].(string)
+	wantTask := []string{"task.create", "task.run", "task.processing", "task.success"}
+	var taskEvents []string
+	c.Eventually(20*time.Second, "the task's notifications arrive", func() bool {
+		taskEvents = nil
+		for _, m := range cons.all() {
+			if m.Payload["id"] == taskID {
+				taskEvents = append(taskEvents, m.EventType)
+			}
+		}
+		return len(taskEvents) >= len(wantTask)
+	})
+	if !slices.Equal(taskEvents, wantTask) {
+		t.Errorf("task events %v, want %v", taskEvents, wantTask)
+	}
+	c.Eventually(20*time.Second, "the imported image's activation arrives", func() bool {
+		return slices.Contains(types(cons.of(id)), "image.activate")
+	})
 }
 
 // TestNotificationsSurviveLeaderChange: while the leader cannot reach the
