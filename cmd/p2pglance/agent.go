@@ -220,7 +220,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.TLSCert != "" {
 		scheme = "https://"
 	}
-	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", scheme+n.APIAddr(), "metrics", n.MetricsAddr(), "peer", n.PeerAddr(),
+	cfg.Logger.Info("p2pglance agent started", "id", n.ID(), "api", scheme+n.APIAddr(), "dashboard", scheme+n.APIAddr()+"/p2p/ui", "metrics", n.MetricsAddr(), "peer", n.PeerAddr(),
 		"raft", n.RaftAddr(), "gossip", n.GossipAddr(), "data", cfg.DataDir)
 	err = n.Run(ctx)
 	m := n.Metrics()
