@@ -38,6 +38,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 
+## seaweedfs: bin/weed, SeaweedFS's S3 server that the object-store tests run (built once from the
+## Go module proxy, ~4 minutes; make test skips those tests without it)
+.PHONY: seaweedfs
+seaweedfs:
+	./scripts/build-seaweedfs.sh
+
 ## ui-screenshot: docs/dashboard.png, the dashboard (/p2p/ui) in Debian's headless chromium during a prefetch
 .PHONY: ui-screenshot
 ui-screenshot:
