@@ -189,7 +189,7 @@ var (
 	descCheckpoints     = desc("catalog", "checkpoint_installs_total", "Certified catalog checkpoints this replica installed from a peer.")
 	descMembers         = desc("gossip", "members", "Cluster members as gossip sees them, by state.", "state")
 	descPrefetchJobs    = desc("prefetch", "jobs", "Prefetch jobs in the catalog, by state.", "state")
-	descPrefetchChunks  = desc("prefetch", "node_chunks", "This node's progress on each prefetch job it is running: chunks done and in all.", "job", "image", "kind")
+	descPrefetchChunks  = desc("prefetch", "node_chunks", "This node's progress on each prefetch job it is running: chunks done and in all (the job's image: GET /p2p/v1/prefetch/JOB).", "job", "kind")
 	descRepairs         = desc("repair", "images_total", "Images whose lost durable copies the leader placed anew.")
 	descHealed          = desc("repair", "healed_chunks_total", "Durable chunks this node lacked (lost or corrupt) and fetched again.")
 	descGCDeleted       = desc("gc", "deleted_chunks_total", "Chunks deleted by garbage collection.")
@@ -282,8 +282,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descPrefetchJobs, float64(v), s)
 	}
 	for _, r := range n.prefetcher.localRuns() {
-		gauge(descPrefetchChunks, float64(r.ChunksDone), r.job, r.image, "done")
-		gauge(descPrefetchChunks, float64(r.ChunksTotal), r.job, r.image, "total")
+		gauge(descPrefetchChunks, float64(r.ChunksDone), r.job, "done")
+		gauge(descPrefetchChunks, float64(r.ChunksTotal), r.job, "total")
 	}
 
 	counter(descRepairs, n.metrics.repairs.Load())

@@ -235,7 +235,7 @@ func (p *prefetcher) localProgress(id string) catalog.PrefetchNode {
 // runProgress is this node's progress on one job it is running.
 type runProgress struct {
 	catalog.PrefetchNode
-	job, image string
+	job string
 }
 
 // localRuns lists this node's progress on the jobs it is running.
@@ -244,7 +244,7 @@ func (p *prefetcher) localRuns() []runProgress {
 	defer p.mu.Unlock()
 	out := make([]runProgress, 0, len(p.runs))
 	for id, run := range p.runs {
-		out = append(out, runProgress{job: id, image: run.image, PrefetchNode: catalog.PrefetchNode{
+		out = append(out, runProgress{job: id, PrefetchNode: catalog.PrefetchNode{
 			ID: p.self, State: "running", ChunksDone: int(run.chunksDone.Load()), ChunksTotal: run.chunksTotal,
 			BytesDone: run.bytesDone.Load(), BytesTotal: run.bytesTotal,
 		}})

@@ -21,7 +21,6 @@ var errHoldersBusy = errors.New("every holder of the chunk is busy")
 // prefetchRun is this node's work on one job.
 type prefetchRun struct {
 	cancel      context.CancelFunc
-	image       string
 	chunksDone  atomic.Int64
 	bytesDone   atomic.Int64
 	chunksTotal int
@@ -97,7 +96,7 @@ func (p *prefetcher) pass(ctx context.Context, wg *sync.WaitGroup) {
 func (p *prefetcher) startRun(ctx context.Context, wg *sync.WaitGroup, pd *prefetchDoc) {
 	img, err := p.state().Image(pd.ImageID)
 	rctx, cancel := context.WithCancel(ctx)
-	run := &prefetchRun{cancel: cancel, image: pd.ImageID}
+	run := &prefetchRun{cancel: cancel}
 	if err == nil && img.Manifest != nil {
 		run.chunksTotal = len(img.Manifest.Chunks)
 		run.bytesTotal = img.Manifest.Size
