@@ -221,5 +221,15 @@ has "No Image found" "show of a deleted image: unexpected message"
 step "openstacksdk (keystone, clouds.yaml with password auth and image_endpoint_override)"
 sdk keystone
 
+step "keystone: /healthcheck, /p2p/v1/ready and the dashboard's page need no token; its admin routes do"
+for u in "${URLS[@]}"; do
+  out=$(fetch "$u/healthcheck" 2>&1) && [ "$out" = $'OK\n200' ] || fail "$u/healthcheck without a token is not 200 OK" "$out"
+  out=$(fetch "$u/p2p/v1/ready" 2>&1) && [ "$(tail -n1 <<<"$out")" = 200 ] || fail "$u/p2p/v1/ready without a token is not 200" "$out"
+  out=$(fetch "$u/p2p/ui" 2>&1) && [ "$(tail -n1 <<<"$out")" = 200 ] && grep -q "<title>p2pglance fleet</title>" <<<"$out" ||
+    fail "$u/p2p/ui is not the dashboard" "$(head -c 300 <<<"$out")"
+  out=$(fetch "$u/p2p/v1/repairs" 2>&1)
+  [ "$(tail -n1 <<<"$out")" = 401 ] || fail "$u/p2p/v1/repairs without a token is not 401" "$out"
+done
+
 step "keystone: stop the cluster"
 stop_cluster

@@ -231,3 +231,16 @@ called() {
   echo "[node$n ${URLS[$((n - 1))]}] $*" >>"$WORK/calls.log"
   note "node$n: $*"
 }
+
+# fetch URL: the body, then the status on a line of its own (any status).
+fetch() {
+  "$PY" - "$1" <<'EOF'
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=10)
+    body, code = r.read(), r.status
+except urllib.error.HTTPError as e:
+    body, code = e.read(), e.code
+sys.stdout.write(body.decode() + "\n" + str(code))
+EOF
+}

@@ -461,18 +461,6 @@ out=$(osc image delete "$ID_R" 2>&1) || fail "image delete failed" "$out"
 
 # ======================================================= operating it
 step "every node: /healthcheck (oslo.middleware's answer), /p2p/v1/ready, promtool check metrics"
-# fetch URL: the body, then the status on a line of its own (any status).
-fetch() {
-  "$PY" - "$1" <<'EOF'
-import sys, urllib.request, urllib.error
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=10)
-    body, code = r.read(), r.status
-except urllib.error.HTTPError as e:
-    body, code = e.read(), e.code
-sys.stdout.write(body.decode() + "\n" + str(code))
-EOF
-}
 for u in "${URLS[@]}"; do
   out=$(fetch "$u/healthcheck" 2>&1) || fail "GET $u/healthcheck failed" "$out"
   [ "$out" = $'OK\n200' ] || fail "$u/healthcheck is not 200 OK" "$out"

@@ -138,19 +138,29 @@ func rabbitURL(t *testing.T) string {
 	return u
 }
 
-// TestNotifications: a 3-node cluster publishes Glance's notifications of
-// an image's life, each once (not once per replica), in order, in
-// oslo.messaging's envelope; the node that served a download publishes
-// its image.send.
-func TestNotifications(t *testing.T) {
+// notifyingCluster starts 3 nodes publishing to the test broker on a
+// topic of their own, adjusted by more, and a consumer of that topic.
+func notifyingCluster(t *testing.T, more func(i int, cfg *node.Config)) (*testcluster.Cluster, *consumer) {
+	t.Helper()
 	url := rabbitURL(t)
 	topic := fmt.Sprintf("notifications-test-%x", rand.Uint64())
 	cons := consume(t, url, topic)
 	c := testcluster.New(t, 3, testcluster.WithConfig(func(i int, cfg *node.Config) {
 		cfg.NotificationTransportURL = url
 		cfg.NotificationTopics = []string{topic}
-		cfg.NotificationPublisherID = fmt.Sprintf("image.node%d", i)
+		more(i, cfg)
 	}))
+	return c, cons
+}
+
+// TestNotifications: a 3-node cluster publishes Glance's notifications of
+// an image's life, each once (not once per replica), in order, in
+// oslo.messaging's envelope; the node that served a download publishes
+// its image.send.
+func TestNotifications(t *testing.T) {
+	c, cons := notifyingCluster(t, func(i int, cfg *node.Config) {
+		cfg.NotificationPublisherID = fmt.Sprintf("image.node%d", i)
+	})
 	leader := c.WaitForLeader()
 	other := (leader + 1) % 3
 	client := glance(c.URL(other), "p1")
@@ -249,16 +259,11 @@ func TestNotifications(t *testing.T) {
 // every node and API requests do not wait for them; once that leader
 // stops, the next one publishes them all.
 func TestNotificationsSurviveLeaderChange(t *testing.T) {
-	url := rabbitURL(t)
-	topic := fmt.Sprintf("notifications-test-%x", rand.Uint64())
-	cons := consume(t, url, topic)
-	c := testcluster.New(t, 3, testcluster.WithConfig(func(i int, cfg *node.Config) {
-		cfg.NotificationTransportURL = url
+	c, cons := notifyingCluster(t, func(i int, cfg *node.Config) {
 		if i == 0 { // the first leader: a broker address nothing listens on
 			cfg.NotificationTransportURL = "rabbit://p2pglance:x@127.0.0.1:1/"
 		}
-		cfg.NotificationTopics = []string{topic}
-	}))
+	})
 	if l := c.WaitForLeader(); l != 0 {
 		t.Skipf("node %d leads, not node 0", l)
 	}
