@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/p2pglance/p2pglance/objstore"
 	"github.com/p2pglance/p2pglance/objstore/objstoretest"
 )
@@ -168,5 +170,53 @@ func TestServerStoppedMidUpload(t *testing.T) {
 	srv.Restart()
 	if _, err := s.Size(context.Background(), "cut"); !errors.Is(err, objstore.ErrNotFound) {
 		t.Fatalf("after the cut upload: %v, want not found", err)
+	}
+}
+
+// TestImageChunks: an image streamed into the store comes back with the
+// manifest the chunk store would give it, chunk by chunk verified; a
+// changed object is refused, never served.
+func TestImageChunks(t *testing.T) {
+	srv := objstoretest.Start(t)
+	s := store(t, srv, srv.Bucket("images"), srv.AccessKey, srv.SecretKey)
+	ctx := context.Background()
+	const chunk = 1 << 20
+	data := make([]byte, 3*chunk+chunk/2)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	man, err := s.PutImage(ctx, "img", oneByOne{bytes.NewReader(data)}, chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, sh := md5.Sum(data), sha512.Sum512(data)
+	if len(man.Chunks) != 4 || man.Size != int64(len(data)) || man.Checksum != hex.EncodeToString(m[:]) || man.OSHashValue != hex.EncodeToString(sh[:]) {
+		t.Fatalf("manifest %+v", man)
+	}
+	buf := make([]byte, chunk)
+	for i, ref := range man.Chunks {
+		want := data[i*chunk : min((i+1)*chunk, len(data))]
+		sum := blake3.Sum256(want) // the chunk store's name of a chunk
+		if d := hex.EncodeToString(sum[:]); ref.Digest != d || ref.Size != int64(len(want)) {
+			t.Fatalf("chunk %d: %+v, want %s (%d bytes)", i, ref, d, len(want))
+		}
+		got, err := s.ReadChunk(ctx, "img", man, i, buf)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+	}
+	// Another object under the same key: every chunk that changed is
+	// refused.
+	bad := bytes.Clone(data)
+	bad[chunk+5] ^= 1
+	if _, err := s.Put(ctx, "img", bytes.NewReader(bad), int64(len(bad))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadChunk(ctx, "img", man, 1, buf); !errors.Is(err, objstore.ErrCorrupt) {
+		t.Fatalf("a changed chunk: %v", err)
+	}
+	if _, err := s.ReadChunk(ctx, "img", man, 0, buf); err != nil {
+		t.Fatalf("an unchanged chunk: %v", err)
 	}
 }
