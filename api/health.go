@@ -42,9 +42,7 @@ type Readiness struct {
 // HealthcheckDisableFile exists (an operator draining the node from its
 // load balancer).
 func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
+	if !getOrHead(w, r) {
 		return
 	}
 	status, body := http.StatusOK, "OK"
@@ -69,9 +67,7 @@ func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) {
 // ready answers GET /p2p/v1/ready, without auth (an orchestrator's
 // probe): 200 with the Readiness when ready, 503 with it when not.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
+	if !getOrHead(w, r) {
 		return
 	}
 	rd := Readiness{Ready: true, Role: "leader"}
@@ -83,4 +79,16 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	_ = writeJSON(w, status, rd)
+}
+
+// getOrHead answers a method other than GET or HEAD on the routes served
+// outside the route table (health, readiness, the dashboard) as the table
+// answers one: 405 with Allow, in Glance's error format. It reports
+// whether the request may go on.
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	writeError(w, r, methodNotAllowedError("GET, HEAD"))
+	return false
 }

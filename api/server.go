@@ -287,11 +287,14 @@ func (s *Server) wrap(route string, h HandlerFunc) http.Handler {
 }
 
 func methodNotAllowed(allow string) HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		e := NewError(http.StatusMethodNotAllowed, "")
-		e.Header = http.Header{"Allow": []string{allow}}
-		return e
-	}
+	return func(w http.ResponseWriter, r *http.Request) error { return methodNotAllowedError(allow) }
+}
+
+// methodNotAllowedError is Glance's 405, naming the methods allowed.
+func methodNotAllowedError(allow string) *Error {
+	e := NewError(http.StatusMethodNotAllowed, "")
+	e.Header = http.Header{"Allow": []string{allow}}
+	return e
 }
 
 // showSchema serves GET /v2/schemas/{name}.

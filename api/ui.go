@@ -15,9 +15,7 @@ var dashboard []byte
 // serveDashboard answers GET /p2p/ui. The page holds no data: it needs no
 // auth, the API calls it makes do.
 func serveDashboard(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
+	if !getOrHead(w, r) {
 		return
 	}
 	h := w.Header()

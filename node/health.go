@@ -108,10 +108,11 @@ func (h *health) Readiness(context.Context) api.Readiness {
 		rd.Reason = "out of touch with the voters: " + n.feed.touchState()
 	case rd.Lag > ReadyMaxLag:
 		rd.Reason = fmt.Sprintf("catalog %d entries behind", rd.Lag)
-	case h.writable() != nil:
-		rd.Reason = h.writable().Error()
 	default:
 		rd.Ready = true
+		if err := h.writable(); err != nil {
+			rd.Ready, rd.Reason = false, err.Error()
+		}
 	}
 	return rd
 }

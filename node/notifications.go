@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,18 +205,12 @@ func (nt *notifier) publishSends(ctx context.Context) error {
 		return err
 	}
 	nt.published.Add(int64(len(batch)))
+	// Drop what was sent: everything up to the batch's last message
+	// (sends queued meanwhile stay; any dropped for room went first).
+	last := batch[len(batch)-1].ID
 	nt.mu.Lock()
-	// Sends queued meanwhile stay; those dropped for room went first.
-	if len(nt.sends) >= len(batch) && nt.sends[len(batch)-1].ID == batch[len(batch)-1].ID {
-		nt.sends = nt.sends[len(batch):]
-	} else {
-		last := batch[len(batch)-1].ID
-		for i, m := range nt.sends {
-			if m.ID == last {
-				nt.sends = nt.sends[i+1:]
-				break
-			}
-		}
+	if i := slices.IndexFunc(nt.sends, func(m notify.Message) bool { return m.ID == last }); i >= 0 {
+		nt.sends = nt.sends[i+1:]
 	}
 	nt.mu.Unlock()
 	return nil
